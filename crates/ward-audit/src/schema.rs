@@ -1,0 +1,43 @@
+//! The SQLite schema. Events are append-only: triggers refuse UPDATE and DELETE on them.
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sessions (
+    id          BLOB PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    groups      TEXT NOT NULL,
+    auth_method TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    protocol    TEXT NOT NULL,
+    client_addr TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    outcome     TEXT,
+    bytes_up    INTEGER NOT NULL DEFAULT 0,
+    bytes_down  INTEGER NOT NULL DEFAULT 0,
+    event_count INTEGER NOT NULL DEFAULT 0,
+    head_hash   BLOB
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_started ON sessions (started_at);
+
+CREATE TABLE IF NOT EXISTS events (
+    session_id BLOB NOT NULL,
+    seq        INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    BLOB NOT NULL,
+    prev_hash  BLOB NOT NULL,
+    hash       BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+CREATE TABLE IF NOT EXISTS users (
+    name          TEXT PRIMARY KEY,
+    groups        TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+"#;

@@ -1,0 +1,404 @@
+//! Ward's TOML configuration: the structs, loading with clear errors, and validation.
+//!
+//! Every table rejects unknown keys. Relative paths are resolved against the directory of the
+//! config file, so a config and its data directory can move together.
+
+mod size;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use size::ByteSize;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: PathBuf, source: std::io::Error },
+    #[error("{file}: {source}")]
+    Parse { file: PathBuf, source: Box<toml::de::Error> },
+    #[error("{file}: {key}: {problem}")]
+    Invalid { file: PathBuf, key: String, problem: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub listen: Listen,
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub auth: Auth,
+    #[serde(default)]
+    pub recording: Recording,
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+    /// The file this configuration was read from (set by [`Config::load`]).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Where each protocol listener binds. A protocol without an address is not served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    pub postgres: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// SQLite database file.
+    #[serde(default = "Store::default_path")]
+    pub path: PathBuf,
+}
+
+impl Store {
+    fn default_path() -> PathBuf {
+        PathBuf::from("ward.db")
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self { path: Self::default_path() }
+    }
+}
+
+/// The certificate Ward presents to clients. When neither file exists, a self-signed pair is
+/// generated at these paths on first start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    #[serde(default = "Tls::default_cert")]
+    pub cert: PathBuf,
+    #[serde(default = "Tls::default_key")]
+    pub key: PathBuf,
+}
+
+impl Tls {
+    fn default_cert() -> PathBuf {
+        PathBuf::from("tls/cert.pem")
+    }
+    fn default_key() -> PathBuf {
+        PathBuf::from("tls/key.pem")
+    }
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self { cert: Self::default_cert(), key: Self::default_key() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Accept passwords over an unencrypted connection when the client is on a loopback address.
+    /// Off by default; the demo turns it on.
+    #[serde(default)]
+    pub allow_plaintext_loopback: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    /// Result bytes kept per statement; rows past it are counted, not stored.
+    #[serde(default = "Recording::default_max_result")]
+    pub max_result_bytes: ByteSize,
+    /// Largest protocol message accepted from a client or an upstream.
+    #[serde(default = "Recording::default_max_message")]
+    pub max_message_bytes: ByteSize,
+    /// Events queued for the recorder before sessions are slowed down (never dropped).
+    #[serde(default = "Recording::default_queue")]
+    pub queue_events: usize,
+}
+
+impl Recording {
+    fn default_max_result() -> ByteSize {
+        ByteSize(16 << 20)
+    }
+    fn default_max_message() -> ByteSize {
+        ByteSize(64 << 20)
+    }
+    fn default_queue() -> usize {
+        8192
+    }
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Self {
+            max_result_bytes: Self::default_max_result(),
+            max_message_bytes: Self::default_max_message(),
+            queue_events: Self::default_queue(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    Postgres,
+}
+
+/// How Ward protects its connection to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamTls {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS, certificate not checked (encryption only).
+    Require,
+    /// TLS, certificate chain and host name checked.
+    VerifyFull,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// `host:port` of the upstream server.
+    pub address: String,
+    /// Database to open upstream.
+    pub database: String,
+    /// Role Ward logs in as upstream.
+    pub user: String,
+    /// Name of an environment variable holding the upstream password.
+    pub password_env: Option<String>,
+    /// File holding the upstream password (trailing newline ignored).
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: UpstreamTls,
+    /// CA bundle for `verify-full`; the system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Name expected in the upstream certificate; the host part of `address` when absent.
+    pub server_name: Option<String>,
+    /// Resolved at load time from `password_env` or `password_file`.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("address", &self.address)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resource {
+    /// The host part of `address`, for TLS server names.
+    pub fn host(&self) -> &str {
+        match self.address.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => &self.address,
+        }
+    }
+}
+
+/// A credential that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Gives the members of `group` access to `resources`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub group: String,
+    pub resources: Vec<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file, resolving relative paths and secrets.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { file: path.to_owned(), source })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses `text` as if it were the file `path`.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { file: path.to_owned(), source: Box::new(e) })?;
+        config.source = path.to_owned();
+        let base = path.parent().map(Path::to_owned).unwrap_or_default();
+        config.resolve_paths(&base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.store.path);
+        fix(&mut self.tls.cert);
+        fix(&mut self.tls.key);
+        for r in &mut self.resources {
+            r.password_file.as_mut().map(fix);
+            r.ca_file.as_mut().map(fix);
+        }
+    }
+
+    fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { file: self.source.clone(), key: key.into(), problem: problem.into() }
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if self.recording.queue_events == 0 {
+            return Err(self.invalid("recording.queue_events", "must be at least 1"));
+        }
+        if self.recording.max_message_bytes.0 < 1024 {
+            return Err(self.invalid("recording.max_message_bytes", "must be at least 1 KiB"));
+        }
+        let mut names = HashSet::new();
+        for i in 0..self.resources.len() {
+            let key = |field: &str| format!("resources[{i}].{field}");
+            let r = &self.resources[i];
+            if r.name.is_empty() {
+                return Err(self.invalid(key("name"), "must not be empty"));
+            }
+            if !names.insert(r.name.clone()) {
+                return Err(self.invalid(key("name"), format!("resource `{}` is defined twice", r.name)));
+            }
+            if r.address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                return Err(self.invalid(key("address"), format!("`{}` is not host:port", r.address)));
+            }
+            let password = match (&r.password_env, &r.password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(self.invalid(key("password_env"), "give password_env or password_file, not both"));
+                }
+                (Some(var), None) => match std::env::var(var) {
+                    Ok(v) => Some(Secret(v)),
+                    Err(_) => {
+                        return Err(self.invalid(key("password_env"), format!("environment variable `{var}` is not set")));
+                    }
+                },
+                (None, Some(file)) => match std::fs::read_to_string(file) {
+                    Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned())),
+                    Err(e) => {
+                        return Err(self.invalid(key("password_file"), format!("cannot read {}: {e}", file.display())));
+                    }
+                },
+                (None, None) => None,
+            };
+            if let Some(slot) = self.resources.get_mut(i) {
+                slot.password = password;
+            }
+        }
+        for (i, g) in self.grants.iter().enumerate() {
+            if let Some(unknown) = g.resources.iter().find(|r| !names.contains(*r)) {
+                return Err(self.invalid(format!("grants[{i}].resources"), format!("no resource named `{unknown}`")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+
+    /// The first grant that lets a member of `groups` reach `resource`.
+    pub fn grant_for(&self, groups: &[String], resource: &str) -> Option<&Grant> {
+        self.grants
+            .iter()
+            .find(|g| groups.contains(&g.group) && g.resources.iter().any(|r| r == resource))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("/etc/ward/ward.toml"))
+    }
+
+    const GOOD: &str = r#"
+        [listen]
+        postgres = "127.0.0.1:6432"
+        [[resources]]
+        name = "shop"
+        kind = "postgres"
+        address = "127.0.0.1:5432"
+        database = "shop"
+        user = "app"
+        [[grants]]
+        group = "dev"
+        resources = ["shop"]
+    "#;
+
+    #[test]
+    fn loads_and_resolves_relative_paths() {
+        let c = load(GOOD).expect("valid");
+        assert_eq!(c.store.path, Path::new("/etc/ward/ward.db"));
+        assert_eq!(c.tls.cert, Path::new("/etc/ward/tls/cert.pem"));
+        assert_eq!(c.recording.max_result_bytes.0, 16 << 20);
+        assert!(c.grant_for(&["dev".into()], "shop").is_some());
+        assert!(c.grant_for(&["ops".into()], "shop").is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let err = load(&format!("{GOOD}\n[recording]\nmax_rezult_bytes = 1\n")).expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/ward/ward.toml"), "{msg}");
+        assert!(msg.contains("max_rezult_bytes"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_is_reported() {
+        let err = load("[listen]\npostgres = \"nowhere\"\n").expect_err("bad address");
+        assert!(err.to_string().contains("postgres"), "{err}");
+        let err = load(&format!("{GOOD}\n[recording]\nmax_result_bytes = \"lots\"\n")).expect_err("bad size");
+        assert!(err.to_string().contains("lots"), "{err}");
+    }
+
+    #[test]
+    fn grant_to_unknown_resource_is_refused() {
+        let text = GOOD.replace("resources = [\"shop\"]", "resources = [\"shoop\"]");
+        let err = load(&text).expect_err("unknown resource");
+        assert_eq!(err.to_string(), "/etc/ward/ward.toml: grants[0].resources: no resource named `shoop`");
+    }
+
+    #[test]
+    fn missing_password_env_is_refused() {
+        let text = GOOD.replace("user = \"app\"", "user = \"app\"\npassword_env = \"WARD_TEST_SURELY_UNSET\"");
+        let err = load(&text).expect_err("unset env");
+        assert!(err.to_string().contains("resources[0].password_env"), "{err}");
+    }
+}

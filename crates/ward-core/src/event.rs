@@ -1,0 +1,66 @@
+//! The kinds of events a session record holds (DESIGN §4).
+
+use serde::{Deserialize, Serialize};
+
+/// What one event observed. The string form is what the store, the JSON output and the hash use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "session.start")]
+    SessionStart,
+    #[serde(rename = "auth")]
+    Auth,
+    #[serde(rename = "policy.decision")]
+    PolicyDecision,
+    #[serde(rename = "db.query")]
+    DbQuery,
+    #[serde(rename = "db.result")]
+    DbResult,
+    #[serde(rename = "db.error")]
+    DbError,
+    #[serde(rename = "db.complete")]
+    DbComplete,
+    #[serde(rename = "db.notice")]
+    DbNotice,
+    #[serde(rename = "db.notification")]
+    DbNotification,
+    #[serde(rename = "db.copy")]
+    DbCopy,
+    #[serde(rename = "session.end")]
+    SessionEnd,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 11] = [
+        EventKind::SessionStart,
+        EventKind::Auth,
+        EventKind::PolicyDecision,
+        EventKind::DbQuery,
+        EventKind::DbResult,
+        EventKind::DbError,
+        EventKind::DbComplete,
+        EventKind::DbNotice,
+        EventKind::DbNotification,
+        EventKind::DbCopy,
+        EventKind::SessionEnd,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SessionStart => "session.start",
+            EventKind::Auth => "auth",
+            EventKind::PolicyDecision => "policy.decision",
+            EventKind::DbQuery => "db.query",
+            EventKind::DbResult => "db.result",
+            EventKind::DbError => "db.error",
+            EventKind::DbComplete => "db.complete",
+            EventKind::DbNotice => "db.notice",
+            EventKind::DbNotification => "db.notification",
+            EventKind::DbCopy => "db.copy",
+            EventKind::SessionEnd => "session.end",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}

@@ -1,0 +1,23 @@
+//! Who is on the other end of a session: the authenticated identity bound to every event.
+
+use serde::{Deserialize, Serialize};
+
+/// An identity as Ward authenticated it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Stable subject: the local user name, or the OIDC `sub` later.
+    pub subject: String,
+    /// Groups the identity belongs to; grants are given to groups.
+    pub groups: Vec<String>,
+    /// How the identity was established (`password`, `oidc`, `token`, …).
+    pub method: String,
+    /// Who vouched for it (`local` for Ward's own user table).
+    pub issuer: String,
+}
+
+impl Identity {
+    /// An identity that claimed a name but did not prove it (recorded on denied sessions).
+    pub fn unauthenticated(claimed: &str) -> Self {
+        Self { subject: claimed.to_owned(), groups: Vec::new(), method: "none".into(), issuer: "none".into() }
+    }
+}

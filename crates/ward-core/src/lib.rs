@@ -1,0 +1,12 @@
+//! Shared types of Ward: identities, sessions, events, configuration and time.
+
+pub mod config;
+pub mod event;
+pub mod identity;
+pub mod session;
+pub mod timestamp;
+
+pub use event::EventKind;
+pub use identity::Identity;
+pub use session::{Outcome, Protocol, SessionId};
+pub use timestamp::Timestamp;
