@@ -47,12 +47,23 @@ mod tests {
 
     #[test]
     fn test_vector() {
-        let id: SessionId = "0192f0c1-0000-7000-8000-000000000001".parse().expect("uuid");
+        let id: SessionId = "0192f0c1-0000-7000-8000-000000000001"
+            .parse()
+            .expect("uuid");
         let g = genesis(id);
         let h = event_hash(&g, 0, 1_700_000_000_000_000_000, "session.start", b"{}");
         // Fixed vectors, computed independently (Python hashlib): a change here breaks every verifier.
-        assert_eq!(hex::encode(g), "998729fa62374417067ac5322710df7ff4e64debc003b6c62cd40c94c34ba5df");
-        assert_eq!(hex::encode(h), "e83eba0a5bc2893c99b5810def50eea15cd4406cc22383d871ca636737db1037");
-        assert_ne!(h, event_hash(&g, 1, 1_700_000_000_000_000_000, "session.start", b"{}"));
+        assert_eq!(
+            hex::encode(g),
+            "998729fa62374417067ac5322710df7ff4e64debc003b6c62cd40c94c34ba5df"
+        );
+        assert_eq!(
+            hex::encode(h),
+            "e83eba0a5bc2893c99b5810def50eea15cd4406cc22383d871ca636737db1037"
+        );
+        assert_ne!(
+            h,
+            event_hash(&g, 1, 1_700_000_000_000_000_000, "session.start", b"{}")
+        );
     }
 }

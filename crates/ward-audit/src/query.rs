@@ -73,23 +73,36 @@ impl Store {
     /// One session by id (a full id, or a unique prefix of at least 8 characters).
     pub fn session(&self, id: &str) -> Result<SessionRow, StoreError> {
         let sid = self.resolve_session(id)?;
-        let mut stmt = self.conn.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+        ))?;
         Ok(stmt.query_row([sid.0.as_bytes()], session_row)?)
     }
 
     /// Turns a full id or a unique prefix into a session id that exists.
     pub fn resolve_session(&self, id: &str) -> Result<SessionId, StoreError> {
         if let Ok(sid) = id.parse::<SessionId>() {
-            let found: i64 =
-                self.conn.query_row("SELECT count(*) FROM sessions WHERE id = ?1", [sid.0.as_bytes()], |r| r.get(0))?;
-            return if found == 1 { Ok(sid) } else { Err(StoreError::NoSuchSession(id.to_owned())) };
+            let found: i64 = self.conn.query_row(
+                "SELECT count(*) FROM sessions WHERE id = ?1",
+                [sid.0.as_bytes()],
+                |r| r.get(0),
+            )?;
+            return if found == 1 {
+                Ok(sid)
+            } else {
+                Err(StoreError::NoSuchSession(id.to_owned()))
+            };
         }
         let prefix = id.replace('-', "").to_ascii_lowercase();
         if prefix.len() < 8 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::NoSuchSession(id.to_owned()));
         }
-        let mut stmt = self.conn.prepare("SELECT id FROM sessions WHERE lower(hex(id)) LIKE ?1 || '%' LIMIT 2")?;
-        let ids: Vec<Vec<u8>> = stmt.query_map([&prefix], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM sessions WHERE lower(hex(id)) LIKE ?1 || '%' LIMIT 2")?;
+        let ids: Vec<Vec<u8>> = stmt
+            .query_map([&prefix], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         match ids.as_slice() {
             [one] => session_id(one),
             _ => Err(StoreError::NoSuchSession(id.to_owned())),
@@ -98,8 +111,9 @@ impl Store {
 
     /// The events of a session in seq order.
     pub fn events(&self, id: SessionId) -> Result<Vec<EventRow>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT seq, at, kind, payload, hash FROM events WHERE session_id = ?1 ORDER BY seq")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, kind, payload, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+        )?;
         let rows = stmt.query_map([id.0.as_bytes()], |r| {
             let payload: Vec<u8> = r.get(3)?;
             let hash: Vec<u8> = r.get(4)?;
@@ -107,8 +121,9 @@ impl Store {
                 seq: r.get(0)?,
                 at: Timestamp(r.get(1)?).to_rfc3339(),
                 kind: r.get(2)?,
-                payload: serde_json::from_slice(&payload)
-                    .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())),
+                payload: serde_json::from_slice(&payload).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
+                }),
                 hash: hex::encode(hash),
             })
         })?;
@@ -117,14 +132,18 @@ impl Store {
 }
 
 pub(crate) fn session_id(bytes: &[u8]) -> Result<SessionId, StoreError> {
-    uuid::Uuid::from_slice(bytes).map(SessionId).map_err(|e| StoreError::Corrupt(format!("session id: {e}")))
+    uuid::Uuid::from_slice(bytes)
+        .map(SessionId)
+        .map_err(|e| StoreError::Corrupt(format!("session id: {e}")))
 }
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
     let id: Vec<u8> = r.get(0)?;
     let groups: String = r.get(2)?;
     Ok(SessionRow {
-        id: uuid::Uuid::from_slice(&id).map(|u| u.to_string()).unwrap_or_else(|_| hex::encode(&id)),
+        id: uuid::Uuid::from_slice(&id)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| hex::encode(&id)),
         user: r.get(1)?,
         groups: serde_json::from_str(&groups).unwrap_or_default(),
         auth_method: r.get(3)?,
@@ -132,7 +151,9 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
         protocol: r.get(5)?,
         client_addr: r.get(6)?,
         started_at: Timestamp(r.get(7)?).to_rfc3339(),
-        ended_at: r.get::<_, Option<i64>>(8)?.map(|t| Timestamp(t).to_rfc3339()),
+        ended_at: r
+            .get::<_, Option<i64>>(8)?
+            .map(|t| Timestamp(t).to_rfc3339()),
         outcome: r.get(9)?,
         bytes_up: r.get(10)?,
         bytes_down: r.get(11)?,

@@ -58,7 +58,13 @@ pub struct SessionStart {
 enum Msg {
     Start(SessionStart, Timestamp),
     Event(SessionId, Timestamp, Box<dyn EventBody>),
-    End { id: SessionId, at: Timestamp, outcome: Outcome, bytes_up: u64, bytes_down: u64 },
+    End {
+        id: SessionId,
+        at: Timestamp,
+        outcome: Outcome,
+        bytes_up: u64,
+        bytes_down: u64,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -74,18 +80,32 @@ const MAX_BATCH: usize = 4096;
 impl Recorder {
     /// Opens the store at `path` and starts the recorder thread with a queue of `capacity` events.
     /// Sessions left open by a previous run are marked `incomplete` first.
-    pub fn spawn(path: &Path, capacity: usize) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
+    pub fn spawn(
+        path: &Path,
+        capacity: usize,
+    ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
         let store = Store::open(path)?;
         let abandoned = store.close_abandoned_sessions()?;
         if abandoned > 0 {
-            tracing::warn!(sessions = abandoned, "marked sessions left open by the previous run as incomplete");
+            tracing::warn!(
+                sessions = abandoned,
+                "marked sessions left open by the previous run as incomplete"
+            );
         }
         let (tx, rx) = mpsc::channel(capacity);
         let healthy = Arc::new(AtomicBool::new(true));
         let flag = healthy.clone();
         let handle = std::thread::Builder::new()
             .name("ward-recorder".into())
-            .spawn(move || Writer { store, heads: HashMap::new(), healthy: flag, buf: Vec::new() }.run(rx))
+            .spawn(move || {
+                Writer {
+                    store,
+                    heads: HashMap::new(),
+                    healthy: flag,
+                    buf: Vec::new(),
+                }
+                .run(rx)
+            })
             .map_err(|e| StoreError::Corrupt(format!("cannot start recorder thread: {e}")))?;
         Ok((Self { tx, healthy }, handle))
     }
@@ -99,7 +119,10 @@ impl Recorder {
     pub async fn start(&self, start: SessionStart) -> SessionRecorder {
         let id = start.id;
         let _ = self.tx.send(Msg::Start(start, Timestamp::now())).await;
-        SessionRecorder { id, tx: self.tx.clone() }
+        SessionRecorder {
+            id,
+            tx: self.tx.clone(),
+        }
     }
 
     /// Waits until everything queued before this call is committed.
@@ -125,12 +148,21 @@ impl SessionRecorder {
 
     /// Queues one event, waiting while the queue is full.
     pub async fn record(&self, body: impl EventBody) {
-        let _ = self.tx.send(Msg::Event(self.id, Timestamp::now(), Box::new(body))).await;
+        let _ = self
+            .tx
+            .send(Msg::Event(self.id, Timestamp::now(), Box::new(body)))
+            .await;
     }
 
     /// Queues the `session.end` event and closes the session's row.
     pub async fn end(&self, outcome: Outcome, bytes_up: u64, bytes_down: u64) {
-        let msg = Msg::End { id: self.id, at: Timestamp::now(), outcome, bytes_up, bytes_down };
+        let msg = Msg::End {
+            id: self.id,
+            at: Timestamp::now(),
+            outcome,
+            bytes_up,
+            bytes_down,
+        };
         let _ = self.tx.send(msg).await;
     }
 }
@@ -165,8 +197,11 @@ impl Writer {
     fn commit_with_retry(&mut self, batch: &mut Vec<Msg>) {
         let mut waiters = Vec::new();
         loop {
-            let heads_before: Vec<(SessionId, u64, Hash)> =
-                self.heads.iter().map(|(id, h)| (*id, h.next_seq, h.hash)).collect();
+            let heads_before: Vec<(SessionId, u64, Hash)> = self
+                .heads
+                .iter()
+                .map(|(id, h)| (*id, h.next_seq, h.hash))
+                .collect();
             match self.write(batch, &mut waiters) {
                 Ok(()) => {
                     self.healthy.store(true, Ordering::Relaxed);
@@ -192,7 +227,11 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, batch: &mut [Msg], waiters: &mut Vec<oneshot::Sender<()>>) -> Result<(), StoreError> {
+    fn write(
+        &mut self,
+        batch: &mut [Msg],
+        waiters: &mut Vec<oneshot::Sender<()>>,
+    ) -> Result<(), StoreError> {
         let tx = self.store.conn.transaction()?;
         {
             let mut ins_event = tx.prepare_cached(
@@ -215,25 +254,58 @@ impl Writer {
                                 at.0
                             ],
                         )?;
-                        self.heads.insert(start.id, Head { next_seq: 0, hash: chain::genesis(start.id) });
+                        self.heads.insert(
+                            start.id,
+                            Head {
+                                next_seq: 0,
+                                hash: chain::genesis(start.id),
+                            },
+                        );
                         self.buf.clear();
                         let _ = serde_json::to_writer(&mut self.buf, &*start);
-                        append(&mut ins_event, &mut self.heads, start.id, *at, EventKind::SessionStart, &self.buf)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            start.id,
+                            *at,
+                            EventKind::SessionStart,
+                            &self.buf,
+                        )?;
                         touched.insert(start.id, ());
                     }
                     Msg::Event(id, at, body) => {
                         self.buf.clear();
                         body.write_payload(&mut self.buf);
-                        append(&mut ins_event, &mut self.heads, *id, *at, body.kind(), &self.buf)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            *id,
+                            *at,
+                            body.kind(),
+                            &self.buf,
+                        )?;
                         touched.insert(*id, ());
                     }
-                    Msg::End { id, at, outcome, bytes_up, bytes_down } => {
+                    Msg::End {
+                        id,
+                        at,
+                        outcome,
+                        bytes_up,
+                        bytes_down,
+                    } => {
                         self.buf.clear();
                         let payload = serde_json::json!({
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
                         let _ = serde_json::to_writer(&mut self.buf, &payload);
-                        append(&mut ins_event, &mut self.heads, *id, *at, EventKind::SessionEnd, &self.buf)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            *id,
+                            *at,
+                            EventKind::SessionEnd,
+                            &self.buf,
+                        )?;
                         tx.execute(
                             "UPDATE sessions SET ended_at = ?2, outcome = ?3, bytes_up = ?4, bytes_down = ?5 WHERE id = ?1",
                             params![id.0.as_bytes(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
@@ -243,10 +315,16 @@ impl Writer {
                     Msg::Flush(_) => {}
                 }
             }
-            let mut upd = tx.prepare_cached("UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1")?;
+            let mut upd = tx.prepare_cached(
+                "UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1",
+            )?;
             for id in touched.keys() {
                 if let Some(head) = self.heads.get(id) {
-                    upd.execute(params![id.0.as_bytes(), i64_of(head.next_seq), &head.hash[..]])?;
+                    upd.execute(params![
+                        id.0.as_bytes(),
+                        i64_of(head.next_seq),
+                        &head.hash[..]
+                    ])?;
                 }
             }
         }
@@ -257,7 +335,8 @@ impl Writer {
                     self.heads.remove(id);
                 }
                 Msg::Flush(_) => {
-                    if let Msg::Flush(w) = std::mem::replace(msg, Msg::Flush(oneshot::channel().0)) {
+                    if let Msg::Flush(w) = std::mem::replace(msg, Msg::Flush(oneshot::channel().0))
+                    {
                         waiters.push(w);
                     }
                 }
@@ -277,11 +356,21 @@ fn append(
     payload: &[u8],
 ) -> Result<(), StoreError> {
     let Some(head) = heads.get_mut(&id) else {
-        return Err(StoreError::Corrupt(format!("event for session {id} which has not started")));
+        return Err(StoreError::Corrupt(format!(
+            "event for session {id} which has not started"
+        )));
     };
     let kind = kind.as_str();
     let hash = chain::event_hash(&head.hash, head.next_seq, at.0, kind, payload);
-    stmt.execute(params![id.0.as_bytes(), i64_of(head.next_seq), at.0, kind, payload, &head.hash[..], &hash[..]])?;
+    stmt.execute(params![
+        id.0.as_bytes(),
+        i64_of(head.next_seq),
+        at.0,
+        kind,
+        payload,
+        &head.hash[..],
+        &hash[..]
+    ])?;
     head.next_seq += 1;
     head.hash = hash;
     Ok(())

@@ -17,7 +17,12 @@ pub struct UserRow {
 
 impl Store {
     /// Adds a user, or replaces the groups and password of an existing one.
-    pub fn put_user(&self, name: &str, groups: &[String], password_hash: &str) -> Result<(), StoreError> {
+    pub fn put_user(
+        &self,
+        name: &str,
+        groups: &[String],
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO users (name, groups, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO UPDATE SET groups = excluded.groups, password_hash = excluded.password_hash",
@@ -29,12 +34,18 @@ impl Store {
     pub fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT name, groups, password_hash, created_at FROM users WHERE name = ?1", [name], user_row)
+            .query_row(
+                "SELECT name, groups, password_hash, created_at FROM users WHERE name = ?1",
+                [name],
+                user_row,
+            )
             .optional()?)
     }
 
     pub fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT name, groups, password_hash, created_at FROM users ORDER BY name")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, groups, password_hash, created_at FROM users ORDER BY name")?;
         let rows = stmt.query_map([], user_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -24,7 +24,11 @@ pub enum Status {
     /// The event at `seq` does not hash to what is stored, or does not link to the one before.
     Tampered { seq: u64, reason: String },
     /// Events expected by the session record are not in the store.
-    MissingEvents { after_seq: Option<u64>, expected: u64, found: u64 },
+    MissingEvents {
+        after_seq: Option<u64>,
+        expected: u64,
+        found: u64,
+    },
 }
 
 impl Store {
@@ -33,9 +37,15 @@ impl Store {
         let ids: Vec<SessionId> = match only {
             Some(id) => vec![id],
             None => {
-                let mut stmt = self.conn.prepare("SELECT id FROM sessions ORDER BY started_at")?;
-                let raw: Vec<Vec<u8>> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                raw.iter().map(|b| session_id(b)).collect::<Result<_, _>>()?
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT id FROM sessions ORDER BY started_at")?;
+                let raw: Vec<Vec<u8>> = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                raw.iter()
+                    .map(|b| session_id(b))
+                    .collect::<Result<_, _>>()?
             }
         };
         ids.into_iter().map(|id| self.verify_session(id)).collect()
@@ -54,7 +64,11 @@ impl Store {
         let mut rows = stmt.query([id.0.as_bytes()])?;
         let mut prev = chain::genesis(id);
         let mut next: u64 = 0;
-        let verdict = |events, status| SessionVerdict { session: id.to_string(), events, status };
+        let verdict = |events, status| SessionVerdict {
+            session: id.to_string(),
+            events,
+            status,
+        };
         while let Some(r) = rows.next()? {
             let seq = u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX);
             let at: i64 = r.get(1)?;
@@ -63,26 +77,52 @@ impl Store {
             let stored_prev: Vec<u8> = r.get(4)?;
             let stored: Vec<u8> = r.get(5)?;
             if seq != next {
-                let status = Status::MissingEvents { after_seq: next.checked_sub(1), expected, found: next };
+                let status = Status::MissingEvents {
+                    after_seq: next.checked_sub(1),
+                    expected,
+                    found: next,
+                };
                 return Ok(verdict(next, status));
             }
             if stored_prev != prev {
-                return Ok(verdict(next, Status::Tampered { seq, reason: "prev_hash does not link to the event before".into() }));
+                return Ok(verdict(
+                    next,
+                    Status::Tampered {
+                        seq,
+                        reason: "prev_hash does not link to the event before".into(),
+                    },
+                ));
             }
             let hash = chain::event_hash(&prev, seq, at, &kind, &payload);
             if stored != hash {
-                return Ok(verdict(next, Status::Tampered { seq, reason: "content does not match its hash".into() }));
+                return Ok(verdict(
+                    next,
+                    Status::Tampered {
+                        seq,
+                        reason: "content does not match its hash".into(),
+                    },
+                ));
             }
             prev = hash;
             next += 1;
         }
         if next < expected {
-            let status = Status::MissingEvents { after_seq: next.checked_sub(1), expected, found: next };
+            let status = Status::MissingEvents {
+                after_seq: next.checked_sub(1),
+                expected,
+                found: next,
+            };
             return Ok(verdict(next, status));
         }
         if next > expected || (next > 0 && head.as_deref() != Some(&prev[..])) {
             let seq = next.saturating_sub(1);
-            return Ok(verdict(next, Status::Tampered { seq, reason: "chain head differs from the session record".into() }));
+            return Ok(verdict(
+                next,
+                Status::Tampered {
+                    seq,
+                    reason: "chain head differs from the session record".into(),
+                },
+            ));
         }
         Ok(verdict(next, Status::Intact))
     }

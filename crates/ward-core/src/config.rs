@@ -18,11 +18,21 @@ pub use size::ByteSize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: {source}")]
-    Parse { file: PathBuf, source: Box<toml::de::Error> },
+    Parse {
+        file: PathBuf,
+        source: Box<toml::de::Error>,
+    },
     #[error("{file}: {key}: {problem}")]
-    Invalid { file: PathBuf, key: String, problem: String },
+    Invalid {
+        file: PathBuf,
+        key: String,
+        problem: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,7 +80,9 @@ impl Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Self { path: Self::default_path() }
+        Self {
+            path: Self::default_path(),
+        }
     }
 }
 
@@ -96,7 +108,10 @@ impl Tls {
 
 impl Default for Tls {
     fn default() -> Self {
-        Self { cert: Self::default_cert(), key: Self::default_key() }
+        Self {
+            cert: Self::default_cert(),
+            key: Self::default_key(),
+        }
     }
 }
 
@@ -243,15 +258,19 @@ pub struct Grant {
 impl Config {
     /// Reads, parses and validates a configuration file, resolving relative paths and secrets.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { file: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
         Self::from_toml(&text, path)
     }
 
     /// Parses `text` as if it were the file `path`.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { file: path.to_owned(), source: Box::new(e) })?;
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: path.to_owned(),
+            source: Box::new(e),
+        })?;
         config.source = path.to_owned();
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         config.resolve_paths(&base);
@@ -275,7 +294,11 @@ impl Config {
     }
 
     fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.source.clone(), key: key.into(), problem: problem.into() }
+        ConfigError::Invalid {
+            file: self.source.clone(),
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
@@ -293,25 +316,43 @@ impl Config {
                 return Err(self.invalid(key("name"), "must not be empty"));
             }
             if !names.insert(r.name.clone()) {
-                return Err(self.invalid(key("name"), format!("resource `{}` is defined twice", r.name)));
+                return Err(self.invalid(
+                    key("name"),
+                    format!("resource `{}` is defined twice", r.name),
+                ));
             }
-            if r.address.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
-                return Err(self.invalid(key("address"), format!("`{}` is not host:port", r.address)));
+            if r.address
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err(
+                    self.invalid(key("address"), format!("`{}` is not host:port", r.address))
+                );
             }
             let password = match (&r.password_env, &r.password_file) {
                 (Some(_), Some(_)) => {
-                    return Err(self.invalid(key("password_env"), "give password_env or password_file, not both"));
+                    return Err(self.invalid(
+                        key("password_env"),
+                        "give password_env or password_file, not both",
+                    ));
                 }
                 (Some(var), None) => match std::env::var(var) {
                     Ok(v) => Some(Secret(v)),
                     Err(_) => {
-                        return Err(self.invalid(key("password_env"), format!("environment variable `{var}` is not set")));
+                        return Err(self.invalid(
+                            key("password_env"),
+                            format!("environment variable `{var}` is not set"),
+                        ));
                     }
                 },
                 (None, Some(file)) => match std::fs::read_to_string(file) {
                     Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned())),
                     Err(e) => {
-                        return Err(self.invalid(key("password_file"), format!("cannot read {}: {e}", file.display())));
+                        return Err(self.invalid(
+                            key("password_file"),
+                            format!("cannot read {}: {e}", file.display()),
+                        ));
                     }
                 },
                 (None, None) => None,
@@ -322,7 +363,10 @@ impl Config {
         }
         for (i, g) in self.grants.iter().enumerate() {
             if let Some(unknown) = g.resources.iter().find(|r| !names.contains(*r)) {
-                return Err(self.invalid(format!("grants[{i}].resources"), format!("no resource named `{unknown}`")));
+                return Err(self.invalid(
+                    format!("grants[{i}].resources"),
+                    format!("no resource named `{unknown}`"),
+                ));
             }
         }
         Ok(())
@@ -374,7 +418,8 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_key() {
-        let err = load(&format!("{GOOD}\n[recording]\nmax_rezult_bytes = 1\n")).expect_err("unknown key");
+        let err =
+            load(&format!("{GOOD}\n[recording]\nmax_rezult_bytes = 1\n")).expect_err("unknown key");
         let msg = err.to_string();
         assert!(msg.starts_with("/etc/ward/ward.toml"), "{msg}");
         assert!(msg.contains("max_rezult_bytes"), "{msg}");
@@ -384,7 +429,10 @@ mod tests {
     fn bad_value_is_reported() {
         let err = load("[listen]\npostgres = \"nowhere\"\n").expect_err("bad address");
         assert!(err.to_string().contains("postgres"), "{err}");
-        let err = load(&format!("{GOOD}\n[recording]\nmax_result_bytes = \"lots\"\n")).expect_err("bad size");
+        let err = load(&format!(
+            "{GOOD}\n[recording]\nmax_result_bytes = \"lots\"\n"
+        ))
+        .expect_err("bad size");
         assert!(err.to_string().contains("lots"), "{err}");
     }
 
@@ -392,13 +440,22 @@ mod tests {
     fn grant_to_unknown_resource_is_refused() {
         let text = GOOD.replace("resources = [\"shop\"]", "resources = [\"shoop\"]");
         let err = load(&text).expect_err("unknown resource");
-        assert_eq!(err.to_string(), "/etc/ward/ward.toml: grants[0].resources: no resource named `shoop`");
+        assert_eq!(
+            err.to_string(),
+            "/etc/ward/ward.toml: grants[0].resources: no resource named `shoop`"
+        );
     }
 
     #[test]
     fn missing_password_env_is_refused() {
-        let text = GOOD.replace("user = \"app\"", "user = \"app\"\npassword_env = \"WARD_TEST_SURELY_UNSET\"");
+        let text = GOOD.replace(
+            "user = \"app\"",
+            "user = \"app\"\npassword_env = \"WARD_TEST_SURELY_UNSET\"",
+        );
         let err = load(&text).expect_err("unset env");
-        assert!(err.to_string().contains("resources[0].password_env"), "{err}");
+        assert!(
+            err.to_string().contains("resources[0].password_env"),
+            "{err}"
+        );
     }
 }

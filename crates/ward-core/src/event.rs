@@ -25,12 +25,14 @@ pub enum EventKind {
     DbNotification,
     #[serde(rename = "db.copy")]
     DbCopy,
+    #[serde(rename = "db.cancel")]
+    DbCancel,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -41,6 +43,7 @@ impl EventKind {
         EventKind::DbNotice,
         EventKind::DbNotification,
         EventKind::DbCopy,
+        EventKind::DbCancel,
         EventKind::SessionEnd,
     ];
 
@@ -56,6 +59,7 @@ impl EventKind {
             EventKind::DbNotice => "db.notice",
             EventKind::DbNotification => "db.notification",
             EventKind::DbCopy => "db.copy",
+            EventKind::DbCancel => "db.cancel",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -18,6 +18,11 @@ pub struct Identity {
 impl Identity {
     /// An identity that claimed a name but did not prove it (recorded on denied sessions).
     pub fn unauthenticated(claimed: &str) -> Self {
-        Self { subject: claimed.to_owned(), groups: Vec::new(), method: "none".into(), issuer: "none".into() }
+        Self {
+            subject: claimed.to_owned(),
+            groups: Vec::new(),
+            method: "none".into(),
+            issuer: "none".into(),
+        }
     }
 }

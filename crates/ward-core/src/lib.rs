@@ -1,5 +1,6 @@
 //! Shared types of Ward: identities, sessions, events, configuration and time.
 
+pub mod auth;
 pub mod config;
 pub mod event;
 pub mod identity;

@@ -12,14 +12,19 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         Self(i64::try_from(nanos).unwrap_or(i64::MAX))
     }
 
     /// Parses an RFC 3339 time such as `2026-11-25T10:00:00Z`.
     pub fn parse_rfc3339(s: &str) -> Result<Self, time::error::Parse> {
         let t = OffsetDateTime::parse(s, &Rfc3339)?;
-        Ok(Self(i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)))
+        Ok(Self(
+            i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+        ))
     }
 
     pub fn to_rfc3339(self) -> String {

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
@@ -38,13 +38,19 @@ impl<'de> Deserialize<'de> for ByteSize {
                 f.write_str("a byte count such as 1048576 or \"16MiB\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
                 Ok(ByteSize(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                ByteSize::parse(v).ok_or_else(|| E::custom(format!("`{v}` is not a size (use e.g. 16MiB, 512KiB, 1048576)")))
+                ByteSize::parse(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "`{v}` is not a size (use e.g. 16MiB, 512KiB, 1048576)"
+                    ))
+                })
             }
         }
         d.deserialize_any(V)

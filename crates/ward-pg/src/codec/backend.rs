@@ -1,0 +1,171 @@
+//! Server messages Ward observes: authentication requests, RowDescription, DataRow,
+//! CommandComplete, ErrorResponse/NoticeResponse, BackendKeyData, NotificationResponse.
+
+use super::ProtocolError;
+use super::reader::Reader;
+
+pub const AUTHENTICATION: u8 = b'R';
+pub const PARAMETER_STATUS: u8 = b'S';
+pub const BACKEND_KEY_DATA: u8 = b'K';
+pub const READY_FOR_QUERY: u8 = b'Z';
+pub const ROW_DESCRIPTION: u8 = b'T';
+pub const DATA_ROW: u8 = b'D';
+pub const COMMAND_COMPLETE: u8 = b'C';
+pub const EMPTY_QUERY: u8 = b'I';
+pub const PORTAL_SUSPENDED: u8 = b's';
+pub const ERROR_RESPONSE: u8 = b'E';
+pub const NOTICE_RESPONSE: u8 = b'N';
+pub const NOTIFICATION: u8 = b'A';
+pub const COPY_IN_RESPONSE: u8 = b'G';
+pub const COPY_OUT_RESPONSE: u8 = b'H';
+pub const COPY_BOTH_RESPONSE: u8 = b'W';
+pub const COPY_DATA: u8 = b'd';
+pub const COPY_DONE: u8 = b'c';
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Authentication<'a> {
+    Ok,
+    CleartextPassword,
+    Md5Password { salt: [u8; 4] },
+    Sasl { mechanisms: Vec<&'a str> },
+    SaslContinue(&'a [u8]),
+    SaslFinal(&'a [u8]),
+    Other(i32),
+}
+
+pub fn authentication(body: &[u8]) -> Result<Authentication<'_>, ProtocolError> {
+    let mut r = Reader::new(body, "Authentication");
+    Ok(match r.i32()? {
+        0 => Authentication::Ok,
+        3 => Authentication::CleartextPassword,
+        5 => Authentication::Md5Password { salt: r.array()? },
+        10 => {
+            let mut mechanisms = Vec::new();
+            loop {
+                let m = r.str()?;
+                if m.is_empty() {
+                    break;
+                }
+                mechanisms.push(m);
+            }
+            Authentication::Sasl { mechanisms }
+        }
+        11 => Authentication::SaslContinue(r.rest()),
+        12 => Authentication::SaslFinal(r.rest()),
+        other => Authentication::Other(other),
+    })
+}
+
+/// `(pid, secret)` of a BackendKeyData.
+pub fn backend_key_data(body: &[u8]) -> Result<(i32, i32), ProtocolError> {
+    let mut r = Reader::new(body, "BackendKeyData");
+    Ok((r.i32()?, r.i32()?))
+}
+
+/// One column of a RowDescription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub table_oid: u32,
+    pub type_oid: u32,
+    /// 0 text, 1 binary.
+    pub format: i16,
+}
+
+pub fn row_description(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
+    let mut r = Reader::new(body, "RowDescription");
+    let n = r.count16()?;
+    let mut cols = Vec::with_capacity(n.min(1600));
+    for _ in 0..n {
+        let name = String::from_utf8_lossy(r.cstr()?).into_owned();
+        let table_oid = r.u32()?;
+        let _attnum = r.i16()?;
+        let type_oid = r.u32()?;
+        let _typlen = r.i16()?;
+        let _typmod = r.i32()?;
+        let format = r.i16()?;
+        cols.push(Column {
+            name,
+            table_oid,
+            type_oid,
+            format,
+        });
+    }
+    Ok(cols)
+}
+
+/// The cells of a DataRow, without copying them.
+pub fn data_row(body: &[u8]) -> Result<Vec<Option<&[u8]>>, ProtocolError> {
+    let mut r = Reader::new(body, "DataRow");
+    let n = r.count16()?;
+    let mut cells = Vec::with_capacity(n.min(1600));
+    for _ in 0..n {
+        cells.push(r.value()?);
+    }
+    Ok(cells)
+}
+
+/// The command tag of a CommandComplete (`SELECT 3`, `INSERT 0 1`, …).
+pub fn command_complete(body: &[u8]) -> Result<&[u8], ProtocolError> {
+    Reader::new(body, "CommandComplete").cstr()
+}
+
+/// The fields of an ErrorResponse or NoticeResponse, as `(code, value)` pairs.
+pub fn error_fields(body: &[u8]) -> Result<Vec<(u8, &[u8])>, ProtocolError> {
+    let mut r = Reader::new(body, "ErrorResponse");
+    let mut fields = Vec::new();
+    loop {
+        let code = r.u8()?;
+        if code == 0 {
+            return Ok(fields);
+        }
+        fields.push((code, r.cstr()?));
+    }
+}
+
+/// `(pid, channel, payload)` of a NotificationResponse.
+pub fn notification(body: &[u8]) -> Result<(i32, &[u8], &[u8]), ProtocolError> {
+    let mut r = Reader::new(body, "NotificationResponse");
+    Ok((r.i32()?, r.cstr()?, r.cstr()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode;
+
+    #[test]
+    fn error_fields_round_trip_and_cuts() {
+        let mut buf = Vec::new();
+        encode::error_response(&mut buf, "FATAL", "28P01", "password authentication failed");
+        let body = &buf[5..];
+        let f = error_fields(body).expect("valid");
+        assert!(f.contains(&(b'C', &b"28P01"[..])));
+        for cut in 0..body.len() {
+            assert!(error_fields(&body[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn data_row_cells() {
+        let body = [0, 2, 0, 0, 0, 1, b'7', 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(data_row(&body).expect("valid"), vec![Some(&b"7"[..]), None]);
+        for cut in 0..body.len() {
+            assert!(data_row(&body[..cut]).is_err(), "cut {cut}");
+        }
+        // A cell claiming more bytes than the message holds.
+        assert!(data_row(&[0, 1, 0x7f, 0xff, 0xff, 0xff, 1]).is_err());
+    }
+
+    #[test]
+    fn sasl_mechanisms() {
+        let body = b"\0\0\0\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0";
+        assert_eq!(
+            authentication(body).expect("valid"),
+            Authentication::Sasl {
+                mechanisms: vec!["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]
+            }
+        );
+        assert!(authentication(&body[..10]).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Client messages Ward observes: Query, Parse, Bind, Execute, Close, PasswordMessage.
+
+use super::ProtocolError;
+use super::reader::Reader;
+
+pub const QUERY: u8 = b'Q';
+pub const PARSE: u8 = b'P';
+pub const BIND: u8 = b'B';
+pub const EXECUTE: u8 = b'E';
+pub const CLOSE: u8 = b'C';
+pub const SYNC: u8 = b'S';
+pub const TERMINATE: u8 = b'X';
+pub const PASSWORD: u8 = b'p';
+pub const COPY_DATA: u8 = b'd';
+pub const COPY_DONE: u8 = b'c';
+pub const COPY_FAIL: u8 = b'f';
+
+/// The SQL text of a simple Query.
+pub fn query(body: &[u8]) -> Result<&[u8], ProtocolError> {
+    Reader::new(body, "Query").cstr()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parse<'a> {
+    pub statement: &'a [u8],
+    pub query: &'a [u8],
+    pub param_types: Vec<u32>,
+}
+
+pub fn parse(body: &[u8]) -> Result<Parse<'_>, ProtocolError> {
+    let mut r = Reader::new(body, "Parse");
+    let statement = r.cstr()?;
+    let query = r.cstr()?;
+    let n = r.count16()?;
+    let mut param_types = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        param_types.push(r.u32()?);
+    }
+    Ok(Parse {
+        statement,
+        query,
+        param_types,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bind<'a> {
+    pub portal: &'a [u8],
+    pub statement: &'a [u8],
+    /// Format of each parameter (0 text, 1 binary), already expanded to one per parameter.
+    pub formats: Vec<i16>,
+    pub values: Vec<Option<&'a [u8]>>,
+}
+
+pub fn bind(body: &[u8]) -> Result<Bind<'_>, ProtocolError> {
+    let mut r = Reader::new(body, "Bind");
+    let portal = r.cstr()?;
+    let statement = r.cstr()?;
+    let nf = r.count16()?;
+    let mut codes = Vec::with_capacity(nf.min(1024));
+    for _ in 0..nf {
+        codes.push(r.i16()?);
+    }
+    let nv = r.count16()?;
+    let mut values = Vec::with_capacity(nv.min(1024));
+    for _ in 0..nv {
+        values.push(r.value()?);
+    }
+    let formats = match codes.as_slice() {
+        [] => vec![0; nv],
+        [one] => vec![*one; nv],
+        many if many.len() == nv => many.to_vec(),
+        _ => return Err(super::malformed("Bind")),
+    };
+    Ok(Bind {
+        portal,
+        statement,
+        formats,
+        values,
+    })
+}
+
+/// The portal named by an Execute.
+pub fn execute(body: &[u8]) -> Result<&[u8], ProtocolError> {
+    Reader::new(body, "Execute").cstr()
+}
+
+/// What a Close closes: `(b'S' | b'P', name)`.
+pub fn close(body: &[u8]) -> Result<(u8, &[u8]), ProtocolError> {
+    let mut r = Reader::new(body, "Close");
+    Ok((r.u8()?, r.cstr()?))
+}
+
+/// The password of a PasswordMessage (a cleartext password answers AuthenticationCleartextPassword).
+pub fn password(body: &[u8]) -> Result<&[u8], ProtocolError> {
+    Reader::new(body, "PasswordMessage").cstr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_with_one_format_for_all() {
+        let mut b = b"p1\0s1\0".to_vec();
+        b.extend([0, 1, 0, 1]); // one format code: binary
+        b.extend([0, 2]); // two values
+        b.extend([0, 0, 0, 4, 0, 0, 0, 42]);
+        b.extend([0xff, 0xff, 0xff, 0xff]);
+        b.extend([0, 0]); // result formats
+        let m = bind(&b).expect("valid");
+        assert_eq!(m.portal, b"p1");
+        assert_eq!(m.formats, vec![1, 1]);
+        assert_eq!(m.values, vec![Some(&[0u8, 0, 0, 42][..]), None]);
+        for cut in 0..b.len() - 2 {
+            assert!(bind(&b[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn parse_reads_types() {
+        let mut b = b"\0select $1\0".to_vec();
+        b.extend([0, 1, 0, 0, 0, 23]);
+        let m = parse(&b).expect("valid");
+        assert_eq!(m.query, b"select $1");
+        assert_eq!(m.param_types, vec![23]);
+        assert!(parse(&b[..b.len() - 1]).is_err());
+        assert!(parse(&[0, 0, 0xff, 0xff]).is_err());
+    }
+}

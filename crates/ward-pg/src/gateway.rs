@@ -1,0 +1,172 @@
+//! The PostgreSQL listener: accepts clients and runs one session task per connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use ward_audit::{JsonBody, Recorder, SessionRecorder};
+use ward_core::EventKind;
+use ward_core::auth::PasswordVerifier;
+use ward_core::config::{Config, ResourceKind};
+
+use crate::codec::encode;
+use crate::relay::Limits;
+use crate::upstream::{Target, tls_connector};
+
+/// Maps the BackendKeyData Ward gave a client to the upstream session it stands for.
+struct CancelEntry {
+    target: Arc<Target>,
+    upstream_key: (i32, i32),
+    recorder: SessionRecorder,
+}
+
+/// Everything a PostgreSQL session needs, shared by all of them.
+pub struct Gateway {
+    pub(crate) config: Arc<Config>,
+    pub(crate) acceptor: TlsAcceptor,
+    pub(crate) verifier: Arc<dyn PasswordVerifier>,
+    pub(crate) recorder: Recorder,
+    pub(crate) targets: HashMap<String, Arc<Target>>,
+    pub(crate) limits: Limits,
+    cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    active: AtomicUsize,
+}
+
+impl Gateway {
+    /// Prepares the upstream targets (TLS settings) of every PostgreSQL resource.
+    pub fn new(
+        config: Arc<Config>,
+        tls: Arc<rustls::ServerConfig>,
+        verifier: Arc<dyn PasswordVerifier>,
+        recorder: Recorder,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, String> {
+        let mut targets = HashMap::new();
+        for r in config
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Postgres)
+        {
+            let tls = tls_connector(r).map_err(|e| format!("resource `{}`: {e}", r.name))?;
+            targets.insert(
+                r.name.clone(),
+                Arc::new(Target {
+                    resource: r.clone(),
+                    tls,
+                }),
+            );
+        }
+        let limits = Limits {
+            max_message: config.recording.max_message_bytes.as_usize(),
+            max_result: config.recording.max_result_bytes.as_usize(),
+        };
+        Ok(Self {
+            config,
+            acceptor: TlsAcceptor::from(tls),
+            verifier,
+            recorder,
+            targets,
+            limits,
+            cancels: Mutex::new(HashMap::new()),
+            shutdown,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Accepts connections until shutdown is signalled.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let gw = self.clone();
+                        tokio::spawn(async move { gw.handle(tcp, peer).await });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+
+    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+        let _ = tcp.set_nodelay(true);
+        self.active.fetch_add(1, Ordering::Relaxed);
+        crate::session::run(&self, tcp, peer).await;
+        self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections being served right now.
+    pub fn active_sessions(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// A fresh BackendKeyData for a client, registered so a CancelRequest can find the upstream.
+    pub(crate) fn register_cancel(
+        &self,
+        target: Arc<Target>,
+        upstream_key: (i32, i32),
+        recorder: SessionRecorder,
+    ) -> (i32, i32) {
+        let mut map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let mut raw = [0u8; 8];
+            let _ = getrandom::fill(&mut raw);
+            let pid = i32::from_be_bytes([raw[0] & 0x7f, raw[1], raw[2], raw[3]]).max(1);
+            let secret = i32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);
+            if let std::collections::hash_map::Entry::Vacant(slot) = map.entry((pid, secret)) {
+                slot.insert(CancelEntry {
+                    target,
+                    upstream_key,
+                    recorder,
+                });
+                return (pid, secret);
+            }
+        }
+    }
+
+    pub(crate) fn unregister_cancel(&self, key: (i32, i32)) {
+        self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+    }
+
+    /// Forwards a client's CancelRequest to the upstream session behind `key`, if any.
+    pub(crate) async fn cancel(&self, key: (i32, i32), peer: SocketAddr) {
+        let entry = {
+            let map = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(&key)
+                .map(|e| (e.target.clone(), e.upstream_key, e.recorder.clone()))
+        };
+        let Some((target, (pid, secret), recorder)) = entry else {
+            tracing::info!(%peer, "cancel request with an unknown key ignored");
+            return;
+        };
+        recorder
+            .record(JsonBody(
+                EventKind::DbCancel,
+                serde_json::json!({ "from": peer.to_string() }),
+            ))
+            .await;
+        match target.open().await {
+            Ok(mut tcp) => {
+                let mut msg = Vec::new();
+                encode::cancel_request(&mut msg, pid, secret);
+                let _ = crate::wire::send(&mut tcp, &msg).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, resource = %target.resource.name, "cannot forward cancel request")
+            }
+        }
+    }
+}

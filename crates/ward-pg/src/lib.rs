@@ -1,0 +1,15 @@
+//! Ward's PostgreSQL gateway: the sans-IO wire codec and the session driver that authenticates
+//! clients, opens upstream connections with Ward's credentials, relays and records.
+
+pub mod codec;
+pub mod gateway;
+pub mod record;
+pub mod relay;
+pub mod scram;
+mod session;
+pub mod stream;
+pub mod tls;
+pub mod upstream;
+pub mod wire;
+
+pub use gateway::Gateway;

@@ -1,0 +1,268 @@
+//! The events a PostgreSQL session records. They hold the original message bytes (zero-copy
+//! slices) and are decoded into JSON on the recorder thread, off the hot path.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+use ward_audit::EventBody;
+use ward_core::EventKind;
+
+use crate::codec::backend::{self, Column};
+use crate::codec::{frame, frontend, value};
+
+fn write<T: Serialize>(out: &mut Vec<u8>, v: &T) {
+    // Serializing plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, v);
+}
+
+fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Parameters of an extended-protocol execution: the Bind body and the statement's declared types.
+pub struct Params {
+    pub bind: Bytes,
+    pub types: Arc<[u32]>,
+}
+
+/// `db.query`: a statement sent by the client.
+pub struct Query {
+    pub text: Bytes,
+    /// The prepared statement's name, for the extended protocol (empty for the unnamed one).
+    pub statement: Option<Bytes>,
+    pub params: Option<Params>,
+}
+
+impl EventBody for Query {
+    fn kind(&self) -> EventKind {
+        EventKind::DbQuery
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        #[derive(Serialize)]
+        struct P<'a> {
+            text: std::borrow::Cow<'a, str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            statement: Option<std::borrow::Cow<'a, str>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            params: Option<Vec<Option<String>>>,
+        }
+        let params = self.params.as_ref().map(|p| match frontend::bind(&p.bind) {
+            Ok(b) => b
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let ty = p.types.get(i).copied().unwrap_or(0);
+                    let format = b.formats.get(i).copied().unwrap_or(0);
+                    v.map(|v| value::render(ty, format, v).into_owned())
+                })
+                .collect(),
+            Err(_) => vec![Some(value::hex(&p.bind))],
+        });
+        write(
+            out,
+            &P {
+                text: text(&self.text),
+                statement: self.statement.as_deref().map(text),
+                params,
+            },
+        );
+    }
+}
+
+/// `db.result`: the rows of one statement's result (the first ones, up to the size cap).
+pub struct ResultSet {
+    pub columns: Option<Arc<[Column]>>,
+    /// The kept DataRow messages, whole (header included), back to back.
+    pub rows: Vec<u8>,
+    pub row_count: u64,
+    pub truncated: bool,
+}
+
+impl EventBody for ResultSet {
+    fn kind(&self) -> EventKind {
+        EventKind::DbResult
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        #[derive(Serialize)]
+        struct Col<'a> {
+            name: &'a str,
+            type_oid: u32,
+        }
+        struct Rows<'a>(&'a [u8], &'a [Column]);
+        impl Serialize for Rows<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(None)?;
+                for (_, range) in frame::frames(self.0) {
+                    let row = self.0.get(range).unwrap_or_default();
+                    let cells: Vec<Option<std::borrow::Cow<'_, str>>> = match backend::data_row(row)
+                    {
+                        Ok(cells) => cells
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, c)| {
+                                let col = self.1.get(i);
+                                c.map(|c| {
+                                    value::render(
+                                        col.map_or(0, |c| c.type_oid),
+                                        col.map_or(0, |c| c.format),
+                                        c,
+                                    )
+                                })
+                            })
+                            .collect(),
+                        Err(_) => vec![Some(value::hex(row).into())],
+                    };
+                    seq.serialize_element(&cells)?;
+                }
+                seq.end()
+            }
+        }
+        #[derive(Serialize)]
+        struct P<'a> {
+            columns: Vec<Col<'a>>,
+            rows: Rows<'a>,
+            row_count: u64,
+            truncated: bool,
+        }
+        let cols: &[Column] = self.columns.as_deref().unwrap_or(&[]);
+        let columns = cols
+            .iter()
+            .map(|c| Col {
+                name: &c.name,
+                type_oid: c.type_oid,
+            })
+            .collect();
+        write(
+            out,
+            &P {
+                columns,
+                rows: Rows(&self.rows, cols),
+                row_count: self.row_count,
+                truncated: self.truncated,
+            },
+        );
+    }
+}
+
+/// `db.complete`: a statement finished.
+pub struct Complete {
+    /// The command tag; `None` for an empty query.
+    pub tag: Option<Bytes>,
+    pub duration_us: u64,
+    /// The portal was suspended (row limit reached) rather than finished.
+    pub suspended: bool,
+}
+
+impl EventBody for Complete {
+    fn kind(&self) -> EventKind {
+        EventKind::DbComplete
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        let tag = self
+            .tag
+            .as_ref()
+            .map(|t| text(backend::command_complete(t).unwrap_or(t)).into_owned());
+        let mut v = serde_json::json!({ "tag": tag, "duration_us": self.duration_us });
+        if self.suspended {
+            v["suspended"] = true.into();
+        }
+        write(out, &v);
+    }
+}
+
+/// `db.error` or `db.notice`: an ErrorResponse or NoticeResponse from the server, or one Ward sent.
+pub struct ServerMessage {
+    pub kind: EventKind,
+    pub body: Bytes,
+}
+
+impl EventBody for ServerMessage {
+    fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        let mut map = serde_json::Map::new();
+        for (code, v) in backend::error_fields(&self.body).unwrap_or_default() {
+            let name = match code {
+                b'S' => "severity",
+                b'C' => "code",
+                b'M' => "message",
+                b'D' => "detail",
+                b'H' => "hint",
+                b'P' => "position",
+                b'W' => "where",
+                b's' => "schema",
+                b't' => "table",
+                b'c' => "column",
+                b'n' => "constraint",
+                _ => continue,
+            };
+            map.insert(name.into(), text(v).into_owned().into());
+        }
+        write(out, &map);
+    }
+}
+
+/// `db.notification`: a NOTIFY delivered to this session.
+pub struct Notification(pub Bytes);
+
+impl EventBody for Notification {
+    fn kind(&self) -> EventKind {
+        EventKind::DbNotification
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        let v = match backend::notification(&self.0) {
+            Ok((pid, channel, payload)) => {
+                serde_json::json!({ "pid": pid, "channel": text(channel), "payload": text(payload) })
+            }
+            Err(_) => serde_json::json!({ "raw": value::hex(&self.0) }),
+        };
+        write(out, &v);
+    }
+}
+
+/// `db.copy`: the data of one COPY, in either direction (the first bytes, up to the size cap).
+pub struct Copy {
+    pub direction: &'static str,
+    /// The kept data, up to the size cap.
+    pub data: Vec<u8>,
+    pub bytes: u64,
+    pub truncated: bool,
+    /// The client aborted the COPY with CopyFail.
+    pub failed: bool,
+}
+
+impl EventBody for Copy {
+    fn kind(&self) -> EventKind {
+        EventKind::DbCopy
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        #[derive(Serialize)]
+        struct P<'a> {
+            direction: &'a str,
+            data: std::borrow::Cow<'a, str>,
+            bytes: u64,
+            truncated: bool,
+            failed: bool,
+        }
+        write(
+            out,
+            &P {
+                direction: self.direction,
+                data: text(&self.data),
+                bytes: self.bytes,
+                truncated: self.truncated,
+                failed: self.failed,
+            },
+        );
+    }
+}

@@ -1,0 +1,520 @@
+//! The relay: forwards the original bytes both ways and records what it observes.
+//!
+//! # Performance
+//! Each read is split at the last whole message; those messages are observed in place, then the
+//! same bytes are written on with one `write_all`. Only what is recorded is copied, and results
+//! past the size cap are counted, not kept.
+//!
+//! # Cancellation safety
+//! The two directions run in one `select!`; when one ends the other is dropped between awaits.
+//! Their state lives outside the futures, so a result in flight is still recorded afterwards.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use ward_audit::SessionRecorder;
+use ward_core::EventKind;
+
+use crate::codec::backend::{self, Column};
+use crate::codec::frame;
+use crate::codec::{ProtocolError, frontend};
+use crate::record;
+
+/// Size limits of a relay.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_message: usize,
+    pub max_result: usize,
+}
+
+/// Why a relay stopped.
+#[derive(Debug)]
+pub enum RelayEnd {
+    /// The client sent Terminate.
+    Terminated,
+    /// The client closed its connection.
+    ClientClosed,
+    /// The upstream closed its connection.
+    UpstreamClosed,
+    ClientProtocol(ProtocolError),
+    UpstreamProtocol(ProtocolError),
+    ClientIo(std::io::Error),
+    UpstreamIo(std::io::Error),
+}
+
+/// What the server's answers correspond to, in the order the client sent it.
+enum Pending {
+    Simple(Instant),
+    Execute(Instant),
+    Sync,
+}
+
+struct Statement {
+    text: Bytes,
+    types: Arc<[u32]>,
+}
+
+struct Portal {
+    statement: Bytes,
+    text: Bytes,
+    bind: Bytes,
+    types: Arc<[u32]>,
+}
+
+/// Data of a COPY being kept for the record, up to the cap.
+struct CopyData {
+    data: Vec<u8>,
+    bytes: u64,
+    truncated: bool,
+}
+
+impl CopyData {
+    fn new() -> Self {
+        Self {
+            data: Vec::new(),
+            bytes: 0,
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], cap: usize) {
+        self.bytes += chunk.len() as u64;
+        if self.data.len() + chunk.len() <= cap {
+            self.data.extend_from_slice(chunk);
+        } else {
+            self.truncated = true;
+        }
+    }
+
+    fn into_event(self, direction: &'static str, failed: bool) -> record::Copy {
+        record::Copy {
+            direction,
+            data: self.data,
+            bytes: self.bytes,
+            truncated: self.truncated,
+            failed,
+        }
+    }
+}
+
+/// State of the client → upstream direction.
+pub struct ClientSide {
+    statements: HashMap<Bytes, Statement>,
+    portals: HashMap<Bytes, Portal>,
+    copy: Option<CopyData>,
+    pending: UnboundedSender<Pending>,
+    pub bytes: u64,
+}
+
+/// State of the upstream → client direction.
+pub struct ServerSide {
+    pending: UnboundedReceiver<Pending>,
+    current: Option<Pending>,
+    columns: Option<Arc<[Column]>>,
+    rows: Vec<u8>,
+    row_count: u64,
+    truncated: bool,
+    in_result: bool,
+    copy: Option<CopyData>,
+    pub bytes: u64,
+}
+
+/// Creates the two halves of a relay's state.
+pub fn state() -> (ClientSide, ServerSide) {
+    let (tx, rx) = unbounded_channel();
+    let client = ClientSide {
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+        copy: None,
+        pending: tx,
+        bytes: 0,
+    };
+    let server = ServerSide {
+        pending: rx,
+        current: None,
+        columns: None,
+        rows: Vec::new(),
+        row_count: 0,
+        truncated: false,
+        in_result: false,
+        copy: None,
+        bytes: 0,
+    };
+    (client, server)
+}
+
+enum Step {
+    Continue,
+    Stop(RelayEnd),
+}
+
+/// One direction's observer: sees each whole message before it is forwarded.
+trait Observer {
+    /// How this direction's failures are reported: read side, write side, protocol, end of input.
+    const READ: fn(std::io::Error) -> RelayEnd;
+    const WRITE: fn(std::io::Error) -> RelayEnd;
+    const PROTOCOL: fn(ProtocolError) -> RelayEnd;
+    const EOF: fn() -> RelayEnd;
+
+    fn observe(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> impl Future<Output = Step> + Send;
+    fn count(&mut self, bytes: u64);
+}
+
+/// Reads whole messages from `from`, lets the observer see each, and writes them to `to` unchanged.
+async fn pump<R, W, O>(
+    obs: &mut O,
+    from: &mut R,
+    to: &mut W,
+    buf: &mut BytesMut,
+    limits: Limits,
+    rec: &SessionRecorder,
+) -> RelayEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    O: Observer,
+{
+    loop {
+        let (whole, need) = match frame::complete_prefix(buf, limits.max_message) {
+            Ok(v) => v,
+            Err(e) => return O::PROTOCOL(e),
+        };
+        if whole > 0 {
+            let chunk = buf.split_to(whole);
+            let mut stop = None;
+            for (tag, range) in frame::frames(&chunk) {
+                if let Step::Stop(end) = obs
+                    .observe(tag, chunk.get(range).unwrap_or_default(), limits, rec)
+                    .await
+                {
+                    stop = Some(end);
+                }
+            }
+            if let Err(e) = to.write_all(&chunk).await {
+                return O::WRITE(e);
+            }
+            if let Err(e) = to.flush().await {
+                return O::WRITE(e);
+            }
+            obs.count(whole as u64);
+            if let Some(end) = stop {
+                return end;
+            }
+            continue;
+        }
+        if buf.capacity() < need {
+            buf.reserve(need - buf.len());
+        } else if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        match from.read_buf(buf).await {
+            Ok(0) => return O::EOF(),
+            Ok(_) => {}
+            Err(e) => return O::READ(e),
+        }
+    }
+}
+
+impl ClientSide {
+    /// Relays client → upstream until the client stops or something fails.
+    pub async fn run<R, W>(
+        &mut self,
+        from: &mut R,
+        to: &mut W,
+        buf: &mut BytesMut,
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> RelayEnd
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        pump(self, from, to, buf, limits, rec).await
+    }
+}
+
+impl Observer for ClientSide {
+    const READ: fn(std::io::Error) -> RelayEnd = RelayEnd::ClientIo;
+    const WRITE: fn(std::io::Error) -> RelayEnd = RelayEnd::UpstreamIo;
+    const PROTOCOL: fn(ProtocolError) -> RelayEnd = RelayEnd::ClientProtocol;
+    const EOF: fn() -> RelayEnd = || RelayEnd::ClientClosed;
+
+    fn count(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    async fn observe(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> Step {
+        let result = match tag {
+            frontend::QUERY => match frontend::query(body) {
+                Ok(text) => {
+                    let _ = self.pending.send(Pending::Simple(Instant::now()));
+                    rec.record(record::Query {
+                        text: Bytes::copy_from_slice(text),
+                        statement: None,
+                        params: None,
+                    })
+                    .await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            frontend::PARSE => frontend::parse(body).map(|p| {
+                let statement = Statement {
+                    text: Bytes::copy_from_slice(p.query),
+                    types: p.param_types.into(),
+                };
+                self.statements
+                    .insert(Bytes::copy_from_slice(p.statement), statement);
+            }),
+            frontend::BIND => frontend::bind(body).map(|b| {
+                let (text, types) = match self.statements.get(b.statement) {
+                    Some(s) => (s.text.clone(), s.types.clone()),
+                    None => (Bytes::new(), Arc::from(Vec::new())),
+                };
+                let portal = Portal {
+                    statement: Bytes::copy_from_slice(b.statement),
+                    text,
+                    bind: Bytes::copy_from_slice(body),
+                    types,
+                };
+                self.portals
+                    .insert(Bytes::copy_from_slice(b.portal), portal);
+            }),
+            frontend::EXECUTE => match frontend::execute(body) {
+                Ok(name) => {
+                    let _ = self.pending.send(Pending::Execute(Instant::now()));
+                    let query = match self.portals.get(name) {
+                        Some(p) => record::Query {
+                            text: p.text.clone(),
+                            statement: Some(p.statement.clone()),
+                            params: Some(record::Params {
+                                bind: p.bind.clone(),
+                                types: p.types.clone(),
+                            }),
+                        },
+                        None => record::Query {
+                            text: Bytes::new(),
+                            statement: None,
+                            params: None,
+                        },
+                    };
+                    rec.record(query).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            frontend::SYNC => {
+                let _ = self.pending.send(Pending::Sync);
+                Ok(())
+            }
+            frontend::CLOSE => frontend::close(body).map(|(kind, name)| {
+                if kind == b'S' {
+                    self.statements.remove(name);
+                } else {
+                    self.portals.remove(name);
+                }
+            }),
+            frontend::COPY_DATA => {
+                self.copy
+                    .get_or_insert_with(CopyData::new)
+                    .push(body, limits.max_result);
+                Ok(())
+            }
+            frontend::COPY_DONE | frontend::COPY_FAIL => {
+                let copy = self.copy.take().unwrap_or_else(CopyData::new);
+                rec.record(copy.into_event("in", tag == frontend::COPY_FAIL))
+                    .await;
+                Ok(())
+            }
+            frontend::TERMINATE => return Step::Stop(RelayEnd::Terminated),
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => Step::Continue,
+            Err(e) => Step::Stop(RelayEnd::ClientProtocol(e)),
+        }
+    }
+}
+
+impl ServerSide {
+    /// Relays upstream → client until the upstream stops or something fails.
+    pub async fn run<R, W>(
+        &mut self,
+        from: &mut R,
+        to: &mut W,
+        buf: &mut BytesMut,
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> RelayEnd
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        pump(self, from, to, buf, limits, rec).await
+    }
+
+    fn front(&mut self) -> Option<&Pending> {
+        if self.current.is_none() {
+            self.current = self.pending.try_recv().ok();
+        }
+        self.current.as_ref()
+    }
+
+    fn started(&mut self) -> Option<Instant> {
+        match self.front() {
+            Some(Pending::Simple(t) | Pending::Execute(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    async fn observe_message(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> Result<(), ProtocolError> {
+        match tag {
+            backend::DATA_ROW => {
+                self.in_result = true;
+                self.row_count += 1;
+                if self.rows.len() + body.len() + frame::HEADER <= limits.max_result {
+                    crate::codec::encode::message(&mut self.rows, tag, |b| {
+                        b.extend_from_slice(body)
+                    });
+                } else {
+                    self.truncated = true;
+                }
+            }
+            backend::ROW_DESCRIPTION => {
+                self.columns = Some(backend::row_description(body)?.into());
+                self.in_result = true;
+            }
+            backend::COMMAND_COMPLETE | backend::EMPTY_QUERY | backend::PORTAL_SUSPENDED => {
+                self.finish_result(rec).await;
+                let started = self.started();
+                let tag_bytes =
+                    (tag == backend::COMMAND_COMPLETE).then(|| Bytes::copy_from_slice(body));
+                let duration_us = started.map_or(0, |t| {
+                    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+                });
+                let suspended = tag == backend::PORTAL_SUSPENDED;
+                rec.record(record::Complete {
+                    tag: tag_bytes,
+                    duration_us,
+                    suspended,
+                })
+                .await;
+                if matches!(self.front(), Some(Pending::Execute(_))) {
+                    self.current = None;
+                }
+            }
+            backend::ERROR_RESPONSE => {
+                backend::error_fields(body)?;
+                self.finish_result(rec).await;
+                rec.record(record::ServerMessage {
+                    kind: EventKind::DbError,
+                    body: Bytes::copy_from_slice(body),
+                })
+                .await;
+            }
+            backend::READY_FOR_QUERY => {
+                self.finish_result(rec).await;
+                self.columns = None;
+                // Everything up to the Sync (or simple Query) this answers is done, including
+                // executions the server skipped after an error.
+                while let Some(p) = self.front() {
+                    let done = matches!(p, Pending::Sync | Pending::Simple(_));
+                    self.current = None;
+                    if done {
+                        break;
+                    }
+                }
+            }
+            backend::NOTICE_RESPONSE => {
+                backend::error_fields(body)?;
+                rec.record(record::ServerMessage {
+                    kind: EventKind::DbNotice,
+                    body: Bytes::copy_from_slice(body),
+                })
+                .await;
+            }
+            backend::NOTIFICATION => {
+                backend::notification(body)?;
+                rec.record(record::Notification(Bytes::copy_from_slice(body)))
+                    .await;
+            }
+            backend::COPY_OUT_RESPONSE => self.copy = Some(CopyData::new()),
+            backend::COPY_DATA => {
+                if let Some(c) = self.copy.as_mut() {
+                    c.push(body, limits.max_result);
+                }
+            }
+            backend::COPY_DONE => {
+                if let Some(c) = self.copy.take() {
+                    rec.record(c.into_event("out", false)).await;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Records the rows gathered so far, if a result is open.
+    pub async fn finish_result(&mut self, rec: &SessionRecorder) {
+        if !self.in_result {
+            return;
+        }
+        self.in_result = false;
+        let result = record::ResultSet {
+            columns: self.columns.clone(),
+            rows: std::mem::take(&mut self.rows),
+            row_count: std::mem::take(&mut self.row_count),
+            truncated: std::mem::take(&mut self.truncated),
+        };
+        if result.row_count > 0 || result.columns.is_some() {
+            rec.record(result).await;
+        }
+        self.columns = None;
+    }
+}
+
+impl Observer for ServerSide {
+    const READ: fn(std::io::Error) -> RelayEnd = RelayEnd::UpstreamIo;
+    const WRITE: fn(std::io::Error) -> RelayEnd = RelayEnd::ClientIo;
+    const PROTOCOL: fn(ProtocolError) -> RelayEnd = RelayEnd::UpstreamProtocol;
+    const EOF: fn() -> RelayEnd = || RelayEnd::UpstreamClosed;
+
+    fn count(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    async fn observe(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> Step {
+        match self.observe_message(tag, body, limits, rec).await {
+            Ok(()) => Step::Continue,
+            Err(e) => Step::Stop(RelayEnd::UpstreamProtocol(e)),
+        }
+    }
+}

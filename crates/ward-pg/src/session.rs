@@ -1,0 +1,416 @@
+//! One client connection: TLS negotiation, startup, password check, policy, upstream login,
+//! then the relay; every outcome recorded.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+
+use crate::codec::startup::{self, Startup};
+use crate::codec::{ProtocolError, encode, frontend};
+use crate::gateway::Gateway;
+use crate::relay::{self, RelayEnd};
+use crate::stream::Stream;
+use crate::wire::{MessageReader, WireError, send};
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const PASSWORD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// SQLSTATEs Ward answers with.
+mod sqlstate {
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const CONNECTION_FAILURE: &str = "08006";
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const INVALID_AUTHORIZATION: &str = "28000";
+    pub const INVALID_PASSWORD: &str = "28P01";
+    pub const INVALID_CATALOG: &str = "3D000";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    pub const DISK_FULL: &str = "53100";
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
+}
+
+pub(crate) async fn run(gw: &Gateway, tcp: TcpStream, peer: SocketAddr) {
+    let mut reader = MessageReader::new(gw.limits.max_message);
+    let mut stream = Stream::Plain(tcp);
+    let (minor, params) = match tokio::time::timeout(
+        STARTUP_TIMEOUT,
+        negotiate(gw, &mut stream, &mut reader, peer),
+    )
+    .await
+    {
+        Ok(Ok(Some(startup))) => startup,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "connection refused before startup");
+            let code = match e {
+                WireError::Protocol(ProtocolError::UnsupportedVersion { .. }) => {
+                    sqlstate::FEATURE_NOT_SUPPORTED
+                }
+                _ => sqlstate::PROTOCOL_VIOLATION,
+            };
+            if !matches!(e, WireError::Closed | WireError::Io(_)) {
+                fatal(&mut stream, code, &format!("invalid startup packet: {e}")).await;
+            }
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut out = Vec::new();
+    if minor > 0 {
+        let unknown: Vec<&str> = params
+            .iter()
+            .filter(|(k, _)| k.starts_with("_pq_."))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        encode::negotiate_protocol_version(&mut out, &unknown);
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(user) = param("user").map(str::to_owned) else {
+        fatal(
+            &mut stream,
+            sqlstate::INVALID_AUTHORIZATION,
+            "no user name in the startup packet: connect with user=YOUR_WARD_USER",
+        )
+        .await;
+        return;
+    };
+    let database = param("database").unwrap_or(&user).to_owned();
+    let mut s = Session {
+        gw,
+        stream,
+        reader,
+        peer,
+        user,
+        database,
+        out,
+    };
+    s.authenticate_and_relay(&params).await;
+}
+
+/// Handles SSLRequest / GSSENCRequest / CancelRequest until a StartupMessage arrives.
+async fn negotiate(
+    gw: &Gateway,
+    stream: &mut Stream,
+    reader: &mut MessageReader,
+    peer: SocketAddr,
+) -> Result<Option<(u16, Vec<(String, String)>)>, WireError> {
+    loop {
+        match reader.fill_until(stream, startup::parse).await? {
+            Startup::SslRequest => {
+                // Bytes sent before the TLS handshake would be trusted as if encrypted: refuse.
+                if stream.is_tls() || !reader.buf.is_empty() {
+                    return Err(WireError::Protocol(ProtocolError::Malformed {
+                        what: "SSLRequest",
+                    }));
+                }
+                let Stream::Plain(mut tcp) = std::mem::replace(stream, Stream::Taken) else {
+                    return Err(WireError::Protocol(ProtocolError::Malformed {
+                        what: "SSLRequest",
+                    }));
+                };
+                send(&mut tcp, b"S").await?;
+                *stream = Stream::Server(Box::new(gw.acceptor.accept(tcp).await?));
+            }
+            Startup::GssEncRequest => send(stream, b"N").await?,
+            Startup::Cancel { pid, secret } => {
+                gw.cancel((pid, secret), peer).await;
+                return Ok(None);
+            }
+            Startup::Startup { minor, params } => return Ok(Some((minor, params))),
+        }
+    }
+}
+
+async fn fatal(stream: &mut Stream, code: &str, message: &str) {
+    let mut out = Vec::new();
+    encode::error_response(&mut out, "FATAL", code, message);
+    let _ = send(stream, &out).await;
+    let _ = stream.shutdown().await;
+}
+
+struct Session<'g> {
+    gw: &'g Gateway,
+    stream: Stream,
+    reader: MessageReader,
+    peer: SocketAddr,
+    user: String,
+    database: String,
+    out: Vec<u8>,
+}
+
+impl Session<'_> {
+    async fn start_record(&self, identity: Identity) -> SessionRecorder {
+        let start = SessionStart {
+            id: SessionId::new(),
+            identity,
+            resource: self.database.clone(),
+            protocol: Protocol::Postgres,
+            client_addr: self.peer.to_string(),
+        };
+        self.gw.recorder.start(start).await
+    }
+
+    /// Records a refusal and tells the client why.
+    async fn deny(
+        &mut self,
+        identity: Identity,
+        auth: serde_json::Value,
+        decision: serde_json::Value,
+        code: &str,
+        message: &str,
+    ) {
+        let rec = self.start_record(identity).await;
+        rec.record(JsonBody(EventKind::Auth, auth)).await;
+        if !decision.is_null() {
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+        }
+        rec.end(Outcome::Denied, 0, 0).await;
+        fatal(&mut self.stream, code, message).await;
+    }
+
+    async fn read_password(&mut self) -> Result<String, WireError> {
+        // `out` may already hold a NegotiateProtocolVersion, which goes first.
+        encode::auth_cleartext(&mut self.out);
+        send(&mut self.stream, &self.out).await?;
+        self.out.clear();
+        let read = tokio::time::timeout(PASSWORD_TIMEOUT, self.reader.next(&mut self.stream));
+        let (tag, body) = read.await.map_err(|_| WireError::Closed)??;
+        if tag != frontend::PASSWORD {
+            return Err(WireError::Protocol(ProtocolError::Malformed {
+                what: "PasswordMessage",
+            }));
+        }
+        let pw = frontend::password(&body)?;
+        String::from_utf8(pw.to_vec()).map_err(|_| {
+            WireError::Protocol(ProtocolError::Malformed {
+                what: "PasswordMessage",
+            })
+        })
+    }
+
+    async fn authenticate_and_relay(&mut self, params: &[(String, String)]) {
+        let gw = self.gw;
+        let loopback = self.peer.ip().is_loopback();
+        let tls = self.stream.is_tls();
+        if !tls && !(loopback && gw.config.auth.allow_plaintext_loopback) {
+            let auth = json!({ "method": "password", "user": self.user, "result": "refused", "reason": "TLS required" });
+            let msg = "Ward accepts passwords only over TLS: connect with sslmode=require";
+            self.deny(
+                Identity::unauthenticated(&self.user),
+                auth,
+                json!(null),
+                sqlstate::INVALID_AUTHORIZATION,
+                msg,
+            )
+            .await;
+            return;
+        }
+        let password = match self.read_password().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(peer = %self.peer, error = %e, "client gave no password");
+                return;
+            }
+        };
+        let verifier = gw.verifier.clone();
+        let user = self.user.clone();
+        let verdict = tokio::task::spawn_blocking(move || verifier.verify(&user, &password)).await;
+        let identity = match verdict {
+            Ok(Ok(identity)) => identity,
+            Ok(Err(e)) => {
+                let auth = json!({ "method": "password", "user": self.user, "result": "failed", "reason": e.to_string() });
+                let msg = format!("password authentication failed for user \"{}\"", self.user);
+                self.deny(
+                    Identity::unauthenticated(&self.user),
+                    auth,
+                    json!(null),
+                    sqlstate::INVALID_PASSWORD,
+                    &msg,
+                )
+                .await;
+                return;
+            }
+            Err(_) => return,
+        };
+        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "result": "ok", "tls": tls });
+        let Some(target) = gw.targets.get(&self.database).cloned() else {
+            let reachable: Vec<&str> = gw
+                .targets
+                .keys()
+                .filter(|r| gw.config.grant_for(&identity.groups, r).is_some())
+                .map(String::as_str)
+                .collect();
+            let decision = json!({ "allowed": false, "resource": self.database, "reason": "no such resource" });
+            let msg = format!(
+                "Ward has no resource \"{}\": use a resource name as the database name (resources you may reach: {})",
+                self.database,
+                if reachable.is_empty() {
+                    "none".to_owned()
+                } else {
+                    reachable.join(", ")
+                }
+            );
+            self.deny(identity, auth, decision, sqlstate::INVALID_CATALOG, &msg)
+                .await;
+            return;
+        };
+        let Some(grant) = gw.config.grant_for(&identity.groups, &self.database) else {
+            let decision =
+                json!({ "allowed": false, "resource": self.database, "reason": "no grant" });
+            let msg = format!(
+                "user \"{}\" (groups: {}) has no grant for resource \"{}\"; ask an administrator for access",
+                identity.subject,
+                if identity.groups.is_empty() {
+                    "none".to_owned()
+                } else {
+                    identity.groups.join(", ")
+                },
+                self.database
+            );
+            self.deny(
+                identity,
+                auth,
+                decision,
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                &msg,
+            )
+            .await;
+            return;
+        };
+        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user });
+        if !gw.recorder.is_healthy() {
+            let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
+            let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
+            self.deny(identity, auth, decision, sqlstate::DISK_FULL, msg)
+                .await;
+            return;
+        }
+        let rec = self.start_record(identity).await;
+        rec.record(JsonBody(EventKind::Auth, auth)).await;
+        rec.record(JsonBody(EventKind::PolicyDecision, decision))
+            .await;
+
+        let upstream = match target.connect(params, gw.limits.max_message).await {
+            Ok(u) => u,
+            Err(e) => {
+                let msg = format!("Ward could not open resource \"{}\": {e}", self.database);
+                let mut body = Vec::new();
+                encode::error_response(&mut body, "FATAL", sqlstate::CONNECTION_FAILURE, &msg);
+                rec.record(crate::record::ServerMessage {
+                    kind: EventKind::DbError,
+                    body: body.get(5..).unwrap_or_default().to_vec().into(),
+                })
+                .await;
+                rec.end(Outcome::Error, 0, 0).await;
+                fatal(&mut self.stream, sqlstate::CONNECTION_FAILURE, &msg).await;
+                return;
+            }
+        };
+        let key = gw.register_cancel(target.clone(), upstream.key, rec.clone());
+        encode::auth_ok(&mut self.out);
+        self.out.extend_from_slice(&upstream.greeting);
+        encode::backend_key_data(&mut self.out, key.0, key.1);
+        encode::ready_for_query(&mut self.out, b'I');
+        let (outcome, up, down) = if let Err(e) = send(&mut self.stream, &self.out).await {
+            tracing::info!(peer = %self.peer, error = %e, "client left during login");
+            (Outcome::Ok, 0, 0)
+        } else {
+            self.relay(upstream, &rec).await
+        };
+        gw.unregister_cancel(key);
+        rec.end(outcome, up, down).await;
+    }
+
+    async fn relay(
+        &mut self,
+        upstream: crate::upstream::Upstream,
+        rec: &SessionRecorder,
+    ) -> (Outcome, u64, u64) {
+        let gw = self.gw;
+        let limits = gw.limits;
+        let (mut client_side, mut server_side) = relay::state();
+        let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
+        let (mut ur, mut uw) = tokio::io::split(upstream.stream);
+        let mut cbuf = std::mem::take(&mut self.reader.buf);
+        let mut ubuf = upstream.reader.buf;
+        let mut shutdown = gw.shutdown.clone();
+        let end = tokio::select! {
+            end = client_side.run(&mut cr, &mut uw, &mut cbuf, limits, rec) => Some(end),
+            end = server_side.run(&mut ur, &mut cw, &mut ubuf, limits, rec) => Some(end),
+            _ = shutdown.changed() => None,
+        };
+        // A result cut short by the end of the session is still recorded.
+        server_side.finish_result(rec).await;
+        let _ = uw.shutdown().await;
+        let (outcome, tell_client) = match &end {
+            Some(RelayEnd::Terminated | RelayEnd::ClientClosed) => (Outcome::Ok, None),
+            Some(RelayEnd::ClientIo(e)) => {
+                tracing::info!(peer = %self.peer, error = %e, "client connection lost");
+                (Outcome::Error, None)
+            }
+            Some(RelayEnd::UpstreamClosed) => (
+                Outcome::Error,
+                Some((
+                    sqlstate::CONNECTION_FAILURE,
+                    format!(
+                        "the server of resource \"{}\" closed the connection",
+                        self.database
+                    ),
+                )),
+            ),
+            Some(RelayEnd::UpstreamIo(e)) => (
+                Outcome::Error,
+                Some((
+                    sqlstate::CONNECTION_FAILURE,
+                    format!(
+                        "connection to the server of resource \"{}\" failed: {e}",
+                        self.database
+                    ),
+                )),
+            ),
+            Some(RelayEnd::ClientProtocol(e)) => (
+                Outcome::Error,
+                Some((
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!("invalid message from the client: {e}"),
+                )),
+            ),
+            Some(RelayEnd::UpstreamProtocol(e)) => (
+                Outcome::Error,
+                Some((
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!(
+                        "invalid message from the server of resource \"{}\": {e}",
+                        self.database
+                    ),
+                )),
+            ),
+            None => (
+                Outcome::Error,
+                Some((sqlstate::ADMIN_SHUTDOWN, "Ward is shutting down".to_owned())),
+            ),
+        };
+        if let Some((code, message)) = tell_client {
+            let mut body = Vec::new();
+            encode::error_response(&mut body, "FATAL", code, &message);
+            let _ = send(&mut cw, &body).await;
+            rec.record(crate::record::ServerMessage {
+                kind: EventKind::DbError,
+                body: body.get(5..).unwrap_or_default().to_vec().into(),
+            })
+            .await;
+        }
+        let _ = cw.shutdown().await;
+        (outcome, client_side.bytes, server_side.bytes)
+    }
+}

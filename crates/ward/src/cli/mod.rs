@@ -1,0 +1,16 @@
+//! The store-reading commands: sessions, replay, verify, users.
+
+pub mod replay;
+pub mod sessions;
+pub mod users;
+pub mod verify;
+
+/// Human-readable byte count.
+pub fn bytes(n: i64) -> String {
+    let n = n as f64;
+    match n {
+        n if n >= 1024.0 * 1024.0 => format!("{:.1} MiB", n / 1024.0 / 1024.0),
+        n if n >= 1024.0 => format!("{:.1} KiB", n / 1024.0),
+        n => format!("{n} B"),
+    }
+}

@@ -1,0 +1,198 @@
+//! `ward replay`: a session's statements, results and errors in order, as a person reads them.
+
+use std::io::Write;
+
+use serde_json::Value;
+use ward_audit::Store;
+use ward_core::Timestamp;
+
+/// Rows of a result shown before "… N more rows".
+const SHOWN_ROWS: usize = 20;
+/// Widest cell shown before it is cut.
+const CELL_WIDTH: usize = 40;
+
+pub fn replay(store: &Store, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let session = store.session(id)?;
+    let events = store.events(store.resolve_session(id)?)?;
+    super::sessions::header(&session, out)?;
+    writeln!(out)?;
+    let start = Timestamp::parse_rfc3339(&session.started_at)
+        .map(|t| t.0)
+        .unwrap_or(0);
+    for e in &events {
+        let at = Timestamp::parse_rfc3339(&e.at)
+            .map(|t| t.0)
+            .unwrap_or(start);
+        let stamp = format!("[+{:>8.3}s]", (at - start) as f64 / 1e9);
+        let p = &e.payload;
+        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+        match e.kind.as_str() {
+            "session.start" => writeln!(out, "{stamp} connected from {}", s("client_addr"))?,
+            "auth" => writeln!(
+                out,
+                "{stamp} auth {} ({}) {}",
+                s("result"),
+                s("method"),
+                s("reason")
+            )?,
+            "policy.decision" => {
+                if p.get("allowed").and_then(Value::as_bool) == Some(true) {
+                    let group = p
+                        .pointer("/grant/group")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    writeln!(
+                        out,
+                        "{stamp} allowed by grant to group {group}, upstream user {}",
+                        s("upstream_user")
+                    )?;
+                } else {
+                    writeln!(out, "{stamp} DENIED: {}", s("reason"))?;
+                }
+            }
+            "db.query" => {
+                write!(out, "{stamp} {}=> {}", session.resource, s("text").trim())?;
+                if let Some(params) = p
+                    .get("params")
+                    .and_then(Value::as_array)
+                    .filter(|a| !a.is_empty())
+                {
+                    let shown: Vec<String> = params
+                        .iter()
+                        .map(|v| v.as_str().map_or("NULL".into(), |s| format!("'{s}'")))
+                        .collect();
+                    write!(out, "   -- params: {}", shown.join(", "))?;
+                }
+                writeln!(out)?;
+            }
+            "db.result" => table(p, out)?,
+            "db.complete" => {
+                let tag = p
+                    .get("tag")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(empty query)");
+                let us = p.get("duration_us").and_then(Value::as_u64).unwrap_or(0);
+                writeln!(out, "{:13}{tag} ({:.3} ms)", "", us as f64 / 1000.0)?;
+            }
+            "db.error" => writeln!(
+                out,
+                "{stamp} {} {}: {}",
+                s("severity"),
+                s("code"),
+                s("message")
+            )?,
+            "db.notice" => writeln!(out, "{stamp} {}: {}", s("severity"), s("message"))?,
+            "db.notification" => {
+                writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
+            }
+            "db.cancel" => writeln!(out, "{stamp} cancel requested from {}", s("from"))?,
+            "db.copy" => {
+                let bytes = p.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+                writeln!(
+                    out,
+                    "{stamp} COPY {} {bytes} bytes{}",
+                    s("direction"),
+                    if p.get("failed") == Some(&Value::Bool(true)) {
+                        " (aborted)"
+                    } else {
+                        ""
+                    }
+                )?;
+                for line in s("data").lines().take(SHOWN_ROWS) {
+                    writeln!(out, "{:13}{line}", "")?;
+                }
+            }
+            "session.end" => writeln!(out, "{stamp} session ended: {}", s("outcome"))?,
+            other => writeln!(out, "{stamp} {other} {p}")?,
+        }
+    }
+    Ok(())
+}
+
+fn cell(v: &Value) -> String {
+    let text = match v {
+        Value::Null => "NULL".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > CELL_WIDTH {
+        let cut: String = text.chars().take(CELL_WIDTH - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
+    let names: Vec<String> = p
+        .get("columns")
+        .and_then(Value::as_array)
+        .map(|c| {
+            c.iter()
+                .map(|c| {
+                    c.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = p
+        .get("rows")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .take(SHOWN_ROWS)
+                .map(|row| {
+                    row.as_array()
+                        .map(|c| c.iter().map(cell).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let pad = " ".repeat(13);
+    if !names.is_empty() {
+        writeln!(out, "{pad}{}", line(&names))?;
+        writeln!(
+            out,
+            "{pad}{}",
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("-+-")
+        )?;
+    }
+    for row in &rows {
+        writeln!(out, "{pad}{}", line(row))?;
+    }
+    let count = p.get("row_count").and_then(Value::as_u64).unwrap_or(0);
+    let kept = p.get("rows").and_then(Value::as_array).map_or(0, Vec::len) as u64;
+    let mut note = format!("({count} row{})", if count == 1 { "" } else { "s" });
+    if count > rows.len() as u64 {
+        note.push_str(&format!(", {} shown", rows.len()));
+    }
+    if p.get("truncated") == Some(&Value::Bool(true)) {
+        note.push_str(&format!(", recording truncated after {kept} rows"));
+    }
+    writeln!(out, "{pad}{note}")?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! `ward sessions list` and `ward sessions show`.
+
+use std::io::Write;
+
+use ward_audit::Store;
+use ward_audit::query::{SessionFilter, SessionRow};
+use ward_core::Timestamp;
+
+pub fn list(
+    store: &Store,
+    filter: &SessionFilter,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let rows = store.sessions(filter)?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<36}  {:<12} {:<12} {:<8} {:<21} {:<20} {:>9} {:<10} {:>6}",
+        "ID", "USER", "RESOURCE", "PROTO", "CLIENT", "STARTED", "DURATION", "OUTCOME", "EVENTS"
+    )?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<36}  {:<12} {:<12} {:<8} {:<21} {:<20} {:>9} {:<10} {:>6}",
+            r.id,
+            r.user,
+            r.resource,
+            r.protocol,
+            r.client_addr,
+            r.started_at
+                .get(..19)
+                .unwrap_or(&r.started_at)
+                .replace('T', " "),
+            duration(r),
+            r.outcome.as_deref().unwrap_or("live"),
+            r.event_count
+        )?;
+    }
+    if rows.is_empty() {
+        writeln!(out, "(no sessions)")?;
+    }
+    Ok(())
+}
+
+/// `1.2s`, `3m04s`, or `-` for a live session.
+pub fn duration(r: &SessionRow) -> String {
+    let (Ok(start), Some(Ok(end))) = (
+        Timestamp::parse_rfc3339(&r.started_at),
+        r.ended_at.as_deref().map(Timestamp::parse_rfc3339),
+    ) else {
+        return "-".into();
+    };
+    let secs = (end.0 - start.0) as f64 / 1e9;
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+    }
+}
+
+pub fn show(store: &Store, id: &str, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let session = store.session(id)?;
+    let events = store.events(store.resolve_session(id)?)?;
+    if json {
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({ "session": session, "events": events }),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    header(&session, out)?;
+    writeln!(out)?;
+    for e in &events {
+        writeln!(out, "{:>5}  {}  {:<16} {}", e.seq, e.at, e.kind, e.payload)?;
+    }
+    Ok(())
+}
+
+/// The lines that introduce a session in `show` and `replay`.
+pub fn header(s: &SessionRow, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(out, "session   {}", s.id)?;
+    writeln!(
+        out,
+        "user      {} (groups: {}; {})",
+        s.user,
+        s.groups.join(", "),
+        s.auth_method
+    )?;
+    writeln!(
+        out,
+        "resource  {} [{}] from {}",
+        s.resource, s.protocol, s.client_addr
+    )?;
+    writeln!(
+        out,
+        "time      {} → {} ({})",
+        s.started_at,
+        s.ended_at.as_deref().unwrap_or("still open"),
+        duration(s)
+    )?;
+    writeln!(
+        out,
+        "outcome   {}; {} events; {} up, {} down",
+        s.outcome.as_deref().unwrap_or("live"),
+        s.event_count,
+        super::bytes(s.bytes_up),
+        super::bytes(s.bytes_down)
+    )?;
+    Ok(())
+}

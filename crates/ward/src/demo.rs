@@ -1,0 +1,149 @@
+//! `ward demo`: a throwaway PostgreSQL with a small `shop` database, Ward in front of it with a
+//! SQLite store in `./ward-data`, a local user, and the exact command to connect.
+
+use std::path::Path;
+
+use anyhow::Context;
+use ward_core::config::Config;
+
+use crate::pgcluster::{ClusterOptions, PgCluster, free_port};
+use crate::tls::write_private;
+
+const SEED: &str = r#"
+CREATE TABLE customers (
+    id          serial PRIMARY KEY,
+    name        text NOT NULL,
+    email       text NOT NULL,
+    card_number text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE orders (
+    id          serial PRIMARY KEY,
+    customer_id int NOT NULL REFERENCES customers (id),
+    amount      numeric(10, 2) NOT NULL,
+    status      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO customers (name, email, card_number) VALUES
+    ('Ada Lovelace',      'ada@example.com',      '4111 1111 1111 1111'),
+    ('Alan Turing',       'alan@example.com',     '5555 5555 5555 4444'),
+    ('Grace Hopper',      'grace@example.com',    '3782 822463 10005'),
+    ('Edsger Dijkstra',   'edsger@example.com',   '6011 1111 1111 1117'),
+    ('Barbara Liskov',    'barbara@example.com',  '4012 8888 8888 1881'),
+    ('Donald Knuth',      'don@example.com',      '5105 1051 0510 5100'),
+    ('Margaret Hamilton', 'margaret@example.com', '4222 2222 2222 2'),
+    ('Ken Thompson',      'ken@example.com',      '3714 496353 98431');
+INSERT INTO orders (customer_id, amount, status)
+SELECT 1 + (i % 8), round((random() * 200)::numeric, 2), (ARRAY['paid', 'shipped', 'refunded'])[1 + i % 3]
+FROM generate_series(1, 40) AS i;
+"#;
+
+/// Random letters and digits, safe in a URL.
+pub fn random_token(bytes: usize) -> anyhow::Result<String> {
+    let mut raw = vec![0u8; bytes];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex::encode(raw))
+}
+
+/// Starts everything, prints how to connect, and runs until Ctrl-C or SIGTERM.
+pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
+    println!("Starting a throwaway PostgreSQL cluster…");
+    let cluster =
+        tokio::task::spawn_blocking(|| PgCluster::start(&ClusterOptions::default())).await??;
+    let app_password = random_token(12)?;
+    cluster.psql("postgres", "CREATE DATABASE shop")?;
+    cluster.psql("shop", SEED)?;
+    cluster.psql(
+        "shop",
+        &format!(
+            "CREATE ROLE ward_app LOGIN PASSWORD '{app_password}';
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ward_app;
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ward_app;"
+        ),
+    )?;
+
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    write_private(&dir.join("shop.pw"), app_password.as_bytes())?;
+    let port = match port {
+        Some(p) => p,
+        None if std::net::TcpListener::bind("127.0.0.1:6432").is_ok() => 6432,
+        None => free_port()?,
+    };
+    let config_path = dir.join("ward.toml");
+    std::fs::write(&config_path, demo_config(port, &cluster.address()))
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let config = Config::load(&config_path)?;
+
+    let password = random_token(9)?;
+    {
+        let store = ward_audit::Store::open(&config.store.path)?;
+        store.put_user(
+            "demo",
+            &["dev".to_owned()],
+            &crate::users::hash_password(&password)?,
+        )?;
+    }
+    let running = crate::serve::start(config).await?;
+    let cfg = config_path.display();
+    println!();
+    println!(
+        "Ward is running (demo). TLS fingerprint {}",
+        running.fingerprint
+    );
+    println!(
+        "  PostgreSQL upstream: {} (database shop, throwaway)",
+        cluster.address()
+    );
+    println!("  Ward store and config: {}", dir.display());
+    println!();
+    println!("Connect through Ward (user demo, resource shop):");
+    println!("  psql \"postgresql://demo:{password}@127.0.0.1:{port}/shop?sslmode=require\"");
+    println!();
+    println!("Then, in another terminal:");
+    println!("  ward sessions list --config {cfg}");
+    println!("  ward replay <SESSION-ID> --config {cfg}");
+    println!("  ward verify --config {cfg}");
+    println!();
+    println!(
+        "Ctrl-C stops Ward and PostgreSQL; the recordings stay in {}.",
+        dir.display()
+    );
+    crate::serve::until_signal().await;
+    println!("stopping…");
+    running.shutdown().await;
+    drop(cluster);
+    Ok(())
+}
+
+fn demo_config(port: u16, upstream: &str) -> String {
+    format!(
+        r#"# Written by `ward demo`. Every ward command reads it: --config {{this file}}.
+
+[listen]
+postgres = "127.0.0.1:{port}"
+
+[store]
+path = "ward.db"            # relative to this file
+
+[tls]
+cert = "tls/cert.pem"       # generated, self-signed, on first start
+key = "tls/key.pem"
+
+[auth]
+allow_plaintext_loopback = true   # demo only: psql on this machine may skip TLS
+
+[[resources]]
+name = "shop"
+kind = "postgres"
+address = "{upstream}"
+database = "shop"
+user = "ward_app"
+password_file = "shop.pw"
+
+[[grants]]
+group = "dev"
+resources = ["shop"]
+"#
+    )
+}

@@ -1,0 +1,217 @@
+//! The `ward` command line: parses arguments and calls into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ward::cli;
+use ward_audit::Store;
+use ward_audit::query::SessionFilter;
+use ward_core::Timestamp;
+use ward_core::config::Config;
+
+#[derive(Parser)]
+#[command(name = "ward", version = ward::VERSION, about = "Identity-aware access gateway with tamper-evident session recording")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Configuration file.
+    #[arg(long, env = "WARD_CONFIG", default_value = "ward.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ConfigArg),
+    /// Run a throwaway PostgreSQL and Ward in front of it, with a demo user.
+    Demo {
+        /// Where the config, store and TLS files go.
+        #[arg(long, default_value = "ward-data")]
+        dir: PathBuf,
+        /// PostgreSQL listener port (default 6432, or a free one).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Manage local users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Find and inspect recorded sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+    /// Print a session's statements, results and errors in order.
+    Replay {
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Check the hash chains of recorded sessions; exits non-zero on any break.
+    Verify {
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user, or replace an existing user's groups and password.
+    Add {
+        name: String,
+        /// Comma-separated groups.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// List sessions, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        resource: Option<String>,
+        /// Only sessions started at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Show one session and its events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn open_store(arg: &ConfigArg) -> anyhow::Result<Store> {
+    let config = Config::load(&arg.config)?;
+    Ok(Store::open(&config.store.path)?)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Serve(arg) => {
+            let config = Config::load(&arg.config)?;
+            runtime()?.block_on(ward::serve::run(config))?;
+        }
+        Command::Demo { dir, port } => runtime()?.block_on(ward::demo::run(&dir, port))?,
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    name,
+                    groups,
+                    password_stdin: _,
+                    config,
+                },
+        } => {
+            cli::users::add(
+                &open_store(&config)?,
+                &name,
+                &groups,
+                &mut std::io::stdin().lock(),
+                &mut out,
+            )?;
+        }
+        Command::Users {
+            command: UsersCommand::List { json, config },
+        } => cli::users::list(&open_store(&config)?, json, &mut out)?,
+        Command::Sessions {
+            command:
+                SessionsCommand::List {
+                    json,
+                    user,
+                    resource,
+                    since,
+                    config,
+                },
+        } => {
+            let since = since
+                .map(|s| {
+                    Timestamp::parse_rfc3339(&s)
+                        .with_context(|| format!("--since `{s}` is not an RFC 3339 time"))
+                })
+                .transpose()?;
+            let filter = SessionFilter {
+                user,
+                resource,
+                since,
+                limit: None,
+            };
+            cli::sessions::list(&open_store(&config)?, &filter, json, &mut out)?;
+        }
+        Command::Sessions {
+            command: SessionsCommand::Show { id, json, config },
+        } => {
+            cli::sessions::show(&open_store(&config)?, &id, json, &mut out)?;
+        }
+        Command::Replay { id, config } => {
+            cli::replay::replay(&open_store(&config)?, &id, &mut out)?
+        }
+        Command::Verify {
+            session,
+            json,
+            config,
+        } => {
+            return cli::verify::verify(&open_store(&config)?, session.as_deref(), json, &mut out);
+        }
+    }
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
+                .unwrap_or_else(|_| "warn,ward=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ward: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `ward serve`: open the store, start the recorder and the listeners, stop cleanly on a signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use ward_audit::Recorder;
+use ward_core::config::Config;
+
+use crate::users::LocalUsers;
+
+/// A running gateway: its bound addresses and the handle that stops it.
+pub struct Running {
+    pub postgres: Option<std::net::SocketAddr>,
+    pub fingerprint: String,
+    stop: watch::Sender<bool>,
+    recorder: Recorder,
+    recorder_thread: std::thread::JoinHandle<()>,
+    gateways: Vec<Arc<ward_pg::Gateway>>,
+}
+
+/// Starts every configured listener.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let config = Arc::new(config);
+    let (recorder, recorder_thread) =
+        Recorder::spawn(&config.store.path, config.recording.queue_events)
+            .context("opening the audit store")?;
+    let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
+    let verifier = Arc::new(LocalUsers::open(&config.store.path)?);
+    let (stop, stopped) = watch::channel(false);
+    let mut gateways = Vec::new();
+    let mut postgres = None;
+    if let Some(addr) = config.listen.postgres {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for PostgreSQL on {addr}"))?;
+        let gw = Arc::new(
+            ward_pg::Gateway::new(
+                config.clone(),
+                tls.clone(),
+                verifier.clone(),
+                recorder.clone(),
+                stopped.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?,
+        );
+        postgres = Some(listener.local_addr()?);
+        tokio::spawn(gw.clone().serve(listener));
+        gateways.push(gw);
+    }
+    Ok(Running {
+        postgres,
+        fingerprint,
+        stop,
+        recorder,
+        recorder_thread,
+        gateways,
+    })
+}
+
+impl Running {
+    /// Stops accepting, ends open sessions (recorded), and waits until every event is written.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for _ in 0..100 {
+            if self.gateways.iter().all(|g| g.active_sessions() == 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.recorder.flush().await;
+        drop(self.recorder);
+        drop(self.gateways);
+        let _ = self.recorder_thread;
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn until_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// `ward serve --config FILE`.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let source = config.source.clone();
+    let running = start(config).await?;
+    println!("ward {} serving with {}", crate::VERSION, source.display());
+    println!("TLS certificate fingerprint: {}", running.fingerprint);
+    if let Some(addr) = running.postgres {
+        println!("PostgreSQL listener on {addr}");
+    }
+    until_signal().await;
+    println!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
