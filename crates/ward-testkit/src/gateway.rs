@@ -1,0 +1,343 @@
+//! A `ward serve` process for a test, configured through a builder, and the clients to drive it.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ward::pgcluster::free_port;
+
+use crate::{PASSWORD, Postgres};
+
+pub struct WardBuilder {
+    bin: PathBuf,
+    resources: String,
+    grants: String,
+    users: Vec<(String, Vec<String>)>,
+    extra: String,
+    extra_files: Vec<(String, String)>,
+    recording: String,
+    plaintext_loopback: bool,
+}
+
+impl WardBuilder {
+    /// A PostgreSQL resource `name` for database `app` of `pg`, logging in as role `app`.
+    pub fn postgres_resource(self, name: &str, pg: &Postgres) -> Self {
+        let tls = if pg.cert_pem.is_some() {
+            "verify-full"
+        } else {
+            "disable"
+        };
+        self.resource_toml(name, &pg.address(), tls, pg.cert_pem.as_deref())
+    }
+
+    /// A resource at any address (for example one where nothing listens).
+    pub fn resource_toml(
+        mut self,
+        name: &str,
+        address: &str,
+        tls: &str,
+        ca_pem: Option<&str>,
+    ) -> Self {
+        let _ = write!(
+            self.resources,
+            "\n[[resources]]\nname = \"{name}\"\nkind = \"postgres\"\naddress = \"{address}\"\ndatabase = \"app\"\nuser = \"app\"\npassword_file = \"app.pw\"\ntls = \"{tls}\"\n"
+        );
+        if let Some(ca) = ca_pem {
+            let _ = writeln!(self.resources, "ca_file = \"{name}-ca.pem\"");
+            self.extra_files
+                .push((format!("{name}-ca.pem"), ca.to_owned()));
+        }
+        self
+    }
+
+    pub fn grant(mut self, group: &str, resource: &str) -> Self {
+        let _ = write!(
+            self.grants,
+            "\n[[grants]]\ngroup = \"{group}\"\nresources = [\"{resource}\"]\n"
+        );
+        self
+    }
+
+    /// A local user with password [`PASSWORD`].
+    pub fn user(mut self, name: &str, groups: &[&str]) -> Self {
+        self.users.push((
+            name.to_owned(),
+            groups.iter().map(|g| (*g).to_owned()).collect(),
+        ));
+        self
+    }
+
+    /// Accept passwords without TLS from loopback (for drivers tested without TLS).
+    pub fn plaintext_loopback(mut self) -> Self {
+        self.plaintext_loopback = true;
+        self
+    }
+
+    /// Lines for the `[recording]` table.
+    pub fn recording(mut self, toml: &str) -> Self {
+        self.recording = format!("[recording]\n{toml}\n");
+        self
+    }
+
+    /// Extra TOML appended to the config.
+    pub fn config(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+
+    pub fn start(self) -> anyhow::Result<Ward> {
+        let dir =
+            std::env::temp_dir().join(format!("ward-test-{}-{}", std::process::id(), free_port()?));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        std::fs::write(dir.join("app.pw"), PASSWORD)?;
+        for (file, text) in &self.extra_files {
+            std::fs::write(dir.join(file), text)?;
+        }
+        let config = format!(
+            "[listen]\npostgres = \"127.0.0.1:{port}\"\n\n[store]\npath = \"ward.db\"\n\n[auth]\nallow_plaintext_loopback = {}\n\n{}\n{}\n{}\n{}",
+            self.plaintext_loopback, self.recording, self.resources, self.grants, self.extra
+        );
+        let config_path = dir.join("ward.toml");
+        std::fs::write(&config_path, config)?;
+        let mut ward = Ward {
+            bin: self.bin,
+            dir,
+            config: config_path,
+            port,
+            child: None,
+        };
+        for (name, groups) in &self.users {
+            let out = ward.cli_with_input(
+                &[
+                    "users",
+                    "add",
+                    name,
+                    "--groups",
+                    &groups.join(","),
+                    "--password-stdin",
+                ],
+                PASSWORD,
+            )?;
+            if !out.status.success() {
+                bail!(
+                    "ward users add failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        ward.spawn()?;
+        Ok(ward)
+    }
+}
+
+/// A running `ward serve`.
+pub struct Ward {
+    bin: PathBuf,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Ward {
+    pub fn builder(bin: impl AsRef<Path>) -> WardBuilder {
+        WardBuilder {
+            bin: bin.as_ref().to_owned(),
+            resources: String::new(),
+            grants: String::new(),
+            users: Vec::new(),
+            extra: String::new(),
+            extra_files: Vec::new(),
+            recording: String::new(),
+            plaintext_loopback: false,
+        }
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::File::create(self.dir.join("ward.log"))?;
+        let child = Command::new(&self.bin)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("WARD_LOG", "info")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting ward serve")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                bail!("ward serve exited with {status}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!(
+            "ward serve did not listen on port {} within 30 s: {}",
+            self.port,
+            self.log()
+        )
+    }
+
+    /// What `ward serve` printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ward.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `postgresql://USER:PASSWORD@127.0.0.1:PORT/RESOURCE?sslmode=require`.
+    pub fn url(&self, user: &str, resource: &str) -> String {
+        self.url_with(user, PASSWORD, resource, "require")
+    }
+
+    pub fn url_with(&self, user: &str, password: &str, resource: &str, sslmode: &str) -> String {
+        let pw: String = password
+            .chars()
+            .map(|c| {
+                if c == ' ' {
+                    "%20".to_owned()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        format!(
+            "postgresql://{user}:{pw}@127.0.0.1:{}/{resource}?sslmode={sslmode}",
+            self.port
+        )
+    }
+
+    /// Runs `ward ARGS --config CONFIG`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_input(args, "")
+            .unwrap_or_else(|e| panic!("running ward {args:?}: {e}"))
+    }
+
+    fn cli_with_input(&self, args: &[&str], input: &str) -> anyhow::Result<Output> {
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "{input}");
+        }
+        Ok(child.wait_with_output()?)
+    }
+
+    /// `ward sessions list --json`, oldest first.
+    pub fn sessions(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["sessions", "list", "--json"]);
+        assert!(
+            out.status.success(),
+            "sessions list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v.reverse();
+        v
+    }
+
+    /// The events of a session (`ward sessions show ID --json`).
+    pub fn events(&self, id: &str) -> Vec<serde_json::Value> {
+        let out = self.cli(&["sessions", "show", id, "--json"]);
+        assert!(
+            out.status.success(),
+            "sessions show: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the session list has `n` ended sessions (the recorder commits asynchronously).
+    pub fn wait_sessions(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.sessions();
+            let ended = s.iter().filter(|s| !s["ended_at"].is_null()).count();
+            if ended >= n || Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the process without letting it clean up (a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the process again on the same config and store.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.spawn()
+    }
+}
+
+impl Drop for Ward {
+    fn drop(&mut self) {
+        self.stop();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!(
+                "ward test directory kept for inspection: {}\n{}",
+                self.dir.display(),
+                self.log()
+            );
+        }
+    }
+}
+
+/// Runs a program to completion.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"))
+}
+
+/// Runs `psql URL ARGS` with `-X -v ON_ERROR_STOP=1`.
+pub fn psql(url: &str, args: &[&str]) -> Output {
+    let mut all = vec![url, "-X", "-v", "ON_ERROR_STOP=1"];
+    all.extend_from_slice(args);
+    run("psql", &all)
+}

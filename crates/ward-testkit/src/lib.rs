@@ -1,0 +1,19 @@
+//! The test harness: real PostgreSQL clusters (`initdb`/`pg_ctl`) and real `ward serve`
+//! processes on free loopback ports, and the real clients (`psql`, `pgbench`) to drive them.
+//!
+//! ```no_run
+//! # use ward_testkit::*;
+//! let pg = Postgres::start(&ClusterOptions::default()).unwrap();
+//! let ward = Ward::builder(env!("CARGO_BIN_EXE_ward")).postgres_resource("shop", &pg).user("alice", &["dev"]).grant("dev", "shop").start().unwrap();
+//! let out = psql(&ward.url("alice", "shop"), &["-c", "select 1"]);
+//! ```
+
+mod gateway;
+mod postgres;
+
+pub use gateway::{Ward, WardBuilder, psql, run};
+pub use postgres::{Postgres, tls_pair};
+pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
+
+/// The password the harness gives every user and upstream role.
+pub const PASSWORD: &str = "correct horse battery";
