@@ -21,10 +21,32 @@ fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
-/// Parameters of an extended-protocol execution: the Bind body and the statement's declared types.
+/// Parameter types of a prepared statement: as the client declared them in Parse, and as the
+/// server described them (filled in when its ParameterDescription arrives).
+#[derive(Debug, Default)]
+pub struct ParamTypes {
+    pub declared: Vec<u32>,
+    pub described: Arc<std::sync::OnceLock<Vec<u32>>>,
+}
+
+impl ParamTypes {
+    /// The type of parameter `i`: declared if the client gave one, else as described, else 0.
+    pub fn get(&self, i: usize) -> u32 {
+        match self.declared.get(i) {
+            Some(&t) if t != 0 => t,
+            _ => self
+                .described
+                .get()
+                .and_then(|d| d.get(i).copied())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Parameters of an extended-protocol execution: the Bind body and the statement's types.
 pub struct Params {
     pub bind: Bytes,
-    pub types: Arc<[u32]>,
+    pub types: Arc<ParamTypes>,
 }
 
 /// `db.query`: a statement sent by the client.
@@ -55,7 +77,7 @@ impl EventBody for Query {
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    let ty = p.types.get(i).copied().unwrap_or(0);
+                    let ty = p.types.get(i);
                     let format = b.formats.get(i).copied().unwrap_or(0);
                     v.map(|v| value::render(ty, format, v).into_owned())
                 })

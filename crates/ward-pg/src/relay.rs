@@ -10,7 +10,7 @@
 //! Their state lives outside the futures, so a result in flight is still recorded afterwards.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -50,19 +50,21 @@ pub enum RelayEnd {
 enum Pending {
     Simple(Instant),
     Execute(Instant),
+    /// A Describe of a statement: its ParameterDescription fills in the parameter types.
+    DescribeStatement(Arc<OnceLock<Vec<u32>>>),
     Sync,
 }
 
 struct Statement {
     text: Bytes,
-    types: Arc<[u32]>,
+    types: Arc<record::ParamTypes>,
 }
 
 struct Portal {
     statement: Bytes,
     text: Bytes,
     bind: Bytes,
-    types: Arc<[u32]>,
+    types: Arc<record::ParamTypes>,
 }
 
 /// Data of a COPY being kept for the record, up to the cap.
@@ -277,7 +279,10 @@ impl Observer for ClientSide {
             frontend::PARSE => frontend::parse(body).map(|p| {
                 let statement = Statement {
                     text: Bytes::copy_from_slice(p.query),
-                    types: p.param_types.into(),
+                    types: Arc::new(record::ParamTypes {
+                        declared: p.param_types,
+                        described: Arc::default(),
+                    }),
                 };
                 self.statements
                     .insert(Bytes::copy_from_slice(p.statement), statement);
@@ -285,7 +290,7 @@ impl Observer for ClientSide {
             frontend::BIND => frontend::bind(body).map(|b| {
                 let (text, types) = match self.statements.get(b.statement) {
                     Some(s) => (s.text.clone(), s.types.clone()),
-                    None => (Bytes::new(), Arc::from(Vec::new())),
+                    None => (Bytes::new(), Arc::default()),
                 };
                 let portal = Portal {
                     statement: Bytes::copy_from_slice(b.statement),
@@ -319,6 +324,13 @@ impl Observer for ClientSide {
                 }
                 Err(e) => Err(e),
             },
+            frontend::DESCRIBE => frontend::describe(body).map(|(kind, name)| {
+                if let (b'S', Some(s)) = (kind, self.statements.get(name)) {
+                    let _ = self
+                        .pending
+                        .send(Pending::DescribeStatement(s.types.described.clone()));
+                }
+            }),
             frontend::SYNC => {
                 let _ = self.pending.send(Pending::Sync);
                 Ok(())
@@ -400,6 +412,13 @@ impl ServerSide {
                     });
                 } else {
                     self.truncated = true;
+                }
+            }
+            backend::PARAMETER_DESCRIPTION => {
+                let types = backend::parameter_description(body)?;
+                if let Some(Pending::DescribeStatement(slot)) = self.front() {
+                    let _ = slot.set(types);
+                    self.current = None;
                 }
             }
             backend::ROW_DESCRIPTION => {

@@ -9,6 +9,7 @@ pub const PARAMETER_STATUS: u8 = b'S';
 pub const BACKEND_KEY_DATA: u8 = b'K';
 pub const READY_FOR_QUERY: u8 = b'Z';
 pub const ROW_DESCRIPTION: u8 = b'T';
+pub const PARAMETER_DESCRIPTION: u8 = b't';
 pub const DATA_ROW: u8 = b'D';
 pub const COMMAND_COMPLETE: u8 = b'C';
 pub const EMPTY_QUERY: u8 = b'I';
@@ -92,6 +93,17 @@ pub fn row_description(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
         });
     }
     Ok(cols)
+}
+
+/// The parameter type OIDs of a ParameterDescription.
+pub fn parameter_description(body: &[u8]) -> Result<Vec<u32>, ProtocolError> {
+    let mut r = Reader::new(body, "ParameterDescription");
+    let n = r.count16()?;
+    let mut types = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        types.push(r.u32()?);
+    }
+    Ok(types)
 }
 
 /// The cells of a DataRow, without copying them.

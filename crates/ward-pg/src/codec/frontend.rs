@@ -8,6 +8,7 @@ pub const PARSE: u8 = b'P';
 pub const BIND: u8 = b'B';
 pub const EXECUTE: u8 = b'E';
 pub const CLOSE: u8 = b'C';
+pub const DESCRIBE: u8 = b'D';
 pub const SYNC: u8 = b'S';
 pub const TERMINATE: u8 = b'X';
 pub const PASSWORD: u8 = b'p';
@@ -88,6 +89,12 @@ pub fn execute(body: &[u8]) -> Result<&[u8], ProtocolError> {
 /// What a Close closes: `(b'S' | b'P', name)`.
 pub fn close(body: &[u8]) -> Result<(u8, &[u8]), ProtocolError> {
     let mut r = Reader::new(body, "Close");
+    Ok((r.u8()?, r.cstr()?))
+}
+
+/// What a Describe describes: `(b'S' | b'P', name)`.
+pub fn describe(body: &[u8]) -> Result<(u8, &[u8]), ProtocolError> {
+    let mut r = Reader::new(body, "Describe");
     Ok((r.u8()?, r.cstr()?))
 }
 
