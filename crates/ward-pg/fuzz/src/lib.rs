@@ -6,12 +6,8 @@
 
 use std::ops::Range;
 
-use ward_ej::ProtocolError;
+use ward_pg::codec::ProtocolError;
 use ward_pg::codec::frame::{self, HEADER, Next};
-
-mod ward_ej {
-    pub use ward_pg::codec::ProtocolError;
-}
 
 /// One whole message of a stream: its type byte and the range of its body in the stream.
 pub type Frame = (u8, Range<usize>);

@@ -16,13 +16,18 @@ pub fn add(
     if name.is_empty() || name.contains(char::is_whitespace) {
         bail!("user name `{name}` must be non-empty and contain no spaces");
     }
+    let groups: Vec<String> = groups
+        .iter()
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty())
+        .collect();
     let mut password = String::new();
     input.read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
     if password.len() < 8 {
         bail!("the password must have at least 8 characters");
     }
-    store.put_user(name, groups, &crate::users::hash_password(password)?)?;
+    store.put_user(name, &groups, &crate::users::hash_password(password)?)?;
     writeln!(
         out,
         "user {name} saved (groups: {})",

@@ -1,0 +1,61 @@
+//! Credential detectors that depend on surrounding syntax: PEM private keys, URL passwords,
+//! `Authorization` headers and `password=`-style assignments.
+
+use super::{Builtin, BuiltinTarget};
+use crate::validate::Validator;
+
+pub(crate) const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "private_key",
+        // The whole BEGIN…END block, body up to 16 KiB (RSA-16384 keys are ~12.6 KiB of PEM). Without an
+        // END within that, the second alternative masks the header and the complete base64 lines after
+        // it (up to 160 lines of 100), so a truncated key (`head id_rsa`) is still hidden.
+        pattern: concat!(
+            r"-----BEGIN[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
+            r"(?:(?s-u:.){0,16384}?-----END[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
+            r"|(?:\r?\n[A-Za-z0-9+/=]{1,100}){0,160}(?:\r?\n|$))"
+        ),
+        validator: Validator::None,
+        target: BuiltinTarget::Whole,
+        on_by_default: true,
+    },
+    Builtin {
+        name: "url_password",
+        // scheme://user:PASSWORD@host — only the password. It may contain `@`; the last `@` before the
+        // path ends it.
+        pattern: r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,31}://[^\s:/?#@'"<>]{0,128}:([^\s/?#'"<>]{1,256})@"#,
+        validator: Validator::None,
+        target: BuiltinTarget::Value,
+        on_by_default: true,
+    },
+    Builtin {
+        name: "auth_header",
+        // `Authorization: Bearer X` / `Basic X` / bare value: mask X, keep the scheme. A bare
+        // `Bearer <token>` elsewhere (curl -H, logs) too, when the token is long enough to be one.
+        pattern: concat!(
+            r#"(?i:(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?"#,
+            r#"(?:[a-z][a-z0-9-]{1,24}[ \t]{1,4})?([^\s"',;]{1,4096}))"#,
+            r"|(?-u:\b)Bearer[ \t]{1,4}([A-Za-z0-9._~+/=-]{20,4096})"
+        ),
+        validator: Validator::None,
+        target: BuiltinTarget::Value,
+        on_by_default: true,
+    },
+];
+
+/// Generic assignments go after the specific token detectors so a known token format wins ties.
+pub(crate) const GENERIC: &[Builtin] = &[Builtin {
+    name: "secret_value",
+    // key = value, key: value, "key": "value", key => value, where the key ends in a secret-ish word
+    // (DB_PASSWORD, client_secret, api-key, auth_token …). Only the value is masked. Keys that merely
+    // contain the word (`tokens`, `password_hash`) do not match.
+    pattern: concat!(
+        r"(?i)(?-u:\b)[a-z0-9_.-]{0,48}",
+        r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)",
+        r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}"#,
+        r#"(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|([^\s"',;&<>{}\[\]]{1,256}))"#
+    ),
+    validator: Validator::None,
+    target: BuiltinTarget::Value,
+    on_by_default: true,
+}];
