@@ -2,9 +2,11 @@
 //!
 //! `genesis = SHA-256("ward.session.v1" 0x00 ‖ session id (16 bytes))`
 //! `hash    = SHA-256("ward.event.v1" 0x00 ‖ prev_hash (32) ‖ seq (u64 BE) ‖ at (i64 BE, ns)
-//!                    ‖ len(kind) (u32 BE) ‖ kind ‖ len(payload) (u32 BE) ‖ payload)`
+//!                    ‖ len(kind) (u32 BE) ‖ kind ‖ SHA-256(payload) (32))`
 //!
-//! The payload bytes are the stored JSON exactly as written; a verifier hashes what is stored.
+//! The payload bytes are the JSON exactly as the recorder wrote it (stored zstd-compressed when
+//! large); a verifier hashes the decompressed bytes. Hashing the payload separately lets the
+//! recorder hash a large payload while streaming it, without holding it twice.
 
 use sha2::{Digest, Sha256};
 use ward_core::SessionId;
@@ -22,23 +24,23 @@ pub fn genesis(session: SessionId) -> Hash {
     h.finalize().into()
 }
 
-/// The hash of one event given the hash before it.
-pub fn event_hash(prev: &Hash, seq: u64, at_ns: i64, kind: &str, payload: &[u8]) -> Hash {
+/// `SHA-256(payload)`.
+pub fn payload_digest(payload: &[u8]) -> Hash {
+    Sha256::digest(payload).into()
+}
+
+/// The hash of one event given the hash before it and the digest of its payload.
+pub fn event_hash(prev: &Hash, seq: u64, at_ns: i64, kind: &str, payload_digest: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update(EVENT_TAG);
     h.update(prev);
     h.update(seq.to_be_bytes());
     h.update(at_ns.to_be_bytes());
-    h.update(len32(kind.len()).to_be_bytes());
+    // Kinds are short names; the length keeps the encoding unambiguous.
+    h.update(u32::try_from(kind.len()).unwrap_or(u32::MAX).to_be_bytes());
     h.update(kind.as_bytes());
-    h.update(len32(payload.len()).to_be_bytes());
-    h.update(payload);
+    h.update(payload_digest);
     h.finalize().into()
-}
-
-fn len32(n: usize) -> u32 {
-    // INVARIANT: payloads are capped far below 4 GiB by the recording limits.
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -51,7 +53,13 @@ mod tests {
             .parse()
             .expect("uuid");
         let g = genesis(id);
-        let h = event_hash(&g, 0, 1_700_000_000_000_000_000, "session.start", b"{}");
+        let h = event_hash(
+            &g,
+            0,
+            1_700_000_000_000_000_000,
+            "session.start",
+            &payload_digest(b"{}"),
+        );
         // Fixed vectors, computed independently (Python hashlib): a change here breaks every verifier.
         assert_eq!(
             hex::encode(g),
@@ -59,11 +67,17 @@ mod tests {
         );
         assert_eq!(
             hex::encode(h),
-            "e83eba0a5bc2893c99b5810def50eea15cd4406cc22383d871ca636737db1037"
+            "06a9da76ffa3651556d680c0b8c47f44ab438928a6d5223ab3d0ad62eadc7227"
         );
         assert_ne!(
             h,
-            event_hash(&g, 1, 1_700_000_000_000_000_000, "session.start", b"{}")
+            event_hash(
+                &g,
+                1,
+                1_700_000_000_000_000_000,
+                "session.start",
+                &payload_digest(b"{}")
+            )
         );
     }
 }

@@ -2,6 +2,7 @@
 //! them with group commit, and verification of the chains.
 
 pub mod chain;
+pub mod payload;
 pub mod query;
 pub mod recorder;
 mod schema;

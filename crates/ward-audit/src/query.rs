@@ -112,11 +112,13 @@ impl Store {
     /// The events of a session in seq order.
     pub fn events(&self, id: SessionId) -> Result<Vec<EventRow>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT seq, at, kind, payload, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+            "SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt.query_map([id.0.as_bytes()], |r| {
-            let payload: Vec<u8> = r.get(3)?;
-            let hash: Vec<u8> = r.get(4)?;
+            let stored: Vec<u8> = r.get(3)?;
+            let compressed: bool = r.get(4)?;
+            let hash: Vec<u8> = r.get(5)?;
+            let payload = crate::payload::decode(&stored, compressed).unwrap_or(stored);
             Ok(EventRow {
                 seq: r.get(0)?,
                 at: Timestamp(r.get(1)?).to_rfc3339(),

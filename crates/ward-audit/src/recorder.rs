@@ -12,6 +12,7 @@
 //! recorder reports itself unhealthy so that new sessions are refused.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +24,14 @@ use tokio::sync::{mpsc, oneshot};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::chain::{self, Hash};
+use crate::payload::PayloadWriter;
 use crate::store::{Store, StoreError};
 
 /// One event's content. Implementations encode lazily, on the recorder thread.
 pub trait EventBody: Send + 'static {
     fn kind(&self) -> EventKind;
-    /// Appends the event's JSON payload to `out`. Masking happens here, before anything is stored.
-    fn write_payload(&self, out: &mut Vec<u8>);
+    /// Writes the event's JSON payload to `out`. Masking happens here, before anything is stored.
+    fn write_payload(&self, out: &mut dyn Write);
 }
 
 /// An event whose payload is already a JSON value.
@@ -39,8 +41,7 @@ impl EventBody for JsonBody {
     fn kind(&self) -> EventKind {
         self.0
     }
-    fn write_payload(&self, out: &mut Vec<u8>) {
-        // Writing a Value into a Vec cannot fail.
+    fn write_payload(&self, out: &mut dyn Write) {
         let _ = serde_json::to_writer(out, &self.1);
     }
 }
@@ -102,7 +103,6 @@ impl Recorder {
                     store,
                     heads: HashMap::new(),
                     healthy: flag,
-                    buf: Vec::new(),
                 }
                 .run(rx)
             })
@@ -176,7 +176,6 @@ struct Writer {
     store: Store,
     heads: HashMap<SessionId, Head>,
     healthy: Arc<AtomicBool>,
-    buf: Vec<u8>,
 }
 
 impl Writer {
@@ -235,7 +234,7 @@ impl Writer {
         let tx = self.store.conn.transaction()?;
         {
             let mut ins_event = tx.prepare_cached(
-                "INSERT INTO events (session_id, seq, at, kind, payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut touched: HashMap<SessionId, ()> = HashMap::new();
             for msg in batch.iter_mut() {
@@ -261,29 +260,13 @@ impl Writer {
                                 hash: chain::genesis(start.id),
                             },
                         );
-                        self.buf.clear();
-                        let _ = serde_json::to_writer(&mut self.buf, &*start);
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            start.id,
-                            *at,
-                            EventKind::SessionStart,
-                            &self.buf,
-                        )?;
+                        let value = serde_json::to_value(&*start).unwrap_or_default();
+                        let body = JsonBody(EventKind::SessionStart, value);
+                        append(&mut ins_event, &mut self.heads, start.id, *at, &body)?;
                         touched.insert(start.id, ());
                     }
                     Msg::Event(id, at, body) => {
-                        self.buf.clear();
-                        body.write_payload(&mut self.buf);
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            *id,
-                            *at,
-                            body.kind(),
-                            &self.buf,
-                        )?;
+                        append(&mut ins_event, &mut self.heads, *id, *at, &**body)?;
                         touched.insert(*id, ());
                     }
                     Msg::End {
@@ -293,19 +276,11 @@ impl Writer {
                         bytes_up,
                         bytes_down,
                     } => {
-                        self.buf.clear();
                         let payload = serde_json::json!({
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
-                        let _ = serde_json::to_writer(&mut self.buf, &payload);
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            *id,
-                            *at,
-                            EventKind::SessionEnd,
-                            &self.buf,
-                        )?;
+                        let body = JsonBody(EventKind::SessionEnd, payload);
+                        append(&mut ins_event, &mut self.heads, *id, *at, &body)?;
                         tx.execute(
                             "UPDATE sessions SET ended_at = ?2, outcome = ?3, bytes_up = ?4, bytes_down = ?5 WHERE id = ?1",
                             params![id.0.as_bytes(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
@@ -352,22 +327,27 @@ fn append(
     heads: &mut HashMap<SessionId, Head>,
     id: SessionId,
     at: Timestamp,
-    kind: EventKind,
-    payload: &[u8],
+    body: &dyn EventBody,
 ) -> Result<(), StoreError> {
     let Some(head) = heads.get_mut(&id) else {
         return Err(StoreError::Corrupt(format!(
             "event for session {id} which has not started"
         )));
     };
-    let kind = kind.as_str();
-    let hash = chain::event_hash(&head.hash, head.next_seq, at.0, kind, payload);
+    let kind = body.kind().as_str();
+    let mut writer = PayloadWriter::new();
+    body.write_payload(&mut writer);
+    let payload = writer
+        .finish()
+        .map_err(|e| StoreError::Corrupt(format!("encoding a {kind} payload: {e}")))?;
+    let hash = chain::event_hash(&head.hash, head.next_seq, at.0, kind, &payload.digest);
     stmt.execute(params![
         id.0.as_bytes(),
         i64_of(head.next_seq),
         at.0,
         kind,
-        payload,
+        payload.bytes,
+        payload.compressed,
         &head.hash[..],
         &hash[..]
     ])?;

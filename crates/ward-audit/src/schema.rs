@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
     at         INTEGER NOT NULL,
     kind       TEXT NOT NULL,
     payload    BLOB NOT NULL,
+    compressed INTEGER NOT NULL DEFAULT 0,
     prev_hash  BLOB NOT NULL,
     hash       BLOB NOT NULL,
     PRIMARY KEY (session_id, seq)

@@ -3,9 +3,9 @@
 use serde::Serialize;
 use ward_core::SessionId;
 
-use crate::chain;
 use crate::query::session_id;
 use crate::store::{Store, StoreError};
+use crate::{chain, payload};
 
 /// The result of checking one session.
 #[derive(Debug, Clone, Serialize)]
@@ -60,7 +60,7 @@ impl Store {
         let expected = u64::try_from(count).unwrap_or(0);
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, at, kind, payload, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq")?;
+            .prepare("SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq")?;
         let mut rows = stmt.query([id.0.as_bytes()])?;
         let mut prev = chain::genesis(id);
         let mut next: u64 = 0;
@@ -74,8 +74,9 @@ impl Store {
             let at: i64 = r.get(1)?;
             let kind: String = r.get(2)?;
             let payload: Vec<u8> = r.get(3)?;
-            let stored_prev: Vec<u8> = r.get(4)?;
-            let stored: Vec<u8> = r.get(5)?;
+            let compressed: bool = r.get(4)?;
+            let stored_prev: Vec<u8> = r.get(5)?;
+            let stored: Vec<u8> = r.get(6)?;
             if seq != next {
                 let status = Status::MissingEvents {
                     after_seq: next.checked_sub(1),
@@ -93,7 +94,11 @@ impl Store {
                     },
                 ));
             }
-            let hash = chain::event_hash(&prev, seq, at, &kind, &payload);
+            let Ok(digest) = payload::digest(&payload, compressed) else {
+                let reason = "payload cannot be decompressed".into();
+                return Ok(verdict(next, Status::Tampered { seq, reason }));
+            };
+            let hash = chain::event_hash(&prev, seq, at, &kind, &digest);
             if stored != hash {
                 return Ok(verdict(
                     next,

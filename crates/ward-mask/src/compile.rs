@@ -7,6 +7,7 @@ use crate::engine::RuleSet;
 use crate::error::ConfigError;
 use crate::glob::glob_match;
 use crate::masker::Masker;
+use crate::prefilter::Hint;
 use crate::replace::Replacement;
 use crate::rule::{Rule, RuleSpec, TargetSpec, valid_name};
 use crate::token::TokenKey;
@@ -103,6 +104,7 @@ impl MaskingConfig {
                 validator: b.validator,
                 target: b.target.spec(),
                 replacement,
+                hint: b.hint,
             };
             rules.push(compile_one(&spec, key)?);
         }
@@ -132,6 +134,7 @@ impl MaskingConfig {
                     Some(GroupRef::Name(n)) => TargetSpec::Name(n),
                 },
                 replacement,
+                hint: Hint::Always,
             };
             rules.push(compile_one(&spec, key)?);
         }
@@ -193,10 +196,7 @@ fn build_profile(
     let picked_columns = pick(profile, "columns", cfg.columns.as_deref(), columns, |c| {
         &c.name
     })?;
-    let set = RuleSet::new(picked_rules, key.cloned()).map_err(|source| ConfigError::Combine {
-        profile: profile.to_owned(),
-        source,
-    })?;
+    let set = RuleSet::new(picked_rules, key.cloned());
     Ok(Masker {
         set: Arc::new(set),
         columns: picked_columns.into(),

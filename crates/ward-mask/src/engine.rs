@@ -6,11 +6,12 @@
 //! stream; a stream only passes a `limit` below which everything is final, so the concatenated stream
 //! output equals masking the concatenated input.
 
+use crate::prefilter::Prefilter;
 use crate::replace::render;
 use crate::report::MaskReport;
 use crate::rule::{Rule, Target};
 use crate::token::TokenKey;
-use regex::bytes::{CaptureLocations, RegexSet, RegexSetBuilder};
+use regex::bytes::CaptureLocations;
 use std::cmp::Reverse;
 use std::sync::Arc;
 
@@ -18,8 +19,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct RuleSet {
     pub rules: Vec<Arc<Rule>>,
-    /// One pass over clean text answers "does anything match at all?" before any rule runs.
-    prefilter: Option<RegexSet>,
+    /// Rules out most rules on clean text before any regex runs.
+    prefilter: Prefilter,
     pub key: Option<TokenKey>,
 }
 
@@ -42,21 +43,13 @@ pub(crate) struct Cursors {
 }
 
 impl RuleSet {
-    pub(crate) fn new(rules: Vec<Arc<Rule>>, key: Option<TokenKey>) -> Result<Self, regex::Error> {
-        let prefilter = if rules.is_empty() {
-            None
-        } else {
-            Some(
-                RegexSetBuilder::new(rules.iter().map(|r| r.regex.as_str()))
-                    .size_limit(256 << 20)
-                    .build()?,
-            )
-        };
-        Ok(Self {
+    pub(crate) fn new(rules: Vec<Arc<Rule>>, key: Option<TokenKey>) -> Self {
+        let prefilter = Prefilter::new(rules.iter().map(|r| r.hint));
+        Self {
             rules,
             prefilter,
             key,
-        })
+        }
     }
 
     /// Collects the accepted spans that start before `limit` (absolute) into `spans`.
@@ -82,29 +75,18 @@ impl RuleSet {
             .min()
             .unwrap_or(base)
             .max(base);
-        let hit = self
+        // Rules whose hint is absent from `hay[from..]` cannot match there: skip them.
+        let candidates = self
             .prefilter
-            .as_ref()
-            .is_some_and(|set| set.is_match_at(hay, from - base));
-        if hit {
-            let which = self
-                .prefilter
-                .as_ref()
-                .map(|set| set.matches_at(hay, from - base));
-            for (i, rule) in self.rules.iter().enumerate() {
-                let cursor = cursors.per_rule.get(i).copied().unwrap_or(base).max(base);
-                if which.as_ref().is_some_and(|w| !w.matched(i)) {
-                    set_cursor(cursors, i, cursor.max(limit));
-                    continue;
-                }
-                let next = collect_rule(rule, i, hay, base, cursor, limit, cands);
-                set_cursor(cursors, i, next.max(limit));
-            }
-        } else {
-            for i in 0..cursors.per_rule.len() {
-                let cursor = cursors.per_rule.get(i).copied().unwrap_or(base);
+            .candidates(hay.get(from - base..).unwrap_or_default());
+        for (i, rule) in self.rules.iter().enumerate() {
+            let cursor = cursors.per_rule.get(i).copied().unwrap_or(base).max(base);
+            if !candidates.contains(i) {
                 set_cursor(cursors, i, cursor.max(limit));
+                continue;
             }
+            let next = collect_rule(rule, i, hay, base, cursor, limit, cands);
+            set_cursor(cursors, i, next.max(limit));
         }
         cands.sort_unstable_by_key(|c| (c.start, Reverse(c.end), c.rule));
         for c in cands.iter() {

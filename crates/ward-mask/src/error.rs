@@ -27,11 +27,4 @@ pub enum ConfigError {
         column: String,
         reason: &'static str,
     },
-    /// The rules compiled alone but are too large together.
-    #[error("masking profile `{profile}`: rules too large to combine: {source}")]
-    Combine {
-        profile: String,
-        #[source]
-        source: regex::Error,
-    },
 }

@@ -44,6 +44,7 @@ mod engine;
 mod error;
 mod glob;
 mod masker;
+mod prefilter;
 mod replace;
 mod report;
 mod rule;

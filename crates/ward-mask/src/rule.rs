@@ -1,5 +1,6 @@
 //! One compiled masking rule: pattern, validator, which part to mask, and how to replace it.
 
+use crate::prefilter::Hint;
 use crate::replace::Replacement;
 use crate::tail::TailDfa;
 use crate::validate::Validator;
@@ -57,6 +58,7 @@ pub(crate) struct RuleSpec<'a> {
     pub validator: Validator,
     pub target: TargetSpec<'a>,
     pub replacement: Replacement,
+    pub hint: Hint,
 }
 
 /// A capture group reference before it is resolved against the pattern.
@@ -79,6 +81,7 @@ pub(crate) struct Rule {
     pub validator: Validator,
     pub target: Target,
     pub replacement: Replacement,
+    pub hint: Hint,
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
@@ -134,6 +137,7 @@ impl Rule {
             validator: spec.validator,
             target,
             replacement: spec.replacement,
+            hint: spec.hint,
         })
     }
 }
@@ -149,6 +153,7 @@ mod tests {
             validator: Validator::None,
             target,
             replacement: Replacement::Full,
+            hint: Hint::Always,
         }
     }
 

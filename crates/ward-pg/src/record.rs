@@ -1,6 +1,7 @@
 //! The events a PostgreSQL session records. They hold the original message bytes (zero-copy
 //! slices) and are decoded into JSON on the recorder thread, off the hot path.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,13 +13,60 @@ use ward_core::EventKind;
 use crate::codec::backend::{self, Column};
 use crate::codec::{frame, frontend, value};
 
-fn write<T: Serialize>(out: &mut Vec<u8>, v: &T) {
-    // Serializing plain data into a Vec cannot fail.
+fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
+    // The recorder's payload writer reports its own failures when it is finished.
     let _ = serde_json::to_writer(out, v);
 }
 
 fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
+}
+
+/// Recorded bytes kept in blocks, so growing never copies (or doubles) what is already kept.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    blocks: Vec<Vec<u8>>,
+    len: usize,
+}
+
+const BLOCK: usize = 256 * 1024;
+
+impl Blocks {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Space in the last block, opening a new one when `need` does not fit.
+    fn room(&mut self, need: usize) -> &mut Vec<u8> {
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= need);
+        if !fits {
+            self.blocks.push(Vec::with_capacity(need.max(BLOCK)));
+        }
+        self.len += need;
+        let last = self.blocks.len() - 1;
+        &mut self.blocks[last]
+    }
+
+    /// Appends a whole protocol message; a message never spans two blocks.
+    pub fn push_message(&mut self, tag: u8, body: &[u8]) {
+        let block = self.room(body.len() + crate::codec::frame::HEADER);
+        crate::codec::encode::message(block, tag, |b| b.extend_from_slice(body));
+    }
+
+    pub fn extend(&mut self, data: &[u8]) {
+        self.room(data.len()).extend_from_slice(data);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.blocks.iter().map(Vec::as_slice)
+    }
 }
 
 /// Parameter types of a prepared statement: as the client declared them in Parse, and as the
@@ -62,7 +110,7 @@ impl EventBody for Query {
         EventKind::DbQuery
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
         #[derive(Serialize)]
         struct P<'a> {
             text: std::borrow::Cow<'a, str>,
@@ -99,7 +147,7 @@ impl EventBody for Query {
 pub struct ResultSet {
     pub columns: Option<Arc<[Column]>>,
     /// The kept DataRow messages, whole (header included), back to back.
-    pub rows: Vec<u8>,
+    pub rows: Blocks,
     pub row_count: u64,
     pub truncated: bool,
 }
@@ -109,18 +157,22 @@ impl EventBody for ResultSet {
         EventKind::DbResult
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
         #[derive(Serialize)]
         struct Col<'a> {
             name: &'a str,
             type_oid: u32,
         }
-        struct Rows<'a>(&'a [u8], &'a [Column]);
+        struct Rows<'a>(&'a Blocks, &'a [Column]);
         impl Serialize for Rows<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut seq = s.serialize_seq(None)?;
-                for (_, range) in frame::frames(self.0) {
-                    let row = self.0.get(range).unwrap_or_default();
+                for (block, (_, range)) in self
+                    .0
+                    .iter()
+                    .flat_map(|b| frame::frames(b).map(move |f| (b, f)))
+                {
+                    let row = block.get(range).unwrap_or_default();
                     let cells: Vec<Option<std::borrow::Cow<'_, str>>> = match backend::data_row(row)
                     {
                         Ok(cells) => cells
@@ -185,7 +237,7 @@ impl EventBody for Complete {
         EventKind::DbComplete
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
         let tag = self
             .tag
             .as_ref()
@@ -209,7 +261,7 @@ impl EventBody for ServerMessage {
         self.kind
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
         let mut map = serde_json::Map::new();
         for (code, v) in backend::error_fields(&self.body).unwrap_or_default() {
             let name = match code {
@@ -240,7 +292,7 @@ impl EventBody for Notification {
         EventKind::DbNotification
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
         let v = match backend::notification(&self.0) {
             Ok((pid, channel, payload)) => {
                 serde_json::json!({ "pid": pid, "channel": text(channel), "payload": text(payload) })
@@ -255,7 +307,7 @@ impl EventBody for Notification {
 pub struct Copy {
     pub direction: &'static str,
     /// The kept data, up to the size cap.
-    pub data: Vec<u8>,
+    pub data: Blocks,
     pub bytes: u64,
     pub truncated: bool,
     /// The client aborted the COPY with CopyFail.
@@ -267,7 +319,8 @@ impl EventBody for Copy {
         EventKind::DbCopy
     }
 
-    fn write_payload(&self, out: &mut Vec<u8>) {
+    fn write_payload(&self, out: &mut dyn Write) {
+        let joined: Vec<u8> = self.data.iter().flatten().copied().collect();
         #[derive(Serialize)]
         struct P<'a> {
             direction: &'a str,
@@ -280,7 +333,7 @@ impl EventBody for Copy {
             out,
             &P {
                 direction: self.direction,
-                data: text(&self.data),
+                data: text(&joined),
                 bytes: self.bytes,
                 truncated: self.truncated,
                 failed: self.failed,

@@ -69,7 +69,7 @@ struct Portal {
 
 /// Data of a COPY being kept for the record, up to the cap.
 struct CopyData {
-    data: Vec<u8>,
+    data: record::Blocks,
     bytes: u64,
     truncated: bool,
 }
@@ -77,7 +77,7 @@ struct CopyData {
 impl CopyData {
     fn new() -> Self {
         Self {
-            data: Vec::new(),
+            data: record::Blocks::default(),
             bytes: 0,
             truncated: false,
         }
@@ -86,7 +86,7 @@ impl CopyData {
     fn push(&mut self, chunk: &[u8], cap: usize) {
         self.bytes += chunk.len() as u64;
         if self.data.len() + chunk.len() <= cap {
-            self.data.extend_from_slice(chunk);
+            self.data.extend(chunk);
         } else {
             self.truncated = true;
         }
@@ -117,7 +117,7 @@ pub struct ServerSide {
     pending: UnboundedReceiver<Pending>,
     current: Option<Pending>,
     columns: Option<Arc<[Column]>>,
-    rows: Vec<u8>,
+    rows: record::Blocks,
     row_count: u64,
     truncated: bool,
     in_result: bool,
@@ -139,7 +139,7 @@ pub fn state() -> (ClientSide, ServerSide) {
         pending: rx,
         current: None,
         columns: None,
-        rows: Vec::new(),
+        rows: record::Blocks::default(),
         row_count: 0,
         truncated: false,
         in_result: false,
@@ -407,9 +407,7 @@ impl ServerSide {
                 self.in_result = true;
                 self.row_count += 1;
                 if self.rows.len() + body.len() + frame::HEADER <= limits.max_result {
-                    crate::codec::encode::message(&mut self.rows, tag, |b| {
-                        b.extend_from_slice(body)
-                    });
+                    self.rows.push_message(tag, body);
                 } else {
                     self.truncated = true;
                 }

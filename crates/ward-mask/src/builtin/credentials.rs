@@ -2,6 +2,7 @@
 //! `Authorization` headers and `password=`-style assignments.
 
 use super::{Builtin, BuiltinTarget};
+use crate::prefilter::Hint;
 use crate::validate::Validator;
 
 pub(crate) const BUILTINS: &[Builtin] = &[
@@ -18,6 +19,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Literals(&["-----BEGIN"]),
     },
     Builtin {
         name: "url_password",
@@ -27,6 +29,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
+        hint: Hint::Literals(&["://"]),
     },
     Builtin {
         name: "auth_header",
@@ -40,6 +43,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
+        hint: Hint::Literals(&["authorization", "bearer"]),
     },
 ];
 
@@ -58,4 +62,21 @@ pub(crate) const GENERIC: &[Builtin] = &[Builtin {
     validator: Validator::None,
     target: BuiltinTarget::Value,
     on_by_default: true,
+    hint: Hint::Literals(&[
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "api-key",
+        "accesskey",
+        "access_key",
+        "access-key",
+        "privatekey",
+        "private_key",
+        "private-key",
+        "credential",
+    ]),
 }];

@@ -12,6 +12,7 @@ mod personal;
 mod tests;
 mod tokens;
 
+use crate::prefilter::Hint;
 use crate::rule::TargetSpec;
 use crate::validate::Validator;
 
@@ -23,6 +24,8 @@ pub(crate) struct Builtin {
     pub validator: Validator,
     pub target: BuiltinTarget,
     pub on_by_default: bool,
+    /// What every match must contain; lets clean text skip the rule.
+    pub hint: Hint,
 }
 
 /// Which part of a built-in's match is masked.

@@ -2,6 +2,8 @@
 //! secret; enable them per config where they are.
 
 use super::{Builtin, BuiltinTarget};
+use crate::prefilter::Hint;
+use crate::prefilter::Shape;
 use crate::validate::Validator;
 
 pub(crate) const BUILTINS: &[Builtin] = &[
@@ -14,6 +16,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: false,
+        hint: Hint::Shape(Shape::DottedDigits),
     },
     Builtin {
         name: "ipv6",
@@ -22,5 +25,6 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Ipv6,
         target: BuiltinTarget::Value,
         on_by_default: false,
+        hint: Hint::Shape(Shape::Colon),
     },
 ];

@@ -1,6 +1,8 @@
 //! Personal and financial data: payment cards, IBANs, US SSNs, email addresses.
 
 use super::{Builtin, BuiltinTarget};
+use crate::prefilter::Hint;
+use crate::prefilter::Shape;
 use crate::validate::Validator;
 
 pub(crate) const BUILTINS: &[Builtin] = &[
@@ -16,6 +18,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Card,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Shape(Shape::CardDigits),
     },
     Builtin {
         name: "iban",
@@ -27,6 +30,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Iban,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Shape(Shape::IbanStart),
     },
     Builtin {
         name: "ssn",
@@ -35,6 +39,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Ssn,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Shape(Shape::DashedDigits),
     },
     Builtin {
         name: "email",
@@ -45,5 +50,6 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Shape(Shape::At),
     },
 ];

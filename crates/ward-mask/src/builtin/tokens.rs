@@ -2,15 +2,23 @@
 //! and AI API keys, JWTs.
 
 use super::{Builtin, BuiltinTarget};
+use crate::prefilter::Hint;
 use crate::validate::Validator;
 
-const fn whole(name: &'static str, pattern: &'static str, validator: Validator) -> Builtin {
+/// A whole-match, on-by-default token rule whose matches start with one of `lits`.
+const fn whole(
+    name: &'static str,
+    pattern: &'static str,
+    validator: Validator,
+    lits: &'static [&'static str],
+) -> Builtin {
     Builtin {
         name,
         pattern,
         validator,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        hint: Hint::Literals(lits),
     }
 }
 
@@ -20,6 +28,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "aws_access_key",
         r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?-u:\b)",
         Validator::None,
+        &["A3T", "AKIA", "ASIA", "ABIA", "ACCA"],
     ),
     Builtin {
         name: "aws_secret_key",
@@ -32,31 +41,39 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
+        hint: Hint::Literals(&["secret"]),
     },
     whole(
         "github_token",
         r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,240})(?-u:\b)",
         Validator::None,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     ),
     whole(
         "gitlab_token",
         r"(?-u:\b)gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_-]{20,64}",
         Validator::None,
+        &[
+            "glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-",
+        ],
     ),
     whole(
         "slack_token",
         r"(?-u:\b)xox[abposr]-[A-Za-z0-9-]{10,250}",
         Validator::None,
+        &["xox"],
     ),
     whole(
         "stripe_key",
         r"(?-u:\b)(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}(?-u:\b)",
         Validator::None,
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
     ),
     whole(
         "google_api_key",
         r"(?-u:\b)AIza[0-9A-Za-z_-]{35}",
         Validator::None,
+        &["AIza"],
     ),
     // OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-api03-…) keys. Requiring a digit and a
     // letter keeps hyphenated words such as `sk-learn-…` out.
@@ -64,11 +81,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "ai_api_key",
         r"(?-u:\b)sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}",
         Validator::Mixed,
+        &["sk-"],
     ),
     // header.payload.signature; the header must decode to JSON naming an `alg`.
     whole(
         "jwt",
         r"(?-u:\b)eyJ[A-Za-z0-9_-]{4,2048}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,1024}",
         Validator::JwtHeader,
+        &["eyJ"],
     ),
 ];
