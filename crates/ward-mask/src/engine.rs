@@ -6,7 +6,7 @@
 //! stream; a stream only passes a `limit` below which everything is final, so the concatenated stream
 //! output equals masking the concatenated input.
 
-use crate::prefilter::Prefilter;
+use crate::prefilter::{Hint, Prefilter};
 use crate::replace::render;
 use crate::report::MaskReport;
 use crate::rule::{Rule, Target};
@@ -148,14 +148,24 @@ fn collect_rule(
         Target::Whole => None,
         _ => Some(rule.regex.capture_locations()),
     };
+    // `pos` is where `find_iter` would resume. It only moves past matches the caller consumes: when
+    // streaming, "no match here" is final only below `limit`, which the caller applies.
     let mut pos = cursor - base;
     while pos <= hay.len() {
+        let mut from = pos;
+        if let Hint::Shape(shape) = rule.hint {
+            // No match starts before the next shape occurrence's end minus the longest match.
+            match shape.next_end(hay, pos) {
+                Some(end) => from = pos.max(end.saturating_sub(rule.max_len)),
+                None => break,
+            }
+        }
         let found = match locs.as_mut() {
             None => rule
                 .regex
-                .find_at(hay, pos)
+                .find_at(hay, from)
                 .map(|m| (m.start(), m.end(), m.start(), m.end())),
-            Some(locs) => rule.regex.captures_read_at(locs, hay, pos).map(|m| {
+            Some(locs) => rule.regex.captures_read_at(locs, hay, from).map(|m| {
                 let (gs, ge) = group(&rule.target, locs).unwrap_or((m.start(), m.end()));
                 (m.start(), m.end(), gs, ge)
             }),

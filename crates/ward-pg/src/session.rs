@@ -202,7 +202,7 @@ impl Session<'_> {
         let gw = self.gw;
         let loopback = self.peer.ip().is_loopback();
         let tls = self.stream.is_tls();
-        if !tls && !(loopback && gw.config.auth.allow_plaintext_loopback) {
+        if !(tls || loopback && gw.config.auth.allow_plaintext_loopback) {
             let auth = json!({ "method": "password", "user": self.user, "result": "refused", "reason": "TLS required" });
             let msg = "Ward accepts passwords only over TLS: connect with sslmode=require";
             self.deny(

@@ -118,10 +118,10 @@ fn postgres_ids() -> anyhow::Result<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
-        if let [name, _, uid, gid, ..] = f.as_slice() {
-            if *name == "postgres" {
-                return Ok((uid.parse()?, gid.parse()?));
-            }
+        if let [name, _, uid, gid, ..] = f.as_slice()
+            && *name == "postgres"
+        {
+            return Ok((uid.parse()?, gid.parse()?));
         }
     }
     bail!(

@@ -2,7 +2,7 @@
 
 use super::{Builtin, BuiltinTarget};
 use crate::prefilter::Hint;
-use crate::prefilter::Shape;
+use crate::shape::Shape;
 use crate::validate::Validator;
 
 pub(crate) const BUILTINS: &[Builtin] = &[

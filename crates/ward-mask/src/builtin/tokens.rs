@@ -5,7 +5,8 @@ use super::{Builtin, BuiltinTarget};
 use crate::prefilter::Hint;
 use crate::validate::Validator;
 
-/// A whole-match, on-by-default token rule whose matches start with one of `lits`.
+/// A whole-match, on-by-default token rule. `lits` (what matches start with) go to the shared
+/// prefilter; empty means the regex engine's own prefix search does better.
 const fn whole(
     name: &'static str,
     pattern: &'static str,
@@ -18,7 +19,7 @@ const fn whole(
         validator,
         target: BuiltinTarget::Whole,
         on_by_default: true,
-        hint: Hint::Literals(lits),
+        hint: if lits.is_empty() { Hint::Always } else { Hint::Literals(lits) },
     }
 }
 
@@ -28,7 +29,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "aws_access_key",
         r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?-u:\b)",
         Validator::None,
-        &["A3T", "AKIA", "ASIA", "ABIA", "ACCA"],
+        &[],
     ),
     Builtin {
         name: "aws_secret_key",
@@ -47,27 +48,25 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "github_token",
         r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,240})(?-u:\b)",
         Validator::None,
-        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        &[],
     ),
     whole(
         "gitlab_token",
         r"(?-u:\b)gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_-]{20,64}",
         Validator::None,
-        &[
-            "glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-",
-        ],
+        &[],
     ),
     whole(
         "slack_token",
         r"(?-u:\b)xox[abposr]-[A-Za-z0-9-]{10,250}",
         Validator::None,
-        &["xox"],
+        &[],
     ),
     whole(
         "stripe_key",
         r"(?-u:\b)(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}(?-u:\b)",
         Validator::None,
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        &[],
     ),
     whole(
         "google_api_key",
@@ -81,13 +80,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "ai_api_key",
         r"(?-u:\b)sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}",
         Validator::Mixed,
-        &["sk-"],
+        &[],
     ),
     // header.payload.signature; the header must decode to JSON naming an `alg`.
     whole(
         "jwt",
         r"(?-u:\b)eyJ[A-Za-z0-9_-]{4,2048}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,1024}",
         Validator::JwtHeader,
-        &["eyJ"],
+        &[],
     ),
 ];

@@ -10,8 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use ward_audit::EventBody;
 use ward_core::EventKind;
 use ward_pg::codec::backend::{self, Column};
-use ward_pg::codec::{frame, value};
-use ward_pg::record;
+use ward_pg::codec::value;
+use ward_pg::record::{self, Blocks};
 
 /// The types `value::render` decodes, and some it does not.
 const OIDS: [u32; 21] = [
@@ -68,9 +68,11 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     // Arbitrary bytes where the record expects back-to-back DataRow messages.
+    let mut rows = Blocks::default();
+    rows.extend(data);
     payload(&record::ResultSet {
         columns: None,
-        rows: data.to_vec(),
+        rows,
         row_count: 0,
         truncated: true,
     });
@@ -80,21 +82,19 @@ fuzz_target!(|data: &[u8]| {
 #[derive(Default)]
 struct ResultRows {
     columns: Option<Arc<[Column]>>,
-    rows: Vec<u8>,
+    rows: Blocks,
     row_count: u64,
 }
 
 fn stream(bytes: &[u8], max: usize) {
     let mut result = ResultRows::default();
     for (tag, body) in ward_pg_fuzz::frames(bytes, max) {
+        let body = bytes.get(body).unwrap_or_default();
         if tag == backend::DATA_ROW {
             // The record keeps DataRow messages whole, header included.
-            let whole = body.start - frame::HEADER..body.end;
-            result
-                .rows
-                .extend_from_slice(bytes.get(whole).unwrap_or_default());
+            result.rows.push_message(tag, body);
         }
-        message(tag, bytes.get(body).unwrap_or_default(), &mut result);
+        message(tag, body, &mut result);
     }
 }
 
@@ -109,7 +109,7 @@ fn message(tag: u8, body: &[u8], result: &mut ResultRows) {
         backend::ROW_DESCRIPTION => {
             if let Ok(columns) = backend::row_description(body) {
                 result.columns = Some(columns.into());
-                result.rows.clear();
+                result.rows = Blocks::default();
                 result.row_count = 0;
             }
         }

@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         frontend::CLOSE,
         frontend::DESCRIBE,
         frontend::PASSWORD,
+        frontend::COPY_DATA,
     ] {
         message(tag, data, &mut Statement::default());
     }
@@ -115,6 +116,17 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
         }
         frontend::PASSWORD => {
             let _ = frontend::password(body);
+        }
+        frontend::COPY_DATA => {
+            let mut data = record::Blocks::default();
+            data.extend(body);
+            payload(&record::Copy {
+                direction: "in",
+                data,
+                bytes: body.len() as u64,
+                truncated: false,
+                failed: false,
+            });
         }
         _ => {}
     }

@@ -142,6 +142,7 @@ pub fn notification(body: &[u8]) -> Result<(i32, &[u8], &[u8]), ProtocolError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
     use crate::codec::encode;

@@ -76,6 +76,7 @@ pub fn complete_prefix(buf: &[u8], max: usize) -> Result<(usize, usize), Protoco
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
 

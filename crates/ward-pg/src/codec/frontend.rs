@@ -104,6 +104,7 @@ pub fn password(body: &[u8]) -> Result<&[u8], ProtocolError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
 

@@ -99,6 +99,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Startup, usize)>, ProtocolError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
     use crate::codec::encode;

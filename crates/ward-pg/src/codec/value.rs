@@ -108,6 +108,7 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
 
