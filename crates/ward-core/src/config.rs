@@ -470,13 +470,28 @@ mod example_tests {
         let dir = std::env::temp_dir().join(format!("ward-example-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("secrets")).expect("dir");
         std::fs::write(dir.join("secrets/shop.pw"), "pw\n").expect("pw");
-        let text = include_str!("../../../examples/ward.toml")
-            .replace("password_env = \"WARD_ANALYTICS_PASSWORD\"", "password_file = \"secrets/shop.pw\"");
+        let text = include_str!("../../../examples/ward.toml").replace(
+            "password_env = \"WARD_ANALYTICS_PASSWORD\"",
+            "password_file = \"secrets/shop.pw\"",
+        );
         let config = Config::from_toml(&text, &dir.join("ward.toml")).expect("example loads");
         assert_eq!(config.resources.len(), 2);
-        assert_eq!(config.resource("shop").and_then(|r| r.password.as_ref()).map(Secret::expose), Some("pw"));
-        assert_eq!(config.resource("shop").map(|r| r.tls), Some(UpstreamTls::VerifyFull));
-        assert!(config.grant_for(&["analysts".into()], "analytics").is_some());
+        assert_eq!(
+            config
+                .resource("shop")
+                .and_then(|r| r.password.as_ref())
+                .map(Secret::expose),
+            Some("pw")
+        );
+        assert_eq!(
+            config.resource("shop").map(|r| r.tls),
+            Some(UpstreamTls::VerifyFull)
+        );
+        assert!(
+            config
+                .grant_for(&["analysts".into()], "analytics")
+                .is_some()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -76,7 +76,12 @@ impl Prefilter {
             // No literals, or (absurdly) too many to build: every literal rule simply runs.
             always |= literal_all;
         }
-        Self { ac, literal_rules, literal_all, always }
+        Self {
+            ac,
+            literal_rules,
+            literal_all,
+            always,
+        }
     }
 
     /// The rules that may have a match starting in `hay`.
@@ -84,7 +89,11 @@ impl Prefilter {
         let mut found = self.always;
         if let Some(ac) = &self.ac {
             for m in ac.find_overlapping_iter(hay) {
-                found |= self.literal_rules.get(m.pattern().as_usize()).copied().unwrap_or(0);
+                found |= self
+                    .literal_rules
+                    .get(m.pattern().as_usize())
+                    .copied()
+                    .unwrap_or(0);
                 if found & self.literal_all == self.literal_all {
                     break;
                 }

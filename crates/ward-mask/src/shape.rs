@@ -31,8 +31,10 @@ impl Shape {
             Shape::DashedDigits => digit_run(tail, 9, |b| b == b'-'),
             Shape::IbanStart => tail
                 .windows(4)
-                .position(|w| matches!(w, [a, b, c, d] if a.is_ascii_uppercase() && b.is_ascii_uppercase()
-                    && c.is_ascii_digit() && d.is_ascii_digit()))
+                .position(|w| {
+                    matches!(w, [a, b, c, d] if a.is_ascii_uppercase() && b.is_ascii_uppercase()
+                    && c.is_ascii_digit() && d.is_ascii_digit())
+                })
                 .map(|i| i + 4),
             Shape::At => tail.iter().position(|&b| b == b'@').map(|i| i + 1),
             Shape::DottedDigits => tail
@@ -72,10 +74,16 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(Shape::CardDigits.next_end(b"x 4111 1111 1111 1111", 0), Some(18));
+        assert_eq!(
+            Shape::CardDigits.next_end(b"x 4111 1111 1111 1111", 0),
+            Some(18)
+        );
         assert_eq!(Shape::CardDigits.next_end(b"4111  1111 1111 1111", 0), None);
         assert_eq!(Shape::CardDigits.next_end(b"4111111111111111", 4), None);
-        assert_eq!(Shape::DashedDigits.next_end(b"ssn 123-45-6789", 0), Some(15));
+        assert_eq!(
+            Shape::DashedDigits.next_end(b"ssn 123-45-6789", 0),
+            Some(15)
+        );
         assert_eq!(Shape::DashedDigits.next_end(b"2024-01-15", 0), None);
         assert_eq!(Shape::IbanStart.next_end(b"x GB82 WEST", 0), Some(6));
         assert_eq!(Shape::IbanStart.next_end(b"G8 AB1 A12", 0), None);

@@ -194,3 +194,36 @@ async fn tokio_postgres_params_and_cancel() {
         .expect("error");
     assert_eq!(err["payload"]["code"], "57014");
 }
+
+#[test]
+fn ctrl_c_in_psql_cancels_a_long_statement() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("db", &pg)
+        .user("erin", &["dev"])
+        .grant("dev", "db")
+        .start()
+        .expect("ward");
+    let started = Instant::now();
+    let child = std::process::Command::new("psql")
+        .args([&ward.url("erin", "db"), "-X", "-c", "SELECT pg_sleep(30)"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psql");
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(&run("kill", &["-INT", &child.id().to_string()]));
+    let out = child.wait_with_output().expect("psql exits");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "cancelled long before 30 s"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("canceling statement due to user request"),
+        "{err}"
+    );
+    let sessions = ward.wait_sessions(1);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    assert!(events.iter().any(|e| e["kind"] == "db.cancel"));
+}

@@ -234,3 +234,46 @@ fn large_results_are_capped_in_the_record_but_complete_for_the_client() {
         serde_json::json!(["1", "c4ca4238a0b923820dcc509a6f75849b"])
     );
 }
+
+#[test]
+fn notices_notifications_and_parameter_status_pass_through_and_are_recorded() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("db", &pg)
+        .user("bob", &["ops"])
+        .grant("ops", "db")
+        .start()
+        .expect("ward");
+    let script = ward.dir.join("script.sql");
+    std::fs::write(
+        &script,
+        "DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$;\nLISTEN jobs;\nNOTIFY jobs, 'job 42 done';\nSET client_encoding = 'LATIN1';\n\\encoding\n",
+    )
+    .expect("script");
+    let out = psql(
+        &ward.url("bob", "db"),
+        &["-f", script.to_str().expect("path")],
+    );
+    let text = stdout(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NOTICE:  hello from plpgsql"), "{err}");
+    assert!(
+        text.contains("Asynchronous notification \"jobs\" with payload \"job 42 done\""),
+        "{text}"
+    );
+    // psql learns the new client encoding from the ParameterStatus Ward forwarded.
+    assert!(text.trim_end().ends_with("LATIN1"), "{text}");
+    let sessions = ward.wait_sessions(1);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    let notice = events
+        .iter()
+        .find(|e| e["kind"] == "db.notice")
+        .expect("notice");
+    assert_eq!(notice["payload"]["message"], "hello from plpgsql");
+    let n = events
+        .iter()
+        .find(|e| e["kind"] == "db.notification")
+        .expect("notification");
+    assert_eq!(n["payload"]["channel"], "jobs");
+    assert_eq!(n["payload"]["payload"], "job 42 done");
+}

@@ -19,7 +19,11 @@ const fn whole(
         validator,
         target: BuiltinTarget::Whole,
         on_by_default: true,
-        hint: if lits.is_empty() { Hint::Always } else { Hint::Literals(lits) },
+        hint: if lits.is_empty() {
+            Hint::Always
+        } else {
+            Hint::Literals(lits)
+        },
     }
 }
 
