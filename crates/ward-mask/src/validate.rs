@@ -60,7 +60,7 @@ pub(crate) fn luhn(text: &[u8]) -> bool {
         .filter(|b| b.is_ascii_digit())
         .map(|b| u32::from(b - b'0'))
     {
-        sum += if count % 2 == 1 {
+        sum += if !count.is_multiple_of(2) {
             let x = d * 2;
             if x > 9 { x - 9 } else { x }
         } else {
@@ -68,7 +68,7 @@ pub(crate) fn luhn(text: &[u8]) -> bool {
         };
         count += 1;
     }
-    count >= 2 && sum % 10 == 0
+    count >= 2 && sum.is_multiple_of(10)
 }
 
 fn card(text: &[u8]) -> bool {

@@ -321,3 +321,35 @@ fn a_million_row_select_streams_in_bounded_memory() {
     eprintln!("ward peak RSS after a 1,000,000-row SELECT: {peak} KiB");
     assert!(peak > 0 && peak < 64 * 1024, "ward peak RSS {peak} KiB");
 }
+
+#[test]
+fn sigterm_ends_live_sessions_with_a_message_and_records_them() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let mut ward = Ward::builder(WARD)
+        .postgres_resource("db", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "db")
+        .plaintext_loopback()
+        .start()
+        .expect("ward");
+    let mut s = login(ward.port);
+    s.write_all(&message(b'Q', b"SELECT 1\0")).expect("query");
+    assert_eq!(read_until(&mut s, true), Ok(None));
+    ward.stop();
+    let got = read_until(&mut s, false);
+    assert!(
+        matches!(&got, Ok(Some((c, m))) if c == "57P01" && m.contains("shutting down")),
+        "{got:?}"
+    );
+    ward.restart().expect("restart");
+    let sessions = ward.sessions();
+    assert_eq!(
+        sessions[0]["outcome"], "error",
+        "ended by the shutdown, not left incomplete"
+    );
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    assert_eq!(
+        events.last().map(|e| e["kind"].clone()),
+        Some("session.end".into())
+    );
+}

@@ -1,0 +1,109 @@
+//! `ward demo` on this machine: it prints a psql line that works as printed, and SIGTERM stops
+//! everything and leaves the recording behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ward_testkit::{free_port, run};
+
+const WARD: &str = env!("CARGO_BIN_EXE_ward");
+
+#[test]
+fn demo_prints_a_working_psql_line_and_stops_cleanly() {
+    let dir = std::env::temp_dir().join(format!("ward-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port().expect("port");
+    let mut child = Command::new(WARD)
+        .args([
+            "demo",
+            "--dir",
+            dir.to_str().expect("path"),
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ward demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut psql_line = None;
+    let mut printed = String::new();
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.trim_start().starts_with("psql \"postgresql://") {
+            psql_line = Some(line.trim().to_owned());
+        }
+        if line.contains("Ctrl-C stops") {
+            break;
+        }
+    }
+    let psql_line = psql_line.unwrap_or_else(|| panic!("no psql line in:\n{printed}"));
+    assert!(
+        printed.contains(&format!(
+            "ward sessions list --config {}",
+            dir.join("ward.toml").display()
+        )),
+        "{printed}"
+    );
+
+    // Run the printed command exactly as a person would paste it.
+    let out = run(
+        "sh",
+        &[
+            "-c",
+            &format!("{psql_line} -X -A -t -c 'SELECT count(*) FROM customers'"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8");
+
+    assert!(
+        run("kill", &["-TERM", &child.id().to_string()])
+            .status
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "demo did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+
+    // The recording stays, readable with the config the demo wrote.
+    let config = dir.join("ward.toml");
+    let out = run(
+        WARD,
+        &[
+            "sessions",
+            "list",
+            "--json",
+            "--config",
+            config.to_str().expect("path"),
+        ],
+    );
+    let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["user"], "demo");
+    assert_eq!(sessions[0]["outcome"], "ok");
+    let out = run(
+        WARD,
+        &["verify", "--config", config.to_str().expect("path")],
+    );
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
