@@ -25,11 +25,14 @@ fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
 /// Recorded bytes kept in blocks, so growing never copies (or doubles) what is already kept.
 #[derive(Debug, Default)]
 pub struct Blocks {
-    blocks: Vec<Vec<u8>>,
+    full: Vec<Vec<u8>>,
+    current: Vec<u8>,
     len: usize,
 }
 
-const BLOCK: usize = 256 * 1024;
+/// Blocks start small (most results are a few rows) and double up to this size.
+const FIRST_BLOCK: usize = 1024;
+const MAX_BLOCK: usize = 256 * 1024;
 
 impl Blocks {
     pub fn len(&self) -> usize {
@@ -40,18 +43,21 @@ impl Blocks {
         self.len == 0
     }
 
-    /// Space in the last block, opening a new one when `need` does not fit.
+    /// The block to append `need` bytes to, opening a new one when they do not fit.
     fn room(&mut self, need: usize) -> &mut Vec<u8> {
-        let fits = self
-            .blocks
-            .last()
-            .is_some_and(|b| b.capacity() - b.len() >= need);
-        if !fits {
-            self.blocks.push(Vec::with_capacity(need.max(BLOCK)));
+        if self.current.capacity() - self.current.len() < need {
+            let size = if self.current.capacity() == 0 {
+                FIRST_BLOCK
+            } else {
+                (self.current.capacity() * 2).min(MAX_BLOCK)
+            };
+            let full = std::mem::replace(&mut self.current, Vec::with_capacity(need.max(size)));
+            if !full.is_empty() {
+                self.full.push(full);
+            }
         }
         self.len += need;
-        let last = self.blocks.len() - 1;
-        &mut self.blocks[last]
+        &mut self.current
     }
 
     /// Appends a whole protocol message; a message never spans two blocks.
@@ -65,7 +71,10 @@ impl Blocks {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.blocks.iter().map(Vec::as_slice)
+        self.full
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(self.current.as_slice()))
     }
 }
 

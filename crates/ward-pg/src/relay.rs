@@ -117,6 +117,7 @@ pub struct ServerSide {
     pending: UnboundedReceiver<Pending>,
     current: Option<Pending>,
     columns: Option<Arc<[Column]>>,
+    last_description: Option<(Vec<u8>, Arc<[Column]>)>,
     rows: record::Blocks,
     row_count: u64,
     truncated: bool,
@@ -139,6 +140,7 @@ pub fn state() -> (ClientSide, ServerSide) {
         pending: rx,
         current: None,
         columns: None,
+        last_description: None,
         rows: record::Blocks::default(),
         row_count: 0,
         truncated: false,
@@ -420,7 +422,16 @@ impl ServerSide {
                 }
             }
             backend::ROW_DESCRIPTION => {
-                self.columns = Some(backend::row_description(body)?.into());
+                // Sessions repeat the same statements: reuse the parsed columns when the bytes match.
+                let columns = match &self.last_description {
+                    Some((bytes, cols)) if bytes.as_slice() == body => cols.clone(),
+                    _ => {
+                        let cols: Arc<[Column]> = backend::row_description(body)?.into();
+                        self.last_description = Some((body.to_vec(), cols.clone()));
+                        cols
+                    }
+                };
+                self.columns = Some(columns);
                 self.in_result = true;
             }
             backend::COMMAND_COMPLETE | backend::EMPTY_QUERY | backend::PORTAL_SUSPENDED => {
