@@ -53,12 +53,13 @@ fuzz_target!(|data: &[u8]| {
     ] {
         message(tag, data, &mut ResultRows::default());
     }
-    // The raw bytes as a value of every known type, and as `oid ‖ format ‖ value`.
+    // The raw bytes as a binary value of every known type (any format but 0 is binary), as text,
+    // and as `oid ‖ format ‖ value`.
     for oid in OIDS {
-        for format in [0, 1, 2, -1] {
-            render(oid, format, data);
-        }
+        render(oid, 1, data);
     }
+    render(value::oid::INT4, 0, data);
+    render(value::oid::INT4, -1, data);
     if let Some((head, bytes)) = data.split_first_chunk::<6>() {
         let [a, b, c, d, e, f] = *head;
         render(

@@ -38,7 +38,11 @@ fn startup_packet(data: &[u8]) -> Option<usize> {
     assert!(len >= 8 && len <= data.len() && len <= startup::MAX_STARTUP_LEN);
     // The handshake parses a growing buffer: every shorter one must still be incomplete.
     for cut in [0, 4, len / 2, len - 1] {
-        assert_eq!(startup::parse(data.get(..cut).unwrap_or_default()), Ok(None), "cut {cut}");
+        assert_eq!(
+            startup::parse(data.get(..cut).unwrap_or_default()),
+            Ok(None),
+            "cut {cut}"
+        );
     }
     let _ = msg.param("user");
     Some(len)

@@ -40,18 +40,28 @@ pub fn walk(stream: &[u8], max: usize) -> (Vec<Frame>, End) {
         let rest = stream.get(at..).unwrap_or_default();
         match frame::next(rest, max) {
             Ok(Next::Frame { tag, len }) => {
-                assert!(len >= HEADER && len <= rest.len() && len <= max, "frame {len}");
+                assert!(
+                    len >= HEADER && len <= rest.len() && len <= max,
+                    "frame {len}"
+                );
                 assert_eq!(rest.first(), Some(&tag));
                 frames.push((tag, at + HEADER..at + len));
                 at += len;
             }
             Ok(Next::Partial { len }) => {
-                assert!(len > rest.len() && len >= HEADER && len <= max, "partial {len}");
+                assert!(
+                    len > rest.len() && len >= HEADER && len <= max,
+                    "partial {len}"
+                );
                 return (frames, End::Partial);
             }
             Ok(Next::NeedHeader) => {
                 assert!(rest.len() < HEADER);
-                let end = if rest.is_empty() { End::Clean } else { End::Partial };
+                let end = if rest.is_empty() {
+                    End::Clean
+                } else {
+                    End::Partial
+                };
                 return (frames, end);
             }
             Err(ProtocolError::TooShort { len, .. }) => {
@@ -59,7 +69,10 @@ pub fn walk(stream: &[u8], max: usize) -> (Vec<Frame>, End) {
                 return (frames, End::Invalid);
             }
             Err(ProtocolError::TooLong { len, .. }) => {
-                assert!(usize::try_from(len).is_ok_and(|l| l + 1 > max), "too long {len}");
+                assert!(
+                    usize::try_from(len).is_ok_and(|l| l + 1 > max),
+                    "too long {len}"
+                );
                 return (frames, End::Invalid);
             }
             Err(e) => panic!("frame::next gave {e:?}"),
@@ -122,11 +135,19 @@ pub fn frames(stream: &[u8], max: usize) -> Vec<Frame> {
 
     let (all_at_once, _) = relay(stream, max, std::iter::empty());
     let byte_by_byte = relay(stream, max, std::iter::repeat(1));
-    let drawn = stream.iter().rev().map(|&b| usize::from(b % 17) + 1).cycle();
+    let drawn = stream
+        .iter()
+        .rev()
+        .map(|&b| usize::from(b % 17) + 1)
+        .cycle();
     let arbitrary = relay(stream, max, drawn);
 
     for (seen, invalid) in [byte_by_byte, arbitrary] {
-        assert_eq!(invalid, end == End::Invalid, "relay and walk disagree on validity");
+        assert_eq!(
+            invalid,
+            end == End::Invalid,
+            "relay and walk disagree on validity"
+        );
         if invalid {
             // The relay stops at the read that brings the bad header, so it may miss some of
             // the whole messages that came in the same read.
@@ -144,6 +165,9 @@ pub fn frames(stream: &[u8], max: usize) -> Vec<Frame> {
 /// Checks that a record payload is one valid JSON value.
 pub fn assert_json(payload: &[u8]) {
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(payload) {
-        panic!("payload is not JSON ({e}): {}", String::from_utf8_lossy(payload));
+        panic!(
+            "payload is not JSON ({e}): {}",
+            String::from_utf8_lossy(payload)
+        );
     }
 }
