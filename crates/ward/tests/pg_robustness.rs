@@ -151,14 +151,20 @@ fn malformed_input_gets_an_error_and_other_sessions_are_unaffected() {
     }
     // GSSAPI encryption is declined with 'N'; the client then goes on without it.
     let mut s = connect(ward.port);
-    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]).expect("GSSENCRequest");
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30])
+        .expect("GSSENCRequest");
     let mut answer = [0u8; 1];
     s.read_exact(&mut answer).expect("answer");
     assert_eq!(&answer, b"N");
-    s.write_all(&startup(&[("user", "alice"), ("database", "db")], 196_608)).expect("startup");
+    s.write_all(&startup(&[("user", "alice"), ("database", "db")], 196_608))
+        .expect("startup");
     let mut r = [0u8; 9];
     s.read_exact(&mut r).expect("auth request");
-    assert_eq!(r, [b'R', 0, 0, 0, 8, 0, 0, 0, 3], "cleartext password request");
+    assert_eq!(
+        r,
+        [b'R', 0, 0, 0, 8, 0, 0, 0, 3],
+        "cleartext password request"
+    );
     drop(s);
 
     // A truncated startup packet and a silent close: nothing to answer, nothing breaks.
