@@ -9,7 +9,7 @@ use crate::glob::glob_match;
 use crate::masker::Masker;
 use crate::prefilter::Hint;
 use crate::replace::Replacement;
-use crate::rule::{Rule, RuleSpec, TargetSpec, valid_name};
+use crate::rule::{Rule, RuleError, RuleSpec, TargetSpec, valid_name};
 use crate::token::TokenKey;
 use crate::validate::Validator;
 use std::collections::BTreeMap;
@@ -106,7 +106,7 @@ impl MaskingConfig {
                 replacement,
                 hint: b.hint,
             };
-            rules.push(compile_one(&spec, key)?);
+            rules.push(compile_one(&spec, key, Rule::compile_deferred)?);
         }
         for (i, rc) in self.rules.iter().enumerate() {
             let taken = builtin::by_name(&rc.name).is_some()
@@ -136,7 +136,7 @@ impl MaskingConfig {
                 replacement,
                 hint: Hint::Always,
             };
-            rules.push(compile_one(&spec, key)?);
+            rules.push(compile_one(&spec, key, Rule::compile)?);
         }
         Ok(rules)
     }
@@ -174,11 +174,17 @@ impl MaskingConfig {
     }
 }
 
-fn compile_one(spec: &RuleSpec<'_>, key: Option<&TokenKey>) -> Result<Arc<Rule>, ConfigError> {
+/// Compiles one rule with `build`: [`Rule::compile`] for custom patterns, which must report errors
+/// now, [`Rule::compile_deferred`] for built-ins, whose automata are built on first use.
+fn compile_one(
+    spec: &RuleSpec<'_>,
+    key: Option<&TokenKey>,
+    build: fn(&RuleSpec<'_>) -> Result<Rule, RuleError>,
+) -> Result<Arc<Rule>, ConfigError> {
     if spec.replacement == Replacement::Token && key.is_none() {
         return Err(ConfigError::MissingTokenKey(spec.name.to_owned()));
     }
-    let rule = Rule::compile(spec).map_err(|source| ConfigError::Rule {
+    let rule = build(spec).map_err(|source| ConfigError::Rule {
         rule: spec.name.to_owned(),
         source,
     })?;

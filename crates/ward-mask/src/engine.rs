@@ -144,10 +144,8 @@ fn collect_rule(
     limit: usize,
     cands: &mut Vec<Span>,
 ) -> usize {
-    let mut locs: Option<CaptureLocations> = match rule.target {
-        Target::Whole => None,
-        _ => Some(rule.regex.capture_locations()),
-    };
+    // Capture locations (and a deferred rule's regex) are made only once a search is due.
+    let mut locs: Option<CaptureLocations> = None;
     // `pos` is where `find_iter` would resume. It only moves past matches the caller consumes: when
     // streaming, "no match here" is final only below `limit`, which the caller applies.
     let mut pos = cursor - base;
@@ -160,15 +158,18 @@ fn collect_rule(
                 None => break,
             }
         }
-        let found = match locs.as_mut() {
-            None => rule
-                .regex
+        let regex = rule.regex();
+        let found = match rule.target {
+            Target::Whole => regex
                 .find_at(hay, from)
                 .map(|m| (m.start(), m.end(), m.start(), m.end())),
-            Some(locs) => rule.regex.captures_read_at(locs, hay, from).map(|m| {
-                let (gs, ge) = group(&rule.target, locs).unwrap_or((m.start(), m.end()));
-                (m.start(), m.end(), gs, ge)
-            }),
+            _ => {
+                let locs = locs.get_or_insert_with(|| regex.capture_locations());
+                regex.captures_read_at(locs, hay, from).map(|m| {
+                    let (gs, ge) = group(&rule.target, locs).unwrap_or((m.start(), m.end()));
+                    (m.start(), m.end(), gs, ge)
+                })
+            }
         };
         let Some((start, end, ms, me)) = found else {
             break;

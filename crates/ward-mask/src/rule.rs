@@ -5,7 +5,7 @@ use crate::replace::Replacement;
 use crate::tail::TailDfa;
 use crate::validate::Validator;
 use regex::bytes::{Regex, RegexBuilder};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The longest match any rule may have, in bytes. The streaming masker holds back at most this much
 /// (plus a few bytes of context), so it bounds memory per stream.
@@ -71,11 +71,24 @@ pub(crate) enum TargetSpec<'a> {
 }
 
 /// A compiled rule, shared by every masker and stream built from the same config.
+///
+/// # Performance
+/// A rule's automata are large next to the rest of the masker (bounded repetitions such as
+/// `{1,4096}` compile to thousands of NFA states, several times over: forward, reverse, per-thread
+/// caches). Built-in rules therefore build them on first use ([`Rule::compile_deferred`]): the regex when
+/// the prefilter first lets the rule run, the streaming automaton when the first [`StreamMasker`]
+/// is made. A process masking only cells never builds a tail automaton, and one that never sees
+/// `-----BEGIN` never builds the PEM rule's regex.
+///
+/// [`StreamMasker`]: crate::StreamMasker
 #[derive(Debug)]
 pub(crate) struct Rule {
     pub name: Arc<str>,
-    pub regex: Regex,
-    pub tail: TailDfa,
+    pattern: Box<str>,
+    // INVARIANT: a deferred rule's pattern is a built-in constant; `builtin::tests` builds every one,
+    // so the lazy builds below cannot fail.
+    regex: OnceLock<Regex>,
+    tail: OnceLock<TailDfa>,
     /// Upper bound on a match's length in bytes.
     pub max_len: usize,
     pub validator: Validator,
@@ -91,14 +104,31 @@ pub(crate) fn valid_name(name: &str) -> bool {
         })
 }
 
+fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).size_limit(64 << 20).build()
+}
+
 impl Rule {
+    /// Compiles `spec`, building its automata now so that any error is reported with the config.
     pub(crate) fn compile(spec: &RuleSpec<'_>) -> Result<Rule, RuleError> {
+        Self::compile_with(spec, true)
+    }
+
+    /// Checks `spec` like [`Rule::compile`] but builds its automata on first use (see the type's
+    /// `# Performance`). Only for patterns known to build: the built-ins.
+    pub(crate) fn compile_deferred(spec: &RuleSpec<'_>) -> Result<Rule, RuleError> {
+        Self::compile_with(spec, false)
+    }
+
+    fn compile_with(spec: &RuleSpec<'_>, eager: bool) -> Result<Rule, RuleError> {
         if !valid_name(spec.name) {
             return Err(RuleError::BadName);
         }
-        let regex = RegexBuilder::new(spec.pattern)
-            .size_limit(64 << 20)
-            .build()?;
+        let needs_groups = matches!(spec.target, TargetSpec::Index(1..) | TargetSpec::Name(_));
+        let regex = match eager || needs_groups {
+            true => Some(build_regex(spec.pattern)?),
+            false => None,
+        };
         // The regex parsed, so the same syntax parses here too; the error arm is unreachable in practice.
         let hir = regex_syntax::ParserBuilder::new()
             .utf8(false)
@@ -117,28 +147,56 @@ impl Rule {
                 });
             }
         };
+        let groups = regex.as_ref();
         let target = match spec.target {
             TargetSpec::Whole => Target::Whole,
             TargetSpec::FirstGroup => Target::FirstGroup,
             TargetSpec::Index(0) => Target::Whole,
-            TargetSpec::Index(i) if i < regex.captures_len() => Target::Group(i),
+            TargetSpec::Index(i) if groups.is_some_and(|r| i < r.captures_len()) => {
+                Target::Group(i)
+            }
             TargetSpec::Index(i) => return Err(RuleError::NoSuchGroup(i.to_string())),
-            TargetSpec::Name(n) => match regex.capture_names().position(|c| c == Some(n)) {
-                Some(i) => Target::Group(i),
-                None => return Err(RuleError::NoSuchGroup(n.to_owned())),
-            },
+            TargetSpec::Name(n) => {
+                match groups.and_then(|r| r.capture_names().position(|c| c == Some(n))) {
+                    Some(i) => Target::Group(i),
+                    None => return Err(RuleError::NoSuchGroup(n.to_owned())),
+                }
+            }
         };
-        let tail = TailDfa::build(spec.pattern)?;
+        let tail = match eager {
+            true => Some(TailDfa::build(spec.pattern)?),
+            false => None,
+        };
         Ok(Rule {
             name: Arc::from(spec.name),
-            regex,
-            tail,
+            pattern: spec.pattern.into(),
+            regex: regex.map(OnceLock::from).unwrap_or_default(),
+            tail: tail.map(OnceLock::from).unwrap_or_default(),
             max_len,
             validator: spec.validator,
             target,
             replacement: spec.replacement,
             hint: spec.hint,
         })
+    }
+
+    /// The rule's regex, built on first use if deferred.
+    pub(crate) fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| match build_regex(&self.pattern) {
+            Ok(r) => r,
+            // Unreachable by the INVARIANT on `regex`: only built-in patterns are deferred.
+            Err(e) => panic!("built-in rule `{}` does not compile: {e}", self.name),
+        })
+    }
+
+    /// The rule's streaming tail automaton, built on first use if deferred.
+    pub(crate) fn tail(&self) -> &TailDfa {
+        self.tail
+            .get_or_init(|| match TailDfa::build(&self.pattern) {
+                Ok(t) => t,
+                // Unreachable by the INVARIANT on `regex`: only built-in patterns are deferred.
+                Err(e) => panic!("built-in rule `{}` has no tail automaton: {e}", self.name),
+            })
     }
 }
 

@@ -55,7 +55,7 @@ impl StreamMasker {
     pub(crate) fn new(masker: Masker) -> Self {
         let rules = &masker.set.rules;
         Self {
-            caches: rules.iter().map(|r| r.tail.create_cache()).collect(),
+            caches: rules.iter().map(|r| r.tail().create_cache()).collect(),
             decided: vec![0; rules.len()],
             resumes: vec![None; rules.len()],
             last_limit: 0,
@@ -100,7 +100,7 @@ impl StreamMasker {
             let floor = end.saturating_sub(rule.max_len + 4);
             let from = (*decided).max(floor).max(*cursor).max(self.base);
             let open = rule
-                .tail
+                .tail()
                 .first_open(cache, &self.buf, self.base, from, resume);
             *decided = open;
             limit = limit.min(open);

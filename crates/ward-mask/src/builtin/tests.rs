@@ -322,3 +322,15 @@ fn earlier_longer_match_wins_overlaps() {
         vec![("auth_header".to_owned(), 1)]
     );
 }
+
+/// Built-in automata are built on first use (`Rule::compile_deferred`); this builds every one, so a
+/// pattern that stopped compiling fails here rather than in production.
+#[test]
+fn every_builtin_builds() {
+    for rule in &masker().set.rules {
+        assert!(rule.regex().captures_len() >= 1, "{}", rule.name);
+        let mut cache = rule.tail().create_cache();
+        let _ = rule.tail().first_open(&mut cache, b"x", 0, 0, &mut None);
+    }
+    assert_eq!(masker().set.rules.len(), super::all().count());
+}
