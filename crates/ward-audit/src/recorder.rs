@@ -27,22 +27,28 @@ use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 use crate::chain::{self, Hash};
 use crate::payload::PayloadWriter;
 use crate::store::{Store, StoreError};
+use ward_mask::{MaskReport, Masker};
 
 /// One event's content. Implementations encode lazily, on the recorder thread.
 pub trait EventBody: Send + 'static {
     fn kind(&self) -> EventKind;
-    /// Writes the event's JSON payload to `out`. Masking happens here, before anything is stored.
-    fn write_payload(&self, out: &mut dyn Write);
+    /// Writes the event's JSON payload to `out`.
+    ///
+    /// INVARIANT: every value that came from a client or a server (statements, parameters, rows,
+    /// messages, data) passes through `mask` first, with its matches counted in `report`; the
+    /// recorder turns a non-empty report into a `mask.applied` event. Nothing unmasked is stored.
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport);
 }
 
-/// An event whose payload is already a JSON value.
+/// An event of Ward's own metadata (identities, decisions, addresses), written as is: it holds
+/// nothing that a client or a server sent.
 pub struct JsonBody(pub EventKind, pub serde_json::Value);
 
 impl EventBody for JsonBody {
     fn kind(&self) -> EventKind {
         self.0
     }
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, _report: &mut MaskReport) {
         let _ = serde_json::to_writer(out, &self.1);
     }
 }
@@ -83,11 +89,13 @@ const MAX_BATCH: usize = 4096;
 const COMMIT_WINDOW: Duration = Duration::from_millis(10);
 
 impl Recorder {
-    /// Opens the store at `path` and starts the recorder thread with a queue of `capacity` events.
-    /// Sessions left open by a previous run are marked `incomplete` first.
+    /// Opens the store at `path` and starts the recorder thread with a queue of `capacity` events,
+    /// masking every payload with `masker`. Sessions left open by a previous run are marked
+    /// `incomplete` first.
     pub fn spawn(
         path: &Path,
         capacity: usize,
+        masker: Masker,
     ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
         let store = Store::open(path)?;
         let abandoned = store.close_abandoned_sessions()?;
@@ -107,6 +115,7 @@ impl Recorder {
                     store,
                     heads: HashMap::new(),
                     healthy: flag,
+                    masker,
                 }
                 .run(rx)
             })
@@ -180,6 +189,7 @@ struct Writer {
     store: Store,
     heads: HashMap<SessionId, Head>,
     healthy: Arc<AtomicBool>,
+    masker: Masker,
 }
 
 impl Writer {
@@ -272,11 +282,25 @@ impl Writer {
                         );
                         let value = serde_json::to_value(&*start).unwrap_or_default();
                         let body = JsonBody(EventKind::SessionStart, value);
-                        append(&mut ins_event, &mut self.heads, start.id, *at, &body)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            &self.masker,
+                            start.id,
+                            *at,
+                            &body,
+                        )?;
                         touched.insert(start.id, ());
                     }
                     Msg::Event(id, at, body) => {
-                        append(&mut ins_event, &mut self.heads, *id, *at, &**body)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            &self.masker,
+                            *id,
+                            *at,
+                            &**body,
+                        )?;
                         touched.insert(*id, ());
                     }
                     Msg::End {
@@ -290,7 +314,14 @@ impl Writer {
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
                         let body = JsonBody(EventKind::SessionEnd, payload);
-                        append(&mut ins_event, &mut self.heads, *id, *at, &body)?;
+                        append(
+                            &mut ins_event,
+                            &mut self.heads,
+                            &self.masker,
+                            *id,
+                            *at,
+                            &body,
+                        )?;
                         tx.execute(
                             "UPDATE sessions SET ended_at = ?2, outcome = ?3, bytes_up = ?4, bytes_down = ?5 WHERE id = ?1",
                             params![id.0.as_bytes(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
@@ -335,6 +366,7 @@ impl Writer {
 fn append(
     stmt: &mut rusqlite::CachedStatement<'_>,
     heads: &mut HashMap<SessionId, Head>,
+    masker: &Masker,
     id: SessionId,
     at: Timestamp,
     body: &dyn EventBody,
@@ -346,7 +378,8 @@ fn append(
     };
     let kind = body.kind().as_str();
     let mut writer = PayloadWriter::new();
-    body.write_payload(&mut writer);
+    let mut report = MaskReport::new();
+    body.write_payload(&mut writer, masker, &mut report);
     let payload = writer
         .finish()
         .map_err(|e| StoreError::Corrupt(format!("encoding a {kind} payload: {e}")))?;
@@ -361,8 +394,25 @@ fn append(
         &head.hash[..],
         &hash[..]
     ])?;
+    let seq = head.next_seq;
     head.next_seq += 1;
     head.hash = hash;
+    if !report.is_empty() {
+        // Which rules fired and how often, never the values.
+        let rules: serde_json::Map<String, serde_json::Value> = report
+            .iter()
+            .map(|(rule, n)| (rule.to_owned(), n.into()))
+            .collect();
+        let applied = serde_json::json!({ "event_seq": seq, "rules": rules });
+        append(
+            stmt,
+            heads,
+            masker,
+            id,
+            at,
+            &JsonBody(EventKind::MaskApplied, applied),
+        )?;
+    }
     Ok(())
 }
 

@@ -39,7 +39,8 @@ async fn recorded_sessions_verify_and_tampering_is_named() {
     let dir = std::env::temp_dir().join(format!("ward-audit-test-{}", std::process::id()));
     let path = dir.join("ward.db");
     let _ = std::fs::remove_dir_all(&dir);
-    let (recorder, _thread) = Recorder::spawn(&path, 16).expect("recorder");
+    let masker = ward_mask::Masker::builtin().expect("masker");
+    let (recorder, _thread) = Recorder::spawn(&path, 16, masker).expect("recorder");
     // A small queue and many events: the recorder must keep every one (backpressure, no drops).
     let a = record_session(&recorder, 500).await;
     let b = record_session(&recorder, 3).await;

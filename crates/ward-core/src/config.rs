@@ -48,6 +48,9 @@ pub struct Config {
     pub auth: Auth,
     #[serde(default)]
     pub recording: Recording,
+    /// What is masked before anything is stored (see docs/masking.md).
+    #[serde(default)]
+    pub masking: ward_mask::MaskingConfig,
     #[serde(default)]
     pub resources: Vec<Resource>,
     #[serde(default)]

@@ -27,12 +27,14 @@ pub enum EventKind {
     DbCopy,
     #[serde(rename = "db.cancel")]
     DbCancel,
+    #[serde(rename = "mask.applied")]
+    MaskApplied,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -44,6 +46,7 @@ impl EventKind {
         EventKind::DbNotification,
         EventKind::DbCopy,
         EventKind::DbCancel,
+        EventKind::MaskApplied,
         EventKind::SessionEnd,
     ];
 
@@ -60,6 +63,7 @@ impl EventKind {
             EventKind::DbNotification => "db.notification",
             EventKind::DbCopy => "db.copy",
             EventKind::DbCancel => "db.cancel",
+            EventKind::MaskApplied => "mask.applied",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -1,6 +1,8 @@
 //! The events a PostgreSQL session records. They hold the original message bytes (zero-copy
 //! slices) and are decoded into JSON on the recorder thread, off the hot path.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use ward_audit::EventBody;
 use ward_core::EventKind;
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 
 use crate::codec::backend::{self, Column};
 use crate::codec::{frame, frontend, value};
@@ -18,8 +21,13 @@ fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
     let _ = serde_json::to_writer(out, v);
 }
 
-fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+fn text(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
+}
+
+/// Text from a peer, masked.
+fn masked(b: &[u8], mask: &Masker, report: &mut MaskReport) -> String {
+    mask.mask_str(&text(b), report).into_owned()
 }
 
 /// Recorded bytes kept in blocks, so growing never copies (or doubles) what is already kept.
@@ -119,12 +127,12 @@ impl EventBody for Query {
         EventKind::DbQuery
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         #[derive(Serialize)]
         struct P<'a> {
-            text: std::borrow::Cow<'a, str>,
+            text: String,
             #[serde(skip_serializing_if = "Option::is_none")]
-            statement: Option<std::borrow::Cow<'a, str>>,
+            statement: Option<Cow<'a, str>>,
             #[serde(skip_serializing_if = "Option::is_none")]
             params: Option<Vec<Option<String>>>,
         }
@@ -136,7 +144,10 @@ impl EventBody for Query {
                 .map(|(i, v)| {
                     let ty = p.types.get(i);
                     let format = b.formats.get(i).copied().unwrap_or(0);
-                    v.map(|v| value::render(ty, format, v).into_owned())
+                    v.map(|v| {
+                        mask.mask_str(&value::render(ty, format, v), report)
+                            .into_owned()
+                    })
                 })
                 .collect(),
             Err(_) => vec![Some(value::hex(&p.bind))],
@@ -144,7 +155,7 @@ impl EventBody for Query {
         write(
             out,
             &P {
-                text: text(&self.text),
+                text: masked(&self.text, mask, report),
                 statement: self.statement.as_deref().map(text),
                 params,
             },
@@ -166,39 +177,47 @@ impl EventBody for ResultSet {
         EventKind::DbResult
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         #[derive(Serialize)]
         struct Col<'a> {
             name: &'a str,
             type_oid: u32,
         }
-        struct Rows<'a>(&'a Blocks, &'a [Column]);
-        impl Serialize for Rows<'_> {
+        struct Rows<'a, 'r> {
+            blocks: &'a Blocks,
+            columns: &'a [Column],
+            plan: CellPlan,
+            report: RefCell<&'r mut MaskReport>,
+        }
+        impl Serialize for Rows<'_, '_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut seq = s.serialize_seq(None)?;
+                let mut report = self.report.borrow_mut();
                 for (block, (_, range)) in self
-                    .0
+                    .blocks
                     .iter()
                     .flat_map(|b| frame::frames(b).map(move |f| (b, f)))
                 {
                     let row = block.get(range).unwrap_or_default();
-                    let cells: Vec<Option<std::borrow::Cow<'_, str>>> = match backend::data_row(row)
-                    {
+                    let cells: Vec<Option<String>> = match backend::data_row(row) {
                         Ok(cells) => cells
                             .into_iter()
                             .enumerate()
                             .map(|(i, c)| {
-                                let col = self.1.get(i);
+                                let col = self.columns.get(i);
                                 c.map(|c| {
-                                    value::render(
+                                    let shown = value::render(
                                         col.map_or(0, |c| c.type_oid),
                                         col.map_or(0, |c| c.format),
                                         c,
-                                    )
+                                    );
+                                    let cell =
+                                        self.plan.mask_cell(i, shown.as_bytes(), &mut report);
+                                    String::from_utf8_lossy(&cell).into_owned()
                                 })
                             })
                             .collect(),
-                        Err(_) => vec![Some(value::hex(row).into())],
+                        Err(_) => vec![Some(value::hex(row))],
                     };
                     seq.serialize_element(&cells)?;
                 }
@@ -206,13 +225,14 @@ impl EventBody for ResultSet {
             }
         }
         #[derive(Serialize)]
-        struct P<'a> {
+        struct P<'a, 'r> {
             columns: Vec<Col<'a>>,
-            rows: Rows<'a>,
+            rows: Rows<'a, 'r>,
             row_count: u64,
             truncated: bool,
         }
         let cols: &[Column] = self.columns.as_deref().unwrap_or(&[]);
+        let refs: Vec<ColumnRef<'_>> = cols.iter().map(|c| ColumnRef::new(None, &c.name)).collect();
         let columns = cols
             .iter()
             .map(|c| Col {
@@ -224,7 +244,12 @@ impl EventBody for ResultSet {
             out,
             &P {
                 columns,
-                rows: Rows(&self.rows, cols),
+                rows: Rows {
+                    blocks: &self.rows,
+                    columns: cols,
+                    plan: mask.plan_columns(&refs),
+                    report: RefCell::new(report),
+                },
                 row_count: self.row_count,
                 truncated: self.truncated,
             },
@@ -246,7 +271,7 @@ impl EventBody for Complete {
         EventKind::DbComplete
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, _report: &mut MaskReport) {
         let tag = self
             .tag
             .as_ref()
@@ -270,7 +295,7 @@ impl EventBody for ServerMessage {
         self.kind
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let mut map = serde_json::Map::new();
         for (code, v) in backend::error_fields(&self.body).unwrap_or_default() {
             let name = match code {
@@ -287,7 +312,11 @@ impl EventBody for ServerMessage {
                 b'n' => "constraint",
                 _ => continue,
             };
-            map.insert(name.into(), text(v).into_owned().into());
+            let value = match code {
+                b'M' | b'D' | b'H' | b'W' => masked(v, mask, report),
+                _ => text(v).into_owned(),
+            };
+            map.insert(name.into(), value.into());
         }
         write(out, &map);
     }
@@ -301,10 +330,10 @@ impl EventBody for Notification {
         EventKind::DbNotification
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let v = match backend::notification(&self.0) {
             Ok((pid, channel, payload)) => {
-                serde_json::json!({ "pid": pid, "channel": text(channel), "payload": text(payload) })
+                serde_json::json!({ "pid": pid, "channel": text(channel), "payload": masked(payload, mask, report) })
             }
             Err(_) => serde_json::json!({ "raw": value::hex(&self.0) }),
         };
@@ -328,12 +357,12 @@ impl EventBody for Copy {
         EventKind::DbCopy
     }
 
-    fn write_payload(&self, out: &mut dyn Write) {
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let joined: Vec<u8> = self.data.iter().flatten().copied().collect();
         #[derive(Serialize)]
         struct P<'a> {
             direction: &'a str,
-            data: std::borrow::Cow<'a, str>,
+            data: String,
             bytes: u64,
             truncated: bool,
             failed: bool,
@@ -342,7 +371,7 @@ impl EventBody for Copy {
             out,
             &P {
                 direction: self.direction,
-                data: text(&joined),
+                data: masked(&joined, mask, report),
                 bytes: self.bytes,
                 truncated: self.truncated,
                 failed: self.failed,

@@ -54,12 +54,29 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Try the masking rules on a text.
+    Mask {
+        #[command(subcommand)]
+        command: MaskCommand,
+    },
     /// Check the hash chains of recorded sessions; exits non-zero on any break.
     Verify {
         #[arg(long)]
         session: Option<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum MaskCommand {
+    /// Mask standard input as Ward would before recording it; print the text, then the count per rule on standard error.
+    Test {
+        /// A masking profile (default: the default profile).
+        #[arg(long)]
+        profile: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -182,6 +199,18 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             command: SessionsCommand::Show { id, json, config },
         } => {
             cli::sessions::show(&open_store(&config)?, &id, json, &mut out)?;
+        }
+        Command::Mask {
+            command: MaskCommand::Test { profile, config },
+        } => {
+            let config = Config::load(&config.config)?;
+            cli::mask::test(
+                &config,
+                profile.as_deref(),
+                &mut std::io::stdin().lock(),
+                &mut out,
+                &mut std::io::stderr(),
+            )?;
         }
         Command::Replay { id, config } => {
             cli::replay::replay(&open_store(&config)?, &id, &mut out)?

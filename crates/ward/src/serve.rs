@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_audit::Recorder;
 use ward_core::config::Config;
+use ward_mask::{Masking, TokenKey};
 
 use crate::users::LocalUsers;
 
@@ -24,8 +25,9 @@ pub struct Running {
 /// Starts every configured listener.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
+    let masker = masking(&config)?.default_profile().clone();
     let (recorder, recorder_thread) =
-        Recorder::spawn(&config.store.path, config.recording.queue_events)
+        Recorder::spawn(&config.store.path, config.recording.queue_events, masker)
             .context("opening the audit store")?;
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
     let verifier = Arc::new(LocalUsers::open(&config.store.path)?);
@@ -75,6 +77,24 @@ impl Running {
         drop(self.gateways);
         let _ = self.recorder_thread;
     }
+}
+
+/// The maskers every recorded payload goes through: the `[masking]` rules, with keyed tokens
+/// derived from a secret kept next to the store (`mask.key`, created on first start, mode 0600).
+pub fn masking(config: &Config) -> anyhow::Result<Masking> {
+    let key_path = config.store.path.with_file_name("mask.key");
+    if !key_path.exists() {
+        if let Some(dir) = key_path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        crate::tls::write_private(&key_path, crate::demo::random_token(32)?.as_bytes())?;
+    }
+    let key =
+        std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    config
+        .masking
+        .compile(Some(&TokenKey::new(&key)))
+        .map_err(|e| anyhow::anyhow!("{}: masking: {e}", config.source.display()))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

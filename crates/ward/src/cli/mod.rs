@@ -1,5 +1,6 @@
-//! The store-reading commands: sessions, replay, verify, users.
+//! The commands besides serving: sessions, replay, verify, users, mask.
 
+pub mod mask;
 pub mod replay;
 pub mod sessions;
 pub mod users;

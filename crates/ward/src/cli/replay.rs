@@ -102,6 +102,14 @@ pub fn replay(store: &Store, id: &str, out: &mut impl Write) -> anyhow::Result<(
                     writeln!(out, "{:13}{line}", "")?;
                 }
             }
+            "mask.applied" => {
+                let rules: Vec<String> = p
+                    .get("rules")
+                    .and_then(Value::as_object)
+                    .map(|r| r.iter().map(|(rule, n)| format!("{rule} {n}")).collect())
+                    .unwrap_or_default();
+                writeln!(out, "{stamp} masked: {}", rules.join(", "))?;
+            }
             "session.end" => writeln!(out, "{stamp} session ended: {}", s("outcome"))?,
             other => writeln!(out, "{stamp} {other} {p}")?,
         }

@@ -1,0 +1,241 @@
+//! Masking before persistence: secrets in statements, parameters, rows, errors and COPY data
+//! are masked in the record (and never reach the store file), while the client sees the data.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql};
+
+const WARD: &str = env!("CARGO_BIN_EXE_ward");
+
+const CARD: &str = "4111 1111 1111 1111";
+const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const GITHUB: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn secrets_are_masked_before_they_are_stored() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config("[[masking.rules]]\nname = \"employee_id\"\npattern = 'EMP-[0-9]{6}'\n")
+        .start()
+        .expect("ward");
+    let url = ward.url("alice", "shop");
+    let csv = ward.dir.join("in.csv");
+    std::fs::write(&csv, format!("3,carol@example.com,{CARD}\n")).expect("csv");
+    ok(&psql(
+        &url,
+        &[
+            "-c",
+            "CREATE TABLE customers (id int, email text, card text)",
+        ],
+    ));
+    ok(&psql(
+        &url,
+        &[
+            "-c",
+            &format!(
+                "INSERT INTO customers VALUES (1, 'ada@example.com', '{CARD}'), (2, 'EMP-123456', '{AWS_KEY}')"
+            ),
+        ],
+    ));
+    ok(&psql(
+        &url,
+        &[
+            "-c",
+            &format!(
+                "\\copy customers FROM '{}' WITH (FORMAT csv)",
+                csv.display()
+            ),
+        ],
+    ));
+    let rows = ok(&psql(
+        &url,
+        &[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT id, email, card FROM customers ORDER BY id",
+        ],
+    ));
+    // The client sees the real data: masking for clients is a policy choice, not the default.
+    assert!(
+        rows.contains(CARD) && rows.contains("ada@example.com") && rows.contains(AWS_KEY),
+        "{rows}"
+    );
+    let out = psql(&url, &["-c", &format!("SELECT '{GITHUB}'::int")]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(GITHUB),
+        "the client sees its own error"
+    );
+
+    let sessions = ward.wait_sessions(5);
+    let all: Vec<serde_json::Value> = sessions
+        .iter()
+        .flat_map(|s| ward.events(s["id"].as_str().expect("id")))
+        .collect();
+    let dump = serde_json::to_string(&all).expect("json");
+    for secret in [
+        CARD,
+        "ada@example.com",
+        "carol@example.com",
+        AWS_KEY,
+        GITHUB,
+        "EMP-123456",
+    ] {
+        assert!(!dump.contains(secret), "{secret} is in the record");
+    }
+    let insert = all
+        .iter()
+        .find(|e| {
+            e["payload"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("INSERT"))
+        })
+        .expect("insert");
+    let text = insert["payload"]["text"].as_str().expect("text");
+    assert!(
+        text.contains("[REDACTED:card]")
+            && text.contains("[REDACTED:aws_access_key]")
+            && text.contains("[REDACTED:employee_id]"),
+        "{text}"
+    );
+    let result = all
+        .iter()
+        .find(|e| e["kind"] == "db.result" && e["payload"]["row_count"] == 3)
+        .expect("select result");
+    assert_eq!(
+        result["payload"]["rows"][0],
+        serde_json::json!(["1", "[REDACTED:email]", "[REDACTED:card]"])
+    );
+    let copy = all.iter().find(|e| e["kind"] == "db.copy").expect("copy");
+    assert_eq!(
+        copy["payload"]["data"],
+        "3,[REDACTED:email],[REDACTED:card]\n"
+    );
+    let error = all.iter().find(|e| e["kind"] == "db.error").expect("error");
+    assert!(
+        error["payload"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("[REDACTED:github_token]")),
+        "{error}"
+    );
+
+    // Each masked event is followed by a mask.applied event naming rules and counts, never values.
+    let applied: Vec<&serde_json::Value> =
+        all.iter().filter(|e| e["kind"] == "mask.applied").collect();
+    assert!(applied.len() >= 4, "{applied:?}");
+    let select_session = sessions
+        .iter()
+        .map(|s| ward.events(s["id"].as_str().expect("id")))
+        .find(|events| {
+            events
+                .iter()
+                .any(|e| e["kind"] == "db.result" && e["payload"]["row_count"] == 3)
+        })
+        .expect("the SELECT session");
+    let for_result = select_session
+        .iter()
+        .find(|e| e["kind"] == "mask.applied" && e["payload"]["event_seq"] == result["seq"])
+        .expect("applied to the result");
+    assert_eq!(
+        for_result["payload"]["rules"],
+        serde_json::json!({ "card": 2, "email": 2, "aws_access_key": 1, "employee_id": 1 })
+    );
+    assert!(ward.cli(&["verify"]).status.success());
+    let select_id = sessions
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .find(|id| {
+            ward.events(id)
+                .iter()
+                .any(|e| e["kind"] == "db.result" && e["payload"]["row_count"] == 3)
+        })
+        .expect("the SELECT session");
+    let replay = ok(&ward.cli(&["replay", select_id]));
+    assert!(
+        replay
+            .lines()
+            .any(|l| l.contains("1  | [REDACTED:email]") && l.contains("| [REDACTED:card]")),
+        "{replay}"
+    );
+    assert!(
+        replay.contains("masked: aws_access_key 1, card 2, email 2, employee_id 1"),
+        "{replay}"
+    );
+
+    // Not in the store files either (these payloads are small, so stored uncompressed).
+    for file in ["ward.db", "ward.db-wal"] {
+        let bytes = std::fs::read(ward.dir.join(file)).unwrap_or_default();
+        let haystack = String::from_utf8_lossy(&bytes);
+        for secret in [CARD, AWS_KEY, GITHUB, "ada@example.com"] {
+            assert!(!haystack.contains(secret), "{secret} found in {file}");
+        }
+    }
+}
+
+#[test]
+fn mask_test_shows_what_the_rules_do() {
+    let ward = Ward::builder(WARD)
+        .config("[masking]\nreplacements = { card = \"partial\" }\n")
+        .start()
+        .expect("ward");
+    let mut child = Command::new(WARD)
+        .args([
+            "mask",
+            "test",
+            "--config",
+            ward.config.to_str().expect("path"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ward mask test");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("pay with {CARD} or key {AWS_KEY}; order 1234567812345678\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pay with **** **** **** 1111 or key [REDACTED:aws_access_key]; order 1234567812345678\n"
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("card: 1") && summary.contains("aws_access_key: 1"),
+        "{summary}"
+    );
+    let bad = Command::new(WARD)
+        .args([
+            "mask",
+            "test",
+            "--profile",
+            "nope",
+            "--config",
+            ward.config.to_str().expect("path"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no masking profile `nope`"));
+}
