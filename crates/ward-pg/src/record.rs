@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -21,13 +21,13 @@ fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
     let _ = serde_json::to_writer(out, v);
 }
 
-fn text(b: &[u8]) -> Cow<'_, str> {
+fn text_of(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
 
 /// Text from a peer, masked.
 fn masked(b: &[u8], mask: &Masker, report: &mut MaskReport) -> String {
-    mask.mask_str(&text(b), report).into_owned()
+    mask.mask_str(&text_of(b), report).into_owned()
 }
 
 /// Recorded bytes kept in blocks, so growing never copies (or doubles) what is already kept.
@@ -86,15 +86,21 @@ impl Blocks {
     }
 }
 
-/// Parameter types of a prepared statement: as the client declared them in Parse, and as the
-/// server described them (filled in when its ParameterDescription arrives).
+/// What Ward keeps about a prepared statement: its parameter types as the client declared them
+/// in Parse and as the server described them (filled in when its ParameterDescription arrives),
+/// and its text once masked.
 #[derive(Debug, Default)]
-pub struct ParamTypes {
+pub struct Prepared {
     pub declared: Vec<u32>,
-    pub described: Arc<std::sync::OnceLock<Vec<u32>>>,
+    pub described: OnceLock<Vec<u32>>,
+    /// The result columns the server described for the statement (formats as described: text).
+    pub columns: OnceLock<Arc<[Column]>>,
+    /// The statement's text masked, with its report: a statement executed many times is
+    /// masked once.
+    pub masked_text: OnceLock<(String, MaskReport)>,
 }
 
-impl ParamTypes {
+impl Prepared {
     /// The type of parameter `i`: declared if the client gave one, else as described, else 0.
     pub fn get(&self, i: usize) -> u32 {
         match self.declared.get(i) {
@@ -111,7 +117,7 @@ impl ParamTypes {
 /// Parameters of an extended-protocol execution: the Bind body and the statement's types.
 pub struct Params {
     pub bind: Bytes,
-    pub types: Arc<ParamTypes>,
+    pub types: Arc<Prepared>,
 }
 
 /// `db.query`: a statement sent by the client.
@@ -145,18 +151,34 @@ impl EventBody for Query {
                     let ty = p.types.get(i);
                     let format = b.formats.get(i).copied().unwrap_or(0);
                     v.map(|v| {
-                        mask.mask_str(&value::render(ty, format, v), report)
-                            .into_owned()
+                        let shown = value::render(ty, format, v);
+                        if value::cannot_hold_secrets(ty) {
+                            shown.into_owned()
+                        } else {
+                            mask.mask_str(&shown, report).into_owned()
+                        }
                     })
                 })
                 .collect(),
             Err(_) => vec![Some(value::hex(&p.bind))],
         });
+        let text = match &self.params {
+            // A prepared statement's text is masked once, however often it runs.
+            Some(p) => {
+                let (text, found) = p.types.masked_text.get_or_init(|| {
+                    let mut found = MaskReport::new();
+                    (masked(&self.text, mask, &mut found), found)
+                });
+                report.merge(found);
+                text.clone()
+            }
+            None => masked(&self.text, mask, report),
+        };
         write(
             out,
             &P {
-                text: masked(&self.text, mask, report),
-                statement: self.statement.as_deref().map(text),
+                text,
+                statement: self.statement.as_deref().map(text_of),
                 params,
             },
         );
@@ -206,11 +228,15 @@ impl EventBody for ResultSet {
                             .map(|(i, c)| {
                                 let col = self.columns.get(i);
                                 c.map(|c| {
-                                    let shown = value::render(
-                                        col.map_or(0, |c| c.type_oid),
-                                        col.map_or(0, |c| c.format),
-                                        c,
-                                    );
+                                    let ty = col.map_or(0, |c| c.type_oid);
+                                    let shown = value::render(ty, col.map_or(0, |c| c.format), c);
+                                    // Column rules apply whatever the type; value detectors only
+                                    // where the type's text can look like a secret.
+                                    if value::cannot_hold_secrets(ty)
+                                        && self.plan.column_rule(i).is_none()
+                                    {
+                                        return shown.into_owned();
+                                    }
                                     let cell =
                                         self.plan.mask_cell(i, shown.as_bytes(), &mut report);
                                     String::from_utf8_lossy(&cell).into_owned()
@@ -275,7 +301,7 @@ impl EventBody for Complete {
         let tag = self
             .tag
             .as_ref()
-            .map(|t| text(backend::command_complete(t).unwrap_or(t)).into_owned());
+            .map(|t| text_of(backend::command_complete(t).unwrap_or(t)).into_owned());
         let mut v = serde_json::json!({ "tag": tag, "duration_us": self.duration_us });
         if self.suspended {
             v["suspended"] = true.into();
@@ -314,7 +340,7 @@ impl EventBody for ServerMessage {
             };
             let value = match code {
                 b'M' | b'D' | b'H' | b'W' => masked(v, mask, report),
-                _ => text(v).into_owned(),
+                _ => text_of(v).into_owned(),
             };
             map.insert(name.into(), value.into());
         }
@@ -333,7 +359,7 @@ impl EventBody for Notification {
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let v = match backend::notification(&self.0) {
             Ok((pid, channel, payload)) => {
-                serde_json::json!({ "pid": pid, "channel": text(channel), "payload": masked(payload, mask, report) })
+                serde_json::json!({ "pid": pid, "channel": text_of(channel), "payload": masked(payload, mask, report) })
             }
             Err(_) => serde_json::json!({ "raw": value::hex(&self.0) }),
         };

@@ -10,7 +10,7 @@
 //! Their state lives outside the futures, so a result in flight is still recorded afterwards.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -49,22 +49,26 @@ pub enum RelayEnd {
 /// What the server's answers correspond to, in the order the client sent it.
 enum Pending {
     Simple(Instant),
-    Execute(Instant),
-    /// A Describe of a statement: its ParameterDescription fills in the parameter types.
-    DescribeStatement(Arc<OnceLock<Vec<u32>>>),
+    /// An Execute: the statement behind its portal (whose described columns apply when the
+    /// client did not Describe the portal) and the result formats its Bind asked for.
+    Execute(Instant, Option<Arc<record::Prepared>>, Arc<[i16]>),
+    /// A Describe of a statement: its ParameterDescription and RowDescription (or NoData) fill
+    /// in the statement's parameter types and columns.
+    DescribeStatement(Arc<record::Prepared>),
     Sync,
 }
 
 struct Statement {
     text: Bytes,
-    types: Arc<record::ParamTypes>,
+    types: Arc<record::Prepared>,
 }
 
 struct Portal {
     statement: Bytes,
     text: Bytes,
     bind: Bytes,
-    types: Arc<record::ParamTypes>,
+    types: Arc<record::Prepared>,
+    result_formats: Arc<[i16]>,
 }
 
 /// Data of a COPY being kept for the record, up to the cap.
@@ -281,9 +285,9 @@ impl Observer for ClientSide {
             frontend::PARSE => frontend::parse(body).map(|p| {
                 let statement = Statement {
                     text: Bytes::copy_from_slice(p.query),
-                    types: Arc::new(record::ParamTypes {
+                    types: Arc::new(record::Prepared {
                         declared: p.param_types,
-                        described: Arc::default(),
+                        ..Default::default()
                     }),
                 };
                 self.statements
@@ -299,14 +303,20 @@ impl Observer for ClientSide {
                     text,
                     bind: Bytes::copy_from_slice(body),
                     types,
+                    result_formats: b.result_formats.into(),
                 };
                 self.portals
                     .insert(Bytes::copy_from_slice(b.portal), portal);
             }),
             frontend::EXECUTE => match frontend::execute(body) {
                 Ok(name) => {
-                    let _ = self.pending.send(Pending::Execute(Instant::now()));
-                    let query = match self.portals.get(name) {
+                    let portal = self.portals.get(name);
+                    let _ = self.pending.send(Pending::Execute(
+                        Instant::now(),
+                        portal.map(|p| p.types.clone()),
+                        portal.map_or_else(|| Arc::from([]), |p| p.result_formats.clone()),
+                    ));
+                    let query = match portal {
                         Some(p) => record::Query {
                             text: p.text.clone(),
                             statement: Some(p.statement.clone()),
@@ -330,7 +340,7 @@ impl Observer for ClientSide {
                 if let (b'S', Some(s)) = (kind, self.statements.get(name)) {
                     let _ = self
                         .pending
-                        .send(Pending::DescribeStatement(s.types.described.clone()));
+                        .send(Pending::DescribeStatement(s.types.clone()));
                 }
             }),
             frontend::SYNC => {
@@ -392,7 +402,7 @@ impl ServerSide {
 
     fn started(&mut self) -> Option<Instant> {
         match self.front() {
-            Some(Pending::Simple(t) | Pending::Execute(t)) => Some(*t),
+            Some(Pending::Simple(t) | Pending::Execute(t, ..)) => Some(*t),
             _ => None,
         }
     }
@@ -416,9 +426,9 @@ impl ServerSide {
             }
             backend::PARAMETER_DESCRIPTION => {
                 let types = backend::parameter_description(body)?;
-                if let Some(Pending::DescribeStatement(slot)) = self.front() {
-                    let _ = slot.set(types);
-                    self.current = None;
+                // The RowDescription or NoData that follows completes the Describe.
+                if let Some(Pending::DescribeStatement(statement)) = self.front() {
+                    let _ = statement.described.set(types);
                 }
             }
             backend::ROW_DESCRIPTION => {
@@ -431,8 +441,24 @@ impl ServerSide {
                         cols
                     }
                 };
-                self.columns = Some(columns);
-                self.in_result = true;
+                match self.front() {
+                    // A statement Describe (at prepare time): the columns belong to the statement,
+                    // for executions whose portal the client does not Describe.
+                    Some(Pending::DescribeStatement(statement)) => {
+                        let _ = statement.columns.set(columns);
+                        self.current = None;
+                    }
+                    front => {
+                        self.in_result =
+                            matches!(front, Some(Pending::Simple(_) | Pending::Execute(..)));
+                        self.columns = Some(columns);
+                    }
+                }
+            }
+            backend::NO_DATA => {
+                if matches!(self.front(), Some(Pending::DescribeStatement(_))) {
+                    self.current = None;
+                }
             }
             backend::COMMAND_COMPLETE | backend::EMPTY_QUERY | backend::PORTAL_SUSPENDED => {
                 self.finish_result(rec).await;
@@ -449,7 +475,7 @@ impl ServerSide {
                     suspended,
                 })
                 .await;
-                if matches!(self.front(), Some(Pending::Execute(_))) {
+                if matches!(self.front(), Some(Pending::Execute(..))) {
                     self.current = None;
                 }
             }
@@ -510,8 +536,15 @@ impl ServerSide {
             return;
         }
         self.in_result = false;
+        let columns = match (self.columns.clone(), self.front()) {
+            (Some(described), _) => Some(described),
+            (None, Some(Pending::Execute(_, Some(statement), formats))) => {
+                statement.columns.get().map(|c| with_formats(c, formats))
+            }
+            (None, _) => None,
+        };
         let result = record::ResultSet {
-            columns: self.columns.clone(),
+            columns,
             rows: std::mem::take(&mut self.rows),
             row_count: std::mem::take(&mut self.row_count),
             truncated: std::mem::take(&mut self.truncated),
@@ -520,6 +553,29 @@ impl ServerSide {
             rec.record(result).await;
         }
         self.columns = None;
+    }
+}
+
+/// A statement's described columns with the result formats a Bind asked for (none: all text;
+/// one: for all; else one per column).
+fn with_formats(columns: &Arc<[Column]>, formats: &[i16]) -> Arc<[Column]> {
+    match formats {
+        [] => columns.clone(),
+        [one] => columns
+            .iter()
+            .map(|c| Column {
+                format: *one,
+                ..c.clone()
+            })
+            .collect(),
+        many => columns
+            .iter()
+            .zip(many.iter().chain(std::iter::repeat(&0)))
+            .map(|(c, f)| Column {
+                format: *f,
+                ..c.clone()
+            })
+            .collect(),
     }
 }
 

@@ -239,3 +239,81 @@ fn mask_test_shows_what_the_rules_do() {
         .expect("run");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no masking profile `nope`"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_and_column_rules_are_masked_every_time() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("db", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "db")
+        .plaintext_loopback()
+        .config("[[masking.columns]]\ncolumn = \"*salary*\"\n")
+        .start()
+        .expect("ward");
+    let conn = format!(
+        "host=127.0.0.1 port={} user=alice password='{}' dbname=db",
+        ward.port,
+        ward_testkit::PASSWORD
+    );
+    let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let stmt = client
+        .prepare(&format!(
+            "SELECT $1::int4 AS n, 50000::int4 AS salary, '{CARD}' AS card, $2::text AS note"
+        ))
+        .await
+        .expect("prepare");
+    for n in 0..3i32 {
+        let row = client
+            .query_one(&stmt, &[&n, &format!("key {AWS_KEY}")])
+            .await
+            .expect("query");
+        assert_eq!(
+            row.get::<_, i32>(1),
+            50000,
+            "the client sees the real value"
+        );
+    }
+    drop(client);
+    let sessions = ward.wait_sessions(1);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    let queries: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["kind"] == "db.query").collect();
+    assert_eq!(queries.len(), 3);
+    for (n, q) in queries.iter().enumerate() {
+        let text = q["payload"]["text"].as_str().expect("text");
+        assert!(
+            text.contains("[REDACTED:card]") && !text.contains(CARD),
+            "{text}"
+        );
+        assert_eq!(
+            q["payload"]["params"],
+            serde_json::json!([n.to_string(), "key [REDACTED:aws_access_key]"])
+        );
+        let applied = events
+            .iter()
+            .find(|e| e["kind"] == "mask.applied" && e["payload"]["event_seq"] == q["seq"])
+            .expect("every execution reports its masking");
+        assert_eq!(
+            applied["payload"]["rules"],
+            serde_json::json!({ "card": 1, "aws_access_key": 1 })
+        );
+    }
+    let result = events
+        .iter()
+        .find(|e| e["kind"] == "db.result")
+        .expect("result");
+    // An int4 is never a secret by value, but a column rule masks it by name.
+    assert_eq!(
+        result["payload"]["rows"][0],
+        serde_json::json!([
+            "0",
+            "[REDACTED:*salary*]",
+            "[REDACTED:card]",
+            "key [REDACTED:aws_access_key]"
+        ])
+    );
+}

@@ -171,6 +171,10 @@ fn render(oid: u32, format: i16, bytes: &[u8]) {
 
 fn payload(event: &impl EventBody) {
     let mut out = Vec::new();
-    event.write_payload(&mut out);
+    event.write_payload(
+        &mut out,
+        ward_pg_fuzz::masker(),
+        &mut ward_mask::MaskReport::new(),
+    );
     ward_pg_fuzz::assert_json(&out);
 }

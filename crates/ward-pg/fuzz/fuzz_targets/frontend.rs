@@ -94,9 +94,9 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
                 assert_eq!(b.formats.len(), b.values.len());
             }
             // The record decodes the Bind itself, valid or not, with the statement's types.
-            let types = record::ParamTypes {
+            let types = record::Prepared {
                 declared: statement.types.clone(),
-                described: Arc::default(),
+                ..Default::default()
             };
             let _ = types.described.set(statement.described.clone());
             let query = record::Query {
@@ -138,6 +138,10 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
 
 fn payload(event: &impl EventBody) {
     let mut out = Vec::new();
-    event.write_payload(&mut out);
+    event.write_payload(
+        &mut out,
+        ward_pg_fuzz::masker(),
+        &mut ward_mask::MaskReport::new(),
+    );
     ward_pg_fuzz::assert_json(&out);
 }

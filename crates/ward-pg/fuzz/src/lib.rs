@@ -171,3 +171,12 @@ pub fn assert_json(payload: &[u8]) {
         );
     }
 }
+
+/// The built-in masker, compiled once: record payloads are masked as the recorder masks them.
+pub fn masker() -> &'static ward_mask::Masker {
+    static MASKER: std::sync::OnceLock<ward_mask::Masker> = std::sync::OnceLock::new();
+    MASKER.get_or_init(|| match ward_mask::Masker::builtin() {
+        Ok(m) => m,
+        Err(e) => panic!("built-in masking rules: {e}"),
+    })
+}

@@ -10,6 +10,7 @@ pub const BACKEND_KEY_DATA: u8 = b'K';
 pub const READY_FOR_QUERY: u8 = b'Z';
 pub const ROW_DESCRIPTION: u8 = b'T';
 pub const PARAMETER_DESCRIPTION: u8 = b't';
+pub const NO_DATA: u8 = b'n';
 pub const DATA_ROW: u8 = b'D';
 pub const COMMAND_COMPLETE: u8 = b'C';
 pub const EMPTY_QUERY: u8 = b'I';

@@ -51,6 +51,8 @@ pub struct Bind<'a> {
     /// Format of each parameter (0 text, 1 binary), already expanded to one per parameter.
     pub formats: Vec<i16>,
     pub values: Vec<Option<&'a [u8]>>,
+    /// Result column formats as sent: none (all text), one for all, or one per column.
+    pub result_formats: Vec<i16>,
 }
 
 pub fn bind(body: &[u8]) -> Result<Bind<'_>, ProtocolError> {
@@ -73,11 +75,17 @@ pub fn bind(body: &[u8]) -> Result<Bind<'_>, ProtocolError> {
         many if many.len() == nv => many.to_vec(),
         _ => return Err(super::malformed("Bind")),
     };
+    let nr = r.count16()?;
+    let mut result_formats = Vec::with_capacity(nr.min(1600));
+    for _ in 0..nr {
+        result_formats.push(r.i16()?);
+    }
     Ok(Bind {
         portal,
         statement,
         formats,
         values,
+        result_formats,
     })
 }
 

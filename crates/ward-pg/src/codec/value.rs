@@ -28,6 +28,24 @@ pub mod oid {
 /// Days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i64 = 10_957;
 
+/// True for types whose text form no detector can match: short integers, booleans, floats,
+/// dates, times and UUIDs (an `int8` can hold a card number, so it is not among them).
+pub fn cannot_hold_secrets(type_oid: u32) -> bool {
+    matches!(
+        type_oid,
+        oid::BOOL
+            | oid::INT2
+            | oid::INT4
+            | oid::OID
+            | oid::FLOAT4
+            | oid::FLOAT8
+            | oid::DATE
+            | oid::TIMESTAMP
+            | oid::TIMESTAMPTZ
+            | oid::UUID
+    )
+}
+
 /// A value as text. `format` is 0 for text, 1 for binary.
 pub fn render(type_oid: u32, format: i16, bytes: &[u8]) -> Cow<'_, str> {
     if format == 0 {
