@@ -43,17 +43,19 @@ impl PayloadWriter {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let digest = self.hasher.finalize().into();
         Ok(match self.sink {
-            Sink::Plain(bytes) => StoredPayload {
-                bytes,
-                compressed: false,
-                digest,
-            },
+            Sink::Plain(bytes) => {
+                let digest = Sha256::digest(&bytes).into();
+                StoredPayload {
+                    bytes,
+                    compressed: false,
+                    digest,
+                }
+            }
             Sink::Zstd(enc) => StoredPayload {
                 bytes: enc.finish()?,
                 compressed: true,
-                digest,
+                digest: self.hasher.finalize().into(),
             },
         })
     }
@@ -67,17 +69,19 @@ impl Default for PayloadWriter {
 
 impl Write for PayloadWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.hasher.update(buf);
         match &mut self.sink {
+            // Small payloads are hashed once, in `finish`: serializers write many tiny pieces.
             Sink::Plain(v) => {
                 v.extend_from_slice(buf);
                 if v.len() > COMPRESS_OVER {
+                    self.hasher.update(&*v);
                     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
                     enc.write_all(v)?;
                     self.sink = Sink::Zstd(enc);
                 }
             }
             Sink::Zstd(enc) => {
+                self.hasher.update(buf);
                 if let Err(e) = enc.write_all(buf) {
                     self.error = Some(io::Error::new(e.kind(), e.to_string()));
                     return Err(e);
