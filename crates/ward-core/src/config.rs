@@ -256,6 +256,9 @@ impl fmt::Debug for Secret {
 pub struct Grant {
     pub group: String,
     pub resources: Vec<String>,
+    /// Mask result rows for these clients too, not only in the record.
+    #[serde(default)]
+    pub mask_client: bool,
 }
 
 impl Config {

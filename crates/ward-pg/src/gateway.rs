@@ -12,6 +12,7 @@ use ward_audit::{JsonBody, Recorder, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::auth::PasswordVerifier;
 use ward_core::config::{Config, ResourceKind};
+use ward_mask::Masker;
 
 use crate::codec::encode;
 use crate::relay::Limits;
@@ -30,6 +31,8 @@ pub struct Gateway {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) verifier: Arc<dyn PasswordVerifier>,
     pub(crate) recorder: Recorder,
+    /// Masks result rows for clients whose grant says `mask_client`.
+    pub(crate) masker: Masker,
     pub(crate) targets: HashMap<String, Arc<Target>>,
     pub(crate) limits: Limits,
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
@@ -44,6 +47,7 @@ impl Gateway {
         tls: Arc<rustls::ServerConfig>,
         verifier: Arc<dyn PasswordVerifier>,
         recorder: Recorder,
+        masker: Masker,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, String> {
         let mut targets = HashMap::new();
@@ -70,6 +74,7 @@ impl Gateway {
             acceptor: TlsAcceptor::from(tls),
             verifier,
             recorder,
+            masker,
             targets,
             limits,
             cancels: Mutex::new(HashMap::new()),

@@ -20,9 +20,10 @@ use ward_audit::SessionRecorder;
 use ward_core::EventKind;
 
 use crate::codec::backend::{self, Column};
-use crate::codec::frame;
 use crate::codec::{ProtocolError, frontend};
+use crate::codec::{frame, value};
 use crate::record;
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 
 /// Size limits of a relay.
 #[derive(Debug, Clone, Copy)]
@@ -128,10 +129,18 @@ pub struct ServerSide {
     in_result: bool,
     copy: Option<CopyData>,
     pub bytes: u64,
+    client_mask: Option<ClientMask>,
 }
 
-/// Creates the two halves of a relay's state.
-pub fn state() -> (ClientSide, ServerSide) {
+/// Masking of result rows on their way to the client, with the cell plan of the current columns.
+struct ClientMask {
+    masker: Masker,
+    plan: Option<(Arc<[Column]>, CellPlan)>,
+}
+
+/// Creates the two halves of a relay's state. With `client_mask`, result rows reach the client
+/// masked (the grant's `mask_client`).
+pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
     let client = ClientSide {
         statements: HashMap::new(),
@@ -151,6 +160,7 @@ pub fn state() -> (ClientSide, ServerSide) {
         in_result: false,
         copy: None,
         bytes: 0,
+        client_mask: client_mask.map(|masker| ClientMask { masker, plan: None }),
     };
     (client, server)
 }
@@ -176,6 +186,16 @@ trait Observer {
         rec: &SessionRecorder,
     ) -> impl Future<Output = Step> + Send;
     fn count(&mut self, bytes: u64);
+
+    /// Whether messages may be rewritten on their way (see [`Observer::forward`]).
+    fn rewrites(&self) -> bool {
+        false
+    }
+
+    /// Appends what to send for one message: `frame` unchanged, or a rewritten message.
+    fn forward(&mut self, _tag: u8, _body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(frame);
+    }
 }
 
 /// Reads whole messages from `from`, lets the observer see each, and writes them to `to` unchanged.
@@ -192,6 +212,7 @@ where
     W: AsyncWrite + Unpin,
     O: Observer,
 {
+    let mut out = Vec::new();
     loop {
         let (whole, need) = match frame::complete_prefix(buf, limits.max_message) {
             Ok(v) => v,
@@ -200,15 +221,23 @@ where
         if whole > 0 {
             let chunk = buf.split_to(whole);
             let mut stop = None;
+            let rewrite = obs.rewrites();
+            out.clear();
             for (tag, range) in frame::frames(&chunk) {
-                if let Step::Stop(end) = obs
-                    .observe(tag, chunk.get(range).unwrap_or_default(), limits, rec)
-                    .await
-                {
+                let body = chunk.get(range.clone()).unwrap_or_default();
+                if let Step::Stop(end) = obs.observe(tag, body, limits, rec).await {
                     stop = Some(end);
                 }
+                if rewrite {
+                    let whole_frame = chunk
+                        .get(range.start - frame::HEADER..range.end)
+                        .unwrap_or_default();
+                    obs.forward(tag, body, whole_frame, &mut out);
+                }
             }
-            if let Err(e) = to.write_all(&chunk).await {
+            // Without rewriting, the original bytes go on untouched.
+            let sent: &[u8] = if rewrite { &out } else { &chunk };
+            if let Err(e) = to.write_all(sent).await {
                 return O::WRITE(e);
             }
             if let Err(e) = to.flush().await {
@@ -530,19 +559,83 @@ impl ServerSide {
         Ok(())
     }
 
+    /// The columns of the result being received: from its RowDescription, or else those the
+    /// statement behind the current Execute was described with, in the formats its Bind asked for.
+    fn effective_columns(&mut self) -> Option<Arc<[Column]>> {
+        match (self.columns.clone(), self.front()) {
+            (Some(described), _) => Some(described),
+            (None, Some(Pending::Execute(_, Some(statement), formats))) => {
+                statement.columns.get().map(|c| with_formats(c, formats))
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// Appends a DataRow with its cells masked for the client. Text cells are masked in place;
+    /// a binary cell under a column rule becomes NULL (a masked value would not decode), other
+    /// binary cells pass unchanged.
+    fn masked_row(&mut self, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        let columns = self.effective_columns().unwrap_or_else(|| Arc::from([]));
+        let Some(mask) = self.client_mask.as_mut() else {
+            out.extend_from_slice(frame);
+            return;
+        };
+        if !mask
+            .plan
+            .as_ref()
+            .is_some_and(|(c, _)| Arc::ptr_eq(c, &columns))
+        {
+            let refs: Vec<ColumnRef<'_>> = columns
+                .iter()
+                .map(|c| ColumnRef::new(None, &c.name))
+                .collect();
+            let plan = mask.masker.plan_columns(&refs);
+            mask.plan = Some((columns.clone(), plan));
+        }
+        let (Some((_, plan)), Ok(cells)) = (mask.plan.as_ref(), backend::data_row(body)) else {
+            // Not decodable: the upstream's bytes go on and the client reports the problem.
+            out.extend_from_slice(frame);
+            return;
+        };
+        let mut report = MaskReport::new();
+        crate::codec::encode::message(out, backend::DATA_ROW, |b| {
+            b.extend_from_slice(&i16::try_from(cells.len()).unwrap_or(i16::MAX).to_be_bytes());
+            for (i, cell) in cells.iter().enumerate() {
+                let col = columns.get(i);
+                let (ty, format) = (col.map_or(0, |c| c.type_oid), col.map_or(0, |c| c.format));
+                let ruled = plan.column_rule(i).is_some();
+                let value: Option<std::borrow::Cow<'_, [u8]>> = match cell {
+                    None => None,
+                    Some(v) if format == 0 || value::is_text_type(ty) => {
+                        if value::cannot_hold_secrets(ty) && !ruled {
+                            Some((*v).into())
+                        } else {
+                            Some(plan.mask_cell(i, v, &mut report))
+                        }
+                    }
+                    Some(_) if ruled => None,
+                    Some(v) => Some((*v).into()),
+                };
+                match value {
+                    None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+                    Some(v) => {
+                        b.extend_from_slice(
+                            &i32::try_from(v.len()).unwrap_or(i32::MAX).to_be_bytes(),
+                        );
+                        b.extend_from_slice(&v);
+                    }
+                }
+            }
+        });
+    }
+
     /// Records the rows gathered so far, if a result is open.
     pub async fn finish_result(&mut self, rec: &SessionRecorder) {
         if !self.in_result {
             return;
         }
         self.in_result = false;
-        let columns = match (self.columns.clone(), self.front()) {
-            (Some(described), _) => Some(described),
-            (None, Some(Pending::Execute(_, Some(statement), formats))) => {
-                statement.columns.get().map(|c| with_formats(c, formats))
-            }
-            (None, _) => None,
-        };
+        let columns = self.effective_columns();
         let result = record::ResultSet {
             columns,
             rows: std::mem::take(&mut self.rows),
@@ -587,6 +680,18 @@ impl Observer for ServerSide {
 
     fn count(&mut self, bytes: u64) {
         self.bytes += bytes;
+    }
+
+    fn rewrites(&self) -> bool {
+        self.client_mask.is_some()
+    }
+
+    fn forward(&mut self, tag: u8, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        if tag == backend::DATA_ROW {
+            self.masked_row(body, frame, out);
+        } else {
+            out.extend_from_slice(frame);
+        }
     }
 
     async fn observe(

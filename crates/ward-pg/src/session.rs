@@ -287,7 +287,8 @@ impl Session<'_> {
             .await;
             return;
         };
-        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user });
+        let mask_client = grant.mask_client;
+        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user, "mask_client": mask_client });
         if !gw.recorder.is_healthy() {
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
             let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
@@ -325,7 +326,7 @@ impl Session<'_> {
             tracing::info!(peer = %self.peer, error = %e, "client left during login");
             (Outcome::Ok, 0, 0)
         } else {
-            self.relay(upstream, &rec).await
+            self.relay(upstream, &rec, mask_client).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -335,10 +336,12 @@ impl Session<'_> {
         &mut self,
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
+        mask_client: bool,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) = relay::state();
+        let (mut client_side, mut server_side) =
+            relay::state(mask_client.then(|| gw.masker.clone()));
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);

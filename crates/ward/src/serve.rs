@@ -26,6 +26,7 @@ pub struct Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     let masker = masking(&config)?.default_profile().clone();
+    let client_masker = masker.clone();
     let (recorder, recorder_thread) =
         Recorder::spawn(&config.store.path, config.recording.queue_events, masker)
             .context("opening the audit store")?;
@@ -44,6 +45,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 tls.clone(),
                 verifier.clone(),
                 recorder.clone(),
+                client_masker.clone(),
                 stopped.clone(),
             )
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?,

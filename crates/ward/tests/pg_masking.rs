@@ -317,3 +317,88 @@ async fn prepared_statements_and_column_rules_are_masked_every_time() {
         ])
     );
 }
+
+#[test]
+fn grants_with_mask_client_show_clients_masked_rows() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql(&format!(
+        "CREATE TABLE customers (id int, email text, card text, api_password int8);
+         INSERT INTO customers VALUES (1, 'ada@example.com', '{CARD}', 4111111111111111);
+         GRANT SELECT ON customers TO app;"
+    ))
+    .expect("seed");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("sam", &["support"])
+        .user("dev", &["dev"])
+        .plaintext_loopback()
+        .config(
+            "[[grants]]\ngroup = \"support\"\nresources = [\"shop\"]\nmask_client = true\n\n[[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\n\n[[masking.columns]]\ncolumn = \"*password*\"\n",
+        )
+        .start()
+        .expect("ward");
+    let query = [
+        "-A",
+        "-t",
+        "-c",
+        "SELECT id, email, card, api_password FROM customers",
+    ];
+    let masked = ok(&psql(&ward.url("sam", "shop"), &query));
+    assert_eq!(
+        masked.trim(),
+        "1|[REDACTED:email]|[REDACTED:card]|[REDACTED:*password*]"
+    );
+    let plain = ok(&psql(&ward.url("dev", "shop"), &query));
+    assert_eq!(
+        plain.trim(),
+        format!("1|ada@example.com|{CARD}|4111111111111111")
+    );
+
+    // The extended protocol with binary results: text cells are masked, a binary cell under a
+    // column rule becomes NULL, other binary cells pass.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let conn = format!(
+        "host=127.0.0.1 port={} user=sam password='{}' dbname=shop",
+        ward.port,
+        ward_testkit::PASSWORD
+    );
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let row = client
+            .query_one("SELECT id, email, card, api_password FROM customers", &[])
+            .await
+            .expect("query");
+        assert_eq!(row.get::<_, i32>(0), 1);
+        assert_eq!(row.get::<_, String>(1), "[REDACTED:email]");
+        assert_eq!(row.get::<_, String>(2), "[REDACTED:card]");
+        assert_eq!(row.get::<_, Option<i64>>(3), None);
+    });
+    // Dropping the runtime closes the connection, which ends the session.
+    drop(rt);
+    let sessions = ward.wait_sessions(3);
+    let decisions: Vec<serde_json::Value> = sessions
+        .iter()
+        .map(|s| ward.events(s["id"].as_str().expect("id")))
+        .map(|events| {
+            events
+                .iter()
+                .find(|e| e["kind"] == "policy.decision")
+                .expect("decision")["payload"]["mask_client"]
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            serde_json::json!(true),
+            serde_json::json!(false),
+            serde_json::json!(true)
+        ]
+    );
+}

@@ -46,6 +46,14 @@ pub fn cannot_hold_secrets(type_oid: u32) -> bool {
     )
 }
 
+/// True for types whose binary format is their text (so masked text can stand in for it).
+pub fn is_text_type(type_oid: u32) -> bool {
+    matches!(
+        type_oid,
+        oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON
+    )
+}
+
 /// A value as text. `format` is 0 for text, 1 for binary.
 pub fn render(type_oid: u32, format: i16, bytes: &[u8]) -> Cow<'_, str> {
     if format == 0 {
