@@ -165,13 +165,13 @@ pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
     (client, server)
 }
 
-enum Step {
+pub(crate) enum Step {
     Continue,
     Stop(RelayEnd),
 }
 
 /// One direction's observer: sees each whole message before it is forwarded.
-trait Observer {
+pub(crate) trait Observer {
     /// How this direction's failures are reported: read side, write side, protocol, end of input.
     const READ: fn(std::io::Error) -> RelayEnd;
     const WRITE: fn(std::io::Error) -> RelayEnd;
@@ -198,8 +198,9 @@ trait Observer {
     }
 }
 
-/// Reads whole messages from `from`, lets the observer see each, and writes them to `to` unchanged.
-async fn pump<R, W, O>(
+/// Relays one direction until it stops or fails: reads whole messages from `from`, lets the
+/// observer see each, and writes them to `to` (unchanged unless the observer rewrites).
+pub(crate) async fn pump<R, W, O>(
     obs: &mut O,
     from: &mut R,
     to: &mut W,
@@ -259,24 +260,6 @@ where
             Ok(_) => {}
             Err(e) => return O::READ(e),
         }
-    }
-}
-
-impl ClientSide {
-    /// Relays client → upstream until the client stops or something fails.
-    pub async fn run<R, W>(
-        &mut self,
-        from: &mut R,
-        to: &mut W,
-        buf: &mut BytesMut,
-        limits: Limits,
-        rec: &SessionRecorder,
-    ) -> RelayEnd
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
-        pump(self, from, to, buf, limits, rec).await
     }
 }
 
@@ -406,22 +389,6 @@ impl Observer for ClientSide {
 }
 
 impl ServerSide {
-    /// Relays upstream → client until the upstream stops or something fails.
-    pub async fn run<R, W>(
-        &mut self,
-        from: &mut R,
-        to: &mut W,
-        buf: &mut BytesMut,
-        limits: Limits,
-        rec: &SessionRecorder,
-    ) -> RelayEnd
-    where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin,
-    {
-        pump(self, from, to, buf, limits, rec).await
-    }
-
     fn front(&mut self) -> Option<&Pending> {
         if self.current.is_none() {
             self.current = self.pending.try_recv().ok();

@@ -348,8 +348,8 @@ impl Session<'_> {
         let mut ubuf = upstream.reader.buf;
         let mut shutdown = gw.shutdown.clone();
         let end = tokio::select! {
-            end = client_side.run(&mut cr, &mut uw, &mut cbuf, limits, rec) => Some(end),
-            end = server_side.run(&mut ur, &mut cw, &mut ubuf, limits, rec) => Some(end),
+            end = relay::pump(&mut client_side, &mut cr, &mut uw, &mut cbuf, limits, rec) => Some(end),
+            end = relay::pump(&mut server_side, &mut ur, &mut cw, &mut ubuf, limits, rec) => Some(end),
             _ = shutdown.changed() => None,
         };
         // A result cut short by the end of the session is still recorded.

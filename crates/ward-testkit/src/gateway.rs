@@ -326,6 +326,17 @@ impl Drop for Ward {
     }
 }
 
+/// The standard output of a command that must have succeeded (panics with both outputs if not).
+pub fn success(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Runs a program to completion.
 pub fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program)

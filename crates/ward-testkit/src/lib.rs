@@ -11,7 +11,7 @@
 mod gateway;
 mod postgres;
 
-pub use gateway::{Ward, WardBuilder, psql, run};
+pub use gateway::{Ward, WardBuilder, psql, run, success};
 pub use postgres::{Postgres, tls_pair};
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
 

@@ -3,19 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, run};
+use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, run, success};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn pgbench_in_every_query_mode_is_fully_recorded() {
@@ -28,10 +18,10 @@ fn pgbench_in_every_query_mode_is_fully_recorded() {
         .expect("ward");
     let url = ward.url("carol", "bench");
     // Initialisation runs through Ward too: DDL, COPY FROM STDIN, VACUUM.
-    ok(&run("pgbench", &["-i", "-s", "1", "-q", &url]));
+    success(&run("pgbench", &["-i", "-s", "1", "-q", &url]));
     let per_client = 25;
     for mode in ["simple", "extended", "prepared"] {
-        let out = ok(&run(
+        let out = success(&run(
             "pgbench",
             &[
                 "-S",
@@ -212,7 +202,7 @@ fn ctrl_c_in_psql_cancels_a_long_statement() {
         .spawn()
         .expect("psql");
     std::thread::sleep(Duration::from_millis(1500));
-    ok(&run("kill", &["-INT", &child.id().to_string()]));
+    success(&run("kill", &["-INT", &child.id().to_string()]));
     let out = child.wait_with_output().expect("psql exits");
     assert!(
         started.elapsed() < Duration::from_secs(15),

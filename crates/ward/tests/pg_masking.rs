@@ -4,23 +4,13 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use ward_testkit::{ClusterOptions, Postgres, Ward, psql};
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
 const CARD: &str = "4111 1111 1111 1111";
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const GITHUB: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn secrets_are_masked_before_they_are_stored() {
@@ -35,14 +25,14 @@ fn secrets_are_masked_before_they_are_stored() {
     let url = ward.url("alice", "shop");
     let csv = ward.dir.join("in.csv");
     std::fs::write(&csv, format!("3,carol@example.com,{CARD}\n")).expect("csv");
-    ok(&psql(
+    success(&psql(
         &url,
         &[
             "-c",
             "CREATE TABLE customers (id int, email text, card text)",
         ],
     ));
-    ok(&psql(
+    success(&psql(
         &url,
         &[
             "-c",
@@ -51,7 +41,7 @@ fn secrets_are_masked_before_they_are_stored() {
             ),
         ],
     ));
-    ok(&psql(
+    success(&psql(
         &url,
         &[
             "-c",
@@ -61,7 +51,7 @@ fn secrets_are_masked_before_they_are_stored() {
             ),
         ],
     ));
-    let rows = ok(&psql(
+    let rows = success(&psql(
         &url,
         &[
             "-A",
@@ -164,7 +154,7 @@ fn secrets_are_masked_before_they_are_stored() {
                 .any(|e| e["kind"] == "db.result" && e["payload"]["row_count"] == 3)
         })
         .expect("the SELECT session");
-    let replay = ok(&ward.cli(&["replay", select_id]));
+    let replay = success(&ward.cli(&["replay", select_id]));
     assert!(
         replay
             .lines()
@@ -343,12 +333,12 @@ fn grants_with_mask_client_show_clients_masked_rows() {
         "-c",
         "SELECT id, email, card, api_password FROM customers",
     ];
-    let masked = ok(&psql(&ward.url("sam", "shop"), &query));
+    let masked = success(&psql(&ward.url("sam", "shop"), &query));
     assert_eq!(
         masked.trim(),
         "1|[REDACTED:email]|[REDACTED:card]|[REDACTED:*password*]"
     );
-    let plain = ok(&psql(&ward.url("dev", "shop"), &query));
+    let plain = success(&psql(&ward.url("dev", "shop"), &query));
     assert_eq!(
         plain.trim(),
         format!("1|ada@example.com|{CARD}|4111111111111111")

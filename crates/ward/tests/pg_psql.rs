@@ -1,18 +1,8 @@
 //! psql through Ward: statements, results, errors and COPY are recorded, replayable and verify.
 
-use ward_testkit::{ClusterOptions, Postgres, Ward, psql};
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
-
-fn stdout(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn kinds(events: &[serde_json::Value]) -> Vec<String> {
     events
@@ -45,7 +35,7 @@ fn psql_session_is_recorded_replayable_and_verifies() {
             "SELECT 1 AS a; SELECT 'two' AS b",
         ],
     );
-    let text = stdout(&out);
+    let text = success(&out);
     assert!(text.contains("apple") && text.contains("two"), "{text}");
     // An error is forwarded unchanged (ON_ERROR_STOP makes psql exit 3).
     let out = psql(&url, &["-c", "SELECT * FROM no_such_table"]);
@@ -129,7 +119,7 @@ fn psql_session_is_recorded_replayable_and_verifies() {
     assert_eq!(error["payload"]["code"], "42P01");
 
     let replay = ward.cli(&["replay", id]);
-    let replay_text = stdout(&replay);
+    let replay_text = success(&replay);
     let select_at = replay_text
         .find("shop=> SELECT id, name, price")
         .expect("statement in replay");
@@ -145,7 +135,7 @@ fn psql_session_is_recorded_replayable_and_verifies() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
-    assert!(stdout(&verify).contains("2 session(s) checked, 0 broken"));
+    assert!(success(&verify).contains("2 session(s) checked, 0 broken"));
 }
 
 #[test]
@@ -160,15 +150,15 @@ fn copy_both_ways_is_recorded() {
     let url = ward.url("bob", "db");
     let file = ward.dir.join("in.csv");
     std::fs::write(&file, "1,one\n2,two\n3,three\n").expect("csv");
-    stdout(&psql(&url, &["-c", "CREATE TABLE t (id int, name text)"]));
-    stdout(&psql(
+    success(&psql(&url, &["-c", "CREATE TABLE t (id int, name text)"]));
+    success(&psql(
         &url,
         &[
             "-c",
             &format!("\\copy t FROM '{}' WITH (FORMAT csv)", file.display()),
         ],
     ));
-    let out = stdout(&psql(
+    let out = success(&psql(
         &url,
         &[
             "-c",
@@ -206,7 +196,7 @@ fn large_results_are_capped_in_the_record_but_complete_for_the_client() {
         .recording("max_result_bytes = \"64KiB\"")
         .start()
         .expect("ward");
-    let out = stdout(&psql(
+    let out = success(&psql(
         &ward.url("bob", "db"),
         &[
             "-A",
@@ -254,7 +244,7 @@ fn notices_notifications_and_parameter_status_pass_through_and_are_recorded() {
         &ward.url("bob", "db"),
         &["-f", script.to_str().expect("path")],
     );
-    let text = stdout(&out);
+    let text = success(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("NOTICE:  hello from plpgsql"), "{err}");
     assert!(
