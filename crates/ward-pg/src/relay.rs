@@ -21,9 +21,9 @@ use ward_core::EventKind;
 
 use crate::codec::backend::{self, Column};
 use crate::codec::{ProtocolError, frontend};
-use crate::codec::{frame, value};
+use crate::codec::{encode, frame, value};
 use crate::record;
-use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker, StreamMasker};
 
 /// Size limits of a relay.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +136,9 @@ pub struct ServerSide {
 struct ClientMask {
     masker: Masker,
     plan: Option<(Arc<[Column]>, CellPlan)>,
+    /// COPY TO STDOUT data in flight: masked as a stream, so a secret split across CopyData
+    /// messages is still caught and never half sent.
+    copy: Option<StreamMasker>,
 }
 
 /// Creates the two halves of a relay's state. With `client_mask`, result rows reach the client
@@ -160,7 +163,11 @@ pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
         in_result: false,
         copy: None,
         bytes: 0,
-        client_mask: client_mask.map(|masker| ClientMask { masker, plan: None }),
+        client_mask: client_mask.map(|masker| ClientMask {
+            masker,
+            plan: None,
+            copy: None,
+        }),
     };
     (client, server)
 }
@@ -565,7 +572,7 @@ impl ServerSide {
             return;
         };
         let mut report = MaskReport::new();
-        crate::codec::encode::message(out, backend::DATA_ROW, |b| {
+        encode::message(out, backend::DATA_ROW, |b| {
             b.extend_from_slice(&i16::try_from(cells.len()).unwrap_or(i16::MAX).to_be_bytes());
             for (i, cell) in cells.iter().enumerate() {
                 let col = columns.get(i);
@@ -655,10 +662,26 @@ impl Observer for ServerSide {
 
     fn forward(&mut self, tag: u8, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
         if tag == backend::DATA_ROW {
-            self.masked_row(body, frame, out);
-        } else {
-            out.extend_from_slice(frame);
+            return self.masked_row(body, frame, out);
         }
+        if let Some(mask) = self.client_mask.as_mut() {
+            let copy_data = |out: &mut Vec<u8>, data: Vec<u8>| {
+                if !data.is_empty() {
+                    encode::message(out, backend::COPY_DATA, |b| b.extend_from_slice(&data));
+                }
+            };
+            match (tag, mask.copy.as_mut()) {
+                (backend::COPY_OUT_RESPONSE, _) => mask.copy = Some(mask.masker.stream()),
+                (backend::COPY_DATA, Some(stream)) => return copy_data(out, stream.push(body)),
+                // The held-back end of the data goes out before the COPY ends, either way.
+                (backend::COPY_DONE | backend::ERROR_RESPONSE, Some(stream)) => {
+                    copy_data(out, stream.finish());
+                    mask.copy = None;
+                }
+                _ => {}
+            }
+        }
+        out.extend_from_slice(frame);
     }
 
     async fn observe(

@@ -338,6 +338,15 @@ fn grants_with_mask_client_show_clients_masked_rows() {
         masked.trim(),
         "1|[REDACTED:email]|[REDACTED:card]|[REDACTED:*password*]"
     );
+    // COPY TO STDOUT is masked as a stream for these clients too.
+    let copied = success(&psql(
+        &ward.url("sam", "shop"),
+        &[
+            "-c",
+            "\\copy (SELECT email, card FROM customers) TO STDOUT WITH (FORMAT csv)",
+        ],
+    ));
+    assert_eq!(copied, "[REDACTED:email],[REDACTED:card]\n");
     let plain = success(&psql(&ward.url("dev", "shop"), &query));
     assert_eq!(
         plain.trim(),
@@ -371,7 +380,7 @@ fn grants_with_mask_client_show_clients_masked_rows() {
     });
     // Dropping the runtime closes the connection, which ends the session.
     drop(rt);
-    let sessions = ward.wait_sessions(3);
+    let sessions = ward.wait_sessions(4);
     let decisions: Vec<serde_json::Value> = sessions
         .iter()
         .map(|s| ward.events(s["id"].as_str().expect("id")))
@@ -385,10 +394,6 @@ fn grants_with_mask_client_show_clients_masked_rows() {
         .collect();
     assert_eq!(
         decisions,
-        [
-            serde_json::json!(true),
-            serde_json::json!(false),
-            serde_json::json!(true)
-        ]
+        [true, true, false, true].map(serde_json::Value::from)
     );
 }
