@@ -1,0 +1,232 @@
+//! The relay: forwards the original bytes both ways and records what it observes.
+//!
+//! # Performance
+//! Each read is split at the last whole message; those messages are observed in place, then the
+//! same bytes are written on with one `write_all`. Only what is recorded is copied, and results
+//! past the size cap are counted, not kept.
+//!
+//! # Cancellation safety
+//! The two directions run in one `select!`; when one ends the other is dropped between awaits.
+//! Their state lives outside the futures, so a result in flight is still recorded afterwards.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use ward_audit::SessionRecorder;
+use ward_core::EventKind;
+
+use crate::codec::backend::{self, Column};
+use crate::codec::{ProtocolError, frontend};
+use crate::codec::{encode, frame, value};
+use crate::record;
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker, StreamMasker};
+
+mod client;
+mod server;
+
+pub use client::ClientSide;
+use server::ClientMask;
+pub use server::ServerSide;
+
+/// Size limits of a relay.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_message: usize,
+    pub max_result: usize,
+}
+
+/// Why a relay stopped.
+#[derive(Debug)]
+pub enum RelayEnd {
+    /// The client sent Terminate.
+    Terminated,
+    /// The client closed its connection.
+    ClientClosed,
+    /// The upstream closed its connection.
+    UpstreamClosed,
+    ClientProtocol(ProtocolError),
+    UpstreamProtocol(ProtocolError),
+    ClientIo(std::io::Error),
+    UpstreamIo(std::io::Error),
+}
+
+/// What the server's answers correspond to, in the order the client sent it.
+enum Pending {
+    Simple(Instant),
+    /// An Execute: the statement behind its portal (whose described columns apply when the
+    /// client did not Describe the portal) and the result formats its Bind asked for.
+    Execute(Instant, Option<Arc<record::Prepared>>, Arc<[i16]>),
+    /// A Describe of a statement: its ParameterDescription and RowDescription (or NoData) fill
+    /// in the statement's parameter types and columns.
+    DescribeStatement(Arc<record::Prepared>),
+    Sync,
+}
+
+/// Data of a COPY being kept for the record, up to the cap.
+struct CopyData {
+    data: record::Blocks,
+    bytes: u64,
+    truncated: bool,
+}
+
+impl CopyData {
+    fn new() -> Self {
+        Self {
+            data: record::Blocks::default(),
+            bytes: 0,
+            truncated: false,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8], cap: usize) {
+        self.bytes += chunk.len() as u64;
+        if self.data.len() + chunk.len() <= cap {
+            self.data.extend(chunk);
+        } else {
+            self.truncated = true;
+        }
+    }
+
+    fn into_event(self, direction: &'static str, failed: bool) -> record::Copy {
+        record::Copy {
+            direction,
+            data: self.data,
+            bytes: self.bytes,
+            truncated: self.truncated,
+            failed,
+        }
+    }
+}
+
+/// Creates the two halves of a relay's state. With `client_mask`, result rows reach the client
+/// masked (the grant's `mask_client`).
+pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
+    let (tx, rx) = unbounded_channel();
+    let client = ClientSide {
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+        copy: None,
+        pending: tx,
+        bytes: 0,
+    };
+    let server = ServerSide {
+        pending: rx,
+        current: None,
+        columns: None,
+        last_description: None,
+        rows: record::Blocks::default(),
+        row_count: 0,
+        truncated: false,
+        in_result: false,
+        copy: None,
+        bytes: 0,
+        client_mask: client_mask.map(|masker| ClientMask {
+            masker,
+            plan: None,
+            copy: None,
+        }),
+    };
+    (client, server)
+}
+
+pub(crate) enum Step {
+    Continue,
+    Stop(RelayEnd),
+}
+
+/// One direction's observer: sees each whole message before it is forwarded.
+pub(crate) trait Observer {
+    /// How this direction's failures are reported: read side, write side, protocol, end of input.
+    const READ: fn(std::io::Error) -> RelayEnd;
+    const WRITE: fn(std::io::Error) -> RelayEnd;
+    const PROTOCOL: fn(ProtocolError) -> RelayEnd;
+    const EOF: fn() -> RelayEnd;
+
+    fn observe(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> impl Future<Output = Step> + Send;
+    fn count(&mut self, bytes: u64);
+
+    /// Whether messages may be rewritten on their way (see [`Observer::forward`]).
+    fn rewrites(&self) -> bool {
+        false
+    }
+
+    /// Appends what to send for one message: `frame` unchanged, or a rewritten message.
+    fn forward(&mut self, _tag: u8, _body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(frame);
+    }
+}
+
+/// Relays one direction until it stops or fails: reads whole messages from `from`, lets the
+/// observer see each, and writes them to `to` (unchanged unless the observer rewrites).
+pub(crate) async fn pump<R, W, O>(
+    obs: &mut O,
+    from: &mut R,
+    to: &mut W,
+    buf: &mut BytesMut,
+    limits: Limits,
+    rec: &SessionRecorder,
+) -> RelayEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    O: Observer,
+{
+    let mut out = Vec::new();
+    loop {
+        let (whole, need) = match frame::complete_prefix(buf, limits.max_message) {
+            Ok(v) => v,
+            Err(e) => return O::PROTOCOL(e),
+        };
+        if whole > 0 {
+            let chunk = buf.split_to(whole);
+            let mut stop = None;
+            let rewrite = obs.rewrites();
+            out.clear();
+            for (tag, range) in frame::frames(&chunk) {
+                let body = chunk.get(range.clone()).unwrap_or_default();
+                if let Step::Stop(end) = obs.observe(tag, body, limits, rec).await {
+                    stop = Some(end);
+                }
+                if rewrite {
+                    let whole_frame = chunk
+                        .get(range.start - frame::HEADER..range.end)
+                        .unwrap_or_default();
+                    obs.forward(tag, body, whole_frame, &mut out);
+                }
+            }
+            // Without rewriting, the original bytes go on untouched.
+            let sent: &[u8] = if rewrite { &out } else { &chunk };
+            if let Err(e) = to.write_all(sent).await {
+                return O::WRITE(e);
+            }
+            if let Err(e) = to.flush().await {
+                return O::WRITE(e);
+            }
+            obs.count(whole as u64);
+            if let Some(end) = stop {
+                return end;
+            }
+            continue;
+        }
+        if buf.capacity() < need {
+            buf.reserve(need - buf.len());
+        } else if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(64 * 1024);
+        }
+        match from.read_buf(buf).await {
+            Ok(0) => return O::EOF(),
+            Ok(_) => {}
+            Err(e) => return O::READ(e),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The upstream → client direction: attributes results, errors and COPY data to the
+//! statement they answer, records them, and masks rows for clients whose grant says so.
+
+use super::*;
+
+/// State of the upstream → client direction.
+pub struct ServerSide {
+    pub(super) pending: UnboundedReceiver<Pending>,
+    pub(super) current: Option<Pending>,
+    pub(super) columns: Option<Arc<[Column]>>,
+    pub(super) last_description: Option<(Vec<u8>, Arc<[Column]>)>,
+    pub(super) rows: record::Blocks,
+    pub(super) row_count: u64,
+    pub(super) truncated: bool,
+    pub(super) in_result: bool,
+    pub(super) copy: Option<CopyData>,
+    pub bytes: u64,
+    pub(super) client_mask: Option<ClientMask>,
+}
+
+/// Masking of result rows on their way to the client, with the cell plan of the current columns.
+pub(super) struct ClientMask {
+    pub(super) masker: Masker,
+    pub(super) plan: Option<(Arc<[Column]>, CellPlan)>,
+    /// COPY TO STDOUT data in flight: masked as a stream, so a secret split across CopyData
+    /// messages is still caught and never half sent.
+    pub(super) copy: Option<StreamMasker>,
+}
+
+impl ServerSide {
+    fn front(&mut self) -> Option<&Pending> {
+        if self.current.is_none() {
+            self.current = self.pending.try_recv().ok();
+        }
+        self.current.as_ref()
+    }
+
+    fn started(&mut self) -> Option<Instant> {
+        match self.front() {
+            Some(Pending::Simple(t) | Pending::Execute(t, ..)) => Some(*t),
+            _ => None,
+        }
+    }
+
+    async fn observe_message(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> Result<(), ProtocolError> {
+        match tag {
+            backend::DATA_ROW => {
+                self.in_result = true;
+                self.row_count += 1;
+                if self.rows.len() + body.len() + frame::HEADER <= limits.max_result {
+                    self.rows.push_message(tag, body);
+                } else {
+                    self.truncated = true;
+                }
+            }
+            backend::PARAMETER_DESCRIPTION => {
+                let types = backend::parameter_description(body)?;
+                // The RowDescription or NoData that follows completes the Describe.
+                if let Some(Pending::DescribeStatement(statement)) = self.front() {
+                    let _ = statement.described.set(types);
+                }
+            }
+            backend::ROW_DESCRIPTION => {
+                // Sessions repeat the same statements: reuse the parsed columns when the bytes match.
+                let columns = match &self.last_description {
+                    Some((bytes, cols)) if bytes.as_slice() == body => cols.clone(),
+                    _ => {
+                        let cols: Arc<[Column]> = backend::row_description(body)?.into();
+                        self.last_description = Some((body.to_vec(), cols.clone()));
+                        cols
+                    }
+                };
+                match self.front() {
+                    // A statement Describe (at prepare time): the columns belong to the statement,
+                    // for executions whose portal the client does not Describe.
+                    Some(Pending::DescribeStatement(statement)) => {
+                        let _ = statement.columns.set(columns);
+                        self.current = None;
+                    }
+                    front => {
+                        self.in_result =
+                            matches!(front, Some(Pending::Simple(_) | Pending::Execute(..)));
+                        self.columns = Some(columns);
+                    }
+                }
+            }
+            backend::NO_DATA => {
+                if matches!(self.front(), Some(Pending::DescribeStatement(_))) {
+                    self.current = None;
+                }
+            }
+            backend::COMMAND_COMPLETE | backend::EMPTY_QUERY | backend::PORTAL_SUSPENDED => {
+                self.finish_result(rec).await;
+                let started = self.started();
+                let tag_bytes =
+                    (tag == backend::COMMAND_COMPLETE).then(|| Bytes::copy_from_slice(body));
+                let duration_us = started.map_or(0, |t| {
+                    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+                });
+                let suspended = tag == backend::PORTAL_SUSPENDED;
+                rec.record(record::Complete {
+                    tag: tag_bytes,
+                    duration_us,
+                    suspended,
+                })
+                .await;
+                if matches!(self.front(), Some(Pending::Execute(..))) {
+                    self.current = None;
+                }
+            }
+            backend::ERROR_RESPONSE => {
+                backend::error_fields(body)?;
+                self.finish_result(rec).await;
+                rec.record(record::ServerMessage {
+                    kind: EventKind::DbError,
+                    body: Bytes::copy_from_slice(body),
+                })
+                .await;
+            }
+            backend::READY_FOR_QUERY => {
+                self.finish_result(rec).await;
+                self.columns = None;
+                // Everything up to the Sync (or simple Query) this answers is done, including
+                // executions the server skipped after an error.
+                while let Some(p) = self.front() {
+                    let done = matches!(p, Pending::Sync | Pending::Simple(_));
+                    self.current = None;
+                    if done {
+                        break;
+                    }
+                }
+            }
+            backend::NOTICE_RESPONSE => {
+                backend::error_fields(body)?;
+                rec.record(record::ServerMessage {
+                    kind: EventKind::DbNotice,
+                    body: Bytes::copy_from_slice(body),
+                })
+                .await;
+            }
+            backend::NOTIFICATION => {
+                backend::notification(body)?;
+                rec.record(record::Notification(Bytes::copy_from_slice(body)))
+                    .await;
+            }
+            backend::COPY_OUT_RESPONSE => self.copy = Some(CopyData::new()),
+            backend::COPY_DATA => {
+                if let Some(c) = self.copy.as_mut() {
+                    c.push(body, limits.max_result);
+                }
+            }
+            backend::COPY_DONE => {
+                if let Some(c) = self.copy.take() {
+                    rec.record(c.into_event("out", false)).await;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The columns of the result being received: from its RowDescription, or else those the
+    /// statement behind the current Execute was described with, in the formats its Bind asked for.
+    fn effective_columns(&mut self) -> Option<Arc<[Column]>> {
+        match (self.columns.clone(), self.front()) {
+            (Some(described), _) => Some(described),
+            (None, Some(Pending::Execute(_, Some(statement), formats))) => {
+                statement.columns.get().map(|c| with_formats(c, formats))
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// Appends a DataRow with its cells masked for the client. Text cells are masked in place;
+    /// a binary cell under a column rule becomes NULL (a masked value would not decode), other
+    /// binary cells pass unchanged.
+    fn masked_row(&mut self, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        let columns = self.effective_columns().unwrap_or_else(|| Arc::from([]));
+        let Some(mask) = self.client_mask.as_mut() else {
+            out.extend_from_slice(frame);
+            return;
+        };
+        if !mask
+            .plan
+            .as_ref()
+            .is_some_and(|(c, _)| Arc::ptr_eq(c, &columns))
+        {
+            let refs: Vec<ColumnRef<'_>> = columns
+                .iter()
+                .map(|c| ColumnRef::new(None, &c.name))
+                .collect();
+            let plan = mask.masker.plan_columns(&refs);
+            mask.plan = Some((columns.clone(), plan));
+        }
+        let (Some((_, plan)), Ok(cells)) = (mask.plan.as_ref(), backend::data_row(body)) else {
+            // Not decodable: the upstream's bytes go on and the client reports the problem.
+            out.extend_from_slice(frame);
+            return;
+        };
+        let mut report = MaskReport::new();
+        encode::message(out, backend::DATA_ROW, |b| {
+            b.extend_from_slice(&i16::try_from(cells.len()).unwrap_or(i16::MAX).to_be_bytes());
+            for (i, cell) in cells.iter().enumerate() {
+                let col = columns.get(i);
+                let (ty, format) = (col.map_or(0, |c| c.type_oid), col.map_or(0, |c| c.format));
+                let ruled = plan.column_rule(i).is_some();
+                let value: Option<std::borrow::Cow<'_, [u8]>> = match cell {
+                    None => None,
+                    Some(v) if format == 0 || value::is_text_type(ty) => {
+                        if value::cannot_hold_secrets(ty) && !ruled {
+                            Some((*v).into())
+                        } else {
+                            Some(plan.mask_cell(i, v, &mut report))
+                        }
+                    }
+                    Some(_) if ruled => None,
+                    Some(v) => Some((*v).into()),
+                };
+                match value {
+                    None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+                    Some(v) => {
+                        b.extend_from_slice(
+                            &i32::try_from(v.len()).unwrap_or(i32::MAX).to_be_bytes(),
+                        );
+                        b.extend_from_slice(&v);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Records the rows gathered so far, if a result is open.
+    pub async fn finish_result(&mut self, rec: &SessionRecorder) {
+        if !self.in_result {
+            return;
+        }
+        self.in_result = false;
+        let columns = self.effective_columns();
+        let result = record::ResultSet {
+            columns,
+            rows: std::mem::take(&mut self.rows),
+            row_count: std::mem::take(&mut self.row_count),
+            truncated: std::mem::take(&mut self.truncated),
+        };
+        if result.row_count > 0 || result.columns.is_some() {
+            rec.record(result).await;
+        }
+        self.columns = None;
+    }
+}
+
+/// A statement's described columns with the result formats a Bind asked for (none: all text;
+/// one: for all; else one per column).
+fn with_formats(columns: &Arc<[Column]>, formats: &[i16]) -> Arc<[Column]> {
+    match formats {
+        [] => columns.clone(),
+        [one] => columns
+            .iter()
+            .map(|c| Column {
+                format: *one,
+                ..c.clone()
+            })
+            .collect(),
+        many => columns
+            .iter()
+            .zip(many.iter().chain(std::iter::repeat(&0)))
+            .map(|(c, f)| Column {
+                format: *f,
+                ..c.clone()
+            })
+            .collect(),
+    }
+}
+
+impl Observer for ServerSide {
+    const READ: fn(std::io::Error) -> RelayEnd = RelayEnd::UpstreamIo;
+    const WRITE: fn(std::io::Error) -> RelayEnd = RelayEnd::ClientIo;
+    const PROTOCOL: fn(ProtocolError) -> RelayEnd = RelayEnd::UpstreamProtocol;
+    const EOF: fn() -> RelayEnd = || RelayEnd::UpstreamClosed;
+
+    fn count(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    fn rewrites(&self) -> bool {
+        self.client_mask.is_some()
+    }
+
+    fn forward(&mut self, tag: u8, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        if tag == backend::DATA_ROW {
+            return self.masked_row(body, frame, out);
+        }
+        if let Some(mask) = self.client_mask.as_mut() {
+            let copy_data = |out: &mut Vec<u8>, data: Vec<u8>| {
+                if !data.is_empty() {
+                    encode::message(out, backend::COPY_DATA, |b| b.extend_from_slice(&data));
+                }
+            };
+            match (tag, mask.copy.as_mut()) {
+                (backend::COPY_OUT_RESPONSE, _) => mask.copy = Some(mask.masker.stream()),
+                (backend::COPY_DATA, Some(stream)) => return copy_data(out, stream.push(body)),
+                // The held-back end of the data goes out before the COPY ends, either way.
+                (backend::COPY_DONE | backend::ERROR_RESPONSE, Some(stream)) => {
+                    copy_data(out, stream.finish());
+                    mask.copy = None;
+                }
+                _ => {}
+            }
+        }
+        out.extend_from_slice(frame);
+    }
+
+    async fn observe(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        limits: Limits,
+        rec: &SessionRecorder,
+    ) -> Step {
+        match self.observe_message(tag, body, limits, rec).await {
+            Ok(()) => Step::Continue,
+            Err(e) => Step::Stop(RelayEnd::UpstreamProtocol(e)),
+        }
+    }
+}
