@@ -1,6 +1,6 @@
 //! Resident memory of the built-in masker: VmRSS before and after compiling the default config, after
-//! masking text, cells and a short stream, and after text that makes every rule run (Linux only: reads
-//! `/proc/self/status`).
+//! masking text, cells and a short stream, after text that makes every rule run, and after masking and
+//! streaming long credential values (Linux only: reads `/proc/self/status`).
 //!
 //! Run with `CARGO_TARGET_DIR=/work/target-mask cargo run --release -p ward-mask --example rss`.
 
@@ -21,7 +21,7 @@ fn rss_kib() -> u64 {
 fn report(stage: &str, base: u64) {
     let now = rss_kib();
     println!(
-        "{stage:<10} VmRSS {now:>7} KiB  (+{:>6} KiB over start)",
+        "{stage:<11} VmRSS {now:>7} KiB  (+{:>6} KiB over start)",
         now.saturating_sub(base)
     );
 }
@@ -79,5 +79,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                  -----BEGIN PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn\n";
     std::hint::black_box(masker.mask(every.as_bytes(), &mut rep));
     report("all rules", base);
+
+    // Long values for the rules with long value runs (`auth_header`, `secret_value`, `url_password`),
+    // masked whole and streamed, so their automata and caches see runs near their limits.
+    let long = format!(
+        "Authorization: Basic {} \nBearer {} \nDB_PASSWORD={} \nhttps://app:{}@db.internal/x\n",
+        "é".repeat(3000),
+        "t".repeat(4000),
+        "p".repeat(250),
+        "s@".repeat(120),
+    );
+    std::hint::black_box(masker.mask(long.as_bytes(), &mut rep));
+    let mut stream = masker.stream();
+    let mut out = Vec::new();
+    for chunk in long.as_bytes().chunks(512) {
+        stream.push_into(chunk, &mut out);
+    }
+    stream.finish_into(&mut out);
+    std::hint::black_box(&out);
+    report("long values", base);
     Ok(())
 }

@@ -105,6 +105,7 @@ impl MaskingConfig {
                 target: b.target.spec(),
                 replacement,
                 hint: b.hint,
+                runs: b.runs,
             };
             rules.push(compile_one(&spec, key, Rule::compile_deferred)?);
         }
@@ -135,6 +136,7 @@ impl MaskingConfig {
                 },
                 replacement,
                 hint: Hint::Always,
+                runs: None,
             };
             rules.push(compile_one(&spec, key, Rule::compile)?);
         }

@@ -160,15 +160,12 @@ fn collect_rule(
         }
         let regex = rule.regex();
         let found = match rule.target {
-            Target::Whole => regex
+            Target::Whole if rule.runs.is_none() => regex
                 .find_at(hay, from)
                 .map(|m| (m.start(), m.end(), m.start(), m.end())),
             _ => {
                 let locs = locs.get_or_insert_with(|| regex.capture_locations());
-                regex.captures_read_at(locs, hay, from).map(|m| {
-                    let (gs, ge) = group(&rule.target, locs).unwrap_or((m.start(), m.end()));
-                    (m.start(), m.end(), gs, ge)
-                })
+                find_captures(rule, locs, hay, from)
             }
         };
         let Some((start, end, ms, me)) = found else {
@@ -190,6 +187,38 @@ fn collect_rule(
         pos = end.max(start + 1);
     }
     base + pos
+}
+
+/// The next match of `rule` at or after `from`: (start, end, target start, target end). Walks the
+/// rule's value run, if it has one; a start where the run fails has no match, so the search goes on.
+pub(crate) fn find_captures(
+    rule: &Rule,
+    locs: &mut CaptureLocations,
+    hay: &[u8],
+    from: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    let mut at = from;
+    loop {
+        let m = rule.regex().captures_read_at(locs, hay, at)?;
+        let (start, mut end) = (m.start(), m.end());
+        let mut target = group(&rule.target, locs);
+        if let Some(runs) = rule.runs {
+            match runs.extend(hay, locs, end) {
+                Some(ext) => {
+                    end = ext.end;
+                    // INVARIANT: a run's group is the first that took part (the rule's target).
+                    target = ext.group.or(target);
+                }
+                None => {
+                    // Rules never match empty text, so `start < hay.len()` and this advances.
+                    at = start + 1;
+                    continue;
+                }
+            }
+        }
+        let (gs, ge) = target.unwrap_or((start, end));
+        return Some((start, end, gs, ge));
+    }
 }
 
 fn group(target: &Target, locs: &CaptureLocations) -> Option<(usize, usize)> {

@@ -48,6 +48,7 @@ mod prefilter;
 mod replace;
 mod report;
 mod rule;
+mod run;
 mod shape;
 mod stream;
 mod tail;

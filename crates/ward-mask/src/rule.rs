@@ -2,6 +2,7 @@
 
 use crate::prefilter::Hint;
 use crate::replace::Replacement;
+use crate::run::Runs;
 use crate::tail::TailDfa;
 use crate::validate::Validator;
 use regex::bytes::{Regex, RegexBuilder};
@@ -59,6 +60,8 @@ pub(crate) struct RuleSpec<'a> {
     pub target: TargetSpec<'a>,
     pub replacement: Replacement,
     pub hint: Hint,
+    /// Value runs left to code; `pattern` is then the cut pattern (see `run.rs`).
+    pub runs: Option<&'static Runs>,
 }
 
 /// A capture group reference before it is resolved against the pattern.
@@ -95,6 +98,8 @@ pub(crate) struct Rule {
     pub target: Target,
     pub replacement: Replacement,
     pub hint: Hint,
+    /// Value runs the regex leaves to code; the tail automaton is built from `runs.tail`.
+    pub runs: Option<&'static Runs>,
 }
 
 pub(crate) fn valid_name(name: &str) -> bool {
@@ -139,7 +144,11 @@ impl Rule {
         if props.minimum_len().unwrap_or(0) == 0 {
             return Err(RuleError::EmptyMatch);
         }
-        let max_len = match props.maximum_len() {
+        let cut_len = props.maximum_len();
+        let max_len = match spec
+            .runs
+            .map_or(cut_len, |r| cut_len.map(|n| n.max(r.max_len)))
+        {
             Some(n) if n <= MAX_MATCH_LEN => n,
             _ => {
                 return Err(RuleError::Unbounded {
@@ -164,7 +173,7 @@ impl Rule {
             }
         };
         let tail = match eager {
-            true => Some(TailDfa::build(spec.pattern)?),
+            true => Some(TailDfa::build(spec.runs.map_or(spec.pattern, |r| r.tail))?),
             false => None,
         };
         Ok(Rule {
@@ -177,6 +186,7 @@ impl Rule {
             target,
             replacement: spec.replacement,
             hint: spec.hint,
+            runs: spec.runs,
         })
     }
 
@@ -191,12 +201,13 @@ impl Rule {
 
     /// The rule's streaming tail automaton, built on first use if deferred.
     pub(crate) fn tail(&self) -> &TailDfa {
-        self.tail
-            .get_or_init(|| match TailDfa::build(&self.pattern) {
+        self.tail.get_or_init(|| {
+            match TailDfa::build(self.runs.map_or(&self.pattern, |r| r.tail)) {
                 Ok(t) => t,
                 // Unreachable by the INVARIANT on `regex`: only built-in patterns are deferred.
                 Err(e) => panic!("built-in rule `{}` has no tail automaton: {e}", self.name),
-            })
+            }
+        })
     }
 }
 
@@ -212,6 +223,7 @@ mod tests {
             target,
             replacement: Replacement::Full,
             hint: Hint::Always,
+            runs: None,
         }
     }
 

@@ -3,7 +3,92 @@
 
 use super::{Builtin, BuiltinTarget};
 use crate::prefilter::Hint;
+use crate::run::{Run, RunClass, RunEnd, Runs};
 use crate::validate::Validator;
+
+// The long value runs of `url_password`, `auth_header` and `secret_value` are walked in code (see
+// `run.rs`): each pattern below stops after a run's first characters, and `Runs` says how far the run
+// goes. The full forms are `{1,256}`, `{1,4096}`, `{20,4096}` and `{1,256}`, as their `tail` patterns
+// show with the limit left open.
+
+macro_rules! url_password {
+    ($run:literal) => {
+        concat!(
+            r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,31}://[^\s:/?#@'"<>]{0,128}:"#,
+            $run
+        )
+    };
+}
+
+const URL_PASSWORD: Runs = Runs {
+    runs: &[Run {
+        group: 1,
+        class: RunClass::UrlPassword,
+        min: 1,
+        max: 256,
+        end: RunEnd::LastAt,
+    }],
+    tail: url_password!(r#"([^\s/?#'"<>]+)@"#),
+    max_len: 1637,
+};
+
+macro_rules! auth_header {
+    ($value:literal, $token:literal) => {
+        concat!(
+            r#"(?i:(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?"#,
+            r#"(?:[a-z][a-z0-9-]{1,24}[ \t]{1,4})?"#,
+            $value,
+            r#")|(?-u:\b)Bearer[ \t]{1,4}"#,
+            $token
+        )
+    };
+}
+
+const AUTH_HEADER: Runs = Runs {
+    runs: &[
+        Run {
+            group: 1,
+            class: RunClass::HeaderValue,
+            min: 1,
+            max: 4096,
+            end: RunEnd::Greedy,
+        },
+        Run {
+            group: 2,
+            class: RunClass::BearerToken,
+            min: 20,
+            max: 4096,
+            end: RunEnd::Greedy,
+        },
+    ],
+    tail: auth_header!(r#"([^\s"',;]+)"#, r"([A-Za-z0-9._~+/=-]{20,})"),
+    max_len: 16_493,
+};
+
+macro_rules! secret_value {
+    ($bare:literal) => {
+        concat!(
+            r"(?i)(?-u:\b)[a-z0-9_.-]{0,48}",
+            r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)",
+            r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}"#,
+            r#"(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|"#,
+            $bare,
+            ")"
+        )
+    };
+}
+
+const SECRET_VALUE: Runs = Runs {
+    runs: &[Run {
+        group: 3,
+        class: RunClass::BareValue,
+        min: 1,
+        max: 256,
+        end: RunEnd::Greedy,
+    }],
+    tail: secret_value!(r#"([^\s"',;&<>{}\[\]]+)"#),
+    max_len: 1195,
+};
 
 pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
@@ -20,30 +105,29 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         target: BuiltinTarget::Whole,
         on_by_default: true,
         hint: Hint::Literals(&["-----BEGIN"]),
+        runs: None,
     },
     Builtin {
         name: "url_password",
         // scheme://user:PASSWORD@host — only the password. It may contain `@`; the last `@` before the
         // path ends it.
-        pattern: r#"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,31}://[^\s:/?#@'"<>]{0,128}:([^\s/?#'"<>]{1,256})@"#,
+        pattern: url_password!(r#"([^\s/?#'"<>])"#),
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
         hint: Hint::Literals(&["://"]),
+        runs: Some(&URL_PASSWORD),
     },
     Builtin {
         name: "auth_header",
         // `Authorization: Bearer X` / `Basic X` / bare value: mask X, keep the scheme. A bare
         // `Bearer <token>` elsewhere (curl -H, logs) too, when the token is long enough to be one.
-        pattern: concat!(
-            r#"(?i:(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?"#,
-            r#"(?:[a-z][a-z0-9-]{1,24}[ \t]{1,4})?([^\s"',;]{1,4096}))"#,
-            r"|(?-u:\b)Bearer[ \t]{1,4}([A-Za-z0-9._~+/=-]{20,4096})"
-        ),
+        pattern: auth_header!(r#"([^\s"',;])"#, r"([A-Za-z0-9._~+/=-]{20})"),
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
         hint: Hint::Literals(&["authorization", "bearer"]),
+        runs: Some(&AUTH_HEADER),
     },
 ];
 
@@ -53,12 +137,7 @@ pub(crate) const GENERIC: &[Builtin] = &[Builtin {
     // key = value, key: value, "key": "value", key => value, where the key ends in a secret-ish word
     // (DB_PASSWORD, client_secret, api-key, auth_token …). Only the value is masked. Keys that merely
     // contain the word (`tokens`, `password_hash`) do not match.
-    pattern: concat!(
-        r"(?i)(?-u:\b)[a-z0-9_.-]{0,48}",
-        r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)",
-        r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}"#,
-        r#"(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|([^\s"',;&<>{}\[\]]{1,256}))"#
-    ),
+    pattern: secret_value!(r#"([^\s"',;&<>{}\[\]])"#),
     validator: Validator::None,
     target: BuiltinTarget::Value,
     on_by_default: true,
@@ -79,4 +158,5 @@ pub(crate) const GENERIC: &[Builtin] = &[Builtin {
         "private-key",
         "credential",
     ]),
+    runs: Some(&SECRET_VALUE),
 }];

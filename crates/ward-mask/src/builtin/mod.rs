@@ -9,11 +9,14 @@ mod credentials;
 mod network;
 mod personal;
 #[cfg(test)]
+mod run_equivalence;
+#[cfg(test)]
 mod tests;
 mod tokens;
 
 use crate::prefilter::Hint;
 use crate::rule::TargetSpec;
+use crate::run::Runs;
 use crate::validate::Validator;
 
 /// One built-in detector.
@@ -26,6 +29,8 @@ pub(crate) struct Builtin {
     pub on_by_default: bool,
     /// What every match must contain; lets clean text skip the rule.
     pub hint: Hint,
+    /// Value runs the pattern leaves to code (see `run.rs`).
+    pub runs: Option<&'static Runs>,
 }
 
 /// Which part of a built-in's match is masked.

@@ -16,6 +16,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: false,
+        runs: None,
         hint: Hint::Shape(Shape::DottedDigits),
     },
     Builtin {
@@ -25,6 +26,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Ipv6,
         target: BuiltinTarget::Value,
         on_by_default: false,
+        runs: None,
         hint: Hint::Shape(Shape::Colon),
     },
 ];

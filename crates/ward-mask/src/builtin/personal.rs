@@ -18,6 +18,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Card,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        runs: None,
         hint: Hint::Shape(Shape::CardDigits),
     },
     Builtin {
@@ -30,6 +31,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Iban,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        runs: None,
         hint: Hint::Shape(Shape::IbanStart),
     },
     Builtin {
@@ -39,6 +41,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::Ssn,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        runs: None,
         hint: Hint::Shape(Shape::DashedDigits),
     },
     Builtin {
@@ -50,6 +53,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        runs: None,
         hint: Hint::Shape(Shape::At),
     },
 ];

@@ -19,6 +19,7 @@ const fn whole(
         validator,
         target: BuiltinTarget::Whole,
         on_by_default: true,
+        runs: None,
         hint: if lits.is_empty() {
             Hint::Always
         } else {
@@ -46,6 +47,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
+        runs: None,
         hint: Hint::Literals(&["secret"]),
     },
     whole(
