@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ward_audit::{JsonBody, SessionRecorder, SessionStart};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 
 use crate::codec::startup::{self, Startup};
-use crate::codec::{ProtocolError, encode, frontend};
+use crate::codec::{ProtocolError, encode, frame, frontend};
 use crate::gateway::Gateway;
 use crate::relay::{self, RelayEnd};
 use crate::stream::Stream;
@@ -130,9 +130,27 @@ async fn negotiate(
     }
 }
 
-async fn fatal(stream: &mut Stream, code: &str, message: &str) {
+async fn fatal<S: AsyncWrite + Unpin>(stream: &mut S, code: &str, message: &str) {
+    fatal_recorded(stream, code, message, None).await;
+}
+
+/// Sends a FATAL ErrorResponse and closes; with `rec`, the error is recorded as a `db.error` first.
+async fn fatal_recorded<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    code: &str,
+    message: &str,
+    rec: Option<&SessionRecorder>,
+) {
     let mut out = Vec::new();
     encode::error_response(&mut out, "FATAL", code, message);
+    if let Some(rec) = rec {
+        let body = out.get(frame::HEADER..).unwrap_or_default().to_vec().into();
+        rec.record(crate::record::ServerMessage {
+            kind: EventKind::DbError,
+            body,
+        })
+        .await;
+    }
     let _ = send(stream, &out).await;
     let _ = stream.shutdown().await;
 }
@@ -305,15 +323,9 @@ impl Session<'_> {
             Ok(u) => u,
             Err(e) => {
                 let msg = format!("Ward could not open resource \"{}\": {e}", self.database);
-                let mut body = Vec::new();
-                encode::error_response(&mut body, "FATAL", sqlstate::CONNECTION_FAILURE, &msg);
-                rec.record(crate::record::ServerMessage {
-                    kind: EventKind::DbError,
-                    body: body.get(5..).unwrap_or_default().to_vec().into(),
-                })
-                .await;
+                let code = sqlstate::CONNECTION_FAILURE;
+                fatal_recorded(&mut self.stream, code, &msg, Some(&rec)).await;
                 rec.end(Outcome::Error, 0, 0).await;
-                fatal(&mut self.stream, sqlstate::CONNECTION_FAILURE, &msg).await;
                 return;
             }
         };
@@ -403,17 +415,12 @@ impl Session<'_> {
                 Some((sqlstate::ADMIN_SHUTDOWN, "Ward is shutting down".to_owned())),
             ),
         };
-        if let Some((code, message)) = tell_client {
-            let mut body = Vec::new();
-            encode::error_response(&mut body, "FATAL", code, &message);
-            let _ = send(&mut cw, &body).await;
-            rec.record(crate::record::ServerMessage {
-                kind: EventKind::DbError,
-                body: body.get(5..).unwrap_or_default().to_vec().into(),
-            })
-            .await;
+        match tell_client {
+            Some((code, message)) => fatal_recorded(&mut cw, code, &message, Some(rec)).await,
+            None => {
+                let _ = cw.shutdown().await;
+            }
         }
-        let _ = cw.shutdown().await;
         (outcome, client_side.bytes, server_side.bytes)
     }
 }
