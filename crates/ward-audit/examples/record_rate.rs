@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use ward_audit::{JsonBody, Recorder, SessionStart};
+use ward_audit::{JsonBody, KeySource, Recorder, RecorderOptions, SessionStart};
+use ward_core::config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -17,8 +18,14 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("ward-record-rate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let masker = ward_mask::Masker::builtin().expect("masker");
-    let (recorder, _thread) =
-        Recorder::spawn(&dir.join("ward.db"), 8192, masker).expect("recorder");
+    let options = RecorderOptions {
+        queue_events: 8192,
+        masker,
+        durability: Durability::Batched,
+        signing_key: KeySource::File(dir.join("signing.key")),
+        checkpoint_interval: std::time::Duration::from_secs(10),
+    };
+    let (recorder, _thread) = Recorder::spawn(&dir.join("ward.db"), options).expect("recorder");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..8 {

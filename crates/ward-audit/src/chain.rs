@@ -30,7 +30,7 @@ pub fn payload_digest(payload: &[u8]) -> Hash {
 }
 
 /// The hash of one event given the hash before it and the digest of its payload.
-pub fn event_hash(prev: &Hash, seq: u64, at_ns: i64, kind: &str, payload_digest: &Hash) -> Hash {
+pub fn event_hash(prev: &Hash, seq: u64, at_ns: i64, kind: &[u8], payload_digest: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update(EVENT_TAG);
     h.update(prev);
@@ -38,7 +38,7 @@ pub fn event_hash(prev: &Hash, seq: u64, at_ns: i64, kind: &str, payload_digest:
     h.update(at_ns.to_be_bytes());
     // Kinds are short names; the length keeps the encoding unambiguous.
     h.update(u32::try_from(kind.len()).unwrap_or(u32::MAX).to_be_bytes());
-    h.update(kind.as_bytes());
+    h.update(kind);
     h.update(payload_digest);
     h.finalize().into()
 }
@@ -57,7 +57,7 @@ mod tests {
             &g,
             0,
             1_700_000_000_000_000_000,
-            "session.start",
+            b"session.start",
             &payload_digest(b"{}"),
         );
         // Fixed vectors, computed independently (Python hashlib): a change here breaks every verifier.
@@ -75,7 +75,7 @@ mod tests {
                 &g,
                 1,
                 1_700_000_000_000_000_000,
-                "session.start",
+                b"session.start",
                 &payload_digest(b"{}")
             )
         );

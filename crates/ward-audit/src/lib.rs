@@ -1,7 +1,11 @@
 //! Ward's audit store: the SQLite backend, hash-chained events, the recorder task that writes
-//! them with group commit, and verification of the chains.
+//! them with group commit, signed checkpoints, verification and export bundles.
 
+pub mod bundle;
 pub mod chain;
+pub mod checkpoint;
+pub mod keys;
+pub mod merkle;
 pub mod payload;
 pub mod query;
 pub mod recorder;
@@ -10,5 +14,7 @@ pub mod store;
 pub mod users;
 pub mod verify;
 
-pub use recorder::{EventBody, JsonBody, Recorder, SessionRecorder, SessionStart};
+pub use recorder::{
+    EventBody, JsonBody, KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart,
+};
 pub use store::{Store, StoreError};

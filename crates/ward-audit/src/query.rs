@@ -1,13 +1,13 @@
 //! Reading the store: sessions with filters, one session, its events.
 
 use rusqlite::{Row, params_from_iter, types::Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ward_core::{SessionId, Timestamp};
 
 use crate::store::{Store, StoreError};
 
 /// A session as `ward sessions list --json` prints it (a stable shape, see docs/cli.md).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRow {
     pub id: String,
     pub user: String,

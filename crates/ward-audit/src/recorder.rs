@@ -12,19 +12,22 @@
 //! session that produces them. When the store cannot be written, the batch is retried and the
 //! recorder reports itself unhealthy so that new sessions are refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::params;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use ward_core::config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::chain::{self, Hash};
+use crate::checkpoint::{self, Leaf, i64_of};
+use crate::keys::{self, KeyError, SigningKey};
 use crate::payload::PayloadWriter;
 use crate::store::{Store, StoreError};
 use ward_mask::{MaskReport, Masker};
@@ -73,7 +76,22 @@ enum Msg {
         bytes_up: u64,
         bytes_down: u64,
     },
-    Flush(oneshot::Sender<()>),
+    /// Answered `true` once everything queued before it is committed, `false` when a commit
+    /// attempt failed (the events stay queued and are retried).
+    Flush(oneshot::Sender<bool>),
+}
+
+/// How the recorder writes and signs.
+pub struct RecorderOptions {
+    /// Events queued before sessions are slowed down.
+    pub queue_events: usize,
+    /// Masks every payload before it is stored.
+    pub masker: Masker,
+    pub durability: Durability,
+    /// Where the checkpoint signing key comes from.
+    pub signing_key: KeySource,
+    /// How often the heads of sessions that advanced are signed (also at every session end).
+    pub checkpoint_interval: Duration,
 }
 
 /// Handle to the recorder task; cheap to clone.
@@ -81,46 +99,62 @@ enum Msg {
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     healthy: Arc<AtomicBool>,
+    strict: bool,
 }
 
 const MAX_BATCH: usize = 4096;
-/// How long the recorder gathers events before committing them together. Bounds how much a
-/// crash can lose in the default batched mode (DESIGN invariant 2 allows 50 ms).
+/// How long the recorder gathers events before committing them together in batched mode.
+/// Bounds how much a crash can lose (DESIGN invariant 2 allows 50 ms).
 const COMMIT_WINDOW: Duration = Duration::from_millis(10);
 
 impl Recorder {
-    /// Opens the store at `path` and starts the recorder thread with a queue of `capacity` events,
-    /// masking every payload with `masker`. Sessions left open by a previous run are marked
-    /// `incomplete` first.
+    /// Opens the store at `path` and starts the recorder thread. Sessions left open by a
+    /// previous run are ended first: each gets a `session.end` event with outcome `incomplete`,
+    /// and a checkpoint signs their final heads.
     pub fn spawn(
         path: &Path,
-        capacity: usize,
-        masker: Masker,
+        options: RecorderOptions,
     ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
         let store = Store::open(path)?;
-        let abandoned = store.close_abandoned_sessions()?;
+        let strict = options.durability == Durability::Strict;
+        if strict {
+            store.conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        }
+        let signer = Signer::load(options.signing_key, &store.conn)?;
+        let last_checkpoint = checkpoint::last(&store.conn)?;
+        let (tx, rx) = mpsc::channel(options.queue_events);
+        let healthy = Arc::new(AtomicBool::new(true));
+        let mut writer = Writer {
+            store,
+            heads: HashMap::new(),
+            healthy: healthy.clone(),
+            masker: options.masker,
+            strict,
+            signer,
+            last_checkpoint,
+            dirty: HashSet::new(),
+            interval: options.checkpoint_interval,
+            due: Instant::now() + options.checkpoint_interval,
+        };
+        let abandoned = writer.end_abandoned()?;
         if abandoned > 0 {
             tracing::warn!(
                 sessions = abandoned,
-                "marked sessions left open by the previous run as incomplete"
+                "ended sessions left open by the previous run as incomplete"
             );
         }
-        let (tx, rx) = mpsc::channel(capacity);
-        let healthy = Arc::new(AtomicBool::new(true));
-        let flag = healthy.clone();
         let handle = std::thread::Builder::new()
             .name("ward-recorder".into())
-            .spawn(move || {
-                Writer {
-                    store,
-                    heads: HashMap::new(),
-                    healthy: flag,
-                    masker,
-                }
-                .run(rx)
-            })
+            .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start recorder thread: {e}")))?;
-        Ok((Self { tx, healthy }, handle))
+        Ok((
+            Self {
+                tx,
+                healthy,
+                strict,
+            },
+            handle,
+        ))
     }
 
     /// False while the store cannot be written; new sessions should be refused.
@@ -135,16 +169,23 @@ impl Recorder {
         SessionRecorder {
             id,
             tx: self.tx.clone(),
+            healthy: self.healthy.clone(),
+            strict: self.strict,
         }
     }
 
-    /// Waits until everything queued before this call is committed.
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
+    /// Waits until everything queued before this call is committed; false if a commit failed.
+    pub async fn flush(&self) -> bool {
+        flush(&self.tx).await
     }
+}
+
+async fn flush(tx: &mpsc::Sender<Msg>) -> bool {
+    let (done, wait) = oneshot::channel();
+    if tx.send(Msg::Flush(done)).await.is_err() {
+        return false;
+    }
+    wait.await.unwrap_or(false)
 }
 
 /// Records the events of one session, in order.
@@ -152,6 +193,8 @@ impl Recorder {
 pub struct SessionRecorder {
     id: SessionId,
     tx: mpsc::Sender<Msg>,
+    healthy: Arc<AtomicBool>,
+    strict: bool,
 }
 
 impl SessionRecorder {
@@ -167,6 +210,22 @@ impl SessionRecorder {
             .await;
     }
 
+    /// Whether what was observed so far may be passed on: in strict mode, once every event
+    /// queued so far is durable; in batched mode, while the store is writable. False means the
+    /// session must end without forwarding (fail closed).
+    pub async fn may_release(&self) -> bool {
+        if self.strict {
+            flush(&self.tx).await
+        } else {
+            self.healthy.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Whether the store is being written; when it is not, nothing more may be forwarded.
+    pub fn store_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
     /// Queues the `session.end` event and closes the session's row.
     pub async fn end(&self, outcome: Outcome, bytes_up: u64, bytes_down: u64) {
         let msg = Msg::End {
@@ -180,6 +239,100 @@ impl SessionRecorder {
     }
 }
 
+/// Where the signing key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A file, created with a new key when missing; re-read when it changes (`ward keys rotate`).
+    File(PathBuf),
+    /// An environment variable holding the base64 seed.
+    Env(String),
+}
+
+impl KeySource {
+    /// Reads the key (creating a file key when missing).
+    pub fn load(&self) -> Result<SigningKey, KeyError> {
+        match self {
+            KeySource::File(path) => {
+                let (key, created) = SigningKey::load_or_create(path)?;
+                if created {
+                    tracing::info!(path = %path.display(), key = %key.public(), "generated a checkpoint signing key");
+                }
+                Ok(key)
+            }
+            KeySource::Env(name) => {
+                let text = std::env::var(name).map_err(|_| {
+                    KeyError::BadPrivate(format!("environment variable {name} (not set)"))
+                })?;
+                SigningKey::parse(&text, &format!("environment variable {name}"))
+            }
+        }
+    }
+
+    fn modified(&self) -> Option<SystemTime> {
+        match self {
+            KeySource::File(p) => std::fs::metadata(p).and_then(|m| m.modified()).ok(),
+            KeySource::Env(_) => None,
+        }
+    }
+}
+
+/// The current signing key, reloaded when its file changes.
+struct Signer {
+    key: SigningKey,
+    source: KeySource,
+    modified: Option<SystemTime>,
+}
+
+impl Signer {
+    fn load(source: KeySource, conn: &rusqlite::Connection) -> Result<Self, StoreError> {
+        let key = source
+            .load()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        register_key(conn, &key)?;
+        Ok(Self {
+            modified: source.modified(),
+            key,
+            source,
+        })
+    }
+
+    /// Picks up a rotated key file before signing.
+    fn refresh(&mut self, conn: &rusqlite::Connection) {
+        let modified = self.source.modified();
+        if modified == self.modified {
+            return;
+        }
+        self.modified = modified;
+        match self.source.load() {
+            Ok(key) if key.public() != self.key.public() => {
+                if let Err(e) = register_key(conn, &key) {
+                    tracing::error!(error = %e, "cannot register the new signing key; still signing with the old one");
+                    return;
+                }
+                tracing::info!(key = %key.public(), "signing checkpoints with a new key");
+                self.key = key;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the signing key; still signing with the old one")
+            }
+        }
+    }
+}
+
+/// Adds `key` to the store's key list if it is new. A new key that `ward keys rotate` did not
+/// endorse is accepted with a warning: verifiers that trust only the older keys will not trust it.
+fn register_key(conn: &rusqlite::Connection, key: &SigningKey) -> Result<(), StoreError> {
+    let public = key.public();
+    let previous = keys::current(conn)?;
+    if keys::register(conn, &public, Timestamp::now().0, None)?
+        && let Some(prev) = previous
+    {
+        tracing::warn!(new = %public, previous = %prev, "the signing key changed without `ward keys rotate`: verifiers that trust only the previous key will not trust checkpoints signed by this one");
+    }
+    Ok(())
+}
+
 struct Head {
     next_seq: u64,
     hash: Hash,
@@ -190,74 +343,146 @@ struct Writer {
     heads: HashMap<SessionId, Head>,
     healthy: Arc<AtomicBool>,
     masker: Masker,
+    strict: bool,
+    signer: Signer,
+    last_checkpoint: Option<(u64, Hash)>,
+    /// Sessions whose heads advanced since the last checkpoint.
+    dirty: HashSet<SessionId>,
+    interval: Duration,
+    /// When the next periodic checkpoint is due.
+    due: Instant,
 }
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        else {
+            tracing::error!("cannot start the recorder's timer; checkpoints only at session ends");
+            return self.run_without_timer(rx);
+        };
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.blocking_recv() {
-            // Gather for one commit window: sessions push without waking this thread, and one
-            // transaction carries everything that arrived meanwhile.
-            let flush_now = matches!(first, Msg::Flush(_));
-            batch.push(first);
-            if !flush_now {
-                std::thread::sleep(COMMIT_WINDOW);
-            }
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
-                }
-            }
-            self.commit_with_retry(&mut batch);
-        }
-    }
-
-    fn commit_with_retry(&mut self, batch: &mut Vec<Msg>) {
         let mut waiters = Vec::new();
         loop {
-            let heads_before: Vec<(SessionId, u64, Hash)> = self
-                .heads
-                .iter()
-                .map(|(id, h)| (*id, h.next_seq, h.hash))
-                .collect();
-            match self.write(batch, &mut waiters) {
+            let wait = self.due.saturating_duration_since(Instant::now());
+            let first = match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                Ok(Some(m)) => Some(m),
+                Ok(None) => break,
+                Err(_) => None, // the periodic checkpoint is due
+            };
+            if let Some(first) = first {
+                // Batched mode gathers for one commit window: sessions push without waking this
+                // thread, and one transaction carries everything that arrived meanwhile. Strict
+                // mode commits at once; what queues during a commit forms the next group.
+                let flush_now = self.strict || matches!(first, Msg::Flush(_));
+                sort(first, &mut batch, &mut waiters);
+                if !flush_now {
+                    std::thread::sleep(COMMIT_WINDOW);
+                }
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(m) => sort(m, &mut batch, &mut waiters),
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.commit_with_retry(&mut batch, &mut waiters);
+        }
+        self.final_checkpoint();
+    }
+
+    fn run_without_timer(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut batch = Vec::new();
+        let mut waiters = Vec::new();
+        while let Some(m) = rx.blocking_recv() {
+            sort(m, &mut batch, &mut waiters);
+            while let Ok(m) = rx.try_recv() {
+                sort(m, &mut batch, &mut waiters);
+            }
+            self.commit_with_retry(&mut batch, &mut waiters);
+        }
+        self.final_checkpoint();
+    }
+
+    /// Signs the heads that advanced since the last checkpoint when the recorder stops.
+    fn final_checkpoint(&mut self) {
+        self.due = Instant::now();
+        self.commit_with_retry(&mut Vec::new(), &mut Vec::new());
+    }
+
+    fn commit_with_retry(
+        &mut self,
+        batch: &mut Vec<Msg>,
+        waiters: &mut Vec<oneshot::Sender<bool>>,
+    ) {
+        let mut attempts = 0u32;
+        loop {
+            match self.write(batch) {
                 Ok(()) => {
                     self.healthy.store(true, Ordering::Relaxed);
                     break;
                 }
                 Err(e) => {
-                    // Undo the chain heads advanced by the failed transaction, then retry the same batch.
-                    self.heads.clear();
-                    for (id, next_seq, hash) in heads_before {
-                        self.heads.insert(id, Head { next_seq, hash });
+                    // Nothing of the failed transaction happened: the chain heads were only
+                    // advanced in a copy. Tell those waiting, then retry the same batch.
+                    for w in waiters.drain(..) {
+                        let _ = w.send(false);
                     }
-                    waiters.clear();
-                    if self.healthy.swap(false, Ordering::Relaxed) {
-                        tracing::error!(error = %e, "cannot write to the audit store; sessions wait and new ones are refused");
+                    if self.healthy.swap(false, Ordering::Relaxed) || attempts.is_multiple_of(120) {
+                        tracing::error!(error = %e, "cannot write to the audit store; open sessions are ended, new ones refused, and the queued events are retried");
                     }
+                    attempts += 1;
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
         }
         batch.clear();
-        for w in waiters {
-            let _ = w.send(());
+        for w in waiters.drain(..) {
+            let _ = w.send(true);
         }
     }
 
-    fn write(
-        &mut self,
-        batch: &mut [Msg],
-        waiters: &mut Vec<oneshot::Sender<()>>,
-    ) -> Result<(), StoreError> {
+    /// Writes one batch, and a checkpoint when one is due, in one transaction. The chain heads
+    /// and the checkpoint position change only when it commits.
+    fn write(&mut self, batch: &mut [Msg]) -> Result<(), StoreError> {
+        let checkpoint_due =
+            Instant::now() >= self.due || batch.iter().any(|m| matches!(m, Msg::End { .. }));
+        if batch.is_empty() && (!checkpoint_due || self.dirty.is_empty()) {
+            if checkpoint_due {
+                self.due = Instant::now() + self.interval;
+            }
+            return Ok(());
+        }
+        if checkpoint_due {
+            self.signer.refresh(&self.store.conn);
+        }
+        let mut heads: HashMap<SessionId, Head> = HashMap::new();
+        let mut ended: HashSet<SessionId> = HashSet::new();
         let tx = self.store.conn.transaction()?;
         {
             let mut ins_event = tx.prepare_cached(
                 "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            let mut touched: HashMap<SessionId, ()> = HashMap::new();
-            for msg in batch.iter_mut() {
+            let mut push = |heads: &mut HashMap<SessionId, Head>,
+                            id: SessionId,
+                            at: Timestamp,
+                            body: &dyn EventBody|
+             -> Result<(), StoreError> {
+                if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(id) {
+                    let Some(h) = self.heads.get(&id) else {
+                        return Err(StoreError::Corrupt(format!(
+                            "event for session {id} which has not started"
+                        )));
+                    };
+                    slot.insert(Head {
+                        next_seq: h.next_seq,
+                        hash: h.hash,
+                    });
+                }
+                append(&mut ins_event, heads, &self.masker, id, at, body)
+            };
+            for msg in batch.iter() {
                 match msg {
                     Msg::Start(start, at) => {
                         tx.execute(
@@ -273,36 +498,18 @@ impl Writer {
                                 at.0
                             ],
                         )?;
-                        self.heads.insert(
+                        heads.insert(
                             start.id,
                             Head {
                                 next_seq: 0,
                                 hash: chain::genesis(start.id),
                             },
                         );
-                        let value = serde_json::to_value(&*start).unwrap_or_default();
+                        let value = serde_json::to_value(start).unwrap_or_default();
                         let body = JsonBody(EventKind::SessionStart, value);
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            &self.masker,
-                            start.id,
-                            *at,
-                            &body,
-                        )?;
-                        touched.insert(start.id, ());
+                        push(&mut heads, start.id, *at, &body)?;
                     }
-                    Msg::Event(id, at, body) => {
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            &self.masker,
-                            *id,
-                            *at,
-                            &**body,
-                        )?;
-                        touched.insert(*id, ());
-                    }
+                    Msg::Event(id, at, body) => push(&mut heads, *id, *at, &**body)?,
                     Msg::End {
                         id,
                         at,
@@ -313,20 +520,17 @@ impl Writer {
                         let payload = serde_json::json!({
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
-                        let body = JsonBody(EventKind::SessionEnd, payload);
-                        append(
-                            &mut ins_event,
-                            &mut self.heads,
-                            &self.masker,
+                        push(
+                            &mut heads,
                             *id,
                             *at,
-                            &body,
+                            &JsonBody(EventKind::SessionEnd, payload),
                         )?;
                         tx.execute(
                             "UPDATE sessions SET ended_at = ?2, outcome = ?3, bytes_up = ?4, bytes_down = ?5 WHERE id = ?1",
                             params![id.0.as_bytes(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
                         )?;
-                        touched.insert(*id, ());
+                        ended.insert(*id);
                     }
                     Msg::Flush(_) => {}
                 }
@@ -334,32 +538,92 @@ impl Writer {
             let mut upd = tx.prepare_cached(
                 "UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1",
             )?;
-            for id in touched.keys() {
-                if let Some(head) = self.heads.get(id) {
-                    upd.execute(params![
-                        id.0.as_bytes(),
-                        i64_of(head.next_seq),
-                        &head.hash[..]
-                    ])?;
-                }
+            for (id, head) in &heads {
+                upd.execute(params![
+                    id.0.as_bytes(),
+                    i64_of(head.next_seq),
+                    &head.hash[..]
+                ])?;
+            }
+        }
+        let mut checkpoint = None;
+        if checkpoint_due {
+            let leaves: Vec<Leaf> = self
+                .dirty
+                .iter()
+                .chain(heads.keys())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .filter_map(|id| {
+                    let h = heads.get(id).or_else(|| self.heads.get(id))?;
+                    Some(Leaf {
+                        session: *id,
+                        events: h.next_seq,
+                        head: h.hash,
+                        ended: ended.contains(id),
+                    })
+                })
+                .collect();
+            if !leaves.is_empty() {
+                let cp = checkpoint::write(
+                    &tx,
+                    &self.signer.key,
+                    Timestamp::now().0,
+                    self.last_checkpoint,
+                    leaves,
+                )?;
+                checkpoint = Some((cp.seq, cp.hash()));
             }
         }
         tx.commit()?;
-        for msg in batch.iter_mut() {
-            match msg {
-                Msg::End { id, .. } => {
-                    self.heads.remove(id);
-                }
-                Msg::Flush(_) => {
-                    if let Msg::Flush(w) = std::mem::replace(msg, Msg::Flush(oneshot::channel().0))
-                    {
-                        waiters.push(w);
-                    }
-                }
-                _ => {}
+        // Committed: adopt the new heads and checkpoint position.
+        for (id, head) in heads {
+            if ended.contains(&id) {
+                self.heads.remove(&id);
+                self.dirty.remove(&id);
+            } else {
+                self.heads.insert(id, head);
+                self.dirty.insert(id);
             }
         }
+        if checkpoint.is_some() {
+            self.last_checkpoint = checkpoint;
+            self.dirty.clear();
+        }
+        if checkpoint_due {
+            self.due = Instant::now() + self.interval;
+        }
         Ok(())
+    }
+
+    /// Ends the sessions a previous run left open: `session.end` with outcome `incomplete`,
+    /// then a checkpoint over their final heads.
+    fn end_abandoned(&mut self) -> Result<usize, StoreError> {
+        let open = self.store.open_session_heads()?;
+        let n = open.len();
+        let mut batch = Vec::with_capacity(n);
+        for (id, next_seq, hash) in open {
+            self.heads.insert(id, Head { next_seq, hash });
+            batch.push(Msg::End {
+                id,
+                at: Timestamp::now(),
+                outcome: Outcome::Incomplete,
+                bytes_up: 0,
+                bytes_down: 0,
+            });
+        }
+        if n > 0 {
+            self.write(&mut batch)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Keeps flush requests apart from the messages to write.
+fn sort(m: Msg, batch: &mut Vec<Msg>, waiters: &mut Vec<oneshot::Sender<bool>>) {
+    match m {
+        Msg::Flush(w) => waiters.push(w),
+        other => batch.push(other),
     }
 }
 
@@ -383,7 +647,13 @@ fn append(
     let payload = writer
         .finish()
         .map_err(|e| StoreError::Corrupt(format!("encoding a {kind} payload: {e}")))?;
-    let hash = chain::event_hash(&head.hash, head.next_seq, at.0, kind, &payload.digest);
+    let hash = chain::event_hash(
+        &head.hash,
+        head.next_seq,
+        at.0,
+        kind.as_bytes(),
+        &payload.digest,
+    );
     stmt.execute(params![
         id.0.as_bytes(),
         i64_of(head.next_seq),
@@ -414,8 +684,4 @@ fn append(
         )?;
     }
     Ok(())
-}
-
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

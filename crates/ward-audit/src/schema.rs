@@ -1,4 +1,5 @@
-//! The SQLite schema. Events are append-only: triggers refuse UPDATE and DELETE on them.
+//! The SQLite schema. Events, checkpoints and signing keys are append-only: triggers refuse
+//! UPDATE and DELETE on them.
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS sessions (
@@ -34,6 +35,48 @@ CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+CREATE TABLE IF NOT EXISTS signing_keys (
+    key_id      BLOB PRIMARY KEY,
+    public_key  BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    endorsed_by BLOB,
+    endorsement BLOB
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq        INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    prev_hash  BLOB NOT NULL,
+    key_id     BLOB NOT NULL,
+    leaf_count INTEGER NOT NULL,
+    root       BLOB NOT NULL,
+    signature  BLOB NOT NULL,
+    hash       BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS checkpoint_leaves (
+    checkpoint_seq INTEGER NOT NULL,
+    idx            INTEGER NOT NULL,
+    session_id     BLOB NOT NULL,
+    events         INTEGER NOT NULL,
+    head_hash      BLOB NOT NULL,
+    ended          INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint_seq, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS checkpoint_leaves_session ON checkpoint_leaves (session_id, checkpoint_seq);
+CREATE TRIGGER IF NOT EXISTS signing_keys_append_only_update BEFORE UPDATE ON signing_keys
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS signing_keys_append_only_delete BEFORE DELETE ON signing_keys
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoint_leaves_append_only_update BEFORE UPDATE ON checkpoint_leaves
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoint_leaves_append_only_delete BEFORE DELETE ON checkpoint_leaves
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
 
 CREATE TABLE IF NOT EXISTS users (
     name          TEXT PRIMARY KEY,

@@ -3,8 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
-use ward_core::{Outcome, Timestamp};
+use ward_core::SessionId;
 
+use crate::chain::Hash;
+use crate::checkpoint::{hash32, u64_of};
+use crate::query::session_id;
 use crate::schema::SCHEMA;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +63,29 @@ impl Store {
         &self.path
     }
 
-    /// Marks sessions left open by a previous run as `incomplete`. Returns how many.
-    pub fn close_abandoned_sessions(&self) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "UPDATE sessions SET outcome = ?1, ended_at = ?2 WHERE ended_at IS NULL",
-            rusqlite::params![Outcome::Incomplete.as_str(), Timestamp::now().0],
-        )?)
+    /// The underlying connection, for the key and checkpoint functions.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The chain heads of sessions a previous run left open: `(id, events, head hash)`.
+    pub(crate) fn open_session_heads(&self) -> Result<Vec<(SessionId, u64, Hash)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, e.seq, e.hash FROM sessions s JOIN events e ON e.session_id = s.id \
+             WHERE s.ended_at IS NULL AND e.seq = (SELECT MAX(seq) FROM events WHERE session_id = s.id)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, seq, hash) = row?;
+            out.push((session_id(&id)?, u64_of(seq) + 1, hash32(&hash)?));
+        }
+        Ok(out)
     }
 }

@@ -1,16 +1,26 @@
-//! Verification of the hash chains: recompute every hash and check that nothing is missing.
+//! Verification: recompute every hash chain, check every checkpoint's signature, link and
+//! Merkle root, and hold each session's chain against the heads its checkpoints signed.
+//!
+//! The same [`Walk`] checks a session read from the store and one read from an export bundle.
 
+use std::collections::{BTreeSet, HashMap};
+
+use rusqlite::types::ValueRef;
 use serde::Serialize;
 use ward_core::SessionId;
 
+use crate::chain::{self, Hash};
+use crate::checkpoint::{self, Checkpoint, u64_of};
+use crate::keys::{self, PublicKey};
 use crate::query::session_id;
 use crate::store::{Store, StoreError};
-use crate::{chain, payload};
+use crate::{merkle, payload};
 
 /// The result of checking one session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionVerdict {
     pub session: String,
+    /// Events whose chain was checked.
     pub events: u64,
     #[serde(flatten)]
     pub status: Status,
@@ -19,27 +29,250 @@ pub struct SessionVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
-    /// Every event is present and every hash matches.
-    Intact,
-    /// The event at `seq` does not hash to what is stored, or does not link to the one before.
+    /// Every event is present, every hash matches, and the last one is signed by checkpoint
+    /// `checkpoint`.
+    Verified { checkpoint: u64 },
+    /// The chain is intact but its last `unsigned` events are not covered by a checkpoint yet
+    /// (a live session, or a crash before the next checkpoint). `checkpoint` is the last one
+    /// that covers the session, if any.
+    UnsignedTail {
+        unsigned: u64,
+        checkpoint: Option<u64>,
+    },
+    /// The event at `seq` does not hash to what is stored, does not link to the one before, or
+    /// contradicts a signed checkpoint.
     Tampered { seq: u64, reason: String },
-    /// Events expected by the session record are not in the store.
+    /// Events that the session record or a signed checkpoint accounts for are not there.
     MissingEvents {
         after_seq: Option<u64>,
         expected: u64,
         found: u64,
     },
+    /// A signed checkpoint covers this session but the store has no record of it.
+    MissingSession { checkpoint: u64 },
+    /// Events belong to a session the store has no record of (moved or forged events).
+    Orphaned,
+}
+
+impl Status {
+    /// Whether this verdict means the record cannot be trusted.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Status::Verified { .. } | Status::UnsignedTail { .. })
+    }
+}
+
+/// What the checkpoint chain looked like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CheckpointStatus {
+    Ok,
+    Broken { seq: u64, reason: String },
+}
+
+/// The keys a verification accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trust {
+    /// True when the verifier was given the keys to trust (`--key`); false when the store's
+    /// own key list was taken on its word.
+    pub anchored: bool,
+    /// Fingerprints of the accepted keys.
+    pub keys: Vec<String>,
+}
+
+/// A whole verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub trust: Trust,
+    pub checkpoints: u64,
+    pub checkpoint_chain: CheckpointStatus,
+    pub sessions: Vec<SessionVerdict>,
+}
+
+/// A session head that a valid, trusted checkpoint signed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedLeaf {
+    pub checkpoint: u64,
+    pub events: u64,
+    pub head: Hash,
+    pub ended: bool,
+}
+
+/// Walks one session's events in order, checking each link and each signed head.
+pub(crate) struct Walk {
+    prev: Hash,
+    next: u64,
+    /// Signed heads, by event count.
+    leaves: Vec<SignedLeaf>,
+    at_leaf: usize,
+    /// The checkpoint that signed the session's end, once passed.
+    ended_at: Option<SignedLeaf>,
+    failure: Option<Status>,
+}
+
+/// One event as stored.
+pub(crate) struct EventIn<'a> {
+    pub seq: u64,
+    pub at: i64,
+    /// The kind as stored (bytes: a tampered kind need not be UTF-8).
+    pub kind: &'a [u8],
+    /// `SHA-256` of the payload, or `None` when the payload cannot be read.
+    pub digest: Option<Hash>,
+    pub prev: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+impl Walk {
+    pub fn new(session: SessionId, mut leaves: Vec<SignedLeaf>) -> Self {
+        leaves.sort_by_key(|l| (l.events, l.checkpoint));
+        Self {
+            prev: chain::genesis(session),
+            next: 0,
+            leaves,
+            at_leaf: 0,
+            ended_at: None,
+            failure: None,
+        }
+    }
+
+    /// Checks the next event; false once the walk has failed (later events are not looked at).
+    pub fn push(&mut self, e: EventIn<'_>) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        let tampered = |reason: String| Status::Tampered { seq: e.seq, reason };
+        let failure = if e.seq != self.next {
+            Some(Status::MissingEvents {
+                after_seq: self.next.checked_sub(1),
+                expected: e.seq.saturating_add(1),
+                found: self.next,
+            })
+        } else if let Some(end) = self.ended_at {
+            Some(tampered(format!(
+                "an event after the session's end, which checkpoint {} signed",
+                end.checkpoint
+            )))
+        } else if e.prev != self.prev {
+            Some(tampered(
+                "prev_hash does not link to the event before".into(),
+            ))
+        } else {
+            match e.digest {
+                None => Some(tampered("payload cannot be decompressed".into())),
+                Some(digest) => {
+                    let hash = chain::event_hash(&self.prev, e.seq, e.at, e.kind, &digest);
+                    if e.hash != hash {
+                        Some(tampered("content does not match its hash".into()))
+                    } else {
+                        self.prev = hash;
+                        self.next += 1;
+                        self.check_leaves(e.seq)
+                    }
+                }
+            }
+        };
+        self.failure = failure;
+        self.failure.is_none()
+    }
+
+    fn check_leaves(&mut self, seq: u64) -> Option<Status> {
+        while let Some(leaf) = self.leaves.get(self.at_leaf).copied() {
+            if leaf.events != self.next {
+                break;
+            }
+            self.at_leaf += 1;
+            if leaf.head != self.prev {
+                return Some(Status::Tampered {
+                    seq,
+                    reason: format!(
+                        "differs from the head that checkpoint {} signed",
+                        leaf.checkpoint
+                    ),
+                });
+            }
+            if leaf.ended {
+                self.ended_at = Some(leaf);
+            }
+        }
+        None
+    }
+
+    /// The verdict once every event was pushed. `record` is what the session's own record
+    /// claims (event count and head hash), when there is one.
+    pub fn finish(self, record: Option<(u64, Option<&[u8]>)>) -> (u64, Status) {
+        let found = self.next;
+        if let Some(f) = self.failure {
+            return (found, f);
+        }
+        let signed = self.leaves.last().copied();
+        let missing = |expected| Status::MissingEvents {
+            after_seq: found.checked_sub(1),
+            expected,
+            found,
+        };
+        if let Some(leaf) = signed.filter(|l| l.events > found) {
+            return (found, missing(leaf.events));
+        }
+        if let Some((count, head)) = record {
+            if found < count {
+                return (found, missing(count));
+            }
+            if found > count || head.is_some_and(|h| h != self.prev) {
+                let status = Status::Tampered {
+                    seq: found.saturating_sub(1),
+                    reason: "chain head differs from the session record".into(),
+                };
+                return (found, status);
+            }
+        }
+        let status = match signed {
+            Some(l) if l.events == found => Status::Verified {
+                checkpoint: l.checkpoint,
+            },
+            last => Status::UnsignedTail {
+                unsigned: found - last.map_or(0, |l| l.events),
+                checkpoint: last.map(|l| l.checkpoint),
+            },
+        };
+        (found, status)
+    }
+}
+
+/// Checks one checkpoint against the keys trusted and its leaves' hashes; `None` when valid.
+pub(crate) fn check_checkpoint(cp: &Checkpoint, trusted: &[PublicKey]) -> Option<String> {
+    let Some(key) = trusted.iter().find(|k| k.id() == cp.key_id) else {
+        return Some(format!(
+            "signed by key {}, which is not trusted",
+            keys::fingerprint(&cp.key_id)
+        ));
+    };
+    if !key.verify(&cp.body(), &cp.signature) {
+        return Some(format!(
+            "signature does not verify with key {}",
+            key.fingerprint()
+        ));
+    }
+    None
 }
 
 impl Store {
-    /// Verifies one session, or every session when `only` is `None`.
-    pub fn verify(&self, only: Option<SessionId>) -> Result<Vec<SessionVerdict>, StoreError> {
+    /// Verifies one session, or every session (and events of unknown sessions) when `only` is
+    /// `None`. Checkpoints must be signed by one of `anchors` or a key they endorsed; with no
+    /// anchors, by any key in the store.
+    pub fn verify(
+        &self,
+        only: Option<SessionId>,
+        anchors: &[PublicKey],
+    ) -> Result<Report, StoreError> {
+        let key_list = keys::list(&self.conn)?;
+        let trusted = keys::trusted(&key_list, anchors);
+        let (count, chain_status, valid) = self.verify_checkpoints(&trusted)?;
         let ids: Vec<SessionId> = match only {
             Some(id) => vec![id],
             None => {
                 let mut stmt = self
                     .conn
-                    .prepare("SELECT id FROM sessions ORDER BY started_at")?;
+                    .prepare("SELECT id FROM sessions ORDER BY started_at, id")?;
                 let raw: Vec<Vec<u8>> = stmt
                     .query_map([], |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
@@ -48,87 +281,184 @@ impl Store {
                     .collect::<Result<_, _>>()?
             }
         };
-        ids.into_iter().map(|id| self.verify_session(id)).collect()
+        let mut sessions = Vec::with_capacity(ids.len());
+        for id in &ids {
+            sessions.push(self.verify_session(*id, &valid)?);
+        }
+        if only.is_none() {
+            sessions.extend(self.unaccounted(&ids, &valid)?);
+        }
+        let ok =
+            chain_status == CheckpointStatus::Ok && sessions.iter().all(|s| !s.status.is_failure());
+        Ok(Report {
+            ok,
+            trust: Trust {
+                anchored: !anchors.is_empty(),
+                keys: trusted.iter().map(PublicKey::fingerprint).collect(),
+            },
+            checkpoints: count,
+            checkpoint_chain: chain_status,
+            sessions,
+        })
     }
 
-    fn verify_session(&self, id: SessionId) -> Result<SessionVerdict, StoreError> {
+    /// Checks the checkpoint chain: consecutive seqs, each linked to the one before, signed by
+    /// a trusted key, with a root that matches its stored leaves. Returns how many there are,
+    /// the first break, and the seqs of the valid ones.
+    fn verify_checkpoints(
+        &self,
+        trusted: &[PublicKey],
+    ) -> Result<(u64, CheckpointStatus, BTreeSet<u64>), StoreError> {
+        let all = checkpoint::all(&self.conn)?;
+        let mut valid = BTreeSet::new();
+        let mut status = CheckpointStatus::Ok;
+        let mut prev: Option<&Checkpoint> = None;
+        let broken = |seq: u64, reason: String, status: &mut CheckpointStatus| {
+            if *status == CheckpointStatus::Ok {
+                *status = CheckpointStatus::Broken { seq, reason };
+            }
+        };
+        for (i, cp) in all.iter().enumerate() {
+            let expected_seq = prev.map_or(0, |p| p.seq + 1);
+            if cp.seq != expected_seq {
+                broken(
+                    expected_seq,
+                    format!("missing: the next checkpoint is {}", cp.seq),
+                    &mut status,
+                );
+            } else if cp.prev != prev.map_or([0; 32], Checkpoint::hash) {
+                broken(
+                    cp.seq,
+                    "does not link to the checkpoint before".into(),
+                    &mut status,
+                );
+            }
+            prev = all.get(i);
+            if let Some(reason) = check_checkpoint(cp, trusted) {
+                broken(cp.seq, reason, &mut status);
+                continue;
+            }
+            let leaves = checkpoint::leaves(&self.conn, cp.seq)?;
+            let hashes: Vec<Hash> = leaves.iter().map(checkpoint::Leaf::hash).collect();
+            if leaves.len() as u64 != cp.leaf_count || merkle::root(&hashes) != cp.root {
+                broken(
+                    cp.seq,
+                    "its stored leaves do not match its signed Merkle root".into(),
+                    &mut status,
+                );
+                continue;
+            }
+            valid.insert(cp.seq);
+        }
+        Ok((all.len() as u64, status, valid))
+    }
+
+    fn signed_leaves(
+        &self,
+        id: SessionId,
+        valid: &BTreeSet<u64>,
+    ) -> Result<Vec<SignedLeaf>, StoreError> {
+        Ok(checkpoint::session_leaves(&self.conn, id)?
+            .into_iter()
+            .filter(|(cp, _, _)| valid.contains(cp))
+            .map(|(cp, _, l)| SignedLeaf {
+                checkpoint: cp,
+                events: l.events,
+                head: l.head,
+                ended: l.ended,
+            })
+            .collect())
+    }
+
+    fn verify_session(
+        &self,
+        id: SessionId,
+        valid: &BTreeSet<u64>,
+    ) -> Result<SessionVerdict, StoreError> {
         let (count, head): (i64, Option<Vec<u8>>) = self.conn.query_row(
             "SELECT event_count, head_hash FROM sessions WHERE id = ?1",
             [id.0.as_bytes()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let expected = u64::try_from(count).unwrap_or(0);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq")?;
+        let mut walk = Walk::new(id, self.signed_leaves(id, valid)?);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+        )?;
         let mut rows = stmt.query([id.0.as_bytes()])?;
-        let mut prev = chain::genesis(id);
-        let mut next: u64 = 0;
-        let verdict = |events, status| SessionVerdict {
+        while let Some(r) = rows.next()? {
+            let payload: Vec<u8> = r.get(3)?;
+            let kind: Vec<u8> = match r.get_ref(2)? {
+                ValueRef::Text(b) | ValueRef::Blob(b) => b.to_vec(),
+                _ => Vec::new(),
+            };
+            let prev: Vec<u8> = r.get(5)?;
+            let hash: Vec<u8> = r.get(6)?;
+            let event = EventIn {
+                seq: u64_of(r.get(0)?),
+                at: r.get(1)?,
+                kind: &kind,
+                digest: payload::digest(&payload, r.get(4)?).ok(),
+                prev: &prev,
+                hash: &hash,
+            };
+            if !walk.push(event) {
+                break;
+            }
+        }
+        let (events, status) = walk.finish(Some((u64_of(count), head.as_deref())));
+        Ok(SessionVerdict {
             session: id.to_string(),
             events,
             status,
-        };
-        while let Some(r) = rows.next()? {
-            let seq = u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX);
-            let at: i64 = r.get(1)?;
-            let kind: String = r.get(2)?;
-            let payload: Vec<u8> = r.get(3)?;
-            let compressed: bool = r.get(4)?;
-            let stored_prev: Vec<u8> = r.get(5)?;
-            let stored: Vec<u8> = r.get(6)?;
-            if seq != next {
-                let status = Status::MissingEvents {
-                    after_seq: next.checked_sub(1),
-                    expected,
-                    found: next,
-                };
-                return Ok(verdict(next, status));
+        })
+    }
+
+    /// Sessions that signed checkpoints cover but the store has no record of, and events of
+    /// sessions it has no record of.
+    fn unaccounted(
+        &self,
+        known: &[SessionId],
+        valid: &BTreeSet<u64>,
+    ) -> Result<Vec<SessionVerdict>, StoreError> {
+        let known: std::collections::HashSet<&SessionId> = known.iter().collect();
+        let mut out = Vec::new();
+        let mut first_checkpoint: HashMap<SessionId, u64> = HashMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT session_id, MIN(checkpoint_seq) FROM checkpoint_leaves GROUP BY session_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (raw, cp) = row?;
+            let Ok(id) = session_id(&raw) else { continue };
+            if !known.contains(&id) && valid.contains(&u64_of(cp)) {
+                first_checkpoint.insert(id, u64_of(cp));
             }
-            if stored_prev != prev {
-                return Ok(verdict(
-                    next,
-                    Status::Tampered {
-                        seq,
-                        reason: "prev_hash does not link to the event before".into(),
-                    },
-                ));
+        }
+        let mut ids: Vec<_> = first_checkpoint.into_iter().collect();
+        ids.sort();
+        for (id, cp) in ids {
+            out.push(SessionVerdict {
+                session: id.to_string(),
+                events: 0,
+                status: Status::MissingSession { checkpoint: cp },
+            });
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT session_id, COUNT(*) FROM events WHERE session_id NOT IN (SELECT id FROM sessions) GROUP BY session_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (raw, n) = row?;
+            let session = session_id(&raw).map_or_else(|_| hex::encode(&raw), |id| id.to_string());
+            if out.iter().any(|v| v.session == session) {
+                continue;
             }
-            let Ok(digest) = payload::digest(&payload, compressed) else {
-                let reason = "payload cannot be decompressed".into();
-                return Ok(verdict(next, Status::Tampered { seq, reason }));
-            };
-            let hash = chain::event_hash(&prev, seq, at, &kind, &digest);
-            if stored != hash {
-                return Ok(verdict(
-                    next,
-                    Status::Tampered {
-                        seq,
-                        reason: "content does not match its hash".into(),
-                    },
-                ));
-            }
-            prev = hash;
-            next += 1;
+            out.push(SessionVerdict {
+                session,
+                events: u64_of(n),
+                status: Status::Orphaned,
+            });
         }
-        if next < expected {
-            let status = Status::MissingEvents {
-                after_seq: next.checked_sub(1),
-                expected,
-                found: next,
-            };
-            return Ok(verdict(next, status));
-        }
-        if next > expected || (next > 0 && head.as_deref() != Some(&prev[..])) {
-            let seq = next.saturating_sub(1);
-            return Ok(verdict(
-                next,
-                Status::Tampered {
-                    seq,
-                    reason: "chain head differs from the session record".into(),
-                },
-            ));
-        }
-        Ok(verdict(next, Status::Intact))
+        Ok(out)
     }
 }

@@ -3,6 +3,7 @@
 //! Every table rejects unknown keys. Relative paths are resolved against the directory of the
 //! config file, so a config and its data directory can move together.
 
+mod duration;
 mod size;
 
 use std::collections::HashSet;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use duration::ConfigDuration;
 pub use size::ByteSize;
 
 /// Why a configuration could not be used.
@@ -48,6 +50,8 @@ pub struct Config {
     pub auth: Auth,
     #[serde(default)]
     pub recording: Recording,
+    #[serde(default)]
+    pub evidence: Evidence,
     /// What is masked before anything is stored (see docs/masking.md).
     #[serde(default)]
     pub masking: ward_mask::MaskingConfig,
@@ -73,6 +77,22 @@ pub struct Store {
     /// SQLite database file.
     #[serde(default = "Store::default_path")]
     pub path: PathBuf,
+    /// When a recorded event counts as durable (see docs/evidence.md).
+    #[serde(default)]
+    pub durability: Durability,
+}
+
+/// When the recorder's writes count as durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Events are group-committed every 10 ms; a crash of the machine (not of Ward) can lose
+    /// the last commits, and a response may reach the client before its events are on disk.
+    #[default]
+    Batched,
+    /// Every response reaches the client only after the events before it are committed and
+    /// synced to disk.
+    Strict,
 }
 
 impl Store {
@@ -85,6 +105,7 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             path: Self::default_path(),
+            durability: Durability::default(),
         }
     }
 }
@@ -159,6 +180,37 @@ impl Default for Recording {
             max_result_bytes: Self::default_max_result(),
             max_message_bytes: Self::default_max_message(),
             queue_events: Self::default_queue(),
+        }
+    }
+}
+
+/// Signed checkpoints over the recorded chains (docs/evidence.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The Ed25519 private key checkpoints are signed with; generated (mode 0600) when missing.
+    /// Default: `signing.key` next to the store.
+    pub signing_key: Option<PathBuf>,
+    /// Name of an environment variable that holds the private key instead (base64 of the
+    /// 32-byte seed), for operators who manage keys themselves.
+    pub signing_key_env: Option<String>,
+    /// How often the heads of sessions that advanced are signed (also at every session end).
+    #[serde(default = "Evidence::default_interval")]
+    pub checkpoint_interval: ConfigDuration,
+}
+
+impl Evidence {
+    fn default_interval() -> ConfigDuration {
+        ConfigDuration(std::time::Duration::from_secs(10))
+    }
+}
+
+impl Default for Evidence {
+    fn default() -> Self {
+        Self {
+            signing_key: None,
+            signing_key_env: None,
+            checkpoint_interval: Self::default_interval(),
         }
     }
 }
@@ -291,6 +343,10 @@ impl Config {
             }
         };
         fix(&mut self.store.path);
+        if self.evidence.signing_key.is_none() && self.evidence.signing_key_env.is_none() {
+            self.evidence.signing_key = Some(self.store.path.with_file_name("signing.key"));
+        }
+        self.evidence.signing_key.as_mut().map(fix);
         fix(&mut self.tls.cert);
         fix(&mut self.tls.key);
         for r in &mut self.resources {
@@ -308,6 +364,15 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
+        if self.evidence.signing_key.is_some() && self.evidence.signing_key_env.is_some() {
+            return Err(self.invalid(
+                "evidence.signing_key_env",
+                "give the signing key as a file or through the environment, not both",
+            ));
+        }
+        if self.evidence.checkpoint_interval.0 < std::time::Duration::from_millis(100) {
+            return Err(self.invalid("evidence.checkpoint_interval", "must be at least 100ms"));
+        }
         if self.recording.queue_events == 0 {
             return Err(self.invalid("recording.queue_events", "must be at least 1"));
         }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod event;
+pub mod fs;
 pub mod identity;
 pub mod session;
 pub mod timestamp;

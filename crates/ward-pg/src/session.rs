@@ -410,6 +410,13 @@ impl Session<'_> {
                     ),
                 )),
             ),
+            Some(RelayEnd::StoreUnavailable) => (
+                Outcome::Error,
+                Some((
+                    sqlstate::DISK_FULL,
+                    "Ward cannot write its audit record, so this session is ended: nothing unrecorded may pass".to_owned(),
+                )),
+            ),
             None => (
                 Outcome::Error,
                 Some((sqlstate::ADMIN_SHUTDOWN, "Ward is shutting down".to_owned())),

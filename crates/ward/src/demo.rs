@@ -7,7 +7,7 @@ use anyhow::Context;
 use ward_core::config::Config;
 
 use crate::pgcluster::{ClusterOptions, PgCluster, free_port};
-use crate::tls::write_private;
+use ward_core::fs::write_private;
 
 const SEED: &str = r#"
 CREATE TABLE customers (

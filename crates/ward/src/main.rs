@@ -59,12 +59,53 @@ enum Command {
         #[command(subcommand)]
         command: MaskCommand,
     },
-    /// Check the hash chains of recorded sessions; exits non-zero on any break.
+    /// Check hash chains and signed checkpoints (of the store, or of an export bundle,
+    /// offline); exits 1 on any break.
     Verify {
-        #[arg(long)]
+        /// One session (full id or a unique prefix of 8+ characters).
+        #[arg(long, conflicts_with_all = ["all", "bundle"])]
         session: Option<String>,
+        /// Every session (the default).
+        #[arg(long)]
+        all: bool,
+        /// An export bundle to verify on its own: no config, no store.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// A public key to trust (`ed25519:<base64>`, or a file holding one); repeatable.
+        /// Keys it endorsed through `ward keys rotate` are trusted too.
+        #[arg(long = "key")]
+        keys: Vec<String>,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write one session, its checkpoints, proofs and public keys to a self-contained file.
+    Export {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The keys checkpoints are signed with.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print the current public key, its fingerprint and every key the store knows.
+    Show {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Start a new signing key, endorsed by the current one.
+    Rotate {
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -217,11 +258,32 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Verify {
             session,
+            all: _,
+            bundle,
+            keys,
             json,
             config,
         } => {
-            return cli::verify::verify(&open_store(&config)?, session.as_deref(), json, &mut out);
+            let keys = cli::verify::anchors(&keys)?;
+            if let Some(bundle) = bundle {
+                return cli::verify::verify_bundle(&bundle, &keys, json, &mut out);
+            }
+            let store = open_store(&config)?;
+            return cli::verify::verify_store(&store, session.as_deref(), &keys, json, &mut out);
         }
+        Command::Export {
+            id,
+            out: file,
+            config,
+        } => {
+            cli::export::export(&open_store(&config)?, &id, &file, &mut out)?;
+        }
+        Command::Keys {
+            command: KeysCommand::Show { json, config },
+        } => cli::keys::show(&Config::load(&config.config)?, json, &mut out)?,
+        Command::Keys {
+            command: KeysCommand::Rotate { config },
+        } => cli::keys::rotate(&Config::load(&config.config)?, &mut out)?,
     }
     Ok(true)
 }

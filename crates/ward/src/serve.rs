@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_audit::Recorder;
+use ward_audit::{KeySource, Recorder, RecorderOptions};
 use ward_core::config::Config;
 use ward_mask::{Masking, TokenKey};
 
@@ -27,9 +27,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     let masker = masking(&config)?.default_profile().clone();
     let client_masker = masker.clone();
+    let options = RecorderOptions {
+        queue_events: config.recording.queue_events,
+        masker,
+        durability: config.store.durability,
+        signing_key: key_source(&config),
+        checkpoint_interval: config.evidence.checkpoint_interval.0,
+    };
     let (recorder, recorder_thread) =
-        Recorder::spawn(&config.store.path, config.recording.queue_events, masker)
-            .context("opening the audit store")?;
+        Recorder::spawn(&config.store.path, options).context("opening the audit store")?;
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
     let verifier = Arc::new(LocalUsers::open(&config.store.path)?);
     let (stop, stopped) = watch::channel(false);
@@ -89,7 +95,7 @@ pub fn masking(config: &Config) -> anyhow::Result<Masking> {
         if let Some(dir) = key_path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        crate::tls::write_private(&key_path, crate::demo::random_token(32)?.as_bytes())?;
+        ward_core::fs::write_private(&key_path, crate::demo::random_token(32)?.as_bytes())?;
     }
     let key =
         std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
@@ -97,6 +103,18 @@ pub fn masking(config: &Config) -> anyhow::Result<Masking> {
         .masking
         .compile(Some(&TokenKey::new(&key)))
         .map_err(|e| anyhow::anyhow!("{}: masking: {e}", config.source.display()))
+}
+
+/// Where the checkpoint signing key comes from (`[evidence]`).
+pub fn key_source(config: &Config) -> KeySource {
+    match (
+        &config.evidence.signing_key_env,
+        &config.evidence.signing_key,
+    ) {
+        (Some(var), _) => KeySource::Env(var.clone()),
+        (None, Some(path)) => KeySource::File(path.clone()),
+        (None, None) => KeySource::File(config.store.path.with_file_name("signing.key")),
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -9,6 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 use ward_core::config::Tls;
+use ward_core::fs::write_private;
 
 /// The TLS server configuration and the SHA-256 fingerprint of the leaf certificate.
 pub fn server_config(tls: &Tls) -> anyhow::Result<(Arc<rustls::ServerConfig>, String)> {
@@ -74,21 +75,5 @@ fn generate(cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
     std::fs::write(cert_path, cert.cert.pem())
         .with_context(|| format!("writing {}", cert_path.display()))?;
     tracing::info!(cert = %cert_path.display(), "generated a self-signed TLS certificate");
-    Ok(())
-}
-
-/// Writes a file readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

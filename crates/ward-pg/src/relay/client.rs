@@ -30,6 +30,7 @@ impl Observer for ClientSide {
     const READ: fn(std::io::Error) -> RelayEnd = RelayEnd::ClientIo;
     const WRITE: fn(std::io::Error) -> RelayEnd = RelayEnd::UpstreamIo;
     const PROTOCOL: fn(ProtocolError) -> RelayEnd = RelayEnd::ClientProtocol;
+    const TO_CLIENT: bool = false;
     const EOF: fn() -> RelayEnd = || RelayEnd::ClientClosed;
 
     fn count(&mut self, bytes: u64) {

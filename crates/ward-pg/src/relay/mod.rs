@@ -52,6 +52,8 @@ pub enum RelayEnd {
     UpstreamProtocol(ProtocolError),
     ClientIo(std::io::Error),
     UpstreamIo(std::io::Error),
+    /// The audit store cannot be written: nothing more may pass (fail closed).
+    StoreUnavailable,
 }
 
 /// What the server's answers correspond to, in the order the client sent it.
@@ -145,6 +147,9 @@ pub(crate) trait Observer {
     const WRITE: fn(std::io::Error) -> RelayEnd;
     const PROTOCOL: fn(ProtocolError) -> RelayEnd;
     const EOF: fn() -> RelayEnd;
+    /// Whether this direction carries responses to the client, which in strict durability
+    /// mode wait until the events before them are durable.
+    const TO_CLIENT: bool;
 
     fn observe(
         &mut self,
@@ -203,6 +208,15 @@ where
                         .unwrap_or_default();
                     obs.forward(tag, body, whole_frame, &mut out);
                 }
+            }
+            // Fail closed: what the store cannot keep does not pass (see SessionRecorder).
+            let may_pass = if O::TO_CLIENT {
+                rec.may_release().await
+            } else {
+                rec.store_healthy()
+            };
+            if !may_pass {
+                return RelayEnd::StoreUnavailable;
             }
             // Without rewriting, the original bytes go on untouched.
             let sent: &[u8] = if rewrite { &out } else { &chunk };

@@ -282,6 +282,7 @@ impl Observer for ServerSide {
     const READ: fn(std::io::Error) -> RelayEnd = RelayEnd::UpstreamIo;
     const WRITE: fn(std::io::Error) -> RelayEnd = RelayEnd::ClientIo;
     const PROTOCOL: fn(ProtocolError) -> RelayEnd = RelayEnd::UpstreamProtocol;
+    const TO_CLIENT: bool = true;
     const EOF: fn() -> RelayEnd = || RelayEnd::UpstreamClosed;
 
     fn count(&mut self, bytes: u64) {

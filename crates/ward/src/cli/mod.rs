@@ -1,5 +1,7 @@
-//! The commands besides serving: sessions, replay, verify, users, mask.
+//! The commands besides serving: sessions, replay, verify, export, keys, users, mask.
 
+pub mod export;
+pub mod keys;
 pub mod mask;
 pub mod replay;
 pub mod sessions;

@@ -1,64 +1,151 @@
-//! `ward verify`: recompute every hash chain and name the first break.
+//! `ward verify`: recompute every hash chain, check every signed checkpoint, and name the first
+//! break of each session; or do the same for an export bundle, offline.
 
 use std::io::Write;
+use std::path::Path;
 
+use anyhow::Context;
 use ward_audit::Store;
-use ward_audit::verify::Status;
+use ward_audit::bundle::Bundle;
+use ward_audit::keys::PublicKey;
+use ward_audit::verify::{CheckpointStatus, Report, Status};
 
-/// Prints one line per session; returns false when any session is broken.
-pub fn verify(
+/// Parses `--key` values: a public key (`ed25519:<base64>`) or a file that holds one.
+pub fn anchors(keys: &[String]) -> anyhow::Result<Vec<PublicKey>> {
+    keys.iter()
+        .map(|k| match PublicKey::parse(k) {
+            Ok(key) => Ok(key),
+            Err(e) if Path::new(k).is_file() => {
+                let text = std::fs::read_to_string(k).with_context(|| format!("reading {k}"))?;
+                let line = text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with("ed25519:"))
+                    .ok_or(e)?;
+                Ok(PublicKey::parse(line)?)
+            }
+            Err(e) => Err(e.into()),
+        })
+        .collect()
+}
+
+/// Verifies the store (one session, or all); prints a report and returns whether it is sound.
+pub fn verify_store(
     store: &Store,
     session: Option<&str>,
+    keys: &[PublicKey],
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
     let only = session.map(|s| store.resolve_session(s)).transpose()?;
-    let verdicts = store.verify(only)?;
-    let ok = verdicts.iter().all(|v| v.status == Status::Intact);
+    let report = store.verify(only, keys)?;
+    print(&report, json, out)?;
+    Ok(report.ok)
+}
+
+/// Verifies an export bundle with nothing but the file and the keys given.
+pub fn verify_bundle(
+    path: &Path,
+    keys: &[PublicKey],
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bundle = Bundle::parse(&text).with_context(|| path.display().to_string())?;
+    let report = bundle.verify(keys)?;
+    print(&report, json, out)?;
+    Ok(report.ok)
+}
+
+fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &serde_json::json!({ "ok": ok, "sessions": verdicts }),
-        )?;
+        serde_json::to_writer_pretty(&mut *out, report)?;
         writeln!(out)?;
-        return Ok(ok);
+        return Ok(());
     }
-    for v in &verdicts {
+    let (mut verified, mut tails, mut broken) = (0, 0, 0);
+    for v in &report.sessions {
         match &v.status {
-            Status::Intact => writeln!(
-                out,
-                "intact    {}  {} events, chain verified",
-                v.session, v.events
-            )?,
+            Status::Verified { checkpoint } => {
+                verified += 1;
+                writeln!(
+                    out,
+                    "verified       {}  {} events, signed by checkpoint {checkpoint}",
+                    v.session, v.events
+                )?;
+            }
+            Status::UnsignedTail {
+                unsigned,
+                checkpoint,
+            } => {
+                tails += 1;
+                let signed = checkpoint.map_or("no checkpoint yet".to_owned(), |c| {
+                    format!("the rest signed by checkpoint {c}")
+                });
+                writeln!(
+                    out,
+                    "unsigned tail  {}  {} events, the last {unsigned} not signed yet ({signed})",
+                    v.session, v.events
+                )?;
+            }
             Status::Tampered { seq, reason } => {
-                writeln!(out, "TAMPERED  {}  at seq {seq}: {reason}", v.session)?;
+                broken += 1;
+                writeln!(out, "TAMPERED       {}  at seq {seq}: {reason}", v.session)?;
             }
             Status::MissingEvents {
                 after_seq,
                 expected,
                 found,
             } => {
+                broken += 1;
                 let after = after_seq.map_or("the start".to_owned(), |s| format!("seq {s}"));
                 writeln!(
                     out,
-                    "MISSING   {}  events missing after {after}: record says {expected}, found {found}",
+                    "MISSING        {}  events missing after {after}: {expected} accounted for, {found} found",
                     v.session
+                )?;
+            }
+            Status::MissingSession { checkpoint } => {
+                broken += 1;
+                writeln!(
+                    out,
+                    "MISSING        {}  session deleted: checkpoint {checkpoint} signed it, the store has no record",
+                    v.session
+                )?;
+            }
+            Status::Orphaned => {
+                broken += 1;
+                writeln!(
+                    out,
+                    "TAMPERED       {}  {} events of a session the store has no record of (moved or forged)",
+                    v.session, v.events
                 )?;
             }
         }
     }
-    let broken = verdicts
-        .iter()
-        .filter(|v| v.status != Status::Intact)
-        .count();
+    match &report.checkpoint_chain {
+        CheckpointStatus::Ok => writeln!(
+            out,
+            "checkpoints: {} checked, signatures and links valid",
+            report.checkpoints
+        )?,
+        CheckpointStatus::Broken { seq, reason } => {
+            writeln!(out, "CHECKPOINT {seq} BROKEN: {reason}")?;
+        }
+    }
+    if report.trust.anchored {
+        writeln!(out, "trusted keys: {}", report.trust.keys.join(", "))?;
+    } else {
+        writeln!(
+            out,
+            "trusted keys: the record's own ({}); pass --key with a public key you trust for an independent check",
+            report.trust.keys.join(", ")
+        )?;
+    }
     writeln!(
         out,
-        "{} session(s) checked, {broken} broken",
-        verdicts.len()
+        "{} session(s): {verified} verified, {tails} with an unsigned tail, {broken} broken",
+        report.sessions.len()
     )?;
-    writeln!(
-        out,
-        "(hash chains only: signed checkpoints are not implemented yet)"
-    )?;
-    Ok(ok)
+    Ok(())
 }

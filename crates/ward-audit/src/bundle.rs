@@ -1,0 +1,308 @@
+//! Export bundles: one JSON file that holds a session's record, all its events, the checkpoints
+//! that cover it with Merkle inclusion proofs, and the public keys, so that it can be verified
+//! offline with nothing but the file and a trusted public key. The format is in
+//! docs/evidence.md.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ward_core::{SessionId, Timestamp};
+
+use crate::checkpoint::{self, Checkpoint, Leaf};
+use crate::keys::{self, KeyRecord, PublicKey};
+use crate::query::SessionRow;
+use crate::store::{Store, StoreError};
+use crate::verify::{
+    CheckpointStatus, EventIn, Report, SessionVerdict, SignedLeaf, Trust, Walk, check_checkpoint,
+};
+use crate::{merkle, payload};
+
+pub const FORMAT: &str = "ward.bundle.v1";
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    pub exported_at: String,
+    pub session: SessionRow,
+    pub events: Vec<BundleEvent>,
+    pub checkpoints: Vec<BundleCheckpoint>,
+    pub keys: Vec<BundleKey>,
+}
+
+/// One event, with its payload exactly as hashed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleEvent {
+    pub seq: u64,
+    /// Nanoseconds since the Unix epoch, as a decimal string (exact in every JSON reader).
+    pub at_ns: String,
+    pub kind: String,
+    /// The payload bytes as text (they are JSON, hence UTF-8) ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// ... or, should they not be UTF-8, as base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleCheckpoint {
+    pub seq: u64,
+    pub at_ns: String,
+    pub prev: String,
+    pub key_id: String,
+    pub leaf_count: u64,
+    pub root: String,
+    pub signature: String,
+    /// This session's leaf in the checkpoint, and its audit path (RFC 9162), leaf upwards.
+    pub leaf: BundleLeaf,
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleLeaf {
+    pub index: u64,
+    pub events: u64,
+    pub head: String,
+    pub ended: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleKey {
+    pub public_key: String,
+    pub created_at_ns: String,
+    pub endorsed_by: Option<String>,
+    pub endorsement: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a Ward export bundle: {0}")]
+    Format(String),
+}
+
+impl Store {
+    /// Builds the export bundle of one session.
+    pub fn export(&self, id: SessionId) -> Result<Bundle, StoreError> {
+        let session = self.session(&id.to_string())?;
+        let mut events = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([id.0.as_bytes()])?;
+        while let Some(r) = rows.next()? {
+            let stored: Vec<u8> = r.get(3)?;
+            let bytes = payload::decode(&stored, r.get(4)?)
+                .map_err(|e| StoreError::Corrupt(format!("a payload cannot be read: {e}")))?;
+            let (payload, payload_base64) = match String::from_utf8(bytes) {
+                Ok(text) => (Some(text), None),
+                Err(e) => (None, Some(STANDARD.encode(e.into_bytes()))),
+            };
+            events.push(BundleEvent {
+                seq: checkpoint::u64_of(r.get(0)?),
+                at_ns: r.get::<_, i64>(1)?.to_string(),
+                kind: r.get(2)?,
+                payload,
+                payload_base64,
+                prev_hash: hex::encode(r.get::<_, Vec<u8>>(5)?),
+                hash: hex::encode(r.get::<_, Vec<u8>>(6)?),
+            });
+        }
+        let mut checkpoints = Vec::new();
+        for (seq, index, leaf) in checkpoint::session_leaves(&self.conn, id)? {
+            let Some(cp) = checkpoint::get(&self.conn, seq)? else {
+                continue;
+            };
+            let hashes: Vec<_> = checkpoint::leaves(&self.conn, seq)?
+                .iter()
+                .map(Leaf::hash)
+                .collect();
+            let proof = merkle::inclusion_proof(&hashes, usize::try_from(index).unwrap_or(0));
+            checkpoints.push(BundleCheckpoint {
+                seq: cp.seq,
+                at_ns: cp.at.to_string(),
+                prev: hex::encode(cp.prev),
+                key_id: hex::encode(cp.key_id),
+                leaf_count: cp.leaf_count,
+                root: hex::encode(cp.root),
+                signature: hex::encode(&cp.signature),
+                leaf: BundleLeaf {
+                    index,
+                    events: leaf.events,
+                    head: hex::encode(leaf.head),
+                    ended: leaf.ended,
+                },
+                proof: proof.iter().map(hex::encode).collect(),
+            });
+        }
+        let keys = keys::list(&self.conn)?
+            .into_iter()
+            .map(|k| BundleKey {
+                public_key: k.key.to_string(),
+                created_at_ns: k.created_at.to_string(),
+                endorsed_by: k.endorsed_by.map(hex::encode),
+                endorsement: k.endorsement.map(hex::encode),
+            })
+            .collect();
+        Ok(Bundle {
+            format: FORMAT.to_owned(),
+            exported_at: Timestamp::now().to_rfc3339(),
+            session,
+            events,
+            checkpoints,
+            keys,
+        })
+    }
+}
+
+impl Bundle {
+    /// Reads a bundle from its JSON text.
+    pub fn parse(text: &[u8]) -> Result<Self, BundleError> {
+        let b: Bundle =
+            serde_json::from_slice(text).map_err(|e| BundleError::Format(e.to_string()))?;
+        if b.format != FORMAT {
+            return Err(BundleError::Format(format!(
+                "format `{}`, expected `{FORMAT}`",
+                b.format
+            )));
+        }
+        Ok(b)
+    }
+
+    /// Verifies the bundle on its own: every event's chain link, every checkpoint's signature
+    /// by a key in `anchors` (or one they endorsed) and its inclusion proof, and the session's
+    /// chain against the signed heads. Without anchors the bundle's own keys are trusted.
+    pub fn verify(&self, anchors: &[PublicKey]) -> Result<Report, BundleError> {
+        let bad = |what: &str| BundleError::Format(what.to_owned());
+        let id: SessionId = self
+            .session
+            .id
+            .parse()
+            .map_err(|_| bad("session id is not a UUID"))?;
+        let records = self
+            .keys
+            .iter()
+            .map(|k| {
+                Ok(KeyRecord {
+                    key: PublicKey::parse(&k.public_key).map_err(|e| bad(&e.to_string()))?,
+                    created_at: k
+                        .created_at_ns
+                        .parse()
+                        .map_err(|_| bad("key created_at_ns"))?,
+                    valid_until: None,
+                    endorsed_by: k.endorsed_by.as_deref().map(hash32).transpose()?,
+                    endorsement: k.endorsement.as_deref().map(unhex).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, BundleError>>()?;
+        let trusted = keys::trusted(&records, anchors);
+        let mut chain_status = CheckpointStatus::Ok;
+        let mut leaves = Vec::new();
+        for c in &self.checkpoints {
+            let cp = Checkpoint {
+                seq: c.seq,
+                at: c.at_ns.parse().map_err(|_| bad("checkpoint at_ns"))?,
+                prev: hash32(&c.prev)?,
+                key_id: hash32(&c.key_id)?,
+                leaf_count: c.leaf_count,
+                root: hash32(&c.root)?,
+                signature: unhex(&c.signature)?,
+            };
+            let leaf = Leaf {
+                session: id,
+                events: c.leaf.events,
+                head: hash32(&c.leaf.head)?,
+                ended: c.leaf.ended,
+            };
+            let proof = c
+                .proof
+                .iter()
+                .map(|p| hash32(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let problem = check_checkpoint(&cp, &trusted).or_else(|| {
+                (!merkle::verify_inclusion(
+                    &leaf.hash(),
+                    c.leaf.index,
+                    cp.leaf_count,
+                    &proof,
+                    &cp.root,
+                ))
+                .then(|| {
+                    "the session's leaf is not in its Merkle tree (inclusion proof fails)"
+                        .to_owned()
+                })
+            });
+            match problem {
+                Some(reason) => {
+                    if chain_status == CheckpointStatus::Ok {
+                        chain_status = CheckpointStatus::Broken {
+                            seq: cp.seq,
+                            reason,
+                        };
+                    }
+                }
+                None => leaves.push(SignedLeaf {
+                    checkpoint: cp.seq,
+                    events: leaf.events,
+                    head: leaf.head,
+                    ended: leaf.ended,
+                }),
+            }
+        }
+        let mut walk = Walk::new(id, leaves);
+        for e in &self.events {
+            let bytes = match (&e.payload, &e.payload_base64) {
+                (Some(text), None) => text.as_bytes().to_vec(),
+                (None, Some(b64)) => STANDARD.decode(b64).map_err(|_| bad("payload_base64"))?,
+                _ => return Err(bad("an event needs exactly one of payload, payload_base64")),
+            };
+            let prev = unhex(&e.prev_hash)?;
+            let hash = unhex(&e.hash)?;
+            let event = EventIn {
+                seq: e.seq,
+                at: e.at_ns.parse().map_err(|_| bad("event at_ns"))?,
+                kind: e.kind.as_bytes(),
+                digest: Some(Sha256::digest(&bytes).into()),
+                prev: &prev,
+                hash: &hash,
+            };
+            if !walk.push(event) {
+                break;
+            }
+        }
+        let count = u64::try_from(self.session.event_count).unwrap_or(0);
+        let (events, status) = walk.finish(Some((count, None)));
+        let ok = chain_status == CheckpointStatus::Ok && !status.is_failure();
+        Ok(Report {
+            ok,
+            trust: Trust {
+                anchored: !anchors.is_empty(),
+                keys: trusted.iter().map(PublicKey::fingerprint).collect(),
+            },
+            checkpoints: self.checkpoints.len() as u64,
+            checkpoint_chain: chain_status,
+            sessions: vec![SessionVerdict {
+                session: id.to_string(),
+                events,
+                status,
+            }],
+        })
+    }
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>, BundleError> {
+    hex::decode(s).map_err(|_| BundleError::Format(format!("`{s}` is not hex")))
+}
+
+fn hash32(s: &str) -> Result<[u8; 32], BundleError> {
+    unhex(s)?
+        .try_into()
+        .map_err(|_| BundleError::Format(format!("`{s}` is not a 32-byte hash")))
+}

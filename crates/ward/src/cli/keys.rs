@@ -1,0 +1,100 @@
+//! `ward keys show | rotate`: the checkpoint signing keys.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use ward_audit::keys::{self, SigningKey};
+use ward_audit::{KeySource, Store};
+use ward_core::Timestamp;
+use ward_core::config::Config;
+
+use crate::serve::key_source;
+
+/// Prints the current public key, its fingerprint, and every key the store knows.
+pub fn show(config: &Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = Store::open(&config.store.path)?;
+    let current = key_source(config).load()?.public();
+    let known = keys::list(store.conn())?;
+    if json {
+        let list: Vec<_> = known
+            .iter()
+            .map(|k| {
+                json!({
+                    "public_key": k.key.to_string(),
+                    "fingerprint": k.key.fingerprint(),
+                    "valid_from": Timestamp(k.created_at).to_rfc3339(),
+                    "valid_until": k.valid_until.map(|t| Timestamp(t).to_rfc3339()),
+                    "endorsed_by": k.endorsed_by.map(|id| keys::fingerprint(&id)),
+                })
+            })
+            .collect();
+        let doc = json!({
+            "public_key": current.to_string(),
+            "fingerprint": current.fingerprint(),
+            "keys": list,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "public key:  {current}")?;
+    writeln!(out, "fingerprint: {}", current.fingerprint())?;
+    writeln!(out, "keys in the store:")?;
+    for k in &known {
+        let until = k
+            .valid_until
+            .map_or("now".to_owned(), |t| Timestamp(t).to_rfc3339());
+        let endorsed = k.endorsed_by.map_or(String::new(), |id| {
+            format!(", endorsed by {}", keys::fingerprint(&id))
+        });
+        writeln!(
+            out,
+            "  {}  {}  {} .. {until}{endorsed}",
+            k.key.fingerprint(),
+            k.key,
+            Timestamp(k.created_at).to_rfc3339()
+        )?;
+    }
+    Ok(())
+}
+
+/// Starts a new signing key, endorsed by the current one. A running `ward serve` picks it up
+/// before its next checkpoint.
+pub fn rotate(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    let KeySource::File(path) = key_source(config) else {
+        bail!(
+            "the signing key comes from the environment ([evidence] signing_key_env); rotate it where it is managed"
+        );
+    };
+    let store = Store::open(&config.store.path)?;
+    let (old, _) = SigningKey::load_or_create(&path)?;
+    keys::register(store.conn(), &old.public(), Timestamp::now().0, None)?;
+    let new = SigningKey::generate()?;
+    let created_at = Timestamp::now().0;
+    let endorsement = old.endorse(&new.public(), created_at);
+    // The store learns the key (with its endorsement) before the file changes, so a running
+    // recorder that reloads the file finds it registered.
+    keys::register(
+        store.conn(),
+        &new.public(),
+        created_at,
+        Some((&old.public(), &endorsement)),
+    )?;
+    new.save(&path)
+        .with_context(|| format!("writing the new key to {}", path.display()))?;
+    writeln!(
+        out,
+        "retired:     {} ({})",
+        old.public(),
+        old.public().fingerprint()
+    )?;
+    writeln!(out, "new key:     {}", new.public())?;
+    writeln!(out, "fingerprint: {}", new.public().fingerprint())?;
+    writeln!(
+        out,
+        "The old key signed the new one: `ward verify --key {}` still checks everything.",
+        old.public()
+    )?;
+    Ok(())
+}

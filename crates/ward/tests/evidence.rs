@@ -1,0 +1,483 @@
+//! Evidence: an attacker with write access to the SQLite file edits it directly (dropping the
+//! append-only triggers first), and every edit is detected and named; export bundles verify
+//! offline; rotated keys keep old checkpoints verifiable.
+
+use std::path::Path;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params};
+use ward_audit::Store;
+use ward_audit::keys::{PublicKey, SigningKey};
+use ward_audit::verify::{CheckpointStatus, Report, Status};
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
+
+const WARD: &str = env!("CARGO_BIN_EXE_ward");
+
+/// Two psql sessions through Ward, then Ward stopped: every session ended and signed.
+fn recorded(pg: &Postgres) -> (Ward, PublicKey) {
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("ward");
+    let url = ward.url("alice", "shop");
+    // The last statement fails (psql exits 3): errors are part of the record too.
+    let out = psql(
+        &url,
+        &[
+            "-c",
+            "SELECT 1 AS one",
+            "-c",
+            "SELECT 'card 4111 1111 1111 1111' AS note",
+            "-c",
+            "SELECT no_such_column",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_column"));
+    success(&psql(&url, &["-c", "SELECT 2 AS two"]));
+    ward.wait_sessions(2);
+    let keys = ward.cli(&["keys", "show", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&keys.stdout).expect("keys json");
+    let key = PublicKey::parse(doc["public_key"].as_str().expect("key")).expect("public key");
+    (ward, key)
+}
+
+fn attacker(db: &Path) -> Connection {
+    let conn = Connection::open(db).expect("open sqlite");
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+        })
+        .expect("triggers");
+    assert!(triggers.len() >= 8, "append-only triggers: {triggers:?}");
+    for t in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER {t}"))
+            .expect("drop trigger");
+    }
+    conn
+}
+
+fn verify(store: &Store, key: &PublicKey) -> Report {
+    store
+        .verify(None, std::slice::from_ref(key))
+        .expect("verify")
+}
+
+fn status_of(report: &Report, session: &[u8]) -> Option<Status> {
+    let id = uuid::Uuid::from_slice(session).expect("uuid").to_string();
+    report
+        .sessions
+        .iter()
+        .find(|v| v.session == id)
+        .map(|v| v.status.clone())
+}
+
+type Row = Vec<Value>;
+const COLUMNS: [&str; 8] = [
+    "session_id",
+    "seq",
+    "at",
+    "kind",
+    "payload",
+    "compressed",
+    "prev_hash",
+    "hash",
+];
+
+fn events(conn: &Connection, session: &[u8]) -> Vec<Row> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM events WHERE session_id = ?1 ORDER BY seq",
+            COLUMNS.join(", ")
+        ))
+        .expect("select");
+    stmt.query_map([session], |r| {
+        (0..COLUMNS.len()).map(|i| r.get::<_, Value>(i)).collect()
+    })
+    .and_then(|rows| rows.collect::<Result<Vec<Row>, _>>())
+    .expect("events")
+}
+
+fn insert(conn: &Connection, row: &Row) {
+    conn.execute(
+        &format!(
+            "INSERT INTO events ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            COLUMNS.join(", ")
+        ),
+        rusqlite::params_from_iter(row.iter()),
+    )
+    .expect("insert");
+}
+
+fn delete(conn: &Connection, session: &[u8], seq: i64) {
+    conn.execute(
+        "DELETE FROM events WHERE session_id = ?1 AND seq = ?2",
+        params![session, seq],
+    )
+    .expect("delete");
+}
+
+/// Every single-byte variant of a stored value: each byte xor 0x01 and xor 0x80.
+fn byte_variants(v: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let bytes = match v {
+        Value::Integer(n) => n.to_be_bytes().to_vec(),
+        other => bytes_of(other),
+    };
+    for i in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut b = bytes.clone();
+            b[i] ^= bit;
+            out.push(match v {
+                Value::Integer(_) => {
+                    Value::Integer(i64::from_be_bytes(b.try_into().expect("8 bytes")))
+                }
+                Value::Text(_) => match String::from_utf8(b) {
+                    Ok(s) => Value::Text(s),
+                    // No longer UTF-8: kept as the raw bytes a file edit would leave.
+                    Err(e) => Value::Blob(e.into_bytes()),
+                },
+                _ => Value::Blob(b),
+            });
+        }
+    }
+    out
+}
+
+fn bytes_of(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Blob(b) => b.clone(),
+        Value::Text(t) => t.as_bytes().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn every_edit_of_the_sqlite_file_is_detected_and_named() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let (mut ward, key) = recorded(&pg);
+    ward.stop();
+    let db = ward.dir.join("ward.db");
+    let store = Store::open(&db).expect("store");
+    let baseline = verify(&store, &key);
+    assert!(baseline.ok, "{baseline:?}");
+    assert!(
+        baseline
+            .sessions
+            .iter()
+            .all(|v| matches!(v.status, Status::Verified { .. })),
+        "{baseline:?}"
+    );
+    let conn = attacker(&db);
+    let sessions: Vec<Vec<u8>> = conn
+        .prepare("SELECT id FROM sessions ORDER BY started_at")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<Vec<Vec<u8>>, _>>())
+        })
+        .expect("sessions");
+    let (a, b) = (&sessions[0], &sessions[1]);
+    let original = events(&conn, a);
+    assert!(original.len() >= 8, "{} events", original.len());
+
+    // 1. Every single-byte change of every column of every event of session a.
+    let (mut changes, mut refused) = (0, 0);
+    for row in &original {
+        let seq = row[1].clone();
+        for (col, value) in COLUMNS.iter().zip(row) {
+            for variant in byte_variants(value) {
+                let applied = conn.execute(
+                    &format!("UPDATE events SET {col} = ?1 WHERE session_id = ?2 AND seq = ?3"),
+                    params![variant, a, seq],
+                );
+                if applied.is_err() {
+                    // A primary-key collision: this edit alone cannot be made.
+                    refused += 1;
+                    continue;
+                }
+                changes += 1;
+                let report = verify(&store, &key);
+                let (moved_to, at_seq) = match *col {
+                    "session_id" => (Some(bytes_of(&variant)), row[1].clone()),
+                    "seq" => (None, variant.clone()),
+                    _ => (None, seq.clone()),
+                };
+                assert!(
+                    !report.ok,
+                    "{col} change of seq {seq:?} to {variant:?} not detected"
+                );
+                let named = status_of(&report, a).is_some_and(|s| s.is_failure());
+                assert!(
+                    named,
+                    "{col} change of seq {seq:?} not named for its session: {report:?}"
+                );
+                conn.execute(
+                    &format!("UPDATE events SET {col} = ?1 WHERE session_id = ?2 AND seq = ?3"),
+                    params![value, moved_to.as_deref().unwrap_or(a), at_seq],
+                )
+                .expect("revert");
+            }
+        }
+    }
+    assert!(
+        changes > 1000,
+        "only {changes} edits made ({refused} refused)"
+    );
+    assert!(
+        verify(&store, &key).ok,
+        "reverting every edit restores the record"
+    );
+
+    // 2. Deleting any one event.
+    for row in &original {
+        let Value::Integer(seq) = row[1] else {
+            panic!("seq")
+        };
+        delete(&conn, a, seq);
+        let report = verify(&store, &key);
+        assert!(
+            matches!(status_of(&report, a), Some(Status::MissingEvents { .. })),
+            "deleting seq {seq}: {report:?}"
+        );
+        insert(&conn, row);
+    }
+
+    // 3. Reordering two events (swapping their seqs).
+    conn.execute_batch(&format!(
+        "UPDATE events SET seq = -1 WHERE session_id = x'{h}' AND seq = 2;
+         UPDATE events SET seq = 2 WHERE session_id = x'{h}' AND seq = 3;
+         UPDATE events SET seq = 3 WHERE session_id = x'{h}' AND seq = -1;",
+        h = hex::encode(a)
+    ))
+    .expect("swap");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(status_of(&report, a), Some(Status::Tampered { seq: 2, .. })),
+        "{report:?}"
+    );
+    restore(&conn, a, &original);
+
+    // 4. Dropping the signed tail, and fixing the session row to match, as a careful attacker would.
+    let keep = 4;
+    conn.execute(
+        "DELETE FROM events WHERE session_id = ?1 AND seq >= ?2",
+        params![a, keep],
+    )
+    .expect("drop tail");
+    conn.execute(
+        "UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1",
+        params![a, keep, original[keep as usize - 1][7]],
+    )
+    .expect("fix row");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(
+            status_of(&report, a),
+            Some(Status::MissingEvents { found: 4, .. })
+        ),
+        "{report:?}"
+    );
+    restore(&conn, a, &original);
+    conn.execute(
+        "UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1",
+        params![a, original.len() as i64, original[original.len() - 1][7]],
+    )
+    .expect("restore row");
+    assert!(verify(&store, &key).ok);
+
+    // 5. Moving an event to the other session (to the end of its chain).
+    let b_len = events(&conn, b).len() as i64;
+    conn.execute(
+        "UPDATE events SET session_id = ?1, seq = ?2 WHERE session_id = ?3 AND seq = 3",
+        params![b, b_len, a],
+    )
+    .expect("move");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(status_of(&report, a), Some(Status::MissingEvents { .. })),
+        "{report:?}"
+    );
+    assert!(
+        matches!(status_of(&report, b), Some(Status::Tampered { .. })),
+        "{report:?}"
+    );
+    conn.execute(
+        "UPDATE events SET session_id = ?1, seq = 3 WHERE session_id = ?2 AND seq = ?3",
+        params![a, b, b_len],
+    )
+    .expect("move back");
+
+    // 6. Deleting a whole session, row and events.
+    conn.execute("DELETE FROM events WHERE session_id = ?1", [b])
+        .expect("delete events");
+    conn.execute("DELETE FROM sessions WHERE id = ?1", [b])
+        .expect("delete row");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(status_of(&report, b), Some(Status::MissingSession { .. })),
+        "{report:?}"
+    );
+
+    // 7. Replacing a checkpoint signature: random bytes, then a valid signature by the
+    //    attacker's own key, registered in the store.
+    let (seq, body_sig): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT seq, signature FROM checkpoints ORDER BY seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("checkpoint");
+    let mut forged = body_sig.clone();
+    forged[10] ^= 0x01;
+    conn.execute(
+        "UPDATE checkpoints SET signature = ?1 WHERE seq = ?2",
+        params![forged, seq],
+    )
+    .expect("forge");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(&report.checkpoint_chain, CheckpointStatus::Broken { seq: s, reason } if *s == seq as u64 && reason.contains("signature")),
+        "{report:?}"
+    );
+    let cp = ward_audit::checkpoint::get(store.conn(), seq as u64)
+        .expect("get")
+        .expect("checkpoint");
+    let mallory = SigningKey::generate().expect("key");
+    let resigned = ward_audit::checkpoint::Checkpoint {
+        key_id: mallory.public().id(),
+        ..cp
+    };
+    conn.execute(
+        "UPDATE checkpoints SET signature = ?1, key_id = ?2 WHERE seq = ?3",
+        params![
+            mallory.sign(&resigned.body()).to_vec(),
+            resigned.key_id.to_vec(),
+            seq
+        ],
+    )
+    .expect("re-sign");
+    ward_audit::keys::register(&conn, &mallory.public(), 0, None).expect("register");
+    let report = verify(&store, &key);
+    assert!(
+        matches!(&report.checkpoint_chain, CheckpointStatus::Broken { reason, .. } if reason.contains("not trusted")),
+        "with --key the attacker's key is refused: {report:?}"
+    );
+
+    // The command line names the breaks and exits 1.
+    let out = ward.cli(&["verify", "--key", &key.to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("MISSING") && text.contains("session deleted"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("CHECKPOINT {seq} BROKEN")), "{text}");
+}
+
+fn restore(conn: &Connection, session: &[u8], original: &[Row]) {
+    conn.execute("DELETE FROM events WHERE session_id = ?1", [session])
+        .expect("clear");
+    for row in original {
+        insert(conn, row);
+    }
+}
+
+#[test]
+fn export_bundles_verify_offline_and_key_rotation_keeps_trust() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let (mut ward, old_key) = recorded(&pg);
+    // Rotate while serving; the next session is signed with the new key.
+    let rotated = success(&ward.cli(&["keys", "rotate"]));
+    assert!(rotated.contains("new key:"), "{rotated}");
+    success(&psql(
+        &ward.url("alice", "shop"),
+        &["-c", "SELECT 3 AS three"],
+    ));
+    ward.wait_sessions(3);
+    ward.stop();
+    let shown = success(&ward.cli(&["keys", "show", "--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    assert_eq!(doc["keys"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert!(doc["keys"][0]["valid_until"].is_string(), "{doc}");
+    let new_key = PublicKey::parse(doc["public_key"].as_str().expect("key")).expect("key");
+    assert_ne!(new_key, old_key);
+
+    // The old key still verifies everything, the new one through its endorsement.
+    let out = ward.cli(&["verify", "--key", &old_key.to_string(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["trust"]["keys"].as_array().map(Vec::len), Some(2));
+    assert!(
+        report["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .all(|s| s["status"] == "verified"),
+        "{report}"
+    );
+    // Only the new key does not vouch for checkpoints the old one signed.
+    let out = ward.cli(&["verify", "--key", &new_key.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // Export the last session and verify it with no config and no store, from another directory.
+    let sessions = ward.sessions();
+    let last = sessions.last().expect("session")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bundle = ward.dir.join("bundle.json");
+    let out = ward.cli(&["export", &last, "--out", bundle.to_str().expect("path")]);
+    assert!(success(&out).contains("1 checkpoint(s)"));
+    let offline = std::env::temp_dir();
+    let check = |path: &Path, key: &PublicKey| {
+        std::process::Command::new(WARD)
+            .current_dir(&offline)
+            .env_remove("WARD_CONFIG")
+            .args(["verify", "--bundle"])
+            .arg(path)
+            .args(["--key", &key.to_string()])
+            .output()
+            .expect("run ward")
+    };
+    let ok = check(&bundle, &old_key);
+    assert!(
+        success(&ok).contains("verified"),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // Edits to the bundle are caught: a payload, a proof, and a wrong key.
+    let text = std::fs::read_to_string(&bundle).expect("bundle");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = doc.clone();
+        f(&mut d);
+        let p = ward.dir.join("edited.json");
+        std::fs::write(&p, serde_json::to_vec(&d).expect("json")).expect("write");
+        p
+    };
+    let payload_edit = edit(&|d| {
+        for e in d["events"].as_array_mut().expect("events") {
+            let p = e["payload"].as_str().expect("payload").to_owned();
+            if p.contains("three") {
+                e["payload"] = p.replace("three", "thr33").into();
+            }
+        }
+    });
+    let out = check(&payload_edit, &old_key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TAMPERED"));
+    let proof_edit = edit(&|d| {
+        d["checkpoints"][0]["leaf"]["events"] = 1.into();
+    });
+    let out = check(&proof_edit, &old_key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("inclusion proof"));
+    let stranger = SigningKey::generate().expect("key").public();
+    let out = check(&bundle, &stranger);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not trusted"));
+}
