@@ -33,8 +33,6 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 
 CREATE TABLE IF NOT EXISTS signing_keys (
     key_id      BLOB PRIMARY KEY,
@@ -78,10 +76,41 @@ CREATE TRIGGER IF NOT EXISTS checkpoint_leaves_append_only_update BEFORE UPDATE 
 CREATE TRIGGER IF NOT EXISTS checkpoint_leaves_append_only_delete BEFORE DELETE ON checkpoint_leaves
     BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
 
+CREATE TABLE IF NOT EXISTS prunes (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    key_id    BLOB NOT NULL,
+    body      BLOB NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pruned_sessions (
+    prune_seq  INTEGER NOT NULL,
+    session_id BLOB PRIMARY KEY,
+    events     INTEGER NOT NULL,
+    head_hash  BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS prunes_append_only_update BEFORE UPDATE ON prunes
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS prunes_append_only_delete BEFORE DELETE ON prunes
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS pruned_sessions_append_only_update BEFORE UPDATE ON pruned_sessions
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS pruned_sessions_append_only_delete BEFORE DELETE ON pruned_sessions
+    BEGIN SELECT RAISE(ABORT, 'audit evidence is append-only'); END;
+
 CREATE TABLE IF NOT EXISTS users (
     name          TEXT PRIMARY KEY,
     groups        TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     created_at    INTEGER NOT NULL
 );
+"#;
+
+/// The triggers that refuse deleting events and sessions; only `ward prune` lifts them, inside
+/// its own transaction, and puts them back before it commits.
+pub const DELETE_TRIGGERS: &str = r#"
+CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'audit events are append-only; only ward prune removes expired sessions'); END;
+CREATE TRIGGER IF NOT EXISTS sessions_append_only_delete BEFORE DELETE ON sessions
+    BEGIN SELECT RAISE(ABORT, 'audit sessions are append-only; only ward prune removes expired sessions'); END;
 "#;

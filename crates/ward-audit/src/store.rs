@@ -8,7 +8,7 @@ use ward_core::SessionId;
 use crate::chain::Hash;
 use crate::checkpoint::{hash32, u64_of};
 use crate::query::session_id;
-use crate::schema::SCHEMA;
+use crate::schema::{DELETE_TRIGGERS, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,6 +53,7 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(DELETE_TRIGGERS)?;
         Ok(Self {
             conn,
             path: path.to_owned(),

@@ -50,6 +50,9 @@ pub enum Status {
     },
     /// A signed checkpoint covers this session but the store has no record of it.
     MissingSession { checkpoint: u64 },
+    /// Removed by `ward prune`: prune record `prune` signed exactly the final head that the
+    /// checkpoints signed.
+    Pruned { prune: u64 },
     /// Events belong to a session the store has no record of (moved or forged events).
     Orphaned,
 }
@@ -57,7 +60,10 @@ pub enum Status {
 impl Status {
     /// Whether this verdict means the record cannot be trusted.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Status::Verified { .. } | Status::UnsignedTail { .. })
+        !matches!(
+            self,
+            Status::Verified { .. } | Status::UnsignedTail { .. } | Status::Pruned { .. }
+        )
     }
 }
 
@@ -286,7 +292,7 @@ impl Store {
             sessions.push(self.verify_session(*id, &valid)?);
         }
         if only.is_none() {
-            sessions.extend(self.unaccounted(&ids, &valid)?);
+            sessions.extend(self.unaccounted(&ids, &valid, &trusted)?);
         }
         let ok =
             chain_status == CheckpointStatus::Ok && sessions.iter().all(|s| !s.status.is_failure());
@@ -419,7 +425,9 @@ impl Store {
         &self,
         known: &[SessionId],
         valid: &BTreeSet<u64>,
+        trusted: &[PublicKey],
     ) -> Result<Vec<SessionVerdict>, StoreError> {
+        let pruned = self.pruned(trusted)?;
         let known: std::collections::HashSet<&SessionId> = known.iter().collect();
         let mut out = Vec::new();
         let mut first_checkpoint: HashMap<SessionId, u64> = HashMap::new();
@@ -437,10 +445,22 @@ impl Store {
         let mut ids: Vec<_> = first_checkpoint.into_iter().collect();
         ids.sort();
         for (id, cp) in ids {
+            // Pruned sessions: the prune record must name the head the checkpoints signed last.
+            let last = self
+                .signed_leaves(id, valid)?
+                .into_iter()
+                .max_by_key(|l| l.events);
+            let prune = pruned.iter().find(|(p, events, head, _)| {
+                *p == id && last.is_some_and(|l| l.ended && l.events == *events && l.head == *head)
+            });
+            let (events, status) = match prune {
+                Some((_, events, _, seq)) => (*events, Status::Pruned { prune: *seq }),
+                None => (0, Status::MissingSession { checkpoint: cp }),
+            };
             out.push(SessionVerdict {
                 session: id.to_string(),
-                events: 0,
-                status: Status::MissingSession { checkpoint: cp },
+                events,
+                status,
             });
         }
         let mut stmt = self.conn.prepare(

@@ -52,6 +52,8 @@ pub struct Config {
     pub recording: Recording,
     #[serde(default)]
     pub evidence: Evidence,
+    #[serde(default)]
+    pub retention: Retention,
     /// What is masked before anything is stored (see docs/masking.md).
     #[serde(default)]
     pub masking: ward_mask::MaskingConfig,
@@ -182,6 +184,14 @@ impl Default for Recording {
             queue_events: Self::default_queue(),
         }
     }
+}
+
+/// How long sessions are kept. Sessions are only ever removed by `ward prune`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Sessions that ended more than this many days ago may be pruned. Unset: kept forever.
+    pub days: Option<u32>,
 }
 
 /// Signed checkpoints over the recorded chains (docs/evidence.md).
@@ -369,6 +379,9 @@ impl Config {
                 "evidence.signing_key_env",
                 "give the signing key as a file or through the environment, not both",
             ));
+        }
+        if self.retention.days == Some(0) {
+            return Err(self.invalid("retention.days", "must be at least 1"));
         }
         if self.evidence.checkpoint_interval.0 < std::time::Duration::from_millis(100) {
             return Err(self.invalid("evidence.checkpoint_interval", "must be at least 100ms"));

@@ -20,6 +20,7 @@ pub struct WardBuilder {
     extra: String,
     extra_files: Vec<(String, String)>,
     recording: String,
+    store: String,
     plaintext_loopback: bool,
 }
 
@@ -83,6 +84,12 @@ impl WardBuilder {
         self
     }
 
+    /// Lines for the `[store]` table (default `path = "ward.db"`).
+    pub fn store(mut self, toml: &str) -> Self {
+        self.store = toml.to_owned();
+        self
+    }
+
     /// Extra TOML appended to the config.
     pub fn config(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
@@ -100,8 +107,13 @@ impl WardBuilder {
             std::fs::write(dir.join(file), text)?;
         }
         let config = format!(
-            "[listen]\npostgres = \"127.0.0.1:{port}\"\n\n[store]\npath = \"ward.db\"\n\n[auth]\nallow_plaintext_loopback = {}\n\n{}\n{}\n{}\n{}",
-            self.plaintext_loopback, self.recording, self.resources, self.grants, self.extra
+            "[listen]\npostgres = \"127.0.0.1:{port}\"\n\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n\n{}\n{}\n{}\n{}",
+            self.store,
+            self.plaintext_loopback,
+            self.recording,
+            self.resources,
+            self.grants,
+            self.extra
         );
         let config_path = dir.join("ward.toml");
         std::fs::write(&config_path, config)?;
@@ -155,6 +167,7 @@ impl Ward {
             extra: String::new(),
             extra_files: Vec::new(),
             recording: String::new(),
+            store: "path = \"ward.db\"".to_owned(),
             plaintext_loopback: false,
         }
     }

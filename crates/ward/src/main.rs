@@ -88,6 +88,19 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Remove sessions past `[retention] days` (or --before), writing a signed prune record.
+    Prune {
+        /// Remove sessions that ended before this time (RFC 3339) instead.
+        #[arg(long)]
+        before: Option<String>,
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// The keys checkpoints are signed with.
     Keys {
         #[command(subcommand)]
@@ -277,6 +290,21 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             config,
         } => {
             cli::export::export(&open_store(&config)?, &id, &file, &mut out)?;
+        }
+        Command::Prune {
+            before,
+            dry_run,
+            json,
+            config,
+        } => {
+            let before = before
+                .map(|s| {
+                    Timestamp::parse_rfc3339(&s)
+                        .with_context(|| format!("--before `{s}` is not an RFC 3339 time"))
+                })
+                .transpose()?;
+            let config = Config::load(&config.config)?;
+            cli::prune::prune(&config, before, dry_run, json, &mut out)?;
         }
         Command::Keys {
             command: KeysCommand::Show { json, config },

@@ -481,3 +481,89 @@ fn export_bundles_verify_offline_and_key_rotation_keeps_trust() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not trusted"));
 }
+
+#[test]
+fn prune_removes_expired_sessions_with_a_signed_record_and_nothing_else_can() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let (mut ward, key) = recorded(&pg);
+    ward.stop();
+    let sessions = ward.sessions();
+    let (first, second) = (&sessions[0], &sessions[1]);
+    let cutoff = second["started_at"].as_str().expect("started_at");
+
+    let dry = success(&ward.cli(&["prune", "--before", cutoff, "--dry-run"]));
+    assert!(
+        dry.contains("would remove") && dry.contains(first["id"].as_str().expect("id")),
+        "{dry}"
+    );
+    assert_eq!(ward.sessions().len(), 2);
+
+    let done = success(&ward.cli(&["prune", "--before", cutoff]));
+    assert!(
+        done.contains("1 session(s) removed") && done.contains("prune record 0"),
+        "{done}"
+    );
+    assert_eq!(ward.sessions().len(), 1);
+    let verify = ward.cli(&["verify", "--key", &key.to_string()]);
+    let text = success(&verify);
+    assert!(
+        text.contains("pruned ") && text.contains("1 verified") && text.contains("1 pruned"),
+        "{text}"
+    );
+
+    // Without a prune record signed by a trusted key, a removed session is a deleted one.
+    let db = ward.dir.join("ward.db");
+    let (events, head): (i64, Vec<u8>) = (
+        second["event_count"].as_i64().expect("count"),
+        ward.events(second["id"].as_str().expect("id"))
+            .last()
+            .map(|e| hex::decode(e["hash"].as_str().expect("hash")).expect("hex"))
+            .unwrap_or_default(),
+    );
+    let conn = attacker(&db);
+    let id = uuid::Uuid::parse_str(second["id"].as_str().expect("id")).expect("uuid");
+    conn.execute("DELETE FROM events WHERE session_id = ?1", [id.as_bytes()])
+        .expect("delete events");
+    conn.execute("DELETE FROM sessions WHERE id = ?1", [id.as_bytes()])
+        .expect("delete row");
+    // The attacker signs a prune record for it with a key of their own (layout: docs/evidence.md).
+    let mallory = SigningKey::generate().expect("key");
+    let mut body = b"ward.prune.v1\0".to_vec();
+    body.extend_from_slice(&1u64.to_be_bytes());
+    body.extend_from_slice(&0i64.to_be_bytes());
+    body.extend_from_slice(&mallory.public().id());
+    body.extend_from_slice(&1u64.to_be_bytes());
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(&(events as u64).to_be_bytes());
+    body.extend_from_slice(&head);
+    conn.execute(
+        "INSERT INTO prunes (seq, at, key_id, body, signature) VALUES (1, 0, ?1, ?2, ?3)",
+        params![
+            mallory.public().id().to_vec(),
+            body,
+            mallory.sign(&body).to_vec()
+        ],
+    )
+    .expect("forge prune");
+    ward_audit::keys::register(&conn, &mallory.public(), 0, None).expect("register");
+    let store = Store::open(&db).expect("store");
+    // Trusting the store's own keys, the forgery passes; with --key it does not.
+    let naive = store.verify(None, &[]).expect("verify");
+    assert!(
+        matches!(
+            status_of(&naive, id.as_bytes()),
+            Some(Status::Pruned { prune: 1 })
+        ),
+        "{naive:?}"
+    );
+    let report = store
+        .verify(None, std::slice::from_ref(&key))
+        .expect("verify");
+    assert!(
+        matches!(
+            status_of(&report, id.as_bytes()),
+            Some(Status::MissingSession { .. })
+        ),
+        "{report:?}"
+    );
+}

@@ -1,8 +1,9 @@
-//! The commands besides serving: sessions, replay, verify, export, keys, users, mask.
+//! The commands besides serving: sessions, replay, verify, export, keys, prune, users, mask.
 
 pub mod export;
 pub mod keys;
 pub mod mask;
+pub mod prune;
 pub mod replay;
 pub mod sessions;
 pub mod users;

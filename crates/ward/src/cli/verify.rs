@@ -63,7 +63,7 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
         writeln!(out)?;
         return Ok(());
     }
-    let (mut verified, mut tails, mut broken) = (0, 0, 0);
+    let (mut verified, mut tails, mut pruned, mut broken) = (0, 0, 0, 0);
     for v in &report.sessions {
         match &v.status {
             Status::Verified { checkpoint } => {
@@ -113,6 +113,14 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
                     v.session
                 )?;
             }
+            Status::Pruned { prune } => {
+                pruned += 1;
+                writeln!(
+                    out,
+                    "pruned         {}  {} events, removed by signed prune record {prune}",
+                    v.session, v.events
+                )?;
+            }
             Status::Orphaned => {
                 broken += 1;
                 writeln!(
@@ -144,8 +152,13 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
     }
     writeln!(
         out,
-        "{} session(s): {verified} verified, {tails} with an unsigned tail, {broken} broken",
-        report.sessions.len()
+        "{} session(s): {verified} verified, {tails} with an unsigned tail, {broken} broken{}",
+        report.sessions.len(),
+        if pruned > 0 {
+            format!(", {pruned} pruned")
+        } else {
+            String::new()
+        }
     )?;
     Ok(())
 }
