@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use ward_audit::{JsonBody, KeySource, Recorder, RecorderOptions, SessionStart};
+use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart};
 use ward_core::config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 
@@ -24,8 +24,10 @@ async fn main() {
         durability: Durability::Batched,
         signing_key: KeySource::File(dir.join("signing.key")),
         checkpoint_interval: std::time::Duration::from_secs(10),
+        node: "bench".into(),
     };
-    let (recorder, _thread) = Recorder::spawn(&dir.join("ward.db"), options).expect("recorder");
+    let location = Location::Sqlite(dir.join("ward.db"));
+    let (recorder, _thread) = Recorder::spawn(&location, options).expect("recorder");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..8 {

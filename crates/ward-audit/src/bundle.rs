@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use ward_core::{SessionId, Timestamp};
 
 use crate::checkpoint::{self, Checkpoint, Leaf};
+use crate::db::params;
 use crate::keys::{self, KeyRecord, PublicKey};
 use crate::query::SessionRow;
 use crate::store::{Store, StoreError};
@@ -90,37 +91,37 @@ pub enum BundleError {
 
 impl Store {
     /// Builds the export bundle of one session.
-    pub fn export(&self, id: SessionId) -> Result<Bundle, StoreError> {
+    pub fn export(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
         let session = self.session(&id.to_string())?;
         let mut events = Vec::new();
-        let mut stmt = self.conn.prepare(
+        self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+            &params![id.0.as_bytes().as_slice()],
+            |r| {
+                let bytes = payload::decode(&r.bytes(3)?, r.int(4)? != 0)
+                    .map_err(|e| StoreError::Corrupt(format!("a payload cannot be read: {e}")))?;
+                let (payload, payload_base64) = match String::from_utf8(bytes) {
+                    Ok(text) => (Some(text), None),
+                    Err(e) => (None, Some(STANDARD.encode(e.into_bytes()))),
+                };
+                events.push(BundleEvent {
+                    seq: checkpoint::u64_of(r.int(0)?),
+                    at_ns: r.int(1)?.to_string(),
+                    kind: r.text(2)?,
+                    payload,
+                    payload_base64,
+                    prev_hash: hex::encode(r.bytes(5)?),
+                    hash: hex::encode(r.bytes(6)?),
+                });
+                Ok(true)
+            },
         )?;
-        let mut rows = stmt.query([id.0.as_bytes()])?;
-        while let Some(r) = rows.next()? {
-            let stored: Vec<u8> = r.get(3)?;
-            let bytes = payload::decode(&stored, r.get(4)?)
-                .map_err(|e| StoreError::Corrupt(format!("a payload cannot be read: {e}")))?;
-            let (payload, payload_base64) = match String::from_utf8(bytes) {
-                Ok(text) => (Some(text), None),
-                Err(e) => (None, Some(STANDARD.encode(e.into_bytes()))),
-            };
-            events.push(BundleEvent {
-                seq: checkpoint::u64_of(r.get(0)?),
-                at_ns: r.get::<_, i64>(1)?.to_string(),
-                kind: r.get(2)?,
-                payload,
-                payload_base64,
-                prev_hash: hex::encode(r.get::<_, Vec<u8>>(5)?),
-                hash: hex::encode(r.get::<_, Vec<u8>>(6)?),
-            });
-        }
         let mut checkpoints = Vec::new();
-        for (seq, index, leaf) in checkpoint::session_leaves(&self.conn, id)? {
-            let Some(cp) = checkpoint::get(&self.conn, seq)? else {
+        for (seq, index, leaf) in checkpoint::session_leaves(&mut self.db, id)? {
+            let Some(cp) = checkpoint::get(&mut self.db, seq)? else {
                 continue;
             };
-            let hashes: Vec<_> = checkpoint::leaves(&self.conn, seq)?
+            let hashes: Vec<_> = checkpoint::leaves(&mut self.db, seq)?
                 .iter()
                 .map(Leaf::hash)
                 .collect();
@@ -142,7 +143,7 @@ impl Store {
                 proof: proof.iter().map(hex::encode).collect(),
             });
         }
-        let keys = keys::list(&self.conn)?
+        let keys = keys::list(&mut self.db)?
             .into_iter()
             .map(|k| BundleKey {
                 public_key: k.key.to_string(),
@@ -277,8 +278,7 @@ impl Bundle {
                 break;
             }
         }
-        let count = u64::try_from(self.session.event_count).unwrap_or(0);
-        let (events, status) = walk.finish(Some((count, None)));
+        let (events, status) = walk.finish(self.session.ended_at.is_some());
         let ok = chain_status == CheckpointStatus::Ok && !status.is_failure();
         Ok(Report {
             ok,

@@ -10,11 +10,11 @@
 //!         ‖ leaf count (u64 BE) ‖ root (32)`
 //! `hash = SHA-256(body)`, `signature = Ed25519(body)`; `prev` of checkpoint 0 is 32 zero bytes.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use ward_core::SessionId;
 
 use crate::chain::Hash;
+use crate::db::{Db, Row, params};
 use crate::keys::SigningKey;
 use crate::merkle;
 use crate::query::session_id;
@@ -83,32 +83,39 @@ impl Checkpoint {
 }
 
 /// The position the next checkpoint continues from: the last one's seq and hash.
-pub fn last(conn: &Connection) -> Result<Option<(u64, Hash)>, StoreError> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, hash FROM checkpoints ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    row.map(|(seq, hash)| Ok((u64_of(seq), hash32(&hash)?)))
-        .transpose()
+pub(crate) fn last(db: &mut Db) -> Result<Option<(u64, Hash)>, StoreError> {
+    db.query_opt(
+        "SELECT seq, hash FROM checkpoints ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?
+    .map(|r| Ok((u64_of(r.int(0)?), hash32(&r.bytes(1)?)?)))
+    .transpose()
 }
 
+/// A PostgreSQL advisory lock key ("WARD" in ASCII) that serializes checkpoint writers.
+const CHECKPOINT_LOCK: i64 = 0x5741_5244;
+
 /// Signs and stores a checkpoint over `leaves` (in any order; stored sorted by session id),
-/// following `prev`. Returns the new checkpoint.
-pub fn write(
-    conn: &Connection,
+/// following the last one in the store. Must run inside the caller's transaction: several Ward
+/// processes sharing a PostgreSQL store take turns through an advisory lock, so the chain of
+/// checkpoints stays linear.
+pub(crate) fn write(
+    db: &mut Db,
     key: &SigningKey,
-    at: i64,
-    prev: Option<(u64, Hash)>,
     mut leaves: Vec<Leaf>,
 ) -> Result<Checkpoint, StoreError> {
+    if db.is_postgres() {
+        db.query_one(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &params![CHECKPOINT_LOCK],
+        )?;
+    }
+    let prev = last(db)?;
     leaves.sort_by(|a, b| a.session.0.as_bytes().cmp(b.session.0.as_bytes()));
     let hashes: Vec<Hash> = leaves.iter().map(Leaf::hash).collect();
     let mut cp = Checkpoint {
         seq: prev.map_or(0, |(s, _)| s + 1),
-        at,
+        at: ward_core::Timestamp::now().0,
         prev: prev.map_or([0; 32], |(_, h)| h),
         key_id: key.public().id(),
         leaf_count: leaves.len() as u64,
@@ -116,112 +123,103 @@ pub fn write(
         signature: Vec::new(),
     };
     cp.signature = key.sign(&cp.body()).to_vec();
-    conn.prepare_cached(
+    db.execute(
         "INSERT INTO checkpoints (seq, at, prev_hash, key_id, leaf_count, root, signature, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        i64_of(cp.seq),
-        cp.at,
-        &cp.prev[..],
-        &cp.key_id[..],
-        i64_of(cp.leaf_count),
-        &cp.root[..],
-        &cp.signature,
-        &cp.hash()[..],
-    ])?;
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO checkpoint_leaves (checkpoint_seq, idx, session_id, events, head_hash, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &params![
+            i64_of(cp.seq),
+            cp.at,
+            &cp.prev,
+            &cp.key_id,
+            i64_of(cp.leaf_count),
+            &cp.root,
+            &cp.signature,
+            &cp.hash(),
+        ],
     )?;
     for (i, leaf) in leaves.iter().enumerate() {
-        ins.execute(params![
-            i64_of(cp.seq),
-            i64_of(i as u64),
-            leaf.session.0.as_bytes(),
-            i64_of(leaf.events),
-            &leaf.head[..],
-            leaf.ended,
-        ])?;
+        db.execute(
+            "INSERT INTO checkpoint_leaves (checkpoint_seq, idx, session_id, events, head_hash, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &params![
+                i64_of(cp.seq),
+                i64_of(i as u64),
+                leaf.session.0.as_bytes().as_slice(),
+                i64_of(leaf.events),
+                &leaf.head,
+                i64::from(leaf.ended),
+            ],
+        )?;
     }
     Ok(cp)
 }
 
+const CHECKPOINT_COLUMNS: &str = "seq, at, prev_hash, key_id, leaf_count, root, signature";
+
 /// Every checkpoint in the store, by seq.
-pub fn all(conn: &Connection) -> Result<Vec<Checkpoint>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, prev_hash, key_id, leaf_count, root, signature FROM checkpoints ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], checkpoint_row)?;
-    rows.map(|r| r?).collect()
+pub(crate) fn all(db: &mut Db) -> Result<Vec<Checkpoint>, StoreError> {
+    db.query(
+        &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq"),
+        &[],
+    )?
+    .iter()
+    .map(checkpoint_row)
+    .collect()
 }
 
 /// One checkpoint by seq.
-pub fn get(conn: &Connection, seq: u64) -> Result<Option<Checkpoint>, StoreError> {
-    conn.query_row(
-        "SELECT seq, at, prev_hash, key_id, leaf_count, root, signature FROM checkpoints WHERE seq = ?1",
-        [i64_of(seq)],
-        checkpoint_row,
-    )
-    .optional()?
+pub(crate) fn get(db: &mut Db, seq: u64) -> Result<Option<Checkpoint>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE seq = ?1"),
+        &params![i64_of(seq)],
+    )?
+    .as_ref()
+    .map(checkpoint_row)
     .transpose()
 }
 
-type RowResult = Result<Checkpoint, StoreError>;
-
-fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowResult> {
-    let blob = |i: usize| r.get::<_, Vec<u8>>(i);
-    let (prev, key_id, root) = (blob(2)?, blob(3)?, blob(5)?);
-    let (seq, at, count): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(4)?);
-    let signature = blob(6)?;
-    Ok((|| {
-        Ok(Checkpoint {
-            seq: u64_of(seq),
-            at,
-            prev: hash32(&prev)?,
-            key_id: hash32(&key_id)?,
-            leaf_count: u64_of(count),
-            root: hash32(&root)?,
-            signature,
-        })
-    })())
+fn checkpoint_row(r: &Row) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint {
+        seq: u64_of(r.int(0)?),
+        at: r.int(1)?,
+        prev: hash32(&r.bytes(2)?)?,
+        key_id: hash32(&r.bytes(3)?)?,
+        leaf_count: u64_of(r.int(4)?),
+        root: hash32(&r.bytes(5)?)?,
+        signature: r.bytes(6)?,
+    })
 }
 
 /// The leaves of checkpoint `seq`, in tree order.
-pub fn leaves(conn: &Connection, seq: u64) -> Result<Vec<Leaf>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+pub(crate) fn leaves(db: &mut Db, seq: u64) -> Result<Vec<Leaf>, StoreError> {
+    db.query(
         "SELECT session_id, events, head_hash, ended FROM checkpoint_leaves WHERE checkpoint_seq = ?1 ORDER BY idx",
-    )?;
-    let rows = stmt.query_map([i64_of(seq)], leaf_row)?;
-    rows.map(|r| r?).collect()
+        &params![i64_of(seq)],
+    )?
+    .iter()
+    .map(leaf_row)
+    .collect()
 }
 
 /// Every leaf of one session: `(checkpoint seq, index in that checkpoint, leaf)`, oldest first.
-pub fn session_leaves(
-    conn: &Connection,
+pub(crate) fn session_leaves(
+    db: &mut Db,
     session: SessionId,
 ) -> Result<Vec<(u64, u64, Leaf)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    db.query(
         "SELECT session_id, events, head_hash, ended, checkpoint_seq, idx FROM checkpoint_leaves WHERE session_id = ?1 ORDER BY checkpoint_seq",
-    )?;
-    let rows = stmt.query_map([session.0.as_bytes()], |r| {
-        let leaf = leaf_row(r)?;
-        let cp: i64 = r.get(4)?;
-        let idx: i64 = r.get(5)?;
-        Ok(leaf.map(|l| (u64_of(cp), u64_of(idx), l)))
-    })?;
-    rows.map(|r| r?).collect()
+        &params![session.0.as_bytes().as_slice()],
+    )?
+    .iter()
+    .map(|r| Ok((u64_of(r.int(4)?), u64_of(r.int(5)?), leaf_row(r)?)))
+    .collect()
 }
 
-fn leaf_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Leaf, StoreError>> {
-    let (id, events, head, ended): (Vec<u8>, i64, Vec<u8>, bool) =
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-    Ok((|| {
-        Ok(Leaf {
-            session: session_id(&id)?,
-            events: u64_of(events),
-            head: hash32(&head)?,
-            ended,
-        })
-    })())
+fn leaf_row(r: &Row) -> Result<Leaf, StoreError> {
+    Ok(Leaf {
+        session: session_id(&r.bytes(0)?)?,
+        events: u64_of(r.int(1)?),
+        head: hash32(&r.bytes(2)?)?,
+        ended: r.int(3)? != 0,
+    })
 }
 
 pub(crate) fn hash32(b: &[u8]) -> Result<Hash, StoreError> {

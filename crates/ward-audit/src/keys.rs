@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::chain::Hash;
+use crate::db::{Db, params};
 use crate::store::StoreError;
 
 const KEY_TAG: &[u8] = b"ward.key.v1\0";
@@ -188,43 +188,32 @@ impl KeyRecord {
 }
 
 /// Adds `key` to the store's key list unless it is there already. Returns whether it was added.
-pub fn register(
-    conn: &Connection,
+pub(crate) fn register(
+    db: &mut Db,
     key: &PublicKey,
     created_at: i64,
     endorsement: Option<(&PublicKey, &[u8; 64])>,
 ) -> Result<bool, StoreError> {
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO signing_keys (key_id, public_key, created_at, endorsed_by, endorsement) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            &key.id()[..],
-            &key.bytes()[..],
-            created_at,
-            endorsement.map(|(by, _)| by.id().to_vec()),
-            endorsement.map(|(_, sig)| sig.to_vec()),
-        ],
+    let by = endorsement.map(|(by, _)| by.id().to_vec());
+    let sig = endorsement.map(|(_, sig)| sig.to_vec());
+    let n = db.execute(
+        "INSERT INTO signing_keys (key_id, public_key, created_at, endorsed_by, endorsement) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        &params![&key.id(), &key.bytes(), created_at, by.as_ref(), sig.as_ref()],
     )?;
     Ok(n == 1)
 }
 
 /// Every key the store knows, oldest first, with the validity each one had.
-pub fn list(conn: &Connection) -> Result<Vec<KeyRecord>, StoreError> {
-    let mut stmt = conn.prepare(
+pub(crate) fn list(db: &mut Db) -> Result<Vec<KeyRecord>, StoreError> {
+    let rows = db.query(
         "SELECT public_key, created_at, endorsed_by, endorsement FROM signing_keys ORDER BY created_at, key_id",
+        &[],
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, Option<Vec<u8>>>(2)?,
-            r.get::<_, Option<Vec<u8>>>(3)?,
-        ))
-    })?;
     let mut out: Vec<KeyRecord> = Vec::new();
-    for row in rows {
-        let (bytes, created_at, by, endorsement) = row?;
-        let key = PublicKey::from_bytes(&bytes)
+    for r in &rows {
+        let key = PublicKey::from_bytes(&r.bytes(0)?)
             .ok_or_else(|| StoreError::Corrupt("a signing key is not an Ed25519 key".into()))?;
+        let created_at = r.int(1)?;
         if let Some(prev) = out.last_mut() {
             prev.valid_until = Some(created_at);
         }
@@ -232,23 +221,23 @@ pub fn list(conn: &Connection) -> Result<Vec<KeyRecord>, StoreError> {
             key,
             created_at,
             valid_until: None,
-            endorsed_by: by.and_then(|b| b.try_into().ok()),
-            endorsement,
+            endorsed_by: r.opt_bytes(2)?.and_then(|b| b.try_into().ok()),
+            endorsement: r.opt_bytes(3)?,
         });
     }
     Ok(out)
 }
 
 /// The newest key in the store, if any.
-pub fn current(conn: &Connection) -> Result<Option<PublicKey>, StoreError> {
-    let bytes: Option<Vec<u8>> = conn
-        .query_row(
+pub(crate) fn current(db: &mut Db) -> Result<Option<PublicKey>, StoreError> {
+    Ok(db
+        .query_opt(
             "SELECT public_key FROM signing_keys ORDER BY created_at DESC, key_id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(bytes.and_then(|b| PublicKey::from_bytes(&b)))
+            &[],
+        )?
+        .map(|r| r.bytes(0))
+        .transpose()?
+        .and_then(|b| PublicKey::from_bytes(&b)))
 }
 
 /// The keys a verifier accepts: the `anchors` it was given and every key endorsed, directly or

@@ -4,13 +4,14 @@
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+mod db;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
 pub mod prune;
 pub mod query;
 pub mod recorder;
-pub(crate) mod schema;
+mod schema;
 pub mod store;
 pub mod users;
 pub mod verify;
@@ -18,4 +19,4 @@ pub mod verify;
 pub use recorder::{
     EventBody, JsonBody, KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart,
 };
-pub use store::{Store, StoreError};
+pub use store::{Location, Store, StoreError};

@@ -6,12 +6,12 @@
 //! `record = "ward.prune.v1" 0x00 ‖ seq (u64 BE) ‖ at (i64 BE, ns) ‖ key id (32) ‖ count (u64 BE)
 //!           ‖ count × (session id (16) ‖ events (u64 BE) ‖ head hash (32))`, signed with Ed25519.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use ward_core::{SessionId, Timestamp};
 
 use crate::chain::Hash;
 use crate::checkpoint::{hash32, i64_of, u64_of};
+use crate::db::params;
 use crate::keys::{PublicKey, SigningKey};
 use crate::query::session_id;
 use crate::store::{Store, StoreError};
@@ -60,29 +60,30 @@ impl Store {
         key: &SigningKey,
         dry_run: bool,
     ) -> Result<PruneReport, StoreError> {
-        let ids: Vec<Vec<u8>> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1 ORDER BY started_at",
-            )?;
-            stmt.query_map([cutoff.0], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
+        let ids: Vec<Vec<u8>> = self
+            .db
+            .query(
+                "SELECT s.id FROM sessions s JOIN session_ends x ON x.session_id = s.id WHERE x.ended_at < ?1 ORDER BY s.started_at",
+                &params![cutoff.0],
+            )?
+            .iter()
+            .map(|r| r.bytes(0))
+            .collect::<Result<_, _>>()?;
         let report = self.verify(None, &[key.public()])?;
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         for raw in &ids {
             let id = session_id(raw)?;
             let verdict = report.sessions.iter().find(|v| v.session == id.to_string());
-            match verdict.map(|v| &v.status) {
-                Some(Status::Verified { .. }) => {
-                    let (events, head): (i64, Vec<u8>) = self.conn.query_row(
-                        "SELECT event_count, head_hash FROM sessions WHERE id = ?1",
-                        [raw],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+            match verdict.map(|v| (&v.status, v.events)) {
+                Some((Status::Verified { .. }, events)) => {
+                    let head = self.db.query_one(
+                        "SELECT hash FROM events WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1",
+                        &params![raw],
                     )?;
-                    removed.push((id, u64_of(events), hash32(&head)?));
+                    removed.push((id, events, hash32(&head.bytes(0)?)?));
                 }
-                other => kept.push((id.to_string(), format!("{other:?}"))),
+                other => kept.push((id.to_string(), format!("{:?}", other.map(|o| o.0)))),
             }
         }
         let listed = removed
@@ -100,36 +101,48 @@ impl Store {
                 kept,
             });
         }
-        let tx = self.conn.transaction()?;
-        let last: Option<i64> = tx
-            .query_row("SELECT MAX(seq) FROM prunes", [], |r| r.get(0))
-            .optional()?
-            .flatten();
-        let seq = last.map_or(0, |s| u64_of(s) + 1);
-        let at = Timestamp::now().0;
-        let key_id = key.public().id();
-        let body = record_bytes(seq, at, &key_id, &removed);
-        tx.execute(
-            "INSERT INTO prunes (seq, at, key_id, body, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![i64_of(seq), at, &key_id[..], &body, &key.sign(&body)[..]],
-        )?;
-        // The append-only triggers are lifted for this transaction only.
-        tx.execute_batch(
-            "DROP TRIGGER events_append_only_delete; DROP TRIGGER sessions_append_only_delete;",
-        )?;
-        for (id, events, head) in &removed {
-            tx.execute(
-                "INSERT INTO pruned_sessions (prune_seq, session_id, events, head_hash) VALUES (?1, ?2, ?3, ?4)",
-                params![i64_of(seq), id.0.as_bytes(), i64_of(*events), &head[..]],
+        let postgres = self.db.is_postgres();
+        let seq = self.db.transaction(|db| {
+            let last = db
+                .query_one("SELECT MAX(seq) FROM prunes", &[])?
+                .opt_int(0)?;
+            let seq = last.map_or(0, |s| u64_of(s) + 1);
+            let at = Timestamp::now().0;
+            let key_id = key.public().id();
+            let body = record_bytes(seq, at, &key_id, &removed);
+            db.execute(
+                "INSERT INTO prunes (seq, at, key_id, body, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+                &params![i64_of(seq), at, &key_id, &body, &key.sign(&body)],
             )?;
-            tx.execute(
-                "DELETE FROM events WHERE session_id = ?1",
-                [id.0.as_bytes()],
-            )?;
-            tx.execute("DELETE FROM sessions WHERE id = ?1", [id.0.as_bytes()])?;
-        }
-        tx.execute_batch(crate::schema::DELETE_TRIGGERS)?;
-        tx.commit()?;
+            // The append-only triggers are lifted inside this transaction only.
+            let lifted = ["events", "sessions", "session_ends"];
+            for t in lifted {
+                db.batch(&if postgres {
+                    format!("ALTER TABLE {t} DISABLE TRIGGER {t}_append_only")
+                } else {
+                    format!("DROP TRIGGER {t}_append_only_delete")
+                })?;
+            }
+            for (id, events, head) in &removed {
+                let sid = id.0.as_bytes().as_slice();
+                db.execute(
+                    "INSERT INTO pruned_sessions (prune_seq, session_id, events, head_hash) VALUES (?1, ?2, ?3, ?4)",
+                    &params![i64_of(seq), sid, i64_of(*events), head],
+                )?;
+                db.execute("DELETE FROM events WHERE session_id = ?1", &params![sid])?;
+                db.execute("DELETE FROM session_ends WHERE session_id = ?1", &params![sid])?;
+                db.execute("DELETE FROM sessions WHERE id = ?1", &params![sid])?;
+            }
+            if postgres {
+                for t in lifted {
+                    db.batch(&format!("ALTER TABLE {t} ENABLE TRIGGER {t}_append_only"))?;
+                }
+            } else {
+                let triggers = crate::schema::triggers(db);
+                db.batch(&triggers)?;
+            }
+            Ok(seq)
+        })?;
         Ok(PruneReport {
             record: Some(seq),
             removed: listed,
@@ -140,23 +153,16 @@ impl Store {
     /// The sessions removed by prune records that verify with one of `trusted`:
     /// `(session, events, head, prune seq)`.
     pub(crate) fn pruned(
-        &self,
+        &mut self,
         trusted: &[PublicKey],
     ) -> Result<Vec<(SessionId, u64, Hash, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, key_id, body, signature FROM prunes ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
+        let rows = self.db.query(
+            "SELECT seq, key_id, body, signature FROM prunes ORDER BY seq",
+            &[],
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (seq, key_id, body, signature) = row?;
+        for r in &rows {
+            let (seq, key_id, body, signature) = (r.int(0)?, r.bytes(1)?, r.bytes(2)?, r.bytes(3)?);
             let Some(key) = trusted.iter().find(|k| k.id()[..] == key_id[..]) else {
                 continue;
             };

@@ -1,9 +1,9 @@
 //! Reading the store: sessions with filters, one session, its events.
 
-use rusqlite::{Row, params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 use ward_core::{SessionId, Timestamp};
 
+use crate::db::{P, Row, params};
 use crate::store::{Store, StoreError};
 
 /// A session as `ward sessions list --json` prints it (a stable shape, see docs/cli.md).
@@ -42,94 +42,100 @@ pub struct SessionFilter {
     pub limit: Option<u32>,
 }
 
-const SESSION_COLUMNS: &str = "id, subject, groups, auth_method, resource, protocol, client_addr, started_at, ended_at, outcome, bytes_up, bytes_down, event_count";
+/// A session with its end and its event count (read from its events: every table is append-only).
+const SESSION_SELECT: &str = "SELECT s.id, s.subject, s.groups, s.auth_method, s.resource, s.protocol, s.client_addr, s.started_at, x.ended_at, x.outcome, COALESCE(x.bytes_up, 0), COALESCE(x.bytes_down, 0), COALESCE((SELECT MAX(seq) + 1 FROM events e WHERE e.session_id = s.id), 0) FROM sessions s LEFT JOIN session_ends x ON x.session_id = s.id";
 
 impl Store {
     /// Sessions matching `filter`, newest first.
-    pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRow>, StoreError> {
-        let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE 1 = 1");
-        let mut args: Vec<Value> = Vec::new();
+    pub fn sessions(&mut self, filter: &SessionFilter) -> Result<Vec<SessionRow>, StoreError> {
+        let mut sql = format!("{SESSION_SELECT} WHERE 1 = 1");
+        let mut args: Vec<P<'_>> = Vec::new();
         if let Some(u) = &filter.user {
-            args.push(Value::Text(u.clone()));
-            sql.push_str(&format!(" AND subject = ?{}", args.len()));
+            args.push(P::Text(u));
+            sql.push_str(&format!(" AND s.subject = ?{}", args.len()));
         }
         if let Some(r) = &filter.resource {
-            args.push(Value::Text(r.clone()));
-            sql.push_str(&format!(" AND resource = ?{}", args.len()));
+            args.push(P::Text(r));
+            sql.push_str(&format!(" AND s.resource = ?{}", args.len()));
         }
         if let Some(t) = filter.since {
-            args.push(Value::Integer(t.0));
-            sql.push_str(&format!(" AND started_at >= ?{}", args.len()));
+            args.push(P::Int(t.0));
+            sql.push_str(&format!(" AND s.started_at >= ?{}", args.len()));
         }
-        sql.push_str(" ORDER BY started_at DESC, id DESC");
+        sql.push_str(" ORDER BY s.started_at DESC, s.id DESC");
         if let Some(n) = filter.limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), session_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db
+            .query(&sql, &args)?
+            .iter()
+            .map(session_row)
+            .collect()
     }
 
     /// One session by id (a full id, or a unique prefix of at least 8 characters).
-    pub fn session(&self, id: &str) -> Result<SessionRow, StoreError> {
+    pub fn session(&mut self, id: &str) -> Result<SessionRow, StoreError> {
         let sid = self.resolve_session(id)?;
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
-        ))?;
-        Ok(stmt.query_row([sid.0.as_bytes()], session_row)?)
+        let row = self.db.query_one(
+            &format!("{SESSION_SELECT} WHERE s.id = ?1"),
+            &params![sid.0.as_bytes().as_slice()],
+        )?;
+        session_row(&row)
     }
 
     /// Turns a full id or a unique prefix into a session id that exists.
-    pub fn resolve_session(&self, id: &str) -> Result<SessionId, StoreError> {
+    pub fn resolve_session(&mut self, id: &str) -> Result<SessionId, StoreError> {
         if let Ok(sid) = id.parse::<SessionId>() {
-            let found: i64 = self.conn.query_row(
-                "SELECT count(*) FROM sessions WHERE id = ?1",
-                [sid.0.as_bytes()],
-                |r| r.get(0),
+            let found = self.db.query_opt(
+                "SELECT 1 FROM sessions WHERE id = ?1",
+                &params![sid.0.as_bytes().as_slice()],
             )?;
-            return if found == 1 {
-                Ok(sid)
-            } else {
-                Err(StoreError::NoSuchSession(id.to_owned()))
+            return match found {
+                Some(_) => Ok(sid),
+                None => Err(StoreError::NoSuchSession(id.to_owned())),
             };
         }
         let prefix = id.replace('-', "").to_ascii_lowercase();
         if prefix.len() < 8 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::NoSuchSession(id.to_owned()));
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM sessions WHERE lower(hex(id)) LIKE ?1 || '%' LIMIT 2")?;
-        let ids: Vec<Vec<u8>> = stmt
-            .query_map([&prefix], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        match ids.as_slice() {
-            [one] => session_id(one),
+        let hex = if self.db.is_postgres() {
+            "encode(id, 'hex')"
+        } else {
+            "lower(hex(id))"
+        };
+        let rows = self.db.query(
+            &format!("SELECT id FROM sessions WHERE {hex} LIKE ?1 || '%' LIMIT 2"),
+            &params![prefix.as_str()],
+        )?;
+        match rows.as_slice() {
+            [one] => session_id(&one.bytes(0)?),
             _ => Err(StoreError::NoSuchSession(id.to_owned())),
         }
     }
 
     /// The events of a session in seq order.
-    pub fn events(&self, id: SessionId) -> Result<Vec<EventRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
+    pub fn events(&mut self, id: SessionId) -> Result<Vec<EventRow>, StoreError> {
+        let mut out = Vec::new();
+        self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+            &params![id.0.as_bytes().as_slice()],
+            |r| {
+                let stored = r.bytes(3)?;
+                let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
+                out.push(EventRow {
+                    seq: r.int(0)?,
+                    at: Timestamp(r.int(1)?).to_rfc3339(),
+                    kind: r.text(2)?,
+                    payload: serde_json::from_slice(&payload).unwrap_or_else(|_| {
+                        serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
+                    }),
+                    hash: hex::encode(r.bytes(5)?),
+                });
+                Ok(true)
+            },
         )?;
-        let rows = stmt.query_map([id.0.as_bytes()], |r| {
-            let stored: Vec<u8> = r.get(3)?;
-            let compressed: bool = r.get(4)?;
-            let hash: Vec<u8> = r.get(5)?;
-            let payload = crate::payload::decode(&stored, compressed).unwrap_or(stored);
-            Ok(EventRow {
-                seq: r.get(0)?,
-                at: Timestamp(r.get(1)?).to_rfc3339(),
-                kind: r.get(2)?,
-                payload: serde_json::from_slice(&payload).unwrap_or_else(|_| {
-                    serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
-                }),
-                hash: hex::encode(hash),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(out)
     }
 }
 
@@ -139,26 +145,23 @@ pub(crate) fn session_id(bytes: &[u8]) -> Result<SessionId, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("session id: {e}")))
 }
 
-fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRow> {
-    let id: Vec<u8> = r.get(0)?;
-    let groups: String = r.get(2)?;
+fn session_row(r: &Row) -> Result<SessionRow, StoreError> {
+    let id = r.bytes(0)?;
     Ok(SessionRow {
         id: uuid::Uuid::from_slice(&id)
             .map(|u| u.to_string())
             .unwrap_or_else(|_| hex::encode(&id)),
-        user: r.get(1)?,
-        groups: serde_json::from_str(&groups).unwrap_or_default(),
-        auth_method: r.get(3)?,
-        resource: r.get(4)?,
-        protocol: r.get(5)?,
-        client_addr: r.get(6)?,
-        started_at: Timestamp(r.get(7)?).to_rfc3339(),
-        ended_at: r
-            .get::<_, Option<i64>>(8)?
-            .map(|t| Timestamp(t).to_rfc3339()),
-        outcome: r.get(9)?,
-        bytes_up: r.get(10)?,
-        bytes_down: r.get(11)?,
-        event_count: r.get(12)?,
+        user: r.text(1)?,
+        groups: serde_json::from_str(&r.text(2)?).unwrap_or_default(),
+        auth_method: r.text(3)?,
+        resource: r.text(4)?,
+        protocol: r.text(5)?,
+        client_addr: r.text(6)?,
+        started_at: Timestamp(r.int(7)?).to_rfc3339(),
+        ended_at: r.opt_int(8)?.map(|t| Timestamp(t).to_rfc3339()),
+        outcome: r.opt_text(9)?,
+        bytes_up: r.int(10)?,
+        bytes_down: r.int(11)?,
+        event_count: r.int(12)?,
     })
 }

@@ -14,12 +14,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::params;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use ward_core::config::Durability;
@@ -27,9 +26,10 @@ use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Leaf, i64_of};
+use crate::db::{Db, params};
 use crate::keys::{self, KeyError, SigningKey};
 use crate::payload::PayloadWriter;
-use crate::store::{Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 use ward_mask::{MaskReport, Masker};
 
 /// One event's content. Implementations encode lazily, on the recorder thread.
@@ -79,6 +79,8 @@ enum Msg {
     /// Answered `true` once everything queued before it is committed, `false` when a commit
     /// attempt failed (the events stay queued and are retried).
     Flush(oneshot::Sender<bool>),
+    /// Like `Flush`, and signs a checkpoint over every head that advanced.
+    Checkpoint(oneshot::Sender<bool>),
 }
 
 /// How the recorder writes and signs.
@@ -92,6 +94,9 @@ pub struct RecorderOptions {
     pub signing_key: KeySource,
     /// How often the heads of sessions that advanced are signed (also at every session end).
     pub checkpoint_interval: Duration,
+    /// This Ward's name in a store shared by several: at start it ends only the sessions that
+    /// its own previous run left open.
+    pub node: String,
 }
 
 /// Handle to the recorder task; cheap to clone.
@@ -112,16 +117,16 @@ impl Recorder {
     /// previous run are ended first: each gets a `session.end` event with outcome `incomplete`,
     /// and a checkpoint signs their final heads.
     pub fn spawn(
-        path: &Path,
+        location: &Location,
         options: RecorderOptions,
     ) -> Result<(Self, std::thread::JoinHandle<()>), StoreError> {
-        let store = Store::open(path)?;
+        let mut store = Store::open(location)?;
         let strict = options.durability == Durability::Strict;
-        if strict {
-            store.conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        if strict && !store.is_postgres() {
+            // PostgreSQL commits durably by default in both modes.
+            store.db.batch("PRAGMA synchronous = FULL;")?;
         }
-        let signer = Signer::load(options.signing_key, &store.conn)?;
-        let last_checkpoint = checkpoint::last(&store.conn)?;
+        let signer = Signer::load(options.signing_key, &mut store.db)?;
         let (tx, rx) = mpsc::channel(options.queue_events);
         let healthy = Arc::new(AtomicBool::new(true));
         let mut writer = Writer {
@@ -131,7 +136,7 @@ impl Recorder {
             masker: options.masker,
             strict,
             signer,
-            last_checkpoint,
+            node: options.node,
             dirty: HashSet::new(),
             interval: options.checkpoint_interval,
             due: Instant::now() + options.checkpoint_interval,
@@ -143,9 +148,14 @@ impl Recorder {
                 "ended sessions left open by the previous run as incomplete"
             );
         }
+        // The recorder's own clock, for periodic checkpoints while nothing arrives.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the recorder's timer: {e}")))?;
         let handle = std::thread::Builder::new()
             .name("ward-recorder".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(rx, rt))
             .map_err(|e| StoreError::Corrupt(format!("cannot start recorder thread: {e}")))?;
         Ok((
             Self {
@@ -177,6 +187,16 @@ impl Recorder {
     /// Waits until everything queued before this call is committed; false if a commit failed.
     pub async fn flush(&self) -> bool {
         flush(&self.tx).await
+    }
+
+    /// Commits everything queued and signs a checkpoint over every head that advanced (at
+    /// shutdown, so that live sessions end up signed); false if that failed.
+    pub async fn checkpoint(&self) -> bool {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Checkpoint(done)).await.is_err() {
+            return false;
+        }
+        wait.await.unwrap_or(false)
     }
 }
 
@@ -284,11 +304,11 @@ struct Signer {
 }
 
 impl Signer {
-    fn load(source: KeySource, conn: &rusqlite::Connection) -> Result<Self, StoreError> {
+    fn load(source: KeySource, db: &mut Db) -> Result<Self, StoreError> {
         let key = source
             .load()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        register_key(conn, &key)?;
+        register_key(db, &key)?;
         Ok(Self {
             modified: source.modified(),
             key,
@@ -297,7 +317,7 @@ impl Signer {
     }
 
     /// Picks up a rotated key file before signing.
-    fn refresh(&mut self, conn: &rusqlite::Connection) {
+    fn refresh(&mut self, db: &mut Db) {
         let modified = self.source.modified();
         if modified == self.modified {
             return;
@@ -305,7 +325,7 @@ impl Signer {
         self.modified = modified;
         match self.source.load() {
             Ok(key) if key.public() != self.key.public() => {
-                if let Err(e) = register_key(conn, &key) {
+                if let Err(e) = register_key(db, &key) {
                     tracing::error!(error = %e, "cannot register the new signing key; still signing with the old one");
                     return;
                 }
@@ -322,10 +342,10 @@ impl Signer {
 
 /// Adds `key` to the store's key list if it is new. A new key that `ward keys rotate` did not
 /// endorse is accepted with a warning: verifiers that trust only the older keys will not trust it.
-fn register_key(conn: &rusqlite::Connection, key: &SigningKey) -> Result<(), StoreError> {
+fn register_key(db: &mut Db, key: &SigningKey) -> Result<(), StoreError> {
     let public = key.public();
-    let previous = keys::current(conn)?;
-    if keys::register(conn, &public, Timestamp::now().0, None)?
+    let previous = keys::current(db)?;
+    if keys::register(db, &public, Timestamp::now().0, None)?
         && let Some(prev) = previous
     {
         tracing::warn!(new = %public, previous = %prev, "the signing key changed without `ward keys rotate`: verifiers that trust only the previous key will not trust checkpoints signed by this one");
@@ -345,7 +365,7 @@ struct Writer {
     masker: Masker,
     strict: bool,
     signer: Signer,
-    last_checkpoint: Option<(u64, Hash)>,
+    node: String,
     /// Sessions whose heads advanced since the last checkpoint.
     dirty: HashSet<SessionId>,
     interval: Duration,
@@ -354,67 +374,66 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-        else {
-            tracing::error!("cannot start the recorder's timer; checkpoints only at session ends");
-            return self.run_without_timer(rx);
-        };
+    fn run(mut self, mut rx: mpsc::Receiver<Msg>, rt: tokio::runtime::Runtime) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut waiters = Vec::new();
+        let mut carry = Vec::new();
         loop {
-            let wait = self.due.saturating_duration_since(Instant::now());
-            let first = match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                Ok(Some(m)) => Some(m),
-                Ok(None) => break,
-                Err(_) => None, // the periodic checkpoint is due
-            };
-            if let Some(first) = first {
-                // Batched mode gathers for one commit window: sessions push without waking this
-                // thread, and one transaction carries everything that arrived meanwhile. Strict
-                // mode commits at once; what queues during a commit forms the next group.
-                let flush_now = self.strict || matches!(first, Msg::Flush(_));
-                sort(first, &mut batch, &mut waiters);
-                if !flush_now {
-                    std::thread::sleep(COMMIT_WINDOW);
-                }
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(m) => sort(m, &mut batch, &mut waiters),
-                        Err(_) => break,
+            if carry.is_empty() {
+                let wait = self.due.saturating_duration_since(Instant::now());
+                match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                    Ok(Some(first)) => {
+                        // Batched mode gathers for one commit window: sessions push without
+                        // waking this thread, and one transaction carries everything that
+                        // arrived meanwhile. Strict mode commits at once; what queues during a
+                        // commit forms the next group.
+                        let now = self.strict || !matches!(first, Msg::Event(..) | Msg::Start(..));
+                        self.sort(first, &mut batch, &mut waiters);
+                        if !now {
+                            std::thread::sleep(COMMIT_WINDOW);
+                        }
                     }
+                    Ok(None) => break,
+                    Err(_) => {} // the periodic checkpoint is due
+                }
+            } else {
+                // What arrived while the store could not be written goes first, in order.
+                batch.append(&mut carry);
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => self.sort(m, &mut batch, &mut waiters),
+                    Err(_) => break,
                 }
             }
-            self.commit_with_retry(&mut batch, &mut waiters);
+            self.commit_with_retry(&mut batch, &mut waiters, &mut rx, &mut carry);
         }
-        self.final_checkpoint();
-    }
-
-    fn run_without_timer(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let mut batch = Vec::new();
-        let mut waiters = Vec::new();
-        while let Some(m) = rx.blocking_recv() {
-            sort(m, &mut batch, &mut waiters);
-            while let Ok(m) = rx.try_recv() {
-                sort(m, &mut batch, &mut waiters);
-            }
-            self.commit_with_retry(&mut batch, &mut waiters);
-        }
-        self.final_checkpoint();
-    }
-
-    /// Signs the heads that advanced since the last checkpoint when the recorder stops.
-    fn final_checkpoint(&mut self) {
+        // Stopping: sign the heads that advanced since the last checkpoint.
         self.due = Instant::now();
-        self.commit_with_retry(&mut Vec::new(), &mut Vec::new());
+        self.commit_with_retry(&mut Vec::new(), &mut Vec::new(), &mut rx, &mut carry);
     }
 
+    /// Keeps flush and checkpoint requests apart from the messages to write.
+    fn sort(&mut self, m: Msg, batch: &mut Vec<Msg>, waiters: &mut Vec<oneshot::Sender<bool>>) {
+        match m {
+            Msg::Flush(w) => waiters.push(w),
+            Msg::Checkpoint(w) => {
+                self.due = Instant::now();
+                waiters.push(w);
+            }
+            other => batch.push(other),
+        }
+    }
+
+    /// Writes `batch` until it commits. While the store refuses it, those waiting for
+    /// durability are told at once (so their sessions end instead of hanging), and what keeps
+    /// arriving is moved to `carry`, in order, up to one batch; then the queue pushes back.
     fn commit_with_retry(
         &mut self,
         batch: &mut Vec<Msg>,
         waiters: &mut Vec<oneshot::Sender<bool>>,
+        rx: &mut mpsc::Receiver<Msg>,
+        carry: &mut Vec<Msg>,
     ) {
         let mut attempts = 0u32;
         loop {
@@ -434,6 +453,15 @@ impl Writer {
                     }
                     attempts += 1;
                     std::thread::sleep(Duration::from_millis(500));
+                    while carry.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(Msg::Flush(w) | Msg::Checkpoint(w)) => {
+                                let _ = w.send(false);
+                            }
+                            Ok(m) => carry.push(m),
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
         }
@@ -444,7 +472,7 @@ impl Writer {
     }
 
     /// Writes one batch, and a checkpoint when one is due, in one transaction. The chain heads
-    /// and the checkpoint position change only when it commits.
+    /// change only when it commits.
     fn write(&mut self, batch: &mut [Msg]) -> Result<(), StoreError> {
         let checkpoint_due =
             Instant::now() >= self.due || batch.iter().any(|m| matches!(m, Msg::End { .. }));
@@ -455,46 +483,55 @@ impl Writer {
             return Ok(());
         }
         if checkpoint_due {
-            self.signer.refresh(&self.store.conn);
+            self.signer.refresh(&mut self.store.db);
         }
+        let Writer {
+            store,
+            heads: committed,
+            masker,
+            signer,
+            node,
+            dirty,
+            ..
+        } = self;
         let mut heads: HashMap<SessionId, Head> = HashMap::new();
         let mut ended: HashSet<SessionId> = HashSet::new();
-        let tx = self.store.conn.transaction()?;
-        {
-            let mut ins_event = tx.prepare_cached(
-                "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            let mut push = |heads: &mut HashMap<SessionId, Head>,
+        store.db.transaction(|db| {
+            let push = |db: &mut Db,
+                            heads: &mut HashMap<SessionId, Head>,
                             id: SessionId,
                             at: Timestamp,
                             body: &dyn EventBody|
              -> Result<(), StoreError> {
                 if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(id) {
-                    let Some(h) = self.heads.get(&id) else {
-                        return Err(StoreError::Corrupt(format!(
-                            "event for session {id} which has not started"
-                        )));
+                    let Some(h) = committed.get(&id) else {
+                        // E.g. a cancel request that arrives as its session ends: the chain is
+                        // closed and signed, so the event cannot join it.
+                        tracing::warn!(session = %id, kind = body.kind().as_str(), "event for a session that has ended; not recorded");
+                        return Ok(());
                     };
                     slot.insert(Head {
                         next_seq: h.next_seq,
                         hash: h.hash,
                     });
                 }
-                append(&mut ins_event, heads, &self.masker, id, at, body)
+                append(db, heads, masker, id, at, body)
             };
             for msg in batch.iter() {
                 match msg {
                     Msg::Start(start, at) => {
-                        tx.execute(
-                            "INSERT INTO sessions (id, subject, groups, auth_method, resource, protocol, client_addr, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                            params![
-                                start.id.0.as_bytes(),
-                                start.identity.subject,
-                                serde_json::to_string(&start.identity.groups).unwrap_or_default(),
-                                start.identity.method,
-                                start.resource,
+                        let groups = serde_json::to_string(&start.identity.groups).unwrap_or_default();
+                        db.execute(
+                            "INSERT INTO sessions (id, node, subject, groups, auth_method, resource, protocol, client_addr, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            &params![
+                                start.id.0.as_bytes().as_slice(),
+                                node.as_str(),
+                                &start.identity.subject,
+                                &groups,
+                                &start.identity.method,
+                                &start.resource,
                                 start.protocol.as_str(),
-                                start.client_addr,
+                                &start.client_addr,
                                 at.0
                             ],
                         )?;
@@ -507,9 +544,9 @@ impl Writer {
                         );
                         let value = serde_json::to_value(start).unwrap_or_default();
                         let body = JsonBody(EventKind::SessionStart, value);
-                        push(&mut heads, start.id, *at, &body)?;
+                        push(db, &mut heads, start.id, *at, &body)?;
                     }
-                    Msg::Event(id, at, body) => push(&mut heads, *id, *at, &**body)?,
+                    Msg::Event(id, at, body) => push(db, &mut heads, *id, *at, &**body)?,
                     Msg::End {
                         id,
                         at,
@@ -521,76 +558,55 @@ impl Writer {
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
                         push(
+                            db,
                             &mut heads,
                             *id,
                             *at,
                             &JsonBody(EventKind::SessionEnd, payload),
                         )?;
-                        tx.execute(
-                            "UPDATE sessions SET ended_at = ?2, outcome = ?3, bytes_up = ?4, bytes_down = ?5 WHERE id = ?1",
-                            params![id.0.as_bytes(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
+                        db.execute(
+                            "INSERT INTO session_ends (session_id, ended_at, outcome, bytes_up, bytes_down) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            &params![id.0.as_bytes().as_slice(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
                         )?;
                         ended.insert(*id);
                     }
-                    Msg::Flush(_) => {}
+                    Msg::Flush(_) | Msg::Checkpoint(_) => {}
                 }
             }
-            let mut upd = tx.prepare_cached(
-                "UPDATE sessions SET event_count = ?2, head_hash = ?3 WHERE id = ?1",
-            )?;
-            for (id, head) in &heads {
-                upd.execute(params![
-                    id.0.as_bytes(),
-                    i64_of(head.next_seq),
-                    &head.hash[..]
-                ])?;
-            }
-        }
-        let mut checkpoint = None;
-        if checkpoint_due {
-            let leaves: Vec<Leaf> = self
-                .dirty
-                .iter()
-                .chain(heads.keys())
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .filter_map(|id| {
-                    let h = heads.get(id).or_else(|| self.heads.get(id))?;
-                    Some(Leaf {
-                        session: *id,
-                        events: h.next_seq,
-                        head: h.hash,
-                        ended: ended.contains(id),
+            if checkpoint_due {
+                let leaves: Vec<Leaf> = dirty
+                    .iter()
+                    .chain(heads.keys())
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .filter_map(|id| {
+                        let h = heads.get(id).or_else(|| committed.get(id))?;
+                        Some(Leaf {
+                            session: *id,
+                            events: h.next_seq,
+                            head: h.hash,
+                            ended: ended.contains(id),
+                        })
                     })
-                })
-                .collect();
-            if !leaves.is_empty() {
-                let cp = checkpoint::write(
-                    &tx,
-                    &self.signer.key,
-                    Timestamp::now().0,
-                    self.last_checkpoint,
-                    leaves,
-                )?;
-                checkpoint = Some((cp.seq, cp.hash()));
+                    .collect();
+                if !leaves.is_empty() {
+                    checkpoint::write(db, &signer.key, leaves)?;
+                }
             }
-        }
-        tx.commit()?;
-        // Committed: adopt the new heads and checkpoint position.
+            Ok(())
+        })?;
+        // Committed: adopt the new heads.
         for (id, head) in heads {
             if ended.contains(&id) {
-                self.heads.remove(&id);
-                self.dirty.remove(&id);
+                committed.remove(&id);
+                dirty.remove(&id);
             } else {
-                self.heads.insert(id, head);
-                self.dirty.insert(id);
+                committed.insert(id, head);
+                dirty.insert(id);
             }
         }
-        if checkpoint.is_some() {
-            self.last_checkpoint = checkpoint;
-            self.dirty.clear();
-        }
         if checkpoint_due {
+            dirty.clear();
             self.due = Instant::now() + self.interval;
         }
         Ok(())
@@ -599,7 +615,7 @@ impl Writer {
     /// Ends the sessions a previous run left open: `session.end` with outcome `incomplete`,
     /// then a checkpoint over their final heads.
     fn end_abandoned(&mut self) -> Result<usize, StoreError> {
-        let open = self.store.open_session_heads()?;
+        let open = self.store.open_session_heads(&self.node)?;
         let n = open.len();
         let mut batch = Vec::with_capacity(n);
         for (id, next_seq, hash) in open {
@@ -619,16 +635,8 @@ impl Writer {
     }
 }
 
-/// Keeps flush requests apart from the messages to write.
-fn sort(m: Msg, batch: &mut Vec<Msg>, waiters: &mut Vec<oneshot::Sender<bool>>) {
-    match m {
-        Msg::Flush(w) => waiters.push(w),
-        other => batch.push(other),
-    }
-}
-
 fn append(
-    stmt: &mut rusqlite::CachedStatement<'_>,
+    db: &mut Db,
     heads: &mut HashMap<SessionId, Head>,
     masker: &Masker,
     id: SessionId,
@@ -654,16 +662,19 @@ fn append(
         kind.as_bytes(),
         &payload.digest,
     );
-    stmt.execute(params![
-        id.0.as_bytes(),
-        i64_of(head.next_seq),
-        at.0,
-        kind,
-        payload.bytes,
-        payload.compressed,
-        &head.hash[..],
-        &hash[..]
-    ])?;
+    db.execute(
+        "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &params![
+            id.0.as_bytes().as_slice(),
+            i64_of(head.next_seq),
+            at.0,
+            kind,
+            &payload.bytes,
+            i64::from(payload.compressed),
+            &head.hash,
+            &hash
+        ],
+    )?;
     let seq = head.next_seq;
     head.next_seq += 1;
     head.hash = hash;
@@ -675,7 +686,7 @@ fn append(
             .collect();
         let applied = serde_json::json!({ "event_seq": seq, "rules": rules });
         append(
-            stmt,
+            db,
             heads,
             masker,
             id,

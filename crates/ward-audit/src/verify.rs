@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::types::ValueRef;
 use serde::Serialize;
 use ward_core::SessionId;
 
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Checkpoint, u64_of};
+use crate::db::params;
 use crate::keys::{self, PublicKey};
 use crate::query::session_id;
 use crate::store::{Store, StoreError};
@@ -203,33 +203,28 @@ impl Walk {
         None
     }
 
-    /// The verdict once every event was pushed. `record` is what the session's own record
-    /// claims (event count and head hash), when there is one.
-    pub fn finish(self, record: Option<(u64, Option<&[u8]>)>) -> (u64, Status) {
+    /// The verdict once every event was pushed. `ended`: the session's record says it ended,
+    /// which the recorder always signs in the same transaction.
+    pub fn finish(self, ended: bool) -> (u64, Status) {
         let found = self.next;
         if let Some(f) = self.failure {
             return (found, f);
         }
         let signed = self.leaves.last().copied();
-        let missing = |expected| Status::MissingEvents {
-            after_seq: found.checked_sub(1),
-            expected,
-            found,
-        };
         if let Some(leaf) = signed.filter(|l| l.events > found) {
-            return (found, missing(leaf.events));
+            let status = Status::MissingEvents {
+                after_seq: found.checked_sub(1),
+                expected: leaf.events,
+                found,
+            };
+            return (found, status);
         }
-        if let Some((count, head)) = record {
-            if found < count {
-                return (found, missing(count));
-            }
-            if found > count || head.is_some_and(|h| h != self.prev) {
-                let status = Status::Tampered {
-                    seq: found.saturating_sub(1),
-                    reason: "chain head differs from the session record".into(),
-                };
-                return (found, status);
-            }
+        if ended && self.ended_at.is_none() {
+            let status = Status::Tampered {
+                seq: found.saturating_sub(1),
+                reason: "the session is recorded as ended but no checkpoint signed its end".into(),
+            };
+            return (found, status);
         }
         let status = match signed {
             Some(l) if l.events == found => Status::Verified {
@@ -266,26 +261,21 @@ impl Store {
     /// `None`. Checkpoints must be signed by one of `anchors` or a key they endorsed; with no
     /// anchors, by any key in the store.
     pub fn verify(
-        &self,
+        &mut self,
         only: Option<SessionId>,
         anchors: &[PublicKey],
     ) -> Result<Report, StoreError> {
-        let key_list = keys::list(&self.conn)?;
+        let key_list = keys::list(&mut self.db)?;
         let trusted = keys::trusted(&key_list, anchors);
         let (count, chain_status, valid) = self.verify_checkpoints(&trusted)?;
         let ids: Vec<SessionId> = match only {
             Some(id) => vec![id],
-            None => {
-                let mut stmt = self
-                    .conn
-                    .prepare("SELECT id FROM sessions ORDER BY started_at, id")?;
-                let raw: Vec<Vec<u8>> = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                raw.iter()
-                    .map(|b| session_id(b))
-                    .collect::<Result<_, _>>()?
-            }
+            None => self
+                .db
+                .query("SELECT id FROM sessions ORDER BY started_at, id", &[])?
+                .iter()
+                .map(|r| session_id(&r.bytes(0)?))
+                .collect::<Result<_, _>>()?,
         };
         let mut sessions = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -312,10 +302,10 @@ impl Store {
     /// a trusted key, with a root that matches its stored leaves. Returns how many there are,
     /// the first break, and the seqs of the valid ones.
     fn verify_checkpoints(
-        &self,
+        &mut self,
         trusted: &[PublicKey],
     ) -> Result<(u64, CheckpointStatus, BTreeSet<u64>), StoreError> {
-        let all = checkpoint::all(&self.conn)?;
+        let all = checkpoint::all(&mut self.db)?;
         let mut valid = BTreeSet::new();
         let mut status = CheckpointStatus::Ok;
         let mut prev: Option<&Checkpoint> = None;
@@ -344,7 +334,7 @@ impl Store {
                 broken(cp.seq, reason, &mut status);
                 continue;
             }
-            let leaves = checkpoint::leaves(&self.conn, cp.seq)?;
+            let leaves = checkpoint::leaves(&mut self.db, cp.seq)?;
             let hashes: Vec<Hash> = leaves.iter().map(checkpoint::Leaf::hash).collect();
             if leaves.len() as u64 != cp.leaf_count || merkle::root(&hashes) != cp.root {
                 broken(
@@ -360,11 +350,11 @@ impl Store {
     }
 
     fn signed_leaves(
-        &self,
+        &mut self,
         id: SessionId,
         valid: &BTreeSet<u64>,
     ) -> Result<Vec<SignedLeaf>, StoreError> {
-        Ok(checkpoint::session_leaves(&self.conn, id)?
+        Ok(checkpoint::session_leaves(&mut self.db, id)?
             .into_iter()
             .filter(|(cp, _, _)| valid.contains(cp))
             .map(|(cp, _, l)| SignedLeaf {
@@ -377,41 +367,39 @@ impl Store {
     }
 
     fn verify_session(
-        &self,
+        &mut self,
         id: SessionId,
         valid: &BTreeSet<u64>,
     ) -> Result<SessionVerdict, StoreError> {
-        let (count, head): (i64, Option<Vec<u8>>) = self.conn.query_row(
-            "SELECT event_count, head_hash FROM sessions WHERE id = ?1",
-            [id.0.as_bytes()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let sid = id.0.as_bytes().as_slice();
+        let ended = self
+            .db
+            .query_opt(
+                "SELECT 1 FROM session_ends WHERE session_id = ?1",
+                &params![sid],
+            )?
+            .is_some();
         let mut walk = Walk::new(id, self.signed_leaves(id, valid)?);
-        let mut stmt = self.conn.prepare_cached(
+        self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
+            &params![sid],
+            |r| {
+                let payload = r.bytes(3)?;
+                let kind = r.bytes(2)?;
+                let prev = r.bytes(5)?;
+                let hash = r.bytes(6)?;
+                let event = EventIn {
+                    seq: u64_of(r.int(0)?),
+                    at: r.int(1)?,
+                    kind: &kind,
+                    digest: payload::digest(&payload, r.int(4)? != 0).ok(),
+                    prev: &prev,
+                    hash: &hash,
+                };
+                Ok(walk.push(event))
+            },
         )?;
-        let mut rows = stmt.query([id.0.as_bytes()])?;
-        while let Some(r) = rows.next()? {
-            let payload: Vec<u8> = r.get(3)?;
-            let kind: Vec<u8> = match r.get_ref(2)? {
-                ValueRef::Text(b) | ValueRef::Blob(b) => b.to_vec(),
-                _ => Vec::new(),
-            };
-            let prev: Vec<u8> = r.get(5)?;
-            let hash: Vec<u8> = r.get(6)?;
-            let event = EventIn {
-                seq: u64_of(r.get(0)?),
-                at: r.get(1)?,
-                kind: &kind,
-                digest: payload::digest(&payload, r.get(4)?).ok(),
-                prev: &prev,
-                hash: &hash,
-            };
-            if !walk.push(event) {
-                break;
-            }
-        }
-        let (events, status) = walk.finish(Some((u64_of(count), head.as_deref())));
+        let (events, status) = walk.finish(ended);
         Ok(SessionVerdict {
             session: id.to_string(),
             events,
@@ -422,7 +410,7 @@ impl Store {
     /// Sessions that signed checkpoints cover but the store has no record of, and events of
     /// sessions it has no record of.
     fn unaccounted(
-        &self,
+        &mut self,
         known: &[SessionId],
         valid: &BTreeSet<u64>,
         trusted: &[PublicKey],
@@ -431,15 +419,17 @@ impl Store {
         let known: std::collections::HashSet<&SessionId> = known.iter().collect();
         let mut out = Vec::new();
         let mut first_checkpoint: HashMap<SessionId, u64> = HashMap::new();
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.query(
             "SELECT session_id, MIN(checkpoint_seq) FROM checkpoint_leaves GROUP BY session_id",
+            &[],
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (raw, cp) = row?;
-            let Ok(id) = session_id(&raw) else { continue };
-            if !known.contains(&id) && valid.contains(&u64_of(cp)) {
-                first_checkpoint.insert(id, u64_of(cp));
+        for r in &rows {
+            let Ok(id) = session_id(&r.bytes(0)?) else {
+                continue;
+            };
+            let cp = u64_of(r.int(1)?);
+            if !known.contains(&id) && valid.contains(&cp) {
+                first_checkpoint.insert(id, cp);
             }
         }
         let mut ids: Vec<_> = first_checkpoint.into_iter().collect();
@@ -463,19 +453,19 @@ impl Store {
                 status,
             });
         }
-        let mut stmt = self.conn.prepare(
+        let rows = self.db.query(
             "SELECT session_id, COUNT(*) FROM events WHERE session_id NOT IN (SELECT id FROM sessions) GROUP BY session_id",
+            &[],
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (raw, n) = row?;
+        for r in &rows {
+            let raw = r.bytes(0)?;
             let session = session_id(&raw).map_or_else(|_| hex::encode(&raw), |id| id.to_string());
             if out.iter().any(|v| v.session == session) {
                 continue;
             }
             out.push(SessionVerdict {
                 session,
-                events: u64_of(n),
+                events: u64_of(r.int(1)?),
                 status: Status::Orphaned,
             });
         }

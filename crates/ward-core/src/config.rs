@@ -76,9 +76,17 @@ pub struct Listen {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Store {
-    /// SQLite database file.
+    /// SQLite database file (when no `url` is given).
     #[serde(default = "Store::default_path")]
     pub path: PathBuf,
+    /// A PostgreSQL store shared by several Ward processes, instead of the SQLite file
+    /// (`postgres://user:password@host:port/db`, or libpq `key=value` form).
+    pub url: Option<String>,
+    /// Name of an environment variable holding `url`, to keep its password out of the file.
+    pub url_env: Option<String>,
+    /// This process's name in a shared store; at start Ward ends as `incomplete` only the
+    /// sessions its own previous run left open. Default: the host name and listen address.
+    pub node: Option<String>,
     /// When a recorded event counts as durable (see docs/evidence.md).
     #[serde(default)]
     pub durability: Durability,
@@ -107,6 +115,9 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             path: Self::default_path(),
+            url: None,
+            url_env: None,
+            node: None,
             durability: Durability::default(),
         }
     }
@@ -374,6 +385,9 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
+        if self.store.url.is_some() && self.store.url_env.is_some() {
+            return Err(self.invalid("store.url_env", "give `url` or `url_env`, not both"));
+        }
         if self.evidence.signing_key.is_some() && self.evidence.signing_key_env.is_some() {
             return Err(self.invalid(
                 "evidence.signing_key_env",

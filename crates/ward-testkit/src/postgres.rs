@@ -30,6 +30,29 @@ impl Postgres {
         })
     }
 
+    /// A database `name` for a PostgreSQL audit store, owned by role `app`, and a login role
+    /// `{name}_ward` for Ward to run as. Returns `(owner URL, Ward's URL)`; nothing is granted
+    /// yet (`ward store migrate` does that).
+    pub fn audit_store(&self, name: &str) -> anyhow::Result<(String, String)> {
+        self.cluster.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {name}_ward LOGIN PASSWORD '{}'",
+                crate::PASSWORD
+            ),
+        )?;
+        self.cluster
+            .psql("postgres", &format!("CREATE DATABASE {name} OWNER app"))?;
+        let url = |user: &str| {
+            format!(
+                "host=127.0.0.1 port={} user={user} password='{}' dbname={name}",
+                self.cluster.port,
+                crate::PASSWORD
+            )
+        };
+        Ok((url("app"), url(&format!("{name}_ward"))))
+    }
+
     /// Runs SQL in database `app` as the superuser.
     pub fn sql(&self, sql: &str) -> anyhow::Result<String> {
         self.cluster.psql("app", sql)

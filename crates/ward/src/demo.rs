@@ -77,7 +77,7 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
 
     let password = random_token(9)?;
     {
-        let store = ward_audit::Store::open(&config.store.path)?;
+        let mut store = crate::serve::open_store(&config)?;
         store.put_user(
             "demo",
             &["dev".to_owned()],

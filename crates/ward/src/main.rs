@@ -98,13 +98,34 @@ enum Command {
         dry_run: bool,
         #[arg(long)]
         json: bool,
+        /// On a PostgreSQL store: connect as the database owner, who alone may delete.
+        #[arg(long)]
+        admin_url: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Set up the PostgreSQL store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// The keys checkpoints are signed with.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create or upgrade the schema as the database owner, and grant Ward's runtime role
+    /// (the user of `[store] url`) SELECT and INSERT only.
+    Migrate {
+        /// A connection string for the owner of the store's database.
+        #[arg(long)]
+        admin_url: String,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -186,8 +207,7 @@ enum SessionsCommand {
 }
 
 fn open_store(arg: &ConfigArg) -> anyhow::Result<Store> {
-    let config = Config::load(&arg.config)?;
-    Ok(Store::open(&config.store.path)?)
+    ward::serve::open_store(&Config::load(&arg.config)?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -215,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 },
         } => {
             cli::users::add(
-                &open_store(&config)?,
+                &mut open_store(&config)?,
                 &name,
                 &groups,
                 &mut std::io::stdin().lock(),
@@ -224,7 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Users {
             command: UsersCommand::List { json, config },
-        } => cli::users::list(&open_store(&config)?, json, &mut out)?,
+        } => cli::users::list(&mut open_store(&config)?, json, &mut out)?,
         Command::Sessions {
             command:
                 SessionsCommand::List {
@@ -247,12 +267,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 since,
                 limit: None,
             };
-            cli::sessions::list(&open_store(&config)?, &filter, json, &mut out)?;
+            cli::sessions::list(&mut open_store(&config)?, &filter, json, &mut out)?;
         }
         Command::Sessions {
             command: SessionsCommand::Show { id, json, config },
         } => {
-            cli::sessions::show(&open_store(&config)?, &id, json, &mut out)?;
+            cli::sessions::show(&mut open_store(&config)?, &id, json, &mut out)?;
         }
         Command::Mask {
             command: MaskCommand::Test { profile, config },
@@ -267,7 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             )?;
         }
         Command::Replay { id, config } => {
-            cli::replay::replay(&open_store(&config)?, &id, &mut out)?
+            cli::replay::replay(&mut open_store(&config)?, &id, &mut out)?
         }
         Command::Verify {
             session,
@@ -281,20 +301,27 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             if let Some(bundle) = bundle {
                 return cli::verify::verify_bundle(&bundle, &keys, json, &mut out);
             }
-            let store = open_store(&config)?;
-            return cli::verify::verify_store(&store, session.as_deref(), &keys, json, &mut out);
+            let mut store = open_store(&config)?;
+            return cli::verify::verify_store(
+                &mut store,
+                session.as_deref(),
+                &keys,
+                json,
+                &mut out,
+            );
         }
         Command::Export {
             id,
             out: file,
             config,
         } => {
-            cli::export::export(&open_store(&config)?, &id, &file, &mut out)?;
+            cli::export::export(&mut open_store(&config)?, &id, &file, &mut out)?;
         }
         Command::Prune {
             before,
             dry_run,
             json,
+            admin_url,
             config,
         } => {
             let before = before
@@ -304,7 +331,20 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 })
                 .transpose()?;
             let config = Config::load(&config.config)?;
-            cli::prune::prune(&config, before, dry_run, json, &mut out)?;
+            cli::prune::prune(
+                &config,
+                before,
+                dry_run,
+                json,
+                admin_url.as_deref(),
+                &mut out,
+            )?;
+        }
+        Command::Store {
+            command: StoreCommand::Migrate { admin_url, config },
+        } => {
+            let config = Config::load(&config.config)?;
+            cli::store::migrate(&config, &admin_url, &mut out)?;
         }
         Command::Keys {
             command: KeysCommand::Show { json, config },

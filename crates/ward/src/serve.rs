@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_audit::{KeySource, Recorder, RecorderOptions};
+use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store};
 use ward_core::config::Config;
 use ward_mask::{Masking, TokenKey};
 
@@ -33,11 +33,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         durability: config.store.durability,
         signing_key: key_source(&config),
         checkpoint_interval: config.evidence.checkpoint_interval.0,
+        node: node_name(&config),
     };
-    let (recorder, recorder_thread) =
-        Recorder::spawn(&config.store.path, options).context("opening the audit store")?;
+    let location = store_location(&config)?;
+    let (recorder, recorder_thread) = tokio::task::block_in_place(|| {
+        Recorder::spawn(&location, options).context("opening the audit store")
+    })?;
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
-    let verifier = Arc::new(LocalUsers::open(&config.store.path)?);
+    let verifier = Arc::new(tokio::task::block_in_place(|| LocalUsers::open(&location))?);
     let (stop, stopped) = watch::channel(false);
     let mut gateways = Vec::new();
     let mut postgres = None;
@@ -80,7 +83,8 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.recorder.flush().await;
+        // Everything written, and live heads signed (sessions that did not end in time too).
+        self.recorder.checkpoint().await;
         drop(self.recorder);
         drop(self.gateways);
         let _ = self.recorder_thread;
@@ -103,6 +107,44 @@ pub fn masking(config: &Config) -> anyhow::Result<Masking> {
         .masking
         .compile(Some(&TokenKey::new(&key)))
         .map_err(|e| anyhow::anyhow!("{}: masking: {e}", config.source.display()))
+}
+
+/// Where the audit store is (`[store]`): the PostgreSQL URL when one is configured, else the
+/// SQLite file.
+pub fn store_location(config: &Config) -> anyhow::Result<Location> {
+    let url = match (&config.store.url, &config.store.url_env) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(var)) => Some(std::env::var(var).with_context(|| {
+            format!(
+                "{}: store.url_env: environment variable {var} is not set",
+                config.source.display()
+            )
+        })?),
+        (None, None) => None,
+    };
+    Ok(match url {
+        Some(url) => Location::Postgres(url),
+        None => Location::Sqlite(config.store.path.clone()),
+    })
+}
+
+/// This process's name in a shared store (`[store] node`, else host name and listen address).
+pub fn node_name(config: &Config) -> String {
+    if let Some(n) = &config.store.node {
+        return n.clone();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    match config.listen.postgres {
+        Some(addr) => format!("{host}/{addr}"),
+        None => host,
+    }
+}
+
+/// Opens the store for a command.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&store_location(config)?)?)
 }
 
 /// Where the checkpoint signing key comes from (`[evidence]`).

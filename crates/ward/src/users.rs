@@ -1,13 +1,12 @@
 //! Local users: argon2id password hashes in the store, and the verifier gateways call.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Mutex;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier as _, SaltString};
 use sha2::{Digest, Sha256};
-use ward_audit::{Store, StoreError};
+use ward_audit::{Location, Store, StoreError};
 use ward_core::Identity;
 use ward_core::auth::{AuthError, PasswordVerifier};
 
@@ -35,11 +34,11 @@ pub struct LocalUsers {
 }
 
 impl LocalUsers {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(location: &Location) -> Result<Self, StoreError> {
         let mut key = [0u8; 32];
         let _ = getrandom::fill(&mut key);
         Ok(Self {
-            store: Mutex::new(Store::open(path)?),
+            store: Mutex::new(Store::open(location)?),
             key,
             verified: Mutex::new(HashMap::new()),
         })
@@ -58,7 +57,7 @@ impl LocalUsers {
 impl PasswordVerifier for LocalUsers {
     fn verify(&self, user: &str, password: &str) -> Result<Identity, AuthError> {
         let row = {
-            let store = self
+            let mut store = self
                 .store
                 .lock()
                 .map_err(|_| AuthError::Unavailable("user store lock poisoned".into()))?;

@@ -6,7 +6,12 @@ use std::path::Path;
 use anyhow::Context;
 use ward_audit::Store;
 
-pub fn export(store: &Store, id: &str, path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn export(
+    store: &mut Store,
+    id: &str,
+    path: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let sid = store.resolve_session(id)?;
     let bundle = store.export(sid)?;
     let text = serde_json::to_vec_pretty(&bundle)?;

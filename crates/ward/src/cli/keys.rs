@@ -4,18 +4,18 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use ward_audit::KeySource;
 use ward_audit::keys::{self, SigningKey};
-use ward_audit::{KeySource, Store};
 use ward_core::Timestamp;
 use ward_core::config::Config;
 
-use crate::serve::key_source;
+use crate::serve::{key_source, open_store};
 
 /// Prints the current public key, its fingerprint, and every key the store knows.
 pub fn show(config: &Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
-    let store = Store::open(&config.store.path)?;
+    let mut store = open_store(config)?;
     let current = key_source(config).load()?.public();
-    let known = keys::list(store.conn())?;
+    let known = store.keys()?;
     if json {
         let list: Vec<_> = known
             .iter()
@@ -67,16 +67,15 @@ pub fn rotate(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
             "the signing key comes from the environment ([evidence] signing_key_env); rotate it where it is managed"
         );
     };
-    let store = Store::open(&config.store.path)?;
+    let mut store = open_store(config)?;
     let (old, _) = SigningKey::load_or_create(&path)?;
-    keys::register(store.conn(), &old.public(), Timestamp::now().0, None)?;
+    store.register_key(&old.public(), Timestamp::now().0, None)?;
     let new = SigningKey::generate()?;
     let created_at = Timestamp::now().0;
     let endorsement = old.endorse(&new.public(), created_at);
     // The store learns the key (with its endorsement) before the file changes, so a running
     // recorder that reloads the file finds it registered.
-    keys::register(
-        store.conn(),
+    store.register_key(
         &new.public(),
         created_at,
         Some((&old.public(), &endorsement)),

@@ -1,4 +1,4 @@
-//! The commands besides serving: sessions, replay, verify, export, keys, prune, users, mask.
+//! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users, mask.
 
 pub mod export;
 pub mod keys;
@@ -6,6 +6,7 @@ pub mod mask;
 pub mod prune;
 pub mod replay;
 pub mod sessions;
+pub mod store;
 pub mod users;
 pub mod verify;
 

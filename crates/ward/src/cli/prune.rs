@@ -4,11 +4,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ward_audit::Store;
+use ward_audit::{Location, Store};
 use ward_core::Timestamp;
 use ward_core::config::Config;
 
-use crate::serve::key_source;
+use crate::serve::{key_source, open_store};
 
 /// Prunes sessions that ended before `before`, or before `[retention] days` ago.
 pub fn prune(
@@ -16,6 +16,7 @@ pub fn prune(
     before: Option<Timestamp>,
     dry_run: bool,
     json: bool,
+    admin_url: Option<&str>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let cutoff = match (before, config.retention.days) {
@@ -33,7 +34,11 @@ pub fn prune(
     let key = key_source(config)
         .load()
         .context("loading the signing key for the prune record")?;
-    let mut store = Store::open(&config.store.path)?;
+    let mut store = match admin_url {
+        // On PostgreSQL only the owner may lift the delete triggers.
+        Some(url) => Store::open(&Location::Postgres(url.to_owned()))?,
+        None => open_store(config)?,
+    };
     let report = store.prune(cutoff, &key, dry_run)?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &report)?;

@@ -11,9 +11,10 @@ const SHOWN_ROWS: usize = 20;
 /// Widest cell shown before it is cut.
 const CELL_WIDTH: usize = 40;
 
-pub fn replay(store: &Store, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let session = store.session(id)?;
-    let events = store.events(store.resolve_session(id)?)?;
+    let sid = store.resolve_session(id)?;
+    let events = store.events(sid)?;
     super::sessions::header(&session, out)?;
     writeln!(out)?;
     let start = Timestamp::parse_rfc3339(&session.started_at)

@@ -7,7 +7,7 @@ use ward_audit::query::{SessionFilter, SessionRow};
 use ward_core::Timestamp;
 
 pub fn list(
-    store: &Store,
+    store: &mut Store,
     filter: &SessionFilter,
     json: bool,
     out: &mut impl Write,
@@ -63,9 +63,10 @@ pub fn duration(r: &SessionRow) -> String {
     }
 }
 
-pub fn show(store: &Store, id: &str, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn show(store: &mut Store, id: &str, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let session = store.session(id)?;
-    let events = store.events(store.resolve_session(id)?)?;
+    let sid = store.resolve_session(id)?;
+    let events = store.events(sid)?;
     if json {
         serde_json::to_writer_pretty(
             &mut *out,

@@ -7,7 +7,7 @@ use ward_audit::Store;
 
 /// Adds (or updates) a local user with a password read from `input`'s first line.
 pub fn add(
-    store: &Store,
+    store: &mut Store,
     name: &str,
     groups: &[String],
     input: &mut impl BufRead,
@@ -40,7 +40,7 @@ pub fn add(
     Ok(())
 }
 
-pub fn list(store: &Store, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn list(store: &mut Store, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let users = store.users()?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &users)?;

@@ -31,7 +31,7 @@ pub fn anchors(keys: &[String]) -> anyhow::Result<Vec<PublicKey>> {
 
 /// Verifies the store (one session, or all); prints a report and returns whether it is sound.
 pub fn verify_store(
-    store: &Store,
+    store: &mut Store,
     session: Option<&str>,
     keys: &[PublicKey],
     json: bool,

@@ -1,0 +1,401 @@
+//! The store suite: the same tests run against the SQLite store and the PostgreSQL store.
+//! Recording with backpressure, verification, what the database itself refuses, tampering by
+//! whoever can bypass it, periodic checkpoints, restarts, prune, export bundles, users; and, on
+//! PostgreSQL, several recorders sharing one store.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ward_audit::bundle::Bundle;
+use ward_audit::keys::SigningKey;
+use ward_audit::query::SessionFilter;
+use ward_audit::verify::Status;
+use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
+use ward_core::config::Durability;
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_testkit::{ClusterOptions, Postgres};
+
+/// A store to test: where it is, and how an attacker (or the owner) reaches it directly.
+struct Backend {
+    location: Location,
+    dir: PathBuf,
+    /// PostgreSQL: the cluster and the owner's URL.
+    pg: Option<(Postgres, String)>,
+}
+
+impl Backend {
+    fn sqlite(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ward-suite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        Self {
+            location: Location::Sqlite(dir.join("ward.db")),
+            dir,
+            pg: None,
+        }
+    }
+
+    fn postgres(name: &str) -> Self {
+        let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+        let (admin, url) = pg.audit_store("audit").expect("store database");
+        let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
+        assert_eq!(applied, vec![1]);
+        // Migrating again is a no-op.
+        assert!(
+            Store::migrate_postgres(&admin, "audit_ward")
+                .expect("again")
+                .is_empty()
+        );
+        let dir = std::env::temp_dir().join(format!("ward-suite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        Self {
+            location: Location::Postgres(url),
+            dir,
+            pg: Some((pg, admin)),
+        }
+    }
+
+    fn recorder(&self, node: &str, interval: Duration) -> (Recorder, std::thread::JoinHandle<()>) {
+        let options = RecorderOptions {
+            queue_events: 16,
+            masker: ward_mask::Masker::builtin().expect("masker"),
+            durability: Durability::Batched,
+            signing_key: KeySource::File(self.dir.join("signing.key")),
+            checkpoint_interval: interval,
+            node: node.into(),
+        };
+        Recorder::spawn(&self.location, options).expect("recorder")
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.location).expect("open store")
+    }
+
+    /// Runs SQL as someone who can bypass the store's protections: the SQLite file's owner
+    /// drops the triggers; PostgreSQL's owner disables them.
+    fn attack(&self, sql: &str) {
+        match &self.pg {
+            None => {
+                let Location::Sqlite(path) = &self.location else {
+                    unreachable!()
+                };
+                let conn = rusqlite::Connection::open(path).expect("open");
+                let names: Vec<String> = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| r.get(0))
+                            .and_then(|r| r.collect::<Result<Vec<String>, _>>())
+                    })
+                    .expect("triggers");
+                for t in names {
+                    conn.execute_batch(&format!("DROP TRIGGER {t}"))
+                        .expect("drop");
+                }
+                conn.execute_batch(sql).expect("attack");
+            }
+            // (The blocking client needs a thread that does not drive the test's runtime.)
+            Some((_, admin)) => tokio::task::block_in_place(|| {
+                let mut c = postgres::Client::connect(admin, postgres::NoTls).expect("owner");
+                c.batch_execute(&format!(
+                    "ALTER TABLE events DISABLE TRIGGER ALL; {sql}; ALTER TABLE events ENABLE TRIGGER ALL;"
+                ))
+                .expect("attack");
+            }),
+        }
+    }
+
+    /// A blob literal in the backend's dialect.
+    fn blob(&self, bytes: &[u8]) -> String {
+        if self.pg.is_some() {
+            format!("'\\x{}'::bytea", hex::encode(bytes))
+        } else {
+            format!("x'{}'", hex::encode(bytes))
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start(id: SessionId) -> SessionStart {
+    SessionStart {
+        id,
+        identity: Identity {
+            subject: "alice".into(),
+            groups: vec!["dev".into()],
+            method: "password".into(),
+            issuer: "local".into(),
+        },
+        resource: "shop".into(),
+        protocol: Protocol::Postgres,
+        client_addr: "127.0.0.1:5555".into(),
+    }
+}
+
+async fn record_session(recorder: &Recorder, queries: usize) -> SessionId {
+    let id = SessionId::new();
+    let s = recorder.start(start(id)).await;
+    for i in 0..queries {
+        s.record(JsonBody(
+            EventKind::DbQuery,
+            serde_json::json!({ "text": format!("select {i}") }),
+        ))
+        .await;
+    }
+    s.end(Outcome::Ok, 10, 20).await;
+    id
+}
+
+fn status(report: &ward_audit::verify::Report, id: SessionId) -> Option<Status> {
+    report
+        .sessions
+        .iter()
+        .find(|v| v.session == id.to_string())
+        .map(|v| v.status.clone())
+}
+
+async fn recording_verification_and_tampering(b: Backend) {
+    let (recorder, _thread) = b.recorder("n1", Duration::from_secs(10));
+    // A small queue and many events: the recorder must keep every one (backpressure, no drops).
+    let a = record_session(&recorder, 500).await;
+    let c = record_session(&recorder, 3).await;
+    assert!(recorder.flush().await);
+
+    let mut store = b.store();
+    let sessions = store.sessions(&SessionFilter::default()).expect("list");
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions.iter().all(|s| s.outcome.as_deref() == Some("ok")));
+    assert_eq!(sessions[1].event_count, 502);
+    let events = store.events(a).expect("events");
+    assert_eq!(events.len(), 502);
+    assert_eq!(events[1].payload["text"], "select 0");
+    assert_eq!(events.last().map(|e| e.kind.as_str()), Some("session.end"));
+    let prefix = &a.to_string()[..13];
+    assert_eq!(store.resolve_session(prefix).expect("prefix"), a);
+    let report = store.verify(None, &[]).expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert!(matches!(status(&report, a), Some(Status::Verified { .. })));
+
+    // The database itself refuses to change or remove events.
+    let refused = match &b.pg {
+        None => {
+            let Location::Sqlite(path) = &b.location else {
+                unreachable!()
+            };
+            let conn = rusqlite::Connection::open(path).expect("open");
+            conn.execute("DELETE FROM events WHERE seq = 1", [])
+                .is_err()
+                && conn.execute("UPDATE events SET at = 0", []).is_err()
+        }
+        Some((_, admin)) => tokio::task::block_in_place(|| {
+            let Location::Postgres(url) = &b.location else {
+                unreachable!()
+            };
+            // Ward's role has no UPDATE or DELETE at all; the owner meets the triggers.
+            let mut ward = postgres::Client::connect(url, postgres::NoTls).expect("ward role");
+            let mut owner = postgres::Client::connect(admin, postgres::NoTls).expect("owner");
+            ward.execute("DELETE FROM events WHERE seq = 1", &[])
+                .is_err()
+                && ward.execute("UPDATE events SET at = 0", &[]).is_err()
+                && owner
+                    .execute("DELETE FROM events WHERE seq = 1", &[])
+                    .is_err()
+                && owner.execute("UPDATE events SET at = 0", &[]).is_err()
+                && owner.batch_execute("TRUNCATE events").is_err()
+        }),
+    };
+    assert!(refused, "the store let an event be changed");
+
+    // Someone who bypasses that edits a payload and deletes an event: both are named.
+    b.attack(&format!(
+        "UPDATE events SET payload = {} WHERE session_id = {} AND seq = 7",
+        b.blob(br#"{"text":"select 42"}"#),
+        b.blob(a.0.as_bytes())
+    ));
+    b.attack(&format!(
+        "DELETE FROM events WHERE session_id = {} AND seq = 2",
+        b.blob(c.0.as_bytes())
+    ));
+    let report = store.verify(None, &[]).expect("verify");
+    assert!(!report.ok);
+    assert!(
+        matches!(status(&report, a), Some(Status::Tampered { seq: 7, .. })),
+        "{report:?}"
+    );
+    assert!(
+        matches!(
+            status(&report, c),
+            Some(Status::MissingEvents {
+                after_seq: Some(1),
+                ..
+            })
+        ),
+        "{report:?}"
+    );
+}
+
+async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
+    {
+        let (recorder, thread) = b.recorder("n1", Duration::from_millis(100));
+        let done = record_session(&recorder, 3).await;
+        let s = recorder.start(start(SessionId::new())).await;
+        s.record(JsonBody(
+            EventKind::DbQuery,
+            serde_json::json!({ "text": "select 1" }),
+        ))
+        .await;
+        assert!(recorder.flush().await);
+        let mut store = b.store();
+        // The periodic checkpoint signs the live session's head without any new event.
+        let mut signed = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let r = store.verify(None, &[]).expect("verify");
+            if r.sessions
+                .iter()
+                .all(|v| matches!(v.status, Status::Verified { .. }))
+            {
+                signed = true;
+                break;
+            }
+        }
+        assert!(signed, "no periodic checkpoint within 2.5 s");
+        let _ = done;
+        // The recorder stops with the session still open, as in a crash.
+        drop((s, recorder));
+        thread.join().expect("recorder thread");
+    }
+    // Another node does not touch n1's open session; n1 restarting ends it as incomplete.
+    let (other, _t) = b.recorder("n2", Duration::from_secs(10));
+    let mut store = b.store();
+    let open = store.sessions(&SessionFilter::default()).expect("list");
+    assert_eq!(open.iter().filter(|s| s.ended_at.is_none()).count(), 1);
+    drop(other);
+    let (recorder, _thread) = b.recorder("n1", Duration::from_secs(10));
+    let sessions = store.sessions(&SessionFilter::default()).expect("list");
+    let live = sessions
+        .iter()
+        .find(|s| s.event_count == 3)
+        .expect("the interrupted session");
+    assert_eq!(live.outcome.as_deref(), Some("incomplete"));
+    let report = store.verify(None, &[]).expect("verify");
+    assert!(
+        report.ok
+            && report
+                .sessions
+                .iter()
+                .all(|v| matches!(v.status, Status::Verified { .. })),
+        "{report:?}"
+    );
+
+    // Export a session and verify the bundle on its own.
+    let key = SigningKey::load_or_create(&b.dir.join("signing.key"))
+        .expect("key")
+        .0
+        .public();
+    let id: SessionId = live.id.parse().expect("id");
+    let bundle = store.export(id).expect("export");
+    let text = serde_json::to_vec(&bundle).expect("json");
+    let report = Bundle::parse(&text)
+        .expect("parse")
+        .verify(&[key])
+        .expect("verify");
+    assert!(report.ok, "{report:?}");
+
+    // Prune what ended before now; a session that ends later is kept.
+    let cutoff = Timestamp::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let later = record_session(&recorder, 1).await;
+    assert!(recorder.flush().await);
+    let signing = SigningKey::load_or_create(&b.dir.join("signing.key"))
+        .expect("key")
+        .0;
+    let mut admin = match &b.pg {
+        None => b.store(),
+        Some((_, admin)) => Store::open(&Location::Postgres(admin.clone())).expect("owner"),
+    };
+    if b.pg.is_some() {
+        // Ward's own role cannot prune: it has no DELETE.
+        assert!(store.prune(cutoff, &signing, false).is_err());
+    }
+    let pruned = admin.prune(cutoff, &signing, false).expect("prune");
+    assert_eq!(pruned.removed.len(), 2, "{pruned:?}");
+    assert_eq!(pruned.record, Some(0));
+    let left = store.sessions(&SessionFilter::default()).expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, later.to_string());
+    let report = store.verify(None, &[key]).expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        report
+            .sessions
+            .iter()
+            .filter(|v| matches!(v.status, Status::Pruned { prune: 0 }))
+            .count(),
+        2
+    );
+
+    // Users.
+    store
+        .put_user("bob", &["ops".into()], "hash1")
+        .expect("put");
+    store
+        .put_user("bob", &["ops".into(), "dev".into()], "hash2")
+        .expect("replace");
+    let bob = store.user("bob").expect("user").expect("bob");
+    assert_eq!(bob.groups, vec!["ops", "dev"]);
+    assert_eq!(bob.password_hash, "hash2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_recording_verification_and_tampering() {
+    recording_verification_and_tampering(Backend::sqlite("rec")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_recording_verification_and_tampering() {
+    recording_verification_and_tampering(Backend::postgres("rec")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_restarts_prune_and_bundles() {
+    checkpoints_restarts_prune_and_bundles(Backend::sqlite("cp")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_checkpoints_restarts_prune_and_bundles() {
+    checkpoints_restarts_prune_and_bundles(Backend::postgres("cp")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_shared_by_concurrent_recorders() {
+    let b = Backend::postgres("shared");
+    let (r1, _t1) = b.recorder("n1", Duration::from_millis(100));
+    let (r2, _t2) = b.recorder("n2", Duration::from_millis(100));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let r = if i % 2 == 0 { r1.clone() } else { r2.clone() };
+        tasks.push(tokio::spawn(async move { record_session(&r, 200).await }));
+    }
+    for t in tasks {
+        t.await.expect("session");
+    }
+    assert!(r1.flush().await && r2.flush().await);
+    let mut store = b.store();
+    let report = store.verify(None, &[]).expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.sessions.len(), 8);
+    assert!(
+        report
+            .sessions
+            .iter()
+            .all(|v| matches!(v.status, Status::Verified { .. })),
+        "{report:?}"
+    );
+    // Both recorders wrote checkpoints into one linear chain.
+    assert!(report.checkpoints >= 2, "{report:?}");
+}
