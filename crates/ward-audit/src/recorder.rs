@@ -67,7 +67,8 @@ pub struct SessionStart {
 }
 
 enum Msg {
-    Start(SessionStart, Timestamp),
+    /// With the session's own masker, if it has one (else the recorder's).
+    Start(SessionStart, Timestamp, Option<Masker>),
     Event(SessionId, Timestamp, Box<dyn EventBody>),
     End {
         id: SessionId,
@@ -129,6 +130,7 @@ impl Recorder {
             heads: HashMap::new(),
             healthy: healthy.clone(),
             masker: options.masker,
+            session_maskers: HashMap::new(),
             strict,
             signer,
             last_checkpoint,
@@ -164,8 +166,21 @@ impl Recorder {
 
     /// Starts recording a session: writes its row and the `session.start` event.
     pub async fn start(&self, start: SessionStart) -> SessionRecorder {
+        self.start_masked(start, None).await
+    }
+
+    /// Like [`Recorder::start`]; with `masker`, this session's payloads are masked with it (its
+    /// resource's profile) instead of the recorder's own masker.
+    pub async fn start_masked(
+        &self,
+        start: SessionStart,
+        masker: Option<Masker>,
+    ) -> SessionRecorder {
         let id = start.id;
-        let _ = self.tx.send(Msg::Start(start, Timestamp::now())).await;
+        let _ = self
+            .tx
+            .send(Msg::Start(start, Timestamp::now(), masker))
+            .await;
         SessionRecorder {
             id,
             tx: self.tx.clone(),
@@ -343,6 +358,8 @@ struct Writer {
     heads: HashMap<SessionId, Head>,
     healthy: Arc<AtomicBool>,
     masker: Masker,
+    /// Sessions started with their own masker; the others use `masker`.
+    session_maskers: HashMap<SessionId, Masker>,
     strict: bool,
     signer: Signer,
     last_checkpoint: Option<(u64, Hash)>,
@@ -457,6 +474,11 @@ impl Writer {
         if checkpoint_due {
             self.signer.refresh(&self.store.conn);
         }
+        for msg in batch.iter() {
+            if let Msg::Start(start, _, Some(masker)) = msg {
+                self.session_maskers.insert(start.id, masker.clone());
+            }
+        }
         let mut heads: HashMap<SessionId, Head> = HashMap::new();
         let mut ended: HashSet<SessionId> = HashSet::new();
         let tx = self.store.conn.transaction()?;
@@ -480,11 +502,12 @@ impl Writer {
                         hash: h.hash,
                     });
                 }
-                append(&mut ins_event, heads, &self.masker, id, at, body)
+                let masker = self.session_maskers.get(&id).unwrap_or(&self.masker);
+                append(&mut ins_event, heads, masker, id, at, body)
             };
             for msg in batch.iter() {
                 match msg {
-                    Msg::Start(start, at) => {
+                    Msg::Start(start, at, _) => {
                         tx.execute(
                             "INSERT INTO sessions (id, subject, groups, auth_method, resource, protocol, client_addr, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                             params![
@@ -581,6 +604,7 @@ impl Writer {
             if ended.contains(&id) {
                 self.heads.remove(&id);
                 self.dirty.remove(&id);
+                self.session_maskers.remove(&id);
             } else {
                 self.heads.insert(id, head);
                 self.dirty.insert(id);
