@@ -589,11 +589,22 @@ mod example_tests {
             config.resource("shop").map(|r| r.tls),
             Some(UpstreamTls::VerifyFull)
         );
-        assert!(
-            config
-                .grant_for(&["analysts".into()], "analytics")
-                .is_some()
-        );
+        let analytics = config.resource("analytics").expect("analytics");
+        let analysts = config
+            .grant_for(&["analysts".into()], "analytics")
+            .expect("analysts' grant");
+        assert_eq!(analysts.client_profile_for(analytics), "warehouse");
+        let shop = config.resource("shop").expect("shop");
+        assert_eq!(shop.record_profile(), "default");
+        let support = config
+            .grant_for(&["support".into()], "shop")
+            .expect("support's grant");
+        assert_eq!(support.client_profile_for(shop), "support");
+        // The profiles compile and every resource's record masks at least the default.
+        let masking = config.masking.compile(None).expect("masking compiles");
+        config
+            .check_record_profiles(&masking)
+            .expect("record profiles cover the default");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
