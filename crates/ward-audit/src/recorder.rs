@@ -67,7 +67,8 @@ pub struct SessionStart {
 }
 
 enum Msg {
-    Start(SessionStart, Timestamp),
+    /// With the session's own masker, if it has one (else the recorder's).
+    Start(SessionStart, Timestamp, Option<Masker>),
     Event(SessionId, Timestamp, Box<dyn EventBody>),
     End {
         id: SessionId,
@@ -134,6 +135,7 @@ impl Recorder {
             heads: HashMap::new(),
             healthy: healthy.clone(),
             masker: options.masker,
+            session_maskers: HashMap::new(),
             strict,
             signer,
             node: options.node,
@@ -174,8 +176,21 @@ impl Recorder {
 
     /// Starts recording a session: writes its row and the `session.start` event.
     pub async fn start(&self, start: SessionStart) -> SessionRecorder {
+        self.start_masked(start, None).await
+    }
+
+    /// Like [`Recorder::start`]; with `masker`, this session's payloads are masked with it (its
+    /// resource's profile) instead of the recorder's own masker.
+    pub async fn start_masked(
+        &self,
+        start: SessionStart,
+        masker: Option<Masker>,
+    ) -> SessionRecorder {
         let id = start.id;
-        let _ = self.tx.send(Msg::Start(start, Timestamp::now())).await;
+        let _ = self
+            .tx
+            .send(Msg::Start(start, Timestamp::now(), masker))
+            .await;
         SessionRecorder {
             id,
             tx: self.tx.clone(),
@@ -363,6 +378,8 @@ struct Writer {
     heads: HashMap<SessionId, Head>,
     healthy: Arc<AtomicBool>,
     masker: Masker,
+    /// Sessions started with their own masker; the others use `masker`.
+    session_maskers: HashMap<SessionId, Masker>,
     strict: bool,
     signer: Signer,
     node: String,
@@ -485,10 +502,16 @@ impl Writer {
         if checkpoint_due {
             self.signer.refresh(&mut self.store.db);
         }
+        for msg in batch.iter() {
+            if let Msg::Start(start, _, Some(masker)) = msg {
+                self.session_maskers.insert(start.id, masker.clone());
+            }
+        }
         let Writer {
             store,
             heads: committed,
             masker,
+            session_maskers,
             signer,
             node,
             dirty,
@@ -515,11 +538,12 @@ impl Writer {
                         hash: h.hash,
                     });
                 }
+                let masker = session_maskers.get(&id).unwrap_or(masker);
                 append(db, heads, masker, id, at, body)
             };
             for msg in batch.iter() {
                 match msg {
-                    Msg::Start(start, at) => {
+                    Msg::Start(start, at, _) => {
                         let groups = serde_json::to_string(&start.identity.groups).unwrap_or_default();
                         db.execute(
                             "INSERT INTO sessions (id, node, subject, groups, auth_method, resource, protocol, client_addr, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -600,6 +624,7 @@ impl Writer {
             if ended.contains(&id) {
                 committed.remove(&id);
                 dirty.remove(&id);
+                session_maskers.remove(&id);
             } else {
                 committed.insert(id, head);
                 dirty.insert(id);

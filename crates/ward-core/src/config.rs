@@ -4,6 +4,7 @@
 //! config file, so a config and its data directory can move together.
 
 mod duration;
+mod profiles;
 mod size;
 
 use std::collections::HashSet;
@@ -276,6 +277,10 @@ pub struct Resource {
     pub ca_file: Option<PathBuf>,
     /// Name expected in the upstream certificate; the host part of `address` when absent.
     pub server_name: Option<String>,
+    /// The masking profile for what is recorded of this resource's sessions (and, unless a grant
+    /// names another, for `mask_client` clients); the default profile when absent. It must mask
+    /// with every rule of the default profile (checked at startup).
+    pub masking_profile: Option<String>,
     /// Resolved at load time from `password_env` or `password_file`.
     #[serde(skip)]
     pub password: Option<Secret>,
@@ -290,11 +295,17 @@ impl fmt::Debug for Resource {
             .field("database", &self.database)
             .field("user", &self.user)
             .field("tls", &self.tls)
+            .field("masking_profile", &self.masking_profile)
             .finish_non_exhaustive()
     }
 }
 
 impl Resource {
+    /// The name of the masking profile for the record of this resource's sessions.
+    pub fn record_profile(&self) -> &str {
+        self.masking_profile.as_deref().unwrap_or("default")
+    }
+
     /// The host part of `address`, for TLS server names.
     pub fn host(&self) -> &str {
         match self.address.rsplit_once(':') {
@@ -329,9 +340,23 @@ impl fmt::Debug for Secret {
 pub struct Grant {
     pub group: String,
     pub resources: Vec<String>,
-    /// Mask result rows for these clients too, not only in the record.
+    /// Mask what these clients receive too (rows, COPY data, errors, notices, notifications),
+    /// not only the record.
     #[serde(default)]
     pub mask_client: bool,
+    /// The masking profile for these clients when `mask_client` is on; the resource's
+    /// `masking_profile` when absent.
+    pub client_profile: Option<String>,
+}
+
+impl Grant {
+    /// The name of the masking profile for what this grant's clients receive from `resource`
+    /// when `mask_client` is on: `client_profile`, else the resource's profile.
+    pub fn client_profile_for<'a>(&'a self, resource: &'a Resource) -> &'a str {
+        self.client_profile
+            .as_deref()
+            .unwrap_or_else(|| resource.record_profile())
+    }
 }
 
 impl Config {
@@ -466,8 +491,14 @@ impl Config {
                     format!("no resource named `{unknown}`"),
                 ));
             }
+            if g.client_profile.is_some() && !g.mask_client {
+                return Err(self.invalid(
+                    format!("grants[{i}].client_profile"),
+                    "has no effect without `mask_client = true`",
+                ));
+            }
         }
-        Ok(())
+        self.validate_profile_names()
     }
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {
@@ -585,11 +616,22 @@ mod example_tests {
             config.resource("shop").map(|r| r.tls),
             Some(UpstreamTls::VerifyFull)
         );
-        assert!(
-            config
-                .grant_for(&["analysts".into()], "analytics")
-                .is_some()
-        );
+        let analytics = config.resource("analytics").expect("analytics");
+        let analysts = config
+            .grant_for(&["analysts".into()], "analytics")
+            .expect("analysts' grant");
+        assert_eq!(analysts.client_profile_for(analytics), "warehouse");
+        let shop = config.resource("shop").expect("shop");
+        assert_eq!(shop.record_profile(), "default");
+        let support = config
+            .grant_for(&["support".into()], "shop")
+            .expect("support's grant");
+        assert_eq!(support.client_profile_for(shop), "support");
+        // The profiles compile and every resource's record masks at least the default.
+        let masking = config.masking.compile(None).expect("masking compiles");
+        config
+            .check_record_profiles(&masking)
+            .expect("record profiles cover the default");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -29,9 +29,12 @@ impl Masking {
         &self.default
     }
 
-    /// The named profile, if configured.
+    /// The named profile, if configured. `default` always names the default profile.
     pub fn profile(&self, name: &str) -> Option<&Masker> {
-        self.profiles.get(name)
+        match name {
+            "default" => Some(&self.default),
+            _ => self.profiles.get(name),
+        }
     }
 
     /// Names of the configured profiles.

@@ -61,7 +61,7 @@ pub use config::{
     ColumnRuleConfig, GroupRef, MaskingConfig, ProfileConfig, RuleConfig, ValidatorName,
 };
 pub use error::ConfigError;
-pub use masker::Masker;
+pub use masker::{Masker, MissingRules};
 pub use replace::Replacement;
 pub use report::MaskReport;
 pub use rule::{MAX_MATCH_LEN, RuleError};

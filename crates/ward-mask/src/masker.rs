@@ -72,4 +72,40 @@ impl Masker {
     pub fn rule_names(&self) -> impl Iterator<Item = &str> + '_ {
         self.set.rules.iter().map(|r| &*r.name)
     }
+
+    /// Names of the column rules in this profile, in configuration order.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.columns.iter().map(|c| &*c.name)
+    }
+
+    /// The value rules and column rules of `self` that `other` does not apply: what `other` may
+    /// leave in clear where `self` would mask it. Empty when `other` masks with every rule of
+    /// `self`. Rules are compared by name, which identifies them within one [`crate::Masking`].
+    pub fn missing_from(&self, other: &Masker) -> MissingRules<'_> {
+        MissingRules {
+            rules: self
+                .rule_names()
+                .filter(|n| !other.rule_names().any(|o| o == *n))
+                .collect(),
+            columns: self
+                .column_names()
+                .filter(|n| !other.column_names().any(|o| o == *n))
+                .collect(),
+        }
+    }
+}
+
+/// Rules one profile applies and another does not (see [`Masker::missing_from`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MissingRules<'a> {
+    /// Value rule names, in priority order.
+    pub rules: Vec<&'a str>,
+    /// Column rule names, in configuration order.
+    pub columns: Vec<&'a str>,
+}
+
+impl MissingRules<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.columns.is_empty()
+    }
 }

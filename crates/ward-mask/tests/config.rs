@@ -166,3 +166,49 @@ fn a_profile_named_default_replaces_the_implicit_one() {
         ["card"]
     );
 }
+
+#[test]
+fn default_names_the_default_profile_even_when_implicit() {
+    let masking = parse("[profiles.cards]\nrules = [\"card\"]")
+        .compile(None)
+        .expect("compiles");
+    let default = masking.profile("default").expect("always there");
+    assert_eq!(
+        default.rule_names().collect::<Vec<_>>(),
+        masking.default_profile().rule_names().collect::<Vec<_>>()
+    );
+    assert!(masking.profile("nope").is_none());
+}
+
+#[test]
+fn missing_from_lists_what_a_profile_would_leave_in_clear() {
+    let masking = parse(
+        r#"
+        [[columns]]
+        column = "*password*"
+        [[columns]]
+        column = "*salary*"
+        [profiles.default]
+        rules = ["card", "aws_*"]
+        columns = ["*password*"]
+        [profiles.wide]
+        [profiles.cards]
+        rules = ["card"]
+        columns = ["*salary*"]
+        "#,
+    )
+    .compile(None)
+    .expect("compiles");
+    let default = masking.default_profile();
+    let wide = masking.profile("wide").expect("wide");
+    let cards = masking.profile("cards").expect("cards");
+    assert!(default.missing_from(wide).is_empty());
+    assert!(default.missing_from(default).is_empty());
+    let missing = default.missing_from(cards);
+    assert_eq!(missing.rules, ["aws_access_key", "aws_secret_key"]);
+    assert_eq!(missing.columns, ["*password*"]);
+    // The other way round: everything `wide` has beyond the default.
+    let extra = wide.missing_from(default);
+    assert!(extra.rules.contains(&"email") && !extra.rules.contains(&"card"));
+    assert_eq!(extra.columns, ["*salary*"]);
+}

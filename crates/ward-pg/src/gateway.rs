@@ -12,7 +12,7 @@ use ward_audit::{JsonBody, Recorder, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::auth::PasswordVerifier;
 use ward_core::config::{Config, ResourceKind};
-use ward_mask::Masker;
+use ward_mask::{Masker, Masking};
 
 use crate::codec::encode;
 use crate::relay::Limits;
@@ -31,8 +31,8 @@ pub struct Gateway {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) verifier: Arc<dyn PasswordVerifier>,
     pub(crate) recorder: Recorder,
-    /// Masks result rows for clients whose grant says `mask_client`.
-    pub(crate) masker: Masker,
+    /// The masking profiles: each resource's for its record, each grant's for `mask_client` clients.
+    pub(crate) masking: Masking,
     pub(crate) targets: HashMap<String, Arc<Target>>,
     pub(crate) limits: Limits,
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
@@ -47,7 +47,7 @@ impl Gateway {
         tls: Arc<rustls::ServerConfig>,
         verifier: Arc<dyn PasswordVerifier>,
         recorder: Recorder,
-        masker: Masker,
+        masking: Masking,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, String> {
         let mut targets = HashMap::new();
@@ -74,7 +74,7 @@ impl Gateway {
             acceptor: TlsAcceptor::from(tls),
             verifier,
             recorder,
-            masker,
+            masking,
             targets,
             limits,
             cancels: Mutex::new(HashMap::new()),
@@ -108,6 +108,15 @@ impl Gateway {
         self.active.fetch_add(1, Ordering::Relaxed);
         crate::session::run(&self, tcp, peer).await;
         self.active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The masker of profile `name`. Config validation makes every configured name resolve; the
+    /// default profile (the record's floor) stands in regardless.
+    pub(crate) fn masker(&self, name: &str) -> Masker {
+        self.masking
+            .profile(name)
+            .unwrap_or(self.masking.default_profile())
+            .clone()
     }
 
     /// Connections being served right now.

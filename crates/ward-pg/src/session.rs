@@ -9,6 +9,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ward_audit::{JsonBody, SessionRecorder, SessionStart};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_mask::Masker;
 
 use crate::codec::startup::{self, Startup};
 use crate::codec::{ProtocolError, encode, frame, frontend};
@@ -166,6 +167,8 @@ struct Session<'g> {
 }
 
 impl Session<'_> {
+    /// Starts the record, masked with the profile of the resource the client asked for (the
+    /// default profile when there is no such resource).
     async fn start_record(&self, identity: Identity) -> SessionRecorder {
         let start = SessionStart {
             id: SessionId::new(),
@@ -174,7 +177,13 @@ impl Session<'_> {
             protocol: Protocol::Postgres,
             client_addr: self.peer.to_string(),
         };
-        self.gw.recorder.start(start).await
+        let profile = self
+            .gw
+            .config
+            .resource(&self.database)
+            .map_or("default", |r| r.record_profile());
+        let masker = self.gw.masker(profile);
+        self.gw.recorder.start_masked(start, Some(masker)).await
     }
 
     /// Records a refusal and tells the client why.
@@ -306,7 +315,9 @@ impl Session<'_> {
             return;
         };
         let mask_client = grant.mask_client;
-        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user, "mask_client": mask_client });
+        let record_profile = target.resource.record_profile();
+        let client_profile = mask_client.then(|| grant.client_profile_for(&target.resource));
+        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user, "mask_client": mask_client, "masking_profile": record_profile, "client_profile": client_profile });
         if !gw.recorder.is_healthy() {
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
             let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
@@ -338,7 +349,8 @@ impl Session<'_> {
             tracing::info!(peer = %self.peer, error = %e, "client left during login");
             (Outcome::Ok, 0, 0)
         } else {
-            self.relay(upstream, &rec, mask_client).await
+            let client_mask = client_profile.map(|p| gw.masker(p));
+            self.relay(upstream, &rec, client_mask).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -348,12 +360,11 @@ impl Session<'_> {
         &mut self,
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
-        mask_client: bool,
+        client_mask: Option<Masker>,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) =
-            relay::state(mask_client.then(|| gw.masker.clone()));
+        let (mut client_side, mut server_side) = relay::state(client_mask);
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);

@@ -35,6 +35,15 @@ impl WardBuilder {
         self.resource_toml(name, &pg.address(), tls, pg.cert_pem.as_deref())
     }
 
+    /// Like [`WardBuilder::postgres_resource`], with more keys in the resource's table, for
+    /// example `masking_profile = "hr"`.
+    pub fn postgres_resource_with(self, name: &str, pg: &Postgres, keys: &str) -> Self {
+        let mut builder = self.postgres_resource(name, pg);
+        builder.resources.push_str(keys);
+        builder.resources.push('\n');
+        builder
+    }
+
     /// A resource at any address (for example one where nothing listens).
     pub fn resource_toml(
         mut self,

@@ -25,11 +25,11 @@ pub struct Running {
 /// Starts every configured listener.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
-    let masker = masking(&config)?.default_profile().clone();
-    let client_masker = masker.clone();
+    let masking = masking(&config)?;
+    config.check_record_profiles(&masking)?;
     let options = RecorderOptions {
         queue_events: config.recording.queue_events,
-        masker,
+        masker: masking.default_profile().clone(),
         durability: config.store.durability,
         signing_key: key_source(&config),
         checkpoint_interval: config.evidence.checkpoint_interval.0,
@@ -54,7 +54,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 tls.clone(),
                 verifier.clone(),
                 recorder.clone(),
-                client_masker.clone(),
+                masking.clone(),
                 stopped.clone(),
             )
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?,

@@ -1,6 +1,7 @@
 //! Fuzz target: what a server sends, on arbitrary bytes — the framing of the message stream at
 //! arbitrary read boundaries, each message the relay observes, value rendering for arbitrary
-//! type oids and formats, and the `db.*` records built from them.
+//! type oids and formats, the `db.*` records built from them, and the errors, notices and
+//! notifications a `mask_client` client receives instead.
 #![no_main]
 
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use libfuzzer_sys::fuzz_target;
 use ward_audit::EventBody;
 use ward_core::EventKind;
 use ward_pg::codec::backend::{self, Column};
-use ward_pg::codec::value;
+use ward_pg::codec::{encode, frame, value};
+use ward_pg::relay::client_mask::ClientMask;
 use ward_pg::record::{self, Blocks};
 
 /// The types `value::render` decodes, and some it does not.
@@ -153,12 +155,49 @@ fn message(tag: u8, body: &[u8], result: &mut ResultRows) {
                 kind: EventKind::DbError,
                 body: Bytes::copy_from_slice(body),
             });
+            for_client(tag, body);
         }
         backend::NOTIFICATION => {
             let _ = backend::notification(body);
             payload(&record::Notification(Bytes::copy_from_slice(body)));
+            for_client(tag, body);
         }
         _ => {}
+    }
+}
+
+/// What a `mask_client` client receives for an error, notice or notification: nothing when the
+/// server's message does not parse, else one whole message that parses again, with the same
+/// fields in the same order and only text changed.
+fn for_client(tag: u8, body: &[u8]) {
+    let mut original = Vec::new();
+    encode::message(&mut original, tag, |b| b.extend_from_slice(body));
+    let mask = ClientMask::new(ward_pg_fuzz::masker().clone());
+    let mut out = Vec::new();
+    if tag == backend::NOTIFICATION {
+        mask.notification(body, &original, &mut out);
+    } else {
+        mask.fields(tag, body, &original, &mut out);
+    }
+    let sent = match frame::next(&out, usize::MAX) {
+        Ok(frame::Next::Frame { tag: sent, len }) => {
+            assert_eq!((sent, len), (tag, out.len()), "one whole message");
+            out.get(frame::HEADER..).unwrap_or_default()
+        }
+        _ => {
+            assert!(out.is_empty(), "a partial message was sent");
+            return;
+        }
+    };
+    if tag == backend::NOTIFICATION {
+        let (pid, channel, _) = backend::notification(body).expect("sent, so it parsed");
+        let (pid2, channel2, _) = backend::notification(sent).expect("what is sent parses");
+        assert_eq!((pid, channel), (pid2, channel2));
+    } else {
+        let before = backend::error_fields(body).expect("sent, so it parsed");
+        let after = backend::error_fields(sent).expect("what is sent parses");
+        let codes = |f: &[(u8, &[u8])]| f.iter().map(|(c, _)| *c).collect::<Vec<u8>>();
+        assert_eq!(codes(&before), codes(&after));
     }
 }
 

@@ -161,6 +161,33 @@ mod tests {
     }
 
     #[test]
+    fn built_fields_and_notifications_parse_back_with_exact_lengths() {
+        let mut buf = Vec::new();
+        encode::fields_message(
+            &mut buf,
+            NOTICE_RESPONSE,
+            &[(b'S', &b"NOTICE"[..]), (b'M', b"card [REDACTED:card]")],
+        );
+        assert_eq!(buf[0], NOTICE_RESPONSE);
+        assert_eq!(
+            i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize,
+            buf.len() - 1
+        );
+        assert_eq!(
+            error_fields(&buf[5..]).expect("valid"),
+            vec![(b'S', &b"NOTICE"[..]), (b'M', &b"card [REDACTED:card]"[..])]
+        );
+
+        let mut buf = Vec::new();
+        encode::notification(&mut buf, -7, b"ch", b"");
+        assert_eq!(buf, b"A\0\0\0\x0c\xff\xff\xff\xf9ch\0\0");
+        assert_eq!(
+            notification(&buf[5..]).expect("valid"),
+            (-7, &b"ch"[..], &b""[..])
+        );
+    }
+
+    #[test]
     fn data_row_cells() {
         let body = [0, 2, 0, 0, 0, 1, b'7', 0xff, 0xff, 0xff, 0xff];
         assert_eq!(data_row(&body).expect("valid"), vec![Some(&b"7"[..]), None]);

@@ -62,6 +62,29 @@ pub fn error_response(out: &mut Vec<u8>, severity: &str, code: &str, text: &str)
     });
 }
 
+/// An ErrorResponse or NoticeResponse (`tag`) made of `(code, value)` fields.
+///
+/// INVARIANT: no value holds a NUL byte; it would end the field early and shift the ones after it.
+/// Values parsed from a message never do, and masking only adds printable ASCII.
+pub fn fields_message<V: AsRef<[u8]>>(out: &mut Vec<u8>, tag: u8, fields: &[(u8, V)]) {
+    message(out, tag, |b| {
+        for (code, value) in fields {
+            b.push(*code);
+            cstr(b, value.as_ref());
+        }
+        b.push(0);
+    });
+}
+
+/// A NotificationResponse: a NOTIFY on `channel` from backend `pid`.
+pub fn notification(out: &mut Vec<u8>, pid: i32, channel: &[u8], payload: &[u8]) {
+    message(out, b'A', |b| {
+        b.extend_from_slice(&pid.to_be_bytes());
+        cstr(b, channel);
+        cstr(b, payload);
+    });
+}
+
 pub fn auth_cleartext(out: &mut Vec<u8>) {
     message(out, b'R', |b| b.extend_from_slice(&3i32.to_be_bytes()));
 }

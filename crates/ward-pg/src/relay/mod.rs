@@ -26,10 +26,11 @@ use crate::record;
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker, StreamMasker};
 
 mod client;
+pub mod client_mask;
 mod server;
 
 pub use client::ClientSide;
-use server::ClientMask;
+use client_mask::ClientMask;
 pub use server::ServerSide;
 
 /// Size limits of a relay.
@@ -104,8 +105,8 @@ impl CopyData {
     }
 }
 
-/// Creates the two halves of a relay's state. With `client_mask`, result rows reach the client
-/// masked (the grant's `mask_client`).
+/// Creates the two halves of a relay's state. With `client_mask` (the grant's `mask_client`, with
+/// its profile), rows, COPY data, errors, notices and notifications reach the client masked.
 pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
     let client = ClientSide {
@@ -126,11 +127,7 @@ pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
         in_result: false,
         copy: None,
         bytes: 0,
-        client_mask: client_mask.map(|masker| ClientMask {
-            masker,
-            plan: None,
-            copy: None,
-        }),
+        client_mask: client_mask.map(ClientMask::new),
     };
     (client, server)
 }

@@ -1,5 +1,5 @@
 //! The upstream → client direction: attributes results, errors and COPY data to the
-//! statement they answer, records them, and masks rows for clients whose grant says so.
+//! statement they answer, records them, and masks what clients receive when their grant says so.
 
 use super::*;
 
@@ -16,15 +16,6 @@ pub struct ServerSide {
     pub(super) copy: Option<CopyData>,
     pub bytes: u64,
     pub(super) client_mask: Option<ClientMask>,
-}
-
-/// Masking of result rows on their way to the client, with the cell plan of the current columns.
-pub(super) struct ClientMask {
-    pub(super) masker: Masker,
-    pub(super) plan: Option<(Arc<[Column]>, CellPlan)>,
-    /// COPY TO STDOUT data in flight: masked as a stream, so a secret split across CopyData
-    /// messages is still caught and never half sent.
-    pub(super) copy: Option<StreamMasker>,
 }
 
 impl ServerSide {
@@ -297,24 +288,31 @@ impl Observer for ServerSide {
         if tag == backend::DATA_ROW {
             return self.masked_row(body, frame, out);
         }
-        if let Some(mask) = self.client_mask.as_mut() {
-            let copy_data = |out: &mut Vec<u8>, data: Vec<u8>| {
-                if !data.is_empty() {
-                    encode::message(out, backend::COPY_DATA, |b| b.extend_from_slice(&data));
-                }
-            };
-            match (tag, mask.copy.as_mut()) {
-                (backend::COPY_OUT_RESPONSE, _) => mask.copy = Some(mask.masker.stream()),
-                (backend::COPY_DATA, Some(stream)) => return copy_data(out, stream.push(body)),
-                // The held-back end of the data goes out before the COPY ends, either way.
-                (backend::COPY_DONE | backend::ERROR_RESPONSE, Some(stream)) => {
-                    copy_data(out, stream.finish());
-                    mask.copy = None;
-                }
-                _ => {}
+        let Some(mask) = self.client_mask.as_mut() else {
+            return out.extend_from_slice(frame);
+        };
+        let copy_data = |out: &mut Vec<u8>, data: Vec<u8>| {
+            if !data.is_empty() {
+                encode::message(out, backend::COPY_DATA, |b| b.extend_from_slice(&data));
             }
+        };
+        match (tag, mask.copy.as_mut()) {
+            (backend::COPY_OUT_RESPONSE, _) => mask.copy = Some(mask.masker.stream()),
+            (backend::COPY_DATA, Some(stream)) => return copy_data(out, stream.push(body)),
+            // The held-back end of the data goes out before the COPY ends, either way.
+            (backend::COPY_DONE | backend::ERROR_RESPONSE, Some(stream)) => {
+                copy_data(out, stream.finish());
+                mask.copy = None;
+            }
+            _ => {}
         }
-        out.extend_from_slice(frame);
+        match tag {
+            backend::ERROR_RESPONSE | backend::NOTICE_RESPONSE => {
+                mask.fields(tag, body, frame, out)
+            }
+            backend::NOTIFICATION => mask.notification(body, frame, out),
+            _ => out.extend_from_slice(frame),
+        }
     }
 
     async fn observe(
