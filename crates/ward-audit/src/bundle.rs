@@ -92,6 +92,19 @@ pub enum BundleError {
 impl Store {
     /// Builds the export bundle of one session.
     pub fn export(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
+        // One snapshot: a live session's record, events and checkpoints as of one moment.
+        self.db.batch(if self.db.is_postgres() {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        } else {
+            "BEGIN"
+        })?;
+        let bundle = self.export_in_snapshot(id);
+        self.db
+            .batch(if bundle.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        bundle
+    }
+
+    fn export_in_snapshot(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
         let session = self.session(&id.to_string())?;
         let mut events = Vec::new();
         self.db.for_each(
@@ -206,6 +219,7 @@ impl Bundle {
         let trusted = keys::trusted(&records, anchors);
         let mut chain_status = CheckpointStatus::Ok;
         let mut leaves = Vec::new();
+        let mut before: Option<Checkpoint> = None;
         for c in &self.checkpoints {
             let cp = Checkpoint {
                 seq: c.seq,
@@ -227,19 +241,35 @@ impl Bundle {
                 .iter()
                 .map(|p| hash32(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            let problem = check_checkpoint(&cp, &trusted).or_else(|| {
-                (!merkle::verify_inclusion(
-                    &leaf.hash(),
-                    c.leaf.index,
-                    cp.leaf_count,
-                    &proof,
-                    &cp.root,
-                ))
-                .then(|| {
-                    "the session's leaf is not in its Merkle tree (inclusion proof fails)"
-                        .to_owned()
-                })
-            });
+            // Checkpoints in the bundle are in seq order; consecutive ones must link.
+            let link = match &before {
+                Some(b) if cp.seq <= b.seq => {
+                    Some("checkpoints out of order or repeated".to_owned())
+                }
+                Some(b) if cp.seq == b.seq + 1 && cp.prev != b.hash() => {
+                    Some("does not link to the checkpoint before".to_owned())
+                }
+                None if cp.seq == 0 && cp.prev != [0; 32] => {
+                    Some("checkpoint 0 must follow 32 zero bytes".to_owned())
+                }
+                _ => None,
+            };
+            before = Some(cp.clone());
+            let problem = link
+                .or_else(|| check_checkpoint(&cp, &trusted))
+                .or_else(|| {
+                    (!merkle::verify_inclusion(
+                        &leaf.hash(),
+                        c.leaf.index,
+                        cp.leaf_count,
+                        &proof,
+                        &cp.root,
+                    ))
+                    .then(|| {
+                        "the session's leaf is not in its Merkle tree (inclusion proof fails)"
+                            .to_owned()
+                    })
+                });
             match problem {
                 Some(reason) => {
                     if chain_status == CheckpointStatus::Ok {
@@ -278,7 +308,11 @@ impl Bundle {
                 break;
             }
         }
+        let signed = !walk.unsigned();
         let (events, status) = walk.finish(self.session.ended_at.is_some());
+        if !signed && chain_status == CheckpointStatus::Ok {
+            chain_status = CheckpointStatus::Unsigned;
+        }
         let ok = chain_status == CheckpointStatus::Ok && !status.is_failure();
         Ok(Report {
             ok,

@@ -27,7 +27,7 @@ use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Leaf, i64_of};
 use crate::db::{Db, params};
-use crate::keys::{self, KeyError, SigningKey};
+use crate::keys::{self, KeyError, PublicKey, SigningKey};
 use crate::payload::PayloadWriter;
 use crate::store::{Location, Store, StoreError};
 use ward_mask::{MaskReport, Masker};
@@ -300,6 +300,14 @@ impl KeySource {
                 })?;
                 SigningKey::parse(&text, &format!("environment variable {name}"))
             }
+        }
+    }
+
+    /// The public key, without creating a key file that does not exist yet.
+    pub fn public_if_present(&self) -> Result<Option<PublicKey>, KeyError> {
+        match self {
+            KeySource::File(path) if !path.exists() => Ok(None),
+            _ => self.load().map(|k| Some(k.public())),
         }
     }
 

@@ -72,7 +72,12 @@ impl Status {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CheckpointStatus {
     Ok,
-    Broken { seq: u64, reason: String },
+    Broken {
+        seq: u64,
+        reason: String,
+    },
+    /// An export bundle without a checkpoint signed by a trusted key: nothing vouches for it.
+    Unsigned,
 }
 
 /// The keys a verification accepted.
@@ -139,6 +144,11 @@ impl Walk {
             ended_at: None,
             failure: None,
         }
+    }
+
+    /// Whether no trusted checkpoint covers any of the session.
+    pub fn unsigned(&self) -> bool {
+        self.leaves.is_empty()
     }
 
     /// Checks the next event; false once the walk has failed (later events are not looked at).

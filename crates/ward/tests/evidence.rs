@@ -478,6 +478,13 @@ fn export_bundles_verify_offline_and_key_rotation_keeps_trust() {
     let out = check(&proof_edit, &old_key);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("inclusion proof"));
+    // A bundle stripped of its checkpoints has nothing that vouches for it.
+    let unsigned = edit(&|d| {
+        d["checkpoints"] = serde_json::json!([]);
+    });
+    let out = check(&unsigned, &old_key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UNSIGNED"));
     let stranger = SigningKey::generate().expect("key").public();
     let out = check(&bundle, &stranger);
     assert_eq!(out.status.code(), Some(1));

@@ -14,7 +14,8 @@ use crate::serve::{key_source, open_store};
 /// Prints the current public key, its fingerprint, and every key the store knows.
 pub fn show(config: &Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let mut store = open_store(config)?;
-    let current = key_source(config).load()?.public();
+    let source = key_source(config);
+    let current = source.public_if_present()?;
     let known = store.keys()?;
     if json {
         let list: Vec<_> = known
@@ -30,16 +31,24 @@ pub fn show(config: &Config, json: bool, out: &mut impl Write) -> anyhow::Result
             })
             .collect();
         let doc = json!({
-            "public_key": current.to_string(),
-            "fingerprint": current.fingerprint(),
+            "public_key": current.map(|k| k.to_string()),
+            "fingerprint": current.map(|k| k.fingerprint()),
             "keys": list,
         });
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
-    writeln!(out, "public key:  {current}")?;
-    writeln!(out, "fingerprint: {}", current.fingerprint())?;
+    match current {
+        Some(key) => {
+            writeln!(out, "public key:  {key}")?;
+            writeln!(out, "fingerprint: {}", key.fingerprint())?;
+        }
+        None => writeln!(
+            out,
+            "no signing key yet ({source:?}): `ward serve` creates it on first start"
+        )?,
+    }
     writeln!(out, "keys in the store:")?;
     for k in &known {
         let until = k

@@ -140,6 +140,10 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
         CheckpointStatus::Broken { seq, reason } => {
             writeln!(out, "CHECKPOINT {seq} BROKEN: {reason}")?;
         }
+        CheckpointStatus::Unsigned => writeln!(
+            out,
+            "UNSIGNED: no checkpoint in this bundle is signed by a trusted key, so nothing vouches for it"
+        )?,
     }
     if report.trust.anchored {
         writeln!(out, "trusted keys: {}", report.trust.keys.join(", "))?;
