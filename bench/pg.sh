@@ -12,6 +12,12 @@
 #   BENCH_TARGET_DIR cargo target dir for the release build (default ../target-bench next to the repo)
 #   BENCH_KEEP=1    keep the temp dir (logs, stores) instead of deleting it
 #   BENCH_WARD_MAX_RESULT  set Ward's [recording] max_result_bytes (e.g. 1MiB; Ward's default is 16MiB)
+#   BENCH_WARD_DURABILITY  batched (default) or strict: Ward's [store] durability
+#   BENCH_WARD_MASKING     on (default) or off: off disables every built-in masking rule, to
+#                          measure what masking costs
+#   BENCH_MODES     pgbench modes to run (default "simple extended prepared connect")
+#   BENCH_TARGETS   targets (default "direct bouncer ward"; direct is always needed for ratios)
+#   BENCH_EXTRAS=0  skip the psql connect-latency loop and the 1,000,000-row SELECT
 set -euo pipefail
 
 SECS=${BENCH_SECONDS:-20}
@@ -22,6 +28,11 @@ CONNECT_N=${BENCH_CONNECT_N:-200}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${BENCH_OUT:-$ROOT/bench/results}
 RUN_USER=postgres # PostgreSQL and pgbouncer refuse to run as root
+MODES=${BENCH_MODES:-simple extended prepared connect}
+TARGETS=${BENCH_TARGETS:-direct bouncer ward}
+DURABILITY=${BENCH_WARD_DURABILITY:-batched}
+MASKING=${BENCH_WARD_MASKING:-on}
+EXTRAS=${BENCH_EXTRAS:-1}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -180,10 +191,12 @@ postgres = "127.0.0.1:$WARD_PORT"
 
 [store]
 path = "ward.db"
+durability = "$DURABILITY"
 
 [auth]
 allow_plaintext_loopback = false
 $( [ -n "${BENCH_WARD_MAX_RESULT:-}" ] && printf '\n[recording]\nmax_result_bytes = "%s"\n' "$BENCH_WARD_MAX_RESULT" )
+$( [ "$MASKING" = off ] && printf '\n[masking]\ndisable = ["card", "iban", "ssn", "email", "aws_access_key", "aws_secret_key", "github_token", "gitlab_token", "slack_token", "stripe_key", "google_api_key", "ai_api_key", "jwt", "private_key", "url_password", "auth_header", "secret_value"]\n' )
 
 [[resources]]
 name = "bench"
@@ -238,11 +251,11 @@ wait_port() { # name port
 }
 wait_port pgbouncer "$BOUNCER_PORT"
 
-for t in direct bouncer ward; do
+for t in $TARGETS; do
   ${t}_env psql -X -Atq -c "select 1" >/dev/null 2>"$WORK/smoke-$t.err" \
     || die "smoke test through $t failed: $(cat "$WORK/smoke-$t.err")"
 done
-log "all three targets answer over TLS"
+log "targets answer over TLS: $TARGETS (ward: durability $DURABILITY, masking $MASKING)"
 
 # ---------------------------------------------------------------- pgbench runs
 RESULTS=$WORK/results.tsv # mode target tps transactions failed lat_ms t_start_ns t_end_ns status rss_kb hwm_kb
@@ -298,23 +311,25 @@ run_pgbench() { # mode target extra-args...
   log "$(printf '%-9s %-8s tps=%-12s tx=%-9s lat=%sms %s' "$mode" "$target" "${tps:--}" "${tx:--}" "${lat:--}" "$status")"
 }
 
-# Targets interleaved within each mode so drift (other load on the machine) hits all three alike.
-for mode in simple extended prepared; do
-  for target in direct bouncer ward; do
-    run_pgbench "$mode" "$target" -S -M "$mode"
+# Targets interleaved within each mode so drift (other load on the machine) hits them alike.
+for mode in $MODES; do
+  for target in $TARGETS; do
+    if [ "$mode" = connect ]; then
+      # A new connection per transaction: TLS handshake + authentication + one SELECT.
+      run_pgbench connect "$target" -S -C
+    else
+      run_pgbench "$mode" "$target" -S -M "$mode"
+    fi
   done
-done
-# A new connection per transaction: TLS handshake + authentication + one SELECT, 8 clients.
-for target in direct bouncer ward; do
-  run_pgbench connect "$target" -S -C
 done
 
 # ---------------------------------------------------------------- connect + select 1 latency
 # One psql process per sample: process start + TLS handshake + auth + "select 1" + exit,
 # timed with $EPOCHREALTIME (no fork for the clock). psql's own start-up cost is the same for
 # every target, so differences between targets are the gateway's cost.
-log "connect + select 1 latency, $CONNECT_N psql runs per target"
-for target in direct bouncer ward; do
+[ "$EXTRAS" = 1 ] && log "connect + select 1 latency, $CONNECT_N psql runs per target"
+for target in $TARGETS; do
+  [ "$EXTRAS" = 1 ] || break
   f=$WORK/latency-$target.txt; : >"$f"
   for _ in $(seq 5); do ${target}_env psql -X -Atq -c "select 1" >/dev/null 2>&1 || true; done # warm-up
   for _ in $(seq "$CONNECT_N"); do
@@ -355,27 +370,32 @@ big_select() {
   fi
 }
 VMHWM_BENCH=$(ward_mem VmHWM)
-log "1,000,000-row SELECT through Ward: the Ward that ran the benchmarks, then a freshly started one"
-big_select WARM
-stop_ward
-start_ward
-big_select FRESH
+if [ "$EXTRAS" = 1 ]; then
+  log "1,000,000-row SELECT through Ward: the Ward that ran the benchmarks, then a freshly started one"
+  big_select WARM
+  stop_ward
+  start_ward
+  big_select FRESH
+fi
 
 # ---------------------------------------------------------------- stop Ward (flushes the recorder), count, verify
 stop_ward
 
 VERIFY_RC=0
 "$WARD" verify --config "$WARD_CFG" >"$WORK/verify.out" 2>&1 || VERIFY_RC=$?
-VERIFY_LINE=$(grep -E 'session\(s\) checked' "$WORK/verify.out" | tail -1 || true)
+VERIFY_LINE=$(grep -E 'session\(s\):' "$WORK/verify.out" | tail -1 || true)
 [ -n "$VERIFY_LINE" ] || VERIFY_LINE="(no summary line) $(tail -3 "$WORK/verify.out" | tr '\n' ' ')"
-VERIFY_BROKEN=$(grep -cvE '^intact|session\(s\) checked|^\(hash chains' "$WORK/verify.out" || true)
+VERIFY_BROKEN=$(grep -cE '^(TAMPERED|MISSING|CHECKPOINT)' "$WORK/verify.out" || true)
+for v in WARM_BEFORE WARM_HWM WARM_AFTER WARM_SECS WARM_RC FRESH_BEFORE FRESH_HWM FRESH_AFTER FRESH_SECS FRESH_RC; do
+  [ -n "${!v:-}" ] || printf -v "$v" '%s' "" # BENCH_EXTRAS=0: no large SELECT
+done
 
 # ---------------------------------------------------------------- report
 mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 JSON=$OUT/pg-$STAMP.json
 
-export RESULTS WARD_DB JSON SECS CLIENTS THREADS SCALE CONNECT_N WORK
+export RESULTS WARD_DB JSON SECS CLIENTS THREADS SCALE CONNECT_N WORK DURABILITY MASKING
 export VMHWM_BENCH WARM_BEFORE WARM_HWM WARM_AFTER WARM_SECS WARM_RC FRESH_BEFORE FRESH_HWM FRESH_AFTER FRESH_SECS FRESH_RC VERIFY_RC VERIFY_LINE VERIFY_BROKEN WARD_EXIT
 export WARD_BIN_PATH=$WARD WARD_VERSION="$("$WARD" --version 2>/dev/null || echo unknown)"
 export PG_VERSION="$(pg_config --version)" PGBOUNCER_VERSION="$("$PGBOUNCER" --version 2>/dev/null | head -1)"
@@ -442,7 +462,10 @@ db.close()
 
 def latency(target):
     samples, errors = [], 0
-    with open(os.path.join(env["WORK"], f"latency-{target}.txt")) as f:
+    path = os.path.join(env["WORK"], f"latency-{target}.txt")
+    if not os.path.exists(path):  # BENCH_EXTRAS=0, or the target was not run
+        return dict(n=0, errors=0)
+    with open(path) as f:
         for line in f:
             if line.startswith("error"):
                 errors += 1
@@ -475,7 +498,8 @@ def ratio(a, b):
 print()
 print(f"## Ward PostgreSQL benchmark: pgbench -S -c {env['CLIENTS']} -j {env['THREADS']} -T {env['SECS']}, scale {env['SCALE']}, all clients sslmode=require")
 print()
-print(f"{env['WARD_VERSION']} (tree {env['GIT_COMMIT']}); {env['PG_VERSION']}; {env['PGBOUNCER_VERSION']}; {os.cpu_count()} CPUs")
+print(f"{env['WARD_VERSION']} (tree {env['GIT_COMMIT']}); {env['PG_VERSION']}; {env['PGBOUNCER_VERSION']}; {os.cpu_count()} CPUs;"
+      f" Ward durability {env['DURABILITY']}, masking {env['MASKING']}")
 print()
 print("| mode | direct tps | pgbouncer tps | ward tps | pgbouncer/direct | ward/direct |")
 print("|---|---:|---:|---:|---:|---:|")
@@ -525,17 +549,19 @@ print("(pgbench -S runs one SELECT per transaction; its first connection also ru
       " `of which pgbench SELECTs` should equal transactions; a smaller number means lost records.)")
 print(f"Store totals: {totals[0]} sessions, {totals[1]} events, {totals[2]} db.query.")
 print()
-print("Ward memory during `select g, md5(g::text) from generate_series(1,1000000) g` (psql output to /dev/null), target peak < 64 MB:")
-print()
-print("| ward process | RSS before | peak RSS (query + 2 s after) | RSS 2 s after | psql seconds | psql exit |")
-print("|---|---:|---:|---:|---:|---:|")
-for p, name in (("FRESH", "freshly started"), ("WARM", "after the pgbench runs")):
-    print(f"| {name} | {kb(env[p + '_BEFORE'])} | {kb(env[p + '_HWM'])} | {kb(env[p + '_AFTER'])} | {env[p + '_SECS']} | {env[p + '_RC']} |")
-print()
+extras = bool(env["FRESH_RC"])
+if extras:
+    print("Ward memory during `select g, md5(g::text) from generate_series(1,1000000) g` (psql output to /dev/null), target peak < 64 MB:")
+    print()
+    print("| ward process | RSS before | peak RSS (query + 2 s after) | RSS 2 s after | psql seconds | psql exit |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for p, name in (("FRESH", "freshly started"), ("WARM", "after the pgbench runs")):
+        print(f"| {name} | {kb(env[p + '_BEFORE'])} | {kb(env[p + '_HWM'])} | {kb(env[p + '_AFTER'])} | {env[p + '_SECS']} | {env[p + '_RC']} |")
+    print()
 bench_peak = max([int(env["VMHWM_BENCH"] or 0)] + [r.get("ward_vmhwm_kb_after") or 0 for r in rows if r["target"] == "ward"])
 print(f"Peak RSS of the benchmark Ward over all pgbench runs: {kb(bench_peak)}.")
 big_ok = env["FRESH_RC"] == "0" and env["FRESH_HWM"] and int(env["FRESH_HWM"]) < 64 * 1024
-if big:
+if big and extras:
     json_mb = f"{big[1] / 1e6:.1f} MB of JSON, " if big[1] is not None else ""
     print(f"The (last) large SELECT's db.result event: {json_mb}{big[0] / 1e6:.1f} MB stored, row_count {big[2]}, truncated {big[3]}"
           f" (max_result_bytes {env.get('BENCH_WARD_MAX_RESULT') or 'default 16MiB'})" + (f"; {big[4]}" if big[4] else "") + ".")
@@ -557,10 +583,11 @@ result = dict(
                 "ward_vs_direct": (tps(m, "ward") / tps(m, "direct")) if tps(m, "ward") and tps(m, "direct") else None}
             for m in modes},
     connect_latency_psql=lat,
-    ward_memory_kb={p.lower(): dict(before=int(env[p + "_BEFORE"] or 0), vmhwm=int(env[p + "_HWM"] or 0),
-                                    after=int(env[p + "_AFTER"] or 0), seconds=float(env[p + "_SECS"]),
-                                    psql_exit=int(env[p + "_RC"])) for p in ("FRESH", "WARM")}
+    ward_memory_kb=({p.lower(): dict(before=int(env[p + "_BEFORE"] or 0), vmhwm=int(env[p + "_HWM"] or 0),
+                                     after=int(env[p + "_AFTER"] or 0), seconds=float(env[p + "_SECS"]),
+                                     psql_exit=int(env[p + "_RC"])) for p in ("FRESH", "WARM")} if extras else {})
                    | dict(peak_pgbench=bench_peak, fresh_under_64mb=bool(big_ok)),
+    ward_durability=env.get("DURABILITY"), ward_masking=env.get("MASKING"),
     ward_large_select_result=dict(stored_bytes=big[0], json_bytes=big[1], row_count=big[2], truncated=big[3], problem=big[4]) if big else None,
     ward_max_result_bytes=env.get("BENCH_WARD_MAX_RESULT") or "default",
     ward_store_totals=dict(sessions=totals[0], events=totals[1], db_query=totals[2]),
