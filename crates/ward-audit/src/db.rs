@@ -76,6 +76,19 @@ impl rusqlite::ToSql for P<'_> {
     }
 }
 
+/// One event row, for [`Db::insert_events`].
+#[derive(Debug, Clone)]
+pub(crate) struct EventRow {
+    pub session: [u8; 16],
+    pub seq: i64,
+    pub at: i64,
+    pub kind: &'static str,
+    pub payload: Vec<u8>,
+    pub compressed: bool,
+    pub prev: [u8; 32],
+    pub hash: [u8; 32],
+}
+
 /// A value read from a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Val {
@@ -332,6 +345,69 @@ impl Db {
                     let refs: Vec<&(dyn ToSql + Sync)> =
                         params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
                     Ok(st.client.execute(&stmt, &refs)?)
+                })
+            }
+        }
+    }
+
+    /// Inserts a batch of events: one prepared INSERT per row on SQLite, one binary COPY on
+    /// PostgreSQL (a round trip per batch instead of per event).
+    pub fn insert_events(&mut self, rows: &[EventRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Db::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(
+                    "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for r in rows {
+                    stmt.execute(rusqlite::params![
+                        &r.session[..],
+                        r.seq,
+                        r.at,
+                        r.kind,
+                        &r.payload,
+                        r.compressed,
+                        &r.prev[..],
+                        &r.hash[..]
+                    ])?;
+                }
+                Ok(())
+            }
+            Db::Postgres(pg) => {
+                let rows = rows.to_vec();
+                pg.call(move |st| {
+                    use postgres::binary_copy::BinaryCopyInWriter;
+                    let sink = st.client.copy_in(
+                        "COPY events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) FROM STDIN (FORMAT binary)",
+                    )?;
+                    let types = [
+                        Type::BYTEA,
+                        Type::INT8,
+                        Type::INT8,
+                        Type::TEXT,
+                        Type::BYTEA,
+                        Type::INT8,
+                        Type::BYTEA,
+                        Type::BYTEA,
+                    ];
+                    let mut w = BinaryCopyInWriter::new(sink, &types);
+                    for r in &rows {
+                        let compressed = i64::from(r.compressed);
+                        w.write(&[
+                            &&r.session[..],
+                            &r.seq,
+                            &r.at,
+                            &r.kind,
+                            &r.payload.as_slice(),
+                            &compressed,
+                            &&r.prev[..],
+                            &&r.hash[..],
+                        ])?;
+                    }
+                    w.finish()?;
+                    Ok(())
                 })
             }
         }

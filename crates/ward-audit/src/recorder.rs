@@ -26,7 +26,7 @@ use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Leaf, i64_of};
-use crate::db::{Db, params};
+use crate::db::{Db, EventRow, params};
 use crate::keys::{self, KeyError, PublicKey, SigningKey};
 use crate::payload::PayloadWriter;
 use crate::store::{Location, Store, StoreError};
@@ -528,7 +528,8 @@ impl Writer {
         let mut heads: HashMap<SessionId, Head> = HashMap::new();
         let mut ended: HashSet<SessionId> = HashSet::new();
         store.db.transaction(|db| {
-            let push = |db: &mut Db,
+            let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len() + 8);
+            let push = |rows: &mut Vec<EventRow>,
                             heads: &mut HashMap<SessionId, Head>,
                             id: SessionId,
                             at: Timestamp,
@@ -547,7 +548,7 @@ impl Writer {
                     });
                 }
                 let masker = session_maskers.get(&id).unwrap_or(masker);
-                append(db, heads, masker, id, at, body)
+                append(rows, heads, masker, id, at, body)
             };
             for msg in batch.iter() {
                 match msg {
@@ -576,9 +577,9 @@ impl Writer {
                         );
                         let value = serde_json::to_value(start).unwrap_or_default();
                         let body = JsonBody(EventKind::SessionStart, value);
-                        push(db, &mut heads, start.id, *at, &body)?;
+                        push(&mut rows, &mut heads, start.id, *at, &body)?;
                     }
-                    Msg::Event(id, at, body) => push(db, &mut heads, *id, *at, &**body)?,
+                    Msg::Event(id, at, body) => push(&mut rows, &mut heads, *id, *at, &**body)?,
                     Msg::End {
                         id,
                         at,
@@ -590,7 +591,7 @@ impl Writer {
                             "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
                         });
                         push(
-                            db,
+                            &mut rows,
                             &mut heads,
                             *id,
                             *at,
@@ -605,6 +606,7 @@ impl Writer {
                     Msg::Flush(_) | Msg::Checkpoint(_) => {}
                 }
             }
+            db.insert_events(&rows)?;
             if checkpoint_due {
                 let leaves: Vec<Leaf> = dirty
                     .iter()
@@ -669,7 +671,7 @@ impl Writer {
 }
 
 fn append(
-    db: &mut Db,
+    rows: &mut Vec<EventRow>,
     heads: &mut HashMap<SessionId, Head>,
     masker: &Masker,
     id: SessionId,
@@ -695,19 +697,16 @@ fn append(
         kind.as_bytes(),
         &payload.digest,
     );
-    db.execute(
-        "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        &params![
-            id.0.as_bytes().as_slice(),
-            i64_of(head.next_seq),
-            at.0,
-            kind,
-            &payload.bytes,
-            i64::from(payload.compressed),
-            &head.hash,
-            &hash
-        ],
-    )?;
+    rows.push(EventRow {
+        session: *id.0.as_bytes(),
+        seq: i64_of(head.next_seq),
+        at: at.0,
+        kind,
+        payload: payload.bytes,
+        compressed: payload.compressed,
+        prev: head.hash,
+        hash,
+    });
     let seq = head.next_seq;
     head.next_seq += 1;
     head.hash = hash;
@@ -719,7 +718,7 @@ fn append(
             .collect();
         let applied = serde_json::json!({ "event_seq": seq, "rules": rules });
         append(
-            db,
+            rows,
             heads,
             masker,
             id,
