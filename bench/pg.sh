@@ -505,9 +505,11 @@ print("| mode | direct tps | pgbouncer tps | ward tps | pgbouncer/direct | ward/
 print("|---|---:|---:|---:|---:|---:|")
 labels = {"simple": "simple (-M simple)", "extended": "extended (-M extended)",
           "prepared": "prepared (-M prepared)", "connect": "connect per tx (-C, simple)"}
+def cell(m, t):  # "-" for a target that was not run, FAIL for one that failed
+    return fmt(tps(m, t)) if (m, t) in by else "-"
 for m in modes:
     d, b, w = tps(m, "direct"), tps(m, "bouncer"), tps(m, "ward")
-    print(f"| {labels.get(m, m)} | {fmt(d)} | {fmt(b)} | {fmt(w)} | {ratio(b, d)} | {ratio(w, d)} |")
+    print(f"| {labels.get(m, m)} | {cell(m, 'direct')} | {cell(m, 'bouncer')} | {cell(m, 'ward')} | {ratio(b, d)} | {ratio(w, d)} |")
 print()
 print("Average latency per transaction (pgbench, ms):")
 print()
