@@ -64,6 +64,9 @@ pub struct Config {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Statements denied before they reach a resource (see docs/config.md).
+    #[serde(default)]
+    pub guardrails: Vec<ward_policy::GuardrailConfig>,
     /// The file this configuration was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -526,7 +529,27 @@ impl Config {
                 *slot = grant;
             }
         }
+        self.validate_guardrails(&names)?;
         self.validate_profile_names()
+    }
+
+    fn validate_guardrails(&self, resources: &HashSet<String>) -> Result<(), ConfigError> {
+        for (i, g) in self.guardrails.iter().enumerate() {
+            if let Some(unknown) = g.resources.iter().find(|r| !resources.contains(*r)) {
+                return Err(self.invalid(
+                    format!("guardrails[{i}].resources"),
+                    format!("no resource named `{unknown}`"),
+                ));
+            }
+        }
+        match ward_policy::Guardrails::compile(&self.guardrails) {
+            Ok(_) => Ok(()),
+            Err(ward_policy::GuardrailError::Invalid {
+                index,
+                key,
+                problem,
+            }) => Err(self.invalid(format!("guardrails[{index}].{key}"), problem)),
+        }
     }
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {
@@ -677,6 +700,7 @@ mod example_tests {
             alice.upstream_password(analytics).map(Secret::expose),
             Some("pw")
         );
+        assert_eq!(config.guardrails.len(), 2);
         // The profiles compile and every resource's record masks at least the default.
         let masking = config.masking.compile(None).expect("masking compiles");
         config

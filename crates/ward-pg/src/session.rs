@@ -376,6 +376,9 @@ impl Session<'_> {
                 .await;
             return;
         }
+        let guardrails =
+            gw.guardrails
+                .for_session(&self.database, &identity.subject, &identity.groups);
         let rec = self.start_record(identity).await;
         rec.record(JsonBody(EventKind::Auth, auth)).await;
         rec.record(JsonBody(EventKind::PolicyDecision, decision))
@@ -401,7 +404,7 @@ impl Session<'_> {
             (Outcome::Ok, 0, 0)
         } else {
             let client_mask = client_profile.map(|p| gw.masker(&p));
-            self.relay(upstream, &rec, client_mask).await
+            self.relay(upstream, &rec, client_mask, guardrails).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -412,10 +415,11 @@ impl Session<'_> {
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
         client_mask: Option<Masker>,
+        guardrails: Option<ward_policy::SessionGuardrails>,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) = relay::state(client_mask);
+        let (mut client_side, mut server_side) = relay::state(client_mask, guardrails);
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);
