@@ -35,16 +35,26 @@ pub struct ClientSide {
     pub bytes: u64,
     pub(super) guardrails: Option<SessionGuardrails>,
     /// After a denied Parse: the client's messages are dropped until its Sync.
-    pub(super) discarding: bool,
+    pub(super) discarding: Option<Discarding>,
     /// What happens to the message just observed instead of being forwarded.
     pub(super) divert: Option<Divert>,
+}
+
+/// Whether the error of the denied Parse being discarded after may still be waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Discarding {
+    /// Until the client's Sync (or a Flush) the error waits.
+    ErrorPending,
+    /// A Flush sent it already.
+    ErrorSent,
 }
 
 /// What replaces a message that must not reach the upstream.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Divert {
     Drop,
-    /// A Sync, whose ReadyForQuery answers the client in the denied statement's place.
+    /// A Sync of Ward's, in place of a denied Query (its ReadyForQuery answers the client) or
+    /// of a Flush after a denied Parse (its ReadyForQuery is kept from the client).
     Sync,
 }
 
@@ -114,7 +124,7 @@ impl ClientSide {
             if !self.denied(p.query, Some(p.statement), rec).await {
                 return Ok(false);
             }
-            self.discarding = true;
+            self.discarding = Some(Discarding::ErrorPending);
             self.divert = Some(Divert::Drop);
         }
         Ok(true)
@@ -151,12 +161,20 @@ impl Observer for ClientSide {
         limits: Limits,
         rec: &SessionRecorder,
     ) -> Step {
-        if self.discarding {
+        if let Some(discarding) = self.discarding {
             // PostgreSQL skips everything after an error until Sync; so does Ward after a denial.
             return match tag {
                 frontend::SYNC => {
-                    self.discarding = false;
+                    self.discarding = None;
                     let _ = self.pending.send(Pending::Sync);
+                    Step::Continue
+                }
+                // A client that flushes waits for the error before it syncs: a Sync of Ward's
+                // brings it (see `Pending::WardSync`).
+                frontend::FLUSH if discarding == Discarding::ErrorPending => {
+                    self.discarding = Some(Discarding::ErrorSent);
+                    let _ = self.pending.send(Pending::WardSync);
+                    self.divert = Some(Divert::Sync);
                     Step::Continue
                 }
                 frontend::TERMINATE => Step::Stop(RelayEnd::Terminated),

@@ -70,6 +70,9 @@ enum Pending {
     /// A statement a guardrail denied: the ErrorResponse (whole message) the client gets just
     /// before the ReadyForQuery that answers the Sync after it.
     Denied(Vec<u8>),
+    /// A Sync Ward sent in place of the client's Flush after a denied Parse, so the error reaches
+    /// a client that waits for it before its own Sync; its ReadyForQuery is not for the client.
+    WardSync,
     Sync,
 }
 
@@ -124,7 +127,7 @@ pub fn state(
         pending: tx,
         bytes: 0,
         guardrails,
-        discarding: false,
+        discarding: None,
         divert: None,
     };
     let server = ServerSide {
@@ -141,6 +144,7 @@ pub fn state(
         client_mask: client_mask.map(ClientMask::new),
         insert: Vec::new(),
         errored: false,
+        swallow: false,
     };
     (client, server)
 }

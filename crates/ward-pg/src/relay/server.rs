@@ -21,6 +21,8 @@ pub struct ServerSide {
     /// Whether the server reported an error since its last ReadyForQuery: then the client
     /// already has the one error PostgreSQL gives per Sync, and a denial adds none.
     pub(super) errored: bool,
+    /// The ReadyForQuery being observed answers a Sync of Ward's: it does not reach the client.
+    pub(super) swallow: bool,
 }
 
 impl ServerSide {
@@ -133,6 +135,10 @@ impl ServerSide {
                             self.errored = true;
                         }
                         Pending::Sync | Pending::Simple(_) => break,
+                        Pending::WardSync => {
+                            self.swallow = true;
+                            break;
+                        }
                         _ => {}
                     }
                 }
@@ -296,12 +302,15 @@ impl Observer for ServerSide {
     }
 
     fn diverts(&self) -> bool {
-        !self.insert.is_empty()
+        !self.insert.is_empty() || self.swallow
     }
 
     fn forward(&mut self, tag: u8, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
         if !self.insert.is_empty() {
             out.append(&mut self.insert);
+        }
+        if std::mem::take(&mut self.swallow) {
+            return;
         }
         if tag == backend::DATA_ROW {
             return self.masked_row(body, frame, out);
