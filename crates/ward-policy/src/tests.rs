@@ -178,3 +178,29 @@ fn bad_rules_are_refused_with_their_index_and_key() {
         .unwrap_or_default();
     assert!(unknown.contains("unknown variant `dropp`"), "{unknown}");
 }
+
+#[test]
+fn deeply_nested_text_is_refused_not_a_stack_overflow() {
+    let g = rules(ALL_KINDS);
+    let s = session(&g);
+    // Run where a session runs: a thread with tokio's default worker stack (2 MiB).
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut out = Vec::new();
+            for depth in [40, 1_000, 100_000] {
+                let sql = format!("SELECT {}1{}", "(".repeat(depth), ")".repeat(depth));
+                out.push(s.check(sql.as_bytes()).map(|d| d.code()));
+                let sql = format!("SELECT {}1", "- ".repeat(depth));
+                out.push(s.check(sql.as_bytes()).map(|d| d.code()));
+            }
+            out
+        })
+        .expect("thread");
+    let codes = worker.join().expect("no stack overflow");
+    assert_eq!(codes[0], None, "shallow nesting parses");
+    assert!(
+        codes[2..].iter().all(|c| *c == Some("unparsed")),
+        "{codes:?}"
+    );
+}
