@@ -123,6 +123,11 @@ fn each_kind_and_a_pattern_are_denied_recorded_and_the_session_goes_on() {
             .collect();
         assert_eq!(queries, [*sql, after.as_str()], "both statements recorded");
         assert_eq!(sessions[i]["outcome"], "ok");
+        let replay = String::from_utf8_lossy(&ward.cli(&["replay", id]).stdout).into_owned();
+        assert!(
+            replay.contains(&format!("DENIED by guardrail {rule} ({reason}), not run")),
+            "{replay}"
+        );
     }
     // Nothing denied ran upstream: the table and its rows are intact, the role unchanged.
     let rows = pg

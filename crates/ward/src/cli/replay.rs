@@ -88,6 +88,12 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
                 writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
             }
             "db.cancel" => writeln!(out, "{stamp} cancel requested from {}", s("from"))?,
+            "policy.denied" => writeln!(
+                out,
+                "{stamp} DENIED by guardrail {} ({}), not run",
+                s("rule"),
+                s("reason")
+            )?,
             "db.copy" => {
                 let bytes = p.get("bytes").and_then(Value::as_u64).unwrap_or(0);
                 writeln!(
