@@ -640,6 +640,35 @@ mod tests {
     }
 
     #[test]
+    fn bad_guardrails_name_the_file_key_and_problem() {
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\nresources = [\"shoop\"]\ndeny = [\"drop\"]\n"
+        ))
+        .expect_err("unknown resource");
+        assert_eq!(
+            err.to_string(),
+            "/etc/ward/ward.toml: guardrails[0].resources: no resource named `shoop`"
+        );
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\npattern = \"[unclosed\"\n"
+        ))
+        .expect_err("bad regex");
+        assert!(
+            err.to_string()
+                .starts_with("/etc/ward/ward.toml: guardrails[0].pattern: not a valid regex"),
+            "{err}"
+        );
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\ndeny = [\"delete\"]\n"
+        ))
+        .expect_err("unknown kind");
+        assert!(
+            err.to_string().contains("unknown variant `delete`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn missing_password_env_is_refused() {
         let text = GOOD.replace(
             "user = \"app\"",

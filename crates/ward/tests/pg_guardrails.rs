@@ -322,3 +322,36 @@ fn extended_protocol_denial_through_a_driver_keeps_the_connection() {
     let rows = pg.sql("SELECT count(*) FROM items").expect("count");
     assert_eq!(rows.trim(), "3");
 }
+
+#[test]
+fn denials_reach_mask_client_sessions_too_and_their_rows_stay_masked() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql(
+        "CREATE TABLE people (id int, email text); \
+         INSERT INTO people VALUES (1, 'ada@example.com'); ALTER TABLE people OWNER TO app",
+    )
+    .expect("setup");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("sam", &["support"])
+        .config(&format!(
+            "[[grants]]\ngroup = \"support\"\nresources = [\"shop\"]\nmask_client = true\n{RULES}"
+        ))
+        .start()
+        .expect("ward");
+    let (out, err) = psql_session(
+        &ward.url("sam", "shop"),
+        &[
+            "SELECT email FROM people",
+            "DROP TABLE people",
+            "SELECT 'after', email FROM people",
+        ],
+    );
+    assert!(err.contains("guardrail \"no-destruction\""), "{err}");
+    assert!(!out.contains("ada@example.com"), "{out}");
+    assert!(out.contains("after|"), "{out}");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM people").expect("count").trim(),
+        "1"
+    );
+}
