@@ -4,6 +4,7 @@
 //! config file, so a config and its data directory can move together.
 
 mod duration;
+mod grants;
 mod profiles;
 mod size;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use duration::ConfigDuration;
+pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use size::ByteSize;
 
 /// Why a configuration could not be used.
@@ -62,6 +64,9 @@ pub struct Config {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Statements denied before they reach a resource (see docs/config.md).
+    #[serde(default)]
+    pub guardrails: Vec<ward_policy::GuardrailConfig>,
     /// The file this configuration was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -334,31 +339,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Gives the members of `group` access to `resources`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grant {
-    pub group: String,
-    pub resources: Vec<String>,
-    /// Mask what these clients receive too (rows, COPY data, errors, notices, notifications),
-    /// not only the record.
-    #[serde(default)]
-    pub mask_client: bool,
-    /// The masking profile for these clients when `mask_client` is on; the resource's
-    /// `masking_profile` when absent.
-    pub client_profile: Option<String>,
-}
-
-impl Grant {
-    /// The name of the masking profile for what this grant's clients receive from `resource`
-    /// when `mask_client` is on: `client_profile`, else the resource's profile.
-    pub fn client_profile_for<'a>(&'a self, resource: &'a Resource) -> &'a str {
-        self.client_profile
-            .as_deref()
-            .unwrap_or_else(|| resource.record_profile())
-    }
-}
-
 impl Config {
     /// Reads, parses and validates a configuration file, resolving relative paths and secrets.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -399,6 +379,9 @@ impl Config {
             r.password_file.as_mut().map(fix);
             r.ca_file.as_mut().map(fix);
         }
+        for g in &mut self.grants {
+            g.password_file.as_mut().map(fix);
+        }
     }
 
     fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -406,6 +389,36 @@ impl Config {
             file: self.source.clone(),
             key: key.into(),
             problem: problem.into(),
+        }
+    }
+
+    /// Reads a password given as `password_env` or `password_file` (at most one).
+    fn read_password(
+        &self,
+        env: &Option<String>,
+        file: &Option<PathBuf>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Option<Secret>, ConfigError> {
+        match (env, file) {
+            (Some(_), Some(_)) => Err(self.invalid(
+                key("password_env"),
+                "give password_env or password_file, not both",
+            )),
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) => Ok(Some(Secret(v))),
+                Err(_) => Err(self.invalid(
+                    key("password_env"),
+                    format!("environment variable `{var}` is not set"),
+                )),
+            },
+            (None, Some(file)) => match std::fs::read_to_string(file) {
+                Ok(v) => Ok(Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned()))),
+                Err(e) => Err(self.invalid(
+                    key("password_file"),
+                    format!("cannot read {}: {e}", file.display()),
+                )),
+            },
+            (None, None) => Ok(None),
         }
     }
 
@@ -453,63 +466,114 @@ impl Config {
                     self.invalid(key("address"), format!("`{}` is not host:port", r.address))
                 );
             }
-            let password = match (&r.password_env, &r.password_file) {
-                (Some(_), Some(_)) => {
-                    return Err(self.invalid(
-                        key("password_env"),
-                        "give password_env or password_file, not both",
-                    ));
-                }
-                (Some(var), None) => match std::env::var(var) {
-                    Ok(v) => Some(Secret(v)),
-                    Err(_) => {
-                        return Err(self.invalid(
-                            key("password_env"),
-                            format!("environment variable `{var}` is not set"),
-                        ));
-                    }
-                },
-                (None, Some(file)) => match std::fs::read_to_string(file) {
-                    Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned())),
-                    Err(e) => {
-                        return Err(self.invalid(
-                            key("password_file"),
-                            format!("cannot read {}: {e}", file.display()),
-                        ));
-                    }
-                },
-                (None, None) => None,
-            };
+            let password = self.read_password(&r.password_env, &r.password_file, &key)?;
             if let Some(slot) = self.resources.get_mut(i) {
                 slot.password = password;
             }
         }
-        for (i, g) in self.grants.iter().enumerate() {
+        for i in 0..self.grants.len() {
+            let key = |field: &str| format!("grants[{i}].{field}");
+            let g = &self.grants[i];
+            match (&g.group, &g.user) {
+                (Some(_), Some(_)) => {
+                    return Err(self.invalid(key("user"), "give `group` or `user`, not both"));
+                }
+                (None, None) => {
+                    return Err(self.invalid(
+                        key("group"),
+                        "a grant needs `group = \"...\"` or `user = \"...\"`",
+                    ));
+                }
+                (Some(name), None) | (None, Some(name)) if name.is_empty() => {
+                    let field = if g.group.is_some() { "group" } else { "user" };
+                    return Err(self.invalid(key(field), "must not be empty"));
+                }
+                _ => {}
+            }
+            if g.resources.is_empty() {
+                return Err(self.invalid(key("resources"), "must name at least one resource"));
+            }
             if let Some(unknown) = g.resources.iter().find(|r| !names.contains(*r)) {
-                return Err(self.invalid(
-                    format!("grants[{i}].resources"),
-                    format!("no resource named `{unknown}`"),
-                ));
+                return Err(
+                    self.invalid(key("resources"), format!("no resource named `{unknown}`"))
+                );
             }
             if g.client_profile.is_some() && !g.mask_client {
                 return Err(self.invalid(
-                    format!("grants[{i}].client_profile"),
+                    key("client_profile"),
                     "has no effect without `mask_client = true`",
                 ));
             }
+            if g.upstream_user.as_deref() == Some("") {
+                return Err(self.invalid(key("upstream_user"), "must not be empty"));
+            }
+            if g.upstream_user.is_none() && (g.password_env.is_some() || g.password_file.is_some())
+            {
+                let field = if g.password_env.is_some() {
+                    "password_env"
+                } else {
+                    "password_file"
+                };
+                return Err(self.invalid(
+                    key(field),
+                    "has no effect without `upstream_user` (the resource's password is used)",
+                ));
+            }
+            let password = self.read_password(&g.password_env, &g.password_file, &key)?;
+            let mut grant = g.clone();
+            grant
+                .parse_validity()
+                .map_err(|(field, problem)| self.invalid(key(field), problem))?;
+            grant.password = password;
+            if let Some(slot) = self.grants.get_mut(i) {
+                *slot = grant;
+            }
         }
+        self.validate_guardrails(&names)?;
         self.validate_profile_names()
+    }
+
+    fn validate_guardrails(&self, resources: &HashSet<String>) -> Result<(), ConfigError> {
+        for (i, g) in self.guardrails.iter().enumerate() {
+            if let Some(unknown) = g.resources.iter().find(|r| !resources.contains(*r)) {
+                return Err(self.invalid(
+                    format!("guardrails[{i}].resources"),
+                    format!("no resource named `{unknown}`"),
+                ));
+            }
+        }
+        match ward_policy::Guardrails::compile(&self.guardrails) {
+            Ok(_) => Ok(()),
+            Err(ward_policy::GuardrailError::Invalid {
+                index,
+                key,
+                problem,
+            }) => Err(self.invalid(format!("guardrails[{index}].{key}"), problem)),
+        }
     }
 
     pub fn resource(&self, name: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.name == name)
     }
 
-    /// The first grant that lets a member of `groups` reach `resource`.
-    pub fn grant_for(&self, groups: &[String], resource: &str) -> Option<&Grant> {
-        self.grants
-            .iter()
-            .find(|g| groups.contains(&g.group) && g.resources.iter().any(|r| r == resource))
+    /// The grant that would let `subject` (member of `groups`) reach `resource`, whatever the
+    /// time: grants to the user first, then grants to a group, each in config order.
+    pub fn grant_for(&self, subject: &str, groups: &[String], resource: &str) -> Option<&Grant> {
+        let named =
+            |g: &&Grant| g.names(subject, groups) && g.resources.iter().any(|r| r == resource);
+        let user = self.grants.iter().filter(named).find(|g| g.user.is_some());
+        user.or_else(|| self.grants.iter().find(named))
+    }
+
+    /// Chooses the grant for a connection at `now` (see [`decide`]).
+    pub fn decide_grant(
+        &self,
+        subject: &str,
+        groups: &[String],
+        resource: &str,
+        now: time::OffsetDateTime,
+    ) -> GrantDecision<'_> {
+        decide(&self.grants, subject, groups, resource, now)
     }
 }
 
@@ -541,8 +605,8 @@ mod tests {
         assert_eq!(c.store.path, Path::new("/etc/ward/ward.db"));
         assert_eq!(c.tls.cert, Path::new("/etc/ward/tls/cert.pem"));
         assert_eq!(c.recording.max_result_bytes.0, 16 << 20);
-        assert!(c.grant_for(&["dev".into()], "shop").is_some());
-        assert!(c.grant_for(&["ops".into()], "shop").is_none());
+        assert!(c.grant_for("alice", &["dev".into()], "shop").is_some());
+        assert!(c.grant_for("alice", &["ops".into()], "shop").is_none());
     }
 
     #[test]
@@ -572,6 +636,35 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "/etc/ward/ward.toml: grants[0].resources: no resource named `shoop`"
+        );
+    }
+
+    #[test]
+    fn bad_guardrails_name_the_file_key_and_problem() {
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\nresources = [\"shoop\"]\ndeny = [\"drop\"]\n"
+        ))
+        .expect_err("unknown resource");
+        assert_eq!(
+            err.to_string(),
+            "/etc/ward/ward.toml: guardrails[0].resources: no resource named `shoop`"
+        );
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\npattern = \"[unclosed\"\n"
+        ))
+        .expect_err("bad regex");
+        assert!(
+            err.to_string()
+                .starts_with("/etc/ward/ward.toml: guardrails[0].pattern: not a valid regex"),
+            "{err}"
+        );
+        let err = load(&format!(
+            "{GOOD}\n[[guardrails]]\nname = \"g\"\ndeny = [\"delete\"]\n"
+        ))
+        .expect_err("unknown kind");
+        assert!(
+            err.to_string().contains("unknown variant `delete`"),
+            "{err}"
         );
     }
 
@@ -618,15 +711,25 @@ mod example_tests {
         );
         let analytics = config.resource("analytics").expect("analytics");
         let analysts = config
-            .grant_for(&["analysts".into()], "analytics")
+            .grant_for("someone", &["analysts".into()], "analytics")
             .expect("analysts' grant");
         assert_eq!(analysts.client_profile_for(analytics), "warehouse");
         let shop = config.resource("shop").expect("shop");
         assert_eq!(shop.record_profile(), "default");
         let support = config
-            .grant_for(&["support".into()], "shop")
+            .grant_for("someone", &["support".into()], "shop")
             .expect("support's grant");
         assert_eq!(support.client_profile_for(shop), "support");
+        // alice's own grant comes before the analysts' grant, as her own upstream role.
+        let alice = config
+            .grant_for("alice", &["analysts".into()], "analytics")
+            .expect("alice's grant");
+        assert_eq!(alice.upstream_user(analytics), "alice_ro");
+        assert_eq!(
+            alice.upstream_password(analytics).map(Secret::expose),
+            Some("pw")
+        );
+        assert_eq!(config.guardrails.len(), 2);
         // The profiles compile and every resource's record masks at least the default.
         let masking = config.masking.compile(None).expect("masking compiles");
         config

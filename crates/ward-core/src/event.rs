@@ -11,6 +11,9 @@ pub enum EventKind {
     Auth,
     #[serde(rename = "policy.decision")]
     PolicyDecision,
+    /// A statement a guardrail refused (it did not reach the resource).
+    #[serde(rename = "policy.denied")]
+    PolicyDenied,
     #[serde(rename = "db.query")]
     DbQuery,
     #[serde(rename = "db.result")]
@@ -34,10 +37,11 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
+        EventKind::PolicyDenied,
         EventKind::DbQuery,
         EventKind::DbResult,
         EventKind::DbError,
@@ -55,6 +59,7 @@ impl EventKind {
             EventKind::SessionStart => "session.start",
             EventKind::Auth => "auth",
             EventKind::PolicyDecision => "policy.decision",
+            EventKind::PolicyDenied => "policy.denied",
             EventKind::DbQuery => "db.query",
             EventKind::DbResult => "db.result",
             EventKind::DbError => "db.error",

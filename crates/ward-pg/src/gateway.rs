@@ -34,6 +34,8 @@ pub struct Gateway {
     /// The masking profiles: each resource's for its record, each grant's for `mask_client` clients.
     pub(crate) masking: Masking,
     pub(crate) targets: HashMap<String, Arc<Target>>,
+    /// Statements denied before they reach a resource.
+    pub(crate) guardrails: ward_policy::Guardrails,
     pub(crate) limits: Limits,
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -65,6 +67,8 @@ impl Gateway {
                 }),
             );
         }
+        let guardrails =
+            ward_policy::Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
         let limits = Limits {
             max_message: config.recording.max_message_bytes.as_usize(),
             max_result: config.recording.max_result_bytes.as_usize(),
@@ -76,6 +80,7 @@ impl Gateway {
             recorder,
             masking,
             targets,
+            guardrails,
             limits,
             cancels: Mutex::new(HashMap::new()),
             shutdown,

@@ -405,3 +405,45 @@ impl EventBody for Copy {
         );
     }
 }
+
+/// `policy.denied`: a statement a guardrail refused; it did not reach the resource. The
+/// statement's text is in the `db.query` event just before.
+pub struct Denied {
+    pub rule: String,
+    /// `drop`, `truncate`, …, `pattern` or `unparsed`.
+    pub reason: &'static str,
+    /// For a statement kind: which statement of a multi-statement query (1-based).
+    pub statement: Option<usize>,
+    /// `simple` (a Query message) or `extended` (a Parse message).
+    pub protocol: &'static str,
+    /// What the client was told; it can quote the statement, so it is masked.
+    pub message: String,
+}
+
+impl EventBody for Denied {
+    fn kind(&self) -> EventKind {
+        EventKind::PolicyDenied
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        #[derive(Serialize)]
+        struct P<'a> {
+            rule: &'a str,
+            reason: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            statement: Option<usize>,
+            protocol: &'a str,
+            message: Cow<'a, str>,
+        }
+        write(
+            out,
+            &P {
+                rule: &self.rule,
+                reason: self.reason,
+                statement: self.statement,
+                protocol: self.protocol,
+                message: mask.mask_str(&self.message, report),
+            },
+        );
+    }
+}

@@ -2,12 +2,14 @@
 //! then the relay; every outcome recorded.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_core::config::{GrantDecision, Grantee};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::Masker;
 
@@ -128,6 +130,14 @@ async fn negotiate(
             }
             Startup::Startup { minor, params } => return Ok(Some((minor, params))),
         }
+    }
+}
+
+/// The grant in a `policy.decision` payload: its index in `[[grants]]` and whom it names.
+fn grant_json(index: usize, who: Grantee<'_>) -> serde_json::Value {
+    match who {
+        Grantee::User(u) => json!({ "index": index, "user": u }),
+        Grantee::Group(g) => json!({ "index": index, "group": g }),
     }
 }
 
@@ -274,7 +284,11 @@ impl Session<'_> {
             let reachable: Vec<&str> = gw
                 .targets
                 .keys()
-                .filter(|r| gw.config.grant_for(&identity.groups, r).is_some())
+                .filter(|r| {
+                    gw.config
+                        .grant_for(&identity.subject, &identity.groups, r)
+                        .is_some()
+                })
                 .map(String::as_str)
                 .collect();
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "no such resource" });
@@ -291,33 +305,70 @@ impl Session<'_> {
                 .await;
             return;
         };
-        let Some(grant) = gw.config.grant_for(&identity.groups, &self.database) else {
-            let decision =
-                json!({ "allowed": false, "resource": self.database, "reason": "no grant" });
-            let msg = format!(
-                "user \"{}\" (groups: {}) has no grant for resource \"{}\"; ask an administrator for access",
-                identity.subject,
-                if identity.groups.is_empty() {
-                    "none".to_owned()
-                } else {
-                    identity.groups.join(", ")
-                },
-                self.database
-            );
-            self.deny(
-                identity,
-                auth,
-                decision,
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                &msg,
-            )
-            .await;
-            return;
+        let now = time::OffsetDateTime::now_utc();
+        let decided =
+            gw.config
+                .decide_grant(&identity.subject, &identity.groups, &self.database, now);
+        let (index, grant) = match decided {
+            GrantDecision::Allowed { index, grant } => (index, grant),
+            GrantDecision::Refused {
+                index,
+                grant,
+                reason,
+            } => {
+                let who = grant.grantee();
+                let decision = json!({ "allowed": false, "resource": self.database, "reason": reason.code(), "detail": reason.explain(), "grant": grant_json(index, who) });
+                let msg = format!(
+                    "the grant for resource \"{}\" (grants[{index}], {}) {}; ask an administrator for access",
+                    self.database,
+                    who.describe(),
+                    reason.explain()
+                );
+                self.deny(
+                    identity,
+                    auth,
+                    decision,
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    &msg,
+                )
+                .await;
+                return;
+            }
+            GrantDecision::NoGrant => {
+                let decision =
+                    json!({ "allowed": false, "resource": self.database, "reason": "no grant" });
+                let msg = format!(
+                    "user \"{}\" (groups: {}) has no grant for resource \"{}\"; ask an administrator for access",
+                    identity.subject,
+                    if identity.groups.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        identity.groups.join(", ")
+                    },
+                    self.database
+                );
+                self.deny(
+                    identity,
+                    auth,
+                    decision,
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    &msg,
+                )
+                .await;
+                return;
+            }
         };
         let mask_client = grant.mask_client;
         let record_profile = target.resource.record_profile();
-        let client_profile = mask_client.then(|| grant.client_profile_for(&target.resource));
-        let decision = json!({ "allowed": true, "resource": self.database, "grant": { "group": grant.group }, "upstream_user": target.resource.user, "mask_client": mask_client, "masking_profile": record_profile, "client_profile": client_profile });
+        let client_profile =
+            mask_client.then(|| grant.client_profile_for(&target.resource).to_owned());
+        let upstream_user = grant.upstream_user(&target.resource);
+        let decision = json!({ "allowed": true, "resource": self.database, "grant": grant_json(index, grant.grantee()), "upstream_user": upstream_user, "mask_client": mask_client, "masking_profile": record_profile, "client_profile": client_profile });
+        let target = if grant.upstream_user.is_some() {
+            Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
+        } else {
+            target
+        };
         if !gw.recorder.is_healthy() {
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
             let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
@@ -325,6 +376,9 @@ impl Session<'_> {
                 .await;
             return;
         }
+        let guardrails =
+            gw.guardrails
+                .for_session(&self.database, &identity.subject, &identity.groups);
         let rec = self.start_record(identity).await;
         rec.record(JsonBody(EventKind::Auth, auth)).await;
         rec.record(JsonBody(EventKind::PolicyDecision, decision))
@@ -349,8 +403,8 @@ impl Session<'_> {
             tracing::info!(peer = %self.peer, error = %e, "client left during login");
             (Outcome::Ok, 0, 0)
         } else {
-            let client_mask = client_profile.map(|p| gw.masker(p));
-            self.relay(upstream, &rec, client_mask).await
+            let client_mask = client_profile.map(|p| gw.masker(&p));
+            self.relay(upstream, &rec, client_mask, guardrails).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -361,10 +415,11 @@ impl Session<'_> {
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
         client_mask: Option<Masker>,
+        guardrails: Option<ward_policy::SessionGuardrails>,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) = relay::state(client_mask);
+        let (mut client_side, mut server_side) = relay::state(client_mask, guardrails);
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);

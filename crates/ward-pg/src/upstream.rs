@@ -9,7 +9,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use ward_core::config::Resource;
+use ward_core::config::{Resource, Secret};
 
 use crate::codec::backend::{self, Authentication};
 use crate::codec::{ProtocolError, encode, frame};
@@ -68,6 +68,17 @@ pub struct Upstream {
 }
 
 impl Target {
+    /// The same target, logging in as `user` with `password` (a grant's `upstream_user`).
+    pub fn as_user(&self, user: &str, password: Option<&Secret>) -> Self {
+        let mut resource = self.resource.clone();
+        resource.user = user.to_owned();
+        resource.password = password.cloned();
+        Self {
+            resource,
+            tls: self.tls.clone(),
+        }
+    }
+
     /// Connects and logs in, forwarding the client's startup parameters except user and database.
     pub async fn connect(
         &self,

@@ -109,7 +109,9 @@ mod tests {
         let c = load("wide", "cards", "").expect("valid");
         let shop = c.resource("shop").expect("shop");
         assert_eq!(shop.record_profile(), "wide");
-        let grant = c.grant_for(&["support".into()], "shop").expect("grant");
+        let grant = c
+            .grant_for("someone", &["support".into()], "shop")
+            .expect("grant");
         assert_eq!(grant.client_profile_for(shop), "cards");
         let c = load("default", "default", "").expect("default is always a profile");
         assert_eq!(
@@ -125,7 +127,9 @@ mod tests {
             .replace("client_profile = \"CLIENT\"\n", "");
         let c = Config::from_toml(&text, Path::new("/etc/ward/ward.toml")).expect("valid");
         let shop = c.resource("shop").expect("shop");
-        let grant = c.grant_for(&["support".into()], "shop").expect("grant");
+        let grant = c
+            .grant_for("someone", &["support".into()], "shop")
+            .expect("grant");
         assert_eq!(grant.client_profile_for(shop), "wide");
     }
 

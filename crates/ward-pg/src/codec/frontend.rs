@@ -10,6 +10,7 @@ pub const EXECUTE: u8 = b'E';
 pub const CLOSE: u8 = b'C';
 pub const DESCRIBE: u8 = b'D';
 pub const SYNC: u8 = b'S';
+pub const FLUSH: u8 = b'H';
 pub const TERMINATE: u8 = b'X';
 pub const PASSWORD: u8 = b'p';
 pub const COPY_DATA: u8 = b'd';

@@ -1,8 +1,17 @@
 //! The client → upstream direction: follows prepared statements and portals so every
-//! execution is recorded with its text and parameters, and tells the other direction what
-//! answers to expect.
+//! execution is recorded with its text and parameters, tells the other direction what
+//! answers to expect, and holds back statements the session's guardrails deny.
+//!
+//! A denied statement never reaches the upstream. A simple Query is replaced by a Sync, so the
+//! server's ReadyForQuery comes back in order after any answer still in flight and carries the
+//! session's real transaction status; the other direction puts the ErrorResponse (42501) before
+//! it. After a denied Parse the client's messages are dropped up to its Sync, which is forwarded
+//! and answered the same way: what PostgreSQL itself does after an error in the extended protocol.
 
 use super::*;
+
+/// The SQLSTATE of a denied statement.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
 pub(super) struct Statement {
     text: Bytes,
@@ -24,6 +33,102 @@ pub struct ClientSide {
     pub(super) copy: Option<CopyData>,
     pub(super) pending: UnboundedSender<Pending>,
     pub bytes: u64,
+    pub(super) guardrails: Option<SessionGuardrails>,
+    /// After a denied Parse: the client's messages are dropped until its Sync.
+    pub(super) discarding: Option<Discarding>,
+    /// What happens to the message just observed instead of being forwarded.
+    pub(super) divert: Option<Divert>,
+}
+
+/// Whether the error of the denied Parse being discarded after may still be waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Discarding {
+    /// Until the client's Sync (or a Flush) the error waits.
+    ErrorPending,
+    /// A Flush sent it already.
+    ErrorSent,
+}
+
+/// What replaces a message that must not reach the upstream.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Divert {
+    Drop,
+    /// A Sync of Ward's, in place of a denied Query (its ReadyForQuery answers the client) or
+    /// of a Flush after a denied Parse (its ReadyForQuery is kept from the client).
+    Sync,
+}
+
+impl ClientSide {
+    /// Checks `text` against the guardrails; when a rule denies it, records the attempt (the
+    /// statement as `db.query`, then `policy.denied`), queues the client's ErrorResponse and
+    /// returns true.
+    async fn denied(
+        &mut self,
+        text: &[u8],
+        statement: Option<&[u8]>,
+        rec: &SessionRecorder,
+    ) -> bool {
+        let Some(denial) = self.guardrails.as_ref().and_then(|g| g.check(text)) else {
+            return false;
+        };
+        let message = denial.message();
+        rec.record(record::Query {
+            text: Bytes::copy_from_slice(text),
+            statement: statement.map(Bytes::copy_from_slice),
+            params: None,
+        })
+        .await;
+        let mut error = Vec::new();
+        encode::error_response(
+            &mut error,
+            "ERROR",
+            INSUFFICIENT_PRIVILEGE,
+            &message.replace('\0', " "),
+        );
+        rec.record(record::Denied {
+            rule: denial.rule.clone(),
+            reason: denial.code(),
+            statement: match denial.reason {
+                ward_policy::Reason::Kind { statement, .. } => Some(statement),
+                _ => None,
+            },
+            protocol: if statement.is_some() {
+                "extended"
+            } else {
+                "simple"
+            },
+            message,
+        })
+        .await;
+        let _ = self.pending.send(Pending::Denied(error));
+        true
+    }
+
+    /// Holds back a Query or Parse the guardrails deny: returns true when it was denied (and
+    /// will not be forwarded), false when it goes on as usual.
+    async fn guard(
+        &mut self,
+        tag: u8,
+        body: &[u8],
+        rec: &SessionRecorder,
+    ) -> Result<bool, ProtocolError> {
+        if tag == frontend::QUERY {
+            let text = frontend::query(body)?;
+            if !self.denied(text, None, rec).await {
+                return Ok(false);
+            }
+            let _ = self.pending.send(Pending::Sync);
+            self.divert = Some(Divert::Sync);
+        } else {
+            let p = frontend::parse(body)?;
+            if !self.denied(p.query, Some(p.statement), rec).await {
+                return Ok(false);
+            }
+            self.discarding = Some(Discarding::ErrorPending);
+            self.divert = Some(Divert::Drop);
+        }
+        Ok(true)
+    }
 }
 
 impl Observer for ClientSide {
@@ -37,6 +142,18 @@ impl Observer for ClientSide {
         self.bytes += bytes;
     }
 
+    fn diverts(&self) -> bool {
+        self.divert.is_some()
+    }
+
+    fn forward(&mut self, _tag: u8, _body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        match self.divert.take() {
+            None => out.extend_from_slice(frame),
+            Some(Divert::Drop) => {}
+            Some(Divert::Sync) => encode::message(out, frontend::SYNC, |_| {}),
+        }
+    }
+
     async fn observe(
         &mut self,
         tag: u8,
@@ -44,6 +161,36 @@ impl Observer for ClientSide {
         limits: Limits,
         rec: &SessionRecorder,
     ) -> Step {
+        if let Some(discarding) = self.discarding {
+            // PostgreSQL skips everything after an error until Sync; so does Ward after a denial.
+            return match tag {
+                frontend::SYNC => {
+                    self.discarding = None;
+                    let _ = self.pending.send(Pending::Sync);
+                    Step::Continue
+                }
+                // A client that flushes waits for the error before it syncs: a Sync of Ward's
+                // brings it (see `Pending::WardSync`).
+                frontend::FLUSH if discarding == Discarding::ErrorPending => {
+                    self.discarding = Some(Discarding::ErrorSent);
+                    let _ = self.pending.send(Pending::WardSync);
+                    self.divert = Some(Divert::Sync);
+                    Step::Continue
+                }
+                frontend::TERMINATE => Step::Stop(RelayEnd::Terminated),
+                _ => {
+                    self.divert = Some(Divert::Drop);
+                    Step::Continue
+                }
+            };
+        }
+        if self.guardrails.is_some() && matches!(tag, frontend::QUERY | frontend::PARSE) {
+            match self.guard(tag, body, rec).await {
+                Ok(true) => return Step::Continue,
+                Ok(false) => {}
+                Err(e) => return Step::Stop(RelayEnd::ClientProtocol(e)),
+            }
+        }
         let result = match tag {
             frontend::QUERY => match frontend::query(body) {
                 Ok(text) => {

@@ -24,6 +24,7 @@ use crate::codec::{ProtocolError, frontend};
 use crate::codec::{encode, frame, value};
 use crate::record;
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker, StreamMasker};
+use ward_policy::SessionGuardrails;
 
 mod client;
 pub mod client_mask;
@@ -66,6 +67,12 @@ enum Pending {
     /// A Describe of a statement: its ParameterDescription and RowDescription (or NoData) fill
     /// in the statement's parameter types and columns.
     DescribeStatement(Arc<record::Prepared>),
+    /// A statement a guardrail denied: the ErrorResponse (whole message) the client gets just
+    /// before the ReadyForQuery that answers the Sync after it.
+    Denied(Vec<u8>),
+    /// A Sync Ward sent in place of the client's Flush after a denied Parse, so the error reaches
+    /// a client that waits for it before its own Sync; its ReadyForQuery is not for the client.
+    WardSync,
     Sync,
 }
 
@@ -106,8 +113,12 @@ impl CopyData {
 }
 
 /// Creates the two halves of a relay's state. With `client_mask` (the grant's `mask_client`, with
-/// its profile), rows, COPY data, errors, notices and notifications reach the client masked.
-pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
+/// its profile), rows, COPY data, errors, notices and notifications reach the client masked. With
+/// `guardrails`, denied statements never reach the upstream (see [`ClientSide`]).
+pub fn state(
+    client_mask: Option<Masker>,
+    guardrails: Option<SessionGuardrails>,
+) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
     let client = ClientSide {
         statements: HashMap::new(),
@@ -115,6 +126,9 @@ pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
         copy: None,
         pending: tx,
         bytes: 0,
+        guardrails,
+        discarding: None,
+        divert: None,
     };
     let server = ServerSide {
         pending: rx,
@@ -128,6 +142,9 @@ pub fn state(client_mask: Option<Masker>) -> (ClientSide, ServerSide) {
         copy: None,
         bytes: 0,
         client_mask: client_mask.map(ClientMask::new),
+        insert: Vec::new(),
+        errored: false,
+        swallow: false,
     };
     (client, server)
 }
@@ -162,6 +179,12 @@ pub(crate) trait Observer {
         false
     }
 
+    /// Whether the message just observed must go through [`Observer::forward`] although the
+    /// observer does not rewrite as a rule (it is dropped, replaced, or has something before it).
+    fn diverts(&self) -> bool {
+        false
+    }
+
     /// Appends what to send for one message: `frame` unchanged, or a rewritten message.
     fn forward(&mut self, _tag: u8, _body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(frame);
@@ -192,17 +215,21 @@ where
         if whole > 0 {
             let chunk = buf.split_to(whole);
             let mut stop = None;
-            let rewrite = obs.rewrites();
+            let mut rewrite = obs.rewrites();
             out.clear();
             for (tag, range) in frame::frames(&chunk) {
                 let body = chunk.get(range.clone()).unwrap_or_default();
+                let start = range.start.saturating_sub(frame::HEADER);
                 if let Step::Stop(end) = obs.observe(tag, body, limits, rec).await {
                     stop = Some(end);
                 }
+                if !rewrite && obs.diverts() {
+                    // From here on the chunk is rebuilt; the messages before pass unchanged.
+                    out.extend_from_slice(chunk.get(..start).unwrap_or_default());
+                    rewrite = true;
+                }
                 if rewrite {
-                    let whole_frame = chunk
-                        .get(range.start - frame::HEADER..range.end)
-                        .unwrap_or_default();
+                    let whole_frame = chunk.get(start..range.end).unwrap_or_default();
                     obs.forward(tag, body, whole_frame, &mut out);
                 }
             }

@@ -16,6 +16,13 @@ pub struct ServerSide {
     pub(super) copy: Option<CopyData>,
     pub bytes: u64,
     pub(super) client_mask: Option<ClientMask>,
+    /// ErrorResponses of denied statements, sent before the ReadyForQuery being forwarded.
+    pub(super) insert: Vec<u8>,
+    /// Whether the server reported an error since its last ReadyForQuery: then the client
+    /// already has the one error PostgreSQL gives per Sync, and a denial adds none.
+    pub(super) errored: bool,
+    /// The ReadyForQuery being observed answers a Sync of Ward's: it does not reach the client.
+    pub(super) swallow: bool,
 }
 
 impl ServerSide {
@@ -107,6 +114,7 @@ impl ServerSide {
             }
             backend::ERROR_RESPONSE => {
                 backend::error_fields(body)?;
+                self.errored = true;
                 self.finish_result(rec).await;
                 rec.record(record::ServerMessage {
                     kind: EventKind::DbError,
@@ -118,14 +126,23 @@ impl ServerSide {
                 self.finish_result(rec).await;
                 self.columns = None;
                 // Everything up to the Sync (or simple Query) this answers is done, including
-                // executions the server skipped after an error.
-                while let Some(p) = self.front() {
-                    let done = matches!(p, Pending::Sync | Pending::Simple(_));
-                    self.current = None;
-                    if done {
-                        break;
+                // executions the server skipped after an error. A denied statement's error goes
+                // to the client just before this ReadyForQuery.
+                while let Some(p) = self.current.take().or_else(|| self.pending.try_recv().ok()) {
+                    match p {
+                        Pending::Denied(error) if !self.errored => {
+                            self.insert.extend_from_slice(&error);
+                            self.errored = true;
+                        }
+                        Pending::Sync | Pending::Simple(_) => break,
+                        Pending::WardSync => {
+                            self.swallow = true;
+                            break;
+                        }
+                        _ => {}
                     }
                 }
+                self.errored = false;
             }
             backend::NOTICE_RESPONSE => {
                 backend::error_fields(body)?;
@@ -284,7 +301,17 @@ impl Observer for ServerSide {
         self.client_mask.is_some()
     }
 
+    fn diverts(&self) -> bool {
+        !self.insert.is_empty() || self.swallow
+    }
+
     fn forward(&mut self, tag: u8, body: &[u8], frame: &[u8], out: &mut Vec<u8>) {
+        if !self.insert.is_empty() {
+            out.append(&mut self.insert);
+        }
+        if std::mem::take(&mut self.swallow) {
+            return;
+        }
         if tag == backend::DATA_ROW {
             return self.masked_row(body, frame, out);
         }

@@ -38,13 +38,14 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
             )?,
             "policy.decision" => {
                 if p.get("allowed").and_then(Value::as_bool) == Some(true) {
-                    let group = p
-                        .pointer("/grant/group")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?");
+                    let who = match (p.pointer("/grant/user"), p.pointer("/grant/group")) {
+                        (Some(Value::String(u)), _) => format!("user {u}"),
+                        (_, Some(Value::String(g))) => format!("group {g}"),
+                        _ => "?".to_owned(),
+                    };
                     writeln!(
                         out,
-                        "{stamp} allowed by grant to group {group}, upstream user {}",
+                        "{stamp} allowed by grant to {who}, upstream user {}",
                         s("upstream_user")
                     )?;
                 } else {
@@ -87,6 +88,12 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
                 writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
             }
             "db.cancel" => writeln!(out, "{stamp} cancel requested from {}", s("from"))?,
+            "policy.denied" => writeln!(
+                out,
+                "{stamp} DENIED by guardrail {} ({}), not run",
+                s("rule"),
+                s("reason")
+            )?,
             "db.copy" => {
                 let bytes = p.get("bytes").and_then(Value::as_u64).unwrap_or(0);
                 writeln!(

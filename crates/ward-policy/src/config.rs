@@ -1,0 +1,37 @@
+//! The `[[guardrails]]` table as written in Ward's config.
+
+use serde::Deserialize;
+
+use crate::StatementKind;
+
+/// One guardrail rule as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailConfig {
+    /// Named in the client's error and in the record.
+    pub name: String,
+    /// Resources the rule applies to; all when empty.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Only sessions of members of this group.
+    pub group: Option<String>,
+    /// Only sessions of this user.
+    pub user: Option<String>,
+    /// Statement kinds denied.
+    #[serde(default)]
+    pub deny: Vec<StatementKind>,
+    /// Statements whose text matches this regex are denied.
+    pub pattern: Option<String>,
+    /// What happens to text the SQL parser cannot parse, for a rule with `deny` kinds.
+    #[serde(default)]
+    pub unparsed: Unparsed,
+}
+
+/// What a rule with statement kinds does with text it cannot parse (so cannot check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unparsed {
+    #[default]
+    Deny,
+    Allow,
+}

@@ -1,0 +1,246 @@
+//! Ward's statement policy: guardrails that deny SQL statements before they reach a database.
+//!
+//! A rule applies to sessions by resource and by grantee (group or user); it denies statements of
+//! given kinds (found by parsing the SQL with `sqlparser`, PostgreSQL dialect) and statements whose
+//! text matches a pattern. See docs/config.md, `[[guardrails]]`.
+
+mod config;
+mod kind;
+
+use std::sync::Arc;
+
+pub use config::{GuardrailConfig, Unparsed};
+pub use kind::StatementKind;
+
+/// Why the guardrails of a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardrailError {
+    #[error("guardrails[{index}].{key}: {problem}")]
+    Invalid {
+        index: usize,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+struct Rule {
+    name: String,
+    resources: Vec<String>,
+    group: Option<String>,
+    user: Option<String>,
+    deny: Vec<StatementKind>,
+    pattern: Option<regex::bytes::Regex>,
+    unparsed: Unparsed,
+}
+
+impl Rule {
+    fn applies(&self, resource: &str, subject: &str, groups: &[String]) -> bool {
+        (self.resources.is_empty() || self.resources.iter().any(|r| r == resource))
+            && self.group.as_ref().is_none_or(|g| groups.contains(g))
+            && self.user.as_ref().is_none_or(|u| u == subject)
+    }
+}
+
+/// All configured guardrails, compiled once at startup.
+#[derive(Debug, Default)]
+pub struct Guardrails {
+    rules: Vec<Arc<Rule>>,
+}
+
+impl Guardrails {
+    /// Checks and compiles the rules; an error names the rule's index, the key and the problem.
+    pub fn compile(configs: &[GuardrailConfig]) -> Result<Self, GuardrailError> {
+        let mut rules: Vec<Arc<Rule>> = Vec::new();
+        for (index, c) in configs.iter().enumerate() {
+            let invalid = |key, problem: String| GuardrailError::Invalid {
+                index,
+                key,
+                problem,
+            };
+            if c.name.trim().is_empty() {
+                return Err(invalid("name", "must not be empty".to_owned()));
+            }
+            if rules.iter().any(|r| r.name == c.name) {
+                return Err(invalid(
+                    "name",
+                    format!("guardrail `{}` is defined twice", c.name),
+                ));
+            }
+            if c.group.is_some() && c.user.is_some() {
+                return Err(invalid(
+                    "user",
+                    "give `group` or `user`, not both".to_owned(),
+                ));
+            }
+            if c.deny.is_empty() && c.pattern.is_none() {
+                return Err(invalid(
+                    "deny",
+                    "the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both"
+                        .to_owned(),
+                ));
+            }
+            let pattern = match &c.pattern {
+                Some(p) => Some(
+                    regex::bytes::RegexBuilder::new(p)
+                        .size_limit(1 << 20)
+                        .build()
+                        .map_err(|e| invalid("pattern", format!("not a valid regex: {e}")))?,
+                ),
+                None => None,
+            };
+            rules.push(Arc::new(Rule {
+                name: c.name.clone(),
+                resources: c.resources.clone(),
+                group: c.group.clone(),
+                user: c.user.clone(),
+                deny: c.deny.clone(),
+                pattern,
+                unparsed: c.unparsed,
+            }));
+        }
+        Ok(Self { rules })
+    }
+
+    /// The rules that apply to a session of `subject` (member of `groups`) on `resource`, in
+    /// config order; `None` when no rule applies (statements then pass unparsed).
+    pub fn for_session(
+        &self,
+        resource: &str,
+        subject: &str,
+        groups: &[String],
+    ) -> Option<SessionGuardrails> {
+        let rules: Vec<Arc<Rule>> = self
+            .rules
+            .iter()
+            .filter(|r| r.applies(resource, subject, groups))
+            .cloned()
+            .collect();
+        (!rules.is_empty()).then_some(SessionGuardrails { rules })
+    }
+}
+
+/// The rules of one session.
+#[derive(Debug, Clone)]
+pub struct SessionGuardrails {
+    rules: Vec<Arc<Rule>>,
+}
+
+/// Why a statement is denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Statement `statement` (1-based, in a multi-statement query) is of a denied kind.
+    Kind {
+        kind: StatementKind,
+        statement: usize,
+    },
+    /// The text matches the rule's pattern.
+    Pattern,
+    /// The text cannot be parsed, and the rule denies what it cannot check.
+    Unparsed { error: String },
+}
+
+/// A statement a guardrail denies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The rule's name.
+    pub rule: String,
+    pub reason: Reason,
+}
+
+impl Denial {
+    /// `drop`, `pattern`, `unparsed`, …: what the record says.
+    pub fn code(&self) -> &'static str {
+        match &self.reason {
+            Reason::Kind { kind, .. } => kind.as_str(),
+            Reason::Pattern => "pattern",
+            Reason::Unparsed { .. } => "unparsed",
+        }
+    }
+
+    /// What the client reads.
+    pub fn message(&self) -> String {
+        let why = match &self.reason {
+            Reason::Kind { kind, statement } if *statement > 1 => {
+                format!("statement {statement} of the query is {}", kind.described())
+            }
+            Reason::Kind { kind, .. } => format!("the statement is {}", kind.described()),
+            Reason::Pattern => "the statement matches the rule's pattern".to_owned(),
+            Reason::Unparsed { error } => format!(
+                "Ward cannot parse the statement ({error}), and the rule denies what it cannot check"
+            ),
+        };
+        format!(
+            "statement denied by Ward guardrail \"{}\": {why}; it was not run",
+            self.rule
+        )
+    }
+}
+
+/// The statements of a text, parsed once on demand.
+enum Parsed {
+    NotYet,
+    Statements(Vec<sqlparser::ast::Statement>),
+    Failed(String),
+}
+
+impl SessionGuardrails {
+    /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
+    /// order, that denies it says why. A multi-statement text is checked statement by statement.
+    pub fn check(&self, text: &[u8]) -> Option<Denial> {
+        let mut parsed = Parsed::NotYet;
+        for rule in &self.rules {
+            let deny = |reason| {
+                Some(Denial {
+                    rule: rule.name.clone(),
+                    reason,
+                })
+            };
+            if rule.pattern.as_ref().is_some_and(|p| p.is_match(text)) {
+                return deny(Reason::Pattern);
+            }
+            if rule.deny.is_empty() {
+                continue;
+            }
+            if matches!(parsed, Parsed::NotYet) {
+                parsed = parse(text);
+            }
+            match &parsed {
+                Parsed::Failed(error) if rule.unparsed == Unparsed::Deny => {
+                    return deny(Reason::Unparsed {
+                        error: error.clone(),
+                    });
+                }
+                Parsed::Statements(statements) => {
+                    for (i, statement) in statements.iter().enumerate() {
+                        let mut kinds = Vec::new();
+                        kind::kinds_of(statement, &mut kinds);
+                        if let Some(kind) = kinds.into_iter().find(|k| rule.deny.contains(k)) {
+                            return deny(Reason::Kind {
+                                kind,
+                                statement: i + 1,
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+fn parse(text: &[u8]) -> Parsed {
+    let Ok(sql) = std::str::from_utf8(text) else {
+        return Parsed::Failed("the text is not UTF-8".to_owned());
+    };
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match sqlparser::parser::Parser::parse_sql(&dialect, sql) {
+        Ok(statements) => Parsed::Statements(statements),
+        Err(e) => Parsed::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

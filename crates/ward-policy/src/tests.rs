@@ -1,0 +1,206 @@
+//! Guardrail rules on statement texts.
+
+use super::*;
+
+fn rules(toml_rules: &str) -> Guardrails {
+    #[derive(serde::Deserialize)]
+    struct File {
+        guardrails: Vec<GuardrailConfig>,
+    }
+    let file: File = toml::from_str(toml_rules).expect("toml");
+    Guardrails::compile(&file.guardrails).expect("compiles")
+}
+
+fn session(g: &Guardrails) -> SessionGuardrails {
+    g.for_session("shop", "alice", &["dev".to_owned()])
+        .expect("rules apply")
+}
+
+const ALL_KINDS: &str = r#"
+[[guardrails]]
+name = "safety"
+deny = ["drop", "truncate", "alter_role", "delete_without_where", "update_without_where", "copy_program"]
+"#;
+
+fn denied(s: &SessionGuardrails, sql: &str) -> Option<&'static str> {
+    s.check(sql.as_bytes()).map(|d| d.code())
+}
+
+#[test]
+fn each_kind_is_denied_and_its_safe_form_passes() {
+    let g = rules(ALL_KINDS);
+    let s = session(&g);
+    for (sql, kind) in [
+        ("DROP TABLE t", "drop"),
+        ("drop schema s cascade", "drop"),
+        ("DROP FUNCTION f()", "drop"),
+        ("TRUNCATE t", "truncate"),
+        ("ALTER ROLE bob SUPERUSER", "alter_role"),
+        ("ALTER USER bob WITH PASSWORD 'x'", "alter_role"),
+        ("DELETE FROM t", "delete_without_where"),
+        ("UPDATE t SET a = 1", "update_without_where"),
+        ("COPY t TO PROGRAM 'cat > /tmp/x'", "copy_program"),
+        ("COPY t FROM PROGRAM 'curl evil'", "copy_program"),
+        ("EXPLAIN ANALYZE DELETE FROM t", "delete_without_where"),
+        (
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            "delete_without_where",
+        ),
+        ("SELECT 1; DROP TABLE t", "drop"),
+    ] {
+        assert_eq!(denied(&s, sql), Some(kind), "{sql}");
+    }
+    for sql in [
+        "SELECT 1",
+        "DELETE FROM t WHERE id = 1",
+        "UPDATE t SET a = 1 WHERE id = 2",
+        "COPY t TO STDOUT",
+        "EXPLAIN DELETE FROM t",
+        "CREATE TABLE drop_me (a int)",
+        "SELECT 'DROP TABLE t'",
+        "",
+        ";",
+    ] {
+        assert_eq!(denied(&s, sql), None, "{sql}");
+    }
+}
+
+#[test]
+fn messages_name_the_rule_and_the_statement() {
+    let g = rules(ALL_KINDS);
+    let s = session(&g);
+    let d = s.check(b"SELECT 1; TRUNCATE t").expect("denied");
+    assert_eq!(
+        d.message(),
+        "statement denied by Ward guardrail \"safety\": statement 2 of the query is a TRUNCATE; it was not run"
+    );
+    assert_eq!(
+        s.check(b"DELETE FROM t").expect("denied").message(),
+        "statement denied by Ward guardrail \"safety\": the statement is a DELETE without WHERE; it was not run"
+    );
+}
+
+#[test]
+fn unparsed_text_is_denied_unless_allowed() {
+    let g = rules(ALL_KINDS);
+    let d = session(&g).check(b"SELEKT 1").expect("denied");
+    assert_eq!(d.code(), "unparsed");
+    assert!(d.message().contains("cannot parse"), "{}", d.message());
+    assert_eq!(
+        session(&g).check(&[0xff, 0xfe]).map(|d| d.code()),
+        Some("unparsed")
+    );
+    let g = rules(&format!("{ALL_KINDS}unparsed = \"allow\"\n"));
+    assert_eq!(session(&g).check(b"SELEKT 1"), None);
+    assert!(session(&g).check(b"DROP TABLE t").is_some());
+}
+
+#[test]
+fn patterns_match_the_text_and_rules_go_in_config_order() {
+    let g = rules(
+        r#"
+[[guardrails]]
+name = "no-pg-catalog-writes"
+pattern = "(?i)pg_catalog\\.pg_authid"
+
+[[guardrails]]
+name = "safety"
+deny = ["drop"]
+"#,
+    );
+    let s = session(&g);
+    let d = s
+        .check(b"select * from PG_CATALOG.pg_authid")
+        .expect("denied");
+    assert_eq!(
+        (d.rule.as_str(), d.code()),
+        ("no-pg-catalog-writes", "pattern")
+    );
+    // A pattern-only rule does not parse, so unparsable text is not its business.
+    let g = rules("[[guardrails]]\nname = \"p\"\npattern = \"secret\"\n");
+    assert_eq!(session(&g).check(b"SELEKT 1"), None);
+}
+
+#[test]
+fn rules_apply_by_resource_group_and_user() {
+    let g = rules(
+        r#"
+[[guardrails]]
+name = "shop-devs"
+resources = ["shop"]
+group = "dev"
+deny = ["drop"]
+
+[[guardrails]]
+name = "bob"
+user = "bob"
+deny = ["truncate"]
+"#,
+    );
+    let dev = ["dev".to_owned()];
+    assert!(g.for_session("shop", "alice", &dev).is_some());
+    assert!(g.for_session("hr", "alice", &dev).is_none());
+    assert!(g.for_session("shop", "alice", &[]).is_none());
+    let bob = g.for_session("hr", "bob", &[]).expect("bob's rule");
+    assert_eq!(denied(&bob, "TRUNCATE t"), Some("truncate"));
+    assert_eq!(denied(&bob, "DROP TABLE t"), None);
+}
+
+#[test]
+fn bad_rules_are_refused_with_their_index_and_key() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        guardrails: Vec<GuardrailConfig>,
+    }
+    let err = |text: &str| {
+        let file: File = toml::from_str(text).expect("toml");
+        Guardrails::compile(&file.guardrails)
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert_eq!(
+        err("[[guardrails]]\nname = \"x\"\n"),
+        "guardrails[0].deny: the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both"
+    );
+    assert!(
+        err("[[guardrails]]\nname = \"x\"\npattern = \"(\"\n")
+            .starts_with("guardrails[0].pattern: not a valid regex"),
+    );
+    assert_eq!(
+        err(
+            "[[guardrails]]\nname = \"x\"\ndeny = [\"drop\"]\n[[guardrails]]\nname = \"x\"\ndeny = [\"drop\"]\n"
+        ),
+        "guardrails[1].name: guardrail `x` is defined twice"
+    );
+    let unknown = toml::from_str::<File>("[[guardrails]]\nname = \"x\"\ndeny = [\"dropp\"]\n")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(unknown.contains("unknown variant `dropp`"), "{unknown}");
+}
+
+#[test]
+fn deeply_nested_text_is_refused_not_a_stack_overflow() {
+    let g = rules(ALL_KINDS);
+    let s = session(&g);
+    // Run where a session runs: a thread with tokio's default worker stack (2 MiB).
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut out = Vec::new();
+            for depth in [40, 1_000, 100_000] {
+                let sql = format!("SELECT {}1{}", "(".repeat(depth), ")".repeat(depth));
+                out.push(s.check(sql.as_bytes()).map(|d| d.code()));
+                let sql = format!("SELECT {}1", "- ".repeat(depth));
+                out.push(s.check(sql.as_bytes()).map(|d| d.code()));
+            }
+            out
+        })
+        .expect("thread");
+    let codes = worker.join().expect("no stack overflow");
+    assert_eq!(codes[0], None, "shallow nesting parses");
+    assert!(
+        codes[2..].iter().all(|c| *c == Some("unparsed")),
+        "{codes:?}"
+    );
+}
