@@ -192,6 +192,9 @@ pub struct ResultSet {
     pub rows: Blocks,
     pub row_count: u64,
     pub truncated: bool,
+    /// How the statement ended, when it did: a result and its completion are one event (one
+    /// hash and one row instead of two per statement).
+    pub completion: Option<Complete>,
 }
 
 impl EventBody for ResultSet {
@@ -256,6 +259,12 @@ impl EventBody for ResultSet {
             rows: Rows<'a, 'r>,
             row_count: u64,
             truncated: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tag: Option<Option<String>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            duration_us: Option<u64>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            suspended: bool,
         }
         let cols: &[Column] = self.columns.as_deref().unwrap_or(&[]);
         let refs: Vec<ColumnRef<'_>> = cols.iter().map(|c| ColumnRef::new(None, &c.name)).collect();
@@ -278,12 +287,16 @@ impl EventBody for ResultSet {
                 },
                 row_count: self.row_count,
                 truncated: self.truncated,
+                tag: self.completion.as_ref().map(Complete::tag_text),
+                duration_us: self.completion.as_ref().map(|c| c.duration_us),
+                suspended: self.completion.as_ref().is_some_and(|c| c.suspended),
             },
         );
     }
 }
 
-/// `db.complete`: a statement finished.
+/// `db.complete`: a statement that returned no rows finished (one that did ends its
+/// `db.result`).
 pub struct Complete {
     /// The command tag; `None` for an empty query.
     pub tag: Option<Bytes>,
@@ -292,17 +305,21 @@ pub struct Complete {
     pub suspended: bool,
 }
 
+impl Complete {
+    fn tag_text(&self) -> Option<String> {
+        self.tag
+            .as_ref()
+            .map(|t| text_of(backend::command_complete(t).unwrap_or(t)).into_owned())
+    }
+}
+
 impl EventBody for Complete {
     fn kind(&self) -> EventKind {
         EventKind::DbComplete
     }
 
     fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, _report: &mut MaskReport) {
-        let tag = self
-            .tag
-            .as_ref()
-            .map(|t| text_of(backend::command_complete(t).unwrap_or(t)).into_owned());
-        let mut v = serde_json::json!({ "tag": tag, "duration_us": self.duration_us });
+        let mut v = serde_json::json!({ "tag": self.tag_text(), "duration_us": self.duration_us });
         if self.suspended {
             v["suspended"] = true.into();
         }

@@ -1,10 +1,10 @@
-//! Recorder throughput: 8 sessions record pgbench-sized query/result/complete events through the
+//! Recorder throughput: 8 sessions record pgbench-sized query and result events through the
 //! real recorder (JSON, SHA-256 chain, signed checkpoints, group commit) into an SQLite file or a
 //! throwaway PostgreSQL cluster, in batched or strict durability.
 //!
 //! `cargo run --release -p ward --example record_rate -- [EVENTS] [sqlite|postgres] [batched|strict]`
 //!
-//! In strict mode each session waits, after every transaction's three events, until they are
+//! In strict mode each session waits, after every transaction's two events, until they are
 //! durable, as the PostgreSQL gateway does before it releases a response.
 
 use std::time::{Duration, Instant};
@@ -73,22 +73,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let (recorder, _thread) = Recorder::spawn(&location, options)?;
     let query = serde_json::json!({ "text": "SELECT abalance FROM pgbench_accounts WHERE aid = $1", "statement": "P0_1", "params": ["4242"] });
-    let result = serde_json::json!({ "columns": [{ "name": "abalance", "type_oid": 23 }], "rows": [["0"]], "row_count": 1, "truncated": false });
-    let complete = serde_json::json!({ "tag": "SELECT 1", "duration_us": 120 });
-    let per_tx: usize = [&query, &result, &complete]
+    let result = serde_json::json!({ "columns": [{ "name": "abalance", "type_oid": 23 }], "rows": [["0"]], "row_count": 1, "truncated": false, "tag": "SELECT 1", "duration_us": 120 });
+    let per_tx: usize = [&query, &result]
         .iter()
         .map(|v| serde_json::to_vec(v).map_or(0, |b| b.len()))
         .sum();
-    let transactions = total / SESSIONS / 3;
+    let transactions = total / SESSIONS / 2;
     let (cpu0, started) = (cpu_seconds(), Instant::now());
     let mut tasks = Vec::new();
     for _ in 0..SESSIONS {
-        let (recorder, query, result, complete) = (
-            recorder.clone(),
-            query.clone(),
-            result.clone(),
-            complete.clone(),
-        );
+        let (recorder, query, result) = (recorder.clone(), query.clone(), result.clone());
         tasks.push(tokio::spawn(async move {
             let identity = Identity {
                 subject: "bench".into(),
@@ -108,8 +102,6 @@ async fn main() -> anyhow::Result<()> {
                 s.record(JsonBody(EventKind::DbQuery, query.clone())).await;
                 s.record(JsonBody(EventKind::DbResult, result.clone()))
                     .await;
-                s.record(JsonBody(EventKind::DbComplete, complete.clone()))
-                    .await;
                 if durability == Durability::Strict && !s.may_release().await {
                     return Err(anyhow::anyhow!("the store refused a commit"));
                 }
@@ -124,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     recorder.flush().await;
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    let events = transactions * SESSIONS * 3;
+    let events = transactions * SESSIONS * 2;
     let mb = (transactions * SESSIONS * per_tx) as f64 / 1e6;
     println!(
         "{backend} {durability:?}: {events} events ({mb:.1} MB of payload) in {secs:.2} s: {:.0} events/s, {:.1} MB/s, {cpu:.2} s CPU in this process",

@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
         rows,
         row_count: 0,
         truncated: true,
+        completion: None,
     });
 });
 
@@ -142,6 +143,11 @@ fn message(tag: u8, body: &[u8], result: &mut ResultRows) {
                 rows: std::mem::take(&mut result.rows),
                 row_count: std::mem::take(&mut result.row_count),
                 truncated: false,
+                completion: Some(record::Complete {
+                    tag: Some(Bytes::copy_from_slice(body)),
+                    duration_us: 0,
+                    suspended: false,
+                }),
             });
             payload(&record::Complete {
                 tag: Some(Bytes::copy_from_slice(body)),

@@ -94,20 +94,19 @@ impl ServerSide {
                 }
             }
             backend::COMMAND_COMPLETE | backend::EMPTY_QUERY | backend::PORTAL_SUSPENDED => {
-                self.finish_result(rec).await;
                 let started = self.started();
-                let tag_bytes =
-                    (tag == backend::COMMAND_COMPLETE).then(|| Bytes::copy_from_slice(body));
-                let duration_us = started.map_or(0, |t| {
-                    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
-                });
-                let suspended = tag == backend::PORTAL_SUSPENDED;
-                rec.record(record::Complete {
-                    tag: tag_bytes,
-                    duration_us,
-                    suspended,
-                })
-                .await;
+                let completion = record::Complete {
+                    tag: (tag == backend::COMMAND_COMPLETE).then(|| Bytes::copy_from_slice(body)),
+                    duration_us: started.map_or(0, |t| {
+                        u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+                    }),
+                    suspended: tag == backend::PORTAL_SUSPENDED,
+                };
+                // Rows end with their completion in one event; a command without rows gets
+                // its own.
+                if let Some(completion) = self.end_result(rec, Some(completion)).await {
+                    rec.record(completion).await;
+                }
                 if matches!(self.front(), Some(Pending::Execute(..))) {
                     self.current = None;
                 }
@@ -243,23 +242,38 @@ impl ServerSide {
         });
     }
 
-    /// Records the rows gathered so far, if a result is open.
+    /// Records the rows gathered so far, if a result is open (a result cut short: no
+    /// completion).
     pub async fn finish_result(&mut self, rec: &SessionRecorder) {
+        let _ = self.end_result(rec, None).await;
+    }
+
+    /// Records the open result with `completion`; gives the completion back when there was
+    /// no result to attach it to.
+    async fn end_result(
+        &mut self,
+        rec: &SessionRecorder,
+        completion: Option<record::Complete>,
+    ) -> Option<record::Complete> {
         if !self.in_result {
-            return;
+            return completion;
         }
         self.in_result = false;
         let columns = self.effective_columns();
+        self.columns = None;
         let result = record::ResultSet {
             columns,
             rows: std::mem::take(&mut self.rows),
             row_count: std::mem::take(&mut self.row_count),
             truncated: std::mem::take(&mut self.truncated),
+            completion,
         };
         if result.row_count > 0 || result.columns.is_some() {
             rec.record(result).await;
+            None
+        } else {
+            result.completion
         }
-        self.columns = None;
     }
 }
 

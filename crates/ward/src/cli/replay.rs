@@ -67,15 +67,14 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
                 }
                 writeln!(out)?;
             }
-            "db.result" => table(p, out)?,
-            "db.complete" => {
-                let tag = p
-                    .get("tag")
-                    .and_then(Value::as_str)
-                    .unwrap_or("(empty query)");
-                let us = p.get("duration_us").and_then(Value::as_u64).unwrap_or(0);
-                writeln!(out, "{:13}{tag} ({:.3} ms)", "", us as f64 / 1000.0)?;
+            "db.result" => {
+                table(p, out)?;
+                // Rows and their completion are one event; a result cut short has none.
+                if p.get("duration_us").is_some() {
+                    completion(p, out)?;
+                }
             }
+            "db.complete" => completion(p, out)?,
             "db.error" => writeln!(
                 out,
                 "{stamp} {} {}: {}",
@@ -211,4 +210,14 @@ fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
     }
     writeln!(out, "{pad}{note}")?;
     Ok(())
+}
+
+/// A statement's command tag and duration.
+fn completion(p: &Value, out: &mut impl Write) -> std::io::Result<()> {
+    let tag = p
+        .get("tag")
+        .and_then(Value::as_str)
+        .unwrap_or("(empty query)");
+    let us = p.get("duration_us").and_then(Value::as_u64).unwrap_or(0);
+    writeln!(out, "{:13}{tag} ({:.3} ms)", "", us as f64 / 1000.0)
 }
