@@ -21,7 +21,7 @@
 //! There is no I/O here; dropping a masker mid-stream loses only the held-back bytes, which were never
 //! emitted.
 
-use crate::engine::{Cursors, Span};
+use crate::engine::{Cursors, Scratch, Span};
 use crate::masker::Masker;
 use crate::report::MaskReport;
 use crate::tail::Resume;
@@ -46,7 +46,7 @@ pub struct StreamMasker {
     resumes: Vec<Option<Resume>>,
     /// The `limit` of the last scan; nothing new is decided until it moves.
     last_limit: usize,
-    cands: Vec<Span>,
+    scratch: Scratch,
     spans: Vec<Span>,
     report: MaskReport,
 }
@@ -67,7 +67,7 @@ impl StreamMasker {
             buf: Vec::new(),
             base: 0,
             emitted: 0,
-            cands: Vec::new(),
+            scratch: Scratch::default(),
             spans: Vec::new(),
             report: MaskReport::new(),
         }
@@ -152,7 +152,7 @@ impl StreamMasker {
             self.base,
             limit,
             &mut self.cursors,
-            &mut self.cands,
+            &mut self.scratch,
             &mut self.spans,
         );
         set.render(

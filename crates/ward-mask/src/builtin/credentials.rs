@@ -4,6 +4,7 @@
 use super::{Builtin, BuiltinTarget};
 use crate::prefilter::Hint;
 use crate::run::{Run, RunClass, RunEnd, Runs};
+use crate::shape::Shape;
 use crate::validate::Validator;
 
 // The long value runs of `url_password`, `auth_header` and `secret_value` are walked in code (see
@@ -32,10 +33,19 @@ const URL_PASSWORD: Runs = Runs {
     max_len: 1637,
 };
 
+/// `auth_header`'s first alternative up to its `:` or `=`.
+macro_rules! auth_key {
+    () => {
+        r#"(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}"#
+    };
+}
+
 macro_rules! auth_header {
     ($value:literal, $token:literal) => {
         concat!(
-            r#"(?i:(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?"#,
+            "(?i:",
+            auth_key!(),
+            r#"[:=][ \t]{0,4}["']?"#,
             r#"(?:[a-z][a-z0-9-]{1,24}[ \t]{1,4})?"#,
             $value,
             r#")|(?-u:\b)Bearer[ \t]{1,4}"#,
@@ -65,12 +75,22 @@ const AUTH_HEADER: Runs = Runs {
     max_len: 16_493,
 };
 
-macro_rules! secret_value {
-    ($bare:literal) => {
+/// `secret_value` up to its operator.
+macro_rules! secret_key {
+    () => {
         concat!(
             r"(?i)(?-u:\b)[a-z0-9_.-]{0,48}",
             r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)",
-            r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}"#,
+            r#"["']?[ \t]{0,4}"#
+        )
+    };
+}
+
+macro_rules! secret_value {
+    ($bare:literal) => {
+        concat!(
+            secret_key!(),
+            r#"(?:[:=]|=>)[ \t]{0,4}"#,
             r#"(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|"#,
             $bare,
             ")"
@@ -115,7 +135,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
-        hint: Hint::Literals(&["://"]),
+        hint: Hint::Shape(Shape::Userinfo),
         runs: Some(&URL_PASSWORD),
     },
     Builtin {
@@ -126,7 +146,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
-        hint: Hint::Literals(&["authorization", "bearer"]),
+        hint: Hint::Any(&[
+            Hint::Keys {
+                words: &["authorization"],
+                before: concat!("(?i)", auth_key!()),
+            },
+            Hint::Starts(&["Bearer"]),
+        ]),
         runs: Some(&AUTH_HEADER),
     },
 ];
@@ -141,22 +167,19 @@ pub(crate) const GENERIC: &[Builtin] = &[Builtin {
     validator: Validator::None,
     target: BuiltinTarget::Value,
     on_by_default: true,
-    hint: Hint::Literals(&[
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "api-key",
-        "accesskey",
-        "access_key",
-        "access-key",
-        "privatekey",
-        "private_key",
-        "private-key",
-        "credential",
-    ]),
+    // The key part ends in one of these right before the quote, blanks and operator.
+    hint: Hint::Keys {
+        words: &[
+            "password",
+            "passwd",
+            "passphrase",
+            "secret",
+            "token",
+            "key",
+            "credential",
+            "credentials",
+        ],
+        before: secret_key!(),
+    },
     runs: Some(&SECRET_VALUE),
 }];

@@ -9,6 +9,8 @@ mod credentials;
 mod network;
 mod personal;
 #[cfg(test)]
+mod prefilter_equivalence;
+#[cfg(test)]
 mod run_equivalence;
 #[cfg(test)]
 mod tests;
