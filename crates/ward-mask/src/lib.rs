@@ -44,6 +44,7 @@ mod engine;
 mod error;
 mod glob;
 mod masker;
+mod pem;
 mod prefilter;
 mod replace;
 mod report;

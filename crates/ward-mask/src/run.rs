@@ -21,6 +21,7 @@
 //! it holds back at least as much; the hold stays bounded by the rule's `max_len`, which comes from the
 //! full pattern.
 
+use crate::pem;
 use regex::bytes::CaptureLocations;
 
 /// The characters a run accepts. The Unicode classes match UTF-8 encoded characters, never invalid
@@ -75,6 +76,10 @@ pub(crate) enum RunEnd {
     /// The run (at most `max` characters) is followed by `@`: the match ends at the last `@` that
     /// leaves the run at least one character, and fails without one.
     LastAt,
+    /// A PEM private key's body after its header (`pem.rs`): up to `max` bytes and an END line, or
+    /// else complete base64 lines. The group is empty and marks the header's end; `class` and `min`
+    /// are not used, and the match keeps no group.
+    PemBody,
 }
 
 /// One run: the capture group holding it, whose first `min` characters the pattern matches.
@@ -107,7 +112,8 @@ pub(crate) struct Extended {
 
 impl Runs {
     /// Walks the run of the match in `locs` (ending at `end`) over `hay`. `None`: there is no match at
-    /// this start (a `LastAt` run without its `@`). A match whose groups hold no run is returned as is.
+    /// this start (a `LastAt` run without its `@`, a PEM header without a body). A match whose groups
+    /// hold no run is returned as is.
     pub(crate) fn extend(
         &self,
         hay: &[u8],
@@ -141,6 +147,9 @@ impl Runs {
                     end: at + 1,
                     group: Some((gs, at)),
                 })
+            }
+            RunEnd::PemBody => {
+                pem::body_end(hay, ge, run.max).map(|end| Extended { end, group: None })
             }
         }
     }

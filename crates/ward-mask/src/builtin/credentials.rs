@@ -2,6 +2,7 @@
 //! `Authorization` headers and `password=`-style assignments.
 
 use super::{Builtin, BuiltinTarget};
+use crate::pem;
 use crate::prefilter::Hint;
 use crate::run::{Run, RunClass, RunEnd, Runs};
 use crate::shape::Shape;
@@ -110,22 +111,41 @@ const SECRET_VALUE: Runs = Runs {
     max_len: 1195,
 };
 
+macro_rules! pem_header {
+    () => {
+        r"-----BEGIN[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----"
+    };
+}
+
+const PRIVATE_KEY: Runs = Runs {
+    runs: &[Run {
+        group: 1,
+        class: RunClass::BareValue,
+        min: 0,
+        max: pem::MAX_BODY,
+        end: RunEnd::PemBody,
+    }],
+    tail: concat!(
+        pem_header!(),
+        r"(?:(?s-u:.){0,16384}?-----END[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
+        r"|(?:\r?\n[A-Za-z0-9+/=]{1,100}){0,160}(?:\r?\n|$))"
+    ),
+    max_len: 16_542,
+};
+
 pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "private_key",
         // The whole BEGIN…END block, body up to 16 KiB (RSA-16384 keys are ~12.6 KiB of PEM). Without an
         // END within that, the second alternative masks the header and the complete base64 lines after
         // it (up to 160 lines of 100), so a truncated key (`head id_rsa`) is still hidden.
-        pattern: concat!(
-            r"-----BEGIN[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
-            r"(?:(?s-u:.){0,16384}?-----END[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
-            r"|(?:\r?\n[A-Za-z0-9+/=]{1,100}){0,160}(?:\r?\n|$))"
-        ),
+        // The body is walked in code (`pem.rs`); the pattern is the header and an empty group after it.
+        pattern: concat!(pem_header!(), "()"),
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: true,
         hint: Hint::Literals(&["-----BEGIN"]),
-        runs: None,
+        runs: Some(&PRIVATE_KEY),
     },
     Builtin {
         name: "url_password",

@@ -7,6 +7,8 @@
 
 mod credentials;
 mod network;
+#[cfg(test)]
+mod pem_equivalence;
 mod personal;
 #[cfg(test)]
 mod prefilter_equivalence;
