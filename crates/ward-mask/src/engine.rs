@@ -9,7 +9,7 @@
 //! A rule's regex runs only in windows around the places the prefilter found for it (`prefilter.rs`,
 //! `search.rs`); clean text costs the prefilter's one pass.
 
-use crate::prefilter::{Anchor, Hint, Prefilter};
+use crate::prefilter::{Anchor, Candidates, Hint, Prefilter};
 use crate::replace::render;
 use crate::report::MaskReport;
 use crate::rule::Rule;
@@ -42,12 +42,15 @@ pub(crate) struct Span {
 }
 
 /// Buffers `resolve` reuses between calls (a stream keeps them; a one-off mask allocates them only if
-/// something is found).
+/// something is found), and the last prefilter scan.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     cands: Vec<Span>,
     anchors: Vec<Anchor>,
     windows: Vec<Window>,
+    /// The buffer (`base`, `from`, length) that `anchors`, `windows` and `candidates` describe.
+    scanned: Option<(usize, usize, usize)>,
+    candidates: Candidates,
 }
 
 /// Where each rule's iteration resumes, and where the last accepted match ended.
@@ -82,23 +85,15 @@ impl RuleSet {
         spans: &mut Vec<Span>,
     ) -> usize {
         let end = base + hay.len();
-        let Scratch {
-            cands,
-            anchors,
-            windows,
-        } = scratch;
+        // One pass finds where each rule may match in `hay[from..]`; rules run only there. A stream
+        // has usually just done it for its tail check.
+        let from = scan_start(cursors, base);
+        let candidates = match scratch.scanned {
+            Some(done) if done == (base, from, hay.len()) => scratch.candidates,
+            _ => self.find_starts(hay, base, from, scratch),
+        };
+        let Scratch { cands, windows, .. } = scratch;
         cands.clear();
-        anchors.clear();
-        let from = cursors
-            .per_rule
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(base)
-            .max(base);
-        // One pass finds where each rule may match in `hay[from..]`; rules run only there.
-        let candidates = self.prefilter.scan(hay, base, from - base, anchors);
-        search::windows(anchors, &self.rules, windows);
         for (i, rule) in self.rules.iter().enumerate() {
             let cursor = cursors.per_rule.get(i).copied().unwrap_or(base).max(base);
             if !candidates.contains(i) {
@@ -113,11 +108,11 @@ impl RuleSet {
                 limit,
             };
             let next = match rule.hint {
-                Hint::Always => at.collect_all(cursor, cands),
-                Hint::Shape(shape) if !search::scanned(shape) => {
-                    at.collect_shape(shape, cursor, cands)
+                _ if self.prefilter.scans(i) => {
+                    at.collect_windows(search::of_rule(windows, i), cursor, cands)
                 }
-                _ => at.collect_windows(search::of_rule(windows, i), cursor, cands),
+                Hint::Shape(shape) => at.collect_shape(shape, cursor, cands),
+                _ => at.collect_all(cursor, cands),
             };
             set_cursor(cursors, i, next.max(limit));
         }
@@ -129,6 +124,45 @@ impl RuleSet {
             }
         }
         limit.max(cursors.accepted_end).min(end)
+    }
+
+    /// Finds, for every rule the prefilter covers, where in `hay[from..]` (`from` absolute) its
+    /// matches may start; [`RuleSet::start_ranges`] reads them, and [`RuleSet::resolve`] reuses them
+    /// for the same buffer. Rules it does not cover may match anywhere.
+    pub(crate) fn find_starts(
+        &self,
+        hay: &[u8],
+        base: usize,
+        from: usize,
+        scratch: &mut Scratch,
+    ) -> Candidates {
+        scratch.anchors.clear();
+        let candidates = self
+            .prefilter
+            .scan(hay, base, from - base, &mut scratch.anchors);
+        search::windows(&scratch.anchors, &self.rules, &mut scratch.windows);
+        scratch.scanned = Some((base, from, hay.len()));
+        scratch.candidates = candidates;
+        candidates
+    }
+
+    /// Where matches of rule `i` may start after [`RuleSet::find_starts`] (absolute, half-open, in
+    /// order), or `None` if they may start anywhere.
+    pub(crate) fn start_ranges<'a>(
+        &self,
+        i: usize,
+        scratch: &'a Scratch,
+    ) -> Option<impl Iterator<Item = (usize, usize)> + 'a> {
+        self.prefilter
+            .scans(i)
+            .then(|| search::start_ranges(&scratch.windows, i))
+    }
+
+    /// How many bytes at the end of a buffer may start a match of rule `i` that the prefilter cannot
+    /// have seen yet.
+    pub(crate) fn unseen(&self, i: usize) -> usize {
+        let search_len = self.rules.get(i).map_or(0, |r| r.search_len);
+        self.prefilter.unseen(i, search_len)
     }
 
     /// Appends `hay[from..to]` (absolute positions) to `out` with `spans` replaced, counting into `report`.
@@ -153,6 +187,17 @@ impl RuleSet {
         }
         out.extend_from_slice(slice(hay, at - base, to - base));
     }
+}
+
+/// Where a scan for `resolve` starts: the earliest rule cursor (absolute), or `base`.
+pub(crate) fn scan_start(cursors: &Cursors, base: usize) -> usize {
+    cursors
+        .per_rule
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(base)
+        .max(base)
 }
 
 fn set_cursor(cursors: &mut Cursors, i: usize, pos: usize) {

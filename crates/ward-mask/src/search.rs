@@ -13,8 +13,8 @@
 //! reports past the window's end is not trusted (it may be cut short); the next window finds it.
 //! Windows closer than `search_len` are merged, so text is never searched twice for one rule.
 //!
-//! Rules without anchors (custom rules) search the whole input; rules with a shape the prefilter does
-//! not scan for (`ipv4`, `ipv6`) find their windows with `Shape::next_end` as they go.
+//! Rules the prefilter does not cover (custom rules) search the whole input; rules with a shape it
+//! does not scan for (`ipv4`, `ipv6`) find their windows with `Shape::next_end` as they go.
 
 use crate::engine::{Span, slice};
 use crate::prefilter::Anchor;
@@ -34,9 +34,12 @@ pub(crate) struct Window {
     hi: usize,
 }
 
-/// Whether the prefilter finds `shape` itself (rather than the rule, with `Shape::next_end`).
-pub(crate) fn scanned(shape: Shape) -> bool {
-    !matches!(shape, Shape::DottedDigits | Shape::Colon)
+/// The positions where matches of `rule` may start, as absolute half-open ranges in order.
+pub(crate) fn start_ranges(
+    windows: &[Window],
+    rule: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    of_rule(windows, rule).iter().map(|w| (w.lo, w.hi + 1))
 }
 
 /// Turns anchors into windows of possible starts, sorted by rule then position, merged per rule.

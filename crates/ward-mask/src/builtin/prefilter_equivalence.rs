@@ -4,9 +4,10 @@
 //! prefilter's segments. Also: the bulk shape scan finds exactly the positions the plain shape
 //! definitions accept.
 
-use crate::engine::{Span, find_captures, slice};
+use crate::engine::{Scratch, Span, find_captures, slice};
 use crate::prefilter::{Anchor, Hint, Prefilter};
 use crate::shape::{self, Shape};
+use crate::stream::Tail;
 use crate::{MaskReport, Masker, MaskingConfig, TokenKey};
 use proptest::prelude::*;
 use std::cmp::Reverse;
@@ -244,6 +245,50 @@ proptest! {
     #[test]
     fn long_inputs_equal_whole_search(data in long_input()) {
         check(&data)?;
+    }
+}
+
+/// The streaming tail check looking only where the prefilter allows matches gives the same first
+/// open position as looking everywhere, for every rule and starting point.
+fn tail_agrees(data: &[u8], froms: &[usize]) -> Result<(), TestCaseError> {
+    for masker in maskers() {
+        let set = &masker.set;
+        for &from in froms.iter().filter(|&&f| f <= data.len()) {
+            let mut scratch = Scratch::default();
+            set.find_starts(data, 0, from, &mut scratch);
+            let tail = Tail {
+                set,
+                hay: data,
+                base: 0,
+                starts: &scratch,
+            };
+            for (i, rule) in set.rules.iter().enumerate() {
+                let mut cache = rule.tail().create_cache();
+                let everywhere = rule.tail().first_open(&mut cache, data, 0, from, &mut None);
+                let anchored = tail.first_open(i, rule, &mut cache, from, &mut None);
+                prop_assert_eq!(
+                    anchored,
+                    everywhere,
+                    "{} from {} in {:?}",
+                    rule.name,
+                    from,
+                    String::from_utf8_lossy(data)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn anchored_tail_check_equals_full(data in input(), froms in prop::collection::vec(0usize..200, 1..4)) {
+        tail_agrees(&data, &froms)?;
     }
 }
 

@@ -70,7 +70,7 @@ pub(super) enum Kind {
 }
 
 /// Which rules may match: bit `i` for rule `i`. Rules past 64 are always candidates.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Candidates(u64);
 
 impl Candidates {
@@ -130,6 +130,23 @@ pub(crate) struct Prefilter {
     /// Rules whose shape each rule finds itself (`Shape::next_end`), and rules without a hint.
     per_rule: u64,
     always: u64,
+    /// Per rule: how far from its start a match's anchor can end (`None`: up to the rule's longest
+    /// match). See [`Prefilter::unseen`].
+    reach: Vec<Option<usize>>,
+}
+
+/// How far from a match's start the anchor `hint` finds for it ends, at most (`None`: unknown).
+fn reach(hint: &Hint, keys: &Keys, rule: usize) -> Option<usize> {
+    match hint {
+        Hint::Starts(lits) => lits.iter().map(|l| l.len()).max(),
+        // The operator ends at most `lead + 1` bytes in.
+        Hint::Keys { .. } => keys.lead(rule).map(|lead| lead + 1),
+        Hint::Any(hints) => hints
+            .iter()
+            .map(|h| reach(h, keys, rule))
+            .try_fold(0, |a, r| Some(a.max(r?))),
+        Hint::Always | Hint::Literals(_) | Hint::Shape(_) => None,
+    }
 }
 
 fn bit(rule: usize) -> u64 {
@@ -149,6 +166,12 @@ impl Prefilter {
                 continue;
             }
             p.add(hint, i, bit);
+            if p.reach.len() <= i {
+                p.reach.resize(i + 1, None);
+            }
+            if let Some(r) = p.reach.get_mut(i) {
+                *r = reach(&hint, &p.keys, i);
+            }
         }
         p.always |= p.literals.build();
         p.keys.build();
@@ -175,6 +198,24 @@ impl Prefilter {
                 Shape::DottedDigits | Shape::Colon => self.per_rule |= bit,
             },
         }
+    }
+
+    /// Whether [`Prefilter::scan`] finds every place where rule `rule` can match; if not, the rule runs
+    /// over all input (no hint, a shape it finds itself, a rule past 64, or literals the searcher
+    /// could not take).
+    pub(crate) fn scans(&self, rule: usize) -> bool {
+        let bit = bit(rule);
+        bit != 0 && (self.always | self.per_rule) & bit == 0
+    }
+
+    /// How many bytes at the end of the input may hold the start of a match of `rule` whose anchor is
+    /// not complete yet (so the scan cannot have found it), given the rule's longest regex match.
+    pub(crate) fn unseen(&self, rule: usize, search_len: usize) -> usize {
+        self.reach
+            .get(rule)
+            .copied()
+            .flatten()
+            .map_or(search_len, |r| r.min(search_len))
     }
 
     /// The rules that may have a match in `hay`.
