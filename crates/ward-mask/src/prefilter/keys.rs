@@ -15,9 +15,11 @@ pub(super) struct Keys {
     keys: Vec<Key>,
     /// Per rule: the longest match of its hint's `before` pattern.
     leads: Vec<Option<usize>>,
-    /// Per byte: the keys (bit `k` for `keys[k]`) that may end in that byte. Most `:`/`=` follow a
-    /// byte no key ends with, and this rejects them with one lookup.
+    /// Per byte: the keys (bit `k` for `keys[k]`) that may end in that byte.
     ends: Box<[u64; 256]>,
+    /// Per pair of bytes (bit `a * 256 + b`): whether some key may end in `a b`. Most `:`/`=` follow
+    /// a pair no key ends with (`_id=`, `"status":`), and this rejects them with one lookup.
+    pairs: Box<[u64; 1024]>,
 }
 
 impl Default for Keys {
@@ -26,6 +28,7 @@ impl Default for Keys {
             keys: Vec::new(),
             leads: Vec::new(),
             ends: Box::new([0; 256]),
+            pairs: Box::new([0; 1024]),
         }
     }
 }
@@ -48,6 +51,22 @@ impl Keys {
     }
 
     pub(super) fn build(&mut self) {
+        for a in 0u8..=255 {
+            for b in 0u8..=255 {
+                let pair = [a, b].to_ascii_lowercase();
+                // A non-ASCII byte may be part of the K or ſ of a key (`ends_with_key`).
+                let maybe = !a.is_ascii()
+                    || !b.is_ascii()
+                    || self.keys.iter().any(|k| {
+                        let tail = k.word.len().checked_sub(2).and_then(|i| k.word.get(i..));
+                        tail.is_none_or(|t| t == pair)
+                    });
+                let i = usize::from(a) << 8 | usize::from(b);
+                if let (true, Some(w)) = (maybe, self.pairs.get_mut(i / 64)) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
         // Past 64 keys, `rules_at` checks every key at every operator instead.
         for (k, key) in self.keys.iter().enumerate().take(64) {
             for (b, slot) in (0u8..=255).zip(self.ends.iter_mut()) {
@@ -89,6 +108,16 @@ impl Keys {
         let Some(&last) = text.last() else {
             return 0;
         };
+        if let Some(&[a, b]) = end.checked_sub(2).and_then(|i| hay.get(i..end)) {
+            let i = usize::from(a) << 8 | usize::from(b);
+            if self
+                .pairs
+                .get(i / 64)
+                .is_some_and(|w| w >> (i % 64) & 1 == 0)
+            {
+                return 0;
+            }
+        }
         if self.keys.len() > 64 {
             return self
                 .keys
