@@ -17,8 +17,8 @@ pub(super) struct Keys {
     leads: Vec<Option<usize>>,
     /// Per byte: the keys (bit `k` for `keys[k]`) that may end in that byte.
     ends: Box<[u64; 256]>,
-    /// Per pair of bytes (bit `a * 256 + b`): whether some key may end in `a b`. Most `:`/`=` follow
-    /// a pair no key ends with (`_id=`, `"status":`), and this rejects them with one lookup.
+    /// Per pair of ASCII bytes (bit `a * 256 + b`): whether some key ends in `a b`. Most `:`/`=`
+    /// follow a pair no key ends with (`_id=`, `"status":`), and this rejects them with one lookup.
     pairs: Box<[u64; 1024]>,
 }
 
@@ -51,19 +51,23 @@ impl Keys {
     }
 
     pub(super) fn build(&mut self) {
-        for a in 0u8..=255 {
-            for b in 0u8..=255 {
-                let pair = [a, b].to_ascii_lowercase();
-                // A non-ASCII byte may be part of the K or ſ of a key (`ends_with_key`).
-                let maybe = !a.is_ascii()
-                    || !b.is_ascii()
-                    || self.keys.iter().any(|k| {
-                        let tail = k.word.len().checked_sub(2).and_then(|i| k.word.get(i..));
-                        tail.is_none_or(|t| t == pair)
-                    });
-                let i = usize::from(a) << 8 | usize::from(b);
-                if let (true, Some(w)) = (maybe, self.pairs.get_mut(i / 64)) {
-                    *w |= 1 << (i % 64);
+        for key in &self.keys {
+            let Some(&[a, b]) = key
+                .word
+                .len()
+                .checked_sub(2)
+                .and_then(|i| key.word.get(i..))
+            else {
+                // A one-letter key: every pair may end it.
+                self.pairs.fill(u64::MAX);
+                break;
+            };
+            for a in [a.to_ascii_lowercase(), a.to_ascii_uppercase()] {
+                for b in [b.to_ascii_lowercase(), b.to_ascii_uppercase()] {
+                    let i = usize::from(a) << 8 | usize::from(b);
+                    if let Some(w) = self.pairs.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
                 }
             }
         }
@@ -110,10 +114,13 @@ impl Keys {
         };
         if let Some(&[a, b]) = end.checked_sub(2).and_then(|i| hay.get(i..end)) {
             let i = usize::from(a) << 8 | usize::from(b);
-            if self
-                .pairs
-                .get(i / 64)
-                .is_some_and(|w| w >> (i % 64) & 1 == 0)
+            // A non-ASCII byte may be part of the K or ſ of a key (`ends_with_key`).
+            let ascii = (a | b).is_ascii();
+            if ascii
+                && self
+                    .pairs
+                    .get(i / 64)
+                    .is_some_and(|w| w >> (i % 64) & 1 == 0)
             {
                 return 0;
             }
