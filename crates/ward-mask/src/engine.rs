@@ -13,7 +13,7 @@ use crate::prefilter::{Anchor, Candidates, Hint, Prefilter};
 use crate::replace::render;
 use crate::report::MaskReport;
 use crate::rule::Rule;
-use crate::search::{self, Found, Window};
+use crate::search::{self, Search, Window};
 use crate::token::TokenKey;
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -100,7 +100,7 @@ impl RuleSet {
                 set_cursor(cursors, i, cursor.max(limit));
                 continue;
             }
-            let at = Found {
+            let at = Search {
                 rule,
                 index: i,
                 hay,

@@ -91,7 +91,7 @@ pub(crate) fn of_rule(windows: &[Window], rule: usize) -> &[Window] {
 
 /// Where one rule's matches are collected: `hay` holds stream bytes from absolute `base`; matches
 /// starting at or after `limit` are left for a later call.
-pub(crate) struct Found<'a> {
+pub(crate) struct Search<'a> {
     pub rule: &'a Rule,
     pub index: usize,
     pub hay: &'a [u8],
@@ -105,7 +105,7 @@ enum Flow {
     Stop,
 }
 
-impl Found<'_> {
+impl Search<'_> {
     /// Pushes the rule's validated matches starting in `windows` and before `limit`; returns where
     /// its iteration resumes (absolute).
     pub(crate) fn collect_windows(
@@ -128,7 +128,7 @@ impl Found<'_> {
         self.base + pos
     }
 
-    /// Like [`Found::collect_windows`] for a shape the rule finds itself: each occurrence ending at `e`
+    /// Like [`Search::collect_windows`] for a shape the rule finds itself: each occurrence ending at `e`
     /// makes the window `e - search_len ..= e - 1`.
     pub(crate) fn collect_shape(
         &self,

@@ -28,9 +28,9 @@ pub(crate) enum Shape {
     DottedDigits,
     /// A `:`.
     Colon,
-    /// `://` followed by a `:` before any ASCII whitespace or `/ ? # @ ' " < >`, within 512 bytes (or
-    /// with nothing but such candidates up to the end of the input): where a URL's `user:password`
-    /// can be. The occurrence is the `://`.
+    /// `://` where a URL's `user:password` can follow: the first ASCII whitespace or `: / ? # @ ' "
+    /// < >` after it is a `:`, or none comes within 512 bytes (the userinfo may go on, or still be
+    /// arriving). The occurrence is the `://`.
     Userinfo,
 }
 
