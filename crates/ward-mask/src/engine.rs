@@ -5,15 +5,21 @@
 //! greedily when they do not overlap an accepted one. The same code runs for a whole buffer and for a
 //! stream; a stream only passes a `limit` below which everything is final, so the concatenated stream
 //! output equals masking the concatenated input.
+//!
+//! A rule's regex runs only in windows around the places the prefilter found for it (`prefilter.rs`,
+//! `search.rs`); clean text costs the prefilter's one pass.
 
-use crate::prefilter::{Hint, Prefilter};
+use crate::prefilter::{Anchor, Candidates, Hint, Prefilter};
 use crate::replace::render;
 use crate::report::MaskReport;
-use crate::rule::{Rule, Target};
+use crate::rule::Rule;
+use crate::search::{self, Search, Window};
 use crate::token::TokenKey;
-use regex::bytes::CaptureLocations;
 use std::cmp::Reverse;
 use std::sync::Arc;
+
+#[cfg(test)]
+pub(crate) use crate::search::find_captures;
 
 /// A rule set compiled for one profile: the rules plus a combined prefilter.
 #[derive(Debug)]
@@ -33,6 +39,18 @@ pub(crate) struct Span {
     pub mask_start: usize,
     pub mask_end: usize,
     pub rule: usize,
+}
+
+/// Buffers `resolve` reuses between calls (a stream keeps them; a one-off mask allocates them only if
+/// something is found), and the last prefilter scan.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    cands: Vec<Span>,
+    anchors: Vec<Anchor>,
+    windows: Vec<Window>,
+    /// The buffer (`base`, `from`, length) that `anchors`, `windows` and `candidates` describe.
+    scanned: Option<(usize, usize, usize)>,
+    candidates: Candidates,
 }
 
 /// Where each rule's iteration resumes, and where the last accepted match ended.
@@ -63,29 +81,39 @@ impl RuleSet {
         base: usize,
         limit: usize,
         cursors: &mut Cursors,
-        cands: &mut Vec<Span>,
+        scratch: &mut Scratch,
         spans: &mut Vec<Span>,
     ) -> usize {
         let end = base + hay.len();
+        // One pass finds where each rule may match in `hay[from..]`; rules run only there. A stream
+        // has usually just done it for its tail check.
+        let from = scan_start(cursors, base);
+        let candidates = match scratch.scanned {
+            Some(done) if done == (base, from, hay.len()) => scratch.candidates,
+            _ => self.find_starts(hay, base, from, scratch),
+        };
+        let Scratch { cands, windows, .. } = scratch;
         cands.clear();
-        let from = cursors
-            .per_rule
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(base)
-            .max(base);
-        // Rules whose hint is absent from `hay[from..]` cannot match there: skip them.
-        let candidates = self
-            .prefilter
-            .candidates(hay.get(from - base..).unwrap_or_default());
         for (i, rule) in self.rules.iter().enumerate() {
             let cursor = cursors.per_rule.get(i).copied().unwrap_or(base).max(base);
             if !candidates.contains(i) {
                 set_cursor(cursors, i, cursor.max(limit));
                 continue;
             }
-            let next = collect_rule(rule, i, hay, base, cursor, limit, cands);
+            let at = Search {
+                rule,
+                index: i,
+                hay,
+                base,
+                limit,
+            };
+            let next = match rule.hint {
+                _ if self.prefilter.scans(i) => {
+                    at.collect_windows(search::of_rule(windows, i), cursor, cands)
+                }
+                Hint::Shape(shape) => at.collect_shape(shape, cursor, cands),
+                _ => at.collect_all(cursor, cands),
+            };
             set_cursor(cursors, i, next.max(limit));
         }
         cands.sort_unstable_by_key(|c| (c.start, Reverse(c.end), c.rule));
@@ -96,6 +124,45 @@ impl RuleSet {
             }
         }
         limit.max(cursors.accepted_end).min(end)
+    }
+
+    /// Finds, for every rule the prefilter covers, where in `hay[from..]` (`from` absolute) its
+    /// matches may start; [`RuleSet::start_ranges`] reads them, and [`RuleSet::resolve`] reuses them
+    /// for the same buffer. Rules it does not cover may match anywhere.
+    pub(crate) fn find_starts(
+        &self,
+        hay: &[u8],
+        base: usize,
+        from: usize,
+        scratch: &mut Scratch,
+    ) -> Candidates {
+        scratch.anchors.clear();
+        let candidates = self
+            .prefilter
+            .scan(hay, base, from - base, &mut scratch.anchors);
+        search::windows(&scratch.anchors, &self.rules, &mut scratch.windows);
+        scratch.scanned = Some((base, from, hay.len()));
+        scratch.candidates = candidates;
+        candidates
+    }
+
+    /// Where matches of rule `i` may start after [`RuleSet::find_starts`] (absolute, half-open, in
+    /// order), or `None` if they may start anywhere.
+    pub(crate) fn start_ranges<'a>(
+        &self,
+        i: usize,
+        scratch: &'a Scratch,
+    ) -> Option<impl Iterator<Item = (usize, usize)> + 'a> {
+        self.prefilter
+            .scans(i)
+            .then(|| search::start_ranges(&scratch.windows, i))
+    }
+
+    /// How many bytes at the end of a buffer may start a match of rule `i` that the prefilter cannot
+    /// have seen yet.
+    pub(crate) fn unseen(&self, i: usize) -> usize {
+        let search_len = self.rules.get(i).map_or(0, |r| r.search_len);
+        self.prefilter.unseen(i, search_len)
     }
 
     /// Appends `hay[from..to]` (absolute positions) to `out` with `spans` replaced, counting into `report`.
@@ -122,6 +189,17 @@ impl RuleSet {
     }
 }
 
+/// Where a scan for `resolve` starts: the earliest rule cursor (absolute), or `base`.
+pub(crate) fn scan_start(cursors: &Cursors, base: usize) -> usize {
+    cursors
+        .per_rule
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(base)
+        .max(base)
+}
+
 fn set_cursor(cursors: &mut Cursors, i: usize, pos: usize) {
     if let Some(c) = cursors.per_rule.get_mut(i) {
         *c = pos;
@@ -130,101 +208,6 @@ fn set_cursor(cursors: &mut Cursors, i: usize, pos: usize) {
 
 /// A panic-free sub-slice; positions come from regex matches, so an empty result means a logic error
 /// rather than untrusted input, and emitting nothing is the safe failure.
-fn slice(hay: &[u8], from: usize, to: usize) -> &[u8] {
+pub(crate) fn slice(hay: &[u8], from: usize, to: usize) -> &[u8] {
     hay.get(from..to).unwrap_or_default()
-}
-
-/// Pushes rule `i`'s validated matches that start before `limit`; returns where its iteration resumes.
-fn collect_rule(
-    rule: &Rule,
-    i: usize,
-    hay: &[u8],
-    base: usize,
-    cursor: usize,
-    limit: usize,
-    cands: &mut Vec<Span>,
-) -> usize {
-    // Capture locations (and a deferred rule's regex) are made only once a search is due.
-    let mut locs: Option<CaptureLocations> = None;
-    // `pos` is where `find_iter` would resume. It only moves past matches the caller consumes: when
-    // streaming, "no match here" is final only below `limit`, which the caller applies.
-    let mut pos = cursor - base;
-    while pos <= hay.len() {
-        let mut from = pos;
-        if let Hint::Shape(shape) = rule.hint {
-            // No match starts before the next shape occurrence's end minus the longest match.
-            match shape.next_end(hay, pos) {
-                Some(end) => from = pos.max(end.saturating_sub(rule.max_len)),
-                None => break,
-            }
-        }
-        let regex = rule.regex();
-        let found = match rule.target {
-            Target::Whole if rule.runs.is_none() => regex
-                .find_at(hay, from)
-                .map(|m| (m.start(), m.end(), m.start(), m.end())),
-            _ => {
-                let locs = locs.get_or_insert_with(|| regex.capture_locations());
-                find_captures(rule, locs, hay, from)
-            }
-        };
-        let Some((start, end, ms, me)) = found else {
-            break;
-        };
-        if base + start >= limit {
-            break;
-        }
-        if rule.validator.accepts(slice(hay, ms, me)) {
-            cands.push(Span {
-                start: base + start,
-                end: base + end,
-                mask_start: base + ms,
-                mask_end: base + me,
-                rule: i,
-            });
-        }
-        // INVARIANT: rules never match empty text (checked at compile time), so this always advances.
-        pos = end.max(start + 1);
-    }
-    base + pos
-}
-
-/// The next match of `rule` at or after `from`: (start, end, target start, target end). Walks the
-/// rule's value run, if it has one; a start where the run fails has no match, so the search goes on.
-pub(crate) fn find_captures(
-    rule: &Rule,
-    locs: &mut CaptureLocations,
-    hay: &[u8],
-    from: usize,
-) -> Option<(usize, usize, usize, usize)> {
-    let mut at = from;
-    loop {
-        let m = rule.regex().captures_read_at(locs, hay, at)?;
-        let (start, mut end) = (m.start(), m.end());
-        let mut target = group(&rule.target, locs);
-        if let Some(runs) = rule.runs {
-            match runs.extend(hay, locs, end) {
-                Some(ext) => {
-                    end = ext.end;
-                    // INVARIANT: a run's group is the first that took part (the rule's target).
-                    target = ext.group.or(target);
-                }
-                None => {
-                    // Rules never match empty text, so `start < hay.len()` and this advances.
-                    at = start + 1;
-                    continue;
-                }
-            }
-        }
-        let (gs, ge) = target.unwrap_or((start, end));
-        return Some((start, end, gs, ge));
-    }
-}
-
-fn group(target: &Target, locs: &CaptureLocations) -> Option<(usize, usize)> {
-    match target {
-        Target::Whole => None,
-        Target::Group(g) => locs.get(*g),
-        Target::FirstGroup => (1..locs.len()).find_map(|g| locs.get(g)),
-    }
 }

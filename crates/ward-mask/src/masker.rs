@@ -2,7 +2,7 @@
 
 use crate::cells::{CellPlan, ColumnRef, ColumnRule};
 use crate::config::MaskingConfig;
-use crate::engine::{Cursors, RuleSet};
+use crate::engine::{Cursors, RuleSet, Scratch};
 use crate::error::ConfigError;
 use crate::report::MaskReport;
 use crate::stream::StreamMasker;
@@ -12,8 +12,8 @@ use std::sync::Arc;
 /// A compiled set of masking rules (one profile). Cheap to clone and shareable across threads.
 ///
 /// # Performance
-/// Clean input costs one pass of a combined automaton over all rules and no allocation: the result is
-/// `Cow::Borrowed`. Rules run individually only when that pass finds something.
+/// Clean input costs one prefilter pass over all rules (`prefilter.rs`) and no allocation: the result
+/// is `Cow::Borrowed`. A rule's regex runs only around what that pass finds for it.
 #[derive(Debug, Clone)]
 pub struct Masker {
     pub(crate) set: Arc<RuleSet>,
@@ -31,12 +31,12 @@ impl Masker {
 
     /// Masks `input`, adding what matched to `report`. Returns the input itself when nothing matched.
     pub fn mask<'a>(&self, input: &'a [u8], report: &mut MaskReport) -> Cow<'a, [u8]> {
-        let mut cands = Vec::new();
+        let mut scratch = Scratch::default();
         let mut spans = Vec::new();
         let mut cursors = Cursors::default();
         let end = self
             .set
-            .resolve(input, 0, usize::MAX, &mut cursors, &mut cands, &mut spans);
+            .resolve(input, 0, usize::MAX, &mut cursors, &mut scratch, &mut spans);
         if spans.is_empty() {
             return Cow::Borrowed(input);
         }

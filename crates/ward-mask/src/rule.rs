@@ -94,6 +94,9 @@ pub(crate) struct Rule {
     tail: OnceLock<TailDfa>,
     /// Upper bound on a match's length in bytes.
     pub max_len: usize,
+    /// Upper bound on the length of a match of the regex itself (`max_len` without the value run the
+    /// code walks, if any): how far around an anchor a search must look.
+    pub search_len: usize,
     pub validator: Validator,
     pub target: Target,
     pub replacement: Replacement,
@@ -145,6 +148,7 @@ impl Rule {
             return Err(RuleError::EmptyMatch);
         }
         let cut_len = props.maximum_len();
+        let search_len = cut_len.unwrap_or(MAX_MATCH_LEN);
         let max_len = match spec
             .runs
             .map_or(cut_len, |r| cut_len.map(|n| n.max(r.max_len)))
@@ -182,6 +186,7 @@ impl Rule {
             regex: regex.map(OnceLock::from).unwrap_or_default(),
             tail: tail.map(OnceLock::from).unwrap_or_default(),
             max_len,
+            search_len: search_len.min(max_len),
             validator: spec.validator,
             target,
             replacement: spec.replacement,

@@ -21,6 +21,7 @@
 //! it holds back at least as much; the hold stays bounded by the rule's `max_len`, which comes from the
 //! full pattern.
 
+use crate::pem;
 use regex::bytes::CaptureLocations;
 
 /// The characters a run accepts. The Unicode classes match UTF-8 encoded characters, never invalid
@@ -75,6 +76,10 @@ pub(crate) enum RunEnd {
     /// The run (at most `max` characters) is followed by `@`: the match ends at the last `@` that
     /// leaves the run at least one character, and fails without one.
     LastAt,
+    /// A PEM private key's body after its header (`pem.rs`): up to `max` bytes and an END line, or
+    /// else complete base64 lines. The group is empty and marks the header's end; `class` and `min`
+    /// are not used, and the match keeps no group.
+    PemBody,
 }
 
 /// One run: the capture group holding it, whose first `min` characters the pattern matches.
@@ -107,7 +112,8 @@ pub(crate) struct Extended {
 
 impl Runs {
     /// Walks the run of the match in `locs` (ending at `end`) over `hay`. `None`: there is no match at
-    /// this start (a `LastAt` run without its `@`). A match whose groups hold no run is returned as is.
+    /// this start (a `LastAt` run without its `@`, a PEM header without a body). A match whose groups
+    /// hold no run is returned as is.
     pub(crate) fn extend(
         &self,
         hay: &[u8],
@@ -142,6 +148,9 @@ impl Runs {
                     group: Some((gs, at)),
                 })
             }
+            RunEnd::PemBody => {
+                pem::body_end(hay, ge, run.max).map(|end| Extended { end, group: None })
+            }
         }
     }
 }
@@ -161,17 +170,43 @@ fn walk(
         .unwrap_or_default()
         .get(..count * class.max_char_len())
         .unwrap_or_else(|| hay.get(from..).unwrap_or_default());
-    let valid = window.utf8_chunks().next().map_or("", |c| c.valid());
+    // The run is the window's valid UTF-8 prefix, decoded a piece at a time: a run usually ends long
+    // before its limit (4096 characters for a header value), and validating the whole window first
+    // cost more than the rest of masking a header.
     let mut at = from;
-    for c in valid.chars().take(count) {
-        if !class.accepts(c) {
-            break;
+    let mut taken = 0;
+    let mut rest = window;
+    loop {
+        let piece = rest.get(..PIECE).unwrap_or(rest);
+        let (valid, last) = match std::str::from_utf8(piece) {
+            Ok(valid) => (valid, piece.len() == rest.len()),
+            // A sequence cut at the piece's end is completed by the next piece, unless the window
+            // ends there too; any other error ends the valid prefix.
+            Err(e) => (
+                piece
+                    .get(..e.valid_up_to())
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .unwrap_or_default(),
+                e.error_len().is_some() || piece.len() == rest.len(),
+            ),
+        };
+        for c in valid.chars() {
+            if taken == count || !class.accepts(c) {
+                return at;
+            }
+            seen(c, at);
+            at += c.len_utf8();
+            taken += 1;
         }
-        seen(c, at);
-        at += c.len_utf8();
+        if last || valid.is_empty() {
+            return at;
+        }
+        rest = rest.get(valid.len()..).unwrap_or_default();
     }
-    at
 }
+
+/// Bytes of a run decoded at a time by `walk`.
+const PIECE: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -21,11 +21,51 @@
 //! There is no I/O here; dropping a masker mid-stream loses only the held-back bytes, which were never
 //! emitted.
 
-use crate::engine::{Cursors, Span};
+use crate::engine::{Cursors, RuleSet, Scratch, Span, scan_start};
 use crate::masker::Masker;
 use crate::report::MaskReport;
+use crate::rule::Rule;
 use crate::tail::Resume;
 use regex_automata::hybrid::dfa::Cache;
+
+/// The tail check of one push: the buffer and where the prefilter says matches may start
+/// ([`RuleSet::find_starts`] over it).
+pub(crate) struct Tail<'a> {
+    pub set: &'a RuleSet,
+    pub hay: &'a [u8],
+    pub base: usize,
+    pub starts: &'a Scratch,
+}
+
+impl Tail<'_> {
+    /// The first position from `from` where rule `i`'s answer may still change (see `tail.rs`), or
+    /// the end of the buffer. Where the prefilter knows where the rule's matches can start, only
+    /// those places and the last few bytes (a match too short yet to show its anchor,
+    /// [`RuleSet::unseen`]) are checked: everywhere else the rule's automaton dies, so the answer is
+    /// the same.
+    pub(crate) fn first_open(
+        &self,
+        i: usize,
+        rule: &Rule,
+        cache: &mut Cache,
+        from: usize,
+        resume: &mut Option<Resume>,
+    ) -> usize {
+        let end = self.base + self.hay.len();
+        let tail = rule.tail();
+        match self.set.start_ranges(i, self.starts) {
+            Some(starts) => {
+                let zone = end.saturating_sub(self.set.unseen(i)).max(from);
+                let starts = starts
+                    .map(|(lo, hi)| (lo.max(from), hi.min(zone)))
+                    .filter(|(lo, hi)| lo < hi)
+                    .chain([(zone, end)]);
+                tail.first_open_in(cache, self.hay, self.base, starts, resume)
+            }
+            None => tail.first_open(cache, self.hay, self.base, from, resume),
+        }
+    }
+}
 
 /// Bytes kept before the unemitted region so `\b` and other look-behind see the real previous
 /// character (a UTF-8 character is at most 4 bytes).
@@ -46,7 +86,9 @@ pub struct StreamMasker {
     resumes: Vec<Option<Resume>>,
     /// The `limit` of the last scan; nothing new is decided until it moves.
     last_limit: usize,
-    cands: Vec<Span>,
+    /// Per rule: where the tail check of the current push starts.
+    froms: Vec<usize>,
+    scratch: Scratch,
     spans: Vec<Span>,
     report: MaskReport,
 }
@@ -59,6 +101,7 @@ impl StreamMasker {
             decided: vec![0; rules.len()],
             resumes: vec![None; rules.len()],
             last_limit: 0,
+            froms: Vec::with_capacity(rules.len()),
             cursors: Cursors {
                 per_rule: vec![0; rules.len()],
                 accepted_end: 0,
@@ -67,7 +110,7 @@ impl StreamMasker {
             buf: Vec::new(),
             base: 0,
             emitted: 0,
-            cands: Vec::new(),
+            scratch: Scratch::default(),
             spans: Vec::new(),
             report: MaskReport::new(),
         }
@@ -84,24 +127,38 @@ impl StreamMasker {
     pub fn push_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         self.buf.extend_from_slice(chunk);
         let end = self.base + self.buf.len();
-        let mut limit = end;
-        let rules = self
-            .masker
-            .set
+        let set = &self.masker.set;
+        // Per rule, the first position whose answer may still be open. A start this far back is
+        // decided whatever comes next: its match would already be complete. (+4: a Unicode `\b` after
+        // the match may look at one more character.) Starts before the rule's cursor do not matter:
+        // its iteration resumes there.
+        let froms = set
             .rules
             .iter()
             .zip(&self.cursors.per_rule)
-            .zip(&mut self.resumes);
-        let state = self.caches.iter_mut().zip(&mut self.decided);
-        for (((rule, cursor), resume), (cache, decided)) in rules.zip(state) {
-            // A start this far back is decided whatever comes next: its match would already be complete.
-            // (+4: a Unicode `\b` after the match may look at one more character.) Starts before the
-            // rule's cursor do not matter: its iteration resumes there.
+            .zip(&self.decided);
+        let froms = froms.map(|((rule, cursor), decided)| {
             let floor = end.saturating_sub(rule.max_len + 4);
-            let from = (*decided).max(floor).max(*cursor).max(self.base);
-            let open = rule
-                .tail()
-                .first_open(cache, &self.buf, self.base, from, resume);
+            (*decided).max(floor).max(*cursor).max(self.base)
+        });
+        self.froms.clear();
+        self.froms.extend(froms);
+        // Where matches can start at all (the prefilter's anchors), for `Tail::first_open`. Scanned
+        // from where `resolve` will want it (every rule's check starts at or after its cursor), so
+        // `advance` reuses the scan.
+        let scan_from = scan_start(&self.cursors, self.base);
+        set.find_starts(&self.buf, self.base, scan_from, &mut self.scratch);
+        let mut limit = end;
+        let rules = set.rules.iter().zip(&self.froms).zip(&mut self.resumes);
+        let state = self.caches.iter_mut().zip(&mut self.decided);
+        for (i, (((rule, &from), resume), (cache, decided))) in rules.zip(state).enumerate() {
+            let at = Tail {
+                set,
+                hay: &self.buf,
+                base: self.base,
+                starts: &self.scratch,
+            };
+            let open = at.first_open(i, rule, cache, from, resume);
             *decided = open;
             limit = limit.min(open);
         }
@@ -152,7 +209,7 @@ impl StreamMasker {
             self.base,
             limit,
             &mut self.cursors,
-            &mut self.cands,
+            &mut self.scratch,
             &mut self.spans,
         );
         set.render(

@@ -161,30 +161,47 @@ impl TailDfa {
         from: usize,
         resume: &mut Option<Resume>,
     ) -> usize {
-        let mut at = from.max(base) - base;
+        let end = base + hay.len();
+        self.first_open_in(cache, hay, base, [(from, end)], resume)
+    }
+
+    /// [`TailDfa::first_open`] looking only at the positions in `ranges` (absolute, half-open, in
+    /// order): where the caller knows no match can start, the automaton would die anyway.
+    pub(crate) fn first_open_in(
+        &self,
+        cache: &mut Cache,
+        hay: &[u8],
+        base: usize,
+        ranges: impl IntoIterator<Item = (usize, usize)>,
+        resume: &mut Option<Resume>,
+    ) -> usize {
         let saved = resume.take();
-        while let Some(&b) = hay.get(at) {
-            // The table check first: most positions are rejected without touching the DFA.
-            if self.starts[usize::from(b)] {
-                let cont = saved
-                    .filter(|r| {
-                        r.at == base + at && r.clears == cache.clear_count() && r.next >= base
-                    })
-                    .map(|r| (r.sid, r.next - base));
-                match self.run(cache, hay, at, cont) {
-                    Run::Closed => {}
-                    Run::Open(sid) => {
-                        *resume = sid.map(|sid| Resume {
-                            at: base + at,
-                            sid,
-                            next: base + hay.len(),
-                            clears: cache.clear_count(),
-                        });
-                        return base + at;
+        for (lo, hi) in ranges {
+            let mut at = lo.max(base) - base;
+            let stop = hi.saturating_sub(base).min(hay.len());
+            while at < stop {
+                // The table check first: most positions are rejected without touching the DFA.
+                if hay.get(at).is_some_and(|&b| self.starts[usize::from(b)]) {
+                    let cont = saved
+                        .filter(|r| {
+                            r.at == base + at && r.clears == cache.clear_count() && r.next >= base
+                        })
+                        .map(|r| (r.sid, r.next - base));
+                    match self.run(cache, hay, at, cont) {
+                        Run::Closed => {}
+                        Run::Open(sid) => {
+                            *resume = sid.map(|sid| Resume {
+                                at: base + at,
+                                sid,
+                                next: base + hay.len(),
+                                clears: cache.clear_count(),
+                            });
+                            return base + at;
+                        }
                     }
                 }
+                at += 1;
             }
-            at += 1;
         }
         base + hay.len()
     }

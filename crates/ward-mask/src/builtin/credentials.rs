@@ -2,8 +2,10 @@
 //! `Authorization` headers and `password=`-style assignments.
 
 use super::{Builtin, BuiltinTarget};
+use crate::pem;
 use crate::prefilter::Hint;
 use crate::run::{Run, RunClass, RunEnd, Runs};
+use crate::shape::Shape;
 use crate::validate::Validator;
 
 // The long value runs of `url_password`, `auth_header` and `secret_value` are walked in code (see
@@ -32,10 +34,19 @@ const URL_PASSWORD: Runs = Runs {
     max_len: 1637,
 };
 
+/// `auth_header`'s first alternative up to its `:` or `=`.
+macro_rules! auth_key {
+    () => {
+        r#"(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}"#
+    };
+}
+
 macro_rules! auth_header {
     ($value:literal, $token:literal) => {
         concat!(
-            r#"(?i:(?-u:\b)(?:proxy-)?authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?"#,
+            "(?i:",
+            auth_key!(),
+            r#"[:=][ \t]{0,4}["']?"#,
             r#"(?:[a-z][a-z0-9-]{1,24}[ \t]{1,4})?"#,
             $value,
             r#")|(?-u:\b)Bearer[ \t]{1,4}"#,
@@ -65,12 +76,22 @@ const AUTH_HEADER: Runs = Runs {
     max_len: 16_493,
 };
 
-macro_rules! secret_value {
-    ($bare:literal) => {
+/// `secret_value` up to its operator.
+macro_rules! secret_key {
+    () => {
         concat!(
             r"(?i)(?-u:\b)[a-z0-9_.-]{0,48}",
             r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)",
-            r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}"#,
+            r#"["']?[ \t]{0,4}"#
+        )
+    };
+}
+
+macro_rules! secret_value {
+    ($bare:literal) => {
+        concat!(
+            secret_key!(),
+            r#"(?:[:=]|=>)[ \t]{0,4}"#,
             r#"(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|"#,
             $bare,
             ")"
@@ -90,22 +111,41 @@ const SECRET_VALUE: Runs = Runs {
     max_len: 1195,
 };
 
+macro_rules! pem_header {
+    () => {
+        r"-----BEGIN[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----"
+    };
+}
+
+const PRIVATE_KEY: Runs = Runs {
+    runs: &[Run {
+        group: 1,
+        class: RunClass::BareValue,
+        min: 0,
+        max: pem::MAX_BODY,
+        end: RunEnd::PemBody,
+    }],
+    tail: concat!(
+        pem_header!(),
+        r"(?:(?s-u:.){0,16384}?-----END[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
+        r"|(?:\r?\n[A-Za-z0-9+/=]{1,100}){0,160}(?:\r?\n|$))"
+    ),
+    max_len: 16_542,
+};
+
 pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "private_key",
         // The whole BEGIN…END block, body up to 16 KiB (RSA-16384 keys are ~12.6 KiB of PEM). Without an
         // END within that, the second alternative masks the header and the complete base64 lines after
         // it (up to 160 lines of 100), so a truncated key (`head id_rsa`) is still hidden.
-        pattern: concat!(
-            r"-----BEGIN[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
-            r"(?:(?s-u:.){0,16384}?-----END[A-Z0-9 ]{0,48}PRIVATE KEY(?: BLOCK)?-----",
-            r"|(?:\r?\n[A-Za-z0-9+/=]{1,100}){0,160}(?:\r?\n|$))"
-        ),
+        // The body is walked in code (`pem.rs`); the pattern is the header and an empty group after it.
+        pattern: concat!(pem_header!(), "()"),
         validator: Validator::None,
         target: BuiltinTarget::Whole,
         on_by_default: true,
         hint: Hint::Literals(&["-----BEGIN"]),
-        runs: None,
+        runs: Some(&PRIVATE_KEY),
     },
     Builtin {
         name: "url_password",
@@ -115,7 +155,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
-        hint: Hint::Literals(&["://"]),
+        hint: Hint::Shape(Shape::Userinfo),
         runs: Some(&URL_PASSWORD),
     },
     Builtin {
@@ -126,7 +166,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
-        hint: Hint::Literals(&["authorization", "bearer"]),
+        hint: Hint::Any(&[
+            Hint::Keys {
+                words: &["authorization"],
+                before: concat!("(?i)", auth_key!()),
+            },
+            Hint::Starts(&["Bearer"]),
+        ]),
         runs: Some(&AUTH_HEADER),
     },
 ];
@@ -141,22 +187,19 @@ pub(crate) const GENERIC: &[Builtin] = &[Builtin {
     validator: Validator::None,
     target: BuiltinTarget::Value,
     on_by_default: true,
-    hint: Hint::Literals(&[
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "api-key",
-        "accesskey",
-        "access_key",
-        "access-key",
-        "privatekey",
-        "private_key",
-        "private-key",
-        "credential",
-    ]),
+    // The key part ends in one of these right before the quote, blanks and operator.
+    hint: Hint::Keys {
+        words: &[
+            "password",
+            "passwd",
+            "passphrase",
+            "secret",
+            "token",
+            "key",
+            "credential",
+            "credentials",
+        ],
+        before: secret_key!(),
+    },
     runs: Some(&SECRET_VALUE),
 }];

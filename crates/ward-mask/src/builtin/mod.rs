@@ -7,7 +7,11 @@
 
 mod credentials;
 mod network;
+#[cfg(test)]
+mod pem_equivalence;
 mod personal;
+#[cfg(test)]
+mod prefilter_equivalence;
 #[cfg(test)]
 mod run_equivalence;
 #[cfg(test)]

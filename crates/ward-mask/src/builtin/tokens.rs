@@ -5,13 +5,13 @@ use super::{Builtin, BuiltinTarget};
 use crate::prefilter::Hint;
 use crate::validate::Validator;
 
-/// A whole-match, on-by-default token rule. `lits` (what matches start with) go to the shared
-/// prefilter; empty means the regex engine's own prefix search does better.
+/// A whole-match, on-by-default token rule whose every match starts with one of `starts` (for the
+/// shared prefilter).
 const fn whole(
     name: &'static str,
     pattern: &'static str,
     validator: Validator,
-    lits: &'static [&'static str],
+    starts: &'static [&'static str],
 ) -> Builtin {
     Builtin {
         name,
@@ -20,12 +20,18 @@ const fn whole(
         target: BuiltinTarget::Whole,
         on_by_default: true,
         runs: None,
-        hint: if lits.is_empty() {
-            Hint::Always
-        } else {
-            Hint::Literals(lits)
-        },
+        hint: Hint::Starts(starts),
     }
+}
+
+/// `aws_secret_key` up to its operator.
+macro_rules! aws_secret_key {
+    () => {
+        concat!(
+            r"(?i)(?-u:\b)(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key",
+            r#"["']?[ \t]{0,4}"#
+        )
+    };
 }
 
 pub(crate) const BUILTINS: &[Builtin] = &[
@@ -34,45 +40,50 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "aws_access_key",
         r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?-u:\b)",
         Validator::None,
-        &[],
+        &["A3T", "AKIA", "ASIA", "ABIA", "ACCA"],
     ),
     Builtin {
         name: "aws_secret_key",
         // Secret keys are 40 base64 characters with nothing to recognise them by, so only in context:
         // `aws_secret_access_key = …`, `AWS_SECRET_ACCESS_KEY: "…"`, `secret_key=…`.
         pattern: concat!(
-            r"(?i)(?-u:\b)(?:aws[_.-]?)?secret[_.-]?(?:access[_.-]?)?key",
-            r#"["']?[ \t]{0,4}(?:[:=]|=>)[ \t]{0,4}["']?([A-Za-z0-9/+]{40})["']?"#
+            aws_secret_key!(),
+            r#"(?:[:=]|=>)[ \t]{0,4}["']?([A-Za-z0-9/+]{40})["']?"#
         ),
         validator: Validator::None,
         target: BuiltinTarget::Value,
         on_by_default: true,
         runs: None,
-        hint: Hint::Literals(&["secret"]),
+        hint: Hint::Keys {
+            words: &["key"],
+            before: aws_secret_key!(),
+        },
     },
     whole(
         "github_token",
         r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,240})(?-u:\b)",
         Validator::None,
-        &[],
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
     ),
     whole(
         "gitlab_token",
         r"(?-u:\b)gl(?:pat|dt|rt|ptt|ft|soat|cbt)-[A-Za-z0-9_-]{20,64}",
         Validator::None,
-        &[],
+        &[
+            "glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glcbt-",
+        ],
     ),
     whole(
         "slack_token",
         r"(?-u:\b)xox[abposr]-[A-Za-z0-9-]{10,250}",
         Validator::None,
-        &[],
+        &["xox"],
     ),
     whole(
         "stripe_key",
         r"(?-u:\b)(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}(?-u:\b)",
         Validator::None,
-        &[],
+        &["sk_", "rk_"],
     ),
     whole(
         "google_api_key",
@@ -86,9 +97,9 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         "ai_api_key",
         r"(?-u:\b)sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}",
         Validator::Mixed,
-        &[],
+        &["sk-"],
     ),
-    // header.payload.signature; the header must decode to JSON naming an `alg`. The literal keeps this
+    // header.payload.signature; the header must decode to JSON naming an `alg`. The prefilter keeps this
     // rule's large automaton (bounded runs of up to 8 KiB) unbuilt until a possible JWT shows up.
     whole(
         "jwt",
