@@ -76,12 +76,18 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     let config = Config::load(&config_path)?;
 
     let password = random_token(9)?;
+    let support_password = random_token(9)?;
     {
         let mut store = crate::serve::open_store(&config)?;
         store.put_user(
             "demo",
             &["dev".to_owned()],
             &crate::users::hash_password(&password)?,
+        )?;
+        store.put_user(
+            "support",
+            &["support".to_owned()],
+            &crate::users::hash_password(&support_password)?,
         )?;
     }
     let running = crate::serve::start(config).await?;
@@ -99,6 +105,11 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     println!();
     println!("Connect through Ward (user demo, resource shop):");
     println!("  psql \"postgresql://demo:{password}@127.0.0.1:{port}/shop?sslmode=require\"");
+    println!();
+    println!("The same data as user support, whose grant masks what the client sees:");
+    println!(
+        "  psql \"postgresql://support:{support_password}@127.0.0.1:{port}/shop?sslmode=require\""
+    );
     println!();
     println!("Then, in another terminal:");
     println!("  ward sessions list --config {cfg}");
@@ -144,6 +155,15 @@ password_file = "shop.pw"
 [[grants]]
 group = "dev"
 resources = ["shop"]
+
+# Members of support see card numbers and e-mail addresses masked, not only in the record.
+[[grants]]
+group = "support"
+resources = ["shop"]
+mask_client = true
+
+[masking]
+replacements = {{ card = "partial" }}   # **** **** **** 1111
 "#
     )
 }

@@ -1,5 +1,6 @@
-//! `ward demo` on this machine: it prints a psql line that works as printed, and SIGTERM stops
-//! everything and leaves the recording behind.
+//! `ward demo` on this machine: it prints psql lines that work as printed, the support user
+//! sees the shop's card numbers and e-mail addresses masked, the store holds none of them in
+//! clear, and SIGTERM stops everything and leaves the recording behind.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -30,13 +31,20 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut psql_line = None;
+    let mut support_line = None;
     let mut printed = String::new();
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         printed.push_str(&line);
         printed.push('\n');
-        if line.trim_start().starts_with("psql \"postgresql://") {
+        if line.trim_start().starts_with("psql \"postgresql://demo:") {
             psql_line = Some(line.trim().to_owned());
+        }
+        if line
+            .trim_start()
+            .starts_with("psql \"postgresql://support:")
+        {
+            support_line = Some(line.trim().to_owned());
         }
         if line.contains("Ctrl-C stops") {
             break;
@@ -65,6 +73,24 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8");
+    let ada = "SELECT email, card_number FROM customers WHERE name = 'Ada Lovelace'";
+    let clear = run("sh", &["-c", &format!("{psql_line} -X -A -t -c \"{ada}\"")]);
+    assert_eq!(
+        String::from_utf8_lossy(&clear.stdout).trim(),
+        "ada@example.com|4111 1111 1111 1111"
+    );
+    let support_line =
+        support_line.unwrap_or_else(|| panic!("no support psql line in:\n{printed}"));
+    let masked = run(
+        "sh",
+        &["-c", &format!("{support_line} -X -A -t -c \"{ada}\"")],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&masked.stdout).trim(),
+        "[REDACTED:email]|**** **** **** 1111",
+        "{}",
+        String::from_utf8_lossy(&masked.stderr)
+    );
 
     assert!(
         run("kill", &["-TERM", &child.id().to_string()])
@@ -97,9 +123,23 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         ],
     );
     let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0]["user"], "demo");
-    assert_eq!(sessions[0]["outcome"], "ok");
+    assert_eq!(sessions.len(), 3);
+    assert!(
+        sessions.iter().all(|s| s["outcome"] == "ok"),
+        "{sessions:?}"
+    );
+    assert_eq!(
+        sessions.iter().filter(|s| s["user"] == "support").count(),
+        1
+    );
+    // The raw store files hold no card number and no customer e-mail address, in any session.
+    for file in ["ward.db", "ward.db-wal"] {
+        let raw = std::fs::read(dir.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        for secret in ["4111 1111 1111 1111", "ada@example.com"] {
+            assert!(!text.contains(secret), "{secret} in {file}");
+        }
+    }
     let out = run(
         WARD,
         &["verify", "--config", config.to_str().expect("path")],
