@@ -322,6 +322,8 @@ impl Bundle {
             },
             checkpoints: self.checkpoints.len() as u64,
             checkpoint_chain: chain_status,
+            newest_checkpoint: None,
+            anchor: None,
             sessions: vec![SessionVerdict {
                 session: id.to_string(),
                 events,

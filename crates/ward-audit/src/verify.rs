@@ -97,7 +97,30 @@ pub struct Report {
     pub trust: Trust,
     pub checkpoints: u64,
     pub checkpoint_chain: CheckpointStatus,
+    /// The newest checkpoint in the store: recorded outside the store, it is an anchor that
+    /// later verifications check with [`Store::check_anchor`].
+    pub newest_checkpoint: Option<CheckpointRef>,
+    /// The result of [`Store::check_anchor`], when an anchor was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorStatus>,
     pub sessions: Vec<SessionVerdict>,
+}
+
+/// A checkpoint by seq and hash (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointRef {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// Whether the store still holds a checkpoint recorded earlier, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AnchorStatus {
+    /// Checkpoint `seq` is there with the recorded hash, and the chain after it verified.
+    Held { seq: u64 },
+    /// It is gone or different: newer records were removed or rewritten.
+    Broken { seq: u64, reason: String },
 }
 
 /// A session head that a valid, trusted checkpoint signed.
@@ -278,6 +301,10 @@ impl Store {
         let key_list = keys::list(&mut self.db)?;
         let trusted = keys::trusted(&key_list, anchors);
         let (count, chain_status, valid) = self.verify_checkpoints(&trusted)?;
+        let newest_checkpoint = checkpoint::last(&mut self.db)?.map(|(seq, hash)| CheckpointRef {
+            seq,
+            hash: hex::encode(hash),
+        });
         let ids: Vec<SessionId> = match only {
             Some(id) => vec![id],
             None => self
@@ -304,8 +331,37 @@ impl Store {
             },
             checkpoints: count,
             checkpoint_chain: chain_status,
+            newest_checkpoint,
+            anchor: None,
             sessions,
         })
+    }
+
+    /// Checks that the store still holds checkpoint `seq` with `hash`, recorded earlier outside
+    /// the store. With the chain check of [`Store::verify`] (every later checkpoint links to it),
+    /// this proves that nothing signed up to then was removed by deleting the newest checkpoints.
+    pub fn check_anchor(
+        &mut self,
+        report: &mut Report,
+        seq: u64,
+        hash: &Hash,
+    ) -> Result<(), StoreError> {
+        let status = match checkpoint::get(&mut self.db, seq)? {
+            None => AnchorStatus::Broken {
+                seq,
+                reason: "the store no longer holds this checkpoint: newer records were removed"
+                    .into(),
+            },
+            Some(cp) if cp.hash() != *hash => AnchorStatus::Broken {
+                seq,
+                reason: "this checkpoint differs from the recorded hash: the record was rewritten"
+                    .into(),
+            },
+            Some(_) => AnchorStatus::Held { seq },
+        };
+        report.ok &= matches!(status, AnchorStatus::Held { .. });
+        report.anchor = Some(status);
+        Ok(())
     }
 
     /// Checks the checkpoint chain: consecutive seqs, each linked to the one before, signed by

@@ -75,6 +75,10 @@ enum Command {
         /// Keys it endorsed through `ward keys rotate` are trusted too.
         #[arg(long = "key")]
         keys: Vec<String>,
+        /// A checkpoint recorded earlier outside the store, as `SEQ:HASH` (what `ward verify`
+        /// prints as the newest checkpoint): the store must still hold it unchanged.
+        #[arg(long, conflicts_with = "bundle")]
+        anchor: Option<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -294,6 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             all: _,
             bundle,
             keys,
+            anchor,
             json,
             config,
         } => {
@@ -301,11 +306,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             if let Some(bundle) = bundle {
                 return cli::verify::verify_bundle(&bundle, &keys, json, &mut out);
             }
+            let anchor = anchor.as_deref().map(cli::verify::anchor).transpose()?;
             let mut store = open_store(&config)?;
             return cli::verify::verify_store(
                 &mut store,
                 session.as_deref(),
                 &keys,
+                anchor,
                 json,
                 &mut out,
             );

@@ -581,3 +581,84 @@ fn prune_removes_expired_sessions_with_a_signed_record_and_nothing_else_can() {
         "{report:?}"
     );
 }
+
+#[test]
+fn an_anchor_kept_outside_the_store_catches_removal_of_the_newest_records() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let (mut ward, key) = recorded(&pg);
+    ward.stop();
+    let out = ward.cli(&["verify", "--key", &key.to_string(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let newest = &report["newest_checkpoint"];
+    let anchor = format!(
+        "{}:{}",
+        newest["seq"].as_u64().expect("seq"),
+        newest["hash"].as_str().expect("hash")
+    );
+    let held = success(&ward.cli(&["verify", "--key", &key.to_string(), "--anchor", &anchor]));
+    assert!(held.contains("is held unchanged"), "{held}");
+
+    // The attacker removes the last session and every checkpoint that names it: the newest.
+    let sessions = ward.sessions();
+    let last = uuid::Uuid::parse_str(sessions[1]["id"].as_str().expect("id")).expect("uuid");
+    let conn = attacker(&ward.dir.join("ward.db"));
+    let naming: Vec<i64> = conn
+        .prepare("SELECT DISTINCT checkpoint_seq FROM checkpoint_leaves WHERE session_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([last.as_bytes()], |r| r.get(0))
+                .and_then(|r| r.collect::<Result<Vec<i64>, _>>())
+        })
+        .expect("checkpoints naming it");
+    let max: i64 = conn
+        .query_row("SELECT MAX(seq) FROM checkpoints", [], |r| r.get(0))
+        .expect("max");
+    let first = naming.iter().copied().min().expect("named");
+    assert_eq!(
+        naming.len() as i64,
+        max - first + 1,
+        "the newest checkpoints name it"
+    );
+    for (table, column) in [
+        ("checkpoint_leaves", "checkpoint_seq"),
+        ("checkpoints", "seq"),
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE {column} >= ?1"),
+            [first],
+        )
+        .expect("delete checkpoints");
+    }
+    for (table, column) in [
+        ("events", "session_id"),
+        ("session_ends", "session_id"),
+        ("sessions", "id"),
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE {column} = ?1"),
+            [last.as_bytes()],
+        )
+        .expect("delete session");
+    }
+    drop(conn);
+
+    // What is left is a shorter record that verifies on its own ...
+    let naive = ward.cli(&["verify", "--key", &key.to_string()]);
+    assert!(
+        naive.status.success(),
+        "{}",
+        String::from_utf8_lossy(&naive.stdout)
+    );
+    // ... and the anchor kept outside the store shows it was cut.
+    let out = ward.cli(&["verify", "--key", &key.to_string(), "--anchor", &anchor]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("ANCHOR") && text.contains("no longer holds"),
+        "{text}"
+    );
+    // A malformed anchor is a usage error.
+    assert_eq!(
+        ward.cli(&["verify", "--anchor", "7"]).status.code(),
+        Some(2)
+    );
+}

@@ -8,7 +8,7 @@ use anyhow::Context;
 use ward_audit::Store;
 use ward_audit::bundle::Bundle;
 use ward_audit::keys::PublicKey;
-use ward_audit::verify::{CheckpointStatus, Report, Status};
+use ward_audit::verify::{AnchorStatus, CheckpointStatus, Report, Status};
 
 /// Parses `--key` values: a public key (`ed25519:<base64>`) or a file that holds one.
 pub fn anchors(keys: &[String]) -> anyhow::Result<Vec<PublicKey>> {
@@ -29,16 +29,32 @@ pub fn anchors(keys: &[String]) -> anyhow::Result<Vec<PublicKey>> {
         .collect()
 }
 
-/// Verifies the store (one session, or all); prints a report and returns whether it is sound.
+/// Parses `--anchor SEQ:HASH` (a checkpoint seq and its hex hash, as `ward verify` prints them).
+pub fn anchor(text: &str) -> anyhow::Result<(u64, [u8; 32])> {
+    let parsed = text.split_once(':').and_then(|(seq, hash)| {
+        let hash: [u8; 32] = hex::decode(hash.trim()).ok()?.try_into().ok()?;
+        Some((seq.trim().parse().ok()?, hash))
+    });
+    parsed.with_context(|| {
+        format!("--anchor `{text}`: expected SEQ:HASH, a checkpoint seq and its 64 hex digits")
+    })
+}
+
+/// Verifies the store (one session, or all), and that it still holds `anchor` if one is given;
+/// prints a report and returns whether it is sound.
 pub fn verify_store(
     store: &mut Store,
     session: Option<&str>,
     keys: &[PublicKey],
+    anchor: Option<(u64, [u8; 32])>,
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<bool> {
     let only = session.map(|s| store.resolve_session(s)).transpose()?;
-    let report = store.verify(only, keys)?;
+    let mut report = store.verify(only, keys)?;
+    if let Some((seq, hash)) = anchor {
+        store.check_anchor(&mut report, seq, &hash)?;
+    }
     print(&report, json, out)?;
     Ok(report.ok)
 }
@@ -144,6 +160,23 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
             out,
             "UNSIGNED: no checkpoint in this bundle is signed by a trusted key, so nothing vouches for it"
         )?,
+    }
+    match &report.anchor {
+        Some(AnchorStatus::Held { seq }) => writeln!(
+            out,
+            "anchor: checkpoint {seq} is held unchanged, and every later checkpoint links to it"
+        )?,
+        Some(AnchorStatus::Broken { seq, reason }) => {
+            writeln!(out, "ANCHOR {seq} BROKEN: {reason}")?;
+        }
+        None => {}
+    }
+    if let Some(newest) = &report.newest_checkpoint {
+        writeln!(
+            out,
+            "newest checkpoint: {}:{} (keep it outside the store; `ward verify --anchor` with it later proves nothing signed by then was removed)",
+            newest.seq, newest.hash
+        )?;
     }
     if report.trust.anchored {
         writeln!(out, "trusted keys: {}", report.trust.keys.join(", "))?;
