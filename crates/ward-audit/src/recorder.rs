@@ -201,23 +201,20 @@ impl Recorder {
 
     /// Waits until everything queued before this call is committed; false if a commit failed.
     pub async fn flush(&self) -> bool {
-        flush(&self.tx).await
+        request(&self.tx, Msg::Flush).await
     }
 
     /// Commits everything queued and signs a checkpoint over every head that advanced (at
     /// shutdown, so that live sessions end up signed); false if that failed.
     pub async fn checkpoint(&self) -> bool {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Checkpoint(done)).await.is_err() {
-            return false;
-        }
-        wait.await.unwrap_or(false)
+        request(&self.tx, Msg::Checkpoint).await
     }
 }
 
-async fn flush(tx: &mpsc::Sender<Msg>) -> bool {
+/// Sends a request that the recorder answers after its next commit; false if that failed.
+async fn request(tx: &mpsc::Sender<Msg>, msg: fn(oneshot::Sender<bool>) -> Msg) -> bool {
     let (done, wait) = oneshot::channel();
-    if tx.send(Msg::Flush(done)).await.is_err() {
+    if tx.send(msg(done)).await.is_err() {
         return false;
     }
     wait.await.unwrap_or(false)
@@ -250,7 +247,7 @@ impl SessionRecorder {
     /// session must end without forwarding (fail closed).
     pub async fn may_release(&self) -> bool {
         if self.strict {
-            flush(&self.tx).await
+            request(&self.tx, Msg::Flush).await
         } else {
             self.healthy.load(Ordering::Relaxed)
         }

@@ -96,9 +96,6 @@ impl Running {
 pub fn masking(config: &Config) -> anyhow::Result<Masking> {
     let key_path = config.store.path.with_file_name("mask.key");
     if !key_path.exists() {
-        if let Some(dir) = key_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
         ward_core::fs::write_private(&key_path, crate::demo::random_token(32)?.as_bytes())?;
     }
     let key =
