@@ -110,8 +110,8 @@ impl Store {
         self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
             &params![id.0.as_bytes().as_slice()],
-            |r| {
-                let bytes = payload::decode(&r.bytes(3)?, r.int(4)? != 0)
+            |mut r| {
+                let bytes = payload::decode(&r.take_bytes(3)?, r.int(4)? != 0)
                     .map_err(|e| StoreError::Corrupt(format!("a payload cannot be read: {e}")))?;
                 let (payload, payload_base64) = match String::from_utf8(bytes) {
                     Ok(text) => (Some(text), None),

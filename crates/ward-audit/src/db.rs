@@ -136,6 +136,22 @@ impl Row {
         }
     }
 
+    /// Moves a blob (or text) out of the row instead of copying it: for payloads, which can
+    /// be megabytes.
+    pub fn take_bytes(&mut self, i: usize) -> Result<Vec<u8>, StoreError> {
+        let v = self
+            .0
+            .get_mut(i)
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {i}")))?;
+        match std::mem::replace(v, Val::Null) {
+            Val::Bytes(b) => Ok(b),
+            Val::Text(t) => Ok(t.into_bytes()),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: {other:?} is not bytes"
+            ))),
+        }
+    }
+
     pub fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
         match self.get(i)? {
             Val::Null => Ok(None),

@@ -120,8 +120,8 @@ impl Store {
         self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 ORDER BY seq",
             &params![id.0.as_bytes().as_slice()],
-            |r| {
-                let stored = r.bytes(3)?;
+            |mut r| {
+                let stored = r.take_bytes(3)?;
                 let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
                 out.push(EventRow {
                     seq: r.int(0)?,

@@ -449,8 +449,8 @@ impl Store {
         self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
             &params![sid],
-            |r| {
-                let payload = r.bytes(3)?;
+            |mut r| {
+                let payload = r.take_bytes(3)?;
                 let kind = r.bytes(2)?;
                 let prev = r.bytes(5)?;
                 let hash = r.bytes(6)?;
