@@ -309,8 +309,8 @@ impl Session<'_> {
         let decided =
             gw.config
                 .decide_grant(&identity.subject, &identity.groups, &self.database, now);
-        let (index, grant) = match decided {
-            GrantDecision::Allowed { index, grant } => (index, grant),
+        let refusal = match decided {
+            GrantDecision::Allowed { index, grant } => Ok((index, grant)),
             GrantDecision::Refused {
                 index,
                 grant,
@@ -324,15 +324,7 @@ impl Session<'_> {
                     who.describe(),
                     reason.explain()
                 );
-                self.deny(
-                    identity,
-                    auth,
-                    decision,
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    &msg,
-                )
-                .await;
-                return;
+                Err((decision, msg))
             }
             GrantDecision::NoGrant => {
                 let decision =
@@ -347,6 +339,12 @@ impl Session<'_> {
                     },
                     self.database
                 );
+                Err((decision, msg))
+            }
+        };
+        let (index, grant) = match refusal {
+            Ok(allowed) => allowed,
+            Err((decision, msg)) => {
                 self.deny(
                     identity,
                     auth,
