@@ -21,8 +21,8 @@ pub const AUDIT_TABLES: [&str; 8] = [
     "pruned_sessions",
 ];
 
-/// Migration 1 for SQLite.
-const SQLITE_V1: &str = r#"
+/// Migration 1, written in SQLite's dialect; [`dialect`] gives PostgreSQL's.
+const V1: &str = r#"
 CREATE TABLE sessions (
     id          BLOB PRIMARY KEY,
     node        TEXT NOT NULL,
@@ -108,106 +108,38 @@ CREATE TABLE users (
 );
 "#;
 
-/// Migration 1 for PostgreSQL.
-const POSTGRES_V1: &str = r#"
-CREATE TABLE sessions (
-    id          BYTEA PRIMARY KEY,
-    node        TEXT NOT NULL,
-    subject     TEXT NOT NULL,
-    groups      TEXT NOT NULL,
-    auth_method TEXT NOT NULL,
-    resource    TEXT NOT NULL,
-    protocol    TEXT NOT NULL,
-    client_addr TEXT NOT NULL,
-    started_at  BIGINT NOT NULL
-);
-CREATE INDEX sessions_started ON sessions (started_at);
+/// The migrations, oldest first.
+const MIGRATIONS: [(i64, &str); 1] = [(1, V1)];
 
-CREATE TABLE session_ends (
-    session_id BYTEA PRIMARY KEY,
-    ended_at   BIGINT NOT NULL,
-    outcome    TEXT NOT NULL,
-    bytes_up   BIGINT NOT NULL,
-    bytes_down BIGINT NOT NULL
-);
+/// A migration in `db`'s dialect. The schema uses only what both share, except the column
+/// types (`BLOB`, `INTEGER`) and SQLite's `WITHOUT ROWID`.
+fn dialect(db: &Db, sql: &'static str) -> std::borrow::Cow<'static, str> {
+    if db.is_postgres() {
+        sql.replace(" BLOB", " BYTEA")
+            .replace(" INTEGER", " BIGINT")
+            .replace(") WITHOUT ROWID;", ");")
+            .into()
+    } else {
+        sql.into()
+    }
+}
 
-CREATE TABLE events (
-    session_id BYTEA NOT NULL,
-    seq        BIGINT NOT NULL,
-    at         BIGINT NOT NULL,
-    kind       TEXT NOT NULL,
-    payload    BYTEA NOT NULL,
-    compressed BIGINT NOT NULL DEFAULT 0,
-    prev_hash  BYTEA NOT NULL,
-    hash       BYTEA NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-
-CREATE TABLE signing_keys (
-    key_id      BYTEA PRIMARY KEY,
-    public_key  BYTEA NOT NULL,
-    created_at  BIGINT NOT NULL,
-    endorsed_by BYTEA,
-    endorsement BYTEA
-);
-
-CREATE TABLE checkpoints (
-    seq        BIGINT PRIMARY KEY,
-    at         BIGINT NOT NULL,
-    prev_hash  BYTEA NOT NULL,
-    key_id     BYTEA NOT NULL,
-    leaf_count BIGINT NOT NULL,
-    root       BYTEA NOT NULL,
-    signature  BYTEA NOT NULL,
-    hash       BYTEA NOT NULL
-);
-
-CREATE TABLE checkpoint_leaves (
-    checkpoint_seq BIGINT NOT NULL,
-    idx            BIGINT NOT NULL,
-    session_id     BYTEA NOT NULL,
-    events         BIGINT NOT NULL,
-    head_hash      BYTEA NOT NULL,
-    ended          BIGINT NOT NULL,
-    PRIMARY KEY (checkpoint_seq, idx)
-);
-CREATE INDEX checkpoint_leaves_session ON checkpoint_leaves (session_id, checkpoint_seq);
-
-CREATE TABLE prunes (
-    seq       BIGINT PRIMARY KEY,
-    at        BIGINT NOT NULL,
-    key_id    BYTEA NOT NULL,
-    body      BYTEA NOT NULL,
-    signature BYTEA NOT NULL
-);
-CREATE TABLE pruned_sessions (
-    prune_seq  BIGINT NOT NULL,
-    session_id BYTEA PRIMARY KEY,
-    events     BIGINT NOT NULL,
-    head_hash  BYTEA NOT NULL
-);
-
-CREATE TABLE users (
-    name          TEXT PRIMARY KEY,
-    groups        TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at    BIGINT NOT NULL
-);
-
-CREATE FUNCTION ward_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+/// What the PostgreSQL triggers call.
+const POSTGRES_APPEND_ONLY: &str = r#"
+CREATE OR REPLACE FUNCTION ward_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit evidence is append-only (% on %); only ward prune removes expired sessions', TG_OP, TG_TABLE_NAME;
 END $$;
 "#;
-
-/// The migrations, oldest first: `(version, SQLite, PostgreSQL)`.
-const MIGRATIONS: [(i64, &str, &str); 1] = [(1, SQLITE_V1, POSTGRES_V1)];
 
 pub const LATEST: i64 = 1;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {
     let mut sql = String::new();
+    if db.is_postgres() {
+        sql.push_str(POSTGRES_APPEND_ONLY);
+    }
     for t in AUDIT_TABLES {
         if db.is_postgres() {
             sql.push_str(&format!(
@@ -259,13 +191,13 @@ pub fn migrate(db: &mut Db) -> Result<Vec<i64>, StoreError> {
         }
     }
     let mut applied = Vec::new();
-    for (v, sqlite, postgres) in MIGRATIONS {
+    for (v, sql) in MIGRATIONS {
         if v <= current {
             continue;
         }
-        let sql = if db.is_postgres() { postgres } else { sqlite };
+        let sql = dialect(db, sql);
         db.transaction(|db| {
-            db.batch(sql)?;
+            db.batch(&sql)?;
             db.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 &params![v, ward_core::Timestamp::now().0],
