@@ -8,9 +8,11 @@
 //! let out = psql(&ward.url("alice", "shop"), &["-c", "select 1"]);
 //! ```
 
+mod attacker;
 mod gateway;
 mod postgres;
 
+pub use attacker::sqlite_without_triggers;
 pub use gateway::{Ward, WardBuilder, psql, run, success};
 pub use postgres::{Postgres, tls_pair};
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};

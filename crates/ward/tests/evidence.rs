@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use ward_audit::keys::{PublicKey, SigningKey};
 use ward_audit::verify::{CheckpointStatus, Report, Status};
 use ward_audit::{Location, Store};
-use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, sqlite_without_triggers, success};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
@@ -44,19 +44,8 @@ fn recorded(pg: &Postgres) -> (Ward, PublicKey) {
 }
 
 fn attacker(db: &Path) -> Connection {
-    let conn = Connection::open(db).expect("open sqlite");
-    let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        .and_then(|mut s| {
-            s.query_map([], |r| r.get(0))
-                .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-        })
-        .expect("triggers");
+    let (conn, triggers) = sqlite_without_triggers(db).expect("open sqlite");
     assert!(triggers.len() >= 8, "append-only triggers: {triggers:?}");
-    for t in triggers {
-        conn.execute_batch(&format!("DROP TRIGGER {t}"))
-            .expect("drop trigger");
-    }
     conn
 }
 

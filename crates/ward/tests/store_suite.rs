@@ -13,7 +13,7 @@ use ward_audit::verify::Status;
 use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_core::config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
-use ward_testkit::{ClusterOptions, Postgres};
+use ward_testkit::{ClusterOptions, Postgres, sqlite_without_triggers};
 
 /// A store to test: where it is, and how an attacker (or the owner) reaches it directly.
 struct Backend {
@@ -80,18 +80,7 @@ impl Backend {
                 let Location::Sqlite(path) = &self.location else {
                     unreachable!()
                 };
-                let conn = rusqlite::Connection::open(path).expect("open");
-                let names: Vec<String> = conn
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-                    .and_then(|mut s| {
-                        s.query_map([], |r| r.get(0))
-                            .and_then(|r| r.collect::<Result<Vec<String>, _>>())
-                    })
-                    .expect("triggers");
-                for t in names {
-                    conn.execute_batch(&format!("DROP TRIGGER {t}"))
-                        .expect("drop");
-                }
+                let (conn, _) = sqlite_without_triggers(path).expect("open");
                 conn.execute_batch(sql).expect("attack");
             }
             // (The blocking client needs a thread that does not drive the test's runtime.)
