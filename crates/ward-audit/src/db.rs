@@ -77,7 +77,7 @@ impl rusqlite::ToSql for P<'_> {
 }
 
 /// One event row, for [`Db::insert_events`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct EventRow {
     pub session: [u8; 16],
     pub seq: i64,
@@ -368,7 +368,7 @@ impl Db {
 
     /// Inserts a batch of events: one prepared INSERT per row on SQLite, one binary COPY on
     /// PostgreSQL (a round trip per batch instead of per event).
-    pub fn insert_events(&mut self, rows: &[EventRow]) -> Result<(), StoreError> {
+    pub fn insert_events(&mut self, rows: Vec<EventRow>) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -377,7 +377,7 @@ impl Db {
                 let mut stmt = c.prepare_cached(
                     "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
-                for r in rows {
+                for r in &rows {
                     stmt.execute(rusqlite::params![
                         &r.session[..],
                         r.seq,
@@ -391,9 +391,7 @@ impl Db {
                 }
                 Ok(())
             }
-            Db::Postgres(pg) => {
-                let rows = rows.to_vec();
-                pg.call(move |st| {
+            Db::Postgres(pg) => pg.call(move |st| {
                     use postgres::binary_copy::BinaryCopyInWriter;
                     let sink = st.client.copy_in(
                         "COPY events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) FROM STDIN (FORMAT binary)",
@@ -424,8 +422,7 @@ impl Db {
                     }
                     w.finish()?;
                     Ok(())
-                })
-            }
+                }),
         }
     }
 

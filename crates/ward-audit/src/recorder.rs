@@ -603,7 +603,7 @@ impl Writer {
                     Msg::Flush(_) | Msg::Checkpoint(_) => {}
                 }
             }
-            db.insert_events(&rows)?;
+            db.insert_events(rows)?;
             if checkpoint_due {
                 let leaves: Vec<Leaf> = dirty
                     .iter()
