@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod credentials;
 mod db;
 pub mod keys;
 pub mod merkle;

@@ -9,8 +9,9 @@
 use crate::db::{Db, params};
 use crate::store::StoreError;
 
-/// The audit tables, which the append-only triggers guard.
-pub const AUDIT_TABLES: [&str; 8] = [
+/// The insert-only tables (the audit evidence and the credentials), which the append-only
+/// triggers guard.
+pub const AUDIT_TABLES: [&str; 10] = [
     "sessions",
     "session_ends",
     "events",
@@ -19,6 +20,8 @@ pub const AUDIT_TABLES: [&str; 8] = [
     "checkpoint_leaves",
     "prunes",
     "pruned_sessions",
+    "credentials",
+    "credential_revocations",
 ];
 
 /// Migration 1, written in SQLite's dialect; [`dialect`] gives PostgreSQL's.
@@ -108,8 +111,31 @@ CREATE TABLE users (
 );
 "#;
 
+/// Migration 2: Ward's own credentials (tokens from `ward login`, service-account keys), stored
+/// as SHA-256 digests of the secret; revoking one is a row of its own.
+const V2: &str = r#"
+CREATE TABLE credentials (
+    id          TEXT PRIMARY KEY,
+    digest      BLOB NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    groups      TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER
+);
+CREATE INDEX credentials_subject ON credentials (subject);
+
+CREATE TABLE credential_revocations (
+    credential_id TEXT PRIMARY KEY,
+    revoked_at    INTEGER NOT NULL,
+    revoked_by    TEXT NOT NULL
+);
+"#;
+
 /// The migrations, oldest first.
-const MIGRATIONS: [(i64, &str); 1] = [(1, V1)];
+const MIGRATIONS: [(i64, &str); 2] = [(1, V1), (2, V2)];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
 /// types (`BLOB`, `INTEGER`) and SQLite's `WITHOUT ROWID`.
@@ -132,7 +158,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

@@ -23,6 +23,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no session with id {0}")]
     NoSuchSession(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<postgres::Error> for StoreError {

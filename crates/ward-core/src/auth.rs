@@ -1,5 +1,8 @@
 //! The contract between protocol gateways and whatever checks a user's credentials.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::Identity;
 
 #[derive(Debug, thiserror::Error)]
@@ -7,11 +10,31 @@ pub enum AuthError {
     /// Unknown user or wrong password: deliberately one case, so callers cannot tell which.
     #[error("wrong user name or password")]
     BadCredentials,
+    /// A token or key that was recognised as such and refused, with the reason the holder
+    /// can act on (expired, revoked, wrong audience, …).
+    #[error("{method} rejected: {reason}")]
+    Rejected {
+        method: &'static str,
+        reason: String,
+    },
     #[error("authentication is unavailable: {0}")]
     Unavailable(String),
 }
 
-/// Checks a user name and password. Called on a blocking thread: it may be slow (argon2id).
-pub trait PasswordVerifier: Send + Sync + 'static {
-    fn verify(&self, user: &str, password: &str) -> Result<Identity, AuthError>;
+impl AuthError {
+    /// The kind of credential that failed, for the record.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Rejected { method, .. } => method,
+            Self::BadCredentials | Self::Unavailable(_) => "password",
+        }
+    }
+}
+
+pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Identity, AuthError>> + Send + 'a>>;
+
+/// Checks what a client gave as its password for `user`: a local password, a Ward token, a
+/// service-account key or an OpenID Connect token.
+pub trait Authenticator: Send + Sync + 'static {
+    fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str) -> AuthFuture<'a>;
 }

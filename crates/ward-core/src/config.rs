@@ -3,6 +3,7 @@
 //! Every table rejects unknown keys. Relative paths are resolved against the directory of the
 //! config file, so a config and its data directory can move together.
 
+mod auth;
 mod duration;
 mod grants;
 mod profiles;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, acceptable_url};
 pub use duration::ConfigDuration;
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use size::ByteSize;
@@ -77,6 +79,8 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub postgres: Option<SocketAddr>,
+    /// HTTPS: `ward login`, the JSON API.
+    pub web: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,15 +160,6 @@ impl Default for Tls {
             key: Self::default_key(),
         }
     }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Auth {
-    /// Accept passwords over an unencrypted connection when the client is on a loopback address.
-    /// Off by default; the demo turns it on.
-    #[serde(default)]
-    pub allow_plaintext_loopback: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -382,6 +377,7 @@ impl Config {
         for g in &mut self.grants {
             g.password_file.as_mut().map(fix);
         }
+        self.resolve_auth_paths(&fix);
     }
 
     fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -399,24 +395,34 @@ impl Config {
         file: &Option<PathBuf>,
         key: &dyn Fn(&str) -> String,
     ) -> Result<Option<Secret>, ConfigError> {
+        self.read_secret(env, file, &key("password_env"), &key("password_file"))
+    }
+
+    /// Reads a secret given through the environment variable `env` or the file `file` (at most
+    /// one); `env_key` and `file_key` name them in errors.
+    fn read_secret(
+        &self,
+        env: &Option<String>,
+        file: &Option<PathBuf>,
+        env_key: &str,
+        file_key: &str,
+    ) -> Result<Option<Secret>, ConfigError> {
         match (env, file) {
             (Some(_), Some(_)) => Err(self.invalid(
-                key("password_env"),
-                "give password_env or password_file, not both",
+                env_key,
+                format!("give `{env_key}` or `{file_key}`, not both"),
             )),
             (Some(var), None) => match std::env::var(var) {
                 Ok(v) => Ok(Some(Secret(v))),
-                Err(_) => Err(self.invalid(
-                    key("password_env"),
-                    format!("environment variable `{var}` is not set"),
-                )),
+                Err(_) => {
+                    Err(self.invalid(env_key, format!("environment variable `{var}` is not set")))
+                }
             },
             (None, Some(file)) => match std::fs::read_to_string(file) {
                 Ok(v) => Ok(Some(Secret(v.trim_end_matches(['\r', '\n']).to_owned()))),
-                Err(e) => Err(self.invalid(
-                    key("password_file"),
-                    format!("cannot read {}: {e}", file.display()),
-                )),
+                Err(e) => {
+                    Err(self.invalid(file_key, format!("cannot read {}: {e}", file.display())))
+                }
             },
             (None, None) => Ok(None),
         }
@@ -530,6 +536,7 @@ impl Config {
             }
         }
         self.validate_guardrails(&names)?;
+        self.validate_auth()?;
         self.validate_profile_names()
     }
 

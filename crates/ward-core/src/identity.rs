@@ -11,8 +11,12 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// How the identity was established (`password`, `oidc`, `token`, …).
     pub method: String,
-    /// Who vouched for it (`local` for Ward's own user table).
+    /// Who vouched for it (`local` for Ward's own user table, else the OIDC issuer URL).
     pub issuer: String,
+    /// Which credential proved it: a Ward token's or service-account key's id, or the OIDC
+    /// `sub`; none for a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 impl Identity {
@@ -23,6 +27,7 @@ impl Identity {
             groups: Vec::new(),
             method: "none".into(),
             issuer: "none".into(),
+            credential: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use ward_audit::{JsonBody, Recorder, SessionRecorder};
 use ward_core::EventKind;
-use ward_core::auth::PasswordVerifier;
+use ward_core::auth::Authenticator;
 use ward_core::config::{Config, ResourceKind};
 use ward_mask::{Masker, Masking};
 
@@ -29,7 +29,7 @@ struct CancelEntry {
 pub struct Gateway {
     pub(crate) config: Arc<Config>,
     pub(crate) acceptor: TlsAcceptor,
-    pub(crate) verifier: Arc<dyn PasswordVerifier>,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) recorder: Recorder,
     /// The masking profiles: each resource's for its record, each grant's for `mask_client` clients.
     pub(crate) masking: Masking,
@@ -47,7 +47,7 @@ impl Gateway {
     pub fn new(
         config: Arc<Config>,
         tls: Arc<rustls::ServerConfig>,
-        verifier: Arc<dyn PasswordVerifier>,
+        authenticator: Arc<dyn Authenticator>,
         recorder: Recorder,
         masking: Masking,
         shutdown: watch::Receiver<bool>,
@@ -76,7 +76,7 @@ impl Gateway {
         Ok(Self {
             config,
             acceptor: TlsAcceptor::from(tls),
-            verifier,
+            authenticator,
             recorder,
             masking,
             targets,

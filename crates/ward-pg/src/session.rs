@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_core::auth::AuthError;
 use ward_core::config::{GrantDecision, Grantee};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::Masker;
@@ -259,14 +260,16 @@ impl Session<'_> {
                 return;
             }
         };
-        let verifier = gw.verifier.clone();
-        let user = self.user.clone();
-        let verdict = tokio::task::spawn_blocking(move || verifier.verify(&user, &password)).await;
-        let identity = match verdict {
-            Ok(Ok(identity)) => identity,
-            Ok(Err(e)) => {
-                let auth = json!({ "method": "password", "user": self.user, "result": "failed", "reason": e.to_string() });
-                let msg = format!("password authentication failed for user \"{}\"", self.user);
+        let identity = match gw.authenticator.authenticate(&self.user, &password).await {
+            Ok(identity) => identity,
+            Err(e) => {
+                let auth = json!({ "method": e.method(), "user": self.user, "result": "failed", "reason": e.to_string() });
+                let msg = match &e {
+                    AuthError::BadCredentials => {
+                        format!("password authentication failed for user \"{}\"", self.user)
+                    }
+                    e => format!("authentication failed for user \"{}\": {e}", self.user),
+                };
                 self.deny(
                     Identity::unauthenticated(&self.user),
                     auth,
@@ -277,9 +280,8 @@ impl Session<'_> {
                 .await;
                 return;
             }
-            Err(_) => return,
         };
-        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "result": "ok", "tls": tls });
+        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "tls": tls });
         let Some(target) = gw.targets.get(&self.database).cloned() else {
             let reachable: Vec<&str> = gw
                 .targets

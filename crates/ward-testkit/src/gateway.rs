@@ -22,6 +22,8 @@ pub struct WardBuilder {
     recording: String,
     store: String,
     plaintext_loopback: bool,
+    auth: String,
+    web: Option<u16>,
 }
 
 impl WardBuilder {
@@ -99,6 +101,26 @@ impl WardBuilder {
         self
     }
 
+    /// Serve HTTPS (`[listen] web`) on `port` (from [`free_port`], chosen before start so an
+    /// identity provider can know the callback address).
+    pub fn web(mut self, port: u16) -> Self {
+        self.web = Some(port);
+        self
+    }
+
+    /// A file in Ward's directory (for example a secret a `*_file` key names).
+    pub fn file(mut self, name: &str, text: &str) -> Self {
+        self.extra_files.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// More lines for the `[auth]` table.
+    pub fn auth(mut self, toml: &str) -> Self {
+        self.auth.push_str(toml);
+        self.auth.push('\n');
+        self
+    }
+
     /// Extra TOML appended to the config.
     pub fn config(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
@@ -111,14 +133,19 @@ impl WardBuilder {
             std::env::temp_dir().join(format!("ward-test-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&dir)?;
         let port = free_port()?;
+        let web_port = self.web;
         std::fs::write(dir.join("app.pw"), PASSWORD)?;
         for (file, text) in &self.extra_files {
             std::fs::write(dir.join(file), text)?;
         }
+        let web = web_port
+            .map(|p| format!("web = \"127.0.0.1:{p}\"\n"))
+            .unwrap_or_default();
         let config = format!(
-            "[listen]\npostgres = \"127.0.0.1:{port}\"\n\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n\n{}\n{}\n{}\n{}",
+            "[listen]\npostgres = \"127.0.0.1:{port}\"\n{web}\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n{}\n{}\n{}\n{}\n{}",
             self.store,
             self.plaintext_loopback,
+            self.auth,
             self.recording,
             self.resources,
             self.grants,
@@ -131,6 +158,7 @@ impl WardBuilder {
             dir,
             config: config_path,
             port,
+            web_port,
             child: None,
         };
         for (name, groups) in &self.users {
@@ -163,6 +191,8 @@ pub struct Ward {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub port: u16,
+    /// The HTTPS port, when [`WardBuilder::web`] asked for one.
+    pub web_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -178,6 +208,8 @@ impl Ward {
             recording: String::new(),
             store: "path = \"ward.db\"".to_owned(),
             plaintext_loopback: false,
+            auth: String::new(),
+            web: None,
         }
     }
 
@@ -194,7 +226,8 @@ impl Ward {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if up(self.port) && self.web_port.is_none_or(up) {
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
@@ -207,6 +240,21 @@ impl Ward {
             self.port,
             self.log()
         )
+    }
+
+    /// `https://127.0.0.1:PORT` of the web listener.
+    pub fn web_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.web_port.unwrap_or_default())
+    }
+
+    /// Ward's TLS certificate (self-signed on first start), for clients to trust.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("tls/cert.pem")
+    }
+
+    /// A `ward` command with no `--config` (the client commands: login, connect, tokens).
+    pub fn command(&self) -> Command {
+        Command::new(&self.bin)
     }
 
     /// What `ward serve` printed so far.

@@ -10,10 +10,12 @@
 
 mod attacker;
 mod gateway;
+mod idp;
 mod postgres;
 
 pub use attacker::sqlite_without_triggers;
 pub use gateway::{Ward, WardBuilder, psql, run, success};
+pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser};
 pub use postgres::{Postgres, tls_pair};
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
 

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 groups: vec![],
                 method: "password".into(),
                 issuer: "local".into(),
+                credential: None,
             };
             let start = SessionStart {
                 id: SessionId::new(),

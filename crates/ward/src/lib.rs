@@ -1,12 +1,14 @@
 //! Ward's commands as a library: serving, the demo, the store commands, local users and the
 //! PostgreSQL cluster helper the demo and the test harness share.
 
+pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod pgcluster;
 pub mod serve;
 pub mod tls;
 pub mod users;
+pub mod web;
 
 /// The `ward` version, as `ward --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

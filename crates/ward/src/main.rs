@@ -113,6 +113,43 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Log in through the server's identity provider and save a short-lived Ward token.
+    Login {
+        /// The Ward server's web address (default: the one logged in to last).
+        #[arg(long)]
+        server: Option<String>,
+        /// Which identity provider, when the server has several.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Use the device flow: enter a code on another device's browser.
+        #[arg(long)]
+        device: bool,
+        /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+        /// Print the login address without trying to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Print PGHOST, PGPORT, PGUSER, PGPASSWORD, … for any libpq tool (logging in only if
+        /// the saved token has expired).
+        #[arg(long)]
+        print_env: bool,
+    },
+    /// Run a client through Ward with the saved token.
+    Connect {
+        #[command(subcommand)]
+        command: ConnectCommand,
+    },
+    /// Ward tokens issued at login.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Service accounts: API keys for automation and AI agents.
+    ServiceAccounts {
+        #[command(subcommand)]
+        command: ServiceAccountsCommand,
+    },
     /// The keys checkpoints are signed with.
     Keys {
         #[command(subcommand)]
@@ -128,6 +165,85 @@ enum StoreCommand {
         /// A connection string for the owner of the store's database.
         #[arg(long)]
         admin_url: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectCommand {
+    /// psql, with the resource as its database.
+    Psql {
+        resource: String,
+        /// Arguments for psql, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// List active tokens (on the server's store).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        /// Include revoked and expired tokens.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Issue a token without a login (break-glass, automation); printed once.
+    Issue {
+        /// The user the token stands for.
+        user: String,
+        /// Comma-separated groups (default: the local user's groups).
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+        /// How long it is valid, e.g. `30m` or `8h`.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Revoke tokens: a user's (--user) or one (--id) on the store, at once; without either,
+    /// your own saved token, at the server you logged in to.
+    Revoke {
+        #[arg(long, conflicts_with = "id")]
+        user: Option<String>,
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceAccountsCommand {
+    /// Create a service account and print its API key once.
+    Create {
+        name: String,
+        /// Comma-separated groups.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List service accounts' keys.
+    List {
+        /// Include revoked keys.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Revoke a service account's key, at once.
+    Revoke {
+        name: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -353,6 +469,98 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let config = Config::load(&config.config)?;
             cli::store::migrate(&config, &admin_url, &mut out)?;
         }
+        Command::Login {
+            server,
+            issuer,
+            device,
+            ca_cert,
+            no_browser,
+            print_env,
+        } => {
+            let options = cli::login::LoginOptions {
+                server,
+                issuer,
+                device,
+                ca_cert,
+                no_browser,
+                print_env,
+            };
+            runtime()?.block_on(cli::login::login(options, &mut out))?;
+        }
+        Command::Connect {
+            command: ConnectCommand::Psql { resource, args },
+        } => cli::login::connect_psql(&resource, &args)?,
+        Command::Tokens {
+            command:
+                TokensCommand::List {
+                    user,
+                    all,
+                    json,
+                    config,
+                },
+        } => cli::credentials::list_tokens(
+            &mut open_store(&config)?,
+            user.as_deref(),
+            all,
+            json,
+            &mut out,
+        )?,
+        Command::Tokens {
+            command:
+                TokensCommand::Issue {
+                    user,
+                    groups,
+                    ttl,
+                    config,
+                },
+        } => {
+            let ttl = ward_core::config::ConfigDuration::parse(&ttl)
+                .with_context(|| format!("--ttl `{ttl}` is not a duration (e.g. 30m, 8h)"))?;
+            cli::credentials::issue_token(
+                &mut open_store(&config)?,
+                &user,
+                groups,
+                ttl.0,
+                &mut out,
+            )?;
+        }
+        Command::Tokens {
+            command:
+                TokensCommand::Revoke {
+                    user: None,
+                    id: None,
+                    config: _,
+                },
+        } => runtime()?.block_on(cli::login::revoke_own(&mut out))?,
+        Command::Tokens {
+            command: TokensCommand::Revoke { user, id, config },
+        } => cli::credentials::revoke_tokens(
+            &mut open_store(&config)?,
+            user.as_deref(),
+            id.as_deref(),
+            &mut out,
+        )?,
+        Command::ServiceAccounts {
+            command:
+                ServiceAccountsCommand::Create {
+                    name,
+                    groups,
+                    config,
+                },
+        } => cli::credentials::create_service_account(
+            &mut open_store(&config)?,
+            &name,
+            &groups,
+            &mut out,
+        )?,
+        Command::ServiceAccounts {
+            command: ServiceAccountsCommand::List { all, json, config },
+        } => {
+            cli::credentials::list_service_accounts(&mut open_store(&config)?, all, json, &mut out)?
+        }
+        Command::ServiceAccounts {
+            command: ServiceAccountsCommand::Revoke { name, config },
+        } => cli::credentials::revoke_service_account(&mut open_store(&config)?, &name, &mut out)?,
         Command::Keys {
             command: KeysCommand::Show { json, config },
         } => cli::keys::show(&Config::load(&config.config)?, json, &mut out)?,

@@ -10,11 +10,12 @@ use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store};
 use ward_core::config::Config;
 use ward_mask::{Masking, TokenKey};
 
-use crate::users::LocalUsers;
+use crate::auth::Credentials;
 
 /// A running gateway: its bound addresses and the handle that stops it.
 pub struct Running {
     pub postgres: Option<std::net::SocketAddr>,
+    pub web: Option<std::net::SocketAddr>,
     pub fingerprint: String,
     stop: watch::Sender<bool>,
     recorder: Recorder,
@@ -40,7 +41,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Recorder::spawn(&location, options).context("opening the audit store")
     })?;
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
-    let verifier = Arc::new(tokio::task::block_in_place(|| LocalUsers::open(&location))?);
+    let oidc = Arc::new(
+        ward_auth::Oidc::new(&config.auth.oidc)
+            .map_err(|e| anyhow::anyhow!("{}: auth.oidc: {e}", config.source.display()))?,
+    );
+    let authenticator = Arc::new(tokio::task::block_in_place(|| {
+        Credentials::open(&location, oidc.clone())
+    })?);
     let (stop, stopped) = watch::channel(false);
     let mut gateways = Vec::new();
     let mut postgres = None;
@@ -52,7 +59,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             ward_pg::Gateway::new(
                 config.clone(),
                 tls.clone(),
-                verifier.clone(),
+                authenticator.clone(),
                 recorder.clone(),
                 masking.clone(),
                 stopped.clone(),
@@ -63,8 +70,31 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
     }
+    let mut web = None;
+    if let Some(addr) = config.listen.web {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for HTTPS on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let store = tokio::task::block_in_place(|| Store::open(&location))?;
+        let state = Arc::new(crate::web::Web::new(
+            config.clone(),
+            oidc.clone(),
+            store,
+            postgres,
+            bound,
+        ));
+        tokio::spawn(crate::web::serve(
+            state,
+            listener,
+            tls.clone(),
+            stopped.clone(),
+        ));
+        web = Some(bound);
+    }
     Ok(Running {
         postgres,
+        web,
         fingerprint,
         stop,
         recorder,
@@ -173,6 +203,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("TLS certificate fingerprint: {}", running.fingerprint);
     if let Some(addr) = running.postgres {
         println!("PostgreSQL listener on {addr}");
+    }
+    if let Some(addr) = running.web {
+        println!("HTTPS listener on {addr}");
     }
     until_signal().await;
     println!("shutting down");

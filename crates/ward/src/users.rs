@@ -8,7 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier as _,
 use sha2::{Digest, Sha256};
 use ward_audit::{Location, Store, StoreError};
 use ward_core::Identity;
-use ward_core::auth::{AuthError, PasswordVerifier};
+use ward_core::auth::AuthError;
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -54,8 +54,9 @@ impl LocalUsers {
     }
 }
 
-impl PasswordVerifier for LocalUsers {
-    fn verify(&self, user: &str, password: &str) -> Result<Identity, AuthError> {
+impl LocalUsers {
+    /// Checks a local user's password. Blocking: it may be slow (argon2id).
+    pub fn verify(&self, user: &str, password: &str) -> Result<Identity, AuthError> {
         let row = {
             let mut store = self
                 .store
@@ -75,6 +76,7 @@ impl PasswordVerifier for LocalUsers {
             groups: row.groups.clone(),
             method: "password".into(),
             issuer: "local".into(),
+            credential: None,
         };
         let digest = self.digest(user, password);
         let cache_key = (row.name.clone(), row.password_hash.clone());

@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1]);
+        assert_eq!(applied, vec![1, 2]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, "audit_ward")
@@ -118,6 +118,7 @@ fn start(id: SessionId) -> SessionStart {
             groups: vec!["dev".into()],
             method: "password".into(),
             issuer: "local".into(),
+            credential: None,
         },
         resource: "shop".into(),
         protocol: Protocol::Postgres,
@@ -338,6 +339,159 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
     let bob = store.user("bob").expect("user").expect("bob");
     assert_eq!(bob.groups, vec!["ops", "dev"]);
     assert_eq!(bob.password_hash, "hash2");
+}
+
+/// Ward tokens and service-account keys: issued, found by secret only, listed, revoked at
+/// once; the tables refuse changes like the audit tables.
+fn credentials(b: Backend) {
+    use ward_audit::credentials::{CredentialFilter, CredentialKind, NewCredential};
+    let mut store = b.store();
+    let in_an_hour = Timestamp(Timestamp::now().0 + 3_600_000_000_000);
+    let token = |subject: &str, expires_at| NewCredential {
+        kind: CredentialKind::Token,
+        subject: subject.into(),
+        groups: vec!["dev".into()],
+        issuer: "https://idp.example.com".into(),
+        method: "oidc".into(),
+        expires_at,
+    };
+    let (alice, secret) = store
+        .issue_credential(&token("alice", Some(in_an_hour)))
+        .expect("issue");
+    assert!(secret.starts_with("ward_t_") && alice.id.starts_with("t_"));
+    let (_, expired) = store
+        .issue_credential(&token("alice", Some(Timestamp(1))))
+        .expect("issue");
+    let (_, bob) = store
+        .issue_credential(&token("bob", Some(in_an_hour)))
+        .expect("issue");
+    let (bot, key) = store
+        .issue_credential(&NewCredential {
+            kind: CredentialKind::ServiceAccount,
+            subject: "ci-bot".into(),
+            groups: vec![],
+            issuer: "local".into(),
+            method: "admin".into(),
+            expires_at: None,
+        })
+        .expect("issue");
+    let now = Timestamp::now();
+    let found = store
+        .credential_by_secret(&secret)
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.subject, "alice");
+    assert_eq!(found.groups, ["dev"]);
+    assert!(found.unusable(now).is_none());
+    let old = store
+        .credential_by_secret(&expired)
+        .expect("lookup")
+        .expect("found");
+    assert!(old.unusable(now).is_some_and(|w| w.contains("expired")));
+    assert!(
+        store
+            .credential_by_secret("ward_t_guess")
+            .expect("lookup")
+            .is_none()
+    );
+    let usable = |store: &mut Store, kind| {
+        store
+            .credentials(&CredentialFilter {
+                kind: Some(kind),
+                usable_only: true,
+                ..CredentialFilter::default()
+            })
+            .expect("list")
+            .len()
+    };
+    assert_eq!(usable(&mut store, CredentialKind::Token), 2);
+    assert_eq!(usable(&mut store, CredentialKind::ServiceAccount), 1);
+    // Revoking alice's tokens leaves bob's; revoking again finds nothing.
+    let alice_only = CredentialFilter {
+        kind: Some(CredentialKind::Token),
+        subject: Some("alice"),
+        ..CredentialFilter::default()
+    };
+    let revoked = store
+        .revoke_credentials(&alice_only, "admin:test")
+        .expect("revoke");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].id, alice.id);
+    assert!(
+        store
+            .revoke_credentials(&alice_only, "admin:test")
+            .expect("again")
+            .is_empty()
+    );
+    let found = store
+        .credential_by_secret(&secret)
+        .expect("lookup")
+        .expect("found");
+    assert!(
+        found
+            .unusable(Timestamp::now())
+            .is_some_and(|w| w.contains("revoked"))
+    );
+    assert!(
+        store
+            .credential_by_secret(&bob)
+            .expect("lookup")
+            .expect("found")
+            .unusable(Timestamp::now())
+            .is_none()
+    );
+    let by_id = CredentialFilter {
+        id: Some(&bot.id),
+        ..CredentialFilter::default()
+    };
+    assert_eq!(
+        store
+            .revoke_credentials(&by_id, "admin:test")
+            .expect("revoke")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .credential_by_secret(&key)
+            .expect("lookup")
+            .expect("found")
+            .revoked_at
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .credentials(&CredentialFilter::default())
+            .expect("all")
+            .len(),
+        4
+    );
+    drop(store);
+    // Nobody un-revokes by editing rows through Ward's own access.
+    let refused = match &b.location {
+        Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .expect("open")
+            .execute("DELETE FROM credential_revocations", [])
+            .is_err(),
+        Location::Postgres(url) => tokio::task::block_in_place(|| {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).expect("runtime role");
+            c.batch_execute("DELETE FROM credential_revocations")
+                .is_err()
+                && c.batch_execute("UPDATE credentials SET expires_at = NULL")
+                    .is_err()
+        }),
+    };
+    assert!(refused, "changing credentials must be refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_credentials() {
+    credentials(Backend::sqlite("cred"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_credentials() {
+    credentials(Backend::postgres("cred"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

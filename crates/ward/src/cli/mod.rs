@@ -1,7 +1,10 @@
-//! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users, mask.
+//! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users,
+//! mask, login and credentials.
 
+pub mod credentials;
 pub mod export;
 pub mod keys;
+pub mod login;
 pub mod mask;
 pub mod prune;
 pub mod replay;

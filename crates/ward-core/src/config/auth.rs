@@ -1,0 +1,296 @@
+//! `[auth]`: how clients prove who they are. Local users, Ward's own tokens, service accounts
+//! and OpenID Connect issuers (`[[auth.oidc]]`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Config, ConfigDuration, ConfigError, Secret};
+
+/// The JWT signature algorithms Ward can accept; HMAC and `none` are never among them.
+pub const JWT_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Accept passwords over an unencrypted connection when the client is on a loopback address.
+    /// Off by default; the demo turns it on.
+    #[serde(default)]
+    pub allow_plaintext_loopback: bool,
+    /// How long a Ward token from `ward login` stays valid.
+    #[serde(default = "Auth::default_token_ttl")]
+    pub token_ttl: ConfigDuration,
+    /// The address browsers and identity providers reach Ward's web listener at, for the login
+    /// callback (`{public_url}/auth/callback`). Default: `https://` and `[listen] web`.
+    pub public_url: Option<String>,
+    /// OpenID Connect issuers whose users may log in, and whose tokens Ward accepts.
+    #[serde(default)]
+    pub oidc: Vec<OidcIssuer>,
+}
+
+impl Auth {
+    fn default_token_ttl() -> ConfigDuration {
+        ConfigDuration(Duration::from_secs(8 * 3600))
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            allow_plaintext_loopback: false,
+            token_ttl: Self::default_token_ttl(),
+            public_url: None,
+            oidc: Vec::new(),
+        }
+    }
+}
+
+/// One OpenID Connect issuer (`[[auth.oidc]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIssuer {
+    /// What `ward login --issuer NAME` calls it; default `oidc`.
+    #[serde(default = "OidcIssuer::default_name")]
+    pub name: String,
+    /// The issuer URL exactly as its tokens carry it in `iss`; discovery is read from
+    /// `{issuer}/.well-known/openid-configuration`. `https`, or `http` on a loopback address.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret, from an environment variable or a file (at most one); none for a
+    /// public client.
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// `aud` values accepted in a token given directly as a password. Default: the client id.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Claim holding the user's groups (a string array, or one string).
+    #[serde(default = "OidcIssuer::default_groups_claim")]
+    pub groups_claim: String,
+    /// Claim holding the Ward user name (what clients give as their user).
+    #[serde(default = "OidcIssuer::default_username_claim")]
+    pub username_claim: String,
+    /// Scopes asked for at login.
+    #[serde(default = "OidcIssuer::default_scopes")]
+    pub scopes: Vec<String>,
+    /// Signature algorithms accepted, a subset of RS256, PS256, ES256 and EdDSA.
+    #[serde(default = "OidcIssuer::default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed when checking `exp`, `nbf` and `iat`.
+    #[serde(default = "OidcIssuer::default_leeway")]
+    pub leeway: ConfigDuration,
+    /// CA bundle for the issuer's TLS certificate; the system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Resolved at load time from `client_secret_env` or `client_secret_file`.
+    #[serde(skip)]
+    pub client_secret: Option<Secret>,
+}
+
+impl OidcIssuer {
+    fn default_name() -> String {
+        "oidc".into()
+    }
+    fn default_groups_claim() -> String {
+        "groups".into()
+    }
+    fn default_username_claim() -> String {
+        "preferred_username".into()
+    }
+    fn default_scopes() -> Vec<String> {
+        ["openid", "profile", "email"].map(String::from).to_vec()
+    }
+    fn default_algorithms() -> Vec<String> {
+        JWT_ALGORITHMS.map(String::from).to_vec()
+    }
+    fn default_leeway() -> ConfigDuration {
+        ConfigDuration(Duration::from_secs(30))
+    }
+
+    /// The `aud` values a token given as a password may carry.
+    pub fn accepted_audiences(&self) -> Vec<String> {
+        if self.audiences.is_empty() {
+            vec![self.client_id.clone()]
+        } else {
+            self.audiences.clone()
+        }
+    }
+}
+
+/// Whether `url` is `https`, or `http` to a loopback host.
+pub fn acceptable_url(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Config {
+    pub(super) fn resolve_auth_paths(&mut self, fix: &dyn Fn(&mut PathBuf)) {
+        for o in &mut self.auth.oidc {
+            o.client_secret_file.as_mut().map(fix);
+            o.ca_file.as_mut().map(fix);
+        }
+    }
+
+    pub(super) fn validate_auth(&mut self) -> Result<(), ConfigError> {
+        if self.auth.token_ttl.0 < Duration::from_secs(60) {
+            return Err(self.invalid("auth.token_ttl", "must be at least 1m"));
+        }
+        if let Some(url) = &self.auth.public_url
+            && !url.starts_with("https://")
+            && !url.starts_with("http://")
+        {
+            return Err(self.invalid("auth.public_url", "must be an http(s) URL"));
+        }
+        if !self.auth.oidc.is_empty() && self.listen.web.is_none() {
+            return Err(self.invalid(
+                "auth.oidc",
+                "logging in through an issuer needs the web listener: set [listen] web",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for i in 0..self.auth.oidc.len() {
+            let key = |field: &str| format!("auth.oidc[{i}].{field}");
+            let o = &self.auth.oidc[i];
+            if !names.insert(o.name.clone()) {
+                return Err(self.invalid(
+                    key("name"),
+                    format!("issuer name `{}` is used twice: give each a `name`", o.name),
+                ));
+            }
+            if !acceptable_url(&o.issuer) {
+                return Err(self.invalid(
+                    key("issuer"),
+                    "must be an https URL (http only on a loopback address)",
+                ));
+            }
+            if o.client_id.is_empty() {
+                return Err(self.invalid(key("client_id"), "must not be empty"));
+            }
+            if let Some(bad) = o
+                .algorithms
+                .iter()
+                .find(|a| !JWT_ALGORITHMS.contains(&a.as_str()))
+            {
+                return Err(self.invalid(
+                    key("algorithms"),
+                    format!(
+                        "`{bad}` is not allowed: choose from {}",
+                        JWT_ALGORITHMS.join(", ")
+                    ),
+                ));
+            }
+            if o.algorithms.is_empty() {
+                return Err(self.invalid(key("algorithms"), "must name at least one algorithm"));
+            }
+            if !o.scopes.iter().any(|s| s == "openid") {
+                return Err(self.invalid(key("scopes"), "must include `openid`"));
+            }
+            let secret = self.read_secret(
+                &o.client_secret_env,
+                &o.client_secret_file,
+                &key("client_secret_env"),
+                &key("client_secret_file"),
+            )?;
+            if let Some(slot) = self.auth.oidc.get_mut(i) {
+                slot.client_secret = secret;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_url;
+    use crate::config::{Config, ConfigError};
+
+    fn load(auth: &str) -> Result<Config, ConfigError> {
+        let text = format!("[listen]\nweb = \"127.0.0.1:8443\"\n\n[auth]\n{auth}");
+        Config::from_toml(&text, std::path::Path::new("/etc/ward/ward.toml"))
+    }
+
+    fn problem(auth: &str) -> String {
+        match load(auth) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted: {auth}"),
+        }
+    }
+
+    const ISSUER: &str =
+        "[[auth.oidc]]\nissuer = \"https://idp.example.com\"\nclient_id = \"ward\"\n";
+
+    #[test]
+    fn an_issuer_loads_with_defaults() {
+        let c = load(ISSUER).expect("loads");
+        let o = &c.auth.oidc[0];
+        assert_eq!(o.name, "oidc");
+        assert_eq!(o.accepted_audiences(), ["ward"]);
+        assert_eq!(o.algorithms, ["RS256", "PS256", "ES256", "EdDSA"]);
+        assert!(o.client_secret.is_none());
+    }
+
+    #[test]
+    fn unsafe_or_inconsistent_issuers_are_refused_with_the_key() {
+        let p = problem(&format!("{ISSUER}algorithms = [\"RS256\", \"HS256\"]\n"));
+        assert!(
+            p.contains("auth.oidc[0].algorithms: `HS256` is not allowed"),
+            "{p}"
+        );
+        let p = problem(&format!("{ISSUER}algorithms = [\"none\"]\n"));
+        assert!(p.contains("`none` is not allowed"), "{p}");
+        let p = problem("[[auth.oidc]]\nissuer = \"http://idp.example.com\"\nclient_id = \"w\"\n");
+        assert!(
+            p.contains("auth.oidc[0].issuer: must be an https URL"),
+            "{p}"
+        );
+        let p = problem(&format!("{ISSUER}{ISSUER}"));
+        assert!(
+            p.contains("auth.oidc[1].name: issuer name `oidc` is used twice"),
+            "{p}"
+        );
+        let p = problem(&format!("{ISSUER}scopes = [\"profile\"]\n"));
+        assert!(p.contains("must include `openid`"), "{p}");
+        let p = problem(&format!(
+            "{ISSUER}client_secret_file = \"/nonexistent/secret\"\n"
+        ));
+        assert!(
+            p.contains("auth.oidc[0].client_secret_file: cannot read"),
+            "{p}"
+        );
+        let p = problem("token_ttl = \"10s\"\n");
+        assert!(p.contains("auth.token_ttl: must be at least 1m"), "{p}");
+        let no_web = Config::from_toml(
+            &format!("[auth]\n{ISSUER}"),
+            std::path::Path::new("/etc/ward/ward.toml"),
+        );
+        assert!(
+            no_web
+                .err()
+                .is_some_and(|e| e.to_string().contains("set [listen] web")),
+        );
+    }
+
+    #[test]
+    fn issuer_urls_are_https_or_loopback_http() {
+        assert!(acceptable_url("https://idp.example.com"));
+        assert!(acceptable_url("http://127.0.0.1:9000"));
+        assert!(acceptable_url("http://localhost/realms/x"));
+        assert!(acceptable_url("http://[::1]:80"));
+        assert!(!acceptable_url("http://idp.example.com"));
+        assert!(!acceptable_url("http://127.0.0.1.evil.com"));
+        assert!(!acceptable_url("ftp://127.0.0.1"));
+    }
+}

@@ -1,0 +1,203 @@
+//! A real OpenID Connect provider on loopback (npm `oidc-provider`, driven by
+//! `tools/oidc-idp`), the scripted browser that logs in through its pages, and a minter of
+//! deliberately bad tokens signed with its keys.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use ward::pgcluster::free_port;
+
+/// The client id and secret Ward is registered with at the provider.
+pub const CLIENT_ID: &str = "ward";
+pub const CLIENT_SECRET: &str = "ward-client-secret";
+
+/// `tools/oidc-idp` in the source tree.
+pub fn tools_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/oidc-idp")
+}
+
+/// A user of the provider.
+pub struct IdpUser<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub groups: &'a [&'a str],
+}
+
+/// A running provider.
+pub struct Idp {
+    child: Child,
+    pub issuer: String,
+    pub dir: PathBuf,
+    /// The provider's private JWKS.
+    pub keys: PathBuf,
+}
+
+impl Idp {
+    /// Starts the provider with Ward (`CLIENT_ID`) as a confidential client whose redirect URI
+    /// is `redirect_uri`, and `users`.
+    pub fn start(redirect_uri: &str, users: &[IdpUser<'_>]) -> anyhow::Result<Self> {
+        let tools = tools_dir();
+        if !tools.join("node_modules/oidc-provider").exists() {
+            bail!(
+                "the OIDC provider is not installed: run `npm ci` in {}",
+                tools.display()
+            );
+        }
+        let dir =
+            std::env::temp_dir().join(format!("ward-idp-{}-{}", std::process::id(), free_port()?));
+        std::fs::create_dir_all(&dir)?;
+        let keys = dir.join("private-jwks.json");
+        let users: Vec<Value> = users
+            .iter()
+            .map(|u| {
+                json!({ "username": u.username, "password": u.password, "sub": format!("sub-{}", u.username),
+                        "email": format!("{}@example.test", u.username), "groups": u.groups })
+            })
+            .collect();
+        let config = json!({
+            "port": 0,
+            "issuer_host": "127.0.0.1",
+            "keys_out": keys,
+            "clients": [{
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [redirect_uri],
+                "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code", "client_credentials"],
+                "token_endpoint_auth_method": "client_secret_basic",
+            }],
+            "users": users,
+            "audience": "ward",
+        });
+        let config_path = dir.join("idp.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+        let log = std::fs::File::create(dir.join("idp.log"))?;
+        let mut child = Command::new("node")
+            .arg(tools.join("idp.mjs"))
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting node idp.mjs")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(issuer) = line.strip_prefix("ready ") {
+                    let _ = tx.send(issuer.to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(issuer) => Ok(Self {
+                child,
+                issuer,
+                dir,
+                keys,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                bail!(
+                    "the OIDC provider did not start: {}",
+                    std::fs::read_to_string(dir.join("idp.log")).unwrap_or_default()
+                )
+            }
+        }
+    }
+
+    /// Runs the scripted browser (`browser.mjs MODE ARGS`): its JSON line and exit status.
+    pub fn browser(&self, mode: &str, args: &[&str], ward_ca: &Path) -> Output {
+        Command::new("node")
+            .arg(tools_dir().join("browser.mjs"))
+            .arg(mode)
+            .args(args)
+            .env("NODE_EXTRA_CA_CERTS", ward_ca)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running browser.mjs: {e}"))
+    }
+
+    /// A token from `mint.mjs`: `key` is `RS256`, `ES256`, `EdDSA`, `foreign`, `none` or
+    /// `hs256-with-public-key`.
+    pub fn mint(&self, key: &str, header: Value, claims: Value) -> String {
+        let spec = self
+            .dir
+            .join(format!("mint-{}.json", free_port().unwrap_or(0)));
+        let body = json!({ "key": key, "header": header, "claims": claims });
+        std::fs::write(&spec, body.to_string()).unwrap_or_else(|e| panic!("writing spec: {e}"));
+        let out = Command::new("node")
+            .arg(tools_dir().join("mint.mjs"))
+            .arg(&self.keys)
+            .arg(&spec)
+            .output()
+            .unwrap_or_else(|e| panic!("running mint.mjs: {e}"));
+        assert!(
+            out.status.success(),
+            "mint.mjs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Claims of a good token for `username`, valid from a minute ago for an hour.
+    pub fn claims(&self, username: &str, groups: &[&str], aud: &str) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        json!({
+            "iss": self.issuer, "sub": format!("sub-{username}"), "aud": aud,
+            "preferred_username": username, "groups": groups,
+            "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
+        })
+    }
+
+    /// A JWT access token for the `ward` client from the client-credentials grant.
+    pub fn client_credentials_token(&self) -> anyhow::Result<String> {
+        let out = Command::new("node")
+            .arg("-e")
+            .arg(format!(
+                "const r = await fetch('{}/token', {{method: 'POST', headers: {{authorization: 'Basic ' + Buffer.from('{CLIENT_ID}:{CLIENT_SECRET}').toString('base64'), 'content-type': 'application/x-www-form-urlencoded'}}, body: 'grant_type=client_credentials&scope=api'}}); const j = await r.json(); if (!j.access_token) {{ console.error(JSON.stringify(j)); process.exit(1); }} console.log(j.access_token);",
+                self.issuer
+            ))
+            .arg("--input-type=module")
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "client credentials grant failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!(
+                "OIDC provider log ({}):\n{}",
+                self.dir.display(),
+                std::fs::read_to_string(self.dir.join("idp.log")).unwrap_or_default()
+            );
+        }
+    }
+}

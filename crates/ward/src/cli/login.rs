@@ -1,0 +1,426 @@
+//! The client side of logging in: `ward login` (browser or device flow), the saved Ward token,
+//! `ward connect psql`, `ward login --print-env` and `ward tokens revoke` for one's own token.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use ward_auth::secret;
+use ward_core::Timestamp;
+
+/// How long `ward login` waits for the browser to come back.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What `ward login` saves (mode 0600) under the user's config directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    pub server: String,
+    pub ca_cert: Option<PathBuf>,
+    pub token: String,
+    pub id: String,
+    pub user: String,
+    pub groups: Vec<String>,
+    pub issuer: String,
+    pub expires_at: String,
+    /// Ward's PostgreSQL listener, `host:port`.
+    pub postgres: Option<String>,
+}
+
+impl Saved {
+    /// `$WARD_HOME/credentials.json`, else under `$XDG_CONFIG_HOME/ward` or `~/.config/ward`.
+    pub fn path() -> anyhow::Result<PathBuf> {
+        if let Some(home) = std::env::var_os("WARD_HOME") {
+            return Ok(PathBuf::from(home).join("credentials.json"));
+        }
+        let base = match std::env::var_os("XDG_CONFIG_HOME") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => PathBuf::from(
+                std::env::var_os("HOME").context("HOME is not set: set WARD_HOME instead")?,
+            )
+            .join(".config"),
+        };
+        Ok(base.join("ward").join("credentials.json"))
+    }
+
+    pub fn load() -> anyhow::Result<Self> {
+        let path = Self::path()?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "not logged in ({} cannot be read): run `ward login --server URL`",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+    }
+
+    fn save(&self) -> anyhow::Result<PathBuf> {
+        let path = Self::path()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        ward_core::fs::write_private(&path, serde_json::to_string_pretty(self)?.as_bytes())?;
+        Ok(path)
+    }
+
+    /// Whether the token is still good for at least a minute.
+    fn fresh(&self) -> bool {
+        Timestamp::parse_rfc3339(&self.expires_at)
+            .is_ok_and(|t| t.0 > Timestamp::now().0 + 60_000_000_000)
+    }
+
+    /// The saved token, if it has not expired.
+    pub fn usable() -> anyhow::Result<Self> {
+        let saved = Self::load()?;
+        if !saved.fresh() {
+            bail!(
+                "your Ward token expired at {}: run `ward login`",
+                saved.expires_at
+            );
+        }
+        Ok(saved)
+    }
+
+    /// The libpq environment that connects a PostgreSQL client through Ward with this token.
+    pub fn pg_env(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
+        let Some(addr) = &self.postgres else {
+            bail!("the Ward server at {} serves no PostgreSQL", self.server);
+        };
+        let port = addr
+            .rsplit_once(':')
+            .map(|(_, p)| p.to_owned())
+            .context("the server gave no PostgreSQL port")?;
+        let host = reqwest::Url::parse(&self.server)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+            .context("the saved server address has no host")?;
+        let mut env = vec![
+            ("PGHOST", host),
+            ("PGPORT", port),
+            ("PGUSER", self.user.clone()),
+            ("PGPASSWORD", self.token.clone()),
+        ];
+        match &self.ca_cert {
+            Some(ca) => {
+                env.push(("PGSSLMODE", "verify-full".into()));
+                env.push(("PGSSLROOTCERT", ca.display().to_string()));
+            }
+            None => env.push(("PGSSLMODE", "require".into())),
+        }
+        Ok(env)
+    }
+}
+
+/// `ward login`'s options.
+pub struct LoginOptions {
+    pub server: Option<String>,
+    pub issuer: Option<String>,
+    pub device: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub no_browser: bool,
+    pub print_env: bool,
+}
+
+/// `ward login`: logs in through the server's identity provider and saves a Ward token.
+pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Result<()> {
+    let previous = Saved::load().ok();
+    let server = match (&options.server, &previous) {
+        (Some(s), _) => s.trim_end_matches('/').to_owned(),
+        (None, Some(p)) => p.server.clone(),
+        (None, None) => bail!("give the Ward server: `ward login --server https://HOST:PORT`"),
+    };
+    let ca_cert = match (&options.ca_cert, &previous) {
+        (Some(ca), _) => Some(std::path::absolute(ca)?),
+        (None, Some(p)) if p.server == server => p.ca_cert.clone(),
+        _ => None,
+    };
+    if options.print_env
+        && let Some(p) = previous.filter(|p| p.server == server && p.fresh())
+    {
+        return print_env(&p, out);
+    }
+    let http = ward_auth::oidc::http_client(ca_cert.as_deref())?;
+    let client = Client {
+        http,
+        server: server.clone(),
+    };
+    let issued = if options.device {
+        client.device_login(options.issuer.as_deref()).await?
+    } else {
+        client
+            .browser_login(options.issuer.as_deref(), options.no_browser)
+            .await?
+    };
+    let text = |k: &str| issued.get(k).and_then(Value::as_str).map(str::to_owned);
+    let saved = Saved {
+        server,
+        ca_cert,
+        token: text("token").context("the server sent no token")?,
+        id: text("id").unwrap_or_default(),
+        user: text("user").unwrap_or_default(),
+        groups: serde_json::from_value(issued["groups"].clone()).unwrap_or_default(),
+        issuer: text("issuer").unwrap_or_default(),
+        expires_at: text("expires_at").unwrap_or_default(),
+        postgres: text("postgres"),
+    };
+    let path = saved.save()?;
+    eprintln!(
+        "Logged in as {} (groups: {}) until {}.\nToken {} saved in {}.",
+        saved.user,
+        if saved.groups.is_empty() {
+            "none".to_owned()
+        } else {
+            saved.groups.join(", ")
+        },
+        saved.expires_at,
+        saved.id,
+        path.display()
+    );
+    if options.print_env {
+        print_env(&saved, out)?;
+    }
+    Ok(())
+}
+
+fn print_env(saved: &Saved, out: &mut impl Write) -> anyhow::Result<()> {
+    for (k, v) in saved.pg_env()? {
+        writeln!(out, "{k}={v}")?;
+    }
+    Ok(())
+}
+
+/// `ward connect psql RESOURCE [-- ARGS]`: runs psql through Ward with the saved token.
+pub fn connect_psql(resource: &str, args: &[String]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let saved = Saved::usable()?;
+    let mut command = std::process::Command::new("psql");
+    command
+        .envs(saved.pg_env()?)
+        .env("PGDATABASE", resource)
+        .args(args);
+    let error = command.exec();
+    Err(anyhow::anyhow!("running psql: {error}"))
+}
+
+/// `ward tokens revoke` without a selector: revokes the saved token at the server and forgets
+/// it.
+pub async fn revoke_own(out: &mut impl Write) -> anyhow::Result<()> {
+    let saved = Saved::load()?;
+    let client = Client {
+        http: ward_auth::oidc::http_client(saved.ca_cert.as_deref())?,
+        server: saved.server.clone(),
+    };
+    let response = client
+        .http
+        .post(format!("{}/api/v1/auth/revoke", saved.server))
+        .bearer_auth(&saved.token)
+        .send()
+        .await
+        .with_context(|| format!("reaching {}", saved.server))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    if !status.is_success() && status != reqwest::StatusCode::UNAUTHORIZED {
+        bail!("the server refused: {}", api_message(&body));
+    }
+    let path = Saved::path()?;
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    writeln!(out, "token {} revoked and removed", saved.id)?;
+    Ok(())
+}
+
+fn api_message(body: &Value) -> String {
+    match (
+        body.get("error").and_then(Value::as_str),
+        body.get("message").and_then(Value::as_str),
+    ) {
+        (Some(code), Some(message)) => format!("{message} ({code})"),
+        _ => body.to_string(),
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    server: String,
+}
+
+impl Client {
+    /// POSTs JSON to the API: the answer, or the API's error code and message.
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<Result<Value, (String, String)>> {
+        let url = format!("{}{path}", self.server);
+        let response = self
+            .http
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("reaching {url}"))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .with_context(|| format!("{url}: HTTP {status} without a JSON answer"))?;
+        if status.is_success() {
+            return Ok(Ok(body));
+        }
+        let code = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_owned();
+        Ok(Err((code, api_message(&body))))
+    }
+
+    async fn browser_login(&self, issuer: Option<&str>, no_browser: bool) -> anyhow::Result<Value> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("listening on a loopback port for the login callback")?;
+        let port = listener.local_addr()?.port().to_string();
+        let verifier = secret::random(32)?;
+        let state = secret::random(16)?;
+        let challenge = secret::s256(&verifier);
+        let mut params = vec![
+            ("port", port.as_str()),
+            ("state", state.as_str()),
+            ("challenge", challenge.as_str()),
+        ];
+        if let Some(i) = issuer {
+            params.push(("issuer", i));
+        }
+        let url = reqwest::Url::parse_with_params(&format!("{}/auth/login", self.server), &params)
+            .context("the server address is not a URL")?;
+        eprintln!("Open this address in a browser to log in:\n\n{url}\n");
+        if !no_browser {
+            open_browser(url.as_str());
+        }
+        let callback = tokio::time::timeout(BROWSER_TIMEOUT, wait_for_callback(&listener, &state))
+            .await
+            .context("no login within 5 minutes")??;
+        if let Some(error) = callback.get("error") {
+            let description = callback
+                .get("error_description")
+                .map(String::as_str)
+                .unwrap_or_default();
+            bail!("login failed: {error}: {description}");
+        }
+        let code = callback.get("code").context("the callback has no code")?;
+        let body = json!({ "grant_type": "login_code", "code": code, "verifier": verifier });
+        self.post("/api/v1/auth/token", &body)
+            .await?
+            .map_err(|(_, message)| anyhow::anyhow!("login failed: {message}"))
+    }
+
+    async fn device_login(&self, issuer: Option<&str>) -> anyhow::Result<Value> {
+        let started = self
+            .post("/api/v1/auth/device", &json!({ "issuer": issuer }))
+            .await?
+            .map_err(|(_, message)| anyhow::anyhow!("cannot start a device login: {message}"))?;
+        let text = |k: &str| started.get(k).and_then(Value::as_str).unwrap_or_default();
+        eprintln!(
+            "To log in, open {} and enter the code {}",
+            text("verification_uri"),
+            text("user_code")
+        );
+        if !text("verification_uri_complete").is_empty() {
+            eprintln!("(or open {})", text("verification_uri_complete"));
+        }
+        let mut interval = started
+            .get("interval")
+            .and_then(Value::as_u64)
+            .unwrap_or(5)
+            .max(1);
+        let expires_in = started
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(600);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(expires_in);
+        let poll = json!({ "grant_type": "device", "device_id": text("device_id") });
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+            match self.post("/api/v1/auth/token", &poll).await? {
+                Ok(issued) => return Ok(issued),
+                Err((code, _)) if code == "authorization_pending" => {}
+                Err((code, _)) if code == "slow_down" => interval += 5,
+                Err((_, message)) => bail!("login failed: {message}"),
+            }
+        }
+        bail!("the device code expired before the login was approved")
+    }
+}
+
+/// Opens `url` in the desktop's browser, if there is one; the address is printed anyway.
+fn open_browser(url: &str) {
+    for opener in ["xdg-open", "open"] {
+        let spawned = std::process::Command::new(opener)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if spawned.is_ok() {
+            return;
+        }
+    }
+}
+
+/// Serves the loopback callback until a request carries `state`; returns its query.
+async fn wait_for_callback(
+    listener: &TcpListener,
+    state: &str,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        let head = String::from_utf8_lossy(&head);
+        let target = head.split_whitespace().nth(1).unwrap_or_default();
+        let query = reqwest::Url::parse(&format!("http://127.0.0.1{target}"))
+            .ok()
+            .filter(|u| u.path() == "/callback")
+            .map(|u| {
+                u.query_pairs()
+                    .into_owned()
+                    .collect::<std::collections::HashMap<_, _>>()
+            });
+        let matches = query
+            .as_ref()
+            .and_then(|q| q.get("state"))
+            .is_some_and(|s| secret::equal(s, state));
+        let (status, message) = match (&query, matches) {
+            (Some(q), true) if q.contains_key("error") => {
+                ("200 OK", "Ward login failed; see the terminal for why.")
+            }
+            (Some(_), true) => (
+                "200 OK",
+                "You are logged in to Ward. You can close this tab and go back to the terminal.",
+            ),
+            _ => (
+                "400 Bad Request",
+                "This is not the login Ward is waiting for.",
+            ),
+        };
+        let page = format!("<!doctype html><title>Ward</title><p>{message}</p>\n");
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        if matches && let Some(q) = query {
+            return Ok(q);
+        }
+    }
+}

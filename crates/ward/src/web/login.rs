@@ -1,0 +1,437 @@
+//! The login routes `ward login` drives.
+//!
+//! # Browser flow: authorization code with PKCE on both legs
+//! 1. `ward login` listens on a loopback port, makes a PKCE verifier, and opens
+//!    `/auth/login?port=P&state=S&challenge=C` (and `&issuer=NAME`) in a browser.
+//! 2. Ward keeps (P, S, C), makes its own state, nonce and PKCE verifier, and redirects the
+//!    browser to the issuer's authorization endpoint.
+//! 3. The issuer sends the browser back to `/auth/callback`. Ward exchanges the code (with its
+//!    client secret and verifier), validates the ID token (signature, issuer, audience = the
+//!    client id, nonce), and redirects the browser to `http://127.0.0.1:P/callback` with a
+//!    one-time code and S.
+//! 4. `ward login` posts the code and its verifier to `/api/v1/auth/token` and gets a Ward
+//!    token. Another local process that sees the code cannot use it without the verifier.
+//!
+//! # Device flow (RFC 8628), for a box without a browser
+//! `/api/v1/auth/device` starts a device authorization at the issuer; `ward login --device`
+//! shows the user code and polls `/api/v1/auth/token` until the person has approved it.
+//!
+//! Logins in progress are kept in memory for [`PENDING_TTL`]: behind a load balancer, a login
+//! must reach the same Ward (sticky sessions) from start to callback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ward_audit::credentials::{CredentialFilter, CredentialKind, NewCredential};
+use ward_auth::oidc::{DevicePoll, Issuer};
+use ward_auth::{Audience, Verified, secret};
+use ward_core::Timestamp;
+
+use super::{ApiError, Web};
+
+/// How long a login may take from start to finish.
+const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
+/// Logins in progress at once, per kind; more are refused rather than eat memory.
+const MAX_PENDING: usize = 10_000;
+
+pub fn routes() -> Router<Arc<Web>> {
+    Router::new()
+        .route("/auth/login", get(start))
+        .route("/auth/callback", get(callback))
+        .route("/api/v1/info", get(info))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/device", post(device))
+        .route("/api/v1/auth/revoke", post(revoke))
+}
+
+struct BrowserLogin {
+    issuer: Arc<Issuer>,
+    nonce: String,
+    verifier: String,
+    port: u16,
+    client_state: String,
+    client_challenge: String,
+}
+
+struct Finished {
+    verified: Verified,
+    client_challenge: String,
+}
+
+struct DeviceLogin {
+    issuer: Arc<Issuer>,
+    device_code: String,
+}
+
+/// Logins in progress, each with the time it started.
+#[derive(Default)]
+pub struct Pending {
+    browser: Mutex<HashMap<String, (Instant, BrowserLogin)>>,
+    finished: Mutex<HashMap<String, (Instant, Finished)>>,
+    devices: Mutex<HashMap<String, (Instant, Arc<DeviceLogin>)>>,
+}
+
+fn put<T>(
+    map: &Mutex<HashMap<String, (Instant, T)>>,
+    key: String,
+    value: T,
+) -> Result<(), ApiError> {
+    let mut map = map
+        .lock()
+        .map_err(|_| ApiError::internal("login table poisoned"))?;
+    map.retain(|_, (at, _)| at.elapsed() < PENDING_TTL);
+    if map.len() >= MAX_PENDING {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many logins in progress; try again in a few minutes",
+        ));
+    }
+    map.insert(key, (Instant::now(), value));
+    Ok(())
+}
+
+fn take<T>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
+    let (at, value) = map.lock().ok()?.remove(key)?;
+    (at.elapsed() < PENDING_TTL).then_some(value)
+}
+
+fn random() -> Result<String, ApiError> {
+    secret::random(32).map_err(ApiError::internal)
+}
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, "issuer_unavailable", e.to_string())
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    issuer: Option<String>,
+    port: u16,
+    state: String,
+    challenge: String,
+}
+
+async fn start(
+    State(web): State<Arc<Web>>,
+    Query(q): Query<StartQuery>,
+) -> Result<Redirect, ApiError> {
+    if q.port == 0 || q.state.is_empty() || q.state.len() > 256 {
+        return Err(bad_request(
+            "invalid_request",
+            "port and state are required (state at most 256 characters)",
+        ));
+    }
+    if !(43..=128).contains(&q.challenge.len()) {
+        return Err(bad_request(
+            "invalid_request",
+            "challenge must be an S256 PKCE challenge (43 to 128 characters)",
+        ));
+    }
+    let issuer = web
+        .oidc
+        .by_name(q.issuer.as_deref())
+        .map_err(|e| bad_request("unknown_issuer", e.to_string()))?
+        .clone();
+    let (state, nonce, verifier) = (random()?, random()?, random()?);
+    let url = issuer
+        .authorization_url(
+            &web.callback_url(),
+            &state,
+            &nonce,
+            &secret::s256(&verifier),
+        )
+        .await
+        .map_err(unavailable)?;
+    let login = BrowserLogin {
+        issuer,
+        nonce,
+        verifier,
+        port: q.port,
+        client_state: q.state,
+        client_challenge: q.challenge,
+    };
+    put(&web.logins.browser, state, login)?;
+    Ok(Redirect::to(&url))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn callback(State(web): State<Arc<Web>>, Query(q): Query<CallbackQuery>) -> Response {
+    let login = q
+        .state
+        .as_deref()
+        .and_then(|s| take(&web.logins.browser, s));
+    let Some(login) = login else {
+        let page = Html(
+            "<!doctype html><title>Ward</title><p>This login is unknown or has expired. Run <code>ward login</code> again.</p>",
+        );
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    };
+    let back = |params: &[(&str, &str)]| -> Response {
+        let mut url = format!("http://127.0.0.1:{}/callback", login.port);
+        if let Ok(u) = reqwest::Url::parse_with_params(&url, params) {
+            url = u.into();
+        }
+        Redirect::to(&url).into_response()
+    };
+    let fail = |error: &str, description: &str| {
+        back(&[
+            ("error", error),
+            ("error_description", description),
+            ("state", &login.client_state),
+        ])
+    };
+    if let Some(error) = &q.error {
+        return fail(error, q.error_description.as_deref().unwrap_or_default());
+    }
+    let Some(code) = &q.code else {
+        return fail("invalid_request", "the issuer sent no code");
+    };
+    let tokens = match login
+        .issuer
+        .exchange_code(code, &web.callback_url(), &login.verifier)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return fail("login_failed", &e.to_string()),
+    };
+    let Some(id_token) = tokens.id_token else {
+        return fail("login_failed", "the issuer returned no ID token");
+    };
+    let verified = match login
+        .issuer
+        .validate(&id_token, Audience::ClientId, Some(&login.nonce))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return fail("login_failed", &format!("ID token rejected: {e}")),
+    };
+    let Ok(code) = random() else {
+        return fail("server_error", "no randomness");
+    };
+    let finished = Finished {
+        verified,
+        client_challenge: login.client_challenge.clone(),
+    };
+    if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
+        return fail(e.code, &e.message);
+    }
+    back(&[("code", &code), ("state", &login.client_state)])
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+enum TokenRequest {
+    LoginCode { code: String, verifier: String },
+    Device { device_id: String },
+}
+
+async fn token(
+    State(web): State<Arc<Web>>,
+    Json(request): Json<TokenRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let verified = match request {
+        TokenRequest::LoginCode { code, verifier } => {
+            let finished = take(&web.logins.finished, &code).ok_or_else(|| {
+                bad_request("invalid_grant", "unknown, used or expired login code")
+            })?;
+            if !secret::equal(&secret::s256(&verifier), &finished.client_challenge) {
+                return Err(bad_request(
+                    "invalid_grant",
+                    "the PKCE verifier does not match the login's challenge",
+                ));
+            }
+            finished.verified
+        }
+        TokenRequest::Device { device_id } => device_poll(&web, &device_id).await?,
+    };
+    issue(&web, verified).map(Json)
+}
+
+async fn device_poll(web: &Web, device_id: &str) -> Result<Verified, ApiError> {
+    let login = {
+        let map = web
+            .logins
+            .devices
+            .lock()
+            .map_err(|_| ApiError::internal("login table poisoned"))?;
+        map.get(device_id)
+            .filter(|(at, _)| at.elapsed() < PENDING_TTL)
+            .map(|(_, l)| l.clone())
+    };
+    let login =
+        login.ok_or_else(|| bad_request("expired_token", "unknown or expired device login"))?;
+    let polled = login.issuer.poll_device(&login.device_code).await;
+    let tokens = match polled {
+        Ok(DevicePoll::Pending) => {
+            return Err(bad_request(
+                "authorization_pending",
+                "waiting for the login to be approved",
+            ));
+        }
+        Ok(DevicePoll::SlowDown) => {
+            return Err(bad_request("slow_down", "polling too often"));
+        }
+        Ok(DevicePoll::Done(t)) => t,
+        Err(e) => {
+            take(&web.logins.devices, device_id);
+            return Err(match &e {
+                ward_auth::OidcError::Refused { error, .. } if error == "access_denied" => {
+                    bad_request("access_denied", e.to_string())
+                }
+                ward_auth::OidcError::Refused { error, .. } if error == "expired_token" => {
+                    bad_request("expired_token", e.to_string())
+                }
+                _ => unavailable(e),
+            });
+        }
+    };
+    take(&web.logins.devices, device_id);
+    let id_token = tokens
+        .id_token
+        .ok_or_else(|| unavailable("the issuer returned no ID token"))?;
+    login
+        .issuer
+        .validate(&id_token, Audience::ClientId, None)
+        .await
+        .map_err(|e| bad_request("login_failed", format!("ID token rejected: {e}")))
+}
+
+/// Issues a Ward token for a person the issuer vouched for.
+fn issue(web: &Web, v: Verified) -> Result<Value, ApiError> {
+    let ttl = i64::try_from(web.config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
+    let expires_at = Timestamp(Timestamp::now().0.saturating_add(ttl));
+    let new = NewCredential {
+        kind: CredentialKind::Token,
+        subject: v.username,
+        groups: v.groups,
+        issuer: v.issuer,
+        method: "oidc".into(),
+        expires_at: Some(expires_at),
+    };
+    let (credential, token) = tokio::task::block_in_place(|| {
+        web.store
+            .lock()
+            .map_err(|_| ApiError::internal("store lock poisoned"))?
+            .issue_credential(&new)
+            .map_err(ApiError::internal)
+    })?;
+    tracing::info!(user = %credential.subject, id = %credential.id, issuer = %credential.issuer, "issued a Ward token");
+    Ok(json!({
+        "token": token,
+        "id": credential.id,
+        "user": credential.subject,
+        "groups": credential.groups,
+        "issuer": credential.issuer,
+        "expires_at": expires_at.to_rfc3339(),
+        "postgres": web.postgres.map(|a| a.to_string()),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeviceRequest {
+    issuer: Option<String>,
+}
+
+async fn device(
+    State(web): State<Arc<Web>>,
+    body: Option<Json<DeviceRequest>>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = body.unwrap_or_default();
+    let issuer = web
+        .oidc
+        .by_name(request.issuer.as_deref())
+        .map_err(|e| bad_request("unknown_issuer", e.to_string()))?
+        .clone();
+    let started = issuer.start_device().await.map_err(unavailable)?;
+    let device_id = random()?;
+    let login = DeviceLogin {
+        issuer,
+        device_code: started.device_code,
+    };
+    put(&web.logins.devices, device_id.clone(), Arc::new(login))?;
+    Ok(Json(json!({
+        "device_id": device_id,
+        "user_code": started.user_code,
+        "verification_uri": started.verification_uri,
+        "verification_uri_complete": started.verification_uri_complete,
+        "interval": started.interval,
+        "expires_in": started.expires_in,
+    })))
+}
+
+async fn info(State(web): State<Arc<Web>>) -> Json<Value> {
+    Json(json!({
+        "version": crate::VERSION,
+        "issuers": web.oidc.names(),
+        "postgres": web.postgres.map(|a| a.to_string()),
+    }))
+}
+
+/// Revokes the Ward token given as the bearer token (logging out).
+async fn revoke(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "give the Ward token to revoke as `Authorization: Bearer TOKEN`",
+            )
+        })?;
+    let revoked = tokio::task::block_in_place(|| {
+        let mut store = web
+            .store
+            .lock()
+            .map_err(|_| ApiError::internal("store lock poisoned"))?;
+        let Some(c) = store
+            .credential_by_secret(token)
+            .map_err(ApiError::internal)?
+        else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "unknown token",
+            ));
+        };
+        let filter = CredentialFilter {
+            id: Some(&c.id),
+            ..CredentialFilter::default()
+        };
+        store
+            .revoke_credentials(&filter, &c.subject)
+            .map_err(ApiError::internal)
+    })?;
+    Ok(Json(
+        json!({ "revoked": revoked.iter().map(|c| &c.id).collect::<Vec<_>>() }),
+    ))
+}
+
+impl Web {
+    fn callback_url(&self) -> String {
+        format!("{}/auth/callback", self.public_url)
+    }
+}

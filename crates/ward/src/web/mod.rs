@@ -1,0 +1,147 @@
+//! Ward's HTTPS listener (`[listen] web`): the login endpoints `ward login` uses and the JSON
+//! API, served with Ward's TLS certificate.
+
+mod login;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use ward_audit::Store;
+use ward_auth::Oidc;
+use ward_core::config::Config;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers share.
+pub struct Web {
+    pub config: Arc<Config>,
+    pub oidc: Arc<Oidc>,
+    pub store: Mutex<Store>,
+    /// The PostgreSQL listener, as `ward login` tells clients.
+    pub postgres: Option<SocketAddr>,
+    /// `{public_url}/auth/callback` is where issuers send browsers back.
+    pub public_url: String,
+    logins: login::Pending,
+}
+
+impl Web {
+    pub fn new(
+        config: Arc<Config>,
+        oidc: Arc<Oidc>,
+        store: Store,
+        postgres: Option<SocketAddr>,
+        bound: SocketAddr,
+    ) -> Self {
+        let public_url = config
+            .auth
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://{bound}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            config,
+            oidc,
+            store: Mutex::new(store),
+            postgres,
+            public_url,
+            logins: login::Pending::default(),
+        }
+    }
+
+    fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .merge(login::routes())
+            .with_state(self)
+    }
+}
+
+/// An error as the API returns it: a stable code and a message a person can act on.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %message, "web request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            message.to_string(),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.code, "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Serves HTTPS on `listener` until `stop` turns true.
+pub async fn serve(
+    web: Arc<Web>,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tls = (*tls).clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let router = web.router();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "web listener: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "web: TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "web: connection ended with an error");
+            }
+        });
+    }
+}
