@@ -676,7 +676,7 @@ fn form_encode(s: &str) -> String {
         .unwrap_or_else(|| s.to_owned())
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, acceptable_url};
+pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, SamlIdp, acceptable_url};
 pub use duration::ConfigDuration;
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use size::ByteSize;

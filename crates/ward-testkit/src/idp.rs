@@ -15,9 +15,15 @@ use ward::pgcluster::free_port;
 pub const CLIENT_ID: &str = "ward";
 pub const CLIENT_SECRET: &str = "ward-client-secret";
 
-/// `tools/oidc-idp` in the source tree.
-pub fn tools_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/oidc-idp")
+/// `tools/NAME` in the source tree.
+pub(crate) fn tools(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools")
+        .join(name)
+}
+
+fn tools_dir() -> PathBuf {
+    tools("oidc-idp")
 }
 
 /// A user of the provider.
@@ -27,11 +33,85 @@ pub struct IdpUser<'a> {
     pub groups: &'a [&'a str],
 }
 
+/// A test peer process that prints `ready ADDRESS` when it serves; stopped (SIGTERM) and its
+/// directory removed on drop, its log printed when a test failed.
+pub(crate) struct Daemon {
+    child: Child,
+    pub dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// A fresh directory for a peer called `name`.
+    pub(crate) fn dir(name: &str) -> anyhow::Result<PathBuf> {
+        let dir = std::env::temp_dir().join(format!(
+            "ward-{name}-{}-{}",
+            std::process::id(),
+            free_port()?
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Spawns `command` (stderr to `dir/peer.log`) and waits for its `ready ADDRESS` line.
+    pub(crate) fn spawn(mut command: Command, dir: PathBuf) -> anyhow::Result<(Self, String)> {
+        let log = dir.join("peer.log");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("ready ") {
+                    let _ = tx.send(address.to_owned());
+                }
+            }
+        });
+        let daemon = Self { child, dir, log };
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => Ok((daemon, address)),
+            Err(_) => bail!(
+                "{command:?} did not start: {}",
+                std::fs::read_to_string(&daemon.log).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!(
+                "test peer log ({}):\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
 /// A running provider.
 pub struct Idp {
-    child: Child,
+    daemon: Daemon,
     pub issuer: String,
-    pub dir: PathBuf,
     /// The provider's private JWKS.
     pub keys: PathBuf,
 }
@@ -47,9 +127,7 @@ impl Idp {
                 tools.display()
             );
         }
-        let dir =
-            std::env::temp_dir().join(format!("ward-idp-{}-{}", std::process::id(), free_port()?));
-        std::fs::create_dir_all(&dir)?;
+        let dir = Daemon::dir("idp")?;
         let keys = dir.join("private-jwks.json");
         let users: Vec<Value> = users
             .iter()
@@ -74,38 +152,14 @@ impl Idp {
         });
         let config_path = dir.join("idp.json");
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
-        let log = std::fs::File::create(dir.join("idp.log"))?;
-        let mut child = Command::new("node")
-            .arg(tools.join("idp.mjs"))
-            .arg(&config_path)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("starting node idp.mjs")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(issuer) = line.strip_prefix("ready ") {
-                    let _ = tx.send(issuer.to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(issuer) => Ok(Self {
-                child,
-                issuer,
-                dir,
-                keys,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                bail!(
-                    "the OIDC provider did not start: {}",
-                    std::fs::read_to_string(dir.join("idp.log")).unwrap_or_default()
-                )
-            }
-        }
+        let mut command = Command::new("node");
+        command.arg(tools.join("idp.mjs")).arg(&config_path);
+        let (daemon, issuer) = Daemon::spawn(command, dir)?;
+        Ok(Self {
+            daemon,
+            issuer,
+            keys,
+        })
     }
 
     /// Runs the scripted browser (`browser.mjs MODE ARGS`): its JSON line and exit status.
@@ -124,6 +178,7 @@ impl Idp {
     /// `hs256-with-public-key`.
     pub fn mint(&self, key: &str, header: Value, claims: Value) -> String {
         let spec = self
+            .daemon
             .dir
             .join(format!("mint-{}.json", free_port().unwrap_or(0)));
         let body = json!({ "key": key, "header": header, "claims": claims });
@@ -172,32 +227,5 @@ impl Idp {
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        } else {
-            eprintln!(
-                "OIDC provider log ({}):\n{}",
-                self.dir.display(),
-                std::fs::read_to_string(self.dir.join("idp.log")).unwrap_or_default()
-            );
-        }
     }
 }

@@ -118,12 +118,16 @@ enum Command {
         /// The Ward server's web address (default: the one logged in to last).
         #[arg(long)]
         server: Option<String>,
-        /// Which identity provider, when the server has several.
+        /// Which identity provider (OpenID Connect issuer, or SAML provider with --saml), when
+        /// the server has several.
         #[arg(long)]
         issuer: Option<String>,
         /// Use the device flow: enter a code on another device's browser.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "saml")]
         device: bool,
+        /// Log in through the server's SAML identity provider.
+        #[arg(long)]
+        saml: bool,
         /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
         #[arg(long)]
         ca_cert: Option<PathBuf>,
@@ -473,6 +477,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             server,
             issuer,
             device,
+            saml,
             ca_cert,
             no_browser,
             print_env,
@@ -481,6 +486,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 server,
                 issuer,
                 device,
+                saml,
                 ca_cert,
                 no_browser,
                 print_env,

@@ -83,7 +83,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             store,
             postgres,
             bound,
-        ));
+        )?);
         tokio::spawn(crate::web::serve(
             state,
             listener,

@@ -27,6 +27,9 @@ pub struct Auth {
     /// OpenID Connect issuers whose users may log in, and whose tokens Ward accepts.
     #[serde(default)]
     pub oidc: Vec<OidcIssuer>,
+    /// SAML 2.0 identity providers whose users may log in (`ward login --saml`).
+    #[serde(default)]
+    pub saml: Vec<SamlIdp>,
 }
 
 impl Auth {
@@ -42,6 +45,7 @@ impl Default for Auth {
             token_ttl: Self::default_token_ttl(),
             public_url: None,
             oidc: Vec::new(),
+            saml: Vec::new(),
         }
     }
 }
@@ -116,6 +120,41 @@ impl OidcIssuer {
     }
 }
 
+/// One SAML 2.0 identity provider (`[[auth.saml]]`), for which Ward is the service provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlIdp {
+    /// What `ward login --saml --issuer NAME` calls it; default `saml`.
+    #[serde(default = "SamlIdp::default_name")]
+    pub name: String,
+    /// The identity provider's metadata (its entity id, single sign-on address and signing
+    /// certificate), as downloaded from it.
+    pub idp_metadata_file: PathBuf,
+    /// Ward's entity id at this provider, the audience its assertions must name. Default:
+    /// `{public_url}/auth/saml/metadata?idp=NAME`, where Ward serves its metadata.
+    pub entity_id: Option<String>,
+    /// The attribute holding the Ward user name; the assertion's NameID when absent.
+    pub username_attribute: Option<String>,
+    /// The attribute holding the user's groups (one value per group).
+    #[serde(default = "SamlIdp::default_groups_attribute")]
+    pub groups_attribute: String,
+    /// Clock skew allowed when checking `NotBefore` and `NotOnOrAfter`.
+    #[serde(default = "SamlIdp::default_leeway")]
+    pub leeway: ConfigDuration,
+}
+
+impl SamlIdp {
+    fn default_name() -> String {
+        "saml".into()
+    }
+    fn default_groups_attribute() -> String {
+        "groups".into()
+    }
+    fn default_leeway() -> ConfigDuration {
+        ConfigDuration(Duration::from_secs(60))
+    }
+}
+
 /// Whether `url` is `https`, or `http` to a loopback host.
 pub fn acceptable_url(url: &str) -> bool {
     if url.starts_with("https://") {
@@ -142,6 +181,9 @@ impl Config {
             o.client_secret_file.as_mut().map(fix);
             o.ca_file.as_mut().map(fix);
         }
+        for s in &mut self.auth.saml {
+            fix(&mut s.idp_metadata_file);
+        }
     }
 
     pub(super) fn validate_auth(&mut self) -> Result<(), ConfigError> {
@@ -154,11 +196,34 @@ impl Config {
         {
             return Err(self.invalid("auth.public_url", "must be an http(s) URL"));
         }
-        if !self.auth.oidc.is_empty() && self.listen.web.is_none() {
-            return Err(self.invalid(
-                "auth.oidc",
-                "logging in through an issuer needs the web listener: set [listen] web",
-            ));
+        for (key, used) in [
+            ("auth.oidc", !self.auth.oidc.is_empty()),
+            ("auth.saml", !self.auth.saml.is_empty()),
+        ] {
+            if used && self.listen.web.is_none() {
+                return Err(self.invalid(
+                    key,
+                    "logging in through an identity provider needs the web listener: set [listen] web",
+                ));
+            }
+        }
+        let mut saml_names = std::collections::HashSet::new();
+        for (i, s) in self.auth.saml.iter().enumerate() {
+            if !saml_names.insert(s.name.clone()) {
+                return Err(self.invalid(
+                    format!("auth.saml[{i}].name"),
+                    format!(
+                        "provider name `{}` is used twice: give each a `name`",
+                        s.name
+                    ),
+                ));
+            }
+            if let Err(e) = std::fs::metadata(&s.idp_metadata_file) {
+                return Err(self.invalid(
+                    format!("auth.saml[{i}].idp_metadata_file"),
+                    format!("cannot read {}: {e}", s.idp_metadata_file.display()),
+                ));
+            }
         }
         let mut names = std::collections::HashSet::new();
         for i in 0..self.auth.oidc.len() {

@@ -120,6 +120,8 @@ pub struct LoginOptions {
     pub server: Option<String>,
     pub issuer: Option<String>,
     pub device: bool,
+    /// Log in through a SAML provider instead of OpenID Connect.
+    pub saml: bool,
     pub ca_cert: Option<PathBuf>,
     pub no_browser: bool,
     pub print_env: bool,
@@ -151,8 +153,13 @@ pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Resul
     let issued = if options.device {
         client.device_login(options.issuer.as_deref()).await?
     } else {
+        let start = if options.saml {
+            "/auth/saml/login"
+        } else {
+            "/auth/login"
+        };
         client
-            .browser_login(options.issuer.as_deref(), options.no_browser)
+            .browser_login(start, options.issuer.as_deref(), options.no_browser)
             .await?
     };
     let text = |k: &str| issued.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -278,7 +285,12 @@ impl Client {
         Ok(Err((code, api_message(&body))))
     }
 
-    async fn browser_login(&self, issuer: Option<&str>, no_browser: bool) -> anyhow::Result<Value> {
+    async fn browser_login(
+        &self,
+        start: &str,
+        issuer: Option<&str>,
+        no_browser: bool,
+    ) -> anyhow::Result<Value> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("listening on a loopback port for the login callback")?;
@@ -294,7 +306,7 @@ impl Client {
         if let Some(i) = issuer {
             params.push(("issuer", i));
         }
-        let url = reqwest::Url::parse_with_params(&format!("{}/auth/login", self.server), &params)
+        let url = reqwest::Url::parse_with_params(&format!("{}{start}", self.server), &params)
             .context("the server address is not a URL")?;
         eprintln!("Open this address in a browser to log in:\n\n{url}\n");
         if !no_browser {

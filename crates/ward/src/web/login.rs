@@ -12,6 +12,11 @@
 //! 4. `ward login` posts the code and its verifier to `/api/v1/auth/token` and gets a Ward
 //!    token. Another local process that sees the code cannot use it without the verifier.
 //!
+//! # SAML 2.0 (`ward login --saml`)
+//! The same, with `/auth/saml/login` as the start: Ward sends an AuthnRequest (HTTP-Redirect
+//! binding) with a random RelayState, the provider posts its signed Response to
+//! `/auth/saml/acs`, and Ward checks it (see [`ward_auth::saml`]) before step 4.
+//!
 //! # Device flow (RFC 8628), for a box without a browser
 //! `/api/v1/auth/device` starts a device authorization at the issuer; `ward login --device`
 //! shows the user code and polls `/api/v1/auth/token` until the person has approved it.
@@ -25,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -33,6 +38,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use ward_audit::credentials::{CredentialFilter, CredentialKind, NewCredential};
 use ward_auth::oidc::{DevicePoll, Issuer};
+use ward_auth::saml::SamlProvider;
 use ward_auth::{Audience, Verified, secret};
 use ward_core::Timestamp;
 
@@ -47,16 +53,30 @@ pub fn routes() -> Router<Arc<Web>> {
     Router::new()
         .route("/auth/login", get(start))
         .route("/auth/callback", get(callback))
+        .route("/auth/saml/login", get(saml_start))
+        .route("/auth/saml/acs", post(saml_acs))
+        .route("/auth/saml/metadata", get(saml_metadata))
         .route("/api/v1/info", get(info))
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/device", post(device))
         .route("/api/v1/auth/revoke", post(revoke))
 }
 
+/// Who the browser was sent to, and what to check its answer against.
+enum Upstream {
+    Oidc {
+        issuer: Arc<Issuer>,
+        nonce: String,
+        verifier: String,
+    },
+    Saml {
+        provider: Arc<SamlProvider>,
+        request_id: String,
+    },
+}
+
 struct BrowserLogin {
-    issuer: Arc<Issuer>,
-    nonce: String,
-    verifier: String,
+    upstream: Upstream,
     port: u16,
     client_state: String,
     client_challenge: String,
@@ -125,22 +145,34 @@ struct StartQuery {
     challenge: String,
 }
 
+impl StartQuery {
+    /// Checks what `ward login` sent, and remembers it for the way back.
+    fn login(self, upstream: Upstream) -> Result<BrowserLogin, ApiError> {
+        if self.port == 0 || self.state.is_empty() || self.state.len() > 256 {
+            return Err(bad_request(
+                "invalid_request",
+                "port and state are required (state at most 256 characters)",
+            ));
+        }
+        if !(43..=128).contains(&self.challenge.len()) {
+            return Err(bad_request(
+                "invalid_request",
+                "challenge must be an S256 PKCE challenge (43 to 128 characters)",
+            ));
+        }
+        Ok(BrowserLogin {
+            upstream,
+            port: self.port,
+            client_state: self.state,
+            client_challenge: self.challenge,
+        })
+    }
+}
+
 async fn start(
     State(web): State<Arc<Web>>,
     Query(q): Query<StartQuery>,
 ) -> Result<Redirect, ApiError> {
-    if q.port == 0 || q.state.is_empty() || q.state.len() > 256 {
-        return Err(bad_request(
-            "invalid_request",
-            "port and state are required (state at most 256 characters)",
-        ));
-    }
-    if !(43..=128).contains(&q.challenge.len()) {
-        return Err(bad_request(
-            "invalid_request",
-            "challenge must be an S256 PKCE challenge (43 to 128 characters)",
-        ));
-    }
     let issuer = web
         .oidc
         .by_name(q.issuer.as_deref())
@@ -156,16 +188,130 @@ async fn start(
         )
         .await
         .map_err(unavailable)?;
-    let login = BrowserLogin {
+    let login = q.login(Upstream::Oidc {
         issuer,
         nonce,
         verifier,
-        port: q.port,
-        client_state: q.state,
-        client_challenge: q.challenge,
-    };
+    })?;
     put(&web.logins.browser, state, login)?;
     Ok(Redirect::to(&url))
+}
+
+async fn saml_start(
+    State(web): State<Arc<Web>>,
+    Query(q): Query<StartQuery>,
+) -> Result<Redirect, ApiError> {
+    let provider = web
+        .saml
+        .by_name(q.issuer.as_deref())
+        .map_err(|e| bad_request("unknown_issuer", e.to_string()))?
+        .clone();
+    let relay_state = random()?;
+    let (request_id, url) = provider
+        .login_url(&relay_state)
+        .map_err(ApiError::internal)?;
+    let login = q.login(Upstream::Saml {
+        provider,
+        request_id,
+    })?;
+    put(&web.logins.browser, relay_state, login)?;
+    Ok(Redirect::to(&url))
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: String,
+}
+
+/// The SAML assertion consumer service: the provider's browser POST.
+async fn saml_acs(State(web): State<Arc<Web>>, Form(form): Form<AcsForm>) -> Response {
+    let Some(login) = take(&web.logins.browser, &form.relay_state) else {
+        return unknown_login();
+    };
+    let Upstream::Saml {
+        provider,
+        request_id,
+    } = &login.upstream
+    else {
+        return unknown_login();
+    };
+    let (provider, request_id) = (provider.clone(), request_id.clone());
+    let response = form.saml_response;
+    let verified =
+        tokio::task::spawn_blocking(move || provider.verify(&response, &request_id)).await;
+    let verified = match verified {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(("login_failed", e.to_string())),
+        Err(e) => Err(("server_error", e.to_string())),
+    };
+    if let Err((_, why)) = &verified {
+        tracing::warn!(error = %why, "SAML login refused");
+    }
+    finish(&web, &login, verified)
+}
+
+#[derive(Deserialize)]
+struct MetadataQuery {
+    idp: Option<String>,
+}
+
+async fn saml_metadata(
+    State(web): State<Arc<Web>>,
+    Query(q): Query<MetadataQuery>,
+) -> Result<Response, ApiError> {
+    let provider = web
+        .saml
+        .by_name(q.idp.as_deref())
+        .map_err(|e| bad_request("unknown_issuer", e.to_string()))?;
+    let xml = provider.metadata();
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
+}
+
+fn unknown_login() -> Response {
+    let page = Html(
+        "<!doctype html><title>Ward</title><p>This login is unknown or has expired. Run <code>ward login</code> again.</p>",
+    );
+    (StatusCode::BAD_REQUEST, page).into_response()
+}
+
+/// Sends the browser back to `ward login` with a one-time code, or with the error.
+fn finish(web: &Web, login: &BrowserLogin, verified: Result<Verified, (&str, String)>) -> Response {
+    let back = |params: &[(&str, &str)]| -> Response {
+        let mut url = format!("http://127.0.0.1:{}/callback", login.port);
+        if let Ok(u) = reqwest::Url::parse_with_params(&url, params) {
+            url = u.into();
+        }
+        Redirect::to(&url).into_response()
+    };
+    let fail = |error: &str, description: &str| {
+        back(&[
+            ("error", error),
+            ("error_description", description),
+            ("state", &login.client_state),
+        ])
+    };
+    let verified = match verified {
+        Ok(v) => v,
+        Err((error, description)) => return fail(error, &description),
+    };
+    let Ok(code) = random() else {
+        return fail("server_error", "no randomness");
+    };
+    let finished = Finished {
+        verified,
+        client_challenge: login.client_challenge.clone(),
+    };
+    if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
+        return fail(e.code, &e.message);
+    }
+    back(&[("code", &code), ("state", &login.client_state)])
 }
 
 #[derive(Deserialize)]
@@ -182,61 +328,39 @@ async fn callback(State(web): State<Arc<Web>>, Query(q): Query<CallbackQuery>) -
         .as_deref()
         .and_then(|s| take(&web.logins.browser, s));
     let Some(login) = login else {
-        let page = Html(
-            "<!doctype html><title>Ward</title><p>This login is unknown or has expired. Run <code>ward login</code> again.</p>",
-        );
-        return (StatusCode::BAD_REQUEST, page).into_response();
+        return unknown_login();
     };
-    let back = |params: &[(&str, &str)]| -> Response {
-        let mut url = format!("http://127.0.0.1:{}/callback", login.port);
-        if let Ok(u) = reqwest::Url::parse_with_params(&url, params) {
-            url = u.into();
+    let Upstream::Oidc {
+        issuer,
+        nonce,
+        verifier,
+    } = &login.upstream
+    else {
+        return unknown_login();
+    };
+    let verified = async {
+        if let Some(error) = &q.error {
+            let description = q.error_description.clone().unwrap_or_default();
+            return Err((error.as_str(), description));
         }
-        Redirect::to(&url).into_response()
-    };
-    let fail = |error: &str, description: &str| {
-        back(&[
-            ("error", error),
-            ("error_description", description),
-            ("state", &login.client_state),
-        ])
-    };
-    if let Some(error) = &q.error {
-        return fail(error, q.error_description.as_deref().unwrap_or_default());
+        let code = q
+            .code
+            .as_deref()
+            .ok_or(("invalid_request", "the issuer sent no code".to_owned()))?;
+        let tokens = issuer
+            .exchange_code(code, &web.callback_url(), verifier)
+            .await
+            .map_err(|e| ("login_failed", e.to_string()))?;
+        let id_token = tokens
+            .id_token
+            .ok_or(("login_failed", "the issuer returned no ID token".to_owned()))?;
+        issuer
+            .validate(&id_token, Audience::ClientId, Some(nonce))
+            .await
+            .map_err(|e| ("login_failed", format!("ID token rejected: {e}")))
     }
-    let Some(code) = &q.code else {
-        return fail("invalid_request", "the issuer sent no code");
-    };
-    let tokens = match login
-        .issuer
-        .exchange_code(code, &web.callback_url(), &login.verifier)
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return fail("login_failed", &e.to_string()),
-    };
-    let Some(id_token) = tokens.id_token else {
-        return fail("login_failed", "the issuer returned no ID token");
-    };
-    let verified = match login
-        .issuer
-        .validate(&id_token, Audience::ClientId, Some(&login.nonce))
-        .await
-    {
-        Ok(v) => v,
-        Err(e) => return fail("login_failed", &format!("ID token rejected: {e}")),
-    };
-    let Ok(code) = random() else {
-        return fail("server_error", "no randomness");
-    };
-    let finished = Finished {
-        verified,
-        client_challenge: login.client_challenge.clone(),
-    };
-    if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
-        return fail(e.code, &e.message);
-    }
-    back(&[("code", &code), ("state", &login.client_state)])
+    .await;
+    finish(&web, &login, verified)
 }
 
 #[derive(Deserialize)]
@@ -385,6 +509,7 @@ async fn info(State(web): State<Arc<Web>>) -> Json<Value> {
     Json(json!({
         "version": crate::VERSION,
         "issuers": web.oidc.names(),
+        "saml": web.saml.names(),
         "postgres": web.postgres.map(|a| a.to_string()),
     }))
 }

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_audit::Store;
 use ward_auth::Oidc;
+use ward_auth::saml::Saml;
 use ward_core::config::Config;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,6 +27,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Web {
     pub config: Arc<Config>,
     pub oidc: Arc<Oidc>,
+    pub saml: Saml,
     pub store: Mutex<Store>,
     /// The PostgreSQL listener, as `ward login` tells clients.
     pub postgres: Option<SocketAddr>,
@@ -41,7 +43,7 @@ impl Web {
         store: Store,
         postgres: Option<SocketAddr>,
         bound: SocketAddr,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let public_url = config
             .auth
             .public_url
@@ -49,14 +51,17 @@ impl Web {
             .unwrap_or_else(|| format!("https://{bound}"))
             .trim_end_matches('/')
             .to_owned();
-        Self {
+        let saml = Saml::new(&config.auth.saml, &public_url)
+            .map_err(|e| anyhow::anyhow!("{}: auth.saml: {e}", config.source.display()))?;
+        Ok(Self {
             config,
             oidc,
+            saml,
             store: Mutex::new(store),
             postgres,
             public_url,
             logins: login::Pending::default(),
-        }
+        })
     }
 
     fn router(self: Arc<Self>) -> Router {
