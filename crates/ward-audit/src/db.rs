@@ -89,6 +89,34 @@ pub(crate) struct EventRow {
     pub hash: [u8; 32],
 }
 
+/// What the full-text index keeps of an event: the text a person or an agent typed.
+struct SearchText {
+    session: [u8; 16],
+    seq: i64,
+    kind: &'static str,
+    text: String,
+}
+
+/// The searchable text of a statement, a command or an agent's note (as recorded: masked).
+fn search_text(r: &EventRow) -> Option<SearchText> {
+    let field = match r.kind {
+        "db.query" | "agent.note" => "text",
+        "exec.command" => "command",
+        _ => return None,
+    };
+    if r.compressed {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&r.payload).ok()?;
+    let text = value.get(field)?.as_str()?;
+    Some(SearchText {
+        session: r.session,
+        seq: r.seq,
+        kind: r.kind,
+        text: text.to_owned(),
+    })
+}
+
 /// A value read from a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Val {
@@ -372,8 +400,15 @@ impl Db {
         if rows.is_empty() {
             return Ok(());
         }
+        let texts: Vec<SearchText> = rows.iter().filter_map(search_text).collect();
         match self {
             Db::Sqlite(c) => {
+                let mut text = c.prepare_cached(
+                    "INSERT INTO event_text (text, session_id, seq, kind) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for t in &texts {
+                    text.execute(rusqlite::params![t.text, &t.session[..], t.seq, t.kind])?;
+                }
                 let mut stmt = c.prepare_cached(
                     "INSERT INTO events (session_id, seq, at, kind, payload, compressed, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
@@ -421,6 +456,17 @@ impl Db {
                         ])?;
                     }
                     w.finish()?;
+                    if !texts.is_empty() {
+                        let sink = st.client.copy_in(
+                            "COPY event_text (session_id, seq, kind, text) FROM STDIN (FORMAT binary)",
+                        )?;
+                        let types = [Type::BYTEA, Type::INT8, Type::TEXT, Type::TEXT];
+                        let mut w = BinaryCopyInWriter::new(sink, &types);
+                        for t in &texts {
+                            w.write(&[&&t.session[..], &t.seq, &t.kind, &t.text])?;
+                        }
+                        w.finish()?;
+                    }
                     Ok(())
                 }),
         }

@@ -131,6 +131,7 @@ impl Store {
                     &params![i64_of(seq), sid, i64_of(*events), head],
                 )?;
                 db.execute("DELETE FROM events WHERE session_id = ?1", &params![sid])?;
+                db.execute("DELETE FROM event_text WHERE session_id = ?1", &params![sid])?;
                 db.execute("DELETE FROM session_ends WHERE session_id = ?1", &params![sid])?;
                 db.execute("DELETE FROM sessions WHERE id = ?1", &params![sid])?;
             }

@@ -38,8 +38,25 @@ pub struct EventRow {
 pub struct SessionFilter {
     pub user: Option<String>,
     pub resource: Option<String>,
+    pub protocol: Option<String>,
+    /// An outcome (`ok`, `denied`, `error`, `incomplete`), or `live` for sessions not ended.
+    pub outcome: Option<String>,
     pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Sessions whose statements, commands or notes contain these words.
+    pub text: Option<String>,
+    /// Only sessions before this one in the order (newest first): a page's last session.
+    pub before: Option<(Timestamp, SessionId)>,
     pub limit: Option<u32>,
+}
+
+/// A place where a search matched: the event and the text around the match, with the matched
+/// words between `\u{2}` and `\u{3}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TextMatch {
+    pub seq: i64,
+    pub kind: String,
+    pub snippet: String,
 }
 
 /// A session with its end and its event count (read from its events: every table is append-only).
@@ -58,9 +75,47 @@ impl Store {
             args.push(P::Text(r));
             sql.push_str(&format!(" AND s.resource = ?{}", args.len()));
         }
+        if let Some(p) = &filter.protocol {
+            args.push(P::Text(p));
+            sql.push_str(&format!(" AND s.protocol = ?{}", args.len()));
+        }
+        match filter.outcome.as_deref() {
+            Some("live") => sql.push_str(" AND x.session_id IS NULL"),
+            Some(o) => {
+                args.push(P::Text(o));
+                sql.push_str(&format!(" AND x.outcome = ?{}", args.len()));
+            }
+            None => {}
+        }
         if let Some(t) = filter.since {
             args.push(P::Int(t.0));
             sql.push_str(&format!(" AND s.started_at >= ?{}", args.len()));
+        }
+        if let Some(t) = filter.until {
+            args.push(P::Int(t.0));
+            sql.push_str(&format!(" AND s.started_at < ?{}", args.len()));
+        }
+        let id_bytes = filter.before.map(|(_, id)| *id.0.as_bytes());
+        if let (Some((t, _)), Some(id)) = (filter.before, &id_bytes) {
+            args.push(P::Int(t.0));
+            args.push(P::Bytes(id));
+            let (a, b) = (args.len() - 1, args.len());
+            sql.push_str(&format!(
+                " AND (s.started_at < ?{a} OR (s.started_at = ?{a} AND s.id < ?{b}))"
+            ));
+        }
+        let query = filter.text.as_deref().map(|t| self.text_query(t));
+        if let Some(q) = &query {
+            args.push(P::Text(q));
+            let matching = if self.db.is_postgres() {
+                "tsv @@ plainto_tsquery('simple', ?{n})"
+            } else {
+                "event_text MATCH ?{n}"
+            }
+            .replace("{n}", &args.len().to_string());
+            sql.push_str(&format!(
+                " AND s.id IN (SELECT session_id FROM event_text WHERE {matching})"
+            ));
         }
         sql.push_str(" ORDER BY s.started_at DESC, s.id DESC");
         if let Some(n) = filter.limit {
@@ -71,6 +126,67 @@ impl Store {
             .iter()
             .map(session_row)
             .collect()
+    }
+
+    /// The search `text` in the index's query language: on SQLite every word quoted (all must
+    /// occur, no operators); on PostgreSQL `plainto_tsquery` does the same.
+    fn text_query(&self, text: &str) -> String {
+        if self.db.is_postgres() {
+            return text.to_owned();
+        }
+        text.split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Where `text` matched in session `id`: the first `limit` events, in order.
+    pub fn text_matches(
+        &mut self,
+        id: SessionId,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<TextMatch>, StoreError> {
+        let query = self.text_query(text);
+        let sql = if self.db.is_postgres() {
+            format!(
+                "SELECT seq, kind, ts_headline('simple', text, plainto_tsquery('simple', ?1), 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=24, MinWords=8') FROM event_text WHERE tsv @@ plainto_tsquery('simple', ?1) AND session_id = ?2 ORDER BY seq LIMIT {limit}"
+            )
+        } else {
+            format!(
+                "SELECT seq, kind, snippet(event_text, 0, char(2), char(3), '…', 16) FROM event_text WHERE event_text MATCH ?1 AND session_id = ?2 ORDER BY seq LIMIT {limit}"
+            )
+        };
+        self.db
+            .query(&sql, &params![query.as_str(), id.0.as_bytes().as_slice()])?
+            .iter()
+            .map(|r| {
+                Ok(TextMatch {
+                    seq: r.int(0)?,
+                    kind: r.text(1)?,
+                    snippet: r.text(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Events of session `id` with seq above `after`, at most `limit`, in order.
+    pub fn events_page(
+        &mut self,
+        id: SessionId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut out = Vec::new();
+        self.db.for_each(
+            &format!("SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT {limit}"),
+            &params![id.0.as_bytes().as_slice(), after.unwrap_or(-1)],
+            |r| {
+                out.push(event_row(r)?);
+                Ok(true)
+            },
+        )?;
+        Ok(out)
     }
 
     /// One session by id (a full id, or a unique prefix of at least 8 characters).
@@ -120,23 +236,28 @@ impl Store {
         self.db.for_each(
             "SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 ORDER BY seq",
             &params![id.0.as_bytes().as_slice()],
-            |mut r| {
-                let stored = r.take_bytes(3)?;
-                let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
-                out.push(EventRow {
-                    seq: r.int(0)?,
-                    at: Timestamp(r.int(1)?).to_rfc3339(),
-                    kind: r.text(2)?,
-                    payload: serde_json::from_slice(&payload).unwrap_or_else(|_| {
-                        serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
-                    }),
-                    hash: hex::encode(r.bytes(5)?),
-                });
+            |r| {
+                out.push(event_row(r)?);
                 Ok(true)
             },
         )?;
         Ok(out)
     }
+}
+
+/// `seq, at, kind, payload, compressed, hash` as an event.
+fn event_row(mut r: Row) -> Result<EventRow, StoreError> {
+    let stored = r.take_bytes(3)?;
+    let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
+    Ok(EventRow {
+        seq: r.int(0)?,
+        at: Timestamp(r.int(1)?).to_rfc3339(),
+        kind: r.text(2)?,
+        payload: serde_json::from_slice(&payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
+        }),
+        hash: hex::encode(r.bytes(5)?),
+    })
 }
 
 pub(crate) fn session_id(bytes: &[u8]) -> Result<SessionId, StoreError> {

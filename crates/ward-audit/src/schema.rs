@@ -134,8 +134,29 @@ CREATE TABLE credential_revocations (
 );
 "#;
 
-/// The migrations, oldest first.
-const MIGRATIONS: [(i64, &str); 2] = [(1, V1), (2, V2)];
+/// Migration 3: a full-text index of what people and agents typed (statements, commands, notes;
+/// masked, as recorded), derived from the events and not part of the evidence. SQLite's FTS5
+/// here; [`V3_POSTGRES`] on PostgreSQL.
+const V3: &str = r#"
+CREATE VIRTUAL TABLE event_text USING fts5(text, session_id UNINDEXED, seq UNINDEXED, kind UNINDEXED);
+"#;
+
+const V3_POSTGRES: &str = r#"
+CREATE TABLE event_text (
+    session_id BYTEA NOT NULL,
+    seq        BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    tsv        tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED
+);
+CREATE INDEX event_text_tsv ON event_text USING GIN (tsv);
+CREATE INDEX event_text_session ON event_text (session_id);
+"#;
+
+/// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
+/// enough.
+const MIGRATIONS: [(i64, &str, Option<&str>); 3] =
+    [(1, V1, None), (2, V2, None), (3, V3, Some(V3_POSTGRES))];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
 /// types (`BLOB`, `INTEGER`) and SQLite's `WITHOUT ROWID`.
@@ -158,7 +179,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {
@@ -217,11 +238,14 @@ pub fn migrate(db: &mut Db) -> Result<Vec<i64>, StoreError> {
         }
     }
     let mut applied = Vec::new();
-    for (v, sql) in MIGRATIONS {
+    for (v, sql, postgres) in MIGRATIONS {
         if v <= current {
             continue;
         }
-        let sql = dialect(db, sql);
+        let sql = match postgres {
+            Some(pg) if db.is_postgres() => pg.into(),
+            _ => dialect(db, sql),
+        };
         db.transaction(|db| {
             db.batch(&sql)?;
             db.execute(

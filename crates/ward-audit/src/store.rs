@@ -142,10 +142,15 @@ impl Store {
             grants.push_str(&format!("GRANT SELECT, INSERT ON {t} TO {role};\n"));
         }
         grants.push_str(&format!(
-            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\n"
+            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)
+    }
+
+    /// The store's schema version; reading it proves the store answers.
+    pub fn version(&mut self) -> Result<i64, StoreError> {
+        schema::version(&mut self.db)
     }
 
     pub fn location(&self) -> &Location {

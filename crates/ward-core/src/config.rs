@@ -54,6 +54,8 @@ pub struct Config {
     #[serde(default)]
     pub auth: Auth,
     #[serde(default)]
+    pub web: Web,
+    #[serde(default)]
     pub recording: Recording,
     #[serde(default)]
     pub evidence: Evidence,
@@ -158,6 +160,36 @@ impl Default for Tls {
         Self {
             cert: Self::default_cert(),
             key: Self::default_key(),
+        }
+    }
+}
+
+/// The web UI and API (`[listen] web`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Members of these groups see every session; everyone else sees their own.
+    #[serde(default = "Web::default_auditor_groups")]
+    pub auditor_groups: Vec<String>,
+    /// How long a sign-in to the UI lasts.
+    #[serde(default = "Web::default_session_ttl")]
+    pub session_ttl: ConfigDuration,
+}
+
+impl Web {
+    fn default_auditor_groups() -> Vec<String> {
+        vec!["auditors".into()]
+    }
+    fn default_session_ttl() -> ConfigDuration {
+        ConfigDuration(std::time::Duration::from_secs(8 * 3600))
+    }
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Self {
+            auditor_groups: Self::default_auditor_groups(),
+            session_ttl: Self::default_session_ttl(),
         }
     }
 }

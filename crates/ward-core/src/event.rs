@@ -32,12 +32,14 @@ pub enum EventKind {
     DbCancel,
     #[serde(rename = "mask.applied")]
     MaskApplied,
+    #[serde(rename = "ui.view")]
+    UiView,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -51,6 +53,7 @@ impl EventKind {
         EventKind::DbCopy,
         EventKind::DbCancel,
         EventKind::MaskApplied,
+        EventKind::UiView,
         EventKind::SessionEnd,
     ];
 
@@ -69,6 +72,7 @@ impl EventKind {
             EventKind::DbCopy => "db.copy",
             EventKind::DbCancel => "db.cancel",
             EventKind::MaskApplied => "mask.applied",
+            EventKind::UiView => "ui.view",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -41,12 +41,15 @@ impl FromStr for SessionId {
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Postgres,
+    /// Ward's own web UI and API: a signed-in viewer, whose views of sessions are recorded.
+    Web,
 }
 
 impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Postgres => "postgres",
+            Protocol::Web => "web",
         }
     }
 }

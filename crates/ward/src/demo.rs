@@ -70,13 +70,21 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         None if std::net::TcpListener::bind("127.0.0.1:6432").is_ok() => 6432,
         None => free_port()?,
     };
+    let web_port = match std::net::TcpListener::bind("127.0.0.1:8443") {
+        Ok(_) => 8443,
+        Err(_) => free_port()?,
+    };
     let config_path = dir.join("ward.toml");
-    std::fs::write(&config_path, demo_config(port, &cluster.address()))
-        .with_context(|| format!("writing {}", config_path.display()))?;
+    std::fs::write(
+        &config_path,
+        demo_config(port, web_port, &cluster.address()),
+    )
+    .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
 
     let password = random_token(9)?;
     let support_password = random_token(9)?;
+    let auditor_password = random_token(9)?;
     {
         let mut store = crate::serve::open_store(&config)?;
         store.put_user(
@@ -88,6 +96,11 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
             "support",
             &["support".to_owned()],
             &crate::users::hash_password(&support_password)?,
+        )?;
+        store.put_user(
+            "auditor",
+            &["auditors".to_owned()],
+            &crate::users::hash_password(&auditor_password)?,
         )?;
     }
     let running = crate::serve::start(config).await?;
@@ -111,6 +124,10 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         "  psql \"postgresql://support:{support_password}@127.0.0.1:{port}/shop?sslmode=require\""
     );
     println!();
+    println!("Find and read every session in the web UI (self-signed certificate):");
+    println!("  https://127.0.0.1:{web_port}   user auditor, password {auditor_password}");
+    println!("  (demo and support sign in there too, and see only their own sessions)");
+    println!();
     println!("Then, in another terminal:");
     println!("  ward sessions list --config {cfg}");
     println!("  ward replay <SESSION-ID> --config {cfg}");
@@ -127,12 +144,13 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn demo_config(port: u16, upstream: &str) -> String {
+fn demo_config(port: u16, web_port: u16, upstream: &str) -> String {
     format!(
         r#"# Written by `ward demo`. Every ward command reads it: --config {{this file}}.
 
 [listen]
 postgres = "127.0.0.1:{port}"
+web = "127.0.0.1:{web_port}"   # the web UI and API (HTTPS)
 
 [store]
 path = "ward.db"            # relative to this file

@@ -389,7 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 user,
                 resource,
                 since,
-                limit: None,
+                ..SessionFilter::default()
             };
             cli::sessions::list(&mut open_store(&config)?, &filter, json, &mut out)?;
         }

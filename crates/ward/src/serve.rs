@@ -21,6 +21,7 @@ pub struct Running {
     recorder: Recorder,
     recorder_thread: std::thread::JoinHandle<()>,
     gateways: Vec<Arc<ward_pg::Gateway>>,
+    web_state: Option<Arc<crate::web::Web>>,
 }
 
 /// Starts every configured listener.
@@ -71,6 +72,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         gateways.push(gw);
     }
     let mut web = None;
+    let mut web_state = None;
     if let Some(addr) = config.listen.web {
         let listener = TcpListener::bind(addr)
             .await
@@ -79,11 +81,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let store = tokio::task::block_in_place(|| Store::open(&location))?;
         let state = Arc::new(crate::web::Web::new(
             config.clone(),
+            authenticator.clone(),
+            recorder.clone(),
             oidc.clone(),
             store,
             postgres,
             bound,
         )?);
+        web_state = Some(state.clone());
         tokio::spawn(crate::web::serve(
             state,
             listener,
@@ -100,6 +105,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         recorder,
         recorder_thread,
         gateways,
+        web_state,
     })
 }
 
@@ -112,6 +118,9 @@ impl Running {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(web) = &self.web_state {
+            web.shutdown().await;
         }
         // Everything written, and live heads signed (sessions that did not end in time too).
         self.recorder.checkpoint().await;

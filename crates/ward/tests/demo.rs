@@ -32,6 +32,7 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut psql_line = None;
     let mut support_line = None;
+    let mut ui_line = None;
     let mut printed = String::new();
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
@@ -45,6 +46,9 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
             .starts_with("psql \"postgresql://support:")
         {
             support_line = Some(line.trim().to_owned());
+        }
+        if line.trim_start().starts_with("https://127.0.0.1:") {
+            ui_line = Some(line.trim().to_owned());
         }
         if line.contains("Ctrl-C stops") {
             break;
@@ -92,6 +96,25 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         String::from_utf8_lossy(&masked.stderr)
     );
 
+    // The web UI address and the auditor's sign-in, as printed.
+    let ui_line = ui_line.unwrap_or_else(|| panic!("no web UI line in:\n{printed}"));
+    let words: Vec<&str> = ui_line.split_whitespace().collect();
+    let (url, password) = (words[0], words[words.len() - 1]);
+    let body = format!(r#"{{"username":"auditor","password":"{password}"}}"#);
+    let signed_in = run(
+        "curl",
+        &[
+            "-sk",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body,
+            &format!("{url}/api/v1/login"),
+        ],
+    );
+    let me: serde_json::Value = serde_json::from_slice(&signed_in.stdout).expect("sign-in JSON");
+    assert_eq!(me["auditor"], true, "{me}");
+
     assert!(
         run("kill", &["-TERM", &child.id().to_string()])
             .status
@@ -123,7 +146,15 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         ],
     );
     let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(sessions.len(), 3);
+    assert_eq!(
+        sessions.len(),
+        4,
+        "three psql sessions and the auditor's sign-in"
+    );
+    assert_eq!(
+        sessions.iter().filter(|s| s["protocol"] == "web").count(),
+        1
+    );
     assert!(
         sessions.iter().all(|s| s["outcome"] == "ok"),
         "{sessions:?}"

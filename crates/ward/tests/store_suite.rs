@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2]);
+        assert_eq!(applied, vec![1, 2, 3]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, "audit_ward")

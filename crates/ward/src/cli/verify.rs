@@ -81,71 +81,34 @@ fn print(report: &Report, json: bool, out: &mut impl Write) -> anyhow::Result<()
     }
     let (mut verified, mut tails, mut pruned, mut broken) = (0, 0, 0, 0);
     for v in &report.sessions {
-        match &v.status {
-            Status::Verified { checkpoint } => {
+        let label = match &v.status {
+            Status::Verified { .. } => {
                 verified += 1;
-                writeln!(
-                    out,
-                    "verified       {}  {} events, signed by checkpoint {checkpoint}",
-                    v.session, v.events
-                )?;
+                "verified"
             }
-            Status::UnsignedTail {
-                unsigned,
-                checkpoint,
-            } => {
+            Status::UnsignedTail { .. } => {
                 tails += 1;
-                let signed = checkpoint.map_or("no checkpoint yet".to_owned(), |c| {
-                    format!("the rest signed by checkpoint {c}")
-                });
-                writeln!(
-                    out,
-                    "unsigned tail  {}  {} events, the last {unsigned} not signed yet ({signed})",
-                    v.session, v.events
-                )?;
+                "unsigned tail"
             }
-            Status::Tampered { seq, reason } => {
-                broken += 1;
-                writeln!(out, "TAMPERED       {}  at seq {seq}: {reason}", v.session)?;
-            }
-            Status::MissingEvents {
-                after_seq,
-                expected,
-                found,
-            } => {
-                broken += 1;
-                let after = after_seq.map_or("the start".to_owned(), |s| format!("seq {s}"));
-                writeln!(
-                    out,
-                    "MISSING        {}  events missing after {after}: {expected} accounted for, {found} found",
-                    v.session
-                )?;
-            }
-            Status::MissingSession { checkpoint } => {
-                broken += 1;
-                writeln!(
-                    out,
-                    "MISSING        {}  session deleted: checkpoint {checkpoint} signed it, the store has no record",
-                    v.session
-                )?;
-            }
-            Status::Pruned { prune } => {
+            Status::Pruned { .. } => {
                 pruned += 1;
-                writeln!(
-                    out,
-                    "pruned         {}  {} events, removed by signed prune record {prune}",
-                    v.session, v.events
-                )?;
+                "pruned"
             }
-            Status::Orphaned => {
+            Status::MissingEvents { .. } | Status::MissingSession { .. } => {
                 broken += 1;
-                writeln!(
-                    out,
-                    "TAMPERED       {}  {} events of a session the store has no record of (moved or forged)",
-                    v.session, v.events
-                )?;
+                "MISSING"
             }
-        }
+            Status::Tampered { .. } | Status::Orphaned => {
+                broken += 1;
+                "TAMPERED"
+            }
+        };
+        writeln!(
+            out,
+            "{label:<14} {}  {}",
+            v.session,
+            v.status.describe(v.events)
+        )?;
     }
     match &report.checkpoint_chain {
         CheckpointStatus::Ok => writeln!(

@@ -1,7 +1,9 @@
 //! Ward's HTTPS listener (`[listen] web`): the login endpoints `ward login` uses and the JSON
 //! API, served with Ward's TLS certificate.
 
+mod api;
 mod login;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,16 +18,24 @@ use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_audit::Store;
+use ward_audit::{Recorder, Store};
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
+use ward_core::auth::Authenticator;
 use ward_core::config::Config;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The client address of a request's connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
 /// What the handlers share.
 pub struct Web {
     pub config: Arc<Config>,
+    pub authenticator: Arc<dyn Authenticator>,
+    pub recorder: Recorder,
+    viewers: api::Viewers,
     pub oidc: Arc<Oidc>,
     pub saml: Saml,
     pub store: Mutex<Store>,
@@ -37,8 +47,11 @@ pub struct Web {
 }
 
 impl Web {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
+        authenticator: Arc<dyn Authenticator>,
+        recorder: Recorder,
         oidc: Arc<Oidc>,
         store: Store,
         postgres: Option<SocketAddr>,
@@ -55,6 +68,9 @@ impl Web {
             .map_err(|e| anyhow::anyhow!("{}: auth.saml: {e}", config.source.display()))?;
         Ok(Self {
             config,
+            authenticator,
+            recorder,
+            viewers: api::Viewers::default(),
             oidc,
             saml,
             store: Mutex::new(store),
@@ -64,10 +80,17 @@ impl Web {
         })
     }
 
+    /// Signs every viewer out, ending their recorded sessions.
+    pub async fn shutdown(&self) {
+        self.viewers.end_all().await;
+    }
+
     fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .merge(login::routes())
+            .merge(api::routes())
+            .fallback(ui::serve)
             .with_state(self)
     }
 }
@@ -131,7 +154,7 @@ pub async fn serve(
             }
         };
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(Peer(peer))));
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,

@@ -1,0 +1,529 @@
+//! The JSON API under `/api/v1` that the web UI uses: signing in, the session list with filters
+//! and full-text search, a session with its integrity, its events page by page, and export.
+//!
+//! # Access
+//! Signing in (a local password, or a Ward token) starts a Ward session of protocol `web`:
+//! every session a viewer opens or exports is recorded there as a `ui.view` event, in the same
+//! hash chain as everything else. The sign-in is a random cookie (`HttpOnly`, `Secure`,
+//! `SameSite=Strict`); calls that change state also need the `X-CSRF-Token` the sign-in
+//! returned. Members of `[web] auditor_groups` see every session, anyone else their own.
+//! Five failed sign-ins for a user name within five minutes lock it out for the rest of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ward_audit::query::{SessionFilter, SessionRow};
+use ward_audit::{JsonBody, SessionRecorder, SessionStart, Store};
+use ward_auth::secret;
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+
+use super::{ApiError, Web};
+
+const COOKIE: &str = "ward_session";
+const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+const MAX_FAILURES: u32 = 5;
+
+pub fn routes() -> Router<Arc<Web>> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/sessions", get(list))
+        .route("/api/v1/sessions/{id}", get(detail))
+        .route("/api/v1/sessions/{id}/events", get(events))
+        .route("/api/v1/sessions/{id}/export", get(export))
+        .route("/readyz", get(ready))
+}
+
+/// A signed-in viewer.
+struct Viewer {
+    identity: Identity,
+    auditor: bool,
+    csrf: String,
+    expires: Instant,
+    /// The viewer's own recorded session.
+    record: SessionRecorder,
+}
+
+impl Viewer {
+    fn me(&self) -> Value {
+        json!({
+            "user": self.identity.subject,
+            "groups": self.identity.groups,
+            "auditor": self.auditor,
+            "csrf": self.csrf,
+        })
+    }
+
+    /// Whether this viewer may see `session`.
+    fn may_see(&self, session: &SessionRow) -> bool {
+        self.auditor || session.user == self.identity.subject
+    }
+
+    async fn viewed(&self, session: &str, what: &str) {
+        let view = json!({ "session": session, "what": what });
+        self.record.record(JsonBody(EventKind::UiView, view)).await;
+    }
+}
+
+/// Signed-in viewers and recent failed sign-ins.
+#[derive(Default)]
+pub struct Viewers {
+    signed_in: Mutex<HashMap<String, Arc<Viewer>>>,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Viewers {
+    /// Signs everyone out and ends their recorded sessions (at shutdown).
+    pub async fn end_all(&self) {
+        let all: Vec<Arc<Viewer>> = match self.signed_in.lock() {
+            Ok(mut m) => m.drain().map(|(_, v)| v).collect(),
+            Err(_) => Vec::new(),
+        };
+        for v in all {
+            v.record.end(Outcome::Ok, 0, 0).await;
+        }
+    }
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+impl Web {
+    /// The viewer the request's cookie names, if still signed in.
+    fn viewer(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
+        let token = cookie(headers, COOKIE).ok_or_else(unauthenticated)?;
+        let viewers = self
+            .viewers
+            .signed_in
+            .lock()
+            .map_err(|_| ApiError::internal("viewer table poisoned"))?;
+        viewers
+            .get(token)
+            .filter(|v| v.expires > Instant::now())
+            .cloned()
+            .ok_or_else(unauthenticated)
+    }
+
+    /// The viewer, for a call that changes state: the CSRF token must match too.
+    fn viewer_changing(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
+        let viewer = self.viewer(headers)?;
+        let given = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !secret::equal(given, &viewer.csrf) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong X-CSRF-Token",
+            ));
+        }
+        Ok(viewer)
+    }
+
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ward_audit::StoreError>,
+    ) -> Result<T, ApiError> {
+        tokio::task::block_in_place(|| {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| ApiError::internal("store lock poisoned"))?;
+            f(&mut store).map_err(|e| match e {
+                ward_audit::StoreError::NoSuchSession(id) => ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no session {id}"),
+                ),
+                e => ApiError::internal(e),
+            })
+        })
+    }
+
+    /// A session the viewer may see.
+    fn visible(&self, viewer: &Viewer, id: &str) -> Result<SessionRow, ApiError> {
+        let session = self.with_store(|s| s.session(id))?;
+        if !viewer.may_see(&session) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "you may not view this session: only auditors see other people's sessions",
+            ));
+        }
+        Ok(session)
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(web): State<Arc<Web>>,
+    axum::Extension(peer): axum::Extension<super::Peer>,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, ApiError> {
+    let locked = {
+        let mut failures = web
+            .viewers
+            .failures
+            .lock()
+            .map_err(|_| ApiError::internal("failure table poisoned"))?;
+        failures.retain(|_, (_, at)| at.elapsed() < FAILURE_WINDOW);
+        failures
+            .get(&body.username)
+            .is_some_and(|(n, _)| *n >= MAX_FAILURES)
+    };
+    if locked {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed sign-ins for this user; try again in a few minutes",
+        ));
+    }
+    let identity = match web
+        .authenticator
+        .authenticate(&body.username, &body.password)
+        .await
+    {
+        Ok(identity) => identity,
+        Err(e) => {
+            if let Ok(mut failures) = web.viewers.failures.lock() {
+                let entry = failures
+                    .entry(body.username.clone())
+                    .or_insert((0, Instant::now()));
+                entry.0 += 1;
+            }
+            tracing::info!(user = %body.username, error = %e, "web sign-in refused");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                e.to_string(),
+            ));
+        }
+    };
+    let auditor = identity
+        .groups
+        .iter()
+        .any(|g| web.config.web.auditor_groups.contains(g));
+    let record = web
+        .recorder
+        .start(SessionStart {
+            id: SessionId::new(),
+            identity: identity.clone(),
+            resource: "ward-ui".into(),
+            protocol: Protocol::Web,
+            client_addr: peer.0.to_string(),
+        })
+        .await;
+    let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
+    record.record(JsonBody(EventKind::Auth, auth)).await;
+    let token = secret::random(32).map_err(ApiError::internal)?;
+    let ttl = web.config.web.session_ttl.0;
+    let viewer = Arc::new(Viewer {
+        identity,
+        auditor,
+        csrf: secret::random(32).map_err(ApiError::internal)?,
+        expires: Instant::now() + ttl,
+        record,
+    });
+    let body = viewer.me();
+    let expired: Vec<Arc<Viewer>> = {
+        let mut signed_in = web
+            .viewers
+            .signed_in
+            .lock()
+            .map_err(|_| ApiError::internal("viewer table poisoned"))?;
+        let now = Instant::now();
+        let expired = signed_in
+            .iter()
+            .filter(|(_, v)| v.expires <= now)
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>();
+        let gone = expired.iter().filter_map(|k| signed_in.remove(k)).collect();
+        signed_in.insert(token.clone(), viewer);
+        gone
+    };
+    for v in expired {
+        v.record.end(Outcome::Ok, 0, 0).await;
+    }
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        ttl.as_secs()
+    );
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let viewer = web.viewer_changing(&headers)?;
+    if let Some(token) = cookie(&headers, COOKIE)
+        && let Ok(mut signed_in) = web.viewers.signed_in.lock()
+    {
+        signed_in.remove(token);
+    }
+    viewer.record.end(Outcome::Ok, 0, 0).await;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "ward_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(response)
+}
+
+async fn me(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    Ok(Json(web.viewer(&headers)?.me()))
+}
+
+async fn ready(State(web): State<Arc<Web>>) -> Result<&'static str, ApiError> {
+    web.with_store(|s| s.version().map(|_| ()))?;
+    Ok("ready")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListQuery {
+    user: Option<String>,
+    resource: Option<String>,
+    protocol: Option<String>,
+    outcome: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            Timestamp::parse_rfc3339(v).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("{name} `{v}` is not an RFC 3339 time"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A page's cursor: the last session's start and id.
+fn cursor(session: &SessionRow) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", session.started_at, session.id))
+}
+
+fn parse_cursor(text: &str) -> Result<(Timestamp, SessionId), ApiError> {
+    let bad = || ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "bad cursor");
+    let decoded = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (at, id) = decoded.split_once('|').ok_or_else(bad)?;
+    Ok((
+        Timestamp::parse_rfc3339(at).map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+fn session_json(s: &SessionRow) -> Value {
+    json!({
+        "id": s.id,
+        "user": s.user,
+        "groups": s.groups,
+        "resource": s.resource,
+        "protocol": s.protocol,
+        "client_addr": s.client_addr,
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "outcome": s.outcome,
+        "event_count": s.event_count,
+        "live": s.ended_at.is_none(),
+    })
+}
+
+/// A snippet with the matched words between `\u{2}` and `\u{3}`, as marked segments.
+fn segments(snippet: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut mark = false;
+    for (i, part) in snippet.split(['\u{2}', '\u{3}']).enumerate() {
+        if i > 0 {
+            mark = !mark;
+        }
+        if !part.is_empty() {
+            out.push(json!({ "text": part, "mark": mark }));
+        }
+    }
+    out
+}
+
+async fn list(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = web.viewer(&headers)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let mut filter = SessionFilter {
+        user: nonempty(q.user),
+        resource: nonempty(q.resource),
+        protocol: nonempty(q.protocol),
+        outcome: nonempty(q.outcome),
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
+        text: nonempty(q.q),
+        before: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: Some(limit + 1),
+    };
+    if !viewer.auditor {
+        filter.user = Some(viewer.identity.subject.clone());
+    }
+    let text = filter.text.clone();
+    let (sessions, matches) = web.with_store(|store| {
+        let mut sessions = store.sessions(&filter)?;
+        let more = sessions.len() > limit as usize;
+        sessions.truncate(limit as usize);
+        let mut matches = HashMap::new();
+        if let Some(text) = &text {
+            for s in &sessions {
+                if let Ok(id) = s.id.parse::<SessionId>() {
+                    matches.insert(s.id.clone(), store.text_matches(id, text, 3)?);
+                }
+            }
+        }
+        Ok(((sessions, more), matches))
+    })?;
+    let (sessions, more) = sessions;
+    let next = if more {
+        sessions.last().map(cursor)
+    } else {
+        None
+    };
+    let sessions: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            let mut v = session_json(s);
+            if let Some(found) = matches.get(&s.id) {
+                v["matches"] = found
+                    .iter()
+                    .map(|m| json!({ "seq": m.seq, "kind": m.kind, "snippet": segments(&m.snippet) }))
+                    .collect();
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions, "next_cursor": next })))
+}
+
+async fn detail(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = web.viewer(&headers)?;
+    let session = web.visible(&viewer, &id)?;
+    let sid: SessionId = session
+        .id
+        .parse()
+        .map_err(|_| ApiError::internal("stored session id"))?;
+    let verdict = web.with_store(|s| s.verify_session_alone(sid, &[]))?;
+    let integrity = json!({
+        "status": verdict.status.name(),
+        "ok": !verdict.status.is_failure(),
+        "detail": verdict.status.describe(verdict.events),
+    });
+    viewer.viewed(&session.id, "detail").await;
+    Ok(Json(json!({
+        "session": session_json(&session),
+        "integrity": integrity,
+        "bytes_up": session.bytes_up,
+        "bytes_down": session.bytes_down,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EventsQuery {
+    after_seq: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn events(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let viewer = web.viewer(&headers)?;
+    let session = web.visible(&viewer, &id)?;
+    let sid: SessionId = session
+        .id
+        .parse()
+        .map_err(|_| ApiError::internal("stored session id"))?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let events = web.with_store(|s| s.events_page(sid, q.after_seq, limit))?;
+    let next = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    let events: Vec<Value> = events
+        .into_iter()
+        .map(|e| json!({ "seq": e.seq, "at": e.at, "kind": e.kind, "payload": e.payload }))
+        .collect();
+    Ok(Json(json!({ "events": events, "next_after_seq": next })))
+}
+
+async fn export(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let viewer = web.viewer(&headers)?;
+    let session = web.visible(&viewer, &id)?;
+    let sid: SessionId = session
+        .id
+        .parse()
+        .map_err(|_| ApiError::internal("stored session id"))?;
+    let bundle = web.with_store(|s| s.export(sid))?;
+    let body = serde_json::to_vec_pretty(&bundle).map_err(ApiError::internal)?;
+    viewer.viewed(&session.id, "export").await;
+    let disposition = format!("attachment; filename=\"ward-session-{}.json\"", session.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,327 @@
+//! The web API against a real Ward and real psql sessions: sign-in (cookie, CSRF, lockout),
+//! who sees what, the session list with filters and full-text search, a session's integrity
+//! (green, then red after tampering), its events page by page, export, and that every view is
+//! itself recorded. Then, when Chromium is installed, the UI end to end (`web/e2e/run.mjs`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, free_port, psql, success};
+
+/// A browser-like HTTP client: curl with its own cookie jar.
+struct Client {
+    base: String,
+    jar: PathBuf,
+    csrf: String,
+}
+
+impl Client {
+    fn new(ward: &Ward, name: &str) -> Self {
+        Self {
+            base: ward.web_url(),
+            jar: ward.dir.join(format!("cookies-{name}")),
+            csrf: String::new(),
+        }
+    }
+
+    /// `METHOD PATH [JSON]`: the status and the body (JSON when it parses).
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut c = Command::new("curl");
+        c.args(["-sk", "-X", method, "-o", "-", "-w", "\n%{http_code}"])
+            .arg("-b")
+            .arg(&self.jar)
+            .arg("-c")
+            .arg(&self.jar)
+            .args(["-H", &format!("X-CSRF-Token: {}", self.csrf)]);
+        if let Some(b) = body {
+            c.args(["-H", "content-type: application/json", "-d", &b.to_string()]);
+        }
+        let out = c
+            .arg(format!("{}{path}", self.base))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').expect("status line");
+        let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
+        (status.trim().parse().expect("status"), value)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    fn login(&mut self, user: &str, password: &str) -> (u16, Value) {
+        let (status, body) = self.call(
+            "POST",
+            "/api/v1/login",
+            Some(&json!({ "username": user, "password": password })),
+        );
+        if status == 200 {
+            self.csrf = body["csrf"].as_str().unwrap_or_default().to_owned();
+        }
+        (status, body)
+    }
+}
+
+struct Setup {
+    ward: Ward,
+    _pg: Postgres,
+    /// alice's session that returned a card number, and audrey's own session.
+    card_session: String,
+    audrey_session: String,
+}
+
+fn setup() -> Setup {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .postgres_resource("shop", &pg)
+        .grant("dev", "shop")
+        .grant("auditors", "shop")
+        .user("alice", &["dev"])
+        .user("audrey", &["auditors"])
+        .web(free_port().expect("port"))
+        .start()
+        .expect("ward");
+    success(&psql(
+        &ward.url("alice", "shop"),
+        &[
+            "-c",
+            "select 'wire the refund to 4111 1111 1111 1111' as note",
+            "-c",
+            "select count(*) from pg_class where relname = 'zebra_orders'",
+        ],
+    ));
+    success(&psql(&ward.url("audrey", "shop"), &["-c", "select 1"]));
+    let sessions = ward.wait_sessions(2);
+    let id = |user: &str| {
+        sessions
+            .iter()
+            .find(|s| s["user"] == user)
+            .and_then(|s| s["id"].as_str())
+            .expect("session")
+            .to_owned()
+    };
+    Setup {
+        card_session: id("alice"),
+        audrey_session: id("audrey"),
+        ward,
+        _pg: pg,
+    }
+}
+
+#[test]
+fn sign_in_access_search_integrity_and_recorded_views() {
+    let s = setup();
+    let mut anon = Client::new(&s.ward, "anon");
+    let (status, body) = anon.call("GET", "/api/v1/sessions", None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, _) = anon.call("GET", "/healthz", None);
+    assert_eq!(status, 200);
+    let (status, _) = anon.call("GET", "/readyz", None);
+    assert_eq!(status, 200);
+
+    // Wrong passwords, then the lockout.
+    for _ in 0..5 {
+        let (status, body) = anon.login("mallory", "wrong password");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("bad_credentials"))
+        );
+    }
+    let (status, body) = anon.login("mallory", "wrong password");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+
+    // alice sees her own sessions only.
+    let mut alice = Client::new(&s.ward, "alice");
+    let (status, me) = alice.login("alice", PASSWORD);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["auditor"], false);
+    let cookies = std::fs::read_to_string(&alice.jar).expect("jar");
+    assert!(cookies.contains("#HttpOnly_"), "{cookies}");
+    // (Her own sign-in is a session too: protocol `web`.)
+    let list = alice.get("/api/v1/sessions");
+    let listed = list["sessions"].as_array().expect("sessions");
+    assert!(listed.iter().all(|x| x["user"] == "alice"), "{list}");
+    assert!(listed.iter().any(|x| x["id"] == s.card_session.as_str()));
+    let (status, body) = alice.call(
+        "GET",
+        &format!("/api/v1/sessions/{}", s.audrey_session),
+        None,
+    );
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")));
+
+    // The auditor sees everything, searches statements, opens a session.
+    let mut audrey = Client::new(&s.ward, "audrey");
+    let (status, me) = audrey.login("audrey", PASSWORD);
+    assert_eq!((status, me["auditor"].as_bool()), (200, Some(true)));
+    let all = audrey.get("/api/v1/sessions?limit=1");
+    assert_eq!(all["sessions"].as_array().map(Vec::len), Some(1));
+    let cursor = all["next_cursor"].as_str().expect("a second page");
+    let page2 = audrey.get(&format!("/api/v1/sessions?limit=1&cursor={cursor}"));
+    assert_eq!(page2["sessions"].as_array().map(Vec::len), Some(1));
+    assert_ne!(page2["sessions"][0]["id"], all["sessions"][0]["id"]);
+    let found = audrey.get("/api/v1/sessions?q=zebra_orders");
+    let hits = found["sessions"].as_array().expect("sessions");
+    assert_eq!(hits.len(), 1, "{found}");
+    assert_eq!(hits[0]["id"], s.card_session.as_str());
+    let snippet = &hits[0]["matches"][0]["snippet"];
+    assert!(
+        snippet
+            .as_array()
+            .expect("segments")
+            .iter()
+            .any(|seg| seg["mark"] == true && seg["text"] == "zebra_orders"),
+        "{snippet}"
+    );
+    let none = audrey.get("/api/v1/sessions?q=nothing_like_this");
+    assert_eq!(none["sessions"].as_array().map(Vec::len), Some(0));
+    let filtered = audrey.get("/api/v1/sessions?user=audrey&outcome=ok&protocol=postgres");
+    assert_eq!(filtered["sessions"].as_array().map(Vec::len), Some(1));
+
+    let detail = audrey.get(&format!("/api/v1/sessions/{}", s.card_session));
+    assert_eq!(detail["integrity"]["ok"], true, "{detail}");
+    assert_eq!(detail["session"]["user"], "alice");
+    // Events page by page; the card number is masked in the record.
+    let first = audrey.get(&format!(
+        "/api/v1/sessions/{}/events?limit=3",
+        s.card_session
+    ));
+    assert_eq!(first["events"].as_array().map(Vec::len), Some(3));
+    let after = first["next_after_seq"].as_i64().expect("more events");
+    let rest = audrey.get(&format!(
+        "/api/v1/sessions/{}/events?after_seq={after}",
+        s.card_session
+    ));
+    let rest = rest["events"].as_array().expect("events");
+    assert_eq!(rest[0]["seq"].as_i64(), Some(after + 1));
+    let text = rest.iter().map(Value::to_string).collect::<String>();
+    assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+    assert!(
+        text.contains("[REDACTED:card]") || text.contains("1111"),
+        "{text}"
+    );
+    let bundle = audrey.get(&format!("/api/v1/sessions/{}/export", s.card_session));
+    assert_eq!(bundle["session"]["id"], s.card_session.as_str());
+
+    // State changes need the CSRF token.
+    let mut forged = Client::new(&s.ward, "audrey");
+    forged.csrf = "forged".into();
+    let (status, body) = forged.call("POST", "/api/v1/logout", None);
+    assert_eq!((status, body["error"].as_str()), (403, Some("csrf")));
+    let (status, _) = audrey.call("POST", "/api/v1/logout", None);
+    assert_eq!(status, 204);
+    let (status, _) = audrey.call("GET", "/api/v1/me", None);
+    assert_eq!(status, 401);
+
+    // audrey's views are recorded in her own web session.
+    let sessions = s.ward.wait_sessions(3);
+    let web = sessions
+        .iter()
+        .find(|x| x["protocol"] == "web" && x["user"] == "audrey")
+        .expect("audrey's web session");
+    let events = s.ward.events(web["id"].as_str().expect("id"));
+    let views: Vec<&Value> = events.iter().filter(|e| e["kind"] == "ui.view").collect();
+    assert!(
+        views
+            .iter()
+            .any(|v| v["payload"]["session"] == s.card_session.as_str()
+                && v["payload"]["what"] == "detail"),
+        "{events:?}"
+    );
+    assert!(views.iter().any(|v| v["payload"]["what"] == "export"));
+
+    // Tampering turns the integrity red.
+    let db = s.ward.dir.join("ward.db");
+    let (conn, _) = ward_testkit::sqlite_without_triggers(&db).expect("open");
+    let sid: ward_core::SessionId = s.card_session.parse().expect("id");
+    conn.execute(
+        "UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), 'zebra', 'zebrb') AS BLOB) WHERE session_id = ?1 AND kind = 'db.query'",
+        [&sid.0.as_bytes()[..]],
+    )
+    .expect("tamper");
+    drop(conn);
+    let mut audrey = Client::new(&s.ward, "audrey2");
+    audrey.login("audrey", PASSWORD);
+    let detail = audrey.get(&format!("/api/v1/sessions/{}", s.card_session));
+    assert_eq!(detail["integrity"]["ok"], false, "{detail}");
+    assert_eq!(detail["integrity"]["status"], "tampered");
+
+    // The UI is served for any other path.
+    let (status, page) = anon.call("GET", "/sessions/anything", None);
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap_or_default().contains("<"), "{page}");
+}
+
+fn web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
+}
+
+/// The UI in headless Chromium, when the browser and the built UI are there (`.ci/run`
+/// installs and builds both).
+#[test]
+fn ui_end_to_end_in_chromium() {
+    let chromium = Path::new("/usr/bin/chromium");
+    let runner = web_dir().join("e2e/run.mjs");
+    let built = web_dir().join("dist/index.html");
+    if std::env::var_os("CI").is_some() {
+        assert!(chromium.exists(), "CI must install chromium");
+        assert!(built.exists(), "CI must build the UI (web/dist)");
+    }
+    if !chromium.exists() || !runner.exists() || !built.exists() {
+        eprintln!("skipped: chromium, web/e2e/run.mjs or web/dist missing");
+        return;
+    }
+    let s = setup();
+    // A second session for alice to be refused to mallory... and a tampered one.
+    success(&psql(&s.ward.url("audrey", "shop"), &["-c", "select 2"]));
+    let sessions = s.ward.wait_sessions(3);
+    let tampered = sessions
+        .iter()
+        .filter(|x| x["user"] == "audrey")
+        .filter_map(|x| x["id"].as_str())
+        .find(|id| *id != s.audrey_session)
+        .expect("second audrey session")
+        .to_owned();
+    let (conn, _) =
+        ward_testkit::sqlite_without_triggers(&s.ward.dir.join("ward.db")).expect("open");
+    let sid: ward_core::SessionId = tampered.parse().expect("id");
+    conn.execute(
+        "DELETE FROM events WHERE session_id = ?1 AND seq = 1",
+        [&sid.0.as_bytes()[..]],
+    )
+    .expect("tamper");
+    drop(conn);
+    let out_dir = std::env::var_os("WARD_E2E_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| s.ward.dir.join("e2e-output"));
+    let out: Output = Command::new("node")
+        .arg(&runner)
+        .args(["--url", &s.ward.web_url()])
+        .args(["--user", "alice", "--password", PASSWORD])
+        .args(["--auditor-user", "audrey", "--auditor-password", PASSWORD])
+        .args(["--search", "zebra_orders"])
+        .args(["--masked-session", &s.card_session])
+        .args(["--tampered-session", &tampered])
+        .args(["--forbidden-session", &s.audrey_session])
+        .arg("--out")
+        .arg(&out_dir)
+        .current_dir(web_dir())
+        .output()
+        .expect("node e2e/run.mjs");
+    assert!(
+        out.status.success(),
+        "e2e failed (screenshots in {}):\n{}{}",
+        out_dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

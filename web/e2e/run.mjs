@@ -1,0 +1,280 @@
+#!/usr/bin/env node
+// End-to-end check of Ward's web UI against a running Ward (HTTPS, self-signed).
+//
+// node e2e/run.mjs --url https://127.0.0.1:PORT --user alice --password PW \
+//   --auditor-user audrey --auditor-password PW2 --search TEXT \
+//   --masked-session ID --tampered-session ID --forbidden-session ID [--out e2e-output]
+//
+// Drives the system Chromium (/usr/bin/chromium) with playwright-core; never downloads a browser.
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const REQUIRED = ['url', 'user', 'password', 'auditor-user', 'auditor-password', 'search', 'masked-session', 'tampered-session', 'forbidden-session'];
+const STEP_TIMEOUT = 15_000;
+
+function parseArgs(argv) {
+  const o = { out: 'e2e-output' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) die(`unexpected argument: ${a}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) o[a.slice(2, eq)] = a.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) die(`missing value for ${a}`);
+      o[a.slice(2)] = argv[++i];
+    }
+  }
+  const missing = REQUIRED.filter((k) => !o[k]);
+  if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
+  o.url = o.url.replace(/\/+$/, '');
+  return o;
+}
+
+function die(msg) {
+  console.error(`error: ${msg}`);
+  console.error(`usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR]`);
+  process.exit(1);
+}
+
+const opt = parseArgs(process.argv.slice(2));
+fs.mkdirSync(opt.out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(STEP_TIMEOUT);
+page.setDefaultNavigationTimeout(STEP_TIMEOUT);
+const consoleErrors = [];
+page.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && consoleErrors.push(m.text()));
+page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+
+let n = 0;
+async function step(name, fn) {
+  n++;
+  const file = path.join(opt.out, `${String(n).padStart(2, '0')}-${name}.png`);
+  let timer;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${STEP_TIMEOUT / 1000}s`)), STEP_TIMEOUT))),
+    ]);
+    clearTimeout(timer);
+    await page.screenshot({ path: file, fullPage: false });
+    console.log(`ok ${name}`);
+  } catch (e) {
+    clearTimeout(timer);
+    const failFile = file.replace(/\.png$/, '-FAILED.png');
+    await page.screenshot({ path: failFile, fullPage: false }).catch(() => {});
+    console.error(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    console.error(`  page: ${page.url()}`);
+    console.error(`  screenshot: ${failFile}`);
+    if (consoleErrors.length) console.error(`  browser console errors:\n    ${consoleErrors.slice(-5).join('\n    ')}`);
+    await browser.close().catch(() => {});
+    process.exit(1);
+  }
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+function check(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function expectLoginPage() {
+  await page.locator(tid('login-username')).waitFor({ state: 'visible' });
+  await page.locator(tid('login-password')).waitFor({ state: 'visible' });
+  await page.locator(tid('login-submit')).waitFor({ state: 'visible' });
+}
+
+async function login(user, password) {
+  await expectLoginPage();
+  await page.fill(tid('login-username'), user);
+  await page.fill(tid('login-password'), password);
+  await page.click(tid('login-submit'));
+  await page.locator(tid('logout')).waitFor({ state: 'visible' });
+}
+
+async function logout() {
+  await page.click(tid('logout'));
+  await expectLoginPage();
+}
+
+async function openSession(id) {
+  await page.goto(`${opt.url}/sessions/${encodeURIComponent(id)}`);
+}
+
+async function rowsLoaded() {
+  // the list is loaded when it shows rows or the "empty" note and is not busy
+  await page.waitForFunction(() => {
+    const t = document.querySelector('[data-testid="session-table"]');
+    if (!t || t.getAttribute('aria-busy') === 'true') return false;
+    return document.querySelectorAll('[data-testid="session-row"]').length > 0 || !!document.querySelector('[data-testid="empty"]') || !!document.querySelector('[data-testid="error-banner"]');
+  });
+  const banner = page.locator(tid('error-banner'));
+  if (await banner.count()) throw new Error(`session list failed: ${await banner.first().innerText()}`);
+}
+
+// 1. login page, wrong password, auditor login
+await step('login-page', async () => {
+  await page.goto(opt.url + '/');
+  await expectLoginPage();
+});
+await step('wrong-password', async () => {
+  await page.fill(tid('login-username'), opt['auditor-user']);
+  await page.fill(tid('login-password'), `wrong-${Date.now()}`);
+  await page.click(tid('login-submit'));
+  const err = page.locator(tid('login-error'));
+  await err.waitFor({ state: 'visible' });
+  const text = (await err.innerText()).trim();
+  check(text.length > 0, 'login error is empty');
+  check(await page.locator(tid('logout')).count() === 0, 'wrong password logged in');
+  console.log(`   login error: ${JSON.stringify(text)}`);
+});
+await step('login-auditor', async () => {
+  await login(opt['auditor-user'], opt['auditor-password']);
+  await page.locator(tid('auditor-tag')).waitFor({ state: 'visible' });
+  await page.locator(tid('search-input')).waitFor({ state: 'visible' });
+  await rowsLoaded();
+});
+
+// 2. full-text search
+await step('search', async () => {
+  await page.fill(tid('search-input'), opt.search);
+  await page.press(tid('search-input'), 'Enter');
+  await page.waitForURL((u) => new URL(u).searchParams.get('q') === opt.search);
+  const norm = (s) => s.replace(/\s+/g, ' ').trim().toLowerCase();
+  const handle = await page.waitForFunction(
+    (needle) => {
+      const n = (s) => s.replace(/\s+/g, ' ').trim().toLowerCase();
+      for (const row of document.querySelectorAll('[data-testid="session-row"]')) {
+        for (const sn of row.querySelectorAll('[data-testid="snippet"]')) {
+          if (sn.querySelector('mark') && n(sn.textContent || '').includes(needle)) return row.getAttribute('data-session-id');
+        }
+      }
+      return false;
+    },
+    norm(opt.search),
+  );
+  const sid = await handle.jsonValue();
+  const rows = await page.locator(tid('session-row')).count();
+  console.log(`   ${rows} matching session row(s); first with highlighted snippet: ${sid}`);
+});
+await step('search-url-reload', async () => {
+  await page.reload();
+  await page.waitForFunction((q) => {
+    const i = document.querySelector('[data-testid="search-input"]');
+    return i && i.value === q && document.querySelector('[data-testid="session-row"] [data-testid="snippet"] mark');
+  }, opt.search);
+});
+
+// 3. masked session: result table with masked cells
+await step('masked-session', async () => {
+  await openSession(opt['masked-session']);
+  await page.locator(tid('session-detail')).waitFor({ state: 'visible' });
+  await page.locator(tid('timeline')).waitFor({ state: 'visible' });
+  await page.locator(`${tid('timeline')} ${tid('timeline-item')}`).first().waitFor({ state: 'visible' });
+  const tl = page.locator(tid('timeline'));
+  const tried = new Set();
+  for (;;) {
+    if (await page.locator(`${tid('result-table')} ${tid('masked-cell')}`).count()) break;
+    // expand a collapsed result still visible; prefer those flagged as containing masked values
+    const toggles = page.locator(`${tid('timeline-item')}[data-kind="db.result"] ${tid('result-toggle')}[aria-expanded="false"]`);
+    const count = await toggles.count();
+    let clicked = false;
+    const order = [];
+    for (let i = 0; i < count; i++) {
+      const item = toggles.nth(i).locator('xpath=ancestor::*[@data-testid="timeline-item"][1]');
+      const seq = await item.getAttribute('data-seq');
+      if (tried.has(seq)) continue;
+      const masked = (await item.getAttribute('data-masked')) === 'true' || (await item.innerText()).includes('masked');
+      order.push({ i, seq, masked });
+    }
+    order.sort((a, b) => Number(b.masked) - Number(a.masked));
+    if (order.length) {
+      tried.add(order[0].seq);
+      await toggles.nth(order[0].i).click();
+      clicked = true;
+      await page.waitForTimeout(50);
+    }
+    if (!clicked) {
+      const moved = await tl.evaluate((el) => {
+        const before = el.scrollTop;
+        el.scrollTop = before + el.clientHeight * 0.8;
+        return el.scrollTop > before;
+      });
+      await page.waitForTimeout(moved ? 150 : 400);
+      if (!moved && !(await toggles.count())) {
+        const more = page.getByRole('button', { name: 'Load more events' });
+        if (await more.count()) await more.click();
+        else throw new Error('reached the end of the timeline without finding a masked cell in a result table');
+      }
+    }
+  }
+  const cell = page.locator(`${tid('result-table')} ${tid('masked-cell')}`).first();
+  await cell.scrollIntoViewIfNeeded();
+  check((await cell.getAttribute('data-masked')) === 'true', 'masked-cell lacks data-masked="true"');
+  console.log(`   masked cell: ${JSON.stringify((await cell.innerText()).trim())}`);
+});
+
+// 4. integrity badges
+await step('integrity-ok', async () => {
+  const b = page.locator(tid('integrity-badge'));
+  await b.waitFor({ state: 'visible' });
+  const ok = await b.getAttribute('data-ok');
+  const status = await b.getAttribute('data-status');
+  check(ok === 'true', `masked session integrity is not ok: status=${status} detail=${await b.innerText()}`);
+  await b.scrollIntoViewIfNeeded();
+  console.log(`   masked session integrity: ${status}`);
+});
+await step('integrity-tampered', async () => {
+  await openSession(opt['tampered-session']);
+  await page.locator(tid('session-detail')).waitFor({ state: 'visible' });
+  const b = page.locator(tid('integrity-badge'));
+  await b.waitFor({ state: 'visible' });
+  check((await b.getAttribute('data-ok')) === 'false', `tampered session badge has data-ok=${await b.getAttribute('data-ok')}`);
+  const detail = (await page.locator(`${tid('integrity-badge')} ${tid('integrity-detail')}`).innerText()).trim();
+  check(detail.length > 0, 'tampered session badge shows no detail text');
+  console.log(`   tampered: status=${await b.getAttribute('data-status')} detail=${JSON.stringify(detail)}`);
+});
+
+// 5. non-auditor: forbidden session, own sessions only
+await step('logout-auditor', async () => {
+  await logout();
+});
+await step('login-user', async () => {
+  await login(opt.user, opt.password);
+  check((await page.locator(tid('auditor-tag')).count()) === 0, `${opt.user} is shown as auditor`);
+});
+await step('forbidden-session', async () => {
+  await openSession(opt['forbidden-session']);
+  const banner = page.locator(tid('error-banner'));
+  await banner.waitFor({ state: 'visible' });
+  const text = (await banner.innerText()).trim();
+  check(/not allowed|may not|forbidden|not permitted/i.test(text), `error banner does not say it is forbidden: ${JSON.stringify(text)}`);
+  check((await page.locator(tid('session-detail')).count()) === 0, 'forbidden session detail is rendered');
+  console.log(`   banner: ${JSON.stringify(text)}`);
+});
+await step('own-sessions-only', async () => {
+  await page.goto(`${opt.url}/sessions`);
+  await rowsLoaded();
+  const users = await page.locator(`${tid('session-row')}`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-user')));
+  const others = users.filter((u) => u !== opt.user);
+  check(others.length === 0, `list shows other users' sessions: ${[...new Set(others)].join(', ')}`);
+  if (users.length === 0) console.log(`   warning: ${opt.user} has no sessions in the list`);
+  else console.log(`   ${users.length} row(s), all owned by ${opt.user}`);
+});
+
+// 6. log out
+await step('logout', async () => {
+  await logout();
+  // the session cookie is really gone: a reload still shows the login page
+  await page.reload();
+  await expectLoginPage();
+});
+
+await browser.close();
+console.log(`all steps passed; screenshots in ${opt.out}`);

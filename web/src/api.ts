@@ -1,0 +1,168 @@
+// Thin client for Ward's JSON API (same origin, cookie auth + CSRF header).
+
+export interface Me {
+  user: string;
+  groups: string[];
+  auditor: boolean;
+  csrf: string;
+}
+
+export type Outcome = 'ok' | 'denied' | 'error' | 'incomplete';
+
+export interface Session {
+  id: string;
+  user: string;
+  groups: string[];
+  resource: string;
+  protocol: string;
+  client_addr: string;
+  started_at: string;
+  ended_at: string | null;
+  outcome: Outcome | null;
+  event_count: number;
+  live: boolean;
+  matches?: Match[];
+}
+
+export interface SnippetPart {
+  text: string;
+  mark: boolean;
+}
+
+export interface Match {
+  seq: number;
+  kind: string;
+  snippet: SnippetPart[];
+}
+
+export interface SessionList {
+  sessions: Session[];
+  next_cursor: string | null;
+}
+
+export type IntegrityStatus =
+  | 'verified'
+  | 'unsigned_tail'
+  | 'tampered'
+  | 'missing_events'
+  | 'missing_session'
+  | 'pruned'
+  | 'orphaned';
+
+export interface Integrity {
+  status: IntegrityStatus | string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface SessionDetail {
+  session: Session;
+  integrity: Integrity;
+  bytes_up: number;
+  bytes_down: number;
+}
+
+export interface WardEvent {
+  seq: number;
+  at: string;
+  kind: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  payload: any;
+}
+
+export interface EventPage {
+  events: WardEvent[];
+  next_after_seq: number | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+let onUnauthenticated: (() => void) | null = null;
+
+export function setCsrf(token: string): void {
+  csrfToken = token;
+}
+
+/** Called when any request (other than login/me) gets a 401: the session expired. */
+export function setUnauthenticatedHandler(fn: () => void): void {
+  onUnauthenticated = fn;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', `Cannot reach Ward: ${(e as Error).message}`);
+  }
+  if (res.status === 204) return undefined as T;
+  let data: unknown = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = (data ?? {}) as { error?: string; message?: string };
+    const code = err.error ?? `http_${res.status}`;
+    const message = err.message ?? defaultMessage(res.status, code);
+    if (res.status === 401 && !opts.quiet401 && onUnauthenticated) onUnauthenticated();
+    throw new ApiError(res.status, code, message);
+  }
+  return data as T;
+}
+
+function defaultMessage(status: number, code: string): string {
+  switch (code) {
+    case 'bad_credentials':
+      return 'Wrong username or password.';
+    case 'rate_limited':
+      return 'Too many attempts. Try again later.';
+    case 'forbidden':
+      return 'You are not allowed to view this.';
+    case 'not_found':
+      return 'Not found.';
+    case 'unauthenticated':
+      return 'Please sign in.';
+  }
+  return `Request failed (HTTP ${status}).`;
+}
+
+export const api = {
+  me: () => request<Me>('GET', '/api/v1/me', undefined, { quiet401: true }),
+  login: (username: string, password: string) =>
+    request<Me>('POST', '/api/v1/login', { username, password }, { quiet401: true }),
+  logout: () => request<void>('POST', '/api/v1/logout', undefined, { quiet401: true }),
+  sessions: (params: Record<string, string>) => {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) qs.set(k, v);
+    return request<SessionList>('GET', `/api/v1/sessions?${qs.toString()}`);
+  },
+  session: (id: string) => request<SessionDetail>('GET', `/api/v1/sessions/${encodeURIComponent(id)}`),
+  events: (id: string, afterSeq: number, limit = 200) =>
+    request<EventPage>(
+      'GET',
+      `/api/v1/sessions/${encodeURIComponent(id)}/events?after_seq=${afterSeq}&limit=${limit}`,
+    ),
+  exportUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export`,
+};

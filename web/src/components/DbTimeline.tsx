@@ -1,0 +1,400 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, ApiError, Session, WardEvent } from '../api';
+import { fmtBytes, fmtOffset, fmtTime, fmtUs, isMasked } from '../format';
+import { VirtualList } from './VirtualList';
+import { ResultTable } from './ResultTable';
+import { LockIcon } from './Bits';
+
+const PAGE = 200;
+const LIVE_POLL_MS = 3000;
+
+/**
+ * Database-session timeline: one row per recorded event, statements with their
+ * results/completions/errors indented under them. Virtualized; pages are fetched
+ * as the user scrolls towards the end.
+ */
+export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?: number | null }) {
+  const [events, setEvents] = useState<WardEvent[]>([]);
+  const [nextAfter, setNextAfter] = useState<number | null>(0);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [expanded, setExpanded] = useState<Set<number>>(() => new Set());
+  const [pages, setPages] = useState<Map<number, number>>(() => new Map());
+  const loadingRef = useRef(false);
+  const lastSeq = events.length ? events[events.length - 1].seq : 0;
+
+  const loadMore = useCallback(
+    async (after: number) => {
+      if (loadingRef.current) return;
+      loadingRef.current = true;
+      setLoading(true);
+      try {
+        const r = await api.events(session.id, after, PAGE);
+        setEvents((prev) => {
+          const last = prev.length ? prev[prev.length - 1].seq : 0;
+          const fresh = r.events.filter((e) => e.seq > last);
+          return fresh.length ? prev.concat(fresh) : prev;
+        });
+        setNextAfter(r.next_after_seq);
+        setError(null);
+      } catch (e) {
+        setError((e as ApiError).message);
+      } finally {
+        loadingRef.current = false;
+        setLoading(false);
+      }
+    },
+    [session.id],
+  );
+
+  useEffect(() => {
+    loadMore(0);
+  }, [loadMore]);
+
+  // Deep link to a statement (?seq=N, e.g. from a search match): fetch pages until it is loaded.
+  useEffect(() => {
+    if (focusSeq == null || loading || error) return;
+    if (lastSeq < focusSeq + 100 && nextAfter != null) loadMore(nextAfter);
+  }, [focusSeq, lastSeq, nextAfter, loading, error]);
+
+  // Live session: once at the end, poll for new events.
+  useEffect(() => {
+    if (!session.live || nextAfter != null || error) return;
+    const t = setInterval(() => loadMore(lastSeq), LIVE_POLL_MS);
+    return () => clearInterval(t);
+  }, [session.live, nextAfter, lastSeq, error]);
+
+  const masks = useMemo(() => {
+    const m = new Map<number, string[]>();
+    for (const e of events) {
+      if (e.kind === 'mask.applied' && e.payload && typeof e.payload.event_seq === 'number') {
+        const rules = Object.entries((e.payload.rules ?? {}) as Record<string, number>).map(([r, n]) =>
+          n > 1 ? `${r} ×${n}` : r,
+        );
+        m.set(e.payload.event_seq, (m.get(e.payload.event_seq) ?? []).concat(rules));
+      }
+    }
+    return m;
+  }, [events]);
+
+  const focusIndex = useMemo(() => {
+    if (focusSeq == null) return null;
+    // wait until some rows after the target are loaded, so it can sit at the top
+    if (lastSeq < focusSeq + 100 && nextAfter != null) return null;
+    const i = events.findIndex((e) => e.seq >= focusSeq);
+    return i >= 0 ? i : null;
+  }, [events, focusSeq, nextAfter]);
+
+  const toggle = (seq: number) =>
+    setExpanded((prev) => {
+      const n = new Set(prev);
+      if (n.has(seq)) n.delete(seq);
+      else n.add(seq);
+      return n;
+    });
+
+  const onRange = (_first: number, last: number) => {
+    if (nextAfter != null && !loadingRef.current && last >= events.length - 40) loadMore(nextAfter);
+  };
+
+  const footer = (
+    <div class="timeline-foot" aria-live="polite">
+      {loading && 'Loading events…'}
+      {!loading && error && (
+        <span class="err">
+          {error}{' '}
+          <button type="button" class="btn btn-small" onClick={() => loadMore(nextAfter ?? lastSeq)}>
+            Retry
+          </button>
+        </span>
+      )}
+      {!loading && !error && nextAfter != null && (
+        <button type="button" class="btn btn-small" onClick={() => loadMore(nextAfter)}>
+          Load more events
+        </button>
+      )}
+      {!loading && !error && nextAfter == null && (
+        <span class="muted">
+          {session.live ? 'Live — waiting for new events…' : `End of recording · ${events.length.toLocaleString()} events`}
+        </span>
+      )}
+    </div>
+  );
+
+  return (
+    <div class="timeline-wrap">
+      <div class="timeline-legend muted small">
+        {events.length.toLocaleString()} of {session.event_count.toLocaleString()} events loaded
+      </div>
+      <VirtualList
+        items={events}
+        itemKey={(e) => e.seq}
+        estimate={34}
+        label="Session timeline"
+        testId="timeline"
+        class="timeline"
+        onRange={onRange}
+        scrollToIndex={focusIndex}
+        footer={footer}
+        renderItem={(e) => (
+          <TimelineItem
+            ev={e}
+            session={session}
+            masked={masks.get(e.seq)}
+            expanded={expanded.has(e.seq)}
+            onToggle={() => toggle(e.seq)}
+            page={pages.get(e.seq) ?? 0}
+            onPage={(p) => setPages((prev) => new Map(prev).set(e.seq, p))}
+            focused={focusSeq === e.seq}
+          />
+        )}
+      />
+    </div>
+  );
+}
+
+const INDENTED = new Set(['db.result', 'db.complete', 'db.error', 'policy.denied', 'mask.applied', 'db.notice', 'db.copy']);
+
+function TimelineItem({
+  ev,
+  session,
+  masked,
+  expanded,
+  onToggle,
+  page,
+  onPage,
+  focused,
+}: {
+  ev: WardEvent;
+  session: Session;
+  masked?: string[];
+  expanded: boolean;
+  onToggle: () => void;
+  page: number;
+  onPage: (p: number) => void;
+  focused: boolean;
+}) {
+  const p = ev.payload ?? {};
+  const cls = [
+    'ti',
+    `ti-${ev.kind.replace(/[^a-z0-9]+/gi, '-')}`,
+    INDENTED.has(ev.kind) ? 'ti-child' : '',
+    focused ? 'ti-focus' : '',
+  ].join(' ');
+  return (
+    <div class={cls} data-testid="timeline-item" data-kind={ev.kind} data-seq={ev.seq} data-masked={masked ? 'true' : undefined}>
+      <div class="ti-meta">
+        <span class="ti-seq">#{ev.seq}</span>
+        <time dateTime={ev.at} title={fmtTime(ev.at)}>
+          {fmtOffset(session.started_at, ev.at)}
+        </time>
+      </div>
+      <div class="ti-body">
+        {masked && masked.length > 0 && (
+          <span class="chip chip-masked" data-testid="masked-marker">
+            <LockIcon /> masked: {masked.join(', ')}
+          </span>
+        )}
+        <EventBody ev={ev} p={p} expanded={expanded} onToggle={onToggle} page={page} onPage={onPage} />
+      </div>
+    </div>
+  );
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type P = any;
+
+function EventBody({
+  ev,
+  p,
+  expanded,
+  onToggle,
+  page,
+  onPage,
+}: {
+  ev: WardEvent;
+  p: P;
+  expanded: boolean;
+  onToggle: () => void;
+  page: number;
+  onPage: (p: number) => void;
+}) {
+  switch (ev.kind) {
+    case 'session.start': {
+      const id = p.identity ?? {};
+      return (
+        <div class="ti-line">
+          <span class="ti-kind">session start</span> <strong>{id.subject ?? '?'}</strong>
+          {Array.isArray(id.groups) && id.groups.length > 0 && <span class="muted"> ({id.groups.join(', ')})</span>}
+          {id.method && <span class="muted"> via {id.method}</span>}
+          {id.issuer && <span class="muted"> from {id.issuer}</span>} → {p.resource} ({p.protocol})
+          {p.client_addr && <span class="muted"> · client {p.client_addr}</span>}
+        </div>
+      );
+    }
+    case 'auth':
+      return (
+        <div class={`ti-line ${p.result && p.result !== 'ok' && p.result !== 'success' ? 'bad' : ''}`}>
+          <span class="ti-kind">auth</span> {p.method} {p.user} → <strong>{String(p.result ?? '')}</strong>
+          {p.reason && <span class="muted"> ({p.reason})</span>}
+        </div>
+      );
+    case 'policy.decision':
+      return (
+        <div class={`ti-line ${p.allowed ? 'good' : 'bad'}`}>
+          <span class="ti-kind">policy</span> {p.allowed ? '✔ allowed' : '✖ denied'} {p.resource}
+          {p.upstream_user && <span class="muted"> as {p.upstream_user}</span>}
+          {p.reason && <span class="muted"> — {p.reason}</span>}
+        </div>
+      );
+    case 'session.end':
+      return (
+        <div class="ti-line">
+          <span class="ti-kind">session end</span> outcome <strong>{p.outcome ?? '—'}</strong>
+          <span class="muted">
+            {' '}
+            · ↑ {fmtBytes(p.bytes_up)} ↓ {fmtBytes(p.bytes_down)}
+          </span>
+        </div>
+      );
+    case 'db.query':
+      return (
+        <div class="ti-query">
+          <pre class="sql">{String(p.text ?? '')}</pre>
+          {p.statement && <span class="muted small">prepared statement {String(p.statement)}</span>}
+          {Array.isArray(p.params) && p.params.length > 0 && (
+            <div class="params small">
+              params:{' '}
+              {p.params.map((v: unknown, i: number) => (
+                <code key={i} class={isMasked(v) ? 'masked' : ''} data-masked={isMasked(v) ? 'true' : undefined}>
+                  ${i + 1}={v === null ? 'NULL' : typeof v === 'string' ? v : JSON.stringify(v)}
+                </code>
+              ))}
+            </div>
+          )}
+        </div>
+      );
+    case 'db.result': {
+      const cols = Array.isArray(p.columns) ? p.columns : [];
+      const rows = Array.isArray(p.rows) ? p.rows : [];
+      const rc = typeof p.row_count === 'number' ? p.row_count : rows.length;
+      const anyMasked = rows.some((r: unknown[]) => Array.isArray(r) && r.some(isMasked));
+      return (
+        <div class="ti-result">
+          <div class="ti-line">
+            <button
+              type="button"
+              class="btn btn-small toggle"
+              aria-expanded={expanded}
+              onClick={onToggle}
+              data-testid="result-toggle"
+            >
+              {expanded ? '▾ Hide rows' : '▸ Show rows'}
+            </button>{' '}
+            <strong>
+              {rc.toLocaleString()} row{rc === 1 ? '' : 's'}
+            </strong>
+            {p.tag && <span class="muted"> · {p.tag}</span>}
+            {p.duration_us != null && <span class="dur"> · {fmtUs(p.duration_us)}</span>}
+            {p.truncated && (
+              <span class="chip chip-warn" title="Ward recorded only the first rows of this result">
+                truncated: {rows.length.toLocaleString()} of {rc.toLocaleString()} rows recorded
+              </span>
+            )}
+            {anyMasked && (
+              <span class="chip chip-masked">
+                <LockIcon /> contains masked values
+              </span>
+            )}
+          </div>
+          {expanded && (rows.length ? <ResultTable columns={cols} rows={rows} page={page} onPage={onPage} /> : <div class="muted small">No rows recorded.</div>)}
+        </div>
+      );
+    }
+    case 'db.complete':
+      return (
+        <div class="ti-line">
+          <span class="ok">✔ {p.tag ?? 'complete'}</span>
+          {p.duration_us != null && <span class="dur"> · {fmtUs(p.duration_us)}</span>}
+        </div>
+      );
+    case 'db.error':
+      return (
+        <div class="ti-line bad" role="note">
+          <strong>
+            {p.severity ?? 'ERROR'}
+            {p.code ? ` ${p.code}` : ''}:
+          </strong>{' '}
+          {p.message}
+          {p.detail && <div class="small">Detail: {p.detail}</div>}
+          {p.hint && <div class="small">Hint: {p.hint}</div>}
+        </div>
+      );
+    case 'policy.denied':
+      return (
+        <div class="ti-line bad denied" role="note">
+          <strong>✖ Denied by guardrail {p.rule ? `“${p.rule}”` : ''}</strong>
+          {p.reason && <span> — {p.reason}</span>}
+          {p.message && <div class="small">Client was told: {p.message}</div>}
+        </div>
+      );
+    case 'mask.applied': {
+      const rules = Object.entries((p.rules ?? {}) as Record<string, number>)
+        .map(([r, n]) => `${r} (${n})`)
+        .join(', ');
+      return (
+        <div class="ti-line muted small">
+          <LockIcon /> masking applied to #{p.event_seq}: {rules}
+        </div>
+      );
+    }
+    case 'agent.note':
+      return (
+        <div class="note-bubble" role="note" data-testid="agent-note">
+          <span class="note-label">agent note</span>
+          <div class="note-text">{String(p.text ?? '')}</div>
+        </div>
+      );
+    case 'db.notice':
+      return (
+        <div class="ti-line small">
+          <span class="ti-kind">notice</span> {p.severity ? `${p.severity}: ` : ''}
+          {p.message ?? compact(p)}
+        </div>
+      );
+    case 'db.notification':
+      return (
+        <div class="ti-line small">
+          <span class="ti-kind">notify</span> {p.channel ? <code>{p.channel}</code> : null} {p.payload ?? compact(p)}
+        </div>
+      );
+    case 'db.copy':
+      return (
+        <div class="ti-line small">
+          <span class="ti-kind">copy {p.direction ?? ''}</span> {fmtBytes(p.bytes)}
+          {p.data != null && <code class="copy-data">{String(p.data).slice(0, 200)}</code>}
+        </div>
+      );
+    case 'db.cancel':
+      return (
+        <div class="ti-line small">
+          <span class="ti-kind">cancel</span> query cancellation requested
+        </div>
+      );
+    default:
+      return (
+        <div class="ti-line small">
+          <span class="ti-kind">{ev.kind}</span> <code>{compact(p)}</code>
+        </div>
+      );
+  }
+}
+
+function compact(p: unknown): string {
+  try {
+    const s = JSON.stringify(p);
+    return s.length > 300 ? s.slice(0, 300) + '…' : s;
+  } catch {
+    return String(p);
+  }
+}

@@ -1,0 +1,85 @@
+import { useState } from 'preact/hooks';
+import { isMasked } from '../format';
+import { LockIcon } from './Bits';
+
+export interface Column {
+  name: string;
+  type_oid?: number;
+}
+
+const PAGE = 50;
+
+export function Cell({ value }: { value: string | null | undefined }) {
+  if (value === null || value === undefined) return <td class="null">NULL</td>;
+  if (isMasked(value))
+    return (
+      <td class="masked" data-testid="masked-cell" data-masked="true" title="Masked by Ward" aria-description="masked value">
+        <LockIcon />
+        {value}
+      </td>
+    );
+  return <td>{value}</td>;
+}
+
+/** Result rows of one statement, paged client-side by 50. */
+export function ResultTable({
+  columns,
+  rows,
+  page,
+  onPage,
+}: {
+  columns: Column[];
+  rows: (string | null)[][];
+  page?: number;
+  onPage?: (p: number) => void;
+}) {
+  const [localPage, setLocalPage] = useState(0);
+  const p = page ?? localPage;
+  const setP = onPage ?? setLocalPage;
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
+  const cur = Math.min(p, pages - 1);
+  const slice = rows.slice(cur * PAGE, cur * PAGE + PAGE);
+  return (
+    <div class="result">
+      <div class="result-scroll">
+        <table class="result-table" data-testid="result-table">
+          <thead>
+            <tr>
+              <th class="rownum" scope="col">
+                #
+              </th>
+              {columns.map((c, i) => (
+                <th key={i} scope="col" title={c.type_oid != null ? `type oid ${c.type_oid}` : undefined}>
+                  {c.name}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {slice.map((r, i) => (
+              <tr key={cur * PAGE + i}>
+                <td class="rownum">{cur * PAGE + i + 1}</td>
+                {columns.map((_, j) => (
+                  <Cell key={j} value={r[j]} />
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {pages > 1 && (
+        <div class="pager" role="navigation" aria-label="Result pages">
+          <button type="button" class="btn btn-small" disabled={cur === 0} onClick={() => setP(cur - 1)}>
+            ‹ Prev
+          </button>
+          <span>
+            Rows {cur * PAGE + 1}–{Math.min(rows.length, cur * PAGE + PAGE)} of {rows.length}
+          </span>
+          <button type="button" class="btn btn-small" disabled={cur >= pages - 1} onClick={() => setP(cur + 1)}>
+            Next ›
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}

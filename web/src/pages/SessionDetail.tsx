@@ -1,0 +1,169 @@
+import { FunctionComponent } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, Session, SessionDetail } from '../api';
+import { Loc, linkClick } from '../router';
+import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
+import { IntegrityBadge, OutcomeBadge } from '../components/Bits';
+import { DbTimeline } from '../components/DbTimeline';
+
+/**
+ * Recording views. The DB timeline is the only one today; a terminal player for
+ * `term.*` sessions plugs in here (add an entry and a predicate).
+ */
+interface RecordingView {
+  id: string;
+  label: string;
+  applies: (s: Session) => boolean;
+  component: FunctionComponent<{ session: Session; focusSeq?: number | null }>;
+}
+
+const VIEWS: RecordingView[] = [
+  { id: 'db', label: 'Database timeline', applies: (s) => s.protocol !== 'ssh', component: DbTimeline },
+  // { id: 'term', label: 'Terminal', applies: (s) => s.protocol === 'ssh', component: TerminalPlayer },
+];
+
+export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
+  const [detail, setDetail] = useState<SessionDetail | null>(null);
+  const [error, setError] = useState<{ status: number; message: string } | null>(null);
+  const seqParam = loc.query.get('seq');
+  const focusSeq = seqParam && /^\d+$/.test(seqParam) ? Number(seqParam) : null;
+  const [viewId, setViewId] = useState<string | null>(null);
+
+  useEffect(() => {
+    let cancelled = false;
+    setDetail(null);
+    setError(null);
+    api
+      .session(id)
+      .then((d) => !cancelled && setDetail(d))
+      .catch((e: ApiError) => {
+        if (cancelled) return;
+        const message =
+          e.status === 403
+            ? 'You may not view this session: it is not allowed for your account.'
+            : e.status === 404
+              ? 'Session not found, or you are not allowed to view it. It may have been pruned or the link is wrong.'
+              : e.message;
+        setError({ status: e.status, message });
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+
+  const back = (
+    <a href="/sessions" onClick={linkClick} class="back">
+      ← All sessions
+    </a>
+  );
+
+  if (error) {
+    return (
+      <section class="page">
+        {back}
+        <div class="banner banner-error" role="alert" data-testid="error-banner" data-status={error.status}>
+          {error.message}
+        </div>
+      </section>
+    );
+  }
+  if (!detail) {
+    return (
+      <section class="page" aria-busy="true">
+        {back}
+        <p class="muted">Loading session…</p>
+      </section>
+    );
+  }
+
+  const s = detail.session;
+  const views = VIEWS.filter((v) => v.applies(s));
+  const view = views.find((v) => v.id === viewId) ?? views[0] ?? VIEWS[0];
+  const View = view.component;
+
+  return (
+    <section class="page detail" data-testid="session-detail" data-session-id={s.id} aria-labelledby="detail-title">
+      {back}
+      <div class="detail-head">
+        <div>
+          <h1 id="detail-title">
+            {s.user} → {s.resource} <OutcomeBadge outcome={s.outcome} live={s.live} />
+          </h1>
+          <div class="muted small mono">{s.id}</div>
+        </div>
+        <div class="detail-actions">
+          <IntegrityBadge integrity={detail.integrity} />
+          <a class="btn" href={api.exportUrl(s.id)} download={`ward-session-${s.id}.json`} data-testid="export">
+            ⬇ Export bundle
+          </a>
+        </div>
+      </div>
+      <dl class="facts">
+        <div>
+          <dt>User</dt>
+          <dd>{s.user}</dd>
+        </div>
+        <div>
+          <dt>Groups</dt>
+          <dd>{s.groups.length ? s.groups.join(', ') : '—'}</dd>
+        </div>
+        <div>
+          <dt>Resource</dt>
+          <dd>{s.resource}</dd>
+        </div>
+        <div>
+          <dt>Protocol</dt>
+          <dd>{s.protocol}</dd>
+        </div>
+        <div>
+          <dt>Client</dt>
+          <dd class="mono">{s.client_addr}</dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd title={s.started_at}>{fmtTime(s.started_at)}</dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd title={s.ended_at ?? 'still running'}>
+            {fmtDuration(durationMs(s.started_at, s.ended_at))}
+            {s.live ? ' (running)' : ''}
+          </dd>
+        </div>
+        <div>
+          <dt>Outcome</dt>
+          <dd>{s.live ? 'live' : (s.outcome ?? '—')}</dd>
+        </div>
+        <div>
+          <dt>Bytes ↑ / ↓</dt>
+          <dd>
+            {fmtBytes(detail.bytes_up)} / {fmtBytes(detail.bytes_down)}
+          </dd>
+        </div>
+        <div>
+          <dt>Events</dt>
+          <dd>{s.event_count.toLocaleString()}</dd>
+        </div>
+      </dl>
+
+      {views.length > 1 && (
+        <div class="tabs" role="tablist">
+          {views.map((v) => (
+            <button
+              key={v.id}
+              type="button"
+              role="tab"
+              aria-selected={v.id === view.id}
+              class={v.id === view.id ? 'tab active' : 'tab'}
+              onClick={() => setViewId(v.id)}
+            >
+              {v.label}
+            </button>
+          ))}
+        </div>
+      )}
+      <h2 class="view-title">{view.label}</h2>
+      <View session={s} focusSeq={focusSeq} />
+    </section>
+  );
+}
