@@ -32,6 +32,8 @@ pub enum EventKind {
     DbCancel,
     #[serde(rename = "mask.applied")]
     MaskApplied,
+    #[serde(rename = "agent.note")]
+    AgentNote,
     #[serde(rename = "ui.view")]
     UiView,
     #[serde(rename = "session.end")]
@@ -39,7 +41,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -53,6 +55,7 @@ impl EventKind {
         EventKind::DbCopy,
         EventKind::DbCancel,
         EventKind::MaskApplied,
+        EventKind::AgentNote,
         EventKind::UiView,
         EventKind::SessionEnd,
     ];
@@ -72,6 +75,7 @@ impl EventKind {
             EventKind::DbCopy => "db.copy",
             EventKind::DbCancel => "db.cancel",
             EventKind::MaskApplied => "mask.applied",
+            EventKind::AgentNote => "agent.note",
             EventKind::UiView => "ui.view",
             EventKind::SessionEnd => "session.end",
         }

@@ -43,6 +43,8 @@ pub enum Protocol {
     Postgres,
     /// Ward's own web UI and API: a signed-in viewer, whose views of sessions are recorded.
     Web,
+    /// An AI agent through Ward's MCP endpoint: its notes, queries and results.
+    Mcp,
 }
 
 impl Protocol {
@@ -50,6 +52,7 @@ impl Protocol {
         match self {
             Protocol::Postgres => "postgres",
             Protocol::Web => "web",
+            Protocol::Mcp => "mcp",
         }
     }
 }

@@ -11,12 +11,12 @@ use tokio_rustls::TlsAcceptor;
 use ward_audit::{JsonBody, Recorder, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::auth::Authenticator;
-use ward_core::config::{Config, ResourceKind};
+use ward_core::config::Config;
 use ward_mask::{Masker, Masking};
 
 use crate::codec::encode;
 use crate::relay::Limits;
-use crate::upstream::{Target, tls_connector};
+use crate::upstream::Target;
 
 /// Maps the BackendKeyData Ward gave a client to the upstream session it stands for.
 struct CancelEntry {
@@ -52,21 +52,7 @@ impl Gateway {
         masking: Masking,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, String> {
-        let mut targets = HashMap::new();
-        for r in config
-            .resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Postgres)
-        {
-            let tls = tls_connector(r).map_err(|e| format!("resource `{}`: {e}", r.name))?;
-            targets.insert(
-                r.name.clone(),
-                Arc::new(Target {
-                    resource: r.clone(),
-                    tls,
-                }),
-            );
-        }
+        let targets = crate::upstream::targets(&config)?;
         let guardrails =
             ward_policy::Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
         let limits = Limits {

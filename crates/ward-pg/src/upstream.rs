@@ -1,6 +1,7 @@
 //! Opening the upstream connection with Ward's own credentials: TCP, optional TLS, startup,
 //! authentication (trust, cleartext, md5, SCRAM-SHA-256), up to the first ReadyForQuery.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use ward_core::config::{Resource, Secret};
+use ward_core::config::{Config, Resource, ResourceKind, Secret};
 
 use crate::codec::backend::{self, Authentication};
 use crate::codec::{ProtocolError, encode, frame};
@@ -48,6 +49,26 @@ impl From<ProtocolError> for UpstreamError {
     fn from(e: ProtocolError) -> Self {
         Self::Wire(WireError::Protocol(e))
     }
+}
+
+/// The upstream target (with its TLS settings) of every PostgreSQL resource, by name.
+pub fn targets(config: &Config) -> Result<HashMap<String, Arc<Target>>, String> {
+    let mut targets = HashMap::new();
+    for r in config
+        .resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Postgres)
+    {
+        let tls = tls_connector(r).map_err(|e| format!("resource `{}`: {e}", r.name))?;
+        targets.insert(
+            r.name.clone(),
+            Arc::new(Target {
+                resource: r.clone(),
+                tls,
+            }),
+        );
+    }
+    Ok(targets)
 }
 
 /// How to reach one resource: its config and, when TLS is on, the connector and server name.

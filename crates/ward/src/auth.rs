@@ -26,10 +26,21 @@ impl Credentials {
         })
     }
 
+    /// The identity a Ward token or service-account key stands for, given alone (as an API's
+    /// bearer token).
+    pub async fn bearer(&self, secret: &str) -> Result<Identity, AuthError> {
+        let kind = CredentialKind::of_secret(secret).ok_or(AuthError::Rejected {
+            method: "bearer token",
+            reason: "not a Ward token or service-account key".into(),
+        })?;
+        self.ward_credential(kind, None, secret).await
+    }
+
+    /// Checks a Ward credential; with `user`, it must have been issued to that user.
     async fn ward_credential(
         &self,
         kind: CredentialKind,
-        user: &str,
+        user: Option<&str>,
         secret: &str,
     ) -> Result<Identity, AuthError> {
         let method = match kind {
@@ -54,7 +65,9 @@ impl Credentials {
         if let Some(why) = c.unusable(Timestamp::now()) {
             return Err(rejected(format!("{why}: run `ward login` for a new one")));
         }
-        if c.subject != user {
+        if let Some(user) = user
+            && c.subject != user
+        {
             return Err(rejected(format!(
                 "it was issued to `{}`: connect with that user name",
                 c.subject
@@ -110,7 +123,7 @@ impl Authenticator for Credentials {
     fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str) -> AuthFuture<'a> {
         Box::pin(async move {
             if let Some(kind) = CredentialKind::of_secret(secret) {
-                return self.ward_credential(kind, user, secret).await;
+                return self.ward_credential(kind, Some(user), secret).await;
             }
             if ward_auth::oidc::looks_like_jwt(secret) {
                 if self.oidc.is_empty() {

@@ -103,6 +103,18 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
             &crate::users::hash_password(&auditor_password)?,
         )?;
     }
+    let agent_key = {
+        let mut store = crate::serve::open_store(&config)?;
+        let new = ward_audit::credentials::NewCredential {
+            kind: ward_audit::credentials::CredentialKind::ServiceAccount,
+            subject: "demo-agent".into(),
+            groups: vec!["dev".into()],
+            issuer: "local".into(),
+            method: "admin".into(),
+            expires_at: None,
+        };
+        store.issue_credential(&new)?.1
+    };
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
     println!();
@@ -127,6 +139,14 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     println!("Find and read every session in the web UI (self-signed certificate):");
     println!("  https://127.0.0.1:{web_port}   user auditor, password {auditor_password}");
     println!("  (demo and support sign in there too, and see only their own sessions)");
+    println!();
+    println!("AI agents (MCP, Streamable HTTP) as service account demo-agent:");
+    println!("  endpoint https://127.0.0.1:{web_port}/mcp   key {agent_key}");
+    println!("  stdio, for local agents:");
+    println!(
+        "  WARD_MCP_KEY={agent_key} ward mcp --server https://127.0.0.1:{web_port} --ca-cert {}",
+        dir.join("tls/cert.pem").display()
+    );
     println!();
     println!("Then, in another terminal:");
     println!("  ward sessions list --config {cfg}");

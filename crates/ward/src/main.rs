@@ -154,6 +154,21 @@ enum Command {
         #[command(subcommand)]
         command: ServiceAccountsCommand,
     },
+    /// An MCP server on stdin/stdout for local AI agents, forwarding to Ward's MCP endpoint.
+    Mcp {
+        /// The Ward server's web address (default: the one `ward login` saved).
+        #[arg(long)]
+        server: Option<String>,
+        /// A service-account key (default: the Ward token `ward login` saved).
+        #[arg(long, env = "WARD_MCP_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+        /// The person a service account's agent acts for (recorded as claimed).
+        #[arg(long)]
+        on_behalf_of: Option<String>,
+    },
     /// The keys checkpoints are signed with.
     Keys {
         #[command(subcommand)]
@@ -492,6 +507,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 print_env,
             };
             runtime()?.block_on(cli::login::login(options, &mut out))?;
+        }
+        Command::Mcp {
+            server,
+            key,
+            ca_cert,
+            on_behalf_of,
+        } => {
+            let options = cli::mcp::BridgeOptions {
+                server,
+                key,
+                ca_cert,
+                on_behalf_of,
+            };
+            // The bridge writes standard output from the runtime's threads.
+            drop(out);
+            runtime()?.block_on(cli::mcp::bridge(options))?;
         }
         Command::Connect {
             command: ConnectCommand::Psql { resource, args },

@@ -79,15 +79,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .with_context(|| format!("listening for HTTPS on {addr}"))?;
         let bound = listener.local_addr()?;
         let store = tokio::task::block_in_place(|| Store::open(&location))?;
-        let state = Arc::new(crate::web::Web::new(
-            config.clone(),
-            authenticator.clone(),
-            recorder.clone(),
-            oidc.clone(),
+        let parts = crate::web::Parts {
+            config: config.clone(),
+            credentials: authenticator.clone(),
+            recorder: recorder.clone(),
+            oidc: oidc.clone(),
+            masking: masking.clone(),
             store,
             postgres,
-            bound,
-        )?);
+        };
+        let state = Arc::new(crate::web::Web::new(parts, bound)?);
         web_state = Some(state.clone());
         tokio::spawn(crate::web::serve(
             state,

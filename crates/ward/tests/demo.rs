@@ -33,6 +33,7 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let mut psql_line = None;
     let mut support_line = None;
     let mut ui_line = None;
+    let mut mcp_line = None;
     let mut printed = String::new();
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
@@ -46,6 +47,9 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
             .starts_with("psql \"postgresql://support:")
         {
             support_line = Some(line.trim().to_owned());
+        }
+        if line.trim_start().starts_with("endpoint https://") {
+            mcp_line = Some(line.trim().to_owned());
         }
         if line.trim_start().starts_with("https://127.0.0.1:") {
             ui_line = Some(line.trim().to_owned());
@@ -114,6 +118,26 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     );
     let me: serde_json::Value = serde_json::from_slice(&signed_in.stdout).expect("sign-in JSON");
     assert_eq!(me["auditor"], true, "{me}");
+    // The printed MCP endpoint and key start an agent session.
+    let mcp_line = mcp_line.unwrap_or_else(|| panic!("no MCP line in:\n{printed}"));
+    let words: Vec<&str> = mcp_line.split_whitespace().collect();
+    let (endpoint, key) = (words[1], words[3]);
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo-test","version":"1"}}}"#;
+    let answer = run(
+        "curl",
+        &[
+            "-sk",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            &format!("authorization: Bearer {key}"),
+            "-d",
+            init,
+            endpoint,
+        ],
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&answer.stdout).expect("MCP JSON");
+    assert_eq!(answer["result"]["serverInfo"]["name"], "ward", "{answer}");
 
     assert!(
         run("kill", &["-TERM", &child.id().to_string()])
@@ -148,8 +172,12 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         sessions.len(),
-        4,
-        "three psql sessions and the auditor's sign-in"
+        5,
+        "three psql sessions, the auditor's sign-in and the agent's session"
+    );
+    assert_eq!(
+        sessions.iter().filter(|s| s["protocol"] == "mcp").count(),
+        1
     );
     assert_eq!(
         sessions.iter().filter(|s| s["protocol"] == "web").count(),

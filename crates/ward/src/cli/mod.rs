@@ -1,11 +1,12 @@
 //! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users,
-//! mask, login and credentials.
+//! mask, login, credentials and the MCP bridge.
 
 pub mod credentials;
 pub mod export;
 pub mod keys;
 pub mod login;
 pub mod mask;
+pub mod mcp;
 pub mod prune;
 pub mod replay;
 pub mod sessions;

@@ -52,8 +52,20 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
                     writeln!(out, "{stamp} DENIED: {}", s("reason"))?;
                 }
             }
+            "agent.note" => writeln!(out, "{stamp} NOTE (agent): {}", s("text").trim())?,
+            "ui.view" => writeln!(
+                out,
+                "{stamp} viewed session {} ({})",
+                s("session"),
+                s("what")
+            )?,
             "db.query" => {
-                write!(out, "{stamp} {}=> {}", session.resource, s("text").trim())?;
+                // An agent's session queries several resources: each query names its own.
+                let resource = p
+                    .get("resource")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&session.resource);
+                write!(out, "{stamp} {resource}=> {}", s("text").trim())?;
                 if let Some(params) = p
                     .get("params")
                     .and_then(Value::as_array)

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use ward_audit::query::{SessionFilter, SessionRow};
 use ward_audit::{JsonBody, SessionRecorder, SessionStart, Store};
 use ward_auth::secret;
+use ward_core::auth::Authenticator as _;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use super::{ApiError, Web};
@@ -207,7 +208,7 @@ async fn login(
         ));
     }
     let identity = match web
-        .authenticator
+        .credentials
         .authenticate(&body.username, &body.password)
         .await
     {

@@ -3,8 +3,10 @@
 
 mod api;
 mod login;
+mod mcp;
 mod ui;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +23,10 @@ use tokio::sync::watch;
 use ward_audit::{Recorder, Store};
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
-use ward_core::auth::Authenticator;
+use ward_mask::Masking;
+use ward_pg::upstream::Target;
+
+use crate::auth::Credentials;
 use ward_core::config::Config;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,12 +35,29 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
+/// Where the web listener's handlers get what they share from.
+pub struct Parts {
+    pub config: Arc<Config>,
+    pub credentials: Arc<Credentials>,
+    pub recorder: Recorder,
+    pub oidc: Arc<Oidc>,
+    pub masking: Masking,
+    pub store: Store,
+    pub postgres: Option<SocketAddr>,
+}
+
 /// What the handlers share.
 pub struct Web {
     pub config: Arc<Config>,
-    pub authenticator: Arc<dyn Authenticator>,
+    pub credentials: Arc<Credentials>,
     pub recorder: Recorder,
     viewers: api::Viewers,
+    agents: mcp::Agents,
+    /// What agents' results are masked with.
+    pub masking: Masking,
+    /// The PostgreSQL resources, for agents' queries.
+    pub targets: HashMap<String, Arc<Target>>,
+    pub guardrails: ward_policy::Guardrails,
     pub oidc: Arc<Oidc>,
     pub saml: Saml,
     pub store: Mutex<Store>,
@@ -47,16 +69,16 @@ pub struct Web {
 }
 
 impl Web {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        config: Arc<Config>,
-        authenticator: Arc<dyn Authenticator>,
-        recorder: Recorder,
-        oidc: Arc<Oidc>,
-        store: Store,
-        postgres: Option<SocketAddr>,
-        bound: SocketAddr,
-    ) -> anyhow::Result<Self> {
+    pub fn new(parts: Parts, bound: SocketAddr) -> anyhow::Result<Self> {
+        let Parts {
+            config,
+            credentials,
+            recorder,
+            oidc,
+            masking,
+            store,
+            postgres,
+        } = parts;
         let public_url = config
             .auth
             .public_url
@@ -64,13 +86,22 @@ impl Web {
             .unwrap_or_else(|| format!("https://{bound}"))
             .trim_end_matches('/')
             .to_owned();
+        let source = config.source.display().to_string();
         let saml = Saml::new(&config.auth.saml, &public_url)
-            .map_err(|e| anyhow::anyhow!("{}: auth.saml: {e}", config.source.display()))?;
+            .map_err(|e| anyhow::anyhow!("{source}: auth.saml: {e}"))?;
+        let targets =
+            ward_pg::upstream::targets(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+        let guardrails = ward_policy::Guardrails::compile(&config.guardrails)
+            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         Ok(Self {
             config,
-            authenticator,
+            credentials,
             recorder,
             viewers: api::Viewers::default(),
+            agents: mcp::Agents::default(),
+            masking,
+            targets,
+            guardrails,
             oidc,
             saml,
             store: Mutex::new(store),
@@ -80,9 +111,10 @@ impl Web {
         })
     }
 
-    /// Signs every viewer out, ending their recorded sessions.
+    /// Signs every viewer out and ends every agent's session, recording their ends.
     pub async fn shutdown(&self) {
         self.viewers.end_all().await;
+        self.agents.end_all().await;
     }
 
     fn router(self: Arc<Self>) -> Router {
@@ -90,6 +122,7 @@ impl Web {
             .route("/healthz", get(|| async { "ok" }))
             .merge(login::routes())
             .merge(api::routes())
+            .merge(mcp::routes())
             .fallback(ui::serve)
             .with_state(self)
     }

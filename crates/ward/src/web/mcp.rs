@@ -1,0 +1,523 @@
+//! The MCP endpoint (`/mcp`, Streamable HTTP): AI agents reach resources through Ward with the
+//! same identity, policy, guardrails, masking and recording as people.
+//!
+//! An agent authenticates every request with `Authorization: Bearer KEY` (a service-account key
+//! or a person's Ward token). `initialize` starts an MCP session, which is one Ward session
+//! (protocol `mcp`): its `agent.note`, `db.query`, `db.result`, `db.error`, `policy.decision`
+//! and `policy.denied` events interleave in one hash chain, in the order they happened.
+//!
+//! Requests are answered with one JSON body (`application/json`), which the transport allows;
+//! notifications get `202`; `GET` (a server-to-client stream) is `405`; `DELETE` ends the
+//! session. Tools: `list_resources`, `query`, `note`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_auth::secret;
+use ward_core::config::GrantDecision;
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_mask::MaskReport;
+use ward_pg::upstream::Upstream;
+
+use super::Web;
+
+/// Protocol versions this server speaks, newest first.
+const VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// An MCP session unused this long is ended.
+const IDLE: Duration = Duration::from_secs(3600);
+/// Rows a `query` returns unless it asks for fewer; it may ask for up to `MAX_ROWS`.
+const DEFAULT_ROWS: usize = 100;
+const MAX_ROWS: usize = 1000;
+/// Bytes of cell text a `query` returns at most; rows past it are cut (`truncated`).
+const MAX_RESULT_BYTES: usize = 1 << 20;
+
+pub fn routes() -> Router<Arc<Web>> {
+    Router::new().route("/mcp", post(handle).get(no_stream).delete(close))
+}
+
+/// One agent's MCP session.
+struct AgentSession {
+    identity: Identity,
+    record: SessionRecorder,
+    /// Logged-in upstream connections, by resource.
+    upstreams: tokio::sync::Mutex<HashMap<String, Upstream>>,
+    last_used: Mutex<Instant>,
+}
+
+#[derive(Default)]
+pub struct Agents {
+    sessions: Mutex<HashMap<String, Arc<AgentSession>>>,
+}
+
+impl Agents {
+    /// Ends every session (at shutdown).
+    pub async fn end_all(&self) {
+        let all: Vec<Arc<AgentSession>> = match self.sessions.lock() {
+            Ok(mut m) => m.drain().map(|(_, s)| s).collect(),
+            Err(_) => Vec::new(),
+        };
+        for s in all {
+            s.record.end(Outcome::Ok, 0, 0).await;
+        }
+    }
+}
+
+fn rpc_error(id: &Value, code: i64, message: impl Into<String>) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
+}
+
+fn http_error(status: StatusCode, id: &Value, code: i64, message: &str) -> Response {
+    (status, Json(rpc_error(id, code, message))).into_response()
+}
+
+/// A tool result: text for the agent to read, structured content for programs.
+fn tool_result(text: String, structured: Option<Value>, is_error: bool) -> Value {
+    let mut result = json!({ "content": [{ "type": "text", "text": text }], "isError": is_error });
+    if let Some(s) = structured {
+        result["structuredContent"] = s;
+    }
+    result
+}
+
+async fn no_stream() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Ward's MCP endpoint answers each request with JSON and offers no server stream",
+    )
+        .into_response()
+}
+
+impl Web {
+    async fn agent_identity(&self, headers: &HeaderMap) -> Result<Identity, String> {
+        let key = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or("give a service-account key or a Ward token as `Authorization: Bearer KEY`")?;
+        self.credentials
+            .bearer(key.trim())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn agent_session(&self, headers: &HeaderMap, identity: &Identity) -> Option<Arc<AgentSession>> {
+        let id = headers.get("mcp-session-id")?.to_str().ok()?;
+        let sessions = self.agents.sessions.lock().ok()?;
+        let session = sessions.get(id)?;
+        // A session belongs to the credential that started it.
+        (session.identity.credential == identity.credential).then(|| session.clone())
+    }
+}
+
+async fn handle(
+    State(web): State<Arc<Web>>,
+    axum::Extension(peer): axum::Extension<super::Peer>,
+    headers: HeaderMap,
+    Json(message): Json<Value>,
+) -> Response {
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let identity = match web.agent_identity(&headers).await {
+        Ok(i) => i,
+        Err(why) => {
+            tracing::info!(%why, "MCP request refused");
+            return http_error(StatusCode::UNAUTHORIZED, &id, -32001, &why);
+        }
+    };
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return http_error(
+            StatusCode::BAD_REQUEST,
+            &id,
+            -32600,
+            "expected one JSON-RPC request or notification",
+        );
+    };
+    if method == "initialize" {
+        return initialize(&web, peer, &headers, identity, &id, &message).await;
+    }
+    let Some(session) = web.agent_session(&headers, &identity) else {
+        return http_error(
+            StatusCode::NOT_FOUND,
+            &id,
+            -32001,
+            "unknown or ended MCP session: initialize again",
+        );
+    };
+    if let Ok(mut t) = session.last_used.lock() {
+        *t = Instant::now();
+    }
+    if message.get("id").is_none() {
+        return StatusCode::ACCEPTED.into_response(); // a notification
+    }
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    let result = match method {
+        "ping" => json!({}),
+        "tools/list" => json!({ "tools": tools() }),
+        "tools/call" => call(&web, &session, &params).await,
+        other => {
+            return Json(rpc_error(&id, -32601, format!("method {other} not found")))
+                .into_response();
+        }
+    };
+    Json(json!({ "jsonrpc": "2.0", "id": id, "result": result })).into_response()
+}
+
+async fn initialize(
+    web: &Web,
+    peer: super::Peer,
+    headers: &HeaderMap,
+    identity: Identity,
+    id: &Value,
+    message: &Value,
+) -> Response {
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    let asked = params
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .unwrap_or(VERSIONS[0]);
+    let version = VERSIONS
+        .iter()
+        .find(|v| **v == asked)
+        .copied()
+        .unwrap_or(VERSIONS[0]);
+    let agent = params.get("clientInfo").cloned().unwrap_or(Value::Null);
+    // A person's token: the agent acts for that person. A service account may say for whom.
+    let on_behalf_of = match identity.method.as_str() {
+        "ward-token" => Some(identity.subject.clone()),
+        _ => headers
+            .get("x-ward-on-behalf-of")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let record = web
+        .recorder
+        .start(SessionStart {
+            id: SessionId::new(),
+            identity: identity.clone(),
+            resource: "mcp".into(),
+            protocol: Protocol::Mcp,
+            client_addr: peer.0.to_string(),
+        })
+        .await;
+    let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "agent": agent, "on_behalf_of": on_behalf_of, "protocol_version": version });
+    record.record(JsonBody(EventKind::Auth, auth)).await;
+    let Ok(session_id) = secret::random(32) else {
+        return http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            id,
+            -32603,
+            "no randomness",
+        );
+    };
+    let session = Arc::new(AgentSession {
+        identity,
+        record,
+        upstreams: tokio::sync::Mutex::new(HashMap::new()),
+        last_used: Mutex::new(Instant::now()),
+    });
+    let idle: Vec<Arc<AgentSession>> = match web.agents.sessions.lock() {
+        Ok(mut sessions) => {
+            let stale: Vec<String> = sessions
+                .iter()
+                .filter(|(_, s)| s.last_used.lock().is_ok_and(|t| t.elapsed() > IDLE))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let idle = stale.iter().filter_map(|k| sessions.remove(k)).collect();
+            sessions.insert(session_id.clone(), session);
+            idle
+        }
+        Err(_) => Vec::new(),
+    };
+    for s in idle {
+        s.record.end(Outcome::Ok, 0, 0).await;
+    }
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": { "tools": { "listChanged": false } },
+        "serverInfo": { "name": "ward", "version": crate::VERSION },
+        "instructions": "Ward records everything this session does, in a tamper-evident log: say what you are about to do and why with the `note` tool before each step. Results come back with secrets masked. Statements a guardrail denies are not run.",
+    });
+    let mut response =
+        Json(json!({ "jsonrpc": "2.0", "id": id, "result": result })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_id) {
+        response.headers_mut().insert("mcp-session-id", v);
+    }
+    response
+}
+
+async fn close(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    let Ok(identity) = web.agent_identity(&headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Some(session) = web.agent_session(&headers, &identity) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let (Some(id), Ok(mut sessions)) = (
+        headers.get("mcp-session-id").and_then(|v| v.to_str().ok()),
+        web.agents.sessions.lock(),
+    ) {
+        sessions.remove(id);
+    }
+    session.record.end(Outcome::Ok, 0, 0).await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn tools() -> Value {
+    json!([
+        {
+            "name": "list_resources",
+            "description": "The resources (databases) this identity may reach through Ward, with their kind.",
+            "inputSchema": { "type": "object", "properties": {} }
+        },
+        {
+            "name": "query",
+            "description": "Runs one SQL statement on a resource as the upstream role Ward's policy grants, and returns its columns and rows (secrets masked). Parameters are $1, $2, … in the statement, given as text. Statements a guardrail denies are not run.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "resource": { "type": "string", "description": "A resource name from list_resources." },
+                    "sql": { "type": "string", "description": "One SQL statement." },
+                    "params": { "type": "array", "items": { "type": ["string", "null"] }, "description": "Values for $1, $2, … as text; null for NULL." },
+                    "max_rows": { "type": "integer", "minimum": 1, "maximum": MAX_ROWS, "description": "Rows to return at most (default 100)." }
+                },
+                "required": ["resource", "sql"]
+            }
+        },
+        {
+            "name": "note",
+            "description": "Records what you are about to do and why, in the session's audit trail, next to the commands and results it leads to.",
+            "inputSchema": {
+                "type": "object",
+                "properties": { "text": { "type": "string" } },
+                "required": ["text"]
+            }
+        }
+    ])
+}
+
+async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
+    let args = params.get("arguments").cloned().unwrap_or(json!({}));
+    let text = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
+    match params.get("name").and_then(Value::as_str) {
+        Some("list_resources") => list_resources(web, &session.identity),
+        Some("note") => match text("text") {
+            Some(t) => {
+                session
+                    .record
+                    .record(JsonBody(EventKind::AgentNote, json!({ "text": t })))
+                    .await;
+                tool_result("noted in the session's audit trail".into(), None, false)
+            }
+            None => tool_result("`text` is required".into(), None, true),
+        },
+        Some("query") => match (text("resource"), text("sql")) {
+            (Some(resource), Some(sql)) => {
+                let values: Vec<Option<String>> = args
+                    .get("params")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| match v {
+                                Value::Null => None,
+                                Value::String(s) => Some(s.clone()),
+                                other => Some(other.to_string()),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let max_rows = args
+                    .get("max_rows")
+                    .and_then(Value::as_u64)
+                    .map_or(DEFAULT_ROWS, |n| usize::try_from(n).unwrap_or(MAX_ROWS))
+                    .clamp(1, MAX_ROWS);
+                query(web, session, &resource, &sql, &values, max_rows).await
+            }
+            _ => tool_result("`resource` and `sql` are required".into(), None, true),
+        },
+        Some(other) => tool_result(format!("no tool named {other}"), None, true),
+        None => tool_result("`name` is required".into(), None, true),
+    }
+}
+
+fn list_resources(web: &Web, identity: &Identity) -> Value {
+    let now = time::OffsetDateTime::now_utc();
+    let reachable: Vec<Value> = web
+        .config
+        .resources
+        .iter()
+        .filter(|r| {
+            matches!(
+                web.config
+                    .decide_grant(&identity.subject, &identity.groups, &r.name, now),
+                GrantDecision::Allowed { .. }
+            )
+        })
+        .map(|r| json!({ "name": r.name, "kind": "postgres", "database": r.database }))
+        .collect();
+    let names: Vec<&str> = reachable
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    let text = if names.is_empty() {
+        "no resource is granted to this identity".to_owned()
+    } else {
+        format!("resources: {}", names.join(", "))
+    };
+    tool_result(text, Some(json!({ "resources": reachable })), false)
+}
+
+async fn query(
+    web: &Web,
+    session: &AgentSession,
+    resource: &str,
+    sql: &str,
+    params: &[Option<String>],
+    max_rows: usize,
+) -> Value {
+    let identity = &session.identity;
+    let rec = &session.record;
+    let Some(target) = web.targets.get(resource).cloned() else {
+        return tool_result(
+            format!("Ward has no resource \"{resource}\": call list_resources"),
+            None,
+            true,
+        );
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let grant = match web
+        .config
+        .decide_grant(&identity.subject, &identity.groups, resource, now)
+    {
+        GrantDecision::Allowed { grant, .. } => grant,
+        GrantDecision::Refused { reason, .. } => {
+            let decision = json!({ "allowed": false, "resource": resource, "reason": reason.code(), "detail": reason.explain() });
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+            return tool_result(
+                format!("the grant for resource \"{resource}\" {}", reason.explain()),
+                None,
+                true,
+            );
+        }
+        GrantDecision::NoGrant => {
+            let decision = json!({ "allowed": false, "resource": resource, "reason": "no grant" });
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+            return tool_result(
+                format!(
+                    "\"{}\" has no grant for resource \"{resource}\"",
+                    identity.subject
+                ),
+                None,
+                true,
+            );
+        }
+    };
+    let query_event = json!({ "text": sql, "params": params, "resource": resource });
+    rec.record(JsonBody(EventKind::DbQuery, query_event)).await;
+    let guardrails = web
+        .guardrails
+        .for_session(resource, &identity.subject, &identity.groups);
+    if let Some(denial) = guardrails.and_then(|g| g.check(sql.as_bytes())) {
+        let message = denial.message();
+        let denied = json!({ "rule": denial.rule, "reason": denial.code(), "protocol": "mcp", "message": message, "resource": resource });
+        rec.record(JsonBody(EventKind::PolicyDenied, denied)).await;
+        return tool_result(
+            message,
+            Some(json!({ "denied": true, "rule": denial.rule, "reason": denial.code() })),
+            true,
+        );
+    }
+    let mut upstreams = session.upstreams.lock().await;
+    if !upstreams.contains_key(resource) {
+        let upstream_user = grant.upstream_user(&target.resource);
+        let decision =
+            json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
+        rec.record(JsonBody(EventKind::PolicyDecision, decision))
+            .await;
+        let target = if grant.upstream_user.is_some() {
+            Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
+        } else {
+            target.clone()
+        };
+        let params = [("application_name".to_owned(), "ward-mcp".to_owned())];
+        match target
+            .connect(&params, web.config.recording.max_message_bytes.as_usize())
+            .await
+        {
+            Ok(u) => {
+                upstreams.insert(resource.to_owned(), u);
+            }
+            Err(e) => {
+                let message = format!("Ward could not open resource \"{resource}\": {e}");
+                let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
+                rec.record(JsonBody(EventKind::DbError, error)).await;
+                return tool_result(message, None, true);
+            }
+        }
+    }
+    let Some(upstream) = upstreams.get_mut(resource) else {
+        return tool_result("no upstream connection".into(), None, true);
+    };
+    let started = Instant::now();
+    let reply = match upstream.execute(sql, params, max_rows).await {
+        Ok(r) => r,
+        Err(e) => {
+            upstreams.remove(resource);
+            let message = format!("the connection to \"{resource}\" failed: {e}");
+            let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
+            rec.record(JsonBody(EventKind::DbError, error)).await;
+            return tool_result(message, None, true);
+        }
+    };
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if let Some(e) = reply.error {
+        let error = json!({ "severity": e.severity, "code": e.code, "message": e.message, "detail": e.detail, "hint": e.hint, "resource": resource });
+        rec.record(JsonBody(EventKind::DbError, error)).await;
+        return tool_result(
+            format!("{} {}: {}", e.severity, e.code, e.message),
+            Some(json!({ "error": { "code": e.code, "message": e.message } })),
+            true,
+        );
+    }
+    // Agents get results masked: with the grant's client profile, else the resource's own.
+    let masker = web
+        .masking
+        .profile(grant.client_profile_for(&target.resource))
+        .unwrap_or(web.masking.default_profile());
+    let mut report = MaskReport::default();
+    let mut bytes = 0;
+    let mut truncated = reply.truncated;
+    let mut rows = Vec::with_capacity(reply.rows.len());
+    for row in reply.rows {
+        let masked: Vec<Option<String>> = row
+            .into_iter()
+            .map(|c| c.map(|v| masker.mask_str(&v, &mut report).into_owned()))
+            .collect();
+        bytes += masked.iter().flatten().map(String::len).sum::<usize>();
+        if bytes > MAX_RESULT_BYTES {
+            truncated = true;
+            break;
+        }
+        rows.push(masked);
+    }
+    let columns: Vec<Value> = reply
+        .columns
+        .iter()
+        .map(|(name, oid)| json!({ "name": name, "type_oid": oid }))
+        .collect();
+    let result = json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag, "duration_us": duration_us, "resource": resource });
+    rec.record(JsonBody(EventKind::DbResult, result)).await;
+    let names: Vec<&str> = reply.columns.iter().map(|(n, _)| n.as_str()).collect();
+    let structured = json!({ "columns": names, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag });
+    let text = serde_json::to_string(&structured).unwrap_or_default();
+    tool_result(text, Some(structured), false)
+}
