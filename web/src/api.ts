@@ -148,7 +148,15 @@ function defaultMessage(status: number, code: string): string {
   return `Request failed (HTTP ${status}).`;
 }
 
+/** What the server offers to sign in with besides a password (`/api/v1/info`). */
+export interface ServerInfo {
+  version: string;
+  issuers: string[];
+  saml: string[];
+}
+
 export const api = {
+  info: () => request<ServerInfo>('GET', '/api/v1/info', undefined, { quiet401: true }),
   me: () => request<Me>('GET', '/api/v1/me', undefined, { quiet401: true }),
   login: (username: string, password: string) =>
     request<Me>('POST', '/api/v1/login', { username, password }, { quiet401: true }),

@@ -347,6 +347,21 @@ impl Ward {
         }
     }
 
+    /// Waits until a session matching `pred` is recorded (ended or not); the sessions then.
+    pub fn wait_for_session(
+        &self,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.sessions();
+            if s.iter().any(&pred) || Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the process without letting it clean up (a crash).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -540,3 +540,41 @@ fn kid_of(token: &str) -> String {
     let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
     v["kid"].as_str().unwrap_or_default().to_owned()
 }
+
+#[test]
+fn web_ui_sign_in_through_the_issuer() {
+    let s = setup("web");
+    let ca = s.ward.ca_cert();
+    let start = format!("{}/auth/web/login?issuer=corp", s.ward.web_url());
+    let browser = s.idp.browser(
+        "code",
+        &[
+            "--url",
+            &start,
+            "--username",
+            "alice",
+            "--password",
+            ALICE_PW,
+        ],
+        &ca,
+    );
+    assert!(browser.status.success(), "browser: {}", text(&browser));
+    let page: Value = serde_json::from_slice(&browser.stdout).expect("browser JSON");
+    // Signed in and sent to the UI.
+    assert_eq!(page["status"], 200, "{page}");
+    assert_eq!(
+        page["url"].as_str().map(|u| u.trim_end_matches('/')),
+        Some(s.ward.web_url().as_str()),
+        "{page}"
+    );
+    let sessions = s.ward.wait_for_session(|x| x["protocol"] == "web");
+    let session = sessions
+        .iter()
+        .find(|x| x["protocol"] == "web")
+        .unwrap_or_else(|| panic!("no web sign-in in {sessions:?}"));
+    assert_eq!(session["user"], "alice");
+    let events = s.ward.events(session["id"].as_str().expect("id"));
+    let auth = &events.iter().find(|e| e["kind"] == "auth").expect("auth")["payload"];
+    assert_eq!(auth["method"], "oidc");
+    assert_eq!(auth["issuer"], s.idp.issuer.as_str());
+}

@@ -279,3 +279,35 @@ fn saml_attack_matrix() {
     let unknown = s.post(&good, "forged").expect_err("unknown login");
     assert!(unknown.contains("400"), "{unknown}");
 }
+
+#[test]
+fn web_ui_sign_in_through_saml() {
+    let s = setup();
+    let ca = s.ward.ca_cert();
+    let start = format!("{}/auth/web/saml?issuer=corp", s.ward.web_url());
+    let browser = Command::new("node")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tools/oidc-idp/browser.mjs"),
+        )
+        .args([
+            "code",
+            "--url",
+            &start,
+            "--username",
+            "alice",
+            "--password",
+            PW,
+        ])
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .output()
+        .expect("browser");
+    assert!(browser.status.success(), "browser: {}", text(&browser));
+    let sessions = s.ward.wait_for_session(|x| x["protocol"] == "web");
+    let web = sessions
+        .iter()
+        .find(|x| x["protocol"] == "web")
+        .unwrap_or_else(|| panic!("no web sign-in in {sessions:?}"));
+    assert_eq!(web["user"], "alice");
+    assert_eq!(web["groups"], serde_json::json!(["analysts", "staff"]));
+}

@@ -1,11 +1,22 @@
-import { useState } from 'preact/hooks';
-import { api, ApiError, Me } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, Me, ServerInfo } from '../api';
 
 export function Login({ onLogin, notice }: { onLogin: (me: Me) => void; notice?: string }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  // An identity provider's refusal comes back as ?login_error=… after its redirect.
+  const [error, setError] = useState<string | null>(
+    () => new URLSearchParams(window.location.search).get('login_error'),
+  );
   const [busy, setBusy] = useState(false);
+  const [info, setInfo] = useState<ServerInfo | null>(null);
+  useEffect(() => {
+    api.info().then(setInfo, () => setInfo(null));
+  }, []);
+  const providers = [
+    ...(info?.issuers ?? []).map((name) => ({ name, href: `/auth/web/login?issuer=${encodeURIComponent(name)}` })),
+    ...(info?.saml ?? []).map((name) => ({ name, href: `/auth/web/saml?issuer=${encodeURIComponent(name)}` })),
+  ];
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -72,6 +83,16 @@ export function Login({ onLogin, notice }: { onLogin: (me: Me) => void; notice?:
         <button class="btn btn-primary" type="submit" data-testid="login-submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {providers.length > 0 && (
+          <div class="sso" data-testid="login-providers">
+            <p class="muted">or</p>
+            {providers.map((p) => (
+              <a class="btn" href={p.href} data-testid="login-provider" data-provider={p.name}>
+                Sign in with {p.name}
+              </a>
+            ))}
+          </div>
+        )}
       </form>
     </div>
   );

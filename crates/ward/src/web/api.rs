@@ -2,12 +2,14 @@
 //! and full-text search, a session with its integrity, its events page by page, and export.
 //!
 //! # Access
-//! Signing in (a local password, or a Ward token) starts a Ward session of protocol `web`:
-//! every session a viewer opens or exports is recorded there as a `ui.view` event, in the same
-//! hash chain as everything else. The sign-in is a random cookie (`HttpOnly`, `Secure`,
-//! `SameSite=Strict`); calls that change state also need the `X-CSRF-Token` the sign-in
-//! returned. Members of `[web] auditor_groups` see every session, anyone else their own.
-//! Five failed sign-ins for a user name within five minutes lock it out for the rest of them.
+//! Signing in starts a Ward session of protocol `web`: every session a viewer opens or exports
+//! is recorded there as a `ui.view` event, in the same hash chain as everything else. People
+//! sign in with a local password (or a Ward token) here, or through an identity provider at
+//! `/auth/web/login` and `/auth/web/saml`. The sign-in is a random cookie (`HttpOnly`,
+//! `Secure`, `SameSite=Strict`); calls that change state also need the `X-CSRF-Token` the
+//! sign-in returned. Members of `[web] auditor_groups` see every session, anyone else their
+//! own. Five failed sign-ins for a user name within five minutes lock it out for the rest of
+//! them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -228,61 +230,74 @@ async fn login(
             ));
         }
     };
-    let auditor = identity
-        .groups
-        .iter()
-        .any(|g| web.config.web.auditor_groups.contains(g));
-    let record = web
-        .recorder
-        .start(SessionStart {
-            id: SessionId::new(),
-            identity: identity.clone(),
-            resource: "ward-ui".into(),
-            protocol: Protocol::Web,
-            client_addr: peer.0.to_string(),
-        })
-        .await;
-    let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
-    record.record(JsonBody(EventKind::Auth, auth)).await;
-    let token = secret::random(32).map_err(ApiError::internal)?;
-    let ttl = web.config.web.session_ttl.0;
-    let viewer = Arc::new(Viewer {
-        identity,
-        auditor,
-        csrf: secret::random(32).map_err(ApiError::internal)?,
-        expires: Instant::now() + ttl,
-        record,
-    });
-    let body = viewer.me();
-    let expired: Vec<Arc<Viewer>> = {
-        let mut signed_in = web
-            .viewers
-            .signed_in
-            .lock()
-            .map_err(|_| ApiError::internal("viewer table poisoned"))?;
-        let now = Instant::now();
-        let expired = signed_in
-            .iter()
-            .filter(|(_, v)| v.expires <= now)
-            .map(|(k, _)| k.clone())
-            .collect::<Vec<_>>();
-        let gone = expired.iter().filter_map(|k| signed_in.remove(k)).collect();
-        signed_in.insert(token.clone(), viewer);
-        gone
-    };
-    for v in expired {
-        v.record.end(Outcome::Ok, 0, 0).await;
-    }
-    let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        ttl.as_secs()
-    );
+    let (cookie, body) = web.sign_in(identity, peer.0).await?;
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+impl Web {
+    /// Signs `identity` in to the UI: a recorded session of protocol `web` and a cookie. The
+    /// `Set-Cookie` value and what `/api/v1/me` answers.
+    pub(super) async fn sign_in(
+        &self,
+        identity: Identity,
+        peer: std::net::SocketAddr,
+    ) -> Result<(HeaderValue, Value), ApiError> {
+        let auditor = identity
+            .groups
+            .iter()
+            .any(|g| self.config.web.auditor_groups.contains(g));
+        let record = self
+            .recorder
+            .start(SessionStart {
+                id: SessionId::new(),
+                identity: identity.clone(),
+                resource: "ward-ui".into(),
+                protocol: Protocol::Web,
+                client_addr: peer.to_string(),
+            })
+            .await;
+        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
+        record.record(JsonBody(EventKind::Auth, auth)).await;
+        let token = secret::random(32).map_err(ApiError::internal)?;
+        let ttl = self.config.web.session_ttl.0;
+        let viewer = Arc::new(Viewer {
+            identity,
+            auditor,
+            csrf: secret::random(32).map_err(ApiError::internal)?,
+            expires: Instant::now() + ttl,
+            record,
+        });
+        let body = viewer.me();
+        let expired: Vec<Arc<Viewer>> = {
+            let mut signed_in = self
+                .viewers
+                .signed_in
+                .lock()
+                .map_err(|_| ApiError::internal("viewer table poisoned"))?;
+            let now = Instant::now();
+            let expired = signed_in
+                .iter()
+                .filter(|(_, v)| v.expires <= now)
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>();
+            let gone = expired.iter().filter_map(|k| signed_in.remove(k)).collect();
+            signed_in.insert(token.clone(), viewer);
+            gone
+        };
+        for v in expired {
+            v.record.end(Outcome::Ok, 0, 0).await;
+        }
+        let cookie = format!(
+            "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+            ttl.as_secs()
+        );
+        Ok((
+            HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+            body,
+        ))
+    }
 }
 
 async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response, ApiError> {

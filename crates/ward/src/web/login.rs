@@ -56,6 +56,8 @@ pub fn routes() -> Router<Arc<Web>> {
         .route("/auth/saml/login", get(saml_start))
         .route("/auth/saml/acs", post(saml_acs))
         .route("/auth/saml/metadata", get(saml_metadata))
+        .route("/auth/web/login", get(web_start))
+        .route("/auth/web/saml", get(web_saml_start))
         .route("/api/v1/info", get(info))
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/device", post(device))
@@ -75,11 +77,21 @@ enum Upstream {
     },
 }
 
+/// Where a login goes when it is done.
+enum Return {
+    /// Back to `ward login` on its loopback port, with a one-time code for its verifier.
+    Cli {
+        port: u16,
+        client_state: String,
+        client_challenge: String,
+    },
+    /// Signed in to the web UI, from this browser's address.
+    Web { peer: std::net::SocketAddr },
+}
+
 struct BrowserLogin {
     upstream: Upstream,
-    port: u16,
-    client_state: String,
-    client_challenge: String,
+    to: Return,
 }
 
 struct Finished {
@@ -146,8 +158,8 @@ struct StartQuery {
 }
 
 impl StartQuery {
-    /// Checks what `ward login` sent, and remembers it for the way back.
-    fn login(self, upstream: Upstream) -> Result<BrowserLogin, ApiError> {
+    /// Checks what `ward login` sent, for the way back.
+    fn cli(&self) -> Result<Return, ApiError> {
         if self.port == 0 || self.state.is_empty() || self.state.len() > 256 {
             return Err(bad_request(
                 "invalid_request",
@@ -160,22 +172,58 @@ impl StartQuery {
                 "challenge must be an S256 PKCE challenge (43 to 128 characters)",
             ));
         }
-        Ok(BrowserLogin {
-            upstream,
+        Ok(Return::Cli {
             port: self.port,
-            client_state: self.state,
-            client_challenge: self.challenge,
+            client_state: self.state.clone(),
+            client_challenge: self.challenge.clone(),
         })
     }
+}
+
+#[derive(Deserialize)]
+struct WebStartQuery {
+    issuer: Option<String>,
 }
 
 async fn start(
     State(web): State<Arc<Web>>,
     Query(q): Query<StartQuery>,
 ) -> Result<Redirect, ApiError> {
+    let to = q.cli()?;
+    begin_oidc(&web, q.issuer.as_deref(), to).await
+}
+
+async fn saml_start(
+    State(web): State<Arc<Web>>,
+    Query(q): Query<StartQuery>,
+) -> Result<Redirect, ApiError> {
+    let to = q.cli()?;
+    begin_saml(&web, q.issuer.as_deref(), to)
+}
+
+/// `/auth/web/login`: signs in to the web UI through an OpenID Connect issuer.
+async fn web_start(
+    State(web): State<Arc<Web>>,
+    axum::Extension(peer): axum::Extension<super::Peer>,
+    Query(q): Query<WebStartQuery>,
+) -> Result<Redirect, ApiError> {
+    begin_oidc(&web, q.issuer.as_deref(), Return::Web { peer: peer.0 }).await
+}
+
+/// `/auth/web/saml`: signs in to the web UI through a SAML provider.
+async fn web_saml_start(
+    State(web): State<Arc<Web>>,
+    axum::Extension(peer): axum::Extension<super::Peer>,
+    Query(q): Query<WebStartQuery>,
+) -> Result<Redirect, ApiError> {
+    begin_saml(&web, q.issuer.as_deref(), Return::Web { peer: peer.0 })
+}
+
+/// Sends the browser to the issuer's authorization endpoint (code with PKCE).
+async fn begin_oidc(web: &Web, issuer: Option<&str>, to: Return) -> Result<Redirect, ApiError> {
     let issuer = web
         .oidc
-        .by_name(q.issuer.as_deref())
+        .by_name(issuer)
         .map_err(|e| bad_request("unknown_issuer", e.to_string()))?
         .clone();
     let (state, nonce, verifier) = (random()?, random()?, random()?);
@@ -188,33 +236,35 @@ async fn start(
         )
         .await
         .map_err(unavailable)?;
-    let login = q.login(Upstream::Oidc {
+    let upstream = Upstream::Oidc {
         issuer,
         nonce,
         verifier,
-    })?;
-    put(&web.logins.browser, state, login)?;
+    };
+    put(&web.logins.browser, state, BrowserLogin { upstream, to })?;
     Ok(Redirect::to(&url))
 }
 
-async fn saml_start(
-    State(web): State<Arc<Web>>,
-    Query(q): Query<StartQuery>,
-) -> Result<Redirect, ApiError> {
+/// Sends the browser to the SAML provider with an AuthnRequest.
+fn begin_saml(web: &Web, provider: Option<&str>, to: Return) -> Result<Redirect, ApiError> {
     let provider = web
         .saml
-        .by_name(q.issuer.as_deref())
+        .by_name(provider)
         .map_err(|e| bad_request("unknown_issuer", e.to_string()))?
         .clone();
     let relay_state = random()?;
     let (request_id, url) = provider
         .login_url(&relay_state)
         .map_err(ApiError::internal)?;
-    let login = q.login(Upstream::Saml {
+    let upstream = Upstream::Saml {
         provider,
         request_id,
-    })?;
-    put(&web.logins.browser, relay_state, login)?;
+    };
+    put(
+        &web.logins.browser,
+        relay_state,
+        BrowserLogin { upstream, to },
+    )?;
     Ok(Redirect::to(&url))
 }
 
@@ -250,7 +300,7 @@ async fn saml_acs(State(web): State<Arc<Web>>, Form(form): Form<AcsForm>) -> Res
     if let Err((_, why)) = &verified {
         tracing::warn!(error = %why, "SAML login refused");
     }
-    finish(&web, &login, verified)
+    finish(&web, &login, verified).await
 }
 
 #[derive(Deserialize)]
@@ -281,37 +331,82 @@ fn unknown_login() -> Response {
     (StatusCode::BAD_REQUEST, page).into_response()
 }
 
-/// Sends the browser back to `ward login` with a one-time code, or with the error.
-fn finish(web: &Web, login: &BrowserLogin, verified: Result<Verified, (&str, String)>) -> Response {
-    let back = |params: &[(&str, &str)]| -> Response {
-        let mut url = format!("http://127.0.0.1:{}/callback", login.port);
-        if let Ok(u) = reqwest::Url::parse_with_params(&url, params) {
-            url = u.into();
+/// Finishes a login: back to `ward login` with a one-time code, or signed in to the web UI;
+/// or with the error.
+async fn finish(
+    web: &Web,
+    login: &BrowserLogin,
+    verified: Result<Verified, (&str, String)>,
+) -> Response {
+    match &login.to {
+        Return::Cli {
+            port,
+            client_state,
+            client_challenge,
+        } => {
+            let back = |params: &[(&str, &str)]| -> Response {
+                let mut url = format!("http://127.0.0.1:{port}/callback");
+                if let Ok(u) = reqwest::Url::parse_with_params(&url, params) {
+                    url = u.into();
+                }
+                Redirect::to(&url).into_response()
+            };
+            let fail = |error: &str, description: &str| {
+                back(&[
+                    ("error", error),
+                    ("error_description", description),
+                    ("state", client_state),
+                ])
+            };
+            let verified = match verified {
+                Ok(v) => v,
+                Err((error, description)) => return fail(error, &description),
+            };
+            let Ok(code) = random() else {
+                return fail("server_error", "no randomness");
+            };
+            let finished = Finished {
+                verified,
+                client_challenge: client_challenge.clone(),
+            };
+            if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
+                return fail(e.code, &e.message);
+            }
+            back(&[("code", &code), ("state", client_state)])
         }
-        Redirect::to(&url).into_response()
-    };
-    let fail = |error: &str, description: &str| {
-        back(&[
-            ("error", error),
-            ("error_description", description),
-            ("state", &login.client_state),
-        ])
-    };
-    let verified = match verified {
-        Ok(v) => v,
-        Err((error, description)) => return fail(error, &description),
-    };
-    let Ok(code) = random() else {
-        return fail("server_error", "no randomness");
-    };
-    let finished = Finished {
-        verified,
-        client_challenge: login.client_challenge.clone(),
-    };
-    if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
-        return fail(e.code, &e.message);
+        Return::Web { peer } => {
+            let failed = |why: &str| {
+                let url = reqwest::Url::parse_with_params("https://ward/", &[("login_error", why)])
+                    .ok()
+                    .and_then(|u| u.query().map(|q| format!("/?{q}")))
+                    .unwrap_or_else(|| "/".into());
+                Redirect::to(&url).into_response()
+            };
+            let v = match verified {
+                Ok(v) => v,
+                Err((_, description)) => return failed(&description),
+            };
+            let method = match login.upstream {
+                Upstream::Oidc { .. } => "oidc",
+                Upstream::Saml { .. } => "saml",
+            };
+            let identity = ward_core::Identity {
+                subject: v.username,
+                groups: v.groups,
+                method: method.into(),
+                issuer: v.issuer,
+                credential: Some(v.sub),
+            };
+            match web.sign_in(identity, *peer).await {
+                Ok((cookie, _)) => {
+                    let mut response = Redirect::to("/").into_response();
+                    response.headers_mut().insert(header::SET_COOKIE, cookie);
+                    response
+                }
+                Err(e) => failed(&e.message),
+            }
+        }
     }
-    back(&[("code", &code), ("state", &login.client_state)])
 }
 
 #[derive(Deserialize)]
@@ -360,7 +455,7 @@ async fn callback(State(web): State<Arc<Web>>, Query(q): Query<CallbackQuery>) -
             .map_err(|e| ("login_failed", format!("ID token rejected: {e}")))
     }
     .await;
-    finish(&web, &login, verified)
+    finish(&web, &login, verified).await
 }
 
 #[derive(Deserialize)]
