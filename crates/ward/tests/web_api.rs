@@ -255,6 +255,46 @@ fn sign_in_access_search_integrity_and_recorded_views() {
     assert_eq!(detail["integrity"]["ok"], false, "{detail}");
     assert_eq!(detail["integrity"]["status"], "tampered");
 
+    // The OpenAPI document describes what the API really sends.
+    let doc = anon.get("/api/openapi.json");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    for path in [
+        "/api/v1/login",
+        "/api/v1/logout",
+        "/api/v1/me",
+        "/api/v1/info",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/sessions/{id}/events",
+        "/api/v1/sessions/{id}/export",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} not in the document");
+    }
+    let conforms = |schema: &str, value: &Value| {
+        let s = &doc["components"]["schemas"][schema];
+        let props = s["properties"].as_object().expect("properties");
+        let keys = value.as_object().expect("an object");
+        for k in keys.keys() {
+            assert!(props.contains_key(k), "{schema} lacks {k}");
+        }
+        for r in s["required"].as_array().into_iter().flatten() {
+            let r = r.as_str().unwrap_or_default();
+            assert!(keys.contains_key(r), "{schema}.{r} missing in {value}");
+        }
+    };
+    conforms("SessionDetail", &detail);
+    conforms("Session", &detail["session"]);
+    conforms("Integrity", &detail["integrity"]);
+    conforms("SessionList", &found);
+    conforms("Session", &found["sessions"][0]);
+    conforms("Match", &found["sessions"][0]["matches"][0]);
+    conforms("EventPage", &first);
+    conforms("Event", &first["events"][0]);
+
     // The UI is served for any other path.
     let (status, page) = anon.call("GET", "/sessions/anything", None);
     assert_eq!(status, 200);

@@ -24,13 +24,17 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use ward_audit::query::{SessionFilter, SessionRow};
 use ward_audit::{JsonBody, SessionRecorder, SessionStart, Store};
 use ward_auth::secret;
 use ward_core::auth::Authenticator as _;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
+use super::model::{
+    ErrorBody, Event, EventPage, Integrity, LoginBody, Match, Me, Session, SessionDetail,
+    SessionList,
+};
 use super::{ApiError, Web};
 
 const COOKIE: &str = "ward_session";
@@ -60,13 +64,13 @@ struct Viewer {
 }
 
 impl Viewer {
-    fn me(&self) -> Value {
-        json!({
-            "user": self.identity.subject,
-            "groups": self.identity.groups,
-            "auditor": self.auditor,
-            "csrf": self.csrf,
-        })
+    fn me(&self) -> Me {
+        Me {
+            user: self.identity.subject.clone(),
+            groups: self.identity.groups.clone(),
+            auditor: self.auditor,
+            csrf: self.csrf.clone(),
+        }
     }
 
     /// Whether this viewer may see `session`.
@@ -180,13 +184,11 @@ impl Web {
     }
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
-    username: String,
-    password: String,
-}
-
-async fn login(
+/// Signs in with a local password (or a Ward token): the viewer, and the session cookie.
+#[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody,
+    responses((status = 200, body = Me, description = "signed in; sets the `ward_session` cookie"),
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(super) async fn login(
     State(web): State<Arc<Web>>,
     axum::Extension(peer): axum::Extension<super::Peer>,
     Json(body): Json<LoginBody>,
@@ -243,7 +245,7 @@ impl Web {
         &self,
         identity: Identity,
         peer: std::net::SocketAddr,
-    ) -> Result<(HeaderValue, Value), ApiError> {
+    ) -> Result<(HeaderValue, Me), ApiError> {
         let auditor = identity
             .groups
             .iter()
@@ -300,7 +302,14 @@ impl Web {
     }
 }
 
-async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response, ApiError> {
+/// Signs out; the viewer's recorded session ends.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "sign-in",
+    params(("X-CSRF-Token" = String, Header, description = "the `csrf` of the sign-in")),
+    responses((status = 204, description = "signed out"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(super) async fn logout(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let viewer = web.viewer_changing(&headers)?;
     if let Some(token) = cookie(&headers, COOKIE)
         && let Ok(mut signed_in) = web.viewers.signed_in.lock()
@@ -318,18 +327,27 @@ async fn logout(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Respo
     Ok(response)
 }
 
-async fn me(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+/// The signed-in viewer.
+#[utoipa::path(get, path = "/api/v1/me", tag = "sign-in",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub(super) async fn me(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+) -> Result<Json<Me>, ApiError> {
     Ok(Json(web.viewer(&headers)?.me()))
 }
 
-async fn ready(State(web): State<Arc<Web>>) -> Result<&'static str, ApiError> {
+/// Whether the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "ready"), (status = 500, body = ErrorBody)))]
+pub(super) async fn ready(State(web): State<Arc<Web>>) -> Result<&'static str, ApiError> {
     web.with_store(|s| s.version().map(|_| ()))?;
     Ok("ready")
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct ListQuery {
+pub(super) struct ListQuery {
     user: Option<String>,
     resource: Option<String>,
     protocol: Option<String>,
@@ -372,42 +390,23 @@ fn parse_cursor(text: &str) -> Result<(Timestamp, SessionId), ApiError> {
     ))
 }
 
-fn session_json(s: &SessionRow) -> Value {
-    json!({
-        "id": s.id,
-        "user": s.user,
-        "groups": s.groups,
-        "resource": s.resource,
-        "protocol": s.protocol,
-        "client_addr": s.client_addr,
-        "started_at": s.started_at,
-        "ended_at": s.ended_at,
-        "outcome": s.outcome,
-        "event_count": s.event_count,
-        "live": s.ended_at.is_none(),
-    })
-}
-
-/// A snippet with the matched words between `\u{2}` and `\u{3}`, as marked segments.
-fn segments(snippet: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut mark = false;
-    for (i, part) in snippet.split(['\u{2}', '\u{3}']).enumerate() {
-        if i > 0 {
-            mark = !mark;
-        }
-        if !part.is_empty() {
-            out.push(json!({ "text": part, "mark": mark }));
-        }
-    }
-    out
-}
-
-async fn list(
+/// Sessions, newest first, with filters and full-text search; auditors see all, others
+/// their own.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
+    params(
+        ("user" = Option<String>, Query, description = "a user (ignored for non-auditors: always themselves)"),
+        ("resource" = Option<String>, Query), ("protocol" = Option<String>, Query),
+        ("outcome" = Option<String>, Query, description = "`ok`, `denied`, `error`, `incomplete`, or `live`"),
+        ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("q" = Option<String>, Query, description = "words that must all occur in a statement, command or note"),
+        ("limit" = Option<u32>, Query, description = "default 50, at most 500"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before")),
+    responses((status = 200, body = SessionList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn list(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let viewer = web.viewer(&headers)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let nonempty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
@@ -446,27 +445,33 @@ async fn list(
     } else {
         None
     };
-    let sessions: Vec<Value> = sessions
+    let sessions = sessions
         .iter()
         .map(|s| {
-            let mut v = session_json(s);
-            if let Some(found) = matches.get(&s.id) {
-                v["matches"] = found
-                    .iter()
-                    .map(|m| json!({ "seq": m.seq, "kind": m.kind, "snippet": segments(&m.snippet) }))
-                    .collect();
-            }
+            let mut v = Session::from(s);
+            v.matches = matches
+                .get(&s.id)
+                .map(|found| found.iter().map(Match::from).collect());
             v
         })
         .collect();
-    Ok(Json(json!({ "sessions": sessions, "next_cursor": next })))
+    Ok(Json(SessionList {
+        sessions,
+        next_cursor: next,
+    }))
 }
 
-async fn detail(
+/// A session, with whether its record is intact (its chain and the signed checkpoints that
+/// cover it). Recorded as a `ui.view` in the viewer's session.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a unique prefix of 8+ hex digits")),
+    responses((status = 200, body = SessionDetail), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn detail(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionDetail>, ApiError> {
     let viewer = web.viewer(&headers)?;
     let session = web.visible(&viewer, &id)?;
     let sid: SessionId = session
@@ -474,33 +479,39 @@ async fn detail(
         .parse()
         .map_err(|_| ApiError::internal("stored session id"))?;
     let verdict = web.with_store(|s| s.verify_session_alone(sid, &[]))?;
-    let integrity = json!({
-        "status": verdict.status.name(),
-        "ok": !verdict.status.is_failure(),
-        "detail": verdict.status.describe(verdict.events),
-    });
+    let integrity = Integrity {
+        status: verdict.status.name().to_owned(),
+        ok: !verdict.status.is_failure(),
+        detail: verdict.status.describe(verdict.events),
+    };
     viewer.viewed(&session.id, "detail").await;
-    Ok(Json(json!({
-        "session": session_json(&session),
-        "integrity": integrity,
-        "bytes_up": session.bytes_up,
-        "bytes_down": session.bytes_down,
-    })))
+    Ok(Json(SessionDetail {
+        session: Session::from(&session),
+        integrity,
+        bytes_up: session.bytes_up,
+        bytes_down: session.bytes_down,
+    }))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct EventsQuery {
+pub(super) struct EventsQuery {
     after_seq: Option<i64>,
     limit: Option<u32>,
 }
 
-async fn events(
+/// A session's events in order, a page at a time.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/events", tag = "sessions",
+    params(("id" = String, Path), ("after_seq" = Option<i64>, Query, description = "the last seq already read"),
+           ("limit" = Option<u32>, Query, description = "default 200, at most 1000")),
+    responses((status = 200, body = EventPage), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn events(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventPage>, ApiError> {
     let viewer = web.viewer(&headers)?;
     let session = web.visible(&viewer, &id)?;
     let sid: SessionId = session
@@ -512,14 +523,28 @@ async fn events(
     let next = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.seq))
         .flatten();
-    let events: Vec<Value> = events
+    let events = events
         .into_iter()
-        .map(|e| json!({ "seq": e.seq, "at": e.at, "kind": e.kind, "payload": e.payload }))
+        .map(|e| Event {
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind,
+            payload: e.payload,
+        })
         .collect();
-    Ok(Json(json!({ "events": events, "next_after_seq": next })))
+    Ok(Json(EventPage {
+        events,
+        next_after_seq: next,
+    }))
 }
 
-async fn export(
+/// The session's export bundle (`ward.bundle.v1`), verifiable offline with
+/// `ward verify --bundle`. Recorded as a `ui.view` in the viewer's session.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/export", tag = "sessions",
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/json", description = "the bundle, as a download"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn export(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path(id): Path<String>,

@@ -42,6 +42,7 @@ use ward_auth::saml::SamlProvider;
 use ward_auth::{Audience, Verified, secret};
 use ward_core::Timestamp;
 
+use super::model::Info;
 use super::{ApiError, Web};
 
 /// How long a login may take from start to finish.
@@ -600,13 +601,15 @@ async fn device(
     })))
 }
 
-async fn info(State(web): State<Arc<Web>>) -> Json<Value> {
-    Json(json!({
-        "version": crate::VERSION,
-        "issuers": web.oidc.names(),
-        "saml": web.saml.names(),
-        "postgres": web.postgres.map(|a| a.to_string()),
-    }))
+/// What the server offers to sign in with besides a password.
+#[utoipa::path(get, path = "/api/v1/info", tag = "sign-in", responses((status = 200, body = Info)))]
+pub(super) async fn info(State(web): State<Arc<Web>>) -> Json<Info> {
+    Json(Info {
+        version: crate::VERSION.to_owned(),
+        issuers: web.oidc.names(),
+        saml: web.saml.names(),
+        postgres: web.postgres.map(|a| a.to_string()),
+    })
 }
 
 /// Revokes the Ward token given as the bearer token (logging out).

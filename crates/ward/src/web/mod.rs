@@ -4,6 +4,8 @@
 mod api;
 mod login;
 mod mcp;
+mod model;
+mod openapi;
 mod ui;
 
 use std::collections::HashMap;
@@ -120,6 +122,7 @@ impl Web {
     fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
+            .route("/api/openapi.json", get(openapi::document))
             .merge(login::routes())
             .merge(api::routes())
             .merge(mcp::routes())
