@@ -56,6 +56,44 @@ impl EventBody for JsonBody {
     }
 }
 
+/// A JSON payload whose string values are masked with the session's masker before it is
+/// stored (and counted in its `mask.applied`): for events whose text came from a person, an
+/// agent or a host rather than from Ward.
+pub struct MaskedJson(pub EventKind, pub serde_json::Value);
+
+impl EventBody for MaskedJson {
+    fn kind(&self) -> EventKind {
+        self.0
+    }
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        let _ = serde_json::to_writer(out, &mask_strings(&self.1, mask, report));
+    }
+}
+
+fn mask_strings(
+    v: &serde_json::Value,
+    mask: &Masker,
+    report: &mut MaskReport,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(mask.mask_str(s, report).into_owned()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| mask_strings(i, mask, report))
+                .collect(),
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), mask_strings(v, mask, report)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// What is known when a session starts.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionStart {

@@ -81,6 +81,8 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub postgres: Option<SocketAddr>,
+    /// SSH clients (`ssh -p PORT user:resource@host`).
+    pub ssh: Option<SocketAddr>,
     /// HTTPS: `ward login`, the JSON API.
     pub web: Option<SocketAddr>,
 }
@@ -273,6 +275,8 @@ impl Default for Evidence {
 #[serde(rename_all = "lowercase")]
 pub enum ResourceKind {
     Postgres,
+    /// An SSH server (`ssh`, `scp`, `sftp` through Ward).
+    Ssh,
 }
 
 /// How Ward protects its connection to an upstream.
@@ -295,10 +299,14 @@ pub struct Resource {
     pub kind: ResourceKind,
     /// `host:port` of the upstream server.
     pub address: String,
-    /// Database to open upstream.
+    /// Database to open upstream (PostgreSQL).
+    #[serde(default)]
     pub database: String,
-    /// Role Ward logs in as upstream.
+    /// Role (PostgreSQL) or account (SSH) Ward logs in as upstream.
     pub user: String,
+    /// SSH: the upstream's host public key as `known_hosts` holds it (`ssh-ed25519 AAAA…`);
+    /// Ward refuses a server that presents another.
+    pub host_key: Option<String>,
     /// Name of an environment variable holding the upstream password.
     pub password_env: Option<String>,
     /// File holding the upstream password (trailing newline ignored).
@@ -494,6 +502,18 @@ impl Config {
                     key("name"),
                     format!("resource `{}` is defined twice", r.name),
                 ));
+            }
+            match r.kind {
+                ResourceKind::Postgres if r.database.is_empty() => {
+                    return Err(self.invalid(key("database"), "a PostgreSQL resource needs it"));
+                }
+                ResourceKind::Ssh if r.host_key.is_none() => {
+                    return Err(self.invalid(
+                        key("host_key"),
+                        "an SSH resource needs the server's host key (a known_hosts line such as `ssh-ed25519 AAAA…`)",
+                    ));
+                }
+                _ => {}
             }
             if r.address
                 .rsplit_once(':')

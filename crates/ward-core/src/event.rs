@@ -32,6 +32,14 @@ pub enum EventKind {
     DbCancel,
     #[serde(rename = "mask.applied")]
     MaskApplied,
+    #[serde(rename = "exec.command")]
+    ExecCommand,
+    #[serde(rename = "exec.exit")]
+    ExecExit,
+    #[serde(rename = "term.output")]
+    TermOutput,
+    #[serde(rename = "term.resize")]
+    TermResize,
     #[serde(rename = "agent.note")]
     AgentNote,
     #[serde(rename = "ui.view")]
@@ -41,7 +49,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -55,6 +63,10 @@ impl EventKind {
         EventKind::DbCopy,
         EventKind::DbCancel,
         EventKind::MaskApplied,
+        EventKind::ExecCommand,
+        EventKind::ExecExit,
+        EventKind::TermOutput,
+        EventKind::TermResize,
         EventKind::AgentNote,
         EventKind::UiView,
         EventKind::SessionEnd,
@@ -75,6 +87,10 @@ impl EventKind {
             EventKind::DbCopy => "db.copy",
             EventKind::DbCancel => "db.cancel",
             EventKind::MaskApplied => "mask.applied",
+            EventKind::ExecCommand => "exec.command",
+            EventKind::ExecExit => "exec.exit",
+            EventKind::TermOutput => "term.output",
+            EventKind::TermResize => "term.resize",
             EventKind::AgentNote => "agent.note",
             EventKind::UiView => "ui.view",
             EventKind::SessionEnd => "session.end",

@@ -41,6 +41,7 @@ impl FromStr for SessionId {
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Postgres,
+    Ssh,
     /// Ward's own web UI and API: a signed-in viewer, whose views of sessions are recorded.
     Web,
     /// An AI agent through Ward's MCP endpoint: its notes, queries and results.
@@ -51,6 +52,7 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Postgres => "postgres",
+            Protocol::Ssh => "ssh",
             Protocol::Web => "web",
             Protocol::Mcp => "mcp",
         }

@@ -24,6 +24,7 @@ pub struct WardBuilder {
     plaintext_loopback: bool,
     auth: String,
     web: Option<u16>,
+    ssh: Option<u16>,
 }
 
 impl WardBuilder {
@@ -108,6 +109,12 @@ impl WardBuilder {
         self
     }
 
+    /// Serve SSH (`[listen] ssh`) on `port`.
+    pub fn ssh(mut self, port: u16) -> Self {
+        self.ssh = Some(port);
+        self
+    }
+
     /// A file in Ward's directory (for example a secret a `*_file` key names).
     pub fn file(mut self, name: &str, text: &str) -> Self {
         self.extra_files.push((name.to_owned(), text.to_owned()));
@@ -138,9 +145,12 @@ impl WardBuilder {
         for (file, text) in &self.extra_files {
             std::fs::write(dir.join(file), text)?;
         }
-        let web = web_port
+        let mut web = web_port
             .map(|p| format!("web = \"127.0.0.1:{p}\"\n"))
             .unwrap_or_default();
+        if let Some(p) = self.ssh {
+            web.push_str(&format!("ssh = \"127.0.0.1:{p}\"\n"));
+        }
         let config = format!(
             "[listen]\npostgres = \"127.0.0.1:{port}\"\n{web}\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n{}\n{}\n{}\n{}\n{}",
             self.store,
@@ -159,6 +169,7 @@ impl WardBuilder {
             config: config_path,
             port,
             web_port,
+            ssh_port: self.ssh,
             child: None,
         };
         for (name, groups) in &self.users {
@@ -193,6 +204,8 @@ pub struct Ward {
     pub port: u16,
     /// The HTTPS port, when [`WardBuilder::web`] asked for one.
     pub web_port: Option<u16>,
+    /// The SSH port, when [`WardBuilder::ssh`] asked for one.
+    pub ssh_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -210,6 +223,7 @@ impl Ward {
             plaintext_loopback: false,
             auth: String::new(),
             web: None,
+            ssh: None,
         }
     }
 
@@ -227,7 +241,7 @@ impl Ward {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up(self.port) && self.web_port.is_none_or(up) {
+            if up(self.port) && self.web_port.is_none_or(up) && self.ssh_port.is_none_or(up) {
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {

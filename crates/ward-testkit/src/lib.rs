@@ -13,12 +13,14 @@ mod gateway;
 mod idp;
 mod postgres;
 mod saml;
+mod sshd;
 
 pub use attacker::sqlite_without_triggers;
 pub use gateway::{Ward, WardBuilder, psql, run, success};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
+pub use sshd::Sshd;
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
 
 /// The password the harness gives every user and upstream role.

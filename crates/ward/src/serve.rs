@@ -15,6 +15,9 @@ use crate::auth::Credentials;
 /// A running gateway: its bound addresses and the handle that stops it.
 pub struct Running {
     pub postgres: Option<std::net::SocketAddr>,
+    pub ssh: Option<std::net::SocketAddr>,
+    /// The SSH host key's fingerprint, and where Ward's SSH client key's public half is.
+    pub ssh_keys: Option<(String, std::path::PathBuf)>,
     pub web: Option<std::net::SocketAddr>,
     pub fingerprint: String,
     stop: watch::Sender<bool>,
@@ -71,6 +74,30 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
     }
+    let (mut ssh, mut ssh_keys) = (None, None);
+    if let Some(addr) = config.listen.ssh {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for SSH on {addr}"))?;
+        let host_path = config.store.path.with_file_name("ssh_host_key");
+        let client_path = config.store.path.with_file_name("ssh_client_key");
+        let host_key = ward_ssh::keys::load_or_create(&host_path, "ward host key")?;
+        let client_key = ward_ssh::keys::load_or_create(&client_path, "ward")?;
+        ssh_keys = Some((
+            ward_ssh::keys::fingerprint(host_key.public_key()),
+            client_path.with_extension("pub"),
+        ));
+        let gw = Arc::new(ward_ssh::Gateway::new(
+            config.clone(),
+            authenticator.clone(),
+            recorder.clone(),
+            host_key,
+            client_key,
+            stopped.clone(),
+        ));
+        ssh = Some(listener.local_addr()?);
+        tokio::spawn(gw.serve(listener));
+    }
     let mut web = None;
     let mut web_state = None;
     if let Some(addr) = config.listen.web {
@@ -100,6 +127,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     Ok(Running {
         postgres,
+        ssh,
+        ssh_keys,
         web,
         fingerprint,
         stop,
@@ -213,6 +242,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("TLS certificate fingerprint: {}", running.fingerprint);
     if let Some(addr) = running.postgres {
         println!("PostgreSQL listener on {addr}");
+    }
+    if let Some(addr) = running.ssh {
+        println!("SSH listener on {addr}");
+    }
+    if let Some((fingerprint, client)) = &running.ssh_keys {
+        println!("SSH host key fingerprint: {fingerprint}");
+        println!(
+            "Ward logs in to SSH hosts with the key in {} (add it to their authorized_keys)",
+            client.display()
+        );
     }
     if let Some(addr) = running.web {
         println!("HTTPS listener on {addr}");

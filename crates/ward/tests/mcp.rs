@@ -93,7 +93,7 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
     let ca = ca.to_str().expect("path");
     let plan = json!([
         { "list_tools": true },
-        { "call": "note", "args": { "text": "Checking which customers have a card on file before the refund run." } },
+        { "call": "note", "args": { "text": "Checking which customers have a card on file before the refund run (Ada's is 4111 1111 1111 1111)." } },
         { "call": "list_resources", "args": {} },
         { "call": "query", "args": { "resource": "shop", "sql": "SELECT id, name, card FROM customers WHERE id = $1", "params": ["1"] } },
         { "call": "note", "args": { "text": "Cleaning up: dropping the table (this must be refused)." } },
@@ -222,8 +222,10 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
         ],
         "{kinds:?}"
     );
+    // Nothing the agent wrote or read is stored unmasked, its notes included.
     let stored = events.iter().map(Value::to_string).collect::<String>();
-    assert!(!stored.contains("4111 1111 1111 1111"));
+    assert!(!stored.contains("4111 1111 1111 1111"), "{stored}");
+    assert!(kinds.contains(&"mask.applied"), "{kinds:?}");
     let verify = s.ward.cli(&["verify", "--session", id]);
     assert!(verify.status.success(), "{}", text(&verify));
     let replay = success(&s.ward.cli(&["replay", id]));

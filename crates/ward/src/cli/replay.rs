@@ -53,6 +53,27 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
                 }
             }
             "agent.note" => writeln!(out, "{stamp} NOTE (agent): {}", s("text").trim())?,
+            "exec.command" => match (p.get("shell"), p.get("subsystem")) {
+                (Some(_), _) => writeln!(out, "{stamp} $ (interactive shell)")?,
+                (_, Some(name)) => writeln!(out, "{stamp} $ (subsystem {name})")?,
+                _ => writeln!(out, "{stamp} $ {}", s("command"))?,
+            },
+            "term.output" => {
+                for line in s("data").lines() {
+                    writeln!(out, "{:13}{line}", "")?;
+                }
+            }
+            "term.resize" => writeln!(
+                out,
+                "{stamp} terminal {}x{}",
+                p.get("cols").and_then(Value::as_u64).unwrap_or(0),
+                p.get("rows").and_then(Value::as_u64).unwrap_or(0)
+            )?,
+            "exec.exit" => writeln!(
+                out,
+                "{stamp} exit status {}",
+                p.get("status").and_then(Value::as_u64).unwrap_or(0)
+            )?,
             "ui.view" => writeln!(
                 out,
                 "{stamp} viewed session {} ({})",

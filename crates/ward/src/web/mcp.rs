@@ -21,9 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_audit::{JsonBody, MaskedJson, SessionRecorder, SessionStart};
 use ward_auth::secret;
-use ward_core::config::GrantDecision;
+use ward_core::config::{GrantDecision, ResourceKind};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::MaskReport;
 use ward_pg::upstream::Upstream;
@@ -312,7 +312,7 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
             Some(t) => {
                 session
                     .record
-                    .record(JsonBody(EventKind::AgentNote, json!({ "text": t })))
+                    .record(MaskedJson(EventKind::AgentNote, json!({ "text": t })))
                     .await;
                 tool_result("noted in the session's audit trail".into(), None, false)
             }
@@ -353,6 +353,7 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
         .config
         .resources
         .iter()
+        .filter(|r| r.kind == ResourceKind::Postgres)
         .filter(|r| {
             matches!(
                 web.config
@@ -422,14 +423,16 @@ async fn query(
         }
     };
     let query_event = json!({ "text": sql, "params": params, "resource": resource });
-    rec.record(JsonBody(EventKind::DbQuery, query_event)).await;
+    rec.record(MaskedJson(EventKind::DbQuery, query_event))
+        .await;
     let guardrails = web
         .guardrails
         .for_session(resource, &identity.subject, &identity.groups);
     if let Some(denial) = guardrails.and_then(|g| g.check(sql.as_bytes())) {
         let message = denial.message();
         let denied = json!({ "rule": denial.rule, "reason": denial.code(), "protocol": "mcp", "message": message, "resource": resource });
-        rec.record(JsonBody(EventKind::PolicyDenied, denied)).await;
+        rec.record(MaskedJson(EventKind::PolicyDenied, denied))
+            .await;
         return tool_result(
             message,
             Some(json!({ "denied": true, "rule": denial.rule, "reason": denial.code() })),
@@ -459,7 +462,7 @@ async fn query(
             Err(e) => {
                 let message = format!("Ward could not open resource \"{resource}\": {e}");
                 let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-                rec.record(JsonBody(EventKind::DbError, error)).await;
+                rec.record(MaskedJson(EventKind::DbError, error)).await;
                 return tool_result(message, None, true);
             }
         }
@@ -474,14 +477,14 @@ async fn query(
             upstreams.remove(resource);
             let message = format!("the connection to \"{resource}\" failed: {e}");
             let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-            rec.record(JsonBody(EventKind::DbError, error)).await;
+            rec.record(MaskedJson(EventKind::DbError, error)).await;
             return tool_result(message, None, true);
         }
     };
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if let Some(e) = reply.error {
         let error = json!({ "severity": e.severity, "code": e.code, "message": e.message, "detail": e.detail, "hint": e.hint, "resource": resource });
-        rec.record(JsonBody(EventKind::DbError, error)).await;
+        rec.record(MaskedJson(EventKind::DbError, error)).await;
         return tool_result(
             format!("{} {}: {}", e.severity, e.code, e.message),
             Some(json!({ "error": { "code": e.code, "message": e.message } })),
@@ -515,7 +518,7 @@ async fn query(
         .map(|(name, oid)| json!({ "name": name, "type_oid": oid }))
         .collect();
     let result = json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag, "duration_us": duration_us, "resource": resource });
-    rec.record(JsonBody(EventKind::DbResult, result)).await;
+    rec.record(MaskedJson(EventKind::DbResult, result)).await;
     let names: Vec<&str> = reply.columns.iter().map(|(n, _)| n.as_str()).collect();
     let structured = json!({ "columns": names, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag });
     let text = serde_json::to_string(&structured).unwrap_or_default();

@@ -1,0 +1,187 @@
+//! OpenSSH's `ssh` through Ward to a real `sshd`: a command runs with its output and exit
+//! status, what came back is recorded (masked), and refusals are recorded as denied.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use ward_testkit::{PASSWORD, Sshd, Ward, free_port, success};
+
+/// `ssh` as a person runs it, the password typed through SSH_ASKPASS.
+fn ssh(ward: &Ward, port: u16, user: &str, password: &str, command: &str) -> Output {
+    ssh_with(ward, port, user, password, &[command], None)
+}
+
+/// `ssh` with more arguments, and what to type on its standard input.
+fn ssh_with(
+    ward: &Ward,
+    port: u16,
+    user: &str,
+    password: &str,
+    args: &[&str],
+    input: Option<&str>,
+) -> Output {
+    let askpass = ward
+        .dir
+        .join(format!("askpass-{}", free_port().unwrap_or(0)));
+    std::fs::write(
+        &askpass,
+        format!("#!/bin/sh\nprintf '%s\\n' '{password}'\n"),
+    )
+    .expect("askpass");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&askpass)
+        .status()
+        .expect("chmod");
+    let mut child = Command::new("ssh")
+        .args(["-p", &port.to_string()])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg(format!("{user}@127.0.0.1"))
+        .args(args)
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("DISPLAY", ":0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ssh");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some(text) = input {
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    drop(stdin);
+    child.wait_with_output().expect("ssh")
+}
+
+#[test]
+fn ssh_exec_through_ward_is_relayed_and_recorded() {
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let port = free_port().expect("port");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .ssh(port)
+        .user("alice", &["ops"])
+        .user("bob", &["interns"])
+        .grant("ops", "web1")
+        .config(&format!(
+            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
+            sshd.address(),
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+            sshd.host_key
+        ))
+        .start()
+        .expect("ward");
+    sshd.start(&ward.dir.join("ssh_client_key.pub"))
+        .expect("sshd starts");
+
+    let out = ssh(
+        &ward,
+        port,
+        "alice:web1",
+        PASSWORD,
+        "echo hello from web1; echo card 4111 1111 1111 1111; echo oops >&2; exit 3",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("hello from web1"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The person sees what the host sent; the record has it masked.
+    assert!(stdout.contains("4111 1111 1111 1111"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
+    assert_eq!(out.status.code(), Some(3));
+
+    let sessions = ward.wait_sessions(1);
+    let s = sessions
+        .iter()
+        .find(|s| s["protocol"] == "ssh")
+        .expect("an ssh session");
+    assert_eq!(s["user"], "alice");
+    assert_eq!(s["resource"], "web1");
+    let events = ward.events(s["id"].as_str().expect("id"));
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    let command = events
+        .iter()
+        .find(|e| e["kind"] == "exec.command")
+        .expect("exec.command");
+    assert!(
+        command["payload"]["command"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("echo hello from web1"),
+        "{command}"
+    );
+    let output: String = events
+        .iter()
+        .filter(|e| e["kind"] == "term.output")
+        .filter_map(|e| e["payload"]["data"].as_str())
+        .collect();
+    assert!(output.contains("hello from web1"), "{kinds:?}");
+    assert!(!output.contains("4111 1111 1111 1111"), "{output}");
+    let exit = events
+        .iter()
+        .find(|e| e["kind"] == "exec.exit")
+        .expect("exec.exit");
+    assert_eq!(exit["payload"]["status"], 3);
+    let verify = ward.cli(&["verify", "--session", s["id"].as_str().expect("id")]);
+    success(&verify);
+    let replay = success(&ward.cli(&["replay", s["id"].as_str().expect("id")]));
+    assert!(replay.contains("$ echo hello from web1"), "{replay}");
+    assert!(replay.contains("exit status 3"), "{replay}");
+
+    // An interactive shell on a terminal (`-tt`): what was typed runs, the screen is recorded.
+    let shell = ssh_with(
+        &ward,
+        port,
+        "alice:web1",
+        PASSWORD,
+        &["-tt"],
+        Some("echo shell says $((6*7))\nexit\n"),
+    );
+    let screen = String::from_utf8_lossy(&shell.stdout);
+    assert!(screen.contains("shell says 42"), "{screen}");
+    let sessions = ward.wait_sessions(2);
+    let last = sessions.last().expect("the shell session");
+    let events = ward.events(last["id"].as_str().expect("id"));
+    assert!(
+        events.iter().any(|e| e["kind"] == "term.resize"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "exec.command" && e["payload"]["shell"] == true)
+    );
+    let output: String = events
+        .iter()
+        .filter(|e| e["kind"] == "term.output")
+        .filter_map(|e| e["payload"]["data"].as_str())
+        .collect();
+    assert!(output.contains("shell says 42"), "{output}");
+
+    // A wrong password and a user without a grant are refused, and recorded.
+    let wrong = ssh(&ward, port, "alice:web1", "not the password", "true");
+    assert_ne!(wrong.status.code(), Some(0));
+    let intern = ssh(&ward, port, "bob:web1", PASSWORD, "true");
+    assert_ne!(intern.status.code(), Some(0));
+    let sessions = ward.wait_sessions(4);
+    let denied: Vec<&serde_json::Value> = sessions
+        .iter()
+        .filter(|s| s["protocol"] == "ssh" && s["outcome"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 2, "{sessions:?}");
+}
