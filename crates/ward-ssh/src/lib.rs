@@ -10,6 +10,8 @@
 
 pub mod keys;
 
+pub use russh::keys::PrivateKey as SshKey;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ impl Gateway {
         authenticator: Arc<dyn Authenticator>,
         recorder: Recorder,
         host_key: PrivateKey,
-        client_key: PrivateKey,
+        client_key: Arc<PrivateKey>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let server_config = russh::server::Config {
@@ -56,7 +58,7 @@ impl Gateway {
             config,
             authenticator,
             recorder,
-            client_key: Arc::new(client_key),
+            client_key,
             server_config: Arc::new(server_config),
             shutdown,
         }
@@ -219,7 +221,7 @@ impl Connection {
             json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
         rec.record(JsonBody(EventKind::PolicyDecision, decision))
             .await;
-        match self.connect(&target, &upstream_user).await {
+        match connect(&target, &upstream_user, self.gw.client_key.clone()).await {
             Ok(upstream) => {
                 self.live = Some(Live {
                     record: rec,
@@ -234,38 +236,6 @@ impl Connection {
                 false
             }
         }
-    }
-
-    /// Logs in to the host with Ward's key, checking the host's pinned key.
-    async fn connect(
-        &self,
-        target: &Resource,
-        user: &str,
-    ) -> Result<russh::client::Handle<Upstream>, String> {
-        let pinned = target.host_key.as_deref().unwrap_or_default();
-        let expected = PublicKey::from_openssh(pinned)
-            .map_err(|e| format!("its configured host_key does not parse: {e}"))?;
-        let config = Arc::new(russh::client::Config::default());
-        let mut handle =
-            russh::client::connect(config, target.address.as_str(), Upstream { expected })
-                .await
-                .map_err(|e| match e {
-                    russh::Error::UnknownKey => {
-                        "the host presented a key other than its configured host_key".to_owned()
-                    }
-                    e => format!("{}: {e}", target.address),
-                })?;
-        let key = PrivateKeyWithHashAlg::new(self.gw.client_key.clone(), None);
-        let result = handle
-            .authenticate_publickey(user, key)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !result.success() {
-            return Err(format!(
-                "the host refused Ward's key for user {user} (add Ward's public key to its authorized_keys)"
-            ));
-        }
-        Ok(handle)
     }
 }
 
@@ -372,6 +342,90 @@ impl Drop for Connection {
             });
         }
     }
+}
+
+/// Logs in to the host of `target` as `user` with Ward's key, checking the host's pinned key.
+async fn connect(
+    target: &Resource,
+    user: &str,
+    client_key: Arc<PrivateKey>,
+) -> Result<russh::client::Handle<Upstream>, String> {
+    let pinned = target.host_key.as_deref().unwrap_or_default();
+    let expected = PublicKey::from_openssh(pinned)
+        .map_err(|e| format!("its configured host_key does not parse: {e}"))?;
+    let config = Arc::new(russh::client::Config::default());
+    let mut handle = russh::client::connect(config, target.address.as_str(), Upstream { expected })
+        .await
+        .map_err(|e| match e {
+            russh::Error::UnknownKey => {
+                "the host presented a key other than its configured host_key".to_owned()
+            }
+            e => format!("{}: {e}", target.address),
+        })?;
+    let key = PrivateKeyWithHashAlg::new(client_key, None);
+    let result = handle
+        .authenticate_publickey(user, key)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !result.success() {
+        return Err(format!(
+            "the host refused Ward's key for user {user} (add Ward's public key to its authorized_keys)"
+        ));
+    }
+    Ok(handle)
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Default)]
+pub struct CommandOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// None when the host sent no exit status (killed by a signal).
+    pub status: Option<u32>,
+    /// More output came than `max_bytes`; the rest was dropped.
+    pub truncated: bool,
+}
+
+/// Runs one command on the host of `target` as `user` with Ward's key, keeping at most
+/// `max_bytes` of output: for callers that are not SSH clients (the MCP `exec` tool).
+pub async fn run_command(
+    target: &Resource,
+    user: &str,
+    client_key: Arc<PrivateKey>,
+    command: &str,
+    max_bytes: usize,
+) -> Result<CommandOutput, String> {
+    let handle = connect(target, user, client_key).await?;
+    let mut channel = handle
+        .channel_open_session()
+        .await
+        .map_err(|e| format!("the host refused a session: {e}"))?;
+    channel
+        .exec(true, command)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = CommandOutput::default();
+    while let Some(msg) = channel.wait().await {
+        let room = max_bytes.saturating_sub(out.stdout.len() + out.stderr.len());
+        let (sink, data) = match msg {
+            ChannelMsg::Data { data } => (&mut out.stdout, data),
+            ChannelMsg::ExtendedData { data, .. } => (&mut out.stderr, data),
+            ChannelMsg::ExitStatus { exit_status } => {
+                out.status = Some(exit_status);
+                continue;
+            }
+            ChannelMsg::Close => break,
+            _ => continue,
+        };
+        if data.len() > room {
+            out.truncated = true;
+        }
+        sink.extend_from_slice(&data[..data.len().min(room)]);
+    }
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    Ok(out)
 }
 
 /// Relays one session channel between the client and the host, recording as it goes.

@@ -74,15 +74,27 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
     }
+    // Ward's SSH client key: for the SSH listener, and for agents' `exec` on SSH resources.
+    let client_path = config.store.path.with_file_name("ssh_client_key");
+    let has_ssh_resources = config
+        .resources
+        .iter()
+        .any(|r| r.kind == ward_core::config::ResourceKind::Ssh);
+    let ssh_client_key = if config.listen.ssh.is_some() || has_ssh_resources {
+        Some(Arc::new(ward_ssh::keys::load_or_create(
+            &client_path,
+            "ward",
+        )?))
+    } else {
+        None
+    };
     let (mut ssh, mut ssh_keys) = (None, None);
-    if let Some(addr) = config.listen.ssh {
+    if let (Some(addr), Some(client_key)) = (config.listen.ssh, ssh_client_key.clone()) {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening for SSH on {addr}"))?;
         let host_path = config.store.path.with_file_name("ssh_host_key");
-        let client_path = config.store.path.with_file_name("ssh_client_key");
         let host_key = ward_ssh::keys::load_or_create(&host_path, "ward host key")?;
-        let client_key = ward_ssh::keys::load_or_create(&client_path, "ward")?;
         ssh_keys = Some((
             ward_ssh::keys::fingerprint(host_key.public_key()),
             client_path.with_extension("pub"),
@@ -114,6 +126,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             masking: masking.clone(),
             store,
             postgres,
+            ssh_client_key: ssh_client_key.clone(),
         };
         let state = Arc::new(crate::web::Web::new(parts, bound)?);
         web_state = Some(state.clone());

@@ -124,7 +124,7 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(tools, ["list_resources", "query", "note"]);
+    assert_eq!(tools, ["list_resources", "query", "exec", "note"]);
     assert_eq!(step(&lines, 1)["is_error"], false);
     let resources = &step(&lines, 2)["structured"]["resources"];
     assert_eq!(resources.as_array().map(Vec::len), Some(1), "{resources}");

@@ -185,3 +185,113 @@ fn ssh_exec_through_ward_is_relayed_and_recorded() {
         .collect();
     assert_eq!(denied.len(), 2, "{sessions:?}");
 }
+
+#[test]
+fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .web(free_port().expect("port"))
+        .grant("agents", "web1")
+        .config(&format!(
+            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
+            sshd.address(),
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+            sshd.host_key
+        ))
+        .start()
+        .expect("ward");
+    sshd.start(&ward.dir.join("ssh_client_key.pub"))
+        .expect("sshd starts");
+    let created = success(&ward.cli(&[
+        "service-accounts",
+        "create",
+        "ops-bot",
+        "--groups",
+        "agents",
+    ]));
+    let key = created
+        .lines()
+        .find(|l| l.starts_with("ward_sa_"))
+        .expect("key")
+        .to_owned();
+    let plan = serde_json::json!([
+        { "call": "list_resources", "args": {} },
+        { "call": "note", "args": { "text": "Looking at the payment log on web1." } },
+        { "call": "exec", "args": { "resource": "web1", "command": "echo paid with 4111 1111 1111 1111; echo warning >&2; exit 2" } }
+    ]);
+    let plan_file = ward.dir.join("plan.json");
+    std::fs::write(&plan_file, plan.to_string()).expect("plan");
+    let out = Command::new("python3")
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tools/mcp-client/agent.py"),
+        )
+        .args([
+            "http",
+            "--url",
+            &format!("{}/mcp", ward.web_url()),
+            "--key",
+            &key,
+            "--ca-file",
+        ])
+        .arg(ward.ca_cert())
+        .arg("--plan")
+        .arg(&plan_file)
+        .output()
+        .expect("agent.py");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let resources = &lines[0]["structured"]["resources"];
+    assert_eq!(resources[0]["kind"], "ssh", "{resources}");
+    let ran = &lines[2]["structured"];
+    assert_eq!(ran["exit_status"], 2, "{ran}");
+    let stdout = ran["stdout"].as_str().unwrap_or_default();
+    assert!(stdout.contains("paid with"), "{ran}");
+    assert!(!stdout.contains("4111 1111 1111 1111"), "{ran}");
+    assert!(
+        ran["stderr"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("warning")
+    );
+
+    let sessions = ward.wait_sessions(1);
+    let mcp = sessions
+        .iter()
+        .find(|s| s["protocol"] == "mcp")
+        .expect("the agent's session");
+    let events = ward.events(mcp["id"].as_str().expect("id"));
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| {
+            matches!(
+                *k,
+                "agent.note" | "exec.command" | "term.output" | "exec.exit"
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "agent.note",
+            "exec.command",
+            "term.output",
+            "term.output",
+            "exec.exit"
+        ]
+    );
+    let stored = events
+        .iter()
+        .map(serde_json::Value::to_string)
+        .collect::<String>();
+    assert!(!stored.contains("4111 1111 1111 1111"));
+}

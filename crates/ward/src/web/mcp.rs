@@ -292,6 +292,18 @@ fn tools() -> Value {
             }
         },
         {
+            "name": "exec",
+            "description": "Runs one shell command on an SSH resource as the account Ward's policy grants, and returns its stdout, stderr and exit status (secrets masked).",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "resource": { "type": "string", "description": "An SSH resource name from list_resources." },
+                    "command": { "type": "string" }
+                },
+                "required": ["resource", "command"]
+            }
+        },
+        {
             "name": "note",
             "description": "Records what you are about to do and why, in the session's audit trail, next to the commands and results it leads to.",
             "inputSchema": {
@@ -317,6 +329,10 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
                 tool_result("noted in the session's audit trail".into(), None, false)
             }
             None => tool_result("`text` is required".into(), None, true),
+        },
+        Some("exec") => match (text("resource"), text("command")) {
+            (Some(resource), Some(command)) => exec(web, session, &resource, &command).await,
+            _ => tool_result("`resource` and `command` are required".into(), None, true),
         },
         Some("query") => match (text("resource"), text("sql")) {
             (Some(resource), Some(sql)) => {
@@ -353,7 +369,7 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
         .config
         .resources
         .iter()
-        .filter(|r| r.kind == ResourceKind::Postgres)
+        .filter(|r| r.kind == ResourceKind::Postgres || web.ssh_client_key.is_some())
         .filter(|r| {
             matches!(
                 web.config
@@ -361,7 +377,12 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
                 GrantDecision::Allowed { .. }
             )
         })
-        .map(|r| json!({ "name": r.name, "kind": "postgres", "database": r.database }))
+        .map(|r| match r.kind {
+            ResourceKind::Postgres => {
+                json!({ "name": r.name, "kind": "postgres", "database": r.database })
+            }
+            ResourceKind::Ssh => json!({ "name": r.name, "kind": "ssh" }),
+        })
         .collect();
     let names: Vec<&str> = reachable
         .iter()
@@ -373,6 +394,109 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
         format!("resources: {}", names.join(", "))
     };
     tool_result(text, Some(json!({ "resources": reachable })), false)
+}
+
+/// The grant that lets the session's identity reach `resource` now; a recorded refusal (as the
+/// tool's error result) otherwise.
+async fn granted<'a>(
+    web: &'a Web,
+    session: &AgentSession,
+    resource: &str,
+) -> Result<&'a ward_core::config::Grant, Value> {
+    let identity = &session.identity;
+    let rec = &session.record;
+    let now = time::OffsetDateTime::now_utc();
+    match web
+        .config
+        .decide_grant(&identity.subject, &identity.groups, resource, now)
+    {
+        GrantDecision::Allowed { grant, .. } => Ok(grant),
+        GrantDecision::Refused { reason, .. } => {
+            let decision = json!({ "allowed": false, "resource": resource, "reason": reason.code(), "detail": reason.explain() });
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+            Err(tool_result(
+                format!("the grant for resource \"{resource}\" {}", reason.explain()),
+                None,
+                true,
+            ))
+        }
+        GrantDecision::NoGrant => {
+            let decision = json!({ "allowed": false, "resource": resource, "reason": "no grant" });
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+            Err(tool_result(
+                format!(
+                    "\"{}\" has no grant for resource \"{resource}\"",
+                    identity.subject
+                ),
+                None,
+                true,
+            ))
+        }
+    }
+}
+
+/// Runs a command on an SSH resource with Ward's key: the command, its output (masked) and
+/// exit status are recorded in the agent's session.
+async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) -> Value {
+    let rec = &session.record;
+    let target = web
+        .config
+        .resources
+        .iter()
+        .find(|r| r.name == resource && r.kind == ResourceKind::Ssh);
+    let (Some(target), Some(key)) = (target, web.ssh_client_key.clone()) else {
+        return tool_result(
+            format!("Ward has no SSH resource \"{resource}\": call list_resources"),
+            None,
+            true,
+        );
+    };
+    let grant = match granted(web, session, resource).await {
+        Ok(g) => g,
+        Err(refused) => return refused,
+    };
+    let user = grant.upstream_user(target).to_owned();
+    let decision = json!({ "allowed": true, "resource": resource, "upstream_user": user });
+    rec.record(JsonBody(EventKind::PolicyDecision, decision))
+        .await;
+    let event = json!({ "command": command, "resource": resource });
+    rec.record(MaskedJson(EventKind::ExecCommand, event)).await;
+    let out = match ward_ssh::run_command(target, &user, key, command, MAX_RESULT_BYTES).await {
+        Ok(out) => out,
+        Err(why) => {
+            let message = format!("Ward could not run the command on \"{resource}\": {why}");
+            let error = json!({ "severity": "ERROR", "message": message, "resource": resource });
+            rec.record(MaskedJson(EventKind::DbError, error)).await;
+            return tool_result(message, None, true);
+        }
+    };
+    let masker = web
+        .masking
+        .profile(grant.client_profile_for(target))
+        .unwrap_or(web.masking.default_profile());
+    let mut report = MaskReport::default();
+    let mut show = |bytes: &[u8]| {
+        masker
+            .mask_str(&String::from_utf8_lossy(bytes), &mut report)
+            .into_owned()
+    };
+    let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
+    for (text, stream) in [(&stdout, "stdout"), (&stderr, "stderr")] {
+        if !text.is_empty() {
+            let output = json!({ "data": text, "stream": stream, "resource": resource });
+            rec.record(MaskedJson(EventKind::TermOutput, output)).await;
+        }
+    }
+    rec.record(JsonBody(
+        EventKind::ExecExit,
+        json!({ "status": out.status, "resource": resource }),
+    ))
+    .await;
+    let structured = json!({ "stdout": stdout, "stderr": stderr, "exit_status": out.status, "truncated": out.truncated });
+    let text = serde_json::to_string(&structured).unwrap_or_default();
+    tool_result(text, Some(structured), false)
 }
 
 async fn query(
@@ -392,35 +516,9 @@ async fn query(
             true,
         );
     };
-    let now = time::OffsetDateTime::now_utc();
-    let grant = match web
-        .config
-        .decide_grant(&identity.subject, &identity.groups, resource, now)
-    {
-        GrantDecision::Allowed { grant, .. } => grant,
-        GrantDecision::Refused { reason, .. } => {
-            let decision = json!({ "allowed": false, "resource": resource, "reason": reason.code(), "detail": reason.explain() });
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            return tool_result(
-                format!("the grant for resource \"{resource}\" {}", reason.explain()),
-                None,
-                true,
-            );
-        }
-        GrantDecision::NoGrant => {
-            let decision = json!({ "allowed": false, "resource": resource, "reason": "no grant" });
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            return tool_result(
-                format!(
-                    "\"{}\" has no grant for resource \"{resource}\"",
-                    identity.subject
-                ),
-                None,
-                true,
-            );
-        }
+    let grant = match granted(web, session, resource).await {
+        Ok(g) => g,
+        Err(refused) => return refused,
     };
     let query_event = json!({ "text": sql, "params": params, "resource": resource });
     rec.record(MaskedJson(EventKind::DbQuery, query_event))

@@ -46,6 +46,8 @@ pub struct Parts {
     pub masking: Masking,
     pub store: Store,
     pub postgres: Option<SocketAddr>,
+    /// Ward's SSH client key, for agents' commands on SSH resources.
+    pub ssh_client_key: Option<Arc<ward_ssh::SshKey>>,
 }
 
 /// What the handlers share.
@@ -60,6 +62,7 @@ pub struct Web {
     /// The PostgreSQL resources, for agents' queries.
     pub targets: HashMap<String, Arc<Target>>,
     pub guardrails: ward_policy::Guardrails,
+    pub ssh_client_key: Option<Arc<ward_ssh::SshKey>>,
     pub oidc: Arc<Oidc>,
     pub saml: Saml,
     pub store: Mutex<Store>,
@@ -80,6 +83,7 @@ impl Web {
             masking,
             store,
             postgres,
+            ssh_client_key,
         } = parts;
         let public_url = config
             .auth
@@ -104,6 +108,7 @@ impl Web {
             masking,
             targets,
             guardrails,
+            ssh_client_key,
             oidc,
             saml,
             store: Mutex::new(store),
