@@ -170,8 +170,8 @@ impl Web {
         })
     }
 
-    /// A session the viewer may see.
-    fn visible(&self, viewer: &Viewer, id: &str) -> Result<SessionRow, ApiError> {
+    /// A session the viewer may see, and its id.
+    fn visible(&self, viewer: &Viewer, id: &str) -> Result<(SessionRow, SessionId), ApiError> {
         let session = self.with_store(|s| s.session(id))?;
         if !viewer.may_see(&session) {
             return Err(ApiError::new(
@@ -180,7 +180,11 @@ impl Web {
                 "you may not view this session: only auditors see other people's sessions",
             ));
         }
-        Ok(session)
+        let sid = session
+            .id
+            .parse()
+            .map_err(|_| ApiError::internal("stored session id"))?;
+        Ok((session, sid))
     }
 }
 
@@ -473,11 +477,7 @@ pub(super) async fn detail(
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
     let viewer = web.viewer(&headers)?;
-    let session = web.visible(&viewer, &id)?;
-    let sid: SessionId = session
-        .id
-        .parse()
-        .map_err(|_| ApiError::internal("stored session id"))?;
+    let (session, sid) = web.visible(&viewer, &id)?;
     let verdict = web.with_store(|s| s.verify_session_alone(sid, &[]))?;
     let integrity = Integrity {
         status: verdict.status.name().to_owned(),
@@ -513,11 +513,7 @@ pub(super) async fn events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     let viewer = web.viewer(&headers)?;
-    let session = web.visible(&viewer, &id)?;
-    let sid: SessionId = session
-        .id
-        .parse()
-        .map_err(|_| ApiError::internal("stored session id"))?;
+    let (_, sid) = web.visible(&viewer, &id)?;
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let events = web.with_store(|s| s.events_page(sid, q.after_seq, limit))?;
     let next = (events.len() == limit as usize)
@@ -550,11 +546,7 @@ pub(super) async fn export(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let viewer = web.viewer(&headers)?;
-    let session = web.visible(&viewer, &id)?;
-    let sid: SessionId = session
-        .id
-        .parse()
-        .map_err(|_| ApiError::internal("stored session id"))?;
+    let (session, sid) = web.visible(&viewer, &id)?;
     let bundle = web.with_store(|s| s.export(sid))?;
     let body = serde_json::to_vec_pretty(&bundle).map_err(ApiError::internal)?;
     viewer.viewed(&session.id, "export").await;
