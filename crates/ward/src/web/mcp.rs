@@ -520,6 +520,15 @@ async fn query(
         Ok(g) => g,
         Err(refused) => return refused,
     };
+    let mut upstreams = session.upstreams.lock().await;
+    if !upstreams.contains_key(resource) {
+        // The first statement on a resource: the decision comes first in the record.
+        let upstream_user = grant.upstream_user(&target.resource);
+        let decision =
+            json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
+        rec.record(JsonBody(EventKind::PolicyDecision, decision))
+            .await;
+    }
     let query_event = json!({ "text": sql, "params": params, "resource": resource });
     rec.record(MaskedJson(EventKind::DbQuery, query_event))
         .await;
@@ -537,13 +546,8 @@ async fn query(
             true,
         );
     }
-    let mut upstreams = session.upstreams.lock().await;
     if !upstreams.contains_key(resource) {
         let upstream_user = grant.upstream_user(&target.resource);
-        let decision =
-            json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
-        rec.record(JsonBody(EventKind::PolicyDecision, decision))
-            .await;
         let target = if grant.upstream_user.is_some() {
             Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
         } else {
