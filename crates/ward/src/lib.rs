@@ -1,6 +1,7 @@
 //! Ward's commands as a library: serving, the demo, the store commands, local users and the
 //! PostgreSQL cluster helper the demo and the test harness share.
 
+pub mod asciicast;
 pub mod auth;
 pub mod cli;
 pub mod demo;

@@ -48,9 +48,15 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
-    /// Print a session's statements, results and errors in order.
+    /// Print a session's statements, results and errors in order; play a terminal session.
     Replay {
         id: String,
+        /// A terminal session plays at this speed (2 = twice as fast).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// A terminal session's pauses longer than this many seconds are cut to it.
+        #[arg(long)]
+        skip_idle: Option<f64>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -89,6 +95,10 @@ enum Command {
         id: String,
         #[arg(long)]
         out: PathBuf,
+        /// `bundle` (self-contained, verifiable offline) or `asciicast` (a terminal session,
+        /// for asciinema's player and tools).
+        #[arg(long, default_value = "bundle", value_parser = ["bundle", "asciicast"])]
+        format: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -425,8 +435,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 &mut std::io::stderr(),
             )?;
         }
-        Command::Replay { id, config } => {
-            cli::replay::replay(&mut open_store(&config)?, &id, &mut out)?
+        Command::Replay {
+            id,
+            speed,
+            skip_idle,
+            config,
+        } => {
+            let playback = cli::replay::Playback { speed, skip_idle };
+            cli::replay::replay(&mut open_store(&config)?, &id, playback, &mut out)?
         }
         Command::Verify {
             session,
@@ -455,9 +471,15 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Export {
             id,
             out: file,
+            format,
             config,
         } => {
-            cli::export::export(&mut open_store(&config)?, &id, &file, &mut out)?;
+            let mut store = open_store(&config)?;
+            if format == "asciicast" {
+                cli::export::export_asciicast(&mut store, &id, &file, &mut out)?;
+            } else {
+                cli::export::export(&mut store, &id, &file, &mut out)?;
+            }
         }
         Command::Prune {
             before,

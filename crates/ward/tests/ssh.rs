@@ -2,6 +2,7 @@
 //! status, what came back is recorded (masked), and refusals are recorded as denied.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use ward_testkit::{PASSWORD, Sshd, Ward, free_port, success};
@@ -139,9 +140,58 @@ fn ssh_exec_through_ward_is_relayed_and_recorded() {
     assert_eq!(exit["payload"]["status"], 3);
     let verify = ward.cli(&["verify", "--session", s["id"].as_str().expect("id")]);
     success(&verify);
-    let replay = success(&ward.cli(&["replay", s["id"].as_str().expect("id")]));
-    assert!(replay.contains("$ echo hello from web1"), "{replay}");
-    assert!(replay.contains("exit status 3"), "{replay}");
+    // The replay plays what the terminal showed (masked), at its pace.
+    let id = s["id"].as_str().expect("id");
+    let replay = success(&ward.cli(&["replay", id, "--speed", "4"]));
+    assert!(replay.contains("hello from web1"), "{replay}");
+    assert!(!replay.contains("4111 1111 1111 1111"), "{replay}");
+    // asciicast v2 for asciinema: a header, the command as a marker, the output.
+    let cast_file = ward.dir.join("session.cast");
+    success(&ward.cli(&[
+        "export",
+        id,
+        "--format",
+        "asciicast",
+        "--out",
+        cast_file.to_str().expect("path"),
+    ]));
+    let cast = std::fs::read_to_string(&cast_file).expect("cast");
+    let lines: Vec<serde_json::Value> = cast
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines[0]["version"], 2);
+    assert!(lines.iter().any(|l| {
+        l[1] == "m"
+            && l[2]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("$ echo hello")
+    }));
+    assert!(lines.iter().any(|l| {
+        l[1] == "o"
+            && l[2]
+                .as_str()
+                .unwrap_or_default()
+                .contains("hello from web1")
+    }));
+    // asciinema's own reader (Debian's package, which `.ci/run` installs) loads it and finds
+    // the output.
+    if std::env::var_os("CI").is_some() || Path::new("/usr/bin/asciinema").exists() {
+        let read = Command::new("/usr/bin/python3")
+            .args([
+                "-c",
+                "import sys\nfrom asciinema import asciicast\nwith asciicast.open_from_url(sys.argv[1]) as a:\n    print(''.join(e[2] for e in a.stdout_events()))",
+            ])
+            .arg(&cast_file)
+            .output()
+            .expect("asciinema's reader");
+        assert!(
+            String::from_utf8_lossy(&read.stdout).contains("hello from web1"),
+            "{}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+    }
 
     // An interactive shell on a terminal (`-tt`): what was typed runs, the screen is recorded.
     let shell = ssh_with(

@@ -11,10 +11,27 @@ const SHOWN_ROWS: usize = 20;
 /// Widest cell shown before it is cut.
 const CELL_WIDTH: usize = 40;
 
-pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
+/// How a terminal session plays back.
+#[derive(Debug, Clone, Copy)]
+pub struct Playback {
+    /// 2.0 plays twice as fast.
+    pub speed: f64,
+    /// Pauses longer than this many seconds are cut to it.
+    pub skip_idle: Option<f64>,
+}
+
+pub fn replay(
+    store: &mut Store,
+    id: &str,
+    playback: Playback,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let session = store.session(id)?;
     let sid = store.resolve_session(id)?;
     let events = store.events(sid)?;
+    if session.protocol == "ssh" {
+        return play(&events, playback, out);
+    }
     super::sessions::header(&session, out)?;
     writeln!(out)?;
     let start = Timestamp::parse_rfc3339(&session.started_at)
@@ -154,6 +171,32 @@ pub fn replay(store: &mut Store, id: &str, out: &mut impl Write) -> anyhow::Resu
             other => writeln!(out, "{stamp} {other} {p}")?,
         }
     }
+    Ok(())
+}
+
+/// Plays a terminal session's output as it came, at its pace (scaled by `speed`, pauses cut to
+/// `skip_idle`).
+fn play(
+    events: &[ward_audit::query::EventRow],
+    playback: Playback,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut last: Option<i64> = None;
+    for e in events.iter().filter(|e| e.kind == "term.output") {
+        let at = Timestamp::parse_rfc3339(&e.at).map(|t| t.0).unwrap_or(0);
+        if let Some(before) = last {
+            let mut pause = (at - before).max(0) as f64 / 1e9 / playback.speed.max(0.01);
+            if let Some(cap) = playback.skip_idle {
+                pause = pause.min(cap);
+            }
+            out.flush()?;
+            std::thread::sleep(std::time::Duration::from_secs_f64(pause));
+        }
+        last = Some(at);
+        let data = e.payload.get("data").and_then(Value::as_str).unwrap_or("");
+        out.write_all(data.as_bytes())?;
+    }
+    out.flush()?;
     Ok(())
 }
 

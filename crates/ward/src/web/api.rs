@@ -534,19 +534,51 @@ pub(super) async fn events(
     }))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct ExportQuery {
+    format: Option<String>,
+}
+
 /// The session's export bundle (`ward.bundle.v1`), verifiable offline with
-/// `ward verify --bundle`. Recorded as a `ui.view` in the viewer's session.
+/// `ward verify --bundle`; or, with `format=asciicast`, a terminal session as asciicast v2.
+/// Recorded as a `ui.view` in the viewer's session.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/export", tag = "sessions",
-    params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/json", description = "the bundle, as a download"),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path), ("format" = Option<String>, Query, description = "`bundle` (default) or `asciicast`")),
+    responses((status = 200, content_type = "application/json", description = "the bundle (or asciicast), as a download"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn export(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let viewer = web.viewer(&headers)?;
     let (session, sid) = web.visible(&viewer, &id)?;
+    match q.format.as_deref() {
+        None | Some("bundle") => {}
+        Some("asciicast") => {
+            let events = web.with_store(|s| s.events(sid))?;
+            let cast = crate::asciicast::asciicast(&session, &events);
+            viewer.viewed(&session.id, "asciicast").await;
+            let disposition = format!("attachment; filename=\"ward-session-{}.cast\"", session.id);
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "application/x-asciicast".to_owned()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                cast,
+            )
+                .into_response());
+        }
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("no export format `{other}`: use `bundle` or `asciicast`"),
+            ));
+        }
+    }
     let bundle = web.with_store(|s| s.export(sid))?;
     let body = serde_json::to_vec_pretty(&bundle).map_err(ApiError::internal)?;
     viewer.viewed(&session.id, "export").await;

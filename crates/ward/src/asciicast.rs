@@ -1,0 +1,142 @@
+//! A recorded terminal session as asciicast v2, the format asciinema's player and tools read:
+//! a JSON header line, then `[seconds, "o", text]` for output, `[seconds, "r", "COLSxROWS"]`
+//! for a resize and `[seconds, "m", label]` markers where a command started.
+
+use serde_json::{Value, json};
+use ward_audit::query::{EventRow, SessionRow};
+use ward_core::Timestamp;
+
+/// The terminal size when the recording names none.
+const DEFAULT_SIZE: (u64, u64) = (80, 24);
+
+fn size(e: &EventRow) -> Option<(u64, u64)> {
+    Some((
+        e.payload.get("cols")?.as_u64()?,
+        e.payload.get("rows")?.as_u64()?,
+    ))
+}
+
+/// The asciicast of `session` from its `events`.
+pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
+    let start = Timestamp::parse_rfc3339(&session.started_at)
+        .map(|t| t.0)
+        .unwrap_or(0);
+    let seconds = |e: &EventRow| {
+        let at = Timestamp::parse_rfc3339(&e.at)
+            .map(|t| t.0)
+            .unwrap_or(start);
+        (((at - start).max(0) as f64) / 1e9 * 1e6).round() / 1e6
+    };
+    let first_size = events
+        .iter()
+        .find(|e| e.kind == "term.resize")
+        .and_then(size)
+        .unwrap_or(DEFAULT_SIZE);
+    let header = json!({
+        "version": 2,
+        "width": first_size.0,
+        "height": first_size.1,
+        "timestamp": start / 1_000_000_000,
+        "title": format!("{}@{}", session.user, session.resource),
+        "env": { "TERM": "xterm-256color" },
+    });
+    let mut out = header.to_string();
+    out.push('\n');
+    let mut sized = false;
+    for e in events {
+        let text = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default();
+        let line = match e.kind.as_str() {
+            "term.output" => json!([seconds(e), "o", text("data")]),
+            "term.resize" => {
+                // The first size is the header's.
+                let Some((cols, rows)) = size(e) else {
+                    continue;
+                };
+                if !sized {
+                    sized = true;
+                    continue;
+                }
+                json!([seconds(e), "r", format!("{cols}x{rows}")])
+            }
+            "exec.command" => {
+                let label = match (e.payload.get("shell"), e.payload.get("subsystem")) {
+                    (Some(_), _) => "shell".to_owned(),
+                    (_, Some(s)) => format!("subsystem {}", s.as_str().unwrap_or_default()),
+                    _ => format!("$ {}", text("command")),
+                };
+                json!([seconds(e), "m", label])
+            }
+            _ => continue,
+        };
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, at: &str, kind: &str, payload: Value) -> EventRow {
+        EventRow {
+            seq,
+            at: at.into(),
+            kind: kind.into(),
+            payload,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn output_resizes_and_markers_with_offsets_from_the_start() {
+        let session: SessionRow = serde_json::from_value(json!({
+            "id": "x", "user": "alice", "groups": [], "auth_method": "password", "resource": "web1",
+            "protocol": "ssh", "client_addr": "", "started_at": "2026-11-26T10:00:00Z",
+            "ended_at": null, "outcome": null, "bytes_up": 0, "bytes_down": 0, "event_count": 5
+        }))
+        .expect("row");
+        let events = [
+            event(
+                1,
+                "2026-11-26T10:00:00.5Z",
+                "term.resize",
+                json!({ "cols": 120, "rows": 40 }),
+            ),
+            event(
+                2,
+                "2026-11-26T10:00:01Z",
+                "exec.command",
+                json!({ "shell": true }),
+            ),
+            event(
+                3,
+                "2026-11-26T10:00:01.25Z",
+                "term.output",
+                json!({ "data": "$ ls\r\n" }),
+            ),
+            event(
+                4,
+                "2026-11-26T10:00:02Z",
+                "term.resize",
+                json!({ "cols": 100, "rows": 30 }),
+            ),
+            event(5, "2026-11-26T10:00:03Z", "auth", json!({})),
+        ];
+        let cast = asciicast(&session, &events);
+        let lines: Vec<Value> = cast
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(lines[0]["version"], 2);
+        assert_eq!(
+            (lines[0]["width"].clone(), lines[0]["height"].clone()),
+            (json!(120), json!(40))
+        );
+        assert_eq!(lines[0]["title"], "alice@web1");
+        assert_eq!(lines[1], json!([1.0, "m", "shell"]));
+        assert_eq!(lines[2], json!([1.25, "o", "$ ls\r\n"]));
+        assert_eq!(lines[3], json!([2.0, "r", "100x30"]));
+        assert_eq!(lines.len(), 4);
+    }
+}
