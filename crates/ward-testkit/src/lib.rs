@@ -20,7 +20,7 @@ pub use gateway::{Ward, WardBuilder, psql, run, success};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
-pub use sshd::Sshd;
+pub use sshd::{Sshd, ssh_client};
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
 
 /// The password the harness gives every user and upstream role.

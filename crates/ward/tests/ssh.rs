@@ -1,71 +1,13 @@
 //! OpenSSH's `ssh` through Ward to a real `sshd`: a command runs with its output and exit
 //! status, what came back is recorded (masked), and refusals are recorded as denied.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use ward_testkit::{PASSWORD, Sshd, Ward, free_port, success};
+use ward_testkit::{PASSWORD, Sshd, Ward, free_port, ssh_client, success};
 
-/// `ssh` as a person runs it, the password typed through SSH_ASKPASS.
 fn ssh(ward: &Ward, port: u16, user: &str, password: &str, command: &str) -> Output {
-    ssh_with(ward, port, user, password, &[command], None)
-}
-
-/// `ssh` with more arguments, and what to type on its standard input.
-fn ssh_with(
-    ward: &Ward,
-    port: u16,
-    user: &str,
-    password: &str,
-    args: &[&str],
-    input: Option<&str>,
-) -> Output {
-    let askpass = ward
-        .dir
-        .join(format!("askpass-{}", free_port().unwrap_or(0)));
-    std::fs::write(
-        &askpass,
-        format!("#!/bin/sh\nprintf '%s\\n' '{password}'\n"),
-    )
-    .expect("askpass");
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&askpass)
-        .status()
-        .expect("chmod");
-    let mut child = Command::new("ssh")
-        .args(["-p", &port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("{user}@127.0.0.1"))
-        .args(args)
-        .env("SSH_ASKPASS", &askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env("DISPLAY", ":0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ssh");
-    let mut stdin = child.stdin.take().expect("stdin");
-    if let Some(text) = input {
-        let _ = stdin.write_all(text.as_bytes());
-    }
-    drop(stdin);
-    child.wait_with_output().expect("ssh")
+    ssh_client(&ward.dir, port, user, password, &[command], None)
 }
 
 #[test]
@@ -194,8 +136,8 @@ fn ssh_exec_through_ward_is_relayed_and_recorded() {
     }
 
     // An interactive shell on a terminal (`-tt`): what was typed runs, the screen is recorded.
-    let shell = ssh_with(
-        &ward,
+    let shell = ssh_client(
+        &ward.dir,
         port,
         "alice:web1",
         PASSWORD,
