@@ -4,6 +4,12 @@
 // node e2e/run.mjs --url https://127.0.0.1:PORT --user alice --password PW \
 //   --auditor-user audrey --auditor-password PW2 --search TEXT \
 //   --masked-session ID --tampered-session ID --forbidden-session ID [--out e2e-output]
+//   [--terminal-session ID --terminal-text TEXT]
+//
+// The optional terminal step (both --terminal-* args together) replays an ssh session as the
+// auditor: play, "Jump to end", the player's text contains TEXT, the command marker list is
+// non-empty. It runs right after integrity-tampered, so later screenshot numbers shift by one
+// when it is enabled; without the args the steps and their numbers are unchanged.
 //
 // Drives the system Chromium (/usr/bin/chromium) with playwright-core; never downloads a browser.
 import fs from 'node:fs';
@@ -27,13 +33,14 @@ function parseArgs(argv) {
   }
   const missing = REQUIRED.filter((k) => !o[k]);
   if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
+  if (!o['terminal-session'] !== !o['terminal-text']) die('--terminal-session and --terminal-text must be given together');
   o.url = o.url.replace(/\/+$/, '');
   return o;
 }
 
 function die(msg) {
   console.error(`error: ${msg}`);
-  console.error(`usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR]`);
+  console.error(`usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR] [--terminal-session ID --terminal-text TEXT]`);
   process.exit(1);
 }
 
@@ -240,6 +247,41 @@ await step('integrity-tampered', async () => {
   check(detail.length > 0, 'tampered session badge shows no detail text');
   console.log(`   tampered: status=${await b.getAttribute('data-status')} detail=${JSON.stringify(detail)}`);
 });
+
+// 4b. optional: terminal replay of an ssh session (asciicast player)
+if (opt['terminal-session']) {
+  await step('terminal-replay', async () => {
+    await openSession(opt['terminal-session']);
+    await page.locator(tid('session-detail')).waitFor({ state: 'visible' });
+    // the player, or the error banner if the recording cannot be loaded
+    await page.locator(`${tid('terminal-player')}, ${tid('terminal-error')}`).first().waitFor({ state: 'visible' });
+    const err = page.locator(tid('terminal-error'));
+    if (await err.count()) throw new Error(`terminal player failed to load: ${(await err.innerText()).trim()}`);
+    await page.click(tid('terminal-play'));
+    await page.waitForTimeout(300);
+    await page.click(tid('terminal-seek-end'));
+    const norm = (s) => s.replace(/\s+/g, ' ').trim();
+    try {
+      await page.waitForFunction(
+        (needle) => {
+          const el = document.querySelector('[data-testid="terminal-player"]');
+          return !!el && (el.textContent || '').replace(/\s+/g, ' ').includes(needle);
+        },
+        norm(opt['terminal-text']),
+        { timeout: 5000 },
+      );
+    } catch {
+      // the visible rows only (the container also holds xterm's <style> elements)
+      const text = norm(await page.locator(`${tid('terminal-player')} .xterm-rows`).first().innerText().catch(() => ''));
+      throw new Error(`terminal text does not contain ${JSON.stringify(opt['terminal-text'])}; it ends with: ${JSON.stringify(text.slice(-200))}`);
+    }
+    const markers = await page.locator(`${tid('terminal-markers')} ${tid('terminal-marker')}`).count();
+    check(markers > 0, 'the terminal player shows no command markers');
+    const pos = await page.getAttribute(tid('terminal-player'), 'data-position');
+    const dur = await page.getAttribute(tid('terminal-player'), 'data-duration');
+    console.log(`   replayed to ${pos}/${dur} s; ${markers} command marker(s); text found`);
+  });
+}
 
 // 5. non-auditor: forbidden session, own sessions only
 await step('logout-auditor', async () => {

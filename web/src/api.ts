@@ -132,6 +132,29 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
   return data as T;
 }
 
+/** GET a non-JSON resource (e.g. an asciicast); errors are JSON like every other call. */
+async function requestText(path: string, accept: string): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(path, { headers: { Accept: `${accept}, application/json` }, credentials: 'same-origin' });
+  } catch (e) {
+    throw new ApiError(0, 'network', `Cannot reach Ward: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let err: { error?: string; message?: string } = {};
+    try {
+      err = JSON.parse(text) ?? {};
+    } catch {
+      /* not JSON */
+    }
+    const code = err.error ?? `http_${res.status}`;
+    if (res.status === 401 && onUnauthenticated) onUnauthenticated();
+    throw new ApiError(res.status, code, err.message ?? defaultMessage(res.status, code));
+  }
+  return text;
+}
+
 function defaultMessage(status: number, code: string): string {
   switch (code) {
     case 'bad_credentials':
@@ -173,4 +196,6 @@ export const api = {
       `/api/v1/sessions/${encodeURIComponent(id)}/events?after_seq=${afterSeq}&limit=${limit}`,
     ),
   exportUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export`,
+  asciicastUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export?format=asciicast`,
+  asciicast: (id: string) => requestText(api.asciicastUrl(id), 'application/x-asciicast'),
 };

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, free_port, psql, success};
+use ward_testkit::{
+    ClusterOptions, PASSWORD, Postgres, Sshd, Ward, free_port, psql, ssh_client, success,
+};
 
 /// A browser-like HTTP client: curl with its own cookie jar.
 struct Client {
@@ -75,16 +77,33 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(None)
+}
+
+/// With `sshd`, Ward also serves SSH (on the returned port) with that host as resource `web1`,
+/// which auditors may reach.
+fn setup_with(sshd: Option<(&mut Sshd, u16)>) -> Setup {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let mut builder = Ward::builder(env!("CARGO_BIN_EXE_ward"))
         .postgres_resource("shop", &pg)
         .grant("dev", "shop")
         .grant("auditors", "shop")
         .user("alice", &["dev"])
         .user("audrey", &["auditors"])
-        .web(free_port().expect("port"))
-        .start()
-        .expect("ward");
+        .web(free_port().expect("port"));
+    if let Some((sshd, port)) = &sshd {
+        builder = builder.ssh(*port).grant("auditors", "web1").config(&format!(
+            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
+            sshd.address(),
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+            sshd.host_key
+        ));
+    }
+    let ward = builder.start().expect("ward");
+    if let Some((sshd, _)) = sshd {
+        sshd.start(&ward.dir.join("ssh_client_key.pub"))
+            .expect("sshd");
+    }
     success(&psql(
         &ward.url("alice", "shop"),
         &[
@@ -320,13 +339,37 @@ fn ui_end_to_end_in_chromium() {
         eprintln!("skipped: chromium, web/e2e/run.mjs or web/dist missing");
         return;
     }
-    let s = setup();
-    // A second session for alice to be refused to mallory... and a tampered one.
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let ssh_port = free_port().expect("port");
+    let s = setup_with(Some((&mut sshd, ssh_port)));
+    // A terminal session to play back.
+    let shell = ssh_client(
+        &s.ward.dir,
+        ssh_port,
+        "audrey:web1",
+        PASSWORD,
+        &["-tt"],
+        Some("echo terminal says $((6*7)) hello\nexit\n"),
+    );
+    assert!(
+        String::from_utf8_lossy(&shell.stdout).contains("terminal says 42 hello"),
+        "{}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
+    let terminal = s
+        .ward
+        .wait_for_session(|x| x["protocol"] == "ssh" && !x["ended_at"].is_null())
+        .iter()
+        .find(|x| x["protocol"] == "ssh")
+        .and_then(|x| x["id"].as_str())
+        .expect("the terminal session")
+        .to_owned();
+    // A second session for audrey, tampered with.
     success(&psql(&s.ward.url("audrey", "shop"), &["-c", "select 2"]));
-    let sessions = s.ward.wait_sessions(3);
+    let sessions = s.ward.wait_sessions(4);
     let tampered = sessions
         .iter()
-        .filter(|x| x["user"] == "audrey")
+        .filter(|x| x["user"] == "audrey" && x["protocol"] == "postgres")
         .filter_map(|x| x["id"].as_str())
         .find(|id| *id != s.audrey_session)
         .expect("second audrey session")
@@ -352,6 +395,8 @@ fn ui_end_to_end_in_chromium() {
         .args(["--masked-session", &s.card_session])
         .args(["--tampered-session", &tampered])
         .args(["--forbidden-session", &s.audrey_session])
+        .args(["--terminal-session", &terminal])
+        .args(["--terminal-text", "terminal says 42 hello"])
         .arg("--out")
         .arg(&out_dir)
         .current_dir(web_dir())

@@ -7,8 +7,8 @@ import { IntegrityBadge, OutcomeBadge } from '../components/Bits';
 import { DbTimeline } from '../components/DbTimeline';
 
 /**
- * Recording views. The DB timeline is the only one today; a terminal player for
- * `term.*` sessions plugs in here (add an entry and a predicate).
+ * Recording views: the first applicable one is shown, others are tabs. SSH sessions get the
+ * terminal player (asciicast export) plus the raw event timeline as a second tab.
  */
 interface RecordingView {
   id: string;
@@ -17,9 +17,33 @@ interface RecordingView {
   component: FunctionComponent<{ session: Session; focusSeq?: number | null }>;
 }
 
+/** The terminal player pulls in xterm.js (~330 kB): load it only when an ssh session is opened. */
+function TerminalView({ session }: { session: Session }) {
+  const [Player, setPlayer] = useState<FunctionComponent<{ session: Session }> | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    import('../components/TerminalPlayer').then(
+      (m) => !cancelled && setPlayer(() => m.TerminalPlayer),
+      (e: Error) => !cancelled && setFailed(e.message),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+  if (failed)
+    return (
+      <div class="banner banner-error" role="alert">
+        Could not load the terminal player: {failed}
+      </div>
+    );
+  return Player ? <Player session={session} /> : <p class="muted">Loading player…</p>;
+}
+
 const VIEWS: RecordingView[] = [
+  { id: 'term', label: 'Terminal', applies: (s) => s.protocol === 'ssh', component: TerminalView },
   { id: 'db', label: 'Database timeline', applies: (s) => s.protocol !== 'ssh', component: DbTimeline },
-  // { id: 'term', label: 'Terminal', applies: (s) => s.protocol === 'ssh', component: TerminalPlayer },
+  { id: 'events', label: 'Event timeline', applies: (s) => s.protocol === 'ssh', component: DbTimeline },
 ];
 
 export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
