@@ -124,31 +124,7 @@ enum Command {
         command: StoreCommand,
     },
     /// Log in through the server's identity provider and save a short-lived Ward token.
-    Login {
-        /// The Ward server's web address (default: the one logged in to last).
-        #[arg(long)]
-        server: Option<String>,
-        /// Which identity provider (OpenID Connect issuer, or SAML provider with --saml), when
-        /// the server has several.
-        #[arg(long)]
-        issuer: Option<String>,
-        /// Use the device flow: enter a code on another device's browser.
-        #[arg(long, conflicts_with = "saml")]
-        device: bool,
-        /// Log in through the server's SAML identity provider.
-        #[arg(long)]
-        saml: bool,
-        /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
-        #[arg(long)]
-        ca_cert: Option<PathBuf>,
-        /// Print the login address without trying to open a browser.
-        #[arg(long)]
-        no_browser: bool,
-        /// Print PGHOST, PGPORT, PGUSER, PGPASSWORD, … for any libpq tool (logging in only if
-        /// the saved token has expired).
-        #[arg(long)]
-        print_env: bool,
-    },
+    Login(cli::login::LoginOptions),
     /// Run a client through Ward with the saved token.
     Connect {
         #[command(subcommand)]
@@ -165,20 +141,7 @@ enum Command {
         command: ServiceAccountsCommand,
     },
     /// An MCP server on stdin/stdout for local AI agents, forwarding to Ward's MCP endpoint.
-    Mcp {
-        /// The Ward server's web address (default: the one `ward login` saved).
-        #[arg(long)]
-        server: Option<String>,
-        /// A service-account key (default: the Ward token `ward login` saved).
-        #[arg(long, env = "WARD_MCP_KEY", hide_env_values = true)]
-        key: Option<String>,
-        /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
-        #[arg(long)]
-        ca_cert: Option<PathBuf>,
-        /// The person a service account's agent acts for (recorded as claimed).
-        #[arg(long)]
-        on_behalf_of: Option<String>,
-    },
+    Mcp(cli::mcp::BridgeOptions),
     /// The keys checkpoints are signed with.
     Keys {
         #[command(subcommand)]
@@ -510,38 +473,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let config = Config::load(&config.config)?;
             cli::store::migrate(&config, &admin_url, &mut out)?;
         }
-        Command::Login {
-            server,
-            issuer,
-            device,
-            saml,
-            ca_cert,
-            no_browser,
-            print_env,
-        } => {
-            let options = cli::login::LoginOptions {
-                server,
-                issuer,
-                device,
-                saml,
-                ca_cert,
-                no_browser,
-                print_env,
-            };
+        Command::Login(options) => {
             runtime()?.block_on(cli::login::login(options, &mut out))?;
         }
-        Command::Mcp {
-            server,
-            key,
-            ca_cert,
-            on_behalf_of,
-        } => {
-            let options = cli::mcp::BridgeOptions {
-                server,
-                key,
-                ca_cert,
-                on_behalf_of,
-            };
+        Command::Mcp(options) => {
             // The bridge writes standard output from the runtime's threads.
             drop(out);
             runtime()?.block_on(cli::mcp::bridge(options))?;

@@ -116,14 +116,30 @@ impl Saved {
 }
 
 /// `ward login`'s options.
+#[derive(Debug, clap::Args)]
 pub struct LoginOptions {
+    /// The Ward server's web address (default: the one logged in to last).
+    #[arg(long)]
     pub server: Option<String>,
+    /// Which identity provider (OpenID Connect issuer, or SAML provider with --saml), when
+    /// the server has several.
+    #[arg(long)]
     pub issuer: Option<String>,
+    /// Use the device flow: enter a code on another device's browser.
+    #[arg(long, conflicts_with = "saml")]
     pub device: bool,
-    /// Log in through a SAML provider instead of OpenID Connect.
+    /// Log in through the server's SAML identity provider.
+    #[arg(long)]
     pub saml: bool,
+    /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
+    #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// Print the login address without trying to open a browser.
+    #[arg(long)]
     pub no_browser: bool,
+    /// Print PGHOST, PGPORT, PGUSER, PGPASSWORD, … for any libpq tool (logging in only if
+    /// the saved token has expired).
+    #[arg(long)]
     pub print_env: bool,
 }
 

@@ -13,10 +13,19 @@ use tokio::io::AsyncWriteExt;
 use super::login::Saved;
 
 /// `ward mcp`'s options; what is not given comes from `ward login`'s saved token.
+#[derive(Debug, clap::Args)]
 pub struct BridgeOptions {
+    /// The Ward server's web address (default: the one `ward login` saved).
+    #[arg(long)]
     pub server: Option<String>,
+    /// A service-account key (default: the Ward token `ward login` saved).
+    #[arg(long, env = "WARD_MCP_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// The CA certificate (or Ward's self-signed certificate) to trust for the server.
+    #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// The person a service account's agent acts for (recorded as claimed).
+    #[arg(long)]
     pub on_behalf_of: Option<String>,
 }
 
