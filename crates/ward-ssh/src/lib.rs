@@ -157,10 +157,21 @@ impl Connection {
             .await
     }
 
-    /// Records a refused login as a `denied` session.
-    async fn deny(&self, identity: Identity, resource: &str, auth: serde_json::Value) {
+    /// Records a refused login as a `denied` session: its authentication and, when it got that
+    /// far, the policy decision.
+    async fn deny(
+        &self,
+        identity: Identity,
+        resource: &str,
+        auth: serde_json::Value,
+        decision: Option<serde_json::Value>,
+    ) {
         let rec = self.start_record(identity, resource).await;
         rec.record(JsonBody(EventKind::Auth, auth)).await;
+        if let Some(decision) = decision {
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+        }
         rec.end(Outcome::Denied, 0, 0).await;
     }
 
@@ -168,7 +179,8 @@ impl Connection {
     async fn login(&mut self, user: &str, password: &str) -> bool {
         let Some((ward_user, resource)) = user.split_once(':') else {
             let auth = json!({ "method": "password", "user": user, "result": "refused", "reason": "the user name must be WARD-USER:RESOURCE" });
-            self.deny(Identity::unauthenticated(user), "", auth).await;
+            self.deny(Identity::unauthenticated(user), "", auth, None)
+                .await;
             return false;
         };
         let identity = match self
@@ -180,7 +192,7 @@ impl Connection {
             Ok(i) => i,
             Err(e) => {
                 let auth = json!({ "method": e.method(), "user": ward_user, "result": "failed", "reason": e.to_string() });
-                self.deny(Identity::unauthenticated(ward_user), resource, auth)
+                self.deny(Identity::unauthenticated(ward_user), resource, auth, None)
                     .await;
                 return false;
             }
@@ -189,11 +201,7 @@ impl Connection {
         let Some(target) = self.gw.resource(resource).cloned() else {
             let decision =
                 json!({ "allowed": false, "resource": resource, "reason": "no such resource" });
-            let rec = self.start_record(identity, resource).await;
-            rec.record(JsonBody(EventKind::Auth, auth)).await;
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            rec.end(Outcome::Denied, 0, 0).await;
+            self.deny(identity, resource, auth, Some(decision)).await;
             return false;
         };
         let now = time::OffsetDateTime::now_utc();
@@ -207,11 +215,7 @@ impl Connection {
                 _ => "no grant",
             };
             let decision = json!({ "allowed": false, "resource": resource, "reason": reason });
-            let rec = self.start_record(identity, resource).await;
-            rec.record(JsonBody(EventKind::Auth, auth)).await;
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            rec.end(Outcome::Denied, 0, 0).await;
+            self.deny(identity, resource, auth, Some(decision)).await;
             return false;
         };
         let upstream_user = grant.upstream_user(&target).to_owned();
