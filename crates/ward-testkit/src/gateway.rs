@@ -67,6 +67,19 @@ impl WardBuilder {
         self
     }
 
+    /// An SSH resource `name` for `sshd` (its host key pinned), logging in as the user the
+    /// harness runs as (root in CI).
+    pub fn ssh_resource(mut self, name: &str, sshd: &crate::Sshd) -> Self {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let _ = write!(
+            self.resources,
+            "\n[[resources]]\nname = \"{name}\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{user}\"\nhost_key = \"{}\"\n",
+            sshd.address(),
+            sshd.host_key
+        );
+        self
+    }
+
     pub fn grant(mut self, group: &str, resource: &str) -> Self {
         let _ = write!(
             self.grants,

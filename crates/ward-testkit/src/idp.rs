@@ -26,6 +26,20 @@ fn tools_dir() -> PathBuf {
     tools("oidc-idp")
 }
 
+/// Runs the scripted browser (`tools/oidc-idp/browser.mjs MODE ARGS`), trusting Ward's
+/// certificate: its JSON line and exit status. It logs in at the OpenID Connect provider's and
+/// the SAML provider's pages alike.
+pub fn browser(mode: &str, args: &[&str], ward_ca: &Path) -> Output {
+    Command::new("node")
+        .arg(tools_dir().join("browser.mjs"))
+        .arg(mode)
+        .args(args)
+        .env("NODE_EXTRA_CA_CERTS", ward_ca)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running browser.mjs: {e}"))
+}
+
 /// A user of the provider.
 pub struct IdpUser<'a> {
     pub username: &'a str,
@@ -160,18 +174,6 @@ impl Idp {
             issuer,
             keys,
         })
-    }
-
-    /// Runs the scripted browser (`browser.mjs MODE ARGS`): its JSON line and exit status.
-    pub fn browser(&self, mode: &str, args: &[&str], ward_ca: &Path) -> Output {
-        Command::new("node")
-            .arg(tools_dir().join("browser.mjs"))
-            .arg(mode)
-            .args(args)
-            .env("NODE_EXTRA_CA_CERTS", ward_ca)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("running browser.mjs: {e}"))
     }
 
     /// A token from `mint.mjs`: `key` is `RS256`, `ES256`, `EdDSA`, `foreign`, `none` or

@@ -17,7 +17,7 @@ mod sshd;
 
 pub use attacker::sqlite_without_triggers;
 pub use gateway::{Ward, WardBuilder, psql, run, success};
-pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser};
+pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
 pub use sshd::{Sshd, ssh_client};

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use ward_testkit::{
-    CLIENT_SECRET, ClusterOptions, Idp, IdpUser, PASSWORD, Postgres, Ward, free_port, success,
+    CLIENT_SECRET, ClusterOptions, Idp, IdpUser, PASSWORD, Postgres, Ward, browser, free_port,
+    success,
 };
 
 const ALICE_PW: &str = "alice-idp-password";
@@ -112,7 +113,7 @@ impl Setup {
         };
         let mut args = vec!["--url", &url, "--username", user, "--password", password];
         args.extend_from_slice(extra);
-        let browser = self.idp.browser("code", &args, &ca);
+        let browser = browser("code", &args, &ca);
         let rest: Vec<String> = lines.map_while(Result::ok).collect();
         let mut out = login.wait_with_output().expect("ward login");
         out.stderr = format!("{seen}{}", rest.join("\n")).into_bytes();
@@ -313,7 +314,7 @@ fn device_flow_login() {
         .expect("verification URI")
         .to_owned();
     let code = line.rsplit(' ').next().expect("code").to_owned();
-    let browser = s.idp.browser(
+    let browser = browser(
         "device",
         &[
             "--url",
@@ -546,7 +547,7 @@ fn web_ui_sign_in_through_the_issuer() {
     let s = setup("web");
     let ca = s.ward.ca_cert();
     let start = format!("{}/auth/web/login?issuer=corp", s.ward.web_url());
-    let browser = s.idp.browser(
+    let browser = browser(
         "code",
         &[
             "--url",

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::Digest as _;
-use ward_testkit::{ClusterOptions, IdpUser, Postgres, SamlIdp, Ward, free_port, success};
+use ward_testkit::{ClusterOptions, IdpUser, Postgres, SamlIdp, Ward, browser, free_port, success};
 
 const PW: &str = "alice-saml-password";
 
@@ -176,23 +176,11 @@ fn saml_login_then_psql_with_the_ward_token() {
         .map_while(Result::ok)
         .find(|l| l.starts_with("https://"))
         .expect("login URL");
-    let browser = Command::new("node")
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tools/oidc-idp/browser.mjs"),
-        )
-        .args([
-            "code",
-            "--url",
-            &url,
-            "--username",
-            "alice",
-            "--password",
-            PW,
-        ])
-        .env("NODE_EXTRA_CA_CERTS", &ca)
-        .output()
-        .expect("browser");
+    let browser = browser(
+        "code",
+        &["--url", &url, "--username", "alice", "--password", PW],
+        &ca,
+    );
     assert!(browser.status.success(), "browser: {}", text(&browser));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = login.wait().expect("ward login");
@@ -285,23 +273,11 @@ fn web_ui_sign_in_through_saml() {
     let s = setup();
     let ca = s.ward.ca_cert();
     let start = format!("{}/auth/web/saml?issuer=corp", s.ward.web_url());
-    let browser = Command::new("node")
-        .arg(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tools/oidc-idp/browser.mjs"),
-        )
-        .args([
-            "code",
-            "--url",
-            &start,
-            "--username",
-            "alice",
-            "--password",
-            PW,
-        ])
-        .env("NODE_EXTRA_CA_CERTS", &ca)
-        .output()
-        .expect("browser");
+    let browser = browser(
+        "code",
+        &["--url", &start, "--username", "alice", "--password", PW],
+        &ca,
+    );
     assert!(browser.status.success(), "browser: {}", text(&browser));
     let sessions = s.ward.wait_for_session(|x| x["protocol"] == "web");
     let web = sessions

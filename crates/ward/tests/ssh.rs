@@ -19,12 +19,7 @@ fn ssh_exec_through_ward_is_relayed_and_recorded() {
         .user("alice", &["ops"])
         .user("bob", &["interns"])
         .grant("ops", "web1")
-        .config(&format!(
-            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
-            sshd.address(),
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-            sshd.host_key
-        ))
+        .ssh_resource("web1", &sshd)
         .start()
         .expect("ward");
     sshd.start(&ward.dir.join("ssh_client_key.pub"))
@@ -184,12 +179,7 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
     let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
         .web(free_port().expect("port"))
         .grant("agents", "web1")
-        .config(&format!(
-            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
-            sshd.address(),
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-            sshd.host_key
-        ))
+        .ssh_resource("web1", &sshd)
         .start()
         .expect("ward");
     sshd.start(&ward.dir.join("ssh_client_key.pub"))

@@ -92,12 +92,10 @@ fn setup_with(sshd: Option<(&mut Sshd, u16)>) -> Setup {
         .user("audrey", &["auditors"])
         .web(free_port().expect("port"));
     if let Some((sshd, port)) = &sshd {
-        builder = builder.ssh(*port).grant("auditors", "web1").config(&format!(
-            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{}\"\nhost_key = \"{}\"\n",
-            sshd.address(),
-            std::env::var("USER").unwrap_or_else(|_| "root".into()),
-            sshd.host_key
-        ));
+        builder = builder
+            .ssh(*port)
+            .grant("auditors", "web1")
+            .ssh_resource("web1", sshd);
     }
     let ward = builder.start().expect("ward");
     if let Some((sshd, _)) = sshd {
