@@ -102,6 +102,8 @@ fn search_text(r: &EventRow) -> Option<SearchText> {
     let field = match r.kind {
         "db.query" | "agent.note" => "text",
         "exec.command" => "command",
+        "term.input" => "data",
+        "file.transfer" | "file.op" => "path",
         _ => return None,
     };
     if r.compressed {

@@ -18,7 +18,7 @@ pub mod users;
 pub mod verify;
 
 pub use recorder::{
-    EventBody, JsonBody, KeySource, MaskedJson, Recorder, RecorderOptions, SessionRecorder,
-    SessionStart,
+    EventBody, JsonBody, KeySource, MaskedJson, PremaskedJson, Recorder, RecorderOptions,
+    SessionRecorder, SessionStart,
 };
 pub use store::{Location, Store, StoreError};

@@ -70,6 +70,21 @@ impl EventBody for MaskedJson {
     }
 }
 
+/// A JSON payload whose client or server text the session already masked with its own masker
+/// (a [`ward_mask::StreamMasker`] that follows a secret across chunks), with what that masking
+/// found, which joins the session's `mask.applied`.
+pub struct PremaskedJson(pub EventKind, pub serde_json::Value, pub MaskReport);
+
+impl EventBody for PremaskedJson {
+    fn kind(&self) -> EventKind {
+        self.0
+    }
+    fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, report: &mut MaskReport) {
+        report.merge(&self.2);
+        let _ = serde_json::to_writer(out, &self.1);
+    }
+}
+
 fn mask_strings(
     v: &serde_json::Value,
     mask: &Masker,

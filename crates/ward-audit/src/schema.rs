@@ -153,10 +153,26 @@ CREATE INDEX event_text_tsv ON event_text USING GIN (tsv);
 CREATE INDEX event_text_session ON event_text (session_id);
 "#;
 
+/// Migration 4: SSH public keys registered for local users (`ward users add-key`), by their
+/// SHA-256 fingerprint. Not evidence: a key can be removed.
+const V4: &str = r#"
+CREATE TABLE user_keys (
+    fingerprint TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    public_key  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX user_keys_name ON user_keys (name);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 3] =
-    [(1, V1, None), (2, V2, None), (3, V3, Some(V3_POSTGRES))];
+const MIGRATIONS: [(i64, &str, Option<&str>); 4] = [
+    (1, V1, None),
+    (2, V2, None),
+    (3, V3, Some(V3_POSTGRES)),
+    (4, V4, None),
+];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
 /// types (`BLOB`, `INTEGER`) and SQLite's `WITHOUT ROWID`.
@@ -179,7 +195,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

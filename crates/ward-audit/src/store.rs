@@ -25,6 +25,9 @@ pub enum StoreError {
     NoSuchSession(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The change contradicts what is stored (a key already registered for another user).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<postgres::Error> for StoreError {
@@ -131,8 +134,8 @@ impl Store {
     }
 
     /// Sets up (or upgrades) a PostgreSQL store as its owner and lets `runtime_role` read and
-    /// append: SELECT and INSERT on every table, UPDATE on `users` only. Returns the versions
-    /// applied.
+    /// append: SELECT and INSERT on every table, UPDATE on `users` and DELETE on `user_keys`
+    /// (neither is evidence). Returns the versions applied.
     pub fn migrate_postgres(admin_url: &str, runtime_role: &str) -> Result<Vec<i64>, StoreError> {
         let mut db = connect(admin_url)?;
         let applied = schema::migrate(&mut db)?;
@@ -142,7 +145,7 @@ impl Store {
             grants.push_str(&format!("GRANT SELECT, INSERT ON {t} TO {role};\n"));
         }
         grants.push_str(&format!(
-            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
+            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

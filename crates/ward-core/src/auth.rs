@@ -37,4 +37,19 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Identity, AuthError
 /// service-account key or an OpenID Connect token.
 pub trait Authenticator: Send + Sync + 'static {
     fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str) -> AuthFuture<'a>;
+
+    /// Checks a key an SSH client proved it holds (its signature is already verified).
+    fn authenticate_key<'a>(&'a self, user: &'a str, key: KeyLogin<'a>) -> AuthFuture<'a>;
+}
+
+/// A key an SSH client logged in with.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyLogin<'a> {
+    /// A public key registered for a local user (`ward users add-key`), by its SHA-256
+    /// fingerprint.
+    Registered { fingerprint: &'a str },
+    /// A certificate Ward's user CA signed (its signature, validity and principal already
+    /// checked) for the Ward credential `credential` (the certificate's key id): the
+    /// credential must still be usable.
+    Certificate { credential: &'a str },
 }

@@ -292,6 +292,18 @@ pub enum UpstreamTls {
     VerifyFull,
 }
 
+/// How Ward logs in to an SSH host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SshLogin {
+    /// With Ward's client key, which the account's `authorized_keys` lists.
+    #[default]
+    Key,
+    /// With a certificate for that key, valid for a minute, signed by Ward's upstream CA,
+    /// which the host's `TrustedUserCAKeys` lists.
+    Certificate,
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
@@ -307,6 +319,9 @@ pub struct Resource {
     /// SSH: the upstream's host public key as `known_hosts` holds it (`ssh-ed25519 AAAA…`);
     /// Ward refuses a server that presents another.
     pub host_key: Option<String>,
+    /// SSH: how Ward logs in to the host.
+    #[serde(default)]
+    pub login: SshLogin,
     /// Name of an environment variable holding the upstream password.
     pub password_env: Option<String>,
     /// File holding the upstream password (trailing newline ignored).

@@ -40,6 +40,14 @@ pub enum EventKind {
     TermOutput,
     #[serde(rename = "term.resize")]
     TermResize,
+    #[serde(rename = "term.input")]
+    TermInput,
+    #[serde(rename = "file.transfer")]
+    FileTransfer,
+    #[serde(rename = "file.op")]
+    FileOp,
+    #[serde(rename = "net.forward")]
+    NetForward,
     #[serde(rename = "agent.note")]
     AgentNote,
     #[serde(rename = "ui.view")]
@@ -49,7 +57,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -67,6 +75,10 @@ impl EventKind {
         EventKind::ExecExit,
         EventKind::TermOutput,
         EventKind::TermResize,
+        EventKind::TermInput,
+        EventKind::FileTransfer,
+        EventKind::FileOp,
+        EventKind::NetForward,
         EventKind::AgentNote,
         EventKind::UiView,
         EventKind::SessionEnd,
@@ -91,6 +103,10 @@ impl EventKind {
             EventKind::ExecExit => "exec.exit",
             EventKind::TermOutput => "term.output",
             EventKind::TermResize => "term.resize",
+            EventKind::TermInput => "term.input",
+            EventKind::FileTransfer => "file.transfer",
+            EventKind::FileOp => "file.op",
+            EventKind::NetForward => "net.forward",
             EventKind::AgentNote => "agent.note",
             EventKind::UiView => "ui.view",
             EventKind::SessionEnd => "session.end",

@@ -159,6 +159,14 @@ impl Denial {
         }
     }
 
+    /// What an SSH client reads when a command is denied.
+    pub fn command_message(&self) -> String {
+        format!(
+            "Ward: command denied by guardrail \"{}\": it matches the rule's pattern; it was not run",
+            self.rule
+        )
+    }
+
     /// What the client reads.
     pub fn message(&self) -> String {
         let why = match &self.reason {
@@ -186,6 +194,18 @@ enum Parsed {
 }
 
 impl SessionGuardrails {
+    /// Checks a shell command (an SSH exec request, or a line typed into a shell): only the
+    /// rules' patterns apply, since statement kinds are SQL.
+    pub fn check_command(&self, text: &[u8]) -> Option<Denial> {
+        self.rules
+            .iter()
+            .find(|rule| rule.pattern.as_ref().is_some_and(|p| p.is_match(text)))
+            .map(|rule| Denial {
+                rule: rule.name.clone(),
+                reason: Reason::Pattern,
+            })
+    }
+
     /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
     /// order, that denies it says why. A multi-statement text is checked statement by statement.
     pub fn check(&self, text: &[u8]) -> Option<Denial> {

@@ -1,11 +1,14 @@
-//! Ward's SSH keys: its host key (what clients pin) and its client key (what hosts authorize),
-//! Ed25519, in OpenSSH format, created on first start (mode 0600, with a `.pub` beside).
+//! Ward's SSH keys, Ed25519, in OpenSSH format, created on first start (mode 0600, with a
+//! `.pub` beside): its host key (what clients pin), its client key (what hosts authorize), its
+//! user CA (signs people's certificates after `ward login`) and its upstream CA (signs its own
+//! certificates for hosts that trust it), and the certificates they sign.
 
 use std::path::Path;
 
 use russh::keys::ssh_key::LineEnding;
+use russh::keys::ssh_key::certificate::{Builder, CertType};
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::{HashAlg, PrivateKey, PublicKey};
+use russh::keys::{Certificate, HashAlg, PrivateKey, PublicKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -42,4 +45,37 @@ pub fn load_or_create(path: &Path, comment: &str) -> Result<PrivateKey, KeyError
 /// `SHA256:…`, as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A user certificate for `key`, signed by `ca`: valid for login as `principal` during
+/// `valid` (Unix seconds, from inclusive, to exclusive), with `key_id` (logged by the host
+/// and, for Ward's own user certificates, naming the Ward credential behind it).
+pub fn certify(
+    ca: &PrivateKey,
+    key: &PublicKey,
+    principal: &str,
+    key_id: &str,
+    valid: (u64, u64),
+) -> Result<Certificate, russh::keys::ssh_key::Error> {
+    let mut nonce = [0u8; 32];
+    getrandom::fill(&mut nonce).map_err(|_| russh::keys::ssh_key::Error::Crypto)?;
+    let mut serial = [0u8; 8];
+    getrandom::fill(&mut serial).map_err(|_| russh::keys::ssh_key::Error::Crypto)?;
+    let mut builder = Builder::new(nonce.to_vec(), key.key_data().clone(), valid.0, valid.1)?;
+    builder
+        .serial(u64::from_be_bytes(serial))?
+        .cert_type(CertType::User)?
+        .key_id(key_id)?
+        .valid_principal(principal)?;
+    for extension in ["permit-pty", "permit-port-forwarding"] {
+        builder.extension(extension, "")?;
+    }
+    builder.sign(ca)
 }

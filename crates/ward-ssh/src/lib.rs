@@ -1,38 +1,61 @@
 //! Ward's SSH gateway: an unmodified OpenSSH client reaches a registered host through Ward
 //! (`ssh -p PORT alice:web1@ward-host`), which authenticates the person, checks the grant,
-//! logs in upstream with its own key, and records what runs and what comes back.
+//! logs in upstream with its own key (or a certificate for it), and records what runs, what is
+//! typed, what comes back and which files move.
 //!
-//! One SSH connection is one Ward session (protocol `ssh`). Each channel's requests and data are
-//! relayed to a channel of Ward's own connection to the host: `exec.command` for a command (or
-//! the start of a shell), `term.output` for what the host sends (stdout and stderr), `exec.exit`
-//! for the exit status, `term.resize` for the terminal's size. What the person types is not
-//! recorded yet (it may be a password typed with echo off); its effect is, as output.
+//! One SSH connection is one Ward session (protocol `ssh`). A person logs in with a password
+//! (or a Ward token), a public key registered for them, or a certificate Ward's user CA signed
+//! after `ward login`. A login that fails is recorded as one `denied` session per connection,
+//! with every attempt. A person who authenticated but may not reach the resource (or whose host
+//! is down) is let in and then disconnected with the reason, so OpenSSH shows it.
 
 pub mod keys;
+mod relay;
+pub mod transfer;
+pub mod typing;
 
-pub use russh::keys::PrivateKey as SshKey;
+pub use russh::keys::{PrivateKey as SshKey, PublicKey as SshPublicKey};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
-use russh::server::{Auth, ChannelOpenHandle, Msg, Server as _, Session};
-use russh::{Channel, ChannelId, ChannelMsg};
+use russh::keys::{
+    Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
+};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Server as _, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelMsg, ChannelOpenFailure, MethodKind, MethodSet};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_audit::{JsonBody, MaskedJson, Recorder, SessionRecorder, SessionStart};
-use ward_core::auth::Authenticator;
-use ward_core::config::{Config, GrantDecision, Resource, ResourceKind};
+use ward_core::auth::{AuthError, Authenticator, KeyLogin};
+use ward_core::config::{Config, GrantDecision, Resource, ResourceKind, SshLogin};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_mask::Masking;
+use ward_policy::Guardrails;
+
+use relay::Shared;
+
+/// Ward's SSH keys.
+pub struct Keys {
+    /// What clients see and pin.
+    pub host: PrivateKey,
+    /// What Ward logs in to hosts with.
+    pub login: HostLogin,
+    /// Signs the certificates people get after `ward login`; the gateway accepts those.
+    pub user_ca: PublicKey,
+}
 
 /// Everything an SSH connection needs, shared by all of them.
 pub struct Gateway {
     config: Arc<Config>,
     authenticator: Arc<dyn Authenticator>,
     recorder: Recorder,
-    /// The key Ward logs in to hosts with.
-    client_key: Arc<PrivateKey>,
+    masking: Masking,
+    guardrails: Guardrails,
+    login: HostLogin,
+    user_ca: russh::keys::ssh_key::Fingerprint,
     server_config: Arc<russh::server::Config>,
     shutdown: watch::Receiver<bool>,
 }
@@ -42,26 +65,30 @@ impl Gateway {
         config: Arc<Config>,
         authenticator: Arc<dyn Authenticator>,
         recorder: Recorder,
-        host_key: PrivateKey,
-        client_key: Arc<PrivateKey>,
+        masking: Masking,
+        keys: Keys,
         shutdown: watch::Receiver<bool>,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        let guardrails = Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
         let server_config = russh::server::Config {
-            keys: vec![host_key],
+            keys: vec![keys.host],
             auth_rejection_time: std::time::Duration::from_millis(300),
             auth_rejection_time_initial: Some(std::time::Duration::ZERO),
             inactivity_timeout: Some(std::time::Duration::from_secs(3600)),
-            methods: russh::MethodSet::from(&[russh::MethodKind::Password][..]),
+            methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
             ..Default::default()
         };
-        Self {
+        Ok(Self {
             config,
             authenticator,
             recorder,
-            client_key,
+            masking,
+            guardrails,
+            login: keys.login,
+            user_ca: keys.user_ca.fingerprint(HashAlg::Sha256),
             server_config: Arc::new(server_config),
             shutdown,
-        }
+        })
     }
 
     /// Accepts connections until shutdown is signalled.
@@ -100,6 +127,8 @@ impl russh::server::Server for Server {
         Connection {
             gw: self.gw.clone(),
             peer,
+            failures: Vec::new(),
+            refused: None,
             live: None,
         }
     }
@@ -109,12 +138,18 @@ impl russh::server::Server for Server {
 struct Connection {
     gw: Arc<Gateway>,
     peer: Option<SocketAddr>,
+    /// Failed login attempts (user name, what happened), recorded as one `denied` session if
+    /// the client never gets in.
+    failures: Vec<(String, serde_json::Value)>,
+    /// Authenticated but refused (no such resource, no grant, host down): why, told when the
+    /// client opens a channel.
+    refused: Option<String>,
     /// After a successful login: the recorded session and Ward's connection to the host.
     live: Option<Live>,
 }
 
 struct Live {
-    record: SessionRecorder,
+    shared: Arc<Shared>,
     upstream: russh::client::Handle<Upstream>,
 }
 
@@ -139,140 +174,320 @@ impl russh::client::Handler for Upstream {
     }
 }
 
+/// How a client proved who it is.
+enum Proof<'a> {
+    Password(&'a str),
+    Key(KeyLogin<'a>),
+}
+
 impl Connection {
     fn client_addr(&self) -> String {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
 
-    async fn start_record(&self, identity: Identity, resource: &str) -> SessionRecorder {
-        self.gw
-            .recorder
-            .start(SessionStart {
-                id: SessionId::new(),
-                identity,
-                resource: resource.to_owned(),
-                protocol: Protocol::Ssh,
-                client_addr: self.client_addr(),
-            })
-            .await
-    }
-
-    /// Records a refused login as a `denied` session: its authentication and, when it got that
-    /// far, the policy decision.
-    async fn deny(
+    async fn start_record(
         &self,
         identity: Identity,
         resource: &str,
-        auth: serde_json::Value,
-        decision: Option<serde_json::Value>,
-    ) {
-        let rec = self.start_record(identity, resource).await;
-        rec.record(JsonBody(EventKind::Auth, auth)).await;
-        if let Some(decision) = decision {
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-        }
-        rec.end(Outcome::Denied, 0, 0).await;
+        masker: Option<ward_mask::Masker>,
+    ) -> SessionRecorder {
+        let start = SessionStart {
+            id: SessionId::new(),
+            identity,
+            resource: resource.to_owned(),
+            protocol: Protocol::Ssh,
+            client_addr: self.client_addr(),
+        };
+        self.gw.recorder.start_masked(start, masker).await
     }
 
-    /// Authenticates `user` (`ward-user:resource`), checks the grant, and logs in upstream.
-    async fn login(&mut self, user: &str, password: &str) -> bool {
-        let Some((ward_user, resource)) = user.split_once(':') else {
-            let auth = json!({ "method": "password", "user": user, "result": "refused", "reason": "the user name must be WARD-USER:RESOURCE" });
-            self.deny(Identity::unauthenticated(user), "", auth, None)
-                .await;
-            return false;
+    /// Authenticates `user` (`ward-user:resource`); then checks the grant and logs in upstream.
+    /// False only when the credentials are refused: a person who proved who they are gets in
+    /// and is told what else went wrong.
+    async fn login(&mut self, user: &str, proof: Proof<'_>, detail: serde_json::Value) -> bool {
+        if self.live.is_some() || self.refused.is_some() {
+            return true;
+        }
+        let method = match &proof {
+            Proof::Password(_) => "password",
+            Proof::Key(KeyLogin::Registered { .. }) => "publickey",
+            Proof::Key(KeyLogin::Certificate { .. }) => "ssh-certificate",
         };
-        let identity = match self
-            .gw
-            .authenticator
-            .authenticate(ward_user, password)
-            .await
-        {
-            Ok(i) => i,
-            Err(e) => {
-                let auth = json!({ "method": e.method(), "user": ward_user, "result": "failed", "reason": e.to_string() });
-                self.deny(Identity::unauthenticated(ward_user), resource, auth, None)
-                    .await;
-                return false;
+        let mut fail = |reason: String| {
+            let mut auth =
+                json!({ "method": method, "user": user, "result": "failed", "reason": reason });
+            if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
+                a.extend(d.clone());
             }
+            self.failures.push((user.to_owned(), auth));
+            false
         };
-        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
-        let Some(target) = self.gw.resource(resource).cloned() else {
-            let decision =
-                json!({ "allowed": false, "resource": resource, "reason": "no such resource" });
-            self.deny(identity, resource, auth, Some(decision)).await;
-            return false;
+        let Some((ward_user, resource)) = user.split_once(':') else {
+            return fail("the user name must be WARD-USER:RESOURCE".into());
         };
+        let result = match proof {
+            Proof::Password(password) => {
+                self.gw
+                    .authenticator
+                    .authenticate(ward_user, password)
+                    .await
+            }
+            Proof::Key(key) => self.gw.authenticator.authenticate_key(ward_user, key).await,
+        };
+        let identity = match result {
+            Ok(i) => i,
+            Err(AuthError::BadCredentials) => return fail(AuthError::BadCredentials.to_string()),
+            Err(e) => return fail(e.to_string()),
+        };
+        let mut auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
+        if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
+            a.extend(d.clone());
+        }
+        self.admit(identity, resource, auth).await;
+        true
+    }
+
+    /// Checks the grant of an authenticated person and logs in to the host, or records why not.
+    async fn admit(&mut self, identity: Identity, resource: &str, auth: serde_json::Value) {
+        let target = self.gw.resource(resource).cloned();
         let now = time::OffsetDateTime::now_utc();
         let decided =
             self.gw
                 .config
                 .decide_grant(&identity.subject, &identity.groups, resource, now);
-        let GrantDecision::Allowed { grant, .. } = decided else {
-            let reason = match decided {
-                GrantDecision::Refused { reason, .. } => reason.code(),
-                _ => "no grant",
-            };
-            let decision = json!({ "allowed": false, "resource": resource, "reason": reason });
-            self.deny(identity, resource, auth, Some(decision)).await;
-            return false;
+        let refusal = match (&target, &decided) {
+            (None, _) => Some("no such resource"),
+            (_, GrantDecision::Allowed { .. }) => None,
+            (_, GrantDecision::Refused { reason, .. }) => Some(reason.code()),
+            _ => Some("no grant"),
         };
+        if let Some(reason) = refusal {
+            let rec = self.start_record(identity, resource, None).await;
+            rec.record(JsonBody(EventKind::Auth, auth)).await;
+            let decision = json!({ "allowed": false, "resource": resource, "reason": reason });
+            rec.record(JsonBody(EventKind::PolicyDecision, decision))
+                .await;
+            rec.end(Outcome::Denied, 0, 0).await;
+            self.refused = Some(format!(
+                "Ward: access to resource \"{resource}\" denied: {reason}"
+            ));
+            return;
+        }
+        let (Some(target), GrantDecision::Allowed { grant, .. }) = (target, decided) else {
+            return;
+        };
+        let grant = grant.clone();
         let upstream_user = grant.upstream_user(&target).to_owned();
-        let rec = self.start_record(identity, resource).await;
+        let masker = self
+            .gw
+            .masking
+            .profile(target.record_profile())
+            .unwrap_or(self.gw.masking.default_profile())
+            .clone();
+        let guardrails =
+            self.gw
+                .guardrails
+                .for_session(resource, &identity.subject, &identity.groups);
+        let rec = self
+            .start_record(identity, resource, Some(masker.clone()))
+            .await;
         rec.record(JsonBody(EventKind::Auth, auth)).await;
-        let decision =
-            json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
+        let decision = json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user, "login": format!("{:?}", target.login).to_lowercase() });
         rec.record(JsonBody(EventKind::PolicyDecision, decision))
             .await;
-        match connect(&target, &upstream_user, self.gw.client_key.clone()).await {
+        match connect(&target, &upstream_user, &self.gw.login, rec.id()).await {
             Ok(upstream) => {
                 self.live = Some(Live {
-                    record: rec,
+                    shared: Arc::new(Shared {
+                        rec,
+                        masker,
+                        guardrails,
+                        grant,
+                        bytes_up: AtomicU64::new(0),
+                        bytes_down: AtomicU64::new(0),
+                    }),
                     upstream,
                 });
-                true
             }
             Err(why) => {
-                let error = json!({ "severity": "FATAL", "message": format!("Ward could not open resource \"{resource}\": {why}") });
+                let message = format!("Ward could not open resource \"{resource}\": {why}");
+                let error = json!({ "severity": "FATAL", "message": message });
                 rec.record(MaskedJson(EventKind::DbError, error)).await;
                 rec.end(Outcome::Error, 0, 0).await;
-                false
+                self.refused = Some(message);
             }
         }
     }
+
+    /// Tells a refused client why and disconnects it; false if the client is not refused.
+    fn tell_refused(&self, session: &mut Session) -> bool {
+        let Some(why) = &self.refused else {
+            return false;
+        };
+        let _ = session.disconnect(russh::Disconnect::ByApplication, why, "en");
+        true
+    }
 }
+
+/// The key id of a certificate Ward's user CA signs: `ward:CREDENTIAL-ID`.
+pub const CERT_KEY_ID_PREFIX: &str = "ward:";
 
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        Ok(if self.login(user, password).await {
-            Auth::Accept
+        let ok = self.login(user, Proof::Password(password), json!({})).await;
+        Ok(if ok { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let fingerprint = keys::fingerprint(key.public_key);
+        let proof = Proof::Key(KeyLogin::Registered {
+            fingerprint: &fingerprint,
+        });
+        let detail = json!({ "fingerprint": fingerprint });
+        let ok = self.login(user, proof, detail.clone()).await;
+        Ok(if ok { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn auth_openssh_certificate(
+        &mut self,
+        user: &str,
+        certificate: &Certificate,
+    ) -> Result<Auth, Self::Error> {
+        let ward_user = user.split_once(':').map_or(user, |(u, _)| u);
+        let detail = json!({
+            "key_id": certificate.key_id(),
+            "serial": certificate.serial(),
+            "fingerprint": keys::fingerprint(&PublicKey::from(certificate.public_key().clone())),
+        });
+        let problem = if certificate.cert_type()
+            != russh::keys::ssh_key::certificate::CertType::User
+        {
+            Some("it is not a user certificate".to_owned())
+        } else if certificate.validate([&self.gw.user_ca]).is_err() {
+            Some(
+                if certificate.signature_key().fingerprint(HashAlg::Sha256) != self.gw.user_ca {
+                    "it was not signed by Ward's user CA".to_owned()
+                } else {
+                    "it has expired or is not valid yet: run `ward login` and `ward connect ssh` again".to_owned()
+                },
+            )
+        } else if !certificate
+            .valid_principals()
+            .iter()
+            .any(|p| p == ward_user)
+        {
+            Some(format!("it is not valid for Ward user `{ward_user}`"))
+        } else if !certificate.critical_options().is_empty() {
+            Some("it carries critical options Ward does not enforce".to_owned())
         } else {
-            Auth::reject()
-        })
+            None
+        };
+        let credential = certificate.key_id().strip_prefix(CERT_KEY_ID_PREFIX);
+        let ok = match (problem, credential) {
+            (None, Some(credential)) => {
+                let proof = Proof::Key(KeyLogin::Certificate { credential });
+                self.login(user, proof, detail).await
+            }
+            (problem, _) => {
+                let reason =
+                    problem.unwrap_or_else(|| "its key id names no Ward credential".into());
+                let auth = json!({ "method": "ssh-certificate", "user": user, "result": "failed", "reason": format!("SSH certificate rejected: {reason}"), "key_id": certificate.key_id() });
+                self.failures.push((user.to_owned(), auth));
+                false
+            }
+        };
+        Ok(if ok { Auth::Accept } else { Auth::reject() })
     }
 
     async fn channel_open_session(
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if self.tell_refused(session) {
+            return Ok(());
+        }
         let Some(live) = &self.live else {
             return Ok(()); // dropping `reply` refuses the channel
         };
         match live.upstream.channel_open_session().await {
             Ok(up) => {
                 reply.accept().await;
-                tokio::spawn(relay(channel, up, live.record.clone()));
+                tokio::spawn(relay::session(channel, up, live.shared.clone()));
             }
             Err(e) => {
                 let error = json!({ "severity": "ERROR", "message": format!("the host refused a session channel: {e}") });
-                live.record
+                live.shared
+                    .rec
                     .record(MaskedJson(EventKind::DbError, error))
                     .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host_to_connect: &str,
+        port_to_connect: u32,
+        originator_address: &str,
+        originator_port: u32,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.tell_refused(session) {
+            return Ok(());
+        }
+        let Some(live) = &self.live else {
+            return Ok(());
+        };
+        let mut target = json!({
+            "direction": "local",
+            "host": host_to_connect,
+            "port": port_to_connect,
+            "originator": format!("{originator_address}:{originator_port}"),
+        });
+        if !live.shared.grant.ssh_forwarding {
+            target["refused"] = "the grant does not allow port forwarding".into();
+            live.shared
+                .rec
+                .record(JsonBody(EventKind::NetForward, target))
+                .await;
+            let reason = "Ward: port forwarding is not allowed by your grant".to_owned();
+            reply
+                .reject(ChannelOpenFailure::Other { code: 1, reason })
+                .await;
+            return Ok(());
+        }
+        match live
+            .upstream
+            .channel_open_direct_tcpip(
+                host_to_connect,
+                port_to_connect,
+                originator_address,
+                originator_port,
+            )
+            .await
+        {
+            Ok(up) => {
+                reply.accept().await;
+                tokio::spawn(relay::forward(channel, up, live.shared.clone(), target));
+            }
+            Err(e) => {
+                target["refused"] = format!("the host refused: {e}").into();
+                live.shared
+                    .rec
+                    .record(JsonBody(EventKind::NetForward, target))
+                    .await;
+                reply.reject(ChannelOpenFailure::ConnectFailed).await;
             }
         }
         Ok(())
@@ -325,12 +540,71 @@ impl russh::server::Handler for Connection {
     async fn env_request(
         &mut self,
         channel: ChannelId,
-        _name: &str,
+        name: &str,
         _value: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // Environment passing is not allowed (yet): the client is told, nothing is forwarded.
+        // Allowed variables are passed on (and recorded) by the relay.
+        match &self.live {
+            Some(live) if live.shared.grant.allows_env(name) => session.channel_success(channel),
+            _ => session.channel_failure(channel),
+        }
+    }
+
+    async fn agent_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        self.refuse_feature(channel, session, "agent forwarding")
+            .await;
+        Ok(false)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.refuse_feature(channel, session, "X11 forwarding")
+            .await;
         session.channel_failure(channel)
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        if let Some(live) = &self.live {
+            let refused = json!({ "direction": "remote", "host": address, "port": *port, "refused": "Ward does not forward remote ports" });
+            live.shared
+                .rec
+                .record(JsonBody(EventKind::NetForward, refused))
+                .await;
+        }
+        Ok(false)
+    }
+}
+
+impl Connection {
+    /// Refuses a feature Ward does not relay: recorded, and the client's terminal says so.
+    async fn refuse_feature(&self, channel: ChannelId, session: &mut Session, what: &str) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let refused = json!({ "refused": what, "reason": "Ward does not relay it" });
+        live.shared
+            .rec
+            .record(JsonBody(EventKind::PolicyDenied, refused))
+            .await;
+        let message = format!("Ward: {what} is not allowed through Ward\r\n");
+        let _ = session.extended_data(channel, 1, message.into_bytes());
     }
 }
 
@@ -338,21 +612,57 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(live) = self.live.take() {
             tokio::spawn(async move {
-                live.record.end(Outcome::Ok, 0, 0).await;
+                let up = live.shared.bytes_up.load(Ordering::Relaxed);
+                let down = live.shared.bytes_down.load(Ordering::Relaxed);
+                live.shared.rec.end(Outcome::Ok, up, down).await;
                 let _ = live
                     .upstream
                     .disconnect(russh::Disconnect::ByApplication, "", "en")
                     .await;
             });
+        } else if let Some((user, _)) = self.failures.last().cloned() {
+            // Every failed attempt of this connection, as one denied session.
+            let failures = std::mem::take(&mut self.failures);
+            let (ward_user, resource) = user.split_once(':').unwrap_or((&user, ""));
+            let identity = Identity::unauthenticated(ward_user);
+            let resource = resource.to_owned();
+            let gw = self.gw.clone();
+            let client_addr = self.client_addr();
+            tokio::spawn(async move {
+                let start = SessionStart {
+                    id: SessionId::new(),
+                    identity,
+                    resource,
+                    protocol: Protocol::Ssh,
+                    client_addr,
+                };
+                let rec = gw.recorder.start(start).await;
+                // The first attempt says most (a client falls back from a refused certificate
+                // to the bare key, from keys to a password); all of them are listed.
+                let mut auth = failures.first().map(|(_, a)| a.clone()).unwrap_or_default();
+                auth["attempts"] = failures.into_iter().map(|(_, a)| a).collect();
+                rec.record(JsonBody(EventKind::Auth, auth)).await;
+                rec.end(Outcome::Denied, 0, 0).await;
+            });
         }
     }
 }
 
-/// Logs in to the host of `target` as `user` with Ward's key, checking the host's pinned key.
+/// How Ward logs in to hosts: with its client key, or (for `login = "certificate"`) with a
+/// certificate for that key that its upstream CA signs for one session.
+#[derive(Clone)]
+pub struct HostLogin {
+    pub key: Arc<PrivateKey>,
+    pub ca: Arc<PrivateKey>,
+}
+
+/// Logs in to the host of `target` as `user` for session `session`, checking the host's
+/// pinned key.
 async fn connect(
     target: &Resource,
     user: &str,
-    client_key: Arc<PrivateKey>,
+    login: &HostLogin,
+    session: SessionId,
 ) -> Result<russh::client::Handle<Upstream>, String> {
     let pinned = target.host_key.as_deref().unwrap_or_default();
     let expected = PublicKey::from_openssh(pinned)
@@ -366,15 +676,36 @@ async fn connect(
             }
             e => format!("{}: {e}", target.address),
         })?;
-    let key = PrivateKeyWithHashAlg::new(client_key, None);
-    let result = handle
-        .authenticate_publickey(user, key)
-        .await
-        .map_err(|e| e.to_string())?;
+    let result = match target.login {
+        SshLogin::Key => {
+            let key = PrivateKeyWithHashAlg::new(login.key.clone(), None);
+            handle.authenticate_publickey(user, key).await
+        }
+        SshLogin::Certificate => {
+            let now = keys::unix_now();
+            let cert = keys::certify(
+                &login.ca,
+                login.key.public_key(),
+                user,
+                &format!("ward-session:{session}"),
+                (now.saturating_sub(60), now + 60),
+            )
+            .map_err(|e| format!("signing Ward's certificate: {e}"))?;
+            handle
+                .authenticate_openssh_cert(user, login.key.clone(), cert)
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
     if !result.success() {
-        return Err(format!(
-            "the host refused Ward's key for user {user} (add Ward's public key to its authorized_keys)"
-        ));
+        return Err(match target.login {
+            SshLogin::Key => format!(
+                "the host refused Ward's key for user {user} (add Ward's public key, ssh_client_key.pub, to its authorized_keys)"
+            ),
+            SshLogin::Certificate => format!(
+                "the host refused Ward's certificate for user {user} (its TrustedUserCAKeys must list Ward's ssh_upstream_ca.pub)"
+            ),
+        });
     }
     Ok(handle)
 }
@@ -395,11 +726,12 @@ pub struct CommandOutput {
 pub async fn run_command(
     target: &Resource,
     user: &str,
-    client_key: Arc<PrivateKey>,
+    login: &HostLogin,
+    session: SessionId,
     command: &str,
     max_bytes: usize,
 ) -> Result<CommandOutput, String> {
-    let handle = connect(target, user, client_key).await?;
+    let handle = connect(target, user, login, session).await?;
     let mut channel = handle
         .channel_open_session()
         .await
@@ -430,113 +762,4 @@ pub async fn run_command(
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
     Ok(out)
-}
-
-/// Relays one session channel between the client and the host, recording as it goes.
-async fn relay(client: Channel<Msg>, upstream: Channel<russh::client::Msg>, rec: SessionRecorder) {
-    let (mut from_client, to_client) = client.split();
-    let (mut from_host, to_host) = upstream.split();
-    let up = async {
-        while let Some(msg) = from_client.wait().await {
-            let sent = match msg {
-                ChannelMsg::Data { data } => to_host.data(&data[..]).await,
-                ChannelMsg::RequestPty {
-                    term,
-                    col_width,
-                    row_height,
-                    pix_width,
-                    pix_height,
-                    terminal_modes,
-                    ..
-                } => {
-                    let size = json!({ "cols": col_width, "rows": row_height, "term": term });
-                    rec.record(JsonBody(EventKind::TermResize, size)).await;
-                    to_host
-                        .request_pty(
-                            false,
-                            &term,
-                            col_width,
-                            row_height,
-                            pix_width,
-                            pix_height,
-                            &terminal_modes,
-                        )
-                        .await
-                }
-                ChannelMsg::WindowChange {
-                    col_width,
-                    row_height,
-                    pix_width,
-                    pix_height,
-                } => {
-                    let size = json!({ "cols": col_width, "rows": row_height });
-                    rec.record(JsonBody(EventKind::TermResize, size)).await;
-                    to_host
-                        .window_change(col_width, row_height, pix_width, pix_height)
-                        .await
-                }
-                ChannelMsg::Exec { command, .. } => {
-                    let text = String::from_utf8_lossy(&command).into_owned();
-                    rec.record(MaskedJson(
-                        EventKind::ExecCommand,
-                        json!({ "command": text }),
-                    ))
-                    .await;
-                    to_host.exec(false, command).await
-                }
-                ChannelMsg::RequestShell { .. } => {
-                    rec.record(MaskedJson(EventKind::ExecCommand, json!({ "shell": true })))
-                        .await;
-                    to_host.request_shell(false).await
-                }
-                ChannelMsg::RequestSubsystem { name, .. } => {
-                    let subsystem = json!({ "subsystem": name });
-                    rec.record(MaskedJson(EventKind::ExecCommand, subsystem))
-                        .await;
-                    to_host.request_subsystem(false, name).await
-                }
-                ChannelMsg::Eof => to_host.eof().await,
-                ChannelMsg::Close => break,
-                _ => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        let _ = to_host.close().await;
-    };
-    let down = async {
-        while let Some(msg) = from_host.wait().await {
-            let sent = match msg {
-                ChannelMsg::Data { data } => {
-                    let text = String::from_utf8_lossy(&data).into_owned();
-                    rec.record(MaskedJson(EventKind::TermOutput, json!({ "data": text })))
-                        .await;
-                    to_client.data(&data[..]).await
-                }
-                ChannelMsg::ExtendedData { data, ext } => {
-                    let text = String::from_utf8_lossy(&data).into_owned();
-                    let out = json!({ "data": text, "stream": "stderr" });
-                    rec.record(MaskedJson(EventKind::TermOutput, out)).await;
-                    to_client.extended_data(ext, &data[..]).await
-                }
-                ChannelMsg::ExitStatus { exit_status } => {
-                    rec.record(JsonBody(
-                        EventKind::ExecExit,
-                        json!({ "status": exit_status }),
-                    ))
-                    .await;
-                    to_client.exit_status(exit_status).await
-                }
-                ChannelMsg::Eof => to_client.eof().await,
-                ChannelMsg::Close => break,
-                _ => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        let _ = to_client.close().await;
-    };
-    tokio::join!(up, down);
 }

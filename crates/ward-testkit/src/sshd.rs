@@ -64,7 +64,7 @@ impl Sshd {
         std::fs::write(
             &config,
             format!(
-                "Port {}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile {}\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+                "Port {}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nPidFile {}\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\nMaxStartups 100\n",
                 self.port,
                 self.dir.join("host_key").display(),
                 keys.display(),

@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use ward_audit::credentials::{Credential, CredentialKind};
+use ward_audit::credentials::{Credential, CredentialFilter, CredentialKind};
 use ward_audit::{Location, Store, StoreError};
 use ward_auth::Oidc;
-use ward_core::auth::{AuthError, AuthFuture, Authenticator};
+use ward_core::auth::{AuthError, AuthFuture, Authenticator, KeyLogin};
 use ward_core::{Identity, Timestamp};
 
 use crate::users::LocalUsers;
@@ -47,33 +47,50 @@ impl Credentials {
             CredentialKind::Token => "Ward token",
             CredentialKind::ServiceAccount => "service-account key",
         };
-        let rejected = |reason: String| AuthError::Rejected { method, reason };
-        let store = self.store.clone();
         let secret = secret.to_owned();
-        let found = tokio::task::spawn_blocking(move || {
-            store
+        let found = self
+            .with_store(move |store| store.credential_by_secret(&secret))
+            .await?;
+        usable(method, found, user).map(identity)
+    }
+
+    /// Runs `f` on the store, off the async threads.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store
                 .lock()
-                .map_err(|_| AuthError::Unavailable("credential store lock poisoned".into()))?
-                .credential_by_secret(&secret)
-                .map_err(|e| AuthError::Unavailable(e.to_string()))
+                .map_err(|_| AuthError::Unavailable("credential store lock poisoned".into()))?;
+            f(&mut store).map_err(|e| AuthError::Unavailable(e.to_string()))
         })
         .await
-        .map_err(|e| AuthError::Unavailable(e.to_string()))??;
-        let Some(c) = found else {
-            return Err(rejected("no such credential".into()));
-        };
-        if let Some(why) = c.unusable(Timestamp::now()) {
-            return Err(rejected(format!("{why}: run `ward login` for a new one")));
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+    }
+
+    /// A local user's registered SSH key.
+    async fn registered_key(&self, user: &str, fingerprint: &str) -> Result<Identity, AuthError> {
+        let (name, fp) = (user.to_owned(), fingerprint.to_owned());
+        let (owner, row) = self
+            .with_store(move |store| Ok((store.key_owner(&fp)?, store.user(&name)?)))
+            .await?;
+        match (owner, row) {
+            (Some(owner), Some(row)) if owner == user => Ok(Identity {
+                subject: row.name,
+                groups: row.groups,
+                method: "publickey".into(),
+                issuer: "local".into(),
+                credential: Some(fingerprint.to_owned()),
+            }),
+            _ => Err(AuthError::Rejected {
+                method: "public key",
+                reason: format!(
+                    "key {fingerprint} is not registered for Ward user `{user}` (ward users add-key)"
+                ),
+            }),
         }
-        if let Some(user) = user
-            && c.subject != user
-        {
-            return Err(rejected(format!(
-                "it was issued to `{}`: connect with that user name",
-                c.subject
-            )));
-        }
-        Ok(identity(c))
     }
 
     async fn oidc_token(&self, user: &str, token: &str) -> Result<Identity, AuthError> {
@@ -102,6 +119,30 @@ impl Credentials {
             credential: Some(v.sub),
         })
     }
+}
+
+/// `found` if it is usable and (with `user`) was issued to `user`.
+fn usable(
+    method: &'static str,
+    found: Option<Credential>,
+    user: Option<&str>,
+) -> Result<Credential, AuthError> {
+    let rejected = |reason: String| AuthError::Rejected { method, reason };
+    let Some(c) = found else {
+        return Err(rejected("no such credential".into()));
+    };
+    if let Some(why) = c.unusable(Timestamp::now()) {
+        return Err(rejected(format!("{why}: run `ward login` for a new one")));
+    }
+    if let Some(user) = user
+        && c.subject != user
+    {
+        return Err(rejected(format!(
+            "it was issued to `{}`: connect with that user name",
+            c.subject
+        )));
+    }
+    Ok(c)
 }
 
 /// The identity a Ward credential stands for.
@@ -139,6 +180,33 @@ impl Authenticator for Credentials {
             tokio::task::spawn_blocking(move || local.verify(&user, &password))
                 .await
                 .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        })
+    }
+
+    fn authenticate_key<'a>(&'a self, user: &'a str, key: KeyLogin<'a>) -> AuthFuture<'a> {
+        Box::pin(async move {
+            match key {
+                KeyLogin::Registered { fingerprint } => {
+                    self.registered_key(user, fingerprint).await
+                }
+                KeyLogin::Certificate { credential } => {
+                    let id = credential.to_owned();
+                    let found = self
+                        .with_store(move |store| {
+                            let filter = CredentialFilter {
+                                id: Some(&id),
+                                ..CredentialFilter::default()
+                            };
+                            Ok(store.credentials(&filter)?.pop())
+                        })
+                        .await?;
+                    let c = usable("SSH certificate", found, Some(user))?;
+                    Ok(Identity {
+                        method: "ssh-certificate".into(),
+                        ..identity(c)
+                    })
+                }
+            }
         })
     }
 }

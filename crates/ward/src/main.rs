@@ -171,6 +171,17 @@ enum ConnectCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// ssh to an SSH resource with a short-lived certificate for your Ward token; also writes
+    /// an OpenSSH config snippet (host `ward-RESOURCE`) for ssh, scp and sftp.
+    Ssh {
+        resource: String,
+        /// Print the config snippet instead of running ssh.
+        #[arg(long)]
+        print_config: bool,
+        /// Arguments for ssh (a command to run), after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -290,6 +301,29 @@ enum UsersCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Register an SSH public key for a user (read from FILE, or standard input).
+    AddKey {
+        name: String,
+        /// A public key file (`id_ed25519.pub`); standard input when absent.
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List users' SSH keys.
+    Keys {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Remove a user's SSH key, by fingerprint (`SHA256:…`).
+    RemoveKey {
+        name: String,
+        fingerprint: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +391,27 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Users {
             command: UsersCommand::List { json, config },
         } => cli::users::list(&mut open_store(&config)?, json, &mut out)?,
+        Command::Users {
+            command: UsersCommand::AddKey { name, file, config },
+        } => {
+            let key = match file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin())?,
+            };
+            cli::users::add_key(&mut open_store(&config)?, &name, &key, &mut out)?
+        }
+        Command::Users {
+            command: UsersCommand::Keys { name, json, config },
+        } => cli::users::keys(&mut open_store(&config)?, name.as_deref(), json, &mut out)?,
+        Command::Users {
+            command:
+                UsersCommand::RemoveKey {
+                    name,
+                    fingerprint,
+                    config,
+                },
+        } => cli::users::remove_key(&mut open_store(&config)?, &name, &fingerprint, &mut out)?,
         Command::Sessions {
             command:
                 SessionsCommand::List {
@@ -484,6 +539,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Connect {
             command: ConnectCommand::Psql { resource, args },
         } => cli::login::connect_psql(&resource, &args)?,
+        Command::Connect {
+            command:
+                ConnectCommand::Ssh {
+                    resource,
+                    print_config,
+                    args,
+                },
+        } => runtime()?.block_on(cli::login::connect_ssh(
+            &resource,
+            &args,
+            print_config,
+            &mut out,
+        ))?,
         Command::Tokens {
             command:
                 TokensCommand::List {

@@ -74,41 +74,63 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
     }
-    // Ward's SSH client key: for the SSH listener, and for agents' `exec` on SSH resources.
-    let client_path = config.store.path.with_file_name("ssh_client_key");
+    // How Ward logs in to hosts: for the SSH listener, and for agents' `exec` on SSH resources.
+    let key_path = |name: &str| config.store.path.with_file_name(name);
     let has_ssh_resources = config
         .resources
         .iter()
         .any(|r| r.kind == ward_core::config::ResourceKind::Ssh);
-    let ssh_client_key = if config.listen.ssh.is_some() || has_ssh_resources {
+    let ssh_login = if config.listen.ssh.is_some() || has_ssh_resources {
+        Some(ward_ssh::HostLogin {
+            key: Arc::new(ward_ssh::keys::load_or_create(
+                &key_path("ssh_client_key"),
+                "ward",
+            )?),
+            ca: Arc::new(ward_ssh::keys::load_or_create(
+                &key_path("ssh_upstream_ca"),
+                "ward upstream CA",
+            )?),
+        })
+    } else {
+        None
+    };
+    let ssh_user_ca = if config.listen.ssh.is_some() {
         Some(Arc::new(ward_ssh::keys::load_or_create(
-            &client_path,
-            "ward",
+            &key_path("ssh_user_ca"),
+            "ward user CA",
         )?))
     } else {
         None
     };
-    let (mut ssh, mut ssh_keys) = (None, None);
-    if let (Some(addr), Some(client_key)) = (config.listen.ssh, ssh_client_key.clone()) {
+    let (mut ssh, mut ssh_keys, mut ssh_host_key) = (None, None, None);
+    if let (Some(addr), Some(login), Some(user_ca)) =
+        (config.listen.ssh, ssh_login.clone(), ssh_user_ca.clone())
+    {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening for SSH on {addr}"))?;
-        let host_path = config.store.path.with_file_name("ssh_host_key");
-        let host_key = ward_ssh::keys::load_or_create(&host_path, "ward host key")?;
+        let host_key = ward_ssh::keys::load_or_create(&key_path("ssh_host_key"), "ward host key")?;
+        ssh_host_key = Some(host_key.public_key().to_openssh()?);
         ssh_keys = Some((
             ward_ssh::keys::fingerprint(host_key.public_key()),
-            client_path.with_extension("pub"),
+            key_path("ssh_client_key.pub"),
         ));
-        let gw = Arc::new(ward_ssh::Gateway::new(
+        let keys = ward_ssh::Keys {
+            host: host_key,
+            login,
+            user_ca: user_ca.public_key().clone(),
+        };
+        let gw = ward_ssh::Gateway::new(
             config.clone(),
             authenticator.clone(),
             recorder.clone(),
-            host_key,
-            client_key,
+            masking.clone(),
+            keys,
             stopped.clone(),
-        ));
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?;
         ssh = Some(listener.local_addr()?);
-        tokio::spawn(gw.serve(listener));
+        tokio::spawn(Arc::new(gw).serve(listener));
     }
     let mut web = None;
     let mut web_state = None;
@@ -126,7 +148,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             masking: masking.clone(),
             store,
             postgres,
-            ssh_client_key: ssh_client_key.clone(),
+            ssh_login: ssh_login.clone(),
+            ssh_user_ca: ssh_user_ca.clone(),
+            ssh: ssh.zip(ssh_host_key),
         };
         let state = Arc::new(crate::web::Web::new(parts, bound)?);
         web_state = Some(state.clone());

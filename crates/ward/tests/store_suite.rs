@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2, 3]);
+        assert_eq!(applied, vec![1, 2, 3, 4]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, "audit_ward")
@@ -339,6 +339,24 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
     let bob = store.user("bob").expect("user").expect("bob");
     assert_eq!(bob.groups, vec!["ops", "dev"]);
     assert_eq!(bob.password_hash, "hash2");
+
+    // SSH keys: one owner per key, listed, removed.
+    store
+        .add_user_key("bob", "SHA256:k1", "ssh-ed25519 AAAA k1")
+        .expect("add");
+    store
+        .add_user_key("bob", "SHA256:k1", "ssh-ed25519 AAAA k1")
+        .expect("adding it again is a no-op");
+    let taken = store.add_user_key("carol", "SHA256:k1", "ssh-ed25519 AAAA k1");
+    assert!(taken.is_err_and(|e| e.to_string().contains("already registered for user bob")));
+    assert_eq!(
+        store.key_owner("SHA256:k1").expect("owner").as_deref(),
+        Some("bob")
+    );
+    assert_eq!(store.user_keys(Some("bob")).expect("keys").len(), 1);
+    assert!(store.remove_user_key("bob", "SHA256:k1").expect("remove"));
+    assert!(!store.remove_user_key("bob", "SHA256:k1").expect("gone"));
+    assert!(store.key_owner("SHA256:k1").expect("owner").is_none());
 }
 
 /// Ward tokens and service-account keys: issued, found by secret only, listed, revoked at

@@ -38,6 +38,14 @@ pub struct Grant {
     /// The masking profile for these clients when `mask_client` is on; the resource's
     /// `masking_profile` when absent.
     pub client_profile: Option<String>,
+    /// SSH: let these clients forward local ports (`ssh -L`, `-W`) through the host; every
+    /// forwarded connection is recorded. Refused when false.
+    #[serde(default)]
+    pub ssh_forwarding: bool,
+    /// SSH: environment variables these clients may pass (`SendEnv`); a name ending in `*` is
+    /// a prefix. Others are refused.
+    #[serde(default)]
+    pub ssh_env: Vec<String>,
     /// Resolved at load time from the fields above.
     #[serde(skip)]
     pub(super) valid: Validity,
@@ -174,6 +182,14 @@ impl Grant {
         } else {
             resource.password.as_ref()
         }
+    }
+
+    /// Whether these clients may set environment variable `name` on an SSH host.
+    pub fn allows_env(&self, name: &str) -> bool {
+        self.ssh_env.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => p == name,
+        })
     }
 
     /// The name of the masking profile for what this grant's clients receive from `resource`

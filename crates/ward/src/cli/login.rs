@@ -229,6 +229,103 @@ pub fn connect_psql(resource: &str, args: &[String]) -> anyhow::Result<()> {
     Err(anyhow::anyhow!("running psql: {error}"))
 }
 
+/// `ward connect ssh RESOURCE [-- ARGS]`: gets a short-lived SSH certificate for the saved
+/// token (for a key Ward keeps next to it), writes an OpenSSH config snippet that reaches
+/// `RESOURCE` through Ward as host `ward-RESOURCE` (for `ssh`, `scp` and `sftp`), and runs
+/// `ssh` with it; with `print_config`, prints the snippet instead.
+pub async fn connect_ssh(
+    resource: &str,
+    args: &[String],
+    print_config: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let saved = Saved::usable()?;
+    let dir = Saved::path()?
+        .parent()
+        .context("no directory for Ward's SSH files")?
+        .join("ssh");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key_path = dir.join("id_ed25519");
+    let key = ward_ssh::keys::load_or_create(&key_path, &format!("ward {}", saved.user))?;
+    let http = ward_auth::oidc::http_client(saved.ca_cert.as_deref())?;
+    let url = format!("{}/api/v1/auth/ssh-certificate", saved.server);
+    let response = http
+        .post(&url)
+        .bearer_auth(&saved.token)
+        .json(&json!({ "public_key": key.public_key().to_openssh()? }))
+        .send()
+        .await
+        .with_context(|| format!("reaching {url}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!("the server refused a certificate: {}", api_message(&body));
+    }
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| format!("the server's answer has no {name}"))
+    };
+    let cert_path = dir.join("id_ed25519-cert.pub");
+    std::fs::write(&cert_path, format!("{}\n", field("certificate")?))?;
+    let ssh = field("ssh")?;
+    let port = ssh
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_owned())
+        .context("the server gave no SSH port")?;
+    let host = reqwest::Url::parse(&saved.server)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+        .context("the saved server address has no host")?;
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("[{host}]:{port} {}\n", field("host_key")?),
+    )?;
+    let alias = format!("ward-{resource}");
+    let snippet = format!(
+        "Host {alias}\n    HostName {host}\n    Port {port}\n    User {user}:{resource}\n    IdentityFile {key}\n    CertificateFile {cert}\n    IdentitiesOnly yes\n    UserKnownHostsFile {known}\n    StrictHostKeyChecking yes\n",
+        user = saved.user,
+        key = key_path.display(),
+        cert = cert_path.display(),
+        known = known_hosts.display(),
+    );
+    let config = dir.join("config");
+    // The snippet replaces this resource's earlier one and keeps the others.
+    let mut kept = String::new();
+    let mut skip = false;
+    for line in std::fs::read_to_string(&config).unwrap_or_default().lines() {
+        if let Some(name) = line.strip_prefix("Host ") {
+            skip = name.trim() == alias;
+        }
+        if !skip {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept.push_str(&snippet);
+    std::fs::write(&config, kept)?;
+    if print_config {
+        write!(out, "{snippet}")?;
+        writeln!(
+            out,
+            "# written to {}; add `Include {}` to ~/.ssh/config to use `ssh {alias}`, `scp` and `sftp`",
+            config.display(),
+            config.display()
+        )?;
+        return Ok(());
+    }
+    let error = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(&config)
+        .arg(&alias)
+        .args(args)
+        .exec();
+    Err(anyhow::anyhow!("running ssh: {error}"))
+}
+
 /// `ward tokens revoke` without a selector: revokes the saved token at the server and forgets
 /// it.
 pub async fn revoke_own(out: &mut impl Write) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! `ward users add` and `ward users list`.
+//! `ward users add`, `ward users list`, and the SSH keys of users (`add-key`, `keys`,
+//! `remove-key`).
 
 use std::io::{BufRead, Write};
 
@@ -57,5 +58,64 @@ pub fn list(store: &mut Store, json: bool, out: &mut impl Write) -> anyhow::Resu
             u.created_at
         )?;
     }
+    Ok(())
+}
+
+/// Registers the OpenSSH public key in `key` (a `authorized_keys`-style line) for `name`.
+pub fn add_key(
+    store: &mut Store,
+    name: &str,
+    key: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if store.user(name)?.is_none() {
+        bail!("no local user `{name}`: add it first (ward users add)");
+    }
+    let line = key
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    let public = ward_ssh::SshPublicKey::from_openssh(line).map_err(|e| {
+        anyhow::anyhow!(
+            "not an OpenSSH public key ({e}): give a line like `ssh-ed25519 AAAA… comment`"
+        )
+    })?;
+    let fingerprint = ward_ssh::keys::fingerprint(&public);
+    store.add_user_key(name, &fingerprint, line)?;
+    writeln!(out, "key {fingerprint} added for user {name}")?;
+    Ok(())
+}
+
+/// Lists the SSH keys of `name` (of everyone with `None`).
+pub fn keys(
+    store: &mut Store,
+    name: Option<&str>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let keys = store.user_keys(name)?;
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &keys)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{:<20} {:<52} ADDED", "USER", "FINGERPRINT")?;
+    for k in &keys {
+        writeln!(out, "{:<20} {:<52} {}", k.user, k.fingerprint, k.created_at)?;
+    }
+    Ok(())
+}
+
+pub fn remove_key(
+    store: &mut Store,
+    name: &str,
+    fingerprint: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if !store.remove_user_key(name, fingerprint)? {
+        bail!("user `{name}` has no key {fingerprint} (ward users keys {name})");
+    }
+    writeln!(out, "key {fingerprint} of user {name} removed")?;
     Ok(())
 }

@@ -63,6 +63,7 @@ pub fn routes() -> Router<Arc<Web>> {
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/device", post(device))
         .route("/api/v1/auth/revoke", post(revoke))
+        .route("/api/v1/auth/ssh-certificate", post(ssh_certificate))
 }
 
 /// Who the browser was sent to, and what to check its answer against.
@@ -609,12 +610,13 @@ pub(super) async fn info(State(web): State<Arc<Web>>) -> Json<Info> {
         issuers: web.oidc.names(),
         saml: web.saml.names(),
         postgres: web.postgres.map(|a| a.to_string()),
+        ssh: web.ssh.as_ref().map(|(a, _)| a.to_string()),
     })
 }
 
-/// Revokes the Ward token given as the bearer token (logging out).
-async fn revoke(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = headers
+/// The bearer token of a request, or what to do about its absence.
+fn bearer<'a>(headers: &'a HeaderMap, what: &str) -> Result<&'a str, ApiError> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -622,9 +624,90 @@ async fn revoke(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                "give the Ward token to revoke as `Authorization: Bearer TOKEN`",
+                format!("give the Ward token {what} as `Authorization: Bearer TOKEN`"),
             )
-        })?;
+        })
+}
+
+#[derive(Deserialize)]
+struct SshCertificateRequest {
+    /// The OpenSSH public key to certify (`ssh-ed25519 AAAA…`).
+    public_key: String,
+}
+
+/// Signs an SSH user certificate for the bearer's Ward token: principal the token's user, key
+/// id `ward:CREDENTIAL-ID` (so revoking the token ends the certificate too), valid until the
+/// token expires (at most `[auth] token_ttl` from now).
+async fn ssh_certificate(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Json(request): Json<SshCertificateRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let token = bearer(&headers, "to certify")?;
+    let (Some(ca), Some((ssh, host_key))) = (&web.ssh_user_ca, &web.ssh) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_ssh",
+            "this Ward has no SSH listener ([listen] ssh)",
+        ));
+    };
+    let key = ward_ssh::SshPublicKey::from_openssh(request.public_key.trim())
+        .map_err(|e| bad_request("bad_public_key", format!("public_key: {e}")))?;
+    let credential = tokio::task::block_in_place(|| {
+        let mut store = web
+            .store
+            .lock()
+            .map_err(|_| ApiError::internal("store lock poisoned"))?;
+        store
+            .credential_by_secret(token)
+            .map_err(ApiError::internal)
+    })?;
+    let now = Timestamp::now();
+    let credential = match credential {
+        Some(c) if c.kind == CredentialKind::Token => c,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "not a Ward token: run `ward login`",
+            ));
+        }
+    };
+    if let Some(why) = credential.unusable(now) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!("the Ward token is unusable: {why}: run `ward login`"),
+        ));
+    }
+    let from = ward_ssh::keys::unix_now();
+    let ttl = web.config.auth.token_ttl.0.as_secs();
+    let until = credential
+        .expires_at
+        .map_or(from + ttl, |at| (at.0 / 1_000_000_000).max(0) as u64)
+        .min(from + ttl);
+    let key_id = format!("{}{}", ward_ssh::CERT_KEY_ID_PREFIX, credential.id);
+    let certificate = ward_ssh::keys::certify(
+        ca,
+        &key,
+        &credential.subject,
+        &key_id,
+        (from.saturating_sub(60), until),
+    )
+    .and_then(|c| c.to_openssh())
+    .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "certificate": certificate,
+        "principal": credential.subject,
+        "valid_before": Timestamp(until as i64 * 1_000_000_000).to_rfc3339(),
+        "ssh": ssh.to_string(),
+        "host_key": host_key,
+    })))
+}
+
+/// Revokes the Ward token given as the bearer token (logging out).
+async fn revoke(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let token = bearer(&headers, "to revoke")?;
     let revoked = tokio::task::block_in_place(|| {
         let mut store = web
             .store

@@ -369,7 +369,7 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
         .config
         .resources
         .iter()
-        .filter(|r| r.kind == ResourceKind::Postgres || web.ssh_client_key.is_some())
+        .filter(|r| r.kind == ResourceKind::Postgres || web.ssh_login.is_some())
         .filter(|r| {
             matches!(
                 web.config
@@ -446,7 +446,7 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
         .resources
         .iter()
         .find(|r| r.name == resource && r.kind == ResourceKind::Ssh);
-    let (Some(target), Some(key)) = (target, web.ssh_client_key.clone()) else {
+    let (Some(target), Some(login)) = (target, &web.ssh_login) else {
         return tool_result(
             format!("Ward has no SSH resource \"{resource}\": call list_resources"),
             None,
@@ -463,7 +463,9 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
         .await;
     let event = json!({ "command": command, "resource": resource });
     rec.record(MaskedJson(EventKind::ExecCommand, event)).await;
-    let out = match ward_ssh::run_command(target, &user, key, command, MAX_RESULT_BYTES).await {
+    let out = match ward_ssh::run_command(target, &user, login, rec.id(), command, MAX_RESULT_BYTES)
+        .await
+    {
         Ok(out) => out,
         Err(why) => {
             let message = format!("Ward could not run the command on \"{resource}\": {why}");

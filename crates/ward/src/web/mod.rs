@@ -46,8 +46,13 @@ pub struct Parts {
     pub masking: Masking,
     pub store: Store,
     pub postgres: Option<SocketAddr>,
-    /// Ward's SSH client key, for agents' commands on SSH resources.
-    pub ssh_client_key: Option<Arc<ward_ssh::SshKey>>,
+    /// How Ward logs in to SSH hosts, for agents' commands on SSH resources.
+    pub ssh_login: Option<ward_ssh::HostLogin>,
+    /// Signs people's SSH certificates (`POST /api/v1/auth/ssh-certificate`).
+    pub ssh_user_ca: Option<Arc<ward_ssh::SshKey>>,
+    /// The SSH listener and Ward's host key (a `known_hosts` key), as `ward connect ssh`
+    /// learns them.
+    pub ssh: Option<(SocketAddr, String)>,
 }
 
 /// What the handlers share.
@@ -62,7 +67,9 @@ pub struct Web {
     /// The PostgreSQL resources, for agents' queries.
     pub targets: HashMap<String, Arc<Target>>,
     pub guardrails: ward_policy::Guardrails,
-    pub ssh_client_key: Option<Arc<ward_ssh::SshKey>>,
+    pub ssh_login: Option<ward_ssh::HostLogin>,
+    pub ssh_user_ca: Option<Arc<ward_ssh::SshKey>>,
+    pub ssh: Option<(SocketAddr, String)>,
     pub oidc: Arc<Oidc>,
     pub saml: Saml,
     pub store: Mutex<Store>,
@@ -83,7 +90,9 @@ impl Web {
             masking,
             store,
             postgres,
-            ssh_client_key,
+            ssh_login,
+            ssh_user_ca,
+            ssh,
         } = parts;
         let public_url = config
             .auth
@@ -108,7 +117,9 @@ impl Web {
             masking,
             targets,
             guardrails,
-            ssh_client_key,
+            ssh_login,
+            ssh_user_ca,
+            ssh,
             oidc,
             saml,
             store: Mutex::new(store),

@@ -41,6 +41,8 @@ pub struct Info {
     pub saml: Vec<String>,
     /// Ward's PostgreSQL listener, `host:port`.
     pub postgres: Option<String>,
+    /// Ward's SSH listener, `host:port`.
+    pub ssh: Option<String>,
 }
 
 /// A recorded session.

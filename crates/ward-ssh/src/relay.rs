@@ -1,0 +1,431 @@
+//! Relays one channel between the client and the host, recording as it goes.
+//!
+//! A session channel is recorded by what it runs: a terminal (a shell, or a command) records
+//! its output through the session's streaming masker (a secret split across two chunks is
+//! still masked) and, with a PTY, the lines typed ([`crate::typing`]); `sftp` and `scp` record
+//! the files they move ([`crate::transfer`]), not their bytes. A forwarded TCP connection
+//! records where it went and how much moved.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use russh::server::Msg;
+use russh::{Channel, ChannelMsg};
+use serde_json::{Value, json};
+use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
+use ward_core::EventKind;
+use ward_core::config::Grant;
+use ward_mask::{Masker, StreamMasker};
+use ward_policy::SessionGuardrails;
+
+use crate::transfer::{FileEvent, Scp, Sftp};
+use crate::typing::{TypedLine, Typing};
+
+/// What every channel of one connection shares.
+pub(crate) struct Shared {
+    pub rec: SessionRecorder,
+    pub masker: Masker,
+    pub guardrails: Option<SessionGuardrails>,
+    pub grant: Grant,
+    /// Bytes from the client and to it, for `session.end`.
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
+}
+
+/// What a session channel turned out to run.
+enum Mode {
+    /// Nothing requested yet, or a shell or a command: output recorded.
+    Terminal,
+    Sftp(Sftp),
+    /// Legacy scp; `upload` when the client sends the files.
+    Scp {
+        scp: Scp,
+        upload: bool,
+    },
+}
+
+/// One output stream (stdout or stderr) masked across its chunks.
+struct Output {
+    masker: StreamMasker,
+    /// Masked bytes not yet recorded: an incomplete UTF-8 character at the end.
+    pending: Vec<u8>,
+    stderr: bool,
+}
+
+impl Output {
+    fn new(masker: &Masker, stderr: bool) -> Self {
+        Self {
+            masker: masker.stream(),
+            pending: Vec::new(),
+            stderr,
+        }
+    }
+
+    /// Masks `data` (all of it with `end`) and records what is ready.
+    async fn record(&mut self, rec: &SessionRecorder, data: &[u8], end: bool) {
+        self.masker.push_into(data, &mut self.pending);
+        if end {
+            self.masker.finish_into(&mut self.pending);
+        }
+        let ready = if end {
+            self.pending.len()
+        } else {
+            match std::str::from_utf8(&self.pending) {
+                Ok(_) => self.pending.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => self.pending.len(),
+            }
+        };
+        if ready == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.pending[..ready]).into_owned();
+        self.pending.drain(..ready);
+        let mut out = json!({ "data": text });
+        if self.stderr {
+            out["stream"] = "stderr".into();
+        }
+        let report = self.masker.take_report();
+        rec.record(PremaskedJson(EventKind::TermOutput, out, report))
+            .await;
+    }
+}
+
+async fn record_lines(rec: &SessionRecorder, lines: Vec<TypedLine>) {
+    for line in lines {
+        let mut input = match line.text {
+            Some(text) if text.is_empty() && !line.edited => continue,
+            Some(text) => json!({ "data": text }),
+            None => json!({ "hidden": true, "bytes": line.bytes }),
+        };
+        if line.edited {
+            input["edited"] = true.into();
+        }
+        if line.truncated {
+            input["truncated"] = true.into();
+        }
+        rec.record(MaskedJson(EventKind::TermInput, input)).await;
+    }
+}
+
+async fn record_files(rec: &SessionRecorder, events: Vec<FileEvent>) {
+    for event in events {
+        let (kind, payload) = match event {
+            FileEvent::Transfer(t) => {
+                let sha256 = t
+                    .sha256
+                    .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                let mut payload = json!({
+                    "path": t.path,
+                    "direction": t.direction.as_str(),
+                    "size": t.size,
+                    "sha256": sha256,
+                });
+                if !t.complete {
+                    payload["complete"] = false.into();
+                }
+                (EventKind::FileTransfer, payload)
+            }
+            FileEvent::Op { op, path, target } => {
+                let mut payload = json!({ "op": op, "path": path });
+                if let Some(target) = target {
+                    payload["target"] = target.into();
+                }
+                (EventKind::FileOp, payload)
+            }
+        };
+        rec.record(MaskedJson(kind, payload)).await;
+    }
+}
+
+/// A guardrail's refusal of `command`: recorded, and what the client is told.
+async fn denied(shared: &Shared, command: &[u8]) -> Option<String> {
+    let denial = shared.guardrails.as_ref()?.check_command(command)?;
+    let payload = json!({
+        "rule": denial.rule,
+        "reason": denial.code(),
+        "command": String::from_utf8_lossy(command),
+    });
+    shared
+        .rec
+        .record(MaskedJson(EventKind::PolicyDenied, payload))
+        .await;
+    Some(denial.command_message())
+}
+
+/// Relays one session channel.
+pub(crate) async fn session(
+    client: Channel<Msg>,
+    upstream: Channel<russh::client::Msg>,
+    shared: Arc<Shared>,
+) {
+    let (mut from_client, to_client) = client.split();
+    let (mut from_host, to_host) = upstream.split();
+    let rec = &shared.rec;
+    let mode = tokio::sync::Mutex::new(Mode::Terminal);
+    let typing = tokio::sync::Mutex::new(None::<Typing>);
+    let up = async {
+        while let Some(msg) = from_client.wait().await {
+            let sent = match msg {
+                ChannelMsg::Data { data } => {
+                    shared
+                        .bytes_up
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    let mut forward = &data[..];
+                    let mut cancel = None;
+                    match &mut *mode.lock().await {
+                        Mode::Sftp(sftp) => record_files(rec, sftp.client(&data)).await,
+                        Mode::Scp { scp, upload: true } => {
+                            record_files(rec, scp.source(&data)).await
+                        }
+                        _ => {
+                            if let Some(t) = typing.lock().await.as_mut() {
+                                let (entered, decided) = t.input(&data);
+                                record_lines(rec, decided).await;
+                                for (at, line) in entered {
+                                    if let Some(message) = denied(&shared, &line).await {
+                                        // The typed line never runs: Ctrl-C instead of Enter.
+                                        forward = &data[..at];
+                                        cancel = Some(message);
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let mut sent = to_host.data(forward).await;
+                    if let Some(message) = cancel {
+                        sent = sent.and(to_host.data(&b"\x03"[..]).await);
+                        let _ = to_client
+                            .extended_data(1, format!("\r\n{message}\r\n").as_bytes())
+                            .await;
+                    }
+                    sent
+                }
+                ChannelMsg::RequestPty {
+                    term,
+                    col_width,
+                    row_height,
+                    pix_width,
+                    pix_height,
+                    terminal_modes,
+                    ..
+                } => {
+                    let size = json!({ "cols": col_width, "rows": row_height, "term": term });
+                    rec.record(JsonBody(EventKind::TermResize, size)).await;
+                    *typing.lock().await = Some(Typing::default());
+                    to_host
+                        .request_pty(
+                            false,
+                            &term,
+                            col_width,
+                            row_height,
+                            pix_width,
+                            pix_height,
+                            &terminal_modes,
+                        )
+                        .await
+                }
+                ChannelMsg::WindowChange {
+                    col_width,
+                    row_height,
+                    pix_width,
+                    pix_height,
+                } => {
+                    let size = json!({ "cols": col_width, "rows": row_height });
+                    rec.record(JsonBody(EventKind::TermResize, size)).await;
+                    to_host
+                        .window_change(col_width, row_height, pix_width, pix_height)
+                        .await
+                }
+                ChannelMsg::SetEnv {
+                    variable_name,
+                    variable_value,
+                    ..
+                } => {
+                    // The handler refused what the grant does not allow; this is the rest.
+                    if shared.grant.allows_env(&variable_name) {
+                        let env = json!({ "env": { &variable_name: &variable_value } });
+                        rec.record(MaskedJson(EventKind::ExecCommand, env)).await;
+                        to_host.set_env(false, variable_name, variable_value).await
+                    } else {
+                        Ok(())
+                    }
+                }
+                ChannelMsg::Exec { command, .. } => {
+                    let text = String::from_utf8_lossy(&command).into_owned();
+                    rec.record(MaskedJson(
+                        EventKind::ExecCommand,
+                        json!({ "command": text }),
+                    ))
+                    .await;
+                    if let Some(message) = denied(&shared, &command).await {
+                        let _ = to_client
+                            .extended_data(1, format!("{message}\r\n").as_bytes())
+                            .await;
+                        let _ = to_client.exit_status(126).await;
+                        let _ = to_client.eof().await;
+                        let _ = to_client.close().await;
+                        break;
+                    }
+                    if let Some(scp) = Scp::from_command(&text) {
+                        let upload = scp.direction() == crate::transfer::Direction::Upload;
+                        *mode.lock().await = Mode::Scp { scp, upload };
+                    }
+                    to_host.exec(false, command).await
+                }
+                ChannelMsg::RequestShell { .. } => {
+                    rec.record(MaskedJson(EventKind::ExecCommand, json!({ "shell": true })))
+                        .await;
+                    to_host.request_shell(false).await
+                }
+                ChannelMsg::RequestSubsystem { name, .. } => {
+                    let subsystem = json!({ "subsystem": name });
+                    rec.record(MaskedJson(EventKind::ExecCommand, subsystem))
+                        .await;
+                    if name == "sftp" {
+                        *mode.lock().await = Mode::Sftp(Sftp::new());
+                    }
+                    to_host.request_subsystem(false, name).await
+                }
+                ChannelMsg::Signal { signal } => to_host.signal(signal).await,
+                ChannelMsg::Eof => to_host.eof().await,
+                ChannelMsg::Close => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = to_host.close().await;
+    };
+    let down = async {
+        let mut stdout = Output::new(&shared.masker, false);
+        let mut stderr = Output::new(&shared.masker, true);
+        while let Some(msg) = from_host.wait().await {
+            let sent = match msg {
+                ChannelMsg::Data { data } => {
+                    shared
+                        .bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    match &mut *mode.lock().await {
+                        Mode::Sftp(sftp) => record_files(rec, sftp.host(&data)).await,
+                        Mode::Scp { scp, upload: false } => {
+                            record_files(rec, scp.source(&data)).await
+                        }
+                        Mode::Scp { .. } => {}
+                        Mode::Terminal => {
+                            if let Some(t) = typing.lock().await.as_mut() {
+                                record_lines(rec, t.output(&data)).await;
+                            }
+                            stdout.record(rec, &data, false).await;
+                        }
+                    }
+                    to_client.data(&data[..]).await
+                }
+                ChannelMsg::ExtendedData { data, ext } => {
+                    shared
+                        .bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    stderr.record(rec, &data, false).await;
+                    to_client.extended_data(ext, &data[..]).await
+                }
+                ChannelMsg::ExitStatus { exit_status } => {
+                    rec.record(JsonBody(
+                        EventKind::ExecExit,
+                        json!({ "status": exit_status }),
+                    ))
+                    .await;
+                    to_client.exit_status(exit_status).await
+                }
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    // Recorded; russh cannot pass a signal exit on, so the client sees none.
+                    let signal = format!("{signal_name:?}");
+                    rec.record(JsonBody(EventKind::ExecExit, json!({ "signal": signal })))
+                        .await;
+                    Ok(())
+                }
+                ChannelMsg::Eof => to_client.eof().await,
+                ChannelMsg::Close => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        stdout.record(rec, &[], true).await;
+        stderr.record(rec, &[], true).await;
+        let _ = to_client.close().await;
+    };
+    tokio::join!(up, down);
+    if let Some(t) = typing.lock().await.as_mut() {
+        record_lines(rec, t.finish()).await;
+    }
+    match &mut *mode.lock().await {
+        Mode::Sftp(sftp) => record_files(rec, sftp.finish()).await,
+        Mode::Scp { scp, .. } => record_files(rec, scp.finish()).await,
+        Mode::Terminal => {}
+    }
+}
+
+/// Relays a forwarded TCP connection (`ssh -L`), recording where it went and, at its end,
+/// how much moved each way.
+pub(crate) async fn forward(
+    client: Channel<Msg>,
+    upstream: Channel<russh::client::Msg>,
+    shared: Arc<Shared>,
+    target: Value,
+) {
+    shared
+        .rec
+        .record(JsonBody(EventKind::NetForward, target.clone()))
+        .await;
+    let (mut from_client, to_client) = client.split();
+    let (mut from_host, to_host) = upstream.split();
+    let (mut up, mut down) = (0u64, 0u64);
+    let copy_up = async {
+        while let Some(msg) = from_client.wait().await {
+            let sent = match msg {
+                ChannelMsg::Data { data } => {
+                    up += data.len() as u64;
+                    to_host.data(&data[..]).await
+                }
+                ChannelMsg::Eof => to_host.eof().await,
+                ChannelMsg::Close => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = to_host.close().await;
+    };
+    let copy_down = async {
+        while let Some(msg) = from_host.wait().await {
+            let sent = match msg {
+                ChannelMsg::Data { data } => {
+                    down += data.len() as u64;
+                    to_client.data(&data[..]).await
+                }
+                ChannelMsg::Eof => to_client.eof().await,
+                ChannelMsg::Close => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = to_client.close().await;
+    };
+    tokio::join!(copy_up, copy_down);
+    shared.bytes_up.fetch_add(up, Ordering::Relaxed);
+    shared.bytes_down.fetch_add(down, Ordering::Relaxed);
+    let mut end = target;
+    end["closed"] = true.into();
+    end["bytes_up"] = up.into();
+    end["bytes_down"] = down.into();
+    shared
+        .rec
+        .record(JsonBody(EventKind::NetForward, end))
+        .await;
+}
