@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets of ward-pg's wire codec (crates/ward-pg/fuzz) and runs each one briefly
-# from its seed corpus; exits non-zero if a target does not build or finds a crash.
+# Builds the fuzz targets of ward-pg's wire codec (crates/ward-pg/fuzz) and of the SSH gateway's
+# channel-data parsers (crates/ward-ssh/fuzz), and runs each one briefly from its seed corpus;
+# exits non-zero if a target does not build or finds a crash.
 #
 # Stable Rust only. cargo-fuzz with `--sanitizer none` needs no nightly flag: its coverage
 # instrumentation (`-Cpasses=sancov-module`, `-Cllvm-args=...`) is made of stable `-C` options.
@@ -16,8 +17,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-fuzz_dir="$root/crates/ward-pg/fuzz"
-targets=(frontend backend)
+# Crate directory, then its fuzz targets.
+suites=("ward-pg frontend backend" "ward-ssh transfer typing")
 seconds="${FUZZ_SECONDS:-20}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 driver="${FUZZ_DRIVER:-cargo-fuzz}"
@@ -62,46 +63,52 @@ if [[ "$sanitizer" != none ]]; then
 fi
 
 echo "fuzz: driver $driver, sanitizer $sanitizer, ${seconds}s per target, target dir $CARGO_TARGET_DIR"
-started=$(date +%s)
-cd "$root/crates/ward-pg"
-if [[ "$driver" == cargo-fuzz ]]; then
-    run cargo fuzz build --sanitizer "$sanitizer"
-else
-    # --target keeps the instrumentation out of build scripts and proc macros.
-    RUSTFLAGS="${rustflags[*]}" run cargo build --manifest-path "$fuzz_dir/Cargo.toml" \
-        --target "$host" --release --bins
-fi
-built=$(date +%s)
-echo "fuzz: built in $((built - started))s"
-
 # New inputs go to a scratch corpus in the build directory; the committed seeds are only read.
 stamp="$state/started"
 mkdir -p "$state"
 touch "$stamp"
 failed=()
-for target in "${targets[@]}"; do
-    scratch="$state/corpus/$target"
-    artifacts="$fuzz_dir/artifacts/$target"
-    mkdir -p "$scratch" "$artifacts"
-    args=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1)
-    ok=true
+ran=()
+for suite in "${suites[@]}"; do
+    read -r crate targets_line <<<"$suite"
+    read -r -a targets <<<"$targets_line"
+    fuzz_dir="$root/crates/$crate/fuzz"
+    started=$(date +%s)
+    cd "$root/crates/$crate"
     if [[ "$driver" == cargo-fuzz ]]; then
-        run cargo fuzz run --sanitizer "$sanitizer" "$target" "$scratch" "fuzz/corpus/$target" \
-            -- "${args[@]}" || ok=false
+        run cargo fuzz build --sanitizer "$sanitizer"
     else
-        run "$CARGO_TARGET_DIR/$host/release/$target" -artifact_prefix="$artifacts/" "${args[@]}" \
-            "$scratch" "fuzz/corpus/$target" || ok=false
+        # --target keeps the instrumentation out of build scripts and proc macros.
+        RUSTFLAGS="${rustflags[*]}" run cargo build --manifest-path "$fuzz_dir/Cargo.toml" \
+            --target "$host" --release --bins
     fi
-    if [[ "$ok" == false ]]; then
-        failed+=("$target")
-        while IFS= read -r crash; do
-            echo "fuzz: $target crashed on $crash:"
-            od -An -tx1 -v "$crash"
-        done < <(find "$artifacts" -type f -newer "$stamp")
-    fi
+    built=$(date +%s)
+    echo "fuzz: $crate built in $((built - started))s"
+    for target in "${targets[@]}"; do
+        scratch="$state/corpus/$target"
+        artifacts="$fuzz_dir/artifacts/$target"
+        mkdir -p "$scratch" "$artifacts"
+        args=(-max_total_time="$seconds" -timeout=10 -print_final_stats=1)
+        ok=true
+        if [[ "$driver" == cargo-fuzz ]]; then
+            run cargo fuzz run --sanitizer "$sanitizer" "$target" "$scratch" "fuzz/corpus/$target" \
+                -- "${args[@]}" || ok=false
+        else
+            run "$CARGO_TARGET_DIR/$host/release/$target" -artifact_prefix="$artifacts/" "${args[@]}" \
+                "$scratch" "fuzz/corpus/$target" || ok=false
+        fi
+        ran+=("$target")
+        if [[ "$ok" == false ]]; then
+            failed+=("$target")
+            while IFS= read -r crash; do
+                echo "fuzz: $target crashed on $crash:"
+                od -An -tx1 -v "$crash"
+            done < <(find "$artifacts" -type f -newer "$stamp")
+        fi
+    done
 done
 
-echo "fuzz: ran ${targets[*]} for ${seconds}s each in $(($(date +%s) - built))s"
+echo "fuzz: ran ${ran[*]} for ${seconds}s each"
 if ((${#failed[@]})); then
     echo "fuzz: FAILED: ${failed[*]}" >&2
     exit 1

@@ -122,7 +122,13 @@ pub struct SessionStart {
 enum Msg {
     /// With the session's own masker, if it has one (else the recorder's).
     Start(SessionStart, Timestamp, Option<Masker>),
-    Event(SessionId, Timestamp, Box<dyn EventBody>),
+    Event {
+        id: SessionId,
+        at: Timestamp,
+        body: Box<dyn EventBody>,
+        /// The share of the byte budget the event holds until it is written (and dropped).
+        _budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
     End {
         id: SessionId,
         at: Timestamp,
@@ -159,7 +165,12 @@ pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     healthy: Arc<AtomicBool>,
     strict: bool,
+    budget: Arc<tokio::sync::Semaphore>,
 }
+
+/// Bytes of large payloads (terminal output) queued at most, over every session: the queue's
+/// bound in events alone would let a fast stream hold its events' data many times over.
+const QUEUED_BYTES: usize = 32 << 20;
 
 const MAX_BATCH: usize = 4096;
 /// How long the recorder gathers events before committing them together in batched mode.
@@ -217,6 +228,7 @@ impl Recorder {
                 tx,
                 healthy,
                 strict,
+                budget: Arc::new(tokio::sync::Semaphore::new(QUEUED_BYTES)),
             },
             handle,
         ))
@@ -249,6 +261,7 @@ impl Recorder {
             tx: self.tx.clone(),
             healthy: self.healthy.clone(),
             strict: self.strict,
+            budget: self.budget.clone(),
         }
     }
 
@@ -280,6 +293,7 @@ pub struct SessionRecorder {
     tx: mpsc::Sender<Msg>,
     healthy: Arc<AtomicBool>,
     strict: bool,
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl SessionRecorder {
@@ -291,7 +305,28 @@ impl SessionRecorder {
     pub async fn record(&self, body: impl EventBody) {
         let _ = self
             .tx
-            .send(Msg::Event(self.id, Timestamp::now(), Box::new(body)))
+            .send(Msg::Event {
+                id: self.id,
+                at: Timestamp::now(),
+                body: Box::new(body),
+                _budget: None,
+            })
+            .await;
+    }
+
+    /// Like [`SessionRecorder::record`] for an event of about `bytes` bytes, waiting also while
+    /// the events queued hold more than the recorder's byte budget.
+    pub async fn record_sized(&self, body: impl EventBody, bytes: usize) {
+        let permits = u32::try_from(bytes.min(QUEUED_BYTES)).unwrap_or(u32::MAX);
+        let permit = self.budget.clone().acquire_many_owned(permits).await.ok();
+        let _ = self
+            .tx
+            .send(Msg::Event {
+                id: self.id,
+                at: Timestamp::now(),
+                body: Box::new(body),
+                _budget: permit,
+            })
             .await;
     }
 
@@ -462,7 +497,8 @@ impl Writer {
                         // waking this thread, and one transaction carries everything that
                         // arrived meanwhile. Strict mode commits at once; what queues during a
                         // commit forms the next group.
-                        let now = self.strict || !matches!(first, Msg::Event(..) | Msg::Start(..));
+                        let now =
+                            self.strict || !matches!(first, Msg::Event { .. } | Msg::Start(..));
                         self.sort(first, &mut batch, &mut waiters);
                         if !now {
                             std::thread::sleep(COMMIT_WINDOW);
@@ -629,7 +665,9 @@ impl Writer {
                         let body = JsonBody(EventKind::SessionStart, value);
                         push(&mut rows, &mut heads, start.id, *at, &body)?;
                     }
-                    Msg::Event(id, at, body) => push(&mut rows, &mut heads, *id, *at, &**body)?,
+                    Msg::Event { id, at, body, .. } => {
+                        push(&mut rows, &mut heads, *id, *at, &**body)?
+                    }
                     Msg::End {
                         id,
                         at,

@@ -79,15 +79,28 @@ impl Output {
         if ready == 0 {
             return;
         }
-        let text = String::from_utf8_lossy(&self.pending[..ready]).into_owned();
+        let mut out = terminal_data(&self.pending[..ready]);
         self.pending.drain(..ready);
-        let mut out = json!({ "data": text });
         if self.stderr {
             out["stream"] = "stderr".into();
         }
         let report = self.masker.take_report();
-        rec.record(PremaskedJson(EventKind::TermOutput, out, report))
+        rec.record_sized(PremaskedJson(EventKind::TermOutput, out, report), ready)
             .await;
+    }
+}
+
+/// A chunk of terminal output as recorded: `data`, the text, when it is text a terminal shows;
+/// else `data_b64`, the bytes in base64 (a binary stream would cost six JSON bytes per NUL).
+fn terminal_data(bytes: &[u8]) -> Value {
+    let shown =
+        |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x07' | '\x08');
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.chars().all(shown) => json!({ "data": text }),
+        _ => {
+            use base64::Engine as _;
+            json!({ "data_b64": base64::engine::general_purpose::STANDARD.encode(bytes) })
+        }
     }
 }
 

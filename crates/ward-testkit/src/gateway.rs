@@ -69,7 +69,12 @@ impl WardBuilder {
 
     /// An SSH resource `name` for `sshd` (its host key pinned), logging in as the user the
     /// harness runs as (root in CI).
-    pub fn ssh_resource(mut self, name: &str, sshd: &crate::Sshd) -> Self {
+    pub fn ssh_resource(self, name: &str, sshd: &crate::Sshd) -> Self {
+        self.ssh_resource_with(name, sshd, "")
+    }
+
+    /// [`WardBuilder::ssh_resource`] with more keys for its table (`login = "certificate"`).
+    pub fn ssh_resource_with(mut self, name: &str, sshd: &crate::Sshd, keys: &str) -> Self {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let _ = write!(
             self.resources,
@@ -77,6 +82,8 @@ impl WardBuilder {
             sshd.address(),
             sshd.host_key
         );
+        self.resources.push_str(keys);
+        self.resources.push('\n');
         self
     }
 

@@ -20,8 +20,9 @@ pub use gateway::{Ward, WardBuilder, psql, run, success};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
-pub use sshd::{Sshd, ssh_client};
+pub use sshd::ssh_client;
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
+pub use ward::sshd::Sshd;
 
 /// The password the harness gives every user and upstream role.
 pub const PASSWORD: &str = "correct horse battery";

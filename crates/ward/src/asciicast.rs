@@ -46,7 +46,7 @@ pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
     for e in events {
         let text = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default();
         let line = match e.kind.as_str() {
-            "term.output" => json!([seconds(e), "o", text("data")]),
+            "term.output" => json!([seconds(e), "o", output_text(&e.payload)]),
             "term.resize" => {
                 // The first size is the header's.
                 let Some((cols, rows)) = size(e) else {
@@ -72,6 +72,20 @@ pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What a `term.output` event showed: its `data`, or its `data_b64` bytes as text.
+pub fn output_text(payload: &Value) -> std::borrow::Cow<'_, str> {
+    if let Some(text) = payload.get("data").and_then(Value::as_str) {
+        return text.into();
+    }
+    use base64::Engine as _;
+    let bytes = payload
+        .get("data_b64")
+        .and_then(Value::as_str)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned().into()
 }
 
 #[cfg(test)]

@@ -74,12 +74,30 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         Ok(_) => 8443,
         Err(_) => free_port()?,
     };
+    // With OpenSSH's sshd installed, a throwaway one is the second resource: it lets Ward's
+    // client key (made now, before Ward starts) log in as whoever runs the demo.
+    let sshd = match demo_sshd(&dir) {
+        Ok(sshd) => Some(sshd),
+        Err(e) => {
+            println!("(no SSH resource: {e:#})");
+            None
+        }
+    };
+    let ssh_port = match std::net::TcpListener::bind("127.0.0.1:2222") {
+        Ok(_) => 2222,
+        Err(_) => free_port()?,
+    };
+    let ssh_listen = match &sshd {
+        Some(_) => format!("ssh = \"127.0.0.1:{ssh_port}\"        # OpenSSH clients"),
+        None => String::new(),
+    };
+    let mut text = demo_config(port, web_port, &ssh_listen, &cluster.address());
+    if let Some(sshd) = &sshd {
+        text.push_str(&demo_ssh_config(ssh_port, sshd)?);
+    }
     let config_path = dir.join("ward.toml");
-    std::fs::write(
-        &config_path,
-        demo_config(port, web_port, &cluster.address()),
-    )
-    .with_context(|| format!("writing {}", config_path.display()))?;
+    std::fs::write(&config_path, text)
+        .with_context(|| format!("writing {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
 
     let password = random_token(9)?;
@@ -136,6 +154,17 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         "  psql \"postgresql://support:{support_password}@127.0.0.1:{port}/shop?sslmode=require\""
     );
     println!();
+    if let (Some(sshd), Some(ssh)) = (&sshd, running.ssh) {
+        println!(
+            "SSH through Ward to a throwaway sshd (resource box, {}; password {password}):",
+            sshd.address()
+        );
+        println!("  ssh -p {} demo:box@127.0.0.1", ssh.port());
+        if let Some((fingerprint, _)) = &running.ssh_keys {
+            println!("  (Ward's host key: {fingerprint})");
+        }
+        println!();
+    }
     println!("Find and read every session in the web UI (self-signed certificate):");
     println!("  https://127.0.0.1:{web_port}   user auditor, password {auditor_password}");
     println!("  (demo and support sign in there too, and see only their own sessions)");
@@ -161,16 +190,57 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     println!("stopping…");
     running.shutdown().await;
     drop(cluster);
+    drop(sshd);
     Ok(())
 }
 
-fn demo_config(port: u16, web_port: u16, upstream: &str) -> String {
+/// A throwaway `sshd` that lets Ward's client key in.
+fn demo_sshd(dir: &Path) -> anyhow::Result<crate::sshd::Sshd> {
+    let mut sshd = crate::sshd::Sshd::prepare()?;
+    let key = dir.join("ssh_client_key");
+    ward_ssh::keys::load_or_create(&key, "ward")?;
+    sshd.start(&key.with_extension("pub"))?;
+    Ok(sshd)
+}
+
+/// The SSH listener, the `box` resource (the demo's sshd, logging in as whoever runs the
+/// demo), and its grant.
+fn demo_ssh_config(ssh_port: u16, sshd: &crate::sshd::Sshd) -> anyhow::Result<String> {
+    let user = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .context("who runs the demo (id -un)")?;
+    Ok(format!(
+        r#"
+# The demo's second resource: a throwaway OpenSSH sshd (ssh -p {ssh_port} demo:box@127.0.0.1).
+[[resources]]
+name = "box"
+kind = "ssh"
+address = "{address}"
+user = "{user}"
+host_key = "{host_key}"
+
+[[grants]]
+group = "dev"
+resources = ["box"]
+ssh_env = ["LANG", "LC_*"]
+"#,
+        address = sshd.address(),
+        host_key = sshd.host_key,
+    ))
+}
+
+fn demo_config(port: u16, web_port: u16, ssh_listen: &str, upstream: &str) -> String {
     format!(
         r#"# Written by `ward demo`. Every ward command reads it: --config {{this file}}.
 
 [listen]
 postgres = "127.0.0.1:{port}"
 web = "127.0.0.1:{web_port}"   # the web UI and API (HTTPS)
+{ssh_listen}
 
 [store]
 path = "ward.db"            # relative to this file

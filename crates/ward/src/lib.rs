@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod pgcluster;
 pub mod serve;
+pub mod sshd;
 pub mod tls;
 pub mod users;
 pub mod web;

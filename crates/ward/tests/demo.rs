@@ -34,6 +34,7 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let mut support_line = None;
     let mut ui_line = None;
     let mut mcp_line = None;
+    let mut ssh_line = None;
     let mut printed = String::new();
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
@@ -54,6 +55,9 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         if line.trim_start().starts_with("https://127.0.0.1:") {
             ui_line = Some(line.trim().to_owned());
         }
+        if line.trim_start().starts_with("ssh -p ") {
+            ssh_line = Some(line.trim().to_owned());
+        }
         if line.contains("Ctrl-C stops") {
             break;
         }
@@ -66,6 +70,34 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         )),
         "{printed}"
     );
+
+    // The printed ssh line reaches the demo's sshd through Ward, with the demo password.
+    if std::path::Path::new("/usr/sbin/sshd").exists() {
+        let ssh_line = ssh_line.unwrap_or_else(|| panic!("no ssh line in:\n{printed}"));
+        let ssh_port: u16 = ssh_line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {ssh_line}"));
+        let password = psql_line
+            .split_once("demo:")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .map(|(p, _)| p.to_owned())
+            .expect("the demo password");
+        let out = ward_testkit::ssh_client(
+            &dir,
+            ssh_port,
+            "demo:box",
+            &password,
+            &["echo through Ward to box"],
+            None,
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("through Ward to box"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // Run the printed command exactly as a person would paste it.
     let out = run(
@@ -170,10 +202,11 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         ],
     );
     let sessions: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let ssh = usize::from(std::path::Path::new("/usr/sbin/sshd").exists());
     assert_eq!(
         sessions.len(),
-        5,
-        "three psql sessions, the auditor's sign-in and the agent's session"
+        5 + ssh,
+        "three psql sessions, the auditor's sign-in, the agent's session (and the ssh one)"
     );
     assert_eq!(
         sessions.iter().filter(|s| s["protocol"] == "mcp").count(),

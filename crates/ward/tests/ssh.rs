@@ -941,3 +941,35 @@ fn terminals_record_typing_but_not_passwords_and_guardrails_stop_commands() {
     );
     success(&ward.cli(&["verify"]));
 }
+
+#[test]
+fn ward_logs_in_to_a_host_that_trusts_its_upstream_ca_with_a_certificate() {
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let port = free_port().expect("port");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .ssh(port)
+        .user("alice", &["ops"])
+        .grant("ops", "web1")
+        .ssh_resource_with("web1", &sshd, "login = \"certificate\"")
+        .start()
+        .expect("ward");
+    sshd.start_trusting(&ward.dir.join("ssh_upstream_ca.pub"))
+        .expect("sshd starts");
+    let out = ssh(
+        &ward,
+        port,
+        "alice:web1",
+        PASSWORD,
+        "echo logged in by certificate",
+    );
+    assert!(
+        text(&out.stdout).contains("logged in by certificate"),
+        "{}",
+        text(&out.stderr)
+    );
+    // sshd logged the certificate's key id: the Ward session.
+    let sessions = ward.wait_sessions(1);
+    let id = sessions[0]["id"].as_str().expect("id");
+    let log = std::fs::read_to_string(sshd.dir.join("sshd.log")).expect("sshd log");
+    assert!(log.contains(&format!("ward-session:{id}")), "{log}");
+}

@@ -76,7 +76,7 @@ pub fn replay(
                 _ => writeln!(out, "{stamp} $ {}", s("command"))?,
             },
             "term.output" => {
-                for line in s("data").lines() {
+                for line in crate::asciicast::output_text(p).lines() {
                     writeln!(out, "{:13}{line}", "")?;
                 }
             }
@@ -193,8 +193,7 @@ fn play(
             std::thread::sleep(std::time::Duration::from_secs_f64(pause));
         }
         last = Some(at);
-        let data = e.payload.get("data").and_then(Value::as_str).unwrap_or("");
-        out.write_all(data.as_bytes())?;
+        out.write_all(crate::asciicast::output_text(&e.payload).as_bytes())?;
     }
     out.flush()?;
     Ok(())
