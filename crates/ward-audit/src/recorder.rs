@@ -303,15 +303,7 @@ impl SessionRecorder {
 
     /// Queues one event, waiting while the queue is full.
     pub async fn record(&self, body: impl EventBody) {
-        let _ = self
-            .tx
-            .send(Msg::Event {
-                id: self.id,
-                at: Timestamp::now(),
-                body: Box::new(body),
-                _budget: None,
-            })
-            .await;
+        self.queue(Box::new(body), None).await;
     }
 
     /// Like [`SessionRecorder::record`] for an event of about `bytes` bytes, waiting also while
@@ -319,13 +311,22 @@ impl SessionRecorder {
     pub async fn record_sized(&self, body: impl EventBody, bytes: usize) {
         let permits = u32::try_from(bytes.min(QUEUED_BYTES)).unwrap_or(u32::MAX);
         let permit = self.budget.clone().acquire_many_owned(permits).await.ok();
+        self.queue(Box::new(body), permit).await;
+    }
+
+    async fn queue(
+        &self,
+        body: Box<dyn EventBody>,
+        budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
+        let at = Timestamp::now();
         let _ = self
             .tx
             .send(Msg::Event {
                 id: self.id,
-                at: Timestamp::now(),
-                body: Box::new(body),
-                _budget: permit,
+                at,
+                body,
+                _budget: budget,
             })
             .await;
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use russh::server::Msg;
-use russh::{Channel, ChannelMsg};
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::{Value, json};
 use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 use ward_core::EventKind;
@@ -393,44 +393,9 @@ pub(crate) async fn forward(
         .rec
         .record(JsonBody(EventKind::NetForward, target.clone()))
         .await;
-    let (mut from_client, to_client) = client.split();
-    let (mut from_host, to_host) = upstream.split();
-    let (mut up, mut down) = (0u64, 0u64);
-    let copy_up = async {
-        while let Some(msg) = from_client.wait().await {
-            let sent = match msg {
-                ChannelMsg::Data { data } => {
-                    up += data.len() as u64;
-                    to_host.data(&data[..]).await
-                }
-                ChannelMsg::Eof => to_host.eof().await,
-                ChannelMsg::Close => break,
-                _ => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        let _ = to_host.close().await;
-    };
-    let copy_down = async {
-        while let Some(msg) = from_host.wait().await {
-            let sent = match msg {
-                ChannelMsg::Data { data } => {
-                    down += data.len() as u64;
-                    to_client.data(&data[..]).await
-                }
-                ChannelMsg::Eof => to_client.eof().await,
-                ChannelMsg::Close => break,
-                _ => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        let _ = to_client.close().await;
-    };
-    tokio::join!(copy_up, copy_down);
+    let (from_client, to_client) = client.split();
+    let (from_host, to_host) = upstream.split();
+    let (up, down) = tokio::join!(pump(from_client, to_host), pump(from_host, to_client));
     shared.bytes_up.fetch_add(up, Ordering::Relaxed);
     shared.bytes_down.fetch_add(down, Ordering::Relaxed);
     let mut end = target;
@@ -441,4 +406,28 @@ pub(crate) async fn forward(
         .rec
         .record(JsonBody(EventKind::NetForward, end))
         .await;
+}
+
+/// Copies one direction of a forwarded connection until it closes; returns the bytes copied.
+async fn pump<S>(mut from: ChannelReadHalf, to: ChannelWriteHalf<S>) -> u64
+where
+    S: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
+{
+    let mut bytes = 0u64;
+    while let Some(msg) = from.wait().await {
+        let sent = match msg {
+            ChannelMsg::Data { data } => {
+                bytes += data.len() as u64;
+                to.data(&data[..]).await
+            }
+            ChannelMsg::Eof => to.eof().await,
+            ChannelMsg::Close => break,
+            _ => Ok(()),
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    let _ = to.close().await;
+    bytes
 }

@@ -85,6 +85,14 @@ impl Saved {
         Ok(saved)
     }
 
+    /// The host name (or address) of the saved server.
+    fn server_host(&self) -> anyhow::Result<String> {
+        reqwest::Url::parse(&self.server)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+            .context("the saved server address has no host")
+    }
+
     /// The libpq environment that connects a PostgreSQL client through Ward with this token.
     pub fn pg_env(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
         let Some(addr) = &self.postgres else {
@@ -94,10 +102,7 @@ impl Saved {
             .rsplit_once(':')
             .map(|(_, p)| p.to_owned())
             .context("the server gave no PostgreSQL port")?;
-        let host = reqwest::Url::parse(&self.server)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
-            .context("the saved server address has no host")?;
+        let host = self.server_host()?;
         let mut env = vec![
             ("PGHOST", host),
             ("PGPORT", port),
@@ -275,10 +280,7 @@ pub async fn connect_ssh(
         .rsplit_once(':')
         .map(|(_, p)| p.to_owned())
         .context("the server gave no SSH port")?;
-    let host = reqwest::Url::parse(&saved.server)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
-        .context("the saved server address has no host")?;
+    let host = saved.server_host()?;
     let known_hosts = dir.join("known_hosts");
     std::fs::write(
         &known_hosts,
