@@ -165,13 +165,24 @@ CREATE TABLE user_keys (
 CREATE INDEX user_keys_name ON user_keys (name);
 "#;
 
+/// Migration 5: SSH host keys learned on first use (resources with `trust_on_first_use`). The
+/// first key a host presents is kept; a row is never changed.
+const V5: &str = r#"
+CREATE TABLE ssh_host_keys (
+    resource   TEXT PRIMARY KEY,
+    host_key   TEXT NOT NULL,
+    learned_at INTEGER NOT NULL
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 4] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 5] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
     (4, V4, None),
+    (5, V5, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -195,7 +206,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

@@ -145,7 +145,7 @@ impl Store {
             grants.push_str(&format!("GRANT SELECT, INSERT ON {t} TO {role};\n"));
         }
         grants.push_str(&format!(
-            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
+            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON ssh_host_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

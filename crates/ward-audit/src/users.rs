@@ -1,5 +1,6 @@
 //! Local users: name, groups and an argon2id password hash (the hashing lives with the caller),
-//! and the SSH public keys registered for them (parsing keys lives with the caller too).
+//! and the SSH public keys registered for them (parsing keys lives with the caller too); and
+//! the SSH host keys Ward trusted on first use.
 
 use serde::Serialize;
 use ward_core::Timestamp;
@@ -142,4 +143,25 @@ fn user_row(r: &Row) -> Result<UserRow, StoreError> {
         password_hash: r.text(2)?,
         created_at: Timestamp(r.int(3)?).to_rfc3339(),
     })
+}
+
+impl Store {
+    /// The host key learned for SSH resource `resource`, or, if none was, `presented`, which is
+    /// then kept (the first one stored wins, whichever replica stores it).
+    pub fn learn_host_key(
+        &mut self,
+        resource: &str,
+        presented: &str,
+    ) -> Result<String, StoreError> {
+        self.db.execute(
+            "INSERT INTO ssh_host_keys (resource, host_key, learned_at) VALUES (?1, ?2, ?3) ON CONFLICT (resource) DO NOTHING",
+            &params![resource, presented, Timestamp::now().0],
+        )?;
+        self.db
+            .query_one(
+                "SELECT host_key FROM ssh_host_keys WHERE resource = ?1",
+                &params![resource],
+            )?
+            .text(0)
+    }
 }

@@ -322,6 +322,10 @@ pub struct Resource {
     /// SSH: how Ward logs in to the host.
     #[serde(default)]
     pub login: SshLogin,
+    /// SSH, without `host_key`: trust the key the host presents the first time and keep it in
+    /// the store; every later connection must see the same key.
+    #[serde(default)]
+    pub trust_on_first_use: bool,
     /// Name of an environment variable holding the upstream password.
     pub password_env: Option<String>,
     /// File holding the upstream password (trailing newline ignored).
@@ -522,10 +526,10 @@ impl Config {
                 ResourceKind::Postgres if r.database.is_empty() => {
                     return Err(self.invalid(key("database"), "a PostgreSQL resource needs it"));
                 }
-                ResourceKind::Ssh if r.host_key.is_none() => {
+                ResourceKind::Ssh if r.host_key.is_none() && !r.trust_on_first_use => {
                     return Err(self.invalid(
                         key("host_key"),
-                        "an SSH resource needs the server's host key (a known_hosts line such as `ssh-ed25519 AAAA…`)",
+                        "an SSH resource needs the server's host key (a known_hosts line such as `ssh-ed25519 AAAA…`), or trust_on_first_use = true",
                     ));
                 }
                 _ => {}

@@ -164,9 +164,11 @@ struct Live {
     upstream: russh::client::Handle<Upstream>,
 }
 
-/// Ward's side of its connection to a host: the host must present its pinned key.
+/// Ward's side of its connection to a host: the host must present its pinned key (or, trusted
+/// on first use, any key, which is checked against the learned one before logging in).
 struct Upstream {
-    expected: PublicKey,
+    expected: Option<PublicKey>,
+    presented: Arc<std::sync::Mutex<Option<PublicKey>>>,
 }
 
 impl russh::client::Handler for Upstream {
@@ -176,12 +178,16 @@ impl russh::client::Handler for Upstream {
         &mut self,
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        Ok(match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => {
-                key.key_data() == self.expected.key_data()
-            }
-            PublicKeyOrCertificate::Certificate(_) => false,
-        })
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            return Ok(false);
+        };
+        if let Ok(mut presented) = self.presented.lock() {
+            *presented = Some(key.clone());
+        }
+        Ok(self
+            .expected
+            .as_ref()
+            .is_none_or(|e| key.key_data() == e.key_data()))
     }
 }
 
@@ -675,6 +681,8 @@ impl Drop for Connection {
 pub struct HostLogin {
     pub key: Arc<PrivateKey>,
     pub ca: Arc<PrivateKey>,
+    /// Where host keys trusted on first use are kept.
+    pub store: Arc<std::sync::Mutex<ward_audit::Store>>,
 }
 
 /// Logs in to the host of `target` as `user` for session `session`, checking the host's
@@ -685,14 +693,23 @@ async fn connect(
     login: &HostLogin,
     session: SessionId,
 ) -> Result<russh::client::Handle<Upstream>, String> {
-    let pinned = target.host_key.as_deref().unwrap_or_default();
-    let expected = PublicKey::from_openssh(pinned)
-        .map_err(|e| format!("its configured host_key does not parse: {e}"))?;
+    let expected = match &target.host_key {
+        Some(pinned) => Some(
+            PublicKey::from_openssh(pinned)
+                .map_err(|e| format!("its configured host_key does not parse: {e}"))?,
+        ),
+        None => None,
+    };
     let config = Arc::new(russh::client::Config {
         preferred: fast_ciphers(),
         ..Default::default()
     });
-    let mut handle = russh::client::connect(config, target.address.as_str(), Upstream { expected })
+    let presented = Arc::new(std::sync::Mutex::new(None));
+    let handler = Upstream {
+        expected: expected.clone(),
+        presented: presented.clone(),
+    };
+    let mut handle = russh::client::connect(config, target.address.as_str(), handler)
         .await
         .map_err(|e| match e {
             russh::Error::UnknownKey => {
@@ -700,6 +717,35 @@ async fn connect(
             }
             e => format!("{}: {e}", target.address),
         })?;
+    if expected.is_none() {
+        // Trusted on first use: the key learned first (now, or before) must be this one.
+        let key = presented
+            .lock()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or("the host presented no key")?;
+        let line = key.to_openssh().map_err(|e| e.to_string())?;
+        let (store, name, seen) = (login.store.clone(), target.name.clone(), line.clone());
+        let learned = tokio::task::spawn_blocking(move || {
+            store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_owned())?
+                .learn_host_key(&name, &seen)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        if learned != line {
+            let fingerprint = |k: &str| {
+                PublicKey::from_openssh(k).map_or_else(|_| k.to_owned(), |k| keys::fingerprint(&k))
+            };
+            return Err(format!(
+                "the host presented key {} but Ward trusted {} on first use; if the host's key really changed, set the resource's host_key",
+                fingerprint(&line),
+                fingerprint(&learned)
+            ));
+        }
+    }
     let result = match target.login {
         SshLogin::Key => {
             let key = PrivateKeyWithHashAlg::new(login.key.clone(), None);

@@ -16,6 +16,8 @@ pub struct Sshd {
     /// The host key's public half, as a `known_hosts` line without the host.
     pub host_key: String,
     child: Option<Child>,
+    /// The authorized-keys lines of its config, for a restart.
+    keys: String,
 }
 
 fn sshd_binary() -> anyhow::Result<PathBuf> {
@@ -33,26 +35,13 @@ impl Sshd {
         let dir =
             std::env::temp_dir().join(format!("ward-sshd-{}-{}", std::process::id(), free_port()?));
         std::fs::create_dir_all(&dir)?;
-        let key = dir.join("host_key");
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .output()
-            .context("ssh-keygen")?;
-        if !out.status.success() {
-            bail!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let host_key = std::fs::read_to_string(key.with_extension("pub"))?;
-        let host_key = host_key
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let host_key = host_key(&dir.join("host_key"))?;
         Ok(Self {
             dir,
             port: free_port()?,
             host_key,
             child: None,
+            keys: String::new(),
         })
     }
 
@@ -74,8 +63,28 @@ impl Sshd {
         ))
     }
 
+    /// Stops `sshd`, gives it a new host key, and starts it again on the same port (a host that
+    /// was reinstalled, or a machine in the middle).
+    pub fn replace_host_key(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        let key = self.dir.join("host_key");
+        std::fs::remove_file(&key)?;
+        std::fs::remove_file(key.with_extension("pub"))?;
+        self.host_key = host_key(&key)?;
+        let keys = self.keys.clone();
+        self.launch(&keys)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Starts `sshd` with `keys` (its authorized-keys lines of config).
     fn launch(&mut self, keys: &str) -> anyhow::Result<()> {
+        self.keys = keys.to_owned();
         std::fs::create_dir_all("/run/sshd").ok();
         let config = self.dir.join("sshd_config");
         std::fs::write(
@@ -116,12 +125,27 @@ impl Sshd {
     }
 }
 
+/// Makes an Ed25519 host key at `path`; returns its public half as a `known_hosts` key.
+fn host_key(path: &Path) -> anyhow::Result<String> {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .context("ssh-keygen")?;
+    if !out.status.success() {
+        bail!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let public = std::fs::read_to_string(path.with_extension("pub"))?;
+    Ok(public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop();
         if std::thread::panicking() {
             eprintln!(
                 "sshd log:\n{}",

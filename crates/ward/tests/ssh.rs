@@ -973,3 +973,45 @@ fn ward_logs_in_to_a_host_that_trusts_its_upstream_ca_with_a_certificate() {
     let log = std::fs::read_to_string(sshd.dir.join("sshd.log")).expect("sshd log");
     assert!(log.contains(&format!("ward-session:{id}")), "{log}");
 }
+
+#[test]
+fn a_host_key_trusted_on_first_use_is_kept_and_a_changed_one_is_refused() {
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let port = free_port().expect("port");
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .ssh(port)
+        .user("alice", &["ops"])
+        .grant("ops", "web1")
+        .config(&format!(
+            "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"{}\"\nuser = \"{user}\"\ntrust_on_first_use = true\n",
+            sshd.address()
+        ))
+        .start()
+        .expect("ward");
+    sshd.start(&ward.dir.join("ssh_client_key.pub"))
+        .expect("sshd starts");
+    for n in ["first", "second"] {
+        let out = ssh(
+            &ward,
+            port,
+            "alice:web1",
+            PASSWORD,
+            &format!("echo {n} use"),
+        );
+        assert!(
+            text(&out.stdout).contains(&format!("{n} use")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The host comes back with another key: refused, and the person is told why.
+    sshd.replace_host_key().expect("new host key");
+    let out = ssh(&ward, port, "alice:web1", PASSWORD, "echo third use");
+    assert!(!text(&out.stdout).contains("third use"));
+    assert!(
+        text(&out.stderr).contains("trusted") && text(&out.stderr).contains("on first use"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2, 3, 4]);
+        assert_eq!(applied, vec![1, 2, 3, 4, 5]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, "audit_ward")
@@ -357,6 +357,20 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
     assert!(store.remove_user_key("bob", "SHA256:k1").expect("remove"));
     assert!(!store.remove_user_key("bob", "SHA256:k1").expect("gone"));
     assert!(store.key_owner("SHA256:k1").expect("owner").is_none());
+
+    // SSH host keys learned on first use: the first one stays.
+    assert_eq!(
+        store
+            .learn_host_key("web1", "ssh-ed25519 AAAA1")
+            .expect("learn"),
+        "ssh-ed25519 AAAA1"
+    );
+    assert_eq!(
+        store
+            .learn_host_key("web1", "ssh-ed25519 AAAA2")
+            .expect("learn"),
+        "ssh-ed25519 AAAA1"
+    );
 }
 
 /// Ward tokens and service-account keys: issued, found by secret only, listed, revoked at
