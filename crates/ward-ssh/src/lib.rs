@@ -77,6 +77,7 @@ impl Gateway {
             inactivity_timeout: Some(std::time::Duration::from_secs(3600)),
             methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
             preferred: fast_ciphers(),
+            window_size: WINDOW,
             ..Default::default()
         };
         Ok(Self {
@@ -125,6 +126,10 @@ fn fast_ciphers() -> russh::Preferred {
         ..russh::Preferred::default()
     }
 }
+
+/// The channel window Ward offers on both legs: room for a host to keep sending while the
+/// client's side drains (OpenSSH's own is 2 MiB).
+const WINDOW: u32 = 8 << 20;
 
 #[derive(Clone)]
 struct Server {
@@ -702,6 +707,7 @@ async fn connect(
     };
     let config = Arc::new(russh::client::Config {
         preferred: fast_ciphers(),
+        window_size: WINDOW,
         ..Default::default()
     });
     let presented = Arc::new(std::sync::Mutex::new(None));
