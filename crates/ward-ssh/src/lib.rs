@@ -327,6 +327,7 @@ impl Connection {
                         grant,
                         bytes_up: AtomicU64::new(0),
                         bytes_down: AtomicU64::new(0),
+                        max_output: self.gw.config.recording.max_result_bytes.0,
                     }),
                     upstream,
                 });

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::config::Grant;
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     /// Bytes from the client and to it, for `session.end`.
     pub bytes_up: AtomicU64,
     pub bytes_down: AtomicU64,
+    /// Output stored per stream of a command without a terminal (`[recording] max_result_bytes`).
+    pub max_output: u64,
 }
 
 /// What a session channel turned out to run.
@@ -45,11 +48,19 @@ enum Mode {
 }
 
 /// One output stream (stdout or stderr) masked across its chunks.
+///
+/// A command without a terminal (`ssh host 'cat big.tar'`) is a bulk transfer in disguise: its
+/// stream is stored up to `[recording] max_result_bytes`, like a query's result, and past that
+/// counted and hashed (SHA-256), like a file scp moves. A terminal's output is always stored.
 struct Output {
     masker: StreamMasker,
     /// Masked bytes not yet recorded: an incomplete UTF-8 character at the end.
     pending: Vec<u8>,
     stderr: bool,
+    /// Bytes of the stream stored (or held to be stored) so far.
+    kept: u64,
+    /// Past the cap: how many bytes were not stored, and their SHA-256.
+    unstored: Option<(u64, Sha256)>,
 }
 
 impl Output {
@@ -58,16 +69,30 @@ impl Output {
             masker: masker.stream(),
             pending: Vec::new(),
             stderr,
+            kept: 0,
+            unstored: None,
         }
     }
 
-    /// Masks `data` (all of it with `end`) and records what is ready.
-    async fn record(&mut self, rec: &SessionRecorder, data: &[u8], end: bool) {
-        self.masker.push_into(data, &mut self.pending);
-        if end {
+    /// Masks `data` (all of it with `end`) and records what is ready; with `cap`, stores at
+    /// most that many bytes of the stream.
+    async fn record(&mut self, rec: &SessionRecorder, data: &[u8], end: bool, cap: Option<u64>) {
+        let room = cap.map_or(data.len(), |c| {
+            usize::try_from(c.saturating_sub(self.kept)).unwrap_or(usize::MAX)
+        });
+        let (kept, rest) = data.split_at(room.min(data.len()));
+        self.kept += kept.len() as u64;
+        let crossed = !rest.is_empty() && self.unstored.is_none();
+        if !rest.is_empty() {
+            let (n, hash) = self.unstored.get_or_insert_with(|| (0, Sha256::new()));
+            *n += rest.len() as u64;
+            hash.update(rest);
+        }
+        self.masker.push_into(kept, &mut self.pending);
+        if end || crossed {
             self.masker.finish_into(&mut self.pending);
         }
-        let ready = if end {
+        let ready = if end || crossed {
             self.pending.len()
         } else {
             match std::str::from_utf8(&self.pending) {
@@ -76,18 +101,32 @@ impl Output {
                 Err(_) => self.pending.len(),
             }
         };
-        if ready == 0 {
-            return;
+        if ready > 0 {
+            let mut out = terminal_data(&self.pending[..ready]);
+            self.pending.drain(..ready);
+            if self.stderr {
+                out["stream"] = "stderr".into();
+            }
+            let report = self.masker.take_report();
+            rec.record_sized(PremaskedJson(EventKind::TermOutput, out, report), ready)
+                .await;
         }
-        let mut out = terminal_data(&self.pending[..ready]);
-        self.pending.drain(..ready);
-        if self.stderr {
-            out["stream"] = "stderr".into();
+        if end && let Some((n, hash)) = self.unstored.take() {
+            let mut out = json!({
+                "truncated": true,
+                "bytes_not_stored": n,
+                "sha256_not_stored": hex(&hash.finalize()),
+            });
+            if self.stderr {
+                out["stream"] = "stderr".into();
+            }
+            rec.record(JsonBody(EventKind::TermOutput, out)).await;
         }
-        let report = self.masker.take_report();
-        rec.record_sized(PremaskedJson(EventKind::TermOutput, out, report), ready)
-            .await;
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A chunk of terminal output as recorded: `data`, the text, when it is text a terminal shows;
@@ -125,9 +164,7 @@ async fn record_files(rec: &SessionRecorder, events: Vec<FileEvent>) {
     for event in events {
         let (kind, payload) = match event {
             FileEvent::Transfer(t) => {
-                let sha256 = t
-                    .sha256
-                    .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                let sha256 = t.sha256.map(|h| hex(&h));
                 let mut payload = json!({
                     "path": t.path,
                     "direction": t.direction.as_str(),
@@ -328,10 +365,14 @@ pub(crate) async fn session(
                         }
                         Mode::Scp { .. } => {}
                         Mode::Terminal => {
-                            if let Some(t) = typing.lock().await.as_mut() {
-                                record_lines(rec, t.output(&data)).await;
-                            }
-                            stdout.record(rec, &data, false).await;
+                            let cap = match typing.lock().await.as_mut() {
+                                Some(t) => {
+                                    record_lines(rec, t.output(&data)).await;
+                                    None
+                                }
+                                None => Some(shared.max_output),
+                            };
+                            stdout.record(rec, &data, false, cap).await;
                         }
                     }
                     to_client.data(&data[..]).await
@@ -340,7 +381,8 @@ pub(crate) async fn session(
                     shared
                         .bytes_down
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    stderr.record(rec, &data, false).await;
+                    let cap = typing.lock().await.is_none().then_some(shared.max_output);
+                    stderr.record(rec, &data, false, cap).await;
                     to_client.extended_data(ext, &data[..]).await
                 }
                 ChannelMsg::ExitStatus { exit_status } => {
@@ -366,8 +408,8 @@ pub(crate) async fn session(
                 break;
             }
         }
-        stdout.record(rec, &[], true).await;
-        stderr.record(rec, &[], true).await;
+        stdout.record(rec, &[], true, None).await;
+        stderr.record(rec, &[], true, None).await;
         let _ = to_client.close().await;
     };
     tokio::join!(up, down);

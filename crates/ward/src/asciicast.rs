@@ -74,10 +74,14 @@ pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
     out
 }
 
-/// What a `term.output` event showed: its `data`, or its `data_b64` bytes as text.
+/// What a `term.output` event showed: its `data`, its `data_b64` bytes as text, or a line
+/// saying how much output a command sent past the recording cap.
 pub fn output_text(payload: &Value) -> std::borrow::Cow<'_, str> {
     if let Some(text) = payload.get("data").and_then(Value::as_str) {
         return text.into();
+    }
+    if let Some(n) = payload.get("bytes_not_stored").and_then(Value::as_u64) {
+        return format!("\r\n[Ward: {n} more bytes of output, not stored]\r\n").into();
     }
     use base64::Engine as _;
     let bytes = payload

@@ -1015,3 +1015,50 @@ fn a_host_key_trusted_on_first_use_is_kept_and_a_changed_one_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_command_streaming_past_the_cap_is_counted_and_hashed_not_stored() {
+    use sha2::Digest as _;
+    let mut sshd = Sshd::prepare().expect("sshd");
+    let port = free_port().expect("port");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .ssh(port)
+        .user("alice", &["ops"])
+        .grant("ops", "web1")
+        .ssh_resource("web1", &sshd)
+        .recording("max_result_bytes = \"1MiB\"")
+        .start()
+        .expect("ward");
+    sshd.start(&ward.dir.join("ssh_client_key.pub"))
+        .expect("sshd starts");
+    let out = ssh(
+        &ward,
+        port,
+        "alice:web1",
+        PASSWORD,
+        "head -c 3000000 /dev/zero; echo done >&2",
+    );
+    assert_eq!(out.stdout.len(), 3_000_000, "the client gets every byte");
+    let sessions = ward.wait_sessions(1);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    let outputs = of_kind(&events, "term.output");
+    let stored: usize = outputs
+        .iter()
+        .filter(|e| e["payload"]["stream"].is_null())
+        .map(|e| ward::asciicast::output_text(&e["payload"]).len())
+        .sum();
+    assert_eq!(stored, 1 << 20);
+    let rest = 3_000_000 - (1 << 20);
+    let truncated = outputs
+        .iter()
+        .find(|e| e["payload"]["truncated"] == true)
+        .expect("a truncated marker");
+    assert_eq!(truncated["payload"]["bytes_not_stored"], rest);
+    let expected: String = sha2::Sha256::digest(vec![0u8; rest])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(truncated["payload"]["sha256_not_stored"], expected.as_str());
+    // Standard error is under the cap: stored.
+    assert!(outputs.iter().any(|e| e["payload"]["data"] == "done\n"));
+}
