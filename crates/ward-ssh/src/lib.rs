@@ -443,7 +443,8 @@ impl russh::server::Handler for Connection {
         match live.upstream.channel_open_session().await {
             Ok(up) => {
                 reply.accept().await;
-                tokio::spawn(relay::session(channel, up, live.shared.clone()));
+                let handle = session.handle();
+                tokio::spawn(relay::session(channel, up, live.shared.clone(), handle));
             }
             Err(e) => {
                 let error = json!({ "severity": "ERROR", "message": format!("the host refused a session channel: {e}") });

@@ -208,7 +208,9 @@ pub(crate) async fn session(
     client: Channel<Msg>,
     upstream: Channel<russh::client::Msg>,
     shared: Arc<Shared>,
+    session: russh::server::Handle,
 ) {
+    let id = client.id();
     let (mut from_client, to_client) = client.split();
     let (mut from_host, to_host) = upstream.split();
     let rec = &shared.rec;
@@ -393,12 +395,20 @@ pub(crate) async fn session(
                     .await;
                     to_client.exit_status(exit_status).await
                 }
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    // Recorded; russh cannot pass a signal exit on, so the client sees none.
+                ChannelMsg::ExitSignal {
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                } => {
                     let signal = format!("{signal_name:?}");
                     rec.record(JsonBody(EventKind::ExecExit, json!({ "signal": signal })))
                         .await;
-                    Ok(())
+                    // A channel's write half cannot send it; the session's handle can.
+                    session
+                        .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
+                        .await
+                        .map_err(|()| russh::Error::SendError)
                 }
                 ChannelMsg::Eof => to_client.eof().await,
                 ChannelMsg::Close => break,
