@@ -691,6 +691,19 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
         assert!(ops.iter().any(|o| o["op"] == op), "{op}: {ops:?}");
     }
 
+    // A command killed by a signal: the client hears of the signal, not an exit status.
+    let out = run(openssh(
+        "ssh",
+        port,
+        &key,
+        &["-v", "alice:web1@127.0.0.1", "kill -TERM $$"],
+    ));
+    assert!(
+        text(&out.stderr).contains("rtype exit-signal"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A client killed in the middle of a transfer: the session ends, the partial file is
     // recorded as incomplete.
     let mut killed = scp(&[big.to_str().expect("path"), &at(&remote.join("partial"))])
@@ -704,7 +717,7 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
     }
     killed.kill().expect("kill scp");
     let _ = killed.wait();
-    let sessions = ward.wait_sessions(6);
+    let sessions = ward.wait_sessions(7);
     let last = sessions.last().expect("the killed session");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut events = ward.events(last["id"].as_str().expect("id"));
