@@ -691,6 +691,32 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
         assert!(ops.iter().any(|o| o["op"] == op), "{op}: {ops:?}");
     }
 
+    // Agent forwarding is refused, and the client's terminal says so.
+    let agent_sock = ward.dir.join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&agent_sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !agent_sock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = run({
+        let mut c = openssh("ssh", port, &key, &["-A", "alice:web1@127.0.0.1", "true"]);
+        c.env("SSH_AUTH_SOCK", &agent_sock);
+        c
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        text(&out.stderr).contains("agent forwarding is not allowed through Ward"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A command killed by a signal: the client hears of the signal, not an exit status.
     let out = run(openssh(
         "ssh",
@@ -717,7 +743,7 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
     }
     killed.kill().expect("kill scp");
     let _ = killed.wait();
-    let sessions = ward.wait_sessions(7);
+    let sessions = ward.wait_sessions(8);
     let last = sessions.last().expect("the killed session");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut events = ward.events(last["id"].as_str().expect("id"));
