@@ -1,6 +1,7 @@
 //! Ward's audit store: the SQLite backend, hash-chained events, the recorder task that writes
 //! them with group commit, signed checkpoints, verification and export bundles.
 
+mod body;
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
@@ -17,8 +18,6 @@ pub mod store;
 pub mod users;
 pub mod verify;
 
-pub use recorder::{
-    EventBody, JsonBody, KeySource, MaskedJson, PremaskedJson, Recorder, RecorderOptions,
-    SessionRecorder, SessionStart,
-};
+pub use body::{EventBody, JsonBody, MaskedJson, PremaskedJson};
+pub use recorder::{KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart};
 pub use store::{Location, Store, StoreError};

@@ -446,6 +446,11 @@ impl Drop for Ward {
 }
 
 /// The standard output of a command that must have succeeded (panics with both outputs if not).
+/// The events of `kind` among `events` (as [`Ward::events`] returns them).
+pub fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["kind"] == kind).collect()
+}
+
 pub fn success(o: &Output) -> String {
     assert!(
         o.status.success(),

@@ -16,11 +16,11 @@ mod saml;
 mod sshd;
 
 pub use attacker::sqlite_without_triggers;
-pub use gateway::{Ward, WardBuilder, psql, run, success};
+pub use gateway::{Ward, WardBuilder, of_kind, psql, run, success};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
-pub use sshd::ssh_client;
+pub use sshd::{keygen, openssh, ssh_client, ssh_gateway};
 pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
 pub use ward::sshd::Sshd;
 
