@@ -29,6 +29,12 @@ impl Masking {
         &self.default
     }
 
+    /// The named profile, or the default profile (the record's floor) when `name` is not
+    /// configured; config validation makes every name a resource or grant uses resolve.
+    pub fn profile_or_default(&self, name: &str) -> &Masker {
+        self.profile(name).unwrap_or(&self.default)
+    }
+
     /// The named profile, if configured. `default` always names the default profile.
     pub fn profile(&self, name: &str) -> Option<&Masker> {
         match name {

@@ -101,13 +101,9 @@ impl Gateway {
         self.active.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The masker of profile `name`. Config validation makes every configured name resolve; the
-    /// default profile (the record's floor) stands in regardless.
+    /// The masker of profile `name` ([`Masking::profile_or_default`]).
     pub(crate) fn masker(&self, name: &str) -> Masker {
-        self.masking
-            .profile(name)
-            .unwrap_or(self.masking.default_profile())
-            .clone()
+        self.masking.profile_or_default(name).clone()
     }
 
     /// Connections being served right now.

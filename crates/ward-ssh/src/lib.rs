@@ -210,12 +210,10 @@ impl Connection {
             Proof::Key(KeyLogin::Certificate { .. }) => "ssh-certificate",
         };
         let mut fail = |reason: String| {
-            let mut auth =
+            let auth =
                 json!({ "method": method, "user": user, "result": "failed", "reason": reason });
-            if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
-                a.extend(d.clone());
-            }
-            self.failures.push((user.to_owned(), auth));
+            self.failures
+                .push((user.to_owned(), with_detail(auth, &detail)));
             false
         };
         let Some((ward_user, resource)) = user.split_once(':') else {
@@ -235,11 +233,9 @@ impl Connection {
             Err(AuthError::BadCredentials) => return fail(AuthError::BadCredentials.to_string()),
             Err(e) => return fail(e.to_string()),
         };
-        let mut auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
-        if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
-            a.extend(d.clone());
-        }
-        self.admit(identity, resource, auth).await;
+        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
+        self.admit(identity, resource, with_detail(auth, &detail))
+            .await;
         true
     }
 
@@ -277,8 +273,7 @@ impl Connection {
         let masker = self
             .gw
             .masking
-            .profile(target.record_profile())
-            .unwrap_or(self.gw.masking.default_profile())
+            .profile_or_default(target.record_profile())
             .clone();
         let guardrails =
             self.gw
@@ -324,6 +319,14 @@ impl Connection {
         let _ = session.disconnect(russh::Disconnect::ByApplication, why, "en");
         true
     }
+}
+
+/// `auth` with the fields of `detail` (what the key or certificate was) added.
+fn with_detail(mut auth: serde_json::Value, detail: &serde_json::Value) -> serde_json::Value {
+    if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
+        a.extend(d.clone());
+    }
+    auth
 }
 
 /// The key id of a certificate Ward's user CA signs: `ward:CREDENTIAL-ID`.

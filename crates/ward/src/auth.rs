@@ -26,6 +26,12 @@ impl Credentials {
         })
     }
 
+    /// The store connection credentials are checked on, for other rare lookups (host keys
+    /// trusted on first use) to share.
+    pub fn store(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
+    }
+
     /// The identity a Ward token or service-account key stands for, given alone (as an API's
     /// bearer token).
     pub async fn bearer(&self, secret: &str) -> Result<Identity, AuthError> {

@@ -90,9 +90,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 &key_path("ssh_upstream_ca"),
                 "ward upstream CA",
             )?),
-            store: Arc::new(std::sync::Mutex::new(tokio::task::block_in_place(|| {
-                Store::open(&location)
-            })?)),
+            store: authenticator.store(),
         })
     } else {
         None

@@ -476,8 +476,7 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
     };
     let masker = web
         .masking
-        .profile(grant.client_profile_for(target))
-        .unwrap_or(web.masking.default_profile());
+        .profile_or_default(grant.client_profile_for(target));
     let mut report = MaskReport::default();
     let mut show = |bytes: &[u8]| {
         masker
@@ -598,8 +597,7 @@ async fn query(
     // Agents get results masked: with the grant's client profile, else the resource's own.
     let masker = web
         .masking
-        .profile(grant.client_profile_for(&target.resource))
-        .unwrap_or(web.masking.default_profile());
+        .profile_or_default(grant.client_profile_for(&target.resource));
     let mut report = MaskReport::default();
     let mut bytes = 0;
     let mut truncated = reply.truncated;
