@@ -34,8 +34,8 @@ DURABILITY=${BENCH_WARD_DURABILITY:-batched}
 MASKING=${BENCH_WARD_MASKING:-on}
 EXTRAS=${BENCH_EXTRAS:-1}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 # ---------------------------------------------------------------- prerequisites
 command -v pg_config >/dev/null || die "pg_config not found (install postgresql)"
@@ -51,15 +51,7 @@ if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
 fi
 PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 
-if [ -n "${WARD_BIN:-}" ]; then
-  WARD=$WARD_BIN
-else
-  TARGET_DIR=${BENCH_TARGET_DIR:-$(dirname "$ROOT")/target-bench}
-  log "building ward (release) into $TARGET_DIR"
-  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -q -p ward) || die "cargo build failed"
-  WARD=$TARGET_DIR/release/ward
-fi
-[ -x "$WARD" ] || die "no ward binary at $WARD"
+ward_binary
 
 # ---------------------------------------------------------------- temp dir and cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ward-bench.XXXXXX")

@@ -23,8 +23,8 @@ REPEAT=${BENCH_REPEAT:-1}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${BENCH_OUT:-$ROOT/bench/results}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 # ---------------------------------------------------------------- prerequisites
 SSHD=""
@@ -33,15 +33,7 @@ for p in /usr/sbin/sshd /usr/bin/sshd; do [ -x "$p" ] && { SSHD=$p; break; }; do
 for t in ssh scp ssh-keygen python3 sha256sum; do command -v "$t" >/dev/null || die "$t not found"; done
 [ "$(id -u)" = 0 ] || die "run as root (sshd needs it, and the benchmark logs in as root)"
 
-if [ -n "${WARD_BIN:-}" ]; then
-  WARD=$WARD_BIN
-else
-  TARGET_DIR=${BENCH_TARGET_DIR:-$(dirname "$ROOT")/target-bench}
-  log "building ward (release) into $TARGET_DIR"
-  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -q -p ward) || die "cargo build failed"
-  WARD=$TARGET_DIR/release/ward
-fi
-[ -x "$WARD" ] || die "no ward binary at $WARD"
+ward_binary
 
 # ---------------------------------------------------------------- temp dir and cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ward-bench-ssh.XXXXXX")
