@@ -73,8 +73,8 @@ EOF
 WARD_PW=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 log "workdir $WORK; ports: sshd $SSHD_PORT, ward $WARD_PORT"
 
-# Free space: the source file, one copy at a time, and Ward's store (the bulk stream and the
-# download are recorded as term.output) need roughly BYTES * (2 + 2 * REPEAT).
+# Free space: the source file, one copy at a time, and Ward's store; BYTES * (2 + 2 * REPEAT)
+# leaves room for a store that holds whole streams.
 need_kb=$(( BYTES / 1024 * (2 + 2 * REPEAT) ))
 avail_kb=$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')
 [ "$avail_kb" -gt "$need_kb" ] || die "need about $((need_kb / 1024)) MiB free in $WORK, have $((avail_kb / 1024)) MiB"
