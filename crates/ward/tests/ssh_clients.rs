@@ -423,6 +423,19 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
         text(&out.stderr)
     );
 
+    // X11 forwarding is refused the same way. `-Y` (trusted) makes OpenSSH request it even
+    // without xauth, and no X server is needed since the request is refused.
+    let out = run({
+        let mut c = openssh("ssh", port, &key, &["-Y", "alice:web1@127.0.0.1", "true"]);
+        c.env("DISPLAY", ":0");
+        c
+    });
+    assert!(
+        text(&out.stderr).contains("X11 forwarding is not allowed through Ward"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // A command killed by a signal: the client hears of the signal, not an exit status.
     let out = run(openssh(
         "ssh",
