@@ -190,6 +190,44 @@ fn upload_in_three_writes() {
 }
 
 #[test]
+fn a_large_file_is_hashed_on_its_own_thread_with_the_same_result() {
+    // Past `HASH_HERE` the hashing moves to a thread; the digest must not change, whatever
+    // the chunking, and a file abandoned while its thread hashes must not hang the parser.
+    let body = content(3 * HASH_HERE as usize + 12_345);
+    let mut writes = Vec::new();
+    for (i, chunk) in body.chunks(40_000).enumerate() {
+        let id = 2 + u32::try_from(i).expect("few writes");
+        writes.push(write(id, b"h0", (i * 40_000) as u64, chunk));
+    }
+    let n = u32::try_from(writes.len()).expect("few writes");
+    writes.push(close(2 + n, b"h0"));
+    let session = [
+        seg(Side::Client, &[init(), open(1, "/up/big.bin", NEW)]),
+        seg(Side::Host, &[version(), handle(1, b"h0")]),
+        seg(Side::Client, &writes),
+    ];
+    let expected = [transfer("/up/big.bin", Direction::Upload, &body, true)];
+    assert_eq!(run_sftp(&session, &|b| vec![b]), expected);
+    assert_eq!(run_sftp(&session, &|b| b.chunks(1000).collect()), expected);
+
+    let mut abandoned = session.clone();
+    abandoned[2] = seg(Side::Client, &writes[..writes.len() / 2]);
+    abandoned[2].1.extend(write(99, b"h0", 0, b"rewritten"));
+    let events = run_sftp(&abandoned, &|b| vec![b]);
+    assert!(
+        matches!(
+            &events[..],
+            [FileEvent::Transfer(Transfer {
+                sha256: None,
+                complete: false,
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn transfer_reported_on_close_request() {
     let mut sftp = Sftp::new();
     assert!(sftp.client(&open(1, "f", NEW)).is_empty());
