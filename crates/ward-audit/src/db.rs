@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use rusqlite::types::ValueRef;
 
+use crate::pgtls::StoreTls;
 use crate::store::StoreError;
 
 /// A parameter.
@@ -245,22 +246,40 @@ impl PgState {
     }
 }
 
+/// Opens one client connection, over TLS when `tls` is given.
+fn open_client(url: &str, tls: Option<StoreTls>) -> Result<postgres::Client, StoreError> {
+    use postgres::config::SslMode;
+    let mut config: postgres::Config = url.parse()?;
+    let Some(tls) = tls else {
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(StoreError::Postgres(
+                "the store URL asks for sslmode=require: set [store] tls = \"require\" or \"verify-full\"".into(),
+            ));
+        }
+        return Ok(config.connect(postgres::NoTls)?);
+    };
+    // `prefer` (the default) would fall back to plain TCP when the server declines TLS.
+    config.ssl_mode(SslMode::Require);
+    Ok(config.connect(tls)?)
+}
+
 impl PgConn {
-    /// Connects (plain TCP or a Unix socket: keep the store on a trusted network).
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Connects: over TLS with `tls` (never falling back to plain TCP), else plain TCP or a
+    /// Unix socket.
+    pub fn connect(url: &str, tls: Option<StoreTls>) -> Result<Self, StoreError> {
         let (jobs, inbox) = std::sync::mpsc::channel::<PgJob>();
         let (ready, connected) = std::sync::mpsc::channel();
         let url = url.to_owned();
         std::thread::Builder::new()
             .name("ward-store-pg".into())
             .spawn(move || {
-                let client = match postgres::Client::connect(&url, postgres::NoTls) {
+                let client = match open_client(&url, tls) {
                     Ok(c) => {
                         let _ = ready.send(Ok(()));
                         c
                     }
                     Err(e) => {
-                        let _ = ready.send(Err(StoreError::from(e)));
+                        let _ = ready.send(Err(e));
                         return;
                     }
                 };

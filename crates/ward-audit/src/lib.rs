@@ -10,6 +10,7 @@ mod db;
 pub mod keys;
 pub mod merkle;
 pub mod payload;
+mod pgtls;
 pub mod prune;
 pub mod query;
 pub mod recorder;
@@ -20,4 +21,4 @@ pub mod verify;
 
 pub use body::{EventBody, JsonBody, MaskedJson, PremaskedJson};
 pub use recorder::{KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart};
-pub use store::{Location, Store, StoreError};
+pub use store::{Location, Store, StoreError, StoreTls};

@@ -8,6 +8,7 @@ use ward_core::SessionId;
 use crate::chain::Hash;
 use crate::checkpoint::{hash32, u64_of};
 use crate::db::{Db, PgConn, params};
+pub use crate::pgtls::StoreTls;
 use crate::query::session_id;
 use crate::schema;
 
@@ -35,7 +36,16 @@ impl From<postgres::Error> for StoreError {
         // The server's own message, not just "db error".
         StoreError::Postgres(match e.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
+            // With its causes: "error performing TLS handshake: invalid peer certificate: …".
+            None => {
+                let mut message = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    message.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                message
+            }
         })
     }
 }
@@ -45,8 +55,9 @@ impl From<postgres::Error> for StoreError {
 pub enum Location {
     /// An SQLite file, created on first use.
     Sqlite(PathBuf),
-    /// A PostgreSQL database (a libpq URL or key=value string) that `ward store migrate` set up.
-    Postgres(String),
+    /// A PostgreSQL database (a libpq URL or key=value string) that `ward store migrate` set up,
+    /// reached over TLS when it has a [`StoreTls`].
+    Postgres(String, Option<StoreTls>),
 }
 
 impl fmt::Display for Location {
@@ -54,7 +65,7 @@ impl fmt::Display for Location {
         match self {
             Location::Sqlite(p) => write!(f, "{}", p.display()),
             // Never print the password a URL may hold.
-            Location::Postgres(url) => {
+            Location::Postgres(url, _) => {
                 f.write_str(&describe_postgres(url).unwrap_or_else(|| "postgres://…".into()))
             }
         }
@@ -111,8 +122,8 @@ impl Store {
                 schema::migrate(&mut db)?;
                 db
             }
-            Location::Postgres(url) => {
-                let mut db = connect(url).map_err(|e| fail(e.to_string()))?;
+            Location::Postgres(url, tls) => {
+                let mut db = connect(url, tls.as_ref()).map_err(|e| fail(e.to_string()))?;
                 let v = schema::version(&mut db).map_err(|e| {
                     fail(format!(
                         "{e}: set the store up with `ward store migrate --admin-url URL` as the database owner"
@@ -136,8 +147,12 @@ impl Store {
     /// Sets up (or upgrades) a PostgreSQL store as its owner and lets `runtime_role` read and
     /// append: SELECT and INSERT on every table, UPDATE on `users` and DELETE on `user_keys`
     /// (neither is evidence). Returns the versions applied.
-    pub fn migrate_postgres(admin_url: &str, runtime_role: &str) -> Result<Vec<i64>, StoreError> {
-        let mut db = connect(admin_url)?;
+    pub fn migrate_postgres(
+        admin_url: &str,
+        tls: Option<&StoreTls>,
+        runtime_role: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut db = connect(admin_url, tls)?;
         let applied = schema::migrate(&mut db)?;
         let role = quote_ident(runtime_role);
         let mut grants = format!("GRANT SELECT ON schema_migrations TO {role};\n");
@@ -210,8 +225,8 @@ impl Store {
     }
 }
 
-fn connect(url: &str) -> Result<Db, StoreError> {
-    Ok(Db::Postgres(PgConn::connect(url)?))
+fn connect(url: &str, tls: Option<&StoreTls>) -> Result<Db, StoreError> {
+    Ok(Db::Postgres(PgConn::connect(url, tls.cloned())?))
 }
 
 fn quote_ident(s: &str) -> String {

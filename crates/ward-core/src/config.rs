@@ -104,6 +104,14 @@ pub struct Store {
     /// When a recorded event counts as durable (see docs/evidence.md).
     #[serde(default)]
     pub durability: Durability,
+    /// TLS to the PostgreSQL store, as for a resource: `disable` (default), `require`
+    /// (encrypted, certificate not checked) or `verify-full`.
+    #[serde(default)]
+    pub tls: UpstreamTls,
+    /// CA bundle for `tls = "verify-full"`; the system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Name expected in the store server's certificate; the URL's host when absent.
+    pub server_name: Option<String>,
 }
 
 /// When the recorder's writes count as durable.
@@ -133,6 +141,9 @@ impl Default for Store {
             url_env: None,
             node: None,
             durability: Durability::default(),
+            tls: UpstreamTls::default(),
+            ca_file: None,
+            server_name: None,
         }
     }
 }
@@ -423,6 +434,7 @@ impl Config {
             }
         };
         fix(&mut self.store.path);
+        self.store.ca_file.as_mut().map(fix);
         if self.evidence.signing_key.is_none() && self.evidence.signing_key_env.is_none() {
             self.evidence.signing_key = Some(self.store.path.with_file_name("signing.key"));
         }
@@ -490,6 +502,17 @@ impl Config {
     fn validate(&mut self) -> Result<(), ConfigError> {
         if self.store.url.is_some() && self.store.url_env.is_some() {
             return Err(self.invalid("store.url_env", "give `url` or `url_env`, not both"));
+        }
+        let postgres = self.store.url.is_some() || self.store.url_env.is_some();
+        if !postgres
+            && (self.store.tls != UpstreamTls::Disable
+                || self.store.ca_file.is_some()
+                || self.store.server_name.is_some())
+        {
+            return Err(self.invalid(
+                "store.tls",
+                "TLS settings apply to a PostgreSQL store: set `url` or `url_env` too",
+            ));
         }
         if self.evidence.signing_key.is_some() && self.evidence.signing_key_env.is_some() {
             return Err(self.invalid(

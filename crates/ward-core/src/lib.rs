@@ -7,6 +7,7 @@ pub mod fs;
 pub mod identity;
 pub mod session;
 pub mod timestamp;
+pub mod tls;
 
 pub use event::EventKind;
 pub use identity::Identity;

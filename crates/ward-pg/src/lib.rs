@@ -9,7 +9,6 @@ pub mod relay;
 pub mod scram;
 mod session;
 pub mod stream;
-pub mod tls;
 pub mod upstream;
 pub mod wire;
 

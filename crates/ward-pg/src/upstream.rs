@@ -259,29 +259,15 @@ fn reframe(out: &mut Vec<u8>, tag: u8, body: &BytesMut) {
 pub fn tls_connector(
     resource: &Resource,
 ) -> Result<Option<(TlsConnector, ServerName<'static>)>, String> {
-    use ward_core::config::UpstreamTls;
     let name = resource
         .server_name
         .clone()
         .unwrap_or_else(|| resource.host().to_owned());
     let server_name =
         ServerName::try_from(name.clone()).map_err(|e| format!("server name `{name}`: {e}"))?;
-    let config = match resource.tls {
-        UpstreamTls::Disable => return Ok(None),
-        UpstreamTls::Require => rustls::ClientConfig::builder()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(crate::tls::NoVerify::new()))
-            .with_no_client_auth(),
-        UpstreamTls::VerifyFull => {
-            let ca = resource
-                .ca_file
-                .clone()
-                .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into());
-            let roots = crate::tls::load_roots(&ca)?;
-            rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        }
+    let Some(config) = ward_core::tls::client_config(resource.tls, resource.ca_file.as_deref())?
+    else {
+        return Ok(None);
     };
     Ok(Some((TlsConnector::from(Arc::new(config)), server_name)))
 }

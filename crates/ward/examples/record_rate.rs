@@ -57,9 +57,10 @@ async fn main() -> anyhow::Result<()> {
                 c.port
             );
             let admin = url.clone();
-            tokio::task::spawn_blocking(move || Store::migrate_postgres(&admin, "rate")).await??;
+            tokio::task::spawn_blocking(move || Store::migrate_postgres(&admin, None, "rate"))
+                .await??;
             cluster = Some(c);
-            Location::Postgres(url)
+            Location::Postgres(url, None)
         }
         _ => Location::Sqlite(dir.join("ward.db")),
     };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store};
+use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 use ward_core::config::Config;
 use ward_mask::{Masking, TokenKey};
 
@@ -227,9 +227,20 @@ pub fn store_location(config: &Config) -> anyhow::Result<Location> {
         (None, None) => None,
     };
     Ok(match url {
-        Some(url) => Location::Postgres(url),
+        Some(url) => Location::Postgres(url, store_tls(config)?),
         None => Location::Sqlite(config.store.path.clone()),
     })
+}
+
+/// TLS to the PostgreSQL store (`[store] tls`, `ca_file`, `server_name`), when it is on.
+pub fn store_tls(config: &Config) -> anyhow::Result<Option<StoreTls>> {
+    let store = &config.store;
+    let client = ward_core::tls::client_config(store.tls, store.ca_file.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: store.ca_file: {e}", config.source.display()))?;
+    Ok(client.map(|c| StoreTls {
+        config: Arc::new(c),
+        server_name: store.server_name.clone(),
+    }))
 }
 
 /// This process's name in a shared store (`[store] node`, else host name and listen address).

@@ -1,33 +1,75 @@
 //! Two `ward serve` processes share one PostgreSQL audit store, as replicas behind a load
 //! balancer would: their concurrent sessions all land in one store with valid chains and one
-//! linear chain of signed checkpoints.
+//! linear chain of signed checkpoints. The store's server takes TLS connections only, and Ward
+//! checks its certificate.
 
-use ward_testkit::{ClusterOptions, Postgres, Ward, run, success};
+use std::sync::Arc;
+
+use ward_testkit::{ClusterOptions, Postgres, Ward, run, success, tls_pair};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
 #[test]
 fn two_wards_share_one_postgres_store() {
-    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let (cert, key) = tls_pair();
+    let pg = Postgres::start(&ClusterOptions {
+        tls: Some((cert.clone(), key)),
+        ..Default::default()
+    })
+    .expect("postgres with TLS only");
     let (admin, url) = pg.audit_store("audit").expect("store database");
     let shared = std::env::temp_dir().join(format!("ward-shared-{}", std::process::id()));
     std::fs::create_dir_all(&shared).expect("dir");
     let key = shared.join("signing.key");
-    let replica = |node: &str| {
+    // The resource's CA file (`bench-ca.pem`, the cluster's certificate) serves the store too.
+    let with_store = |node: &str, store: &str| {
         Ward::builder(WARD)
             .postgres_resource("bench", &pg)
             .user("carol", &["dev"])
             .grant("dev", "bench")
-            .store(&format!("url = \"{url}\"\nnode = \"{node}\""))
+            .store(&format!("node = \"{node}\"\n{store}"))
             .config(&format!("[evidence]\nsigning_key = \"{}\"", key.display()))
     };
+    let replica = |node: &str| {
+        with_store(
+            node,
+            &format!("url = \"{url}\"\ntls = \"verify-full\"\nca_file = \"bench-ca.pem\""),
+        )
+    };
+    // A certificate from another CA is refused, and so is asking for TLS in the URL alone.
+    let (other_ca, _) = tls_pair();
+    let refused = |builder: ward_testkit::WardBuilder| match builder.start() {
+        Ok(_) => panic!("started"),
+        Err(e) => format!("{e:#}"),
+    };
+    let err = refused(
+        with_store(
+            "x",
+            &format!("url = \"{url}\"\ntls = \"verify-full\"\nca_file = \"other-ca.pem\""),
+        )
+        .file("other-ca.pem", &other_ca),
+    );
+    assert!(err.contains("certificate"), "{err}");
+    let err = refused(with_store("x", &format!("url = \"{url} sslmode=require\"")));
+    assert!(err.contains("[store] tls"), "{err}");
     // Before the owner sets the store up, Ward (whose role cannot create tables) says how.
     let err = match replica("a").start() {
         Ok(_) => panic!("started on an empty store database"),
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("ward store migrate"), "{err}");
-    ward_audit::Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
+    let tls = ward_audit::StoreTls {
+        config: Arc::new(
+            ward_core::tls::client_config(
+                ward_core::config::UpstreamTls::VerifyFull,
+                Some(&write_ca(&cert)),
+            )
+            .expect("roots")
+            .expect("TLS on"),
+        ),
+        server_name: None,
+    };
+    ward_audit::Store::migrate_postgres(&admin, Some(&tls), "audit_ward").expect("migrate");
     let a = replica("a").start().expect("ward a");
     let b = replica("b").start().expect("ward b");
     let again = success(&a.cli(&["store", "migrate", "--admin-url", &admin]));
@@ -64,4 +106,11 @@ fn two_wards_share_one_postgres_store() {
     let text = success(&verify);
     assert!(text.contains("11 session(s): 11 verified"), "{text}");
     let _ = std::fs::remove_dir_all(&shared);
+}
+
+/// The cluster's certificate in a file, as a CA bundle.
+fn write_ca(pem: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("ward-store-ca-{}.pem", std::process::id()));
+    std::fs::write(&path, pem).expect("write CA");
+    path
 }

@@ -38,11 +38,11 @@ impl Backend {
     fn postgres(name: &str) -> Self {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
-        let applied = Store::migrate_postgres(&admin, "audit_ward").expect("migrate");
+        let applied = Store::migrate_postgres(&admin, None, "audit_ward").expect("migrate");
         assert_eq!(applied, vec![1, 2, 3, 4, 5]);
         // Migrating again is a no-op.
         assert!(
-            Store::migrate_postgres(&admin, "audit_ward")
+            Store::migrate_postgres(&admin, None, "audit_ward")
                 .expect("again")
                 .is_empty()
         );
@@ -50,7 +50,7 @@ impl Backend {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         Self {
-            location: Location::Postgres(url),
+            location: Location::Postgres(url, None),
             dir,
             pg: Some((pg, admin)),
         }
@@ -182,7 +182,7 @@ async fn recording_verification_and_tampering(b: Backend) {
                 && conn.execute("UPDATE events SET at = 0", []).is_err()
         }
         Some((_, admin)) => tokio::task::block_in_place(|| {
-            let Location::Postgres(url) = &b.location else {
+            let Location::Postgres(url, _) = &b.location else {
                 unreachable!()
             };
             // Ward's role has no UPDATE or DELETE at all; the owner meets the triggers.
@@ -306,7 +306,7 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
         .0;
     let mut admin = match &b.pg {
         None => b.store(),
-        Some((_, admin)) => Store::open(&Location::Postgres(admin.clone())).expect("owner"),
+        Some((_, admin)) => Store::open(&Location::Postgres(admin.clone(), None)).expect("owner"),
     };
     if b.pg.is_some() {
         // Ward's own role cannot prune: it has no DELETE.
@@ -505,7 +505,7 @@ fn credentials(b: Backend) {
             .expect("open")
             .execute("DELETE FROM credential_revocations", [])
             .is_err(),
-        Location::Postgres(url) => tokio::task::block_in_place(|| {
+        Location::Postgres(url, _) => tokio::task::block_in_place(|| {
             let mut c = postgres::Client::connect(url, postgres::NoTls).expect("runtime role");
             c.batch_execute("DELETE FROM credential_revocations")
                 .is_err()

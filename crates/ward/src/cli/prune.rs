@@ -8,7 +8,7 @@ use ward_audit::{Location, Store};
 use ward_core::Timestamp;
 use ward_core::config::Config;
 
-use crate::serve::{key_source, open_store};
+use crate::serve::{key_source, open_store, store_tls};
 
 /// Prunes sessions that ended before `before`, or before `[retention] days` ago.
 pub fn prune(
@@ -36,7 +36,7 @@ pub fn prune(
         .context("loading the signing key for the prune record")?;
     let mut store = match admin_url {
         // On PostgreSQL only the owner may lift the delete triggers.
-        Some(url) => Store::open(&Location::Postgres(url.to_owned()))?,
+        Some(url) => Store::open(&Location::Postgres(url.to_owned(), store_tls(config)?))?,
         None => open_store(config)?,
     };
     let report = store.prune(cutoff, &key, dry_run)?;

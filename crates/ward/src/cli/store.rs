@@ -11,7 +11,7 @@ use crate::serve::store_location;
 /// Applies the schema migrations as the owner (`admin_url`) and grants the runtime role of
 /// `[store] url` what Ward needs: SELECT and INSERT, and UPDATE on users only.
 pub fn migrate(config: &Config, admin_url: &str, out: &mut impl Write) -> anyhow::Result<()> {
-    let Location::Postgres(url) = store_location(config)? else {
+    let Location::Postgres(url, tls) = store_location(config)? else {
         bail!(
             "{}: [store] has no url: the SQLite store migrates itself when Ward opens it",
             config.source.display()
@@ -21,7 +21,8 @@ pub fn migrate(config: &Config, admin_url: &str, out: &mut impl Write) -> anyhow
     let Some(role) = pg.get_user() else {
         bail!("[store] url names no user, so there is no role to grant");
     };
-    let applied = Store::migrate_postgres(admin_url, role)?;
+    // The owner reaches the store the way Ward does, over TLS when `[store] tls` is on.
+    let applied = Store::migrate_postgres(admin_url, tls.as_ref(), role)?;
     if applied.is_empty() {
         writeln!(out, "store schema is up to date")?;
     } else {

@@ -1,4 +1,5 @@
-//! TLS helpers: loading PEM roots, and the "encrypt but do not verify" mode (`tls = "require"`).
+//! Ward's TLS client side, for the hosts it connects to (PostgreSQL resources, a PostgreSQL
+//! store): loading PEM roots, and the "encrypt but do not verify" mode (`tls = "require"`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +9,33 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::config::UpstreamTls;
+
+/// The system's CA bundle (Debian's), for `verify-full` without a `ca_file`.
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The client configuration for `mode`: `None` for plain TCP; for `verify-full`, the chain is
+/// checked against `ca_file` (the system roots when absent) and the host name against the
+/// certificate.
+pub fn client_config(
+    mode: UpstreamTls,
+    ca_file: Option<&Path>,
+) -> Result<Option<rustls::ClientConfig>, String> {
+    Ok(Some(match mode {
+        UpstreamTls::Disable => return Ok(None),
+        UpstreamTls::Require => rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify::new()))
+            .with_no_client_auth(),
+        UpstreamTls::VerifyFull => {
+            let roots = load_roots(ca_file.unwrap_or(Path::new(SYSTEM_ROOTS)))?;
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        }
+    }))
+}
 
 /// Reads every certificate in a PEM file into a root store.
 pub fn load_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
