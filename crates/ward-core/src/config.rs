@@ -731,6 +731,24 @@ mod tests {
     }
 
     #[test]
+    fn store_tls_needs_a_postgres_store_and_resolves_its_ca_file() {
+        let err = load(&format!("[store]\ntls = \"verify-full\"\n{GOOD}")).expect_err("no url");
+        assert_eq!(
+            err.to_string(),
+            "/etc/ward/ward.toml: store.tls: TLS settings apply to a PostgreSQL store: set `url` or `url_env` too"
+        );
+        let c = load(&format!(
+            "[store]\nurl = \"postgres://ward@db/audit\"\ntls = \"verify-full\"\nca_file = \"store-ca.pem\"\n{GOOD}"
+        ))
+        .expect("valid");
+        assert_eq!(c.store.tls, UpstreamTls::VerifyFull);
+        assert_eq!(
+            c.store.ca_file.as_deref(),
+            Some(Path::new("/etc/ward/store-ca.pem"))
+        );
+    }
+
+    #[test]
     fn grant_to_unknown_resource_is_refused() {
         let text = GOOD.replace("resources = [\"shop\"]", "resources = [\"shoop\"]");
         let err = load(&text).expect_err("unknown resource");
