@@ -1,0 +1,129 @@
+//! `[[resources]]`: the upstream hosts Ward opens connections to, and how it logs in and
+//! protects those connections.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    Postgres,
+    /// An SSH server (`ssh`, `scp`, `sftp` through Ward).
+    Ssh,
+}
+
+/// How Ward protects its connection to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamTls {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS, certificate not checked (encryption only).
+    Require,
+    /// TLS, certificate chain and host name checked.
+    VerifyFull,
+}
+
+/// How Ward logs in to an SSH host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SshLogin {
+    /// With Ward's client key, which the account's `authorized_keys` lists.
+    #[default]
+    Key,
+    /// With a certificate for that key, valid for a minute, signed by Ward's upstream CA,
+    /// which the host's `TrustedUserCAKeys` lists.
+    Certificate,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub name: String,
+    pub kind: ResourceKind,
+    /// `host:port` of the upstream server.
+    pub address: String,
+    /// Database to open upstream (PostgreSQL).
+    #[serde(default)]
+    pub database: String,
+    /// Role (PostgreSQL) or account (SSH) Ward logs in as upstream.
+    pub user: String,
+    /// SSH: the upstream's host public key as `known_hosts` holds it (`ssh-ed25519 AAAA…`);
+    /// Ward refuses a server that presents another.
+    pub host_key: Option<String>,
+    /// SSH: how Ward logs in to the host.
+    #[serde(default)]
+    pub login: SshLogin,
+    /// SSH, without `host_key`: trust the key the host presents the first time and keep it in
+    /// the store; every later connection must see the same key.
+    #[serde(default)]
+    pub trust_on_first_use: bool,
+    /// Name of an environment variable holding the upstream password.
+    pub password_env: Option<String>,
+    /// File holding the upstream password (trailing newline ignored).
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: UpstreamTls,
+    /// CA bundle for `verify-full`; the system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Name expected in the upstream certificate; the host part of `address` when absent.
+    pub server_name: Option<String>,
+    /// The masking profile for what is recorded of this resource's sessions (and, unless a grant
+    /// names another, for `mask_client` clients); the default profile when absent. It must mask
+    /// with every rule of the default profile (checked at startup).
+    pub masking_profile: Option<String>,
+    /// Resolved at load time from `password_env` or `password_file`.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("address", &self.address)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("tls", &self.tls)
+            .field("masking_profile", &self.masking_profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resource {
+    /// The name of the masking profile for the record of this resource's sessions.
+    pub fn record_profile(&self) -> &str {
+        self.masking_profile.as_deref().unwrap_or("default")
+    }
+
+    /// The host part of `address`, for TLS server names.
+    pub fn host(&self) -> &str {
+        match self.address.rsplit_once(':') {
+            Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+            None => &self.address,
+        }
+    }
+}
+
+/// A credential that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
