@@ -19,6 +19,16 @@ impl Timestamp {
         Self(i64::try_from(nanos).unwrap_or(i64::MAX))
     }
 
+    /// Whole seconds since the Unix epoch (0 before it), as SSH certificates count time.
+    pub fn unix_seconds(self) -> u64 {
+        u64::try_from(self.0.div_euclid(1_000_000_000)).unwrap_or(0)
+    }
+
+    /// The start of second `seconds` after the Unix epoch.
+    pub fn from_unix_seconds(seconds: u64) -> Self {
+        Self(i64::try_from(seconds).map_or(i64::MAX, |s| s.saturating_mul(1_000_000_000)))
+    }
+
     /// Parses an RFC 3339 time such as `2026-11-25T10:00:00Z`.
     pub fn parse_rfc3339(s: &str) -> Result<Self, time::error::Parse> {
         let t = OffsetDateTime::parse(s, &Rfc3339)?;
@@ -49,6 +59,17 @@ mod tests {
     fn rfc3339_round_trip_keeps_nanoseconds() {
         let t = Timestamp::parse_rfc3339("2026-11-25T10:00:00.123456789Z").expect("parses");
         assert_eq!(t.to_rfc3339(), "2026-11-25T10:00:00.123456789Z");
+    }
+
+    #[test]
+    fn unix_seconds_round_trip_and_floor() {
+        let t = Timestamp::parse_rfc3339("2026-11-25T10:00:00.999Z").expect("parses");
+        assert_eq!(t.unix_seconds(), 1_795_600_800);
+        assert_eq!(
+            Timestamp::from_unix_seconds(t.unix_seconds()).to_rfc3339(),
+            "2026-11-25T10:00:00Z"
+        );
+        assert_eq!(Timestamp(-1).unix_seconds(), 0);
     }
 
     #[test]

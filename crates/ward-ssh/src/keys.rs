@@ -47,13 +47,6 @@ pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// A user certificate for `key`, signed by `ca`: valid for login as `principal` during
 /// `valid` (Unix seconds, from inclusive, to exclusive), with `key_id` (logged by the host
 /// and, for Ward's own user certificates, naming the Ward credential behind it).

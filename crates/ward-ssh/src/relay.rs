@@ -115,7 +115,7 @@ impl Output {
             let mut out = json!({
                 "truncated": true,
                 "bytes_not_stored": n,
-                "sha256_not_stored": hex(&hash.finalize()),
+                "sha256_not_stored": hex::encode(hash.finalize()),
             });
             if self.stderr {
                 out["stream"] = "stderr".into();
@@ -123,10 +123,6 @@ impl Output {
             rec.record(JsonBody(EventKind::TermOutput, out)).await;
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A chunk of terminal output as recorded: `data`, the text, when it is text a terminal shows;
@@ -164,7 +160,7 @@ async fn record_files(rec: &SessionRecorder, events: Vec<FileEvent>) {
     for event in events {
         let (kind, payload) = match event {
             FileEvent::Transfer(t) => {
-                let sha256 = t.sha256.map(|h| hex(&h));
+                let sha256 = t.sha256.map(hex::encode);
                 let mut payload = json!({
                     "path": t.path,
                     "direction": t.direction.as_str(),

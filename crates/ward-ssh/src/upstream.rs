@@ -115,7 +115,7 @@ pub(crate) async fn connect(
             handle.authenticate_publickey(user, key).await
         }
         SshLogin::Certificate => {
-            let now = keys::unix_now();
+            let now = ward_core::Timestamp::now().unix_seconds();
             let cert = keys::certify(
                 &login.ca,
                 login.key.public_key(),

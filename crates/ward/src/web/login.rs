@@ -680,11 +680,11 @@ async fn ssh_certificate(
             format!("the Ward token is unusable: {why}: run `ward login`"),
         ));
     }
-    let from = ward_ssh::keys::unix_now();
+    let from = now.unix_seconds();
     let ttl = web.config.auth.token_ttl.0.as_secs();
     let until = credential
         .expires_at
-        .map_or(from + ttl, |at| (at.0 / 1_000_000_000).max(0) as u64)
+        .map_or(from + ttl, Timestamp::unix_seconds)
         .min(from + ttl);
     let key_id = format!("{}{}", ward_ssh::CERT_KEY_ID_PREFIX, credential.id);
     let certificate = ward_ssh::keys::certify(
@@ -699,7 +699,7 @@ async fn ssh_certificate(
     Ok(Json(json!({
         "certificate": certificate,
         "principal": credential.subject,
-        "valid_before": Timestamp(until as i64 * 1_000_000_000).to_rfc3339(),
+        "valid_before": Timestamp::from_unix_seconds(until).to_rfc3339(),
         "ssh": ssh.to_string(),
         "host_key": host_key,
     })))
