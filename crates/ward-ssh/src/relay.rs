@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::config::Grant;
 use ward_mask::{Masker, StreamMasker};
 use ward_policy::SessionGuardrails;
 
+use crate::hash::Hasher;
 use crate::transfer::{FileEvent, Scp, Sftp};
 use crate::typing::{TypedLine, Typing};
 
@@ -60,7 +60,7 @@ struct Output {
     /// Bytes of the stream stored (or held to be stored) so far.
     kept: u64,
     /// Past the cap: how many bytes were not stored, and their SHA-256.
-    unstored: Option<(u64, Sha256)>,
+    unstored: Option<(u64, Hasher)>,
 }
 
 impl Output {
@@ -84,7 +84,7 @@ impl Output {
         self.kept += kept.len() as u64;
         let crossed = !rest.is_empty() && self.unstored.is_none();
         if !rest.is_empty() {
-            let (n, hash) = self.unstored.get_or_insert_with(|| (0, Sha256::new()));
+            let (n, hash) = self.unstored.get_or_insert_with(|| (0, Hasher::new()));
             *n += rest.len() as u64;
             hash.update(rest);
         }
@@ -115,7 +115,7 @@ impl Output {
             let mut out = json!({
                 "truncated": true,
                 "bytes_not_stored": n,
-                "sha256_not_stored": hex::encode(hash.finalize()),
+                "sha256_not_stored": hash.finish().map(hex::encode),
             });
             if self.stderr {
                 out["stream"] = "stderr".into();

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
+use crate::hash::Hasher;
 
 /// The largest SFTP packet accepted. OpenSSH sends at most 256 KiB.
 const MAX_PACKET: usize = 1 << 20;
@@ -100,14 +100,14 @@ impl Content {
         Content {
             path,
             size: 0,
-            hasher: Some(Hasher::Here(Sha256::new())),
+            hasher: Some(Hasher::new()),
         }
     }
 
     fn absorb(&mut self, bytes: &[u8]) {
         self.size = self.size.saturating_add(bytes.len() as u64);
         if let Some(hasher) = &mut self.hasher {
-            hasher.update(bytes, self.size);
+            hasher.update(bytes);
         }
     }
 
@@ -119,81 +119,6 @@ impl Content {
             sha256: self.hasher.and_then(Hasher::finish),
             complete,
         })
-    }
-}
-
-/// Bytes of a file hashed where they pass; past that, a thread of the file's own hashes the
-/// rest, beside the relay instead of in it (SHA-256 is most of what relaying a large file costs
-/// Ward, and the relay of one channel is one task).
-const HASH_HERE: u64 = 1 << 20;
-/// Chunks queued for a hashing thread before the relay waits for it.
-const HASH_QUEUE: usize = 16;
-/// Hashing threads at once, over every channel; files past that are hashed where they pass.
-const HASH_THREADS: usize = 16;
-static HASHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-enum Hasher {
-    Here(Sha256),
-    Thread {
-        chunks: std::sync::mpsc::SyncSender<Vec<u8>>,
-        digest: std::thread::JoinHandle<[u8; 32]>,
-    },
-}
-
-impl Hasher {
-    /// Hashes `bytes`; `size` is the file's size so far, with them.
-    fn update(&mut self, bytes: &[u8], size: u64) {
-        if let Hasher::Here(sha) = self {
-            sha.update(bytes);
-            if size > HASH_HERE {
-                self.move_to_thread();
-            }
-        } else if let Hasher::Thread { chunks, .. } = self {
-            // The thread only ends when `chunks` is dropped, so this send cannot fail.
-            let _ = chunks.send(bytes.to_vec());
-        }
-    }
-
-    /// Continues on a thread of its own; stays here if `HASH_THREADS` are busy or no thread
-    /// can be started.
-    fn move_to_thread(&mut self) {
-        use std::sync::atomic::Ordering;
-        let Hasher::Here(sha) = self else {
-            return;
-        };
-        if HASHING.fetch_add(1, Ordering::Relaxed) >= HASH_THREADS {
-            HASHING.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-        let mut state = sha.clone();
-        let (chunks, queue) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
-        let thread = std::thread::Builder::new()
-            .name("ward-hash".into())
-            .spawn(move || {
-                for chunk in queue {
-                    state.update(&chunk);
-                }
-                HASHING.fetch_sub(1, Ordering::Relaxed);
-                state.finalize().into()
-            });
-        match thread {
-            Ok(digest) => *self = Hasher::Thread { chunks, digest },
-            Err(e) => {
-                HASHING.fetch_sub(1, Ordering::Relaxed);
-                tracing::debug!(error = %e, "no thread to hash a file on; hashing it here");
-            }
-        }
-    }
-
-    /// The SHA-256 of everything hashed; `None` if the hashing thread failed.
-    fn finish(self) -> Option<[u8; 32]> {
-        match self {
-            Hasher::Here(sha) => Some(sha.finalize().into()),
-            Hasher::Thread { chunks, digest } => {
-                drop(chunks);
-                digest.join().ok()
-            }
-        }
     }
 }
 

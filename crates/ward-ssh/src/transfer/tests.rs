@@ -3,6 +3,8 @@
 use super::scp::*;
 use super::sftp::*;
 use super::*;
+use crate::hash::HASH_HERE;
+use sha2::{Digest, Sha256};
 
 const READ: u32 = 0x1;
 const WRITE: u32 = SSH_FXF_WRITE;
