@@ -29,7 +29,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_audit::{JsonBody, MaskedJson, Recorder, SessionRecorder, SessionStart};
-use ward_core::auth::{AuthError, Authenticator, KeyLogin};
+use ward_core::auth::{Authenticator, KeyLogin};
 use ward_core::config::{Config, GrantDecision, Resource, ResourceKind};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::Masking;
@@ -182,19 +182,24 @@ impl Connection {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
 
+    /// A new SSH session of `identity` to `resource`, from this client.
+    fn session_start(&self, identity: Identity, resource: &str) -> SessionStart {
+        SessionStart {
+            id: SessionId::new(),
+            identity,
+            resource: resource.to_owned(),
+            protocol: Protocol::Ssh,
+            client_addr: self.client_addr(),
+        }
+    }
+
     async fn start_record(
         &self,
         identity: Identity,
         resource: &str,
         masker: Option<ward_mask::Masker>,
     ) -> SessionRecorder {
-        let start = SessionStart {
-            id: SessionId::new(),
-            identity,
-            resource: resource.to_owned(),
-            protocol: Protocol::Ssh,
-            client_addr: self.client_addr(),
-        };
+        let start = self.session_start(identity, resource);
         self.gw.recorder.start_masked(start, masker).await
     }
 
@@ -231,7 +236,6 @@ impl Connection {
         };
         let identity = match result {
             Ok(i) => i,
-            Err(AuthError::BadCredentials) => return fail(AuthError::BadCredentials.to_string()),
             Err(e) => return fail(e.to_string()),
         };
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
@@ -351,7 +355,7 @@ impl russh::server::Handler for Connection {
             fingerprint: &fingerprint,
         });
         let detail = json!({ "fingerprint": fingerprint });
-        let ok = self.login(user, proof, detail.clone()).await;
+        let ok = self.login(user, proof, detail).await;
         Ok(if ok { Auth::Accept } else { Auth::reject() })
     }
 
@@ -636,18 +640,9 @@ impl Drop for Connection {
             // Every failed attempt of this connection, as one denied session.
             let failures = std::mem::take(&mut self.failures);
             let (ward_user, resource) = user.split_once(':').unwrap_or((&user, ""));
-            let identity = Identity::unauthenticated(ward_user);
-            let resource = resource.to_owned();
+            let start = self.session_start(Identity::unauthenticated(ward_user), resource);
             let gw = self.gw.clone();
-            let client_addr = self.client_addr();
             tokio::spawn(async move {
-                let start = SessionStart {
-                    id: SessionId::new(),
-                    identity,
-                    resource,
-                    protocol: Protocol::Ssh,
-                    client_addr,
-                };
                 let rec = gw.recorder.start(start).await;
                 // The first attempt says most (a client falls back from a refused certificate
                 // to the bare key, from keys to a password); all of them are listed.
