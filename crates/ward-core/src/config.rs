@@ -299,7 +299,14 @@ impl Config {
             file: path.to_owned(),
             source: Box::new(e),
         })?;
-        config.source = path.to_owned();
+        // INVARIANT: one place for every file the config implies, however the config is named
+        // (relatively, absolutely, through a symlink) and wherever Ward runs: relative paths
+        // resolve against the directory of the real file.
+        let path = path
+            .canonicalize()
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_owned());
+        config.source = path.clone();
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         config.resolve_paths(&base);
         config.validate()?;

@@ -48,8 +48,8 @@ async fn main() -> anyhow::Result<()> {
     let mut cluster = None;
     let location = match backend {
         "postgres" => {
-            let c = tokio::task::spawn_blocking(|| PgCluster::start(&ClusterOptions::default()))
-                .await??;
+            // On main's own thread: the cluster ends when the thread that started it does.
+            let c = PgCluster::start(&ClusterOptions::default())?;
             c.psql("postgres", "CREATE ROLE rate LOGIN PASSWORD 'rate'")?;
             c.psql("postgres", "CREATE DATABASE rate OWNER rate")?;
             let url = format!(

@@ -9,6 +9,8 @@ use ward_core::config::Config;
 use crate::pgcluster::{ClusterOptions, PgCluster, free_port};
 use ward_core::fs::write_private;
 
+pub mod lifecycle;
+
 const SEED: &str = r#"
 CREATE TABLE customers (
     id          serial PRIMARY KEY,
@@ -45,11 +47,34 @@ pub fn random_token(bytes: usize) -> anyhow::Result<String> {
     Ok(hex::encode(raw))
 }
 
-/// Starts everything, prints how to connect, and runs until Ctrl-C or SIGTERM.
-pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
-    println!("Starting a throwaway PostgreSQL cluster…");
-    let cluster =
-        tokio::task::spawn_blocking(|| PgCluster::start(&ClusterOptions::default())).await??;
+/// The listeners' ports; each left out is its usual port when free, else any free one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ports {
+    pub postgres: Option<u16>,
+    pub web: Option<u16>,
+    pub ssh: Option<u16>,
+}
+
+fn port_or_free(usual: u16) -> anyhow::Result<u16> {
+    match std::net::TcpListener::bind(("127.0.0.1", usual)) {
+        Ok(_) => Ok(usual),
+        Err(_) => free_port(),
+    }
+}
+
+/// Starts everything, prints how to connect, and runs until Ctrl-C, SIGTERM or SIGHUP.
+///
+/// Nothing it starts outlives it: PostgreSQL and sshd are its children and end with it however
+/// it ends ([`crate::child`]); a second demo on the same directory is refused while one runs,
+/// and a demo finds and stops what an earlier one left behind ([`lifecycle`]).
+pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let _lock = lifecycle::DemoLock::take(&dir)?;
+    lifecycle::stop_leftovers(&dir);
+    show("Starting a throwaway PostgreSQL cluster…\n")?;
+    // On this (the main) thread, not a pooled one: the cluster ends when this thread does.
+    let cluster = PgCluster::start(&ClusterOptions::default())?;
     let app_password = random_token(12)?;
     cluster.psql("postgres", "CREATE DATABASE shop")?;
     cluster.psql("shop", SEED)?;
@@ -62,31 +87,17 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         ),
     )?;
 
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let dir = dir.canonicalize()?;
     write_private(&dir.join("shop.pw"), app_password.as_bytes())?;
-    let port = match port {
-        Some(p) => p,
-        None if std::net::TcpListener::bind("127.0.0.1:6432").is_ok() => 6432,
-        None => free_port()?,
-    };
-    let web_port = match std::net::TcpListener::bind("127.0.0.1:8443") {
-        Ok(_) => 8443,
-        Err(_) => free_port()?,
-    };
+    let port = ports.postgres.map_or_else(|| port_or_free(6432), Ok)?;
+    let web_port = ports.web.map_or_else(|| port_or_free(8443), Ok)?;
     // With OpenSSH's sshd installed, a throwaway one is the second resource: it lets Ward's
     // client key (made now, before Ward starts) log in as whoever runs the demo.
-    let sshd = match demo_sshd(&dir) {
-        Ok(sshd) => Some(sshd),
-        Err(e) => {
-            println!("(no SSH resource: {e:#})");
-            None
-        }
+    let (sshd, no_sshd) = match demo_sshd(&dir) {
+        Ok(sshd) => (Some(sshd), String::new()),
+        Err(e) => (None, format!("(no SSH resource: {e:#})\n")),
     };
-    let ssh_port = match std::net::TcpListener::bind("127.0.0.1:2222") {
-        Ok(_) => 2222,
-        Err(_) => free_port()?,
-    };
+    lifecycle::record_children(&dir, &cluster, sshd.as_ref())?;
+    let ssh_port = ports.ssh.map_or_else(|| port_or_free(2222), Ok)?;
     let ssh_listen = match &sshd {
         Some(_) => format!("ssh = \"127.0.0.1:{ssh_port}\"        # OpenSSH clients"),
         None => String::new(),
@@ -103,26 +114,19 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
     let password = random_token(9)?;
     let support_password = random_token(9)?;
     let auditor_password = random_token(9)?;
-    {
-        let mut store = crate::serve::open_store(&config)?;
-        store.put_user(
-            "demo",
-            &["dev".to_owned()],
-            &crate::users::hash_password(&password)?,
-        )?;
-        store.put_user(
-            "support",
-            &["support".to_owned()],
-            &crate::users::hash_password(&support_password)?,
-        )?;
-        store.put_user(
-            "auditor",
-            &["auditors".to_owned()],
-            &crate::users::hash_password(&auditor_password)?,
-        )?;
-    }
     let agent_key = {
         let mut store = crate::serve::open_store(&config)?;
+        for (user, group, password) in [
+            ("demo", "dev", &password),
+            ("support", "support", &support_password),
+            ("auditor", "auditors", &auditor_password),
+        ] {
+            store.put_user(
+                user,
+                &[group.to_owned()],
+                &crate::users::hash_password(password)?,
+            )?;
+        }
         let new = ward_audit::credentials::NewCredential {
             kind: ward_audit::credentials::CredentialKind::ServiceAccount,
             subject: "demo-agent".into(),
@@ -133,65 +137,91 @@ pub async fn run(dir: &Path, port: Option<u16>) -> anyhow::Result<()> {
         };
         store.issue_credential(&new)?.1
     };
+    let stop = crate::serve::StopSignals::catch();
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
-    println!();
-    println!(
+    let mut banner = no_sshd;
+    let mut line = |text: String| {
+        banner.push_str(&text);
+        banner.push('\n');
+    };
+    line(String::new());
+    line(format!(
         "Ward is running (demo). TLS fingerprint {}",
         running.fingerprint
-    );
-    println!(
+    ));
+    line(format!(
         "  PostgreSQL upstream: {} (database shop, throwaway)",
         cluster.address()
-    );
-    println!("  Ward store and config: {}", dir.display());
-    println!();
-    println!("Connect through Ward (user demo, resource shop):");
-    println!("  psql \"postgresql://demo:{password}@127.0.0.1:{port}/shop?sslmode=require\"");
-    println!();
-    println!("The same data as user support, whose grant masks what the client sees:");
-    println!(
+    ));
+    line(format!("  Ward store, config and log: {}", dir.display()));
+    line(String::new());
+    line("Connect through Ward (user demo, resource shop):".into());
+    line(format!(
+        "  psql \"postgresql://demo:{password}@127.0.0.1:{port}/shop?sslmode=require\""
+    ));
+    line(String::new());
+    line("The same data as user support, whose grant masks what the client sees:".into());
+    line(format!(
         "  psql \"postgresql://support:{support_password}@127.0.0.1:{port}/shop?sslmode=require\""
-    );
-    println!();
+    ));
+    line(String::new());
     if let (Some(sshd), Some(ssh)) = (&sshd, running.ssh) {
-        println!(
+        line(format!(
             "SSH through Ward to a throwaway sshd (resource box, {}; password {password}):",
             sshd.address()
-        );
-        println!("  ssh -p {} demo:box@127.0.0.1", ssh.port());
+        ));
+        line(format!("  ssh -p {} demo:box@127.0.0.1", ssh.port()));
         if let Some((fingerprint, _)) = &running.ssh_keys {
-            println!("  (Ward's host key: {fingerprint})");
+            line(format!("  (Ward's host key: {fingerprint})"));
         }
-        println!();
+        line(String::new());
     }
-    println!("Find and read every session in the web UI (self-signed certificate):");
-    println!("  https://127.0.0.1:{web_port}   user auditor, password {auditor_password}");
-    println!("  (demo and support sign in there too, and see only their own sessions)");
-    println!();
-    println!("AI agents (MCP, Streamable HTTP) as service account demo-agent:");
-    println!("  endpoint https://127.0.0.1:{web_port}/mcp   key {agent_key}");
-    println!("  stdio, for local agents:");
-    println!(
+    line("Find and read every session in the web UI (self-signed certificate):".into());
+    line(format!(
+        "  https://127.0.0.1:{web_port}   user auditor, password {auditor_password}"
+    ));
+    line("  (demo and support sign in there too, and see only their own sessions)".into());
+    line(String::new());
+    line("AI agents (MCP, Streamable HTTP) as service account demo-agent:".into());
+    line(format!(
+        "  endpoint https://127.0.0.1:{web_port}/mcp   key {agent_key}"
+    ));
+    line("  stdio, for local agents:".into());
+    line(format!(
         "  WARD_MCP_KEY={agent_key} ward mcp --server https://127.0.0.1:{web_port} --ca-cert {}",
         dir.join("tls/cert.pem").display()
-    );
-    println!();
-    println!("Then, in another terminal:");
-    println!("  ward sessions list --config {cfg}");
-    println!("  ward replay <SESSION-ID> --config {cfg}");
-    println!("  ward verify --config {cfg}");
-    println!();
-    println!(
+    ));
+    line(String::new());
+    line("Then, in another terminal:".into());
+    line(format!("  ward sessions list --config {cfg}"));
+    line(format!("  ward replay <SESSION-ID> --config {cfg}"));
+    line(format!("  ward verify --config {cfg}"));
+    line(String::new());
+    line(format!(
         "Ctrl-C stops Ward and PostgreSQL; the recordings stay in {}.",
         dir.display()
-    );
-    crate::serve::until_signal().await;
-    println!("stopping…");
+    ));
+    let shown = show(&banner);
+    if shown.is_ok() {
+        lifecycle::failpoint();
+        stop.wait().await;
+        // Whoever reads stdout may be gone already (Ctrl-C reaches a `| tee` too).
+        let _ = show("stopping…\n");
+    }
     running.shutdown().await;
     drop(cluster);
     drop(sshd);
-    Ok(())
+    lifecycle::forget_children(&dir);
+    shown.context("stdout was closed before the demo could say how to connect; stopped")
+}
+
+/// Writes to stdout, with an error (not a panic, as `print!` would) when nobody reads it.
+fn show(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 /// A throwaway `sshd` that lets Ward's client key in.

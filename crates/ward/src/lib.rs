@@ -3,6 +3,7 @@
 
 pub mod asciicast;
 pub mod auth;
+pub mod child;
 pub mod cli;
 pub mod demo;
 pub mod pgcluster;

@@ -37,6 +37,12 @@ enum Command {
         /// PostgreSQL listener port (default 6432, or a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// Web UI port (default 8443, or a free one).
+        #[arg(long)]
+        web_port: Option<u16>,
+        /// SSH listener port (default 2222, or a free one).
+        #[arg(long)]
+        ssh_port: Option<u16>,
     },
     /// Manage local users.
     Users {
@@ -370,7 +376,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let config = Config::load(&arg.config)?;
             runtime()?.block_on(ward::serve::run(config))?;
         }
-        Command::Demo { dir, port } => runtime()?.block_on(ward::demo::run(&dir, port))?,
+        Command::Demo {
+            dir,
+            port,
+            web_port,
+            ssh_port,
+        } => {
+            let ports = ward::demo::Ports {
+                postgres: port,
+                web: web_port,
+                ssh: ssh_port,
+            };
+            runtime()?.block_on(ward::demo::run(&dir, ports))?
+        }
         Command::Users {
             command:
                 UsersCommand::Add {
@@ -651,17 +669,42 @@ fn return_large_buffers() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_buffers() {}
 
+/// Log lines go to stderr, coloured only on a terminal; the demo's go to `ward.log` in its
+/// directory, so that what it prints on screen is only how to connect.
+fn init_logging(command: &Command) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
+            .unwrap_or_else(|_| "warn,ward=info".into()),
+    );
+    if let Command::Demo { dir, .. } = command {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("ward.log");
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        logs.with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     return_large_buffers();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
-                .unwrap_or_else(|_| "warn,ward=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli.command) {
+        eprintln!("ward: {e:#}");
+        return ExitCode::from(2);
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {

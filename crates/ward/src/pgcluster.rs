@@ -1,12 +1,17 @@
 //! A throwaway PostgreSQL cluster on loopback: `initdb`, `pg_ctl start`, seed with `psql`,
 //! stop and remove on drop. Used by `ward demo` and by the test harness.
 //!
+//! The server runs as a child of this process (`postgres -D`, not `pg_ctl start`, which would
+//! detach it), so it gets a fast-shutdown signal when the thread that started it ends, even by
+//! `kill -9` ([`crate::child`]).
+//!
 //! PostgreSQL refuses to run as root; when Ward runs as root, the cluster's commands run as the
 //! unprivileged `postgres` OS user (`runuser -u postgres --`) in a directory that user owns.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -55,7 +60,8 @@ pub struct PgCluster {
     pub port: u16,
     bindir: PathBuf,
     as_postgres: bool,
-    stopped: bool,
+    /// The postmaster, while it runs.
+    server: Option<Child>,
 }
 
 /// A port nobody listens on right now.
@@ -130,7 +136,8 @@ fn postgres_ids() -> anyhow::Result<(u32, u32)> {
 }
 
 impl PgCluster {
-    /// Creates and starts a cluster in a new temporary directory on a free port, superuser `postgres`.
+    /// Creates and starts a cluster in a new temporary directory on a free port, superuser
+    /// `postgres`. Call it from a thread that lives as long as the cluster should.
     pub fn start(opts: &ClusterOptions) -> anyhow::Result<Self> {
         let bindir = bindir()?;
         let as_postgres = is_root();
@@ -151,7 +158,7 @@ impl PgCluster {
             port: free_port()?,
             bindir,
             as_postgres,
-            stopped: true,
+            server: None,
         };
         let out = cluster.run_pg(
             "initdb",
@@ -198,29 +205,55 @@ impl PgCluster {
             .context("writing pg_hba.conf")?;
 
         let log = root.join("postgres.log");
-        let out = cluster.run_pg(
-            "pg_ctl",
-            &[
-                "-D",
-                path(&data),
-                "-l",
-                path(&log),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        )?;
-        if !out.status.success() {
-            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-            bail!(
-                "pg_ctl start failed: {}{}\n{log_text}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+        let log_file = std::fs::File::create(&log).context("creating postgres.log")?;
+        let mut server = Command::new(cluster.bindir.join("postgres"));
+        server
+            .arg("-D")
+            .arg(&data)
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        if as_postgres {
+            use std::os::unix::process::CommandExt;
+            let (uid, gid) = postgres_ids()?;
+            server.uid(uid).gid(gid);
         }
-        cluster.stopped = false;
+        crate::child::die_with_parent(&mut server, crate::child::OnParentDeath::Interrupt);
+        cluster.server = Some(server.spawn().context("starting postgres")?);
+        cluster.wait_ready(&log)?;
         Ok(cluster)
+    }
+
+    /// Waits until the postmaster says it accepts connections (the status line of
+    /// `postmaster.pid`, as `pg_ctl -w` reads it), or fails with its log.
+    fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let pid_file = self.data.join("postmaster.pid");
+        loop {
+            let exited = match self.server.as_mut() {
+                Some(child) => child.try_wait()?,
+                None => bail!("postgres is not running"),
+            };
+            if let Some(status) = exited {
+                self.server = None;
+                bail!(
+                    "postgres exited ({status}):\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            let status = std::fs::read_to_string(&pid_file).unwrap_or_default();
+            if status.lines().nth(7).map(str::trim) == Some("ready") {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "postgres did not get ready in 60 s:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// `127.0.0.1:PORT`.
@@ -284,14 +317,24 @@ impl PgCluster {
 
     /// Stops the server (fast shutdown). Safe to call twice.
     pub fn stop(&mut self) {
-        if self.stopped {
+        let Some(mut server) = self.server.take() else {
             return;
-        }
-        self.stopped = true;
+        };
         let _ = self.run_pg(
             "pg_ctl",
             &["-D", path(&self.data), "-m", "fast", "-w", "stop"],
         );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(server.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+
+    /// The postmaster's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
     }
 }
 

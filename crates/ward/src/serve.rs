@@ -274,18 +274,48 @@ pub fn key_source(config: &Config) -> KeySource {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn until_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal), caught from the moment this is
+/// made: each stops Ward cleanly, where the default action of the signal would end it without
+/// its last events. Make it before saying that Ward is ready, so that no signal sent on that
+/// word finds Ward without its handlers.
+pub struct StopSignals([Option<tokio::signal::unix::Signal>; 3]);
+
+impl StopSignals {
+    pub fn catch() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self(
+            [
+                SignalKind::interrupt(),
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+            ]
+            .map(|kind| signal(kind).ok()),
+        )
+    }
+
+    /// Waits for the first of them.
+    pub async fn wait(self) {
+        async fn next(stream: Option<tokio::signal::unix::Signal>) {
+            match stream {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let [int, term, hup] = self.0;
+        tokio::select! {
+            _ = next(int) => {}
+            _ = next(term) => {}
+            _ = next(hup) => {}
+        }
     }
 }
 
 /// `ward serve --config FILE`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let source = config.source.clone();
+    let stop = StopSignals::catch();
     let running = start(config).await?;
     println!("ward {} serving with {}", crate::VERSION, source.display());
     println!("TLS certificate fingerprint: {}", running.fingerprint);
@@ -305,7 +335,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = running.web {
         println!("HTTPS listener on {addr}");
     }
-    until_signal().await;
+    stop.wait().await;
     println!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -1,6 +1,7 @@
 //! A throwaway OpenSSH `sshd` on a free loopback port, with its own host key, that lets one
 //! public key (or certificates of one CA) log in as the user running it: for `ward demo`'s
-//! second resource, and for the tests (as root in CI).
+//! second resource, and for the tests (as root in CI). It ends with the thread that started it
+//! ([`crate::child`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,14 +99,15 @@ impl Sshd {
             ),
         )?;
         let log = std::fs::File::create(self.dir.join("sshd.log"))?;
-        let child = Command::new(sshd_binary()?)
+        let mut command = Command::new(sshd_binary()?);
+        command
             .args(["-D", "-e", "-f"])
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting sshd")?;
+            .stderr(log);
+        crate::child::die_with_parent(&mut command, crate::child::OnParentDeath::Terminate);
+        let child = command.spawn().context("starting sshd")?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -118,6 +120,11 @@ impl Sshd {
             "sshd did not listen: {}",
             std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
         )
+    }
+
+    /// The listening sshd's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn address(&self) -> String {

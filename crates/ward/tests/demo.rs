@@ -1,67 +1,351 @@
 //! `ward demo` on this machine: it prints psql lines that work as printed, the support user
 //! sees the shop's card numbers and e-mail addresses masked, the store holds none of them in
-//! clear, and SIGTERM stops everything and leaves the recording behind.
+//! clear, and SIGTERM stops everything and leaves the recording behind. However the demo ends
+//! (a signal, a closed stdout, a panic, `kill -9`), no process of its own is left running; a
+//! second demo on the same directory is refused; and the CLI finds the same files whichever
+//! way the config is named.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use ward_testkit::{free_port, run};
 
 const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
-#[test]
-fn demo_prints_a_working_psql_line_and_stops_cleanly() {
-    let dir = std::env::temp_dir().join(format!("ward-demo-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let port = free_port().expect("port");
-    let mut child = Command::new(WARD)
-        .args([
-            "demo",
-            "--dir",
-            dir.to_str().expect("path"),
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("ward demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut psql_line = None;
-    let mut support_line = None;
-    let mut ui_line = None;
-    let mut mcp_line = None;
-    let mut ssh_line = None;
-    let mut printed = String::new();
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.trim_start().starts_with("psql \"postgresql://demo:") {
-            psql_line = Some(line.trim().to_owned());
+/// A running `ward demo`, killed if the test ends first.
+struct Demo {
+    child: Child,
+    lines: Option<Lines<BufReader<ChildStdout>>>,
+    /// What it printed up to "Ctrl-C stops".
+    printed: String,
+}
+
+impl Demo {
+    /// Starts a demo on `dir` with free ports and waits until it says how to connect.
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut demo = Self::spawn(dir, env);
+        let lines = demo.lines.as_mut().expect("stdout");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            let Some(Ok(line)) = lines.next() else { break };
+            demo.printed.push_str(&line);
+            demo.printed.push('\n');
+            if line.contains("Ctrl-C stops") {
+                return demo;
+            }
         }
-        if line
-            .trim_start()
-            .starts_with("psql \"postgresql://support:")
-        {
-            support_line = Some(line.trim().to_owned());
-        }
-        if line.trim_start().starts_with("endpoint https://") {
-            mcp_line = Some(line.trim().to_owned());
-        }
-        if line.trim_start().starts_with("https://127.0.0.1:") {
-            ui_line = Some(line.trim().to_owned());
-        }
-        if line.trim_start().starts_with("ssh -p ") {
-            ssh_line = Some(line.trim().to_owned());
-        }
-        if line.contains("Ctrl-C stops") {
-            break;
+        panic!("the demo did not get ready:\n{}", demo.printed)
+    }
+
+    fn spawn(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = |p: u16| p.to_string();
+        let mut child = Command::new(WARD)
+            .args(["demo", "--dir", dir.to_str().expect("path"), "--port"])
+            .arg(port(free_port().expect("port")))
+            .arg("--web-port")
+            .arg(port(free_port().expect("port")))
+            .arg("--ssh-port")
+            .arg(port(free_port().expect("port")))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ward demo");
+        let lines = child.stdout.take().map(|s| BufReader::new(s).lines());
+        Self {
+            child,
+            lines,
+            printed: String::new(),
         }
     }
+
+    /// The printed line that starts with `prefix` (trimmed).
+    fn line(&self, prefix: &str) -> Option<String> {
+        self.printed
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(run("kill", &[name, &pid]).status.success());
+    }
+
+    /// Waits for the demo to end; returns its status and what it wrote on stderr.
+    fn wait(mut self) -> (ExitStatus, String) {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return (status, err);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the demo did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The processes a demo with this pid started: its PostgreSQL cluster and its sshd, found by
+/// the directories they run from (`/tmp/ward-pg-PID-…`, `/tmp/ward-sshd-PID-…`).
+fn processes_of(demo_pid: u32) -> Vec<(u32, String)> {
+    let marks = [
+        format!("/ward-pg-{demo_pid}-"),
+        format!("/ward-sshd-{demo_pid}-"),
+    ];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if marks.iter().any(|m| cmdline.contains(m.as_str())) && ward::child::alive(pid) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Waits until nothing the demo `demo_pid` started is running.
+fn assert_nothing_left(demo_pid: u32, how: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = processes_of(demo_pid);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after {how}, the demo left running: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ward-demo-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts a demo, checks that its PostgreSQL (and sshd) run, ends it with `stop`, and checks
+/// that they are gone. Returns the demo's exit status and stderr.
+fn ends_leaving_nothing(name: &str, env: &[(&str, &str)], stop: &str) -> (ExitStatus, String) {
+    let dir = scratch(name);
+    let demo = Demo::start(&dir, env);
+    let pid = demo.child.id();
+    let running = processes_of(pid);
+    assert!(
+        running.iter().any(|(_, cmd)| cmd.contains("postgres")),
+        "the scanner must see the demo's PostgreSQL while it runs: {running:?}"
+    );
+    if Path::new("/usr/sbin/sshd").exists() {
+        assert!(
+            running.iter().any(|(_, cmd)| cmd.contains("sshd")),
+            "{running:?}"
+        );
+    }
+    let ended = match stop {
+        "" => demo.wait(),
+        signal => {
+            demo.signal(signal);
+            demo.wait()
+        }
+    };
+    assert_nothing_left(pid, &format!("{name} ({stop})"));
+    let _ = std::fs::remove_dir_all(&dir);
+    ended
+}
+
+#[test]
+fn ctrl_c_sigterm_and_sighup_stop_the_demo_and_everything_it_started() {
+    for (name, signal) in [("int", "-INT"), ("term", "-TERM"), ("hup", "-HUP")] {
+        let (status, stderr) = ends_leaving_nothing(name, &[], signal);
+        assert!(status.success(), "{signal}: {status}\n{stderr}");
+    }
+}
+
+#[test]
+fn a_panicking_demo_leaves_nothing_running() {
+    let (status, stderr) = ends_leaving_nothing("panic", &[("WARD_DEMO_FAILPOINT", "panic")], "");
+    assert!(!status.success());
+    assert!(stderr.contains("panics on purpose"), "{stderr}");
+}
+
+#[test]
+fn kill_9_leaves_nothing_running_and_the_next_demo_clears_what_remains() {
+    let dir = scratch("kill9");
+    let demo = Demo::start(&dir, &[]);
+    let pid = demo.child.id();
+    let children = std::fs::read_to_string(dir.join("demo.children")).expect("demo.children");
+    let cluster_dir = children
+        .lines()
+        .find_map(|l| l.strip_prefix("postgres "))
+        .and_then(|l| l.split_once(' '))
+        .map(|(_, dir)| PathBuf::from(dir))
+        .expect("the cluster's directory");
+    assert!(cluster_dir.exists());
+    demo.signal("-KILL");
+    let (status, _) = demo.wait();
+    assert!(!status.success());
+    assert_nothing_left(pid, "kill -9");
+    // Nothing ran Ward's clean-up: the cluster's files are still there, until the next demo.
+    assert!(cluster_dir.exists());
+    let next = Demo::start(&dir, &[]);
+    assert!(
+        !cluster_dir.exists(),
+        "the next demo removes {cluster_dir:?}"
+    );
+    let next_pid = next.child.id();
+    next.signal("-INT");
+    let (status, stderr) = next.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert_nothing_left(next_pid, "Ctrl-C");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_closed_stdout_stops_the_demo_with_a_message() {
+    // `ward demo | head -n 1`: the reader goes away before the demo says how to connect.
+    let dir = scratch("stdout");
+    let mut demo = Demo::spawn(&dir, &[]);
+    let first = demo
+        .lines
+        .as_mut()
+        .and_then(|l| l.next())
+        .expect("a first line")
+        .expect("utf-8");
+    assert!(first.starts_with("Starting"), "{first}");
+    demo.lines = None;
+    let pid = demo.child.id();
+    let (status, stderr) = demo.wait();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stdout was closed"), "{stderr}");
+    assert_nothing_left(pid, "a closed stdout");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_second_demo_on_the_same_directory_says_so_and_the_next_demo_stops_leftovers() {
+    let dir = scratch("twice");
+    let first = Demo::start(&dir, &[]);
+    let second = Demo::spawn(&dir, &[]);
+    let (status, stderr) = second.wait();
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.contains(&format!(
+            "another `ward demo` (pid {}) is running with",
+            first.child.id()
+        )),
+        "{stderr}"
+    );
+    let first_pid = first.child.id();
+    first.signal("-INT");
+    let (status, stderr) = first.wait();
+    assert!(status.success(), "{status}: {stderr}");
+    assert_nothing_left(first_pid, "Ctrl-C");
+
+    // A PostgreSQL that an earlier demo started and did not stop (an older ward, say) is
+    // stopped by the next demo on that directory.
+    let stale = ward_testkit::Postgres::start(&Default::default()).expect("a cluster");
+    let stale_pid = stale.cluster.pid().expect("running");
+    std::fs::write(
+        dir.join("demo.children"),
+        format!("postgres {stale_pid} {}\n", stale.cluster.root.display()),
+    )
+    .expect("write");
+    let demo = Demo::start(&dir, &[]);
+    assert!(
+        demo.printed.contains(&format!(
+            "Stopped postgres (pid {stale_pid}), which an earlier demo left running."
+        )),
+        "{}",
+        demo.printed
+    );
+    assert!(!ward::child::alive(stale_pid));
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `ward keys show` finds the same signing key whether its config is named relatively (from
+/// the directory holding it, as the README's tour does), absolutely, through a symlink, or
+/// through `..`, from any working directory.
+#[test]
+fn the_cli_finds_the_same_files_however_the_config_is_named() {
+    let top = scratch("paths");
+    let data = top.join("ward-data");
+    std::fs::create_dir_all(&data).expect("dir");
+    std::fs::write(
+        data.join("ward.toml"),
+        "[store]\npath = \"ward.db\"\n[tls]\ncert = \"tls/cert.pem\"\nkey = \"tls/key.pem\"\n",
+    )
+    .expect("config");
+    let key = ward_audit::keys::SigningKey::generate().expect("key");
+    key.save(&data.join("signing.key")).expect("save");
+    let elsewhere = top.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::os::unix::fs::symlink(data.join("ward.toml"), elsewhere.join("link.toml"))
+        .expect("symlink");
+    let absolute = data.join("ward.toml");
+    for (cwd, config) in [
+        (top.as_path(), "ward-data/ward.toml"),
+        (data.as_path(), "ward.toml"),
+        (Path::new("/"), absolute.to_str().expect("path")),
+        (elsewhere.as_path(), "link.toml"),
+        (elsewhere.as_path(), "../ward-data/ward.toml"),
+    ] {
+        let out = Command::new(WARD)
+            .args(["keys", "show", "--config", config])
+            .current_dir(cwd)
+            .output()
+            .expect("ward keys show");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("public key:  {}", key.public())),
+            "--config {config} from {}: {text}{}",
+            cwd.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !data.join("ward-data").exists(),
+        "nothing under a doubled path"
+    );
+    let _ = std::fs::remove_dir_all(&top);
+}
+
+#[test]
+fn demo_prints_a_working_psql_line_and_stops_cleanly() {
+    let dir = scratch("tour");
+    let demo = Demo::start(&dir, &[]);
+    let printed = demo.printed.clone();
+    let psql_line = demo.line("psql \"postgresql://demo:");
+    let support_line = demo.line("psql \"postgresql://support:");
+    let mcp_line = demo.line("endpoint https://");
+    let ui_line = demo.line("https://127.0.0.1:");
+    let ssh_line = demo.line("ssh -p ");
     let psql_line = psql_line.unwrap_or_else(|| panic!("no psql line in:\n{printed}"));
     assert!(
         printed.contains(&format!(
@@ -171,23 +455,11 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let answer: serde_json::Value = serde_json::from_slice(&answer.stdout).expect("MCP JSON");
     assert_eq!(answer["result"]["serverInfo"]["name"], "ward", "{answer}");
 
-    assert!(
-        run("kill", &["-TERM", &child.id().to_string()])
-            .status
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "demo did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}");
+    let pid = demo.child.id();
+    demo.signal("-TERM");
+    let (status, stderr) = demo.wait();
+    assert!(status.success(), "{status}\n{stderr}");
+    assert_nothing_left(pid, "SIGTERM");
 
     // The recording stays, readable with the config the demo wrote.
     let config = dir.join("ward.toml");
