@@ -8,9 +8,10 @@ with tools they trust. It needs Python 3.8+ and the `cryptography` package (Ed25
     python3 tools/verify_bundle.py BUNDLE --key ed25519:BASE64 [--key ...]
     python3 tools/verify_bundle.py --self-test
 
-It prints one line per check and a final line that starts with `verified`, `unsigned tail` or
-`FAILED`. Exit status: 0 when the session is verified (or only its newest events are not signed
-yet), 1 when any check fails, 2 on a usage error or a file that is not a bundle.
+It prints one line per check and a final line that starts with `verified`, `open` or `FAILED`.
+Exit status: 0 when the session is verified up to its signed end, 1 when any check fails or the
+session has no signed end (`open`: live, cut off, or its newest events removed; 0 instead with
+--allow-open), 2 on a usage error or a file that is not a bundle.
 """
 
 import argparse
@@ -509,7 +510,7 @@ def check_summary(bundle, signed, found, checks):
         checks.warn("summary", f"the unsigned session summary differs from the signed events in {differ}")
 
 
-def verify(bundle, anchors, out):
+def verify(bundle, anchors, out, allow_open=False):
     """Verifies a parsed bundle; returns the exit status."""
     checks = Checks(out)
     session_text = "?"
@@ -556,15 +557,18 @@ def verify(bundle, anchors, out):
         return 1
     # The newest signed head; its checkpoint is the one with the highest seq among them.
     last = max((s for s in signed if s[0] == most[0]), key=lambda s: s[3])
-    if most[0] == found:
+    ends = [s for s in signed if s[2]]
+    if ends and most[0] == found:
         print(f"verified {session_text}: {found} events, the last signed by checkpoint {last[3]}", file=out)
-    else:
-        print(
-            f"unsigned tail {session_text}: {found} events, the last {found - most[0]} not signed yet "
-            f"(the first {most[0]} signed by checkpoint {last[3]})",
-            file=out,
-        )
-    return 0
+        return 0
+    # Without a signed end, a session whose newest events were removed together with the
+    # checkpoint leaves that covered them looks exactly like a live one: never complete.
+    print(
+        f"open {session_text}: {found} events and no signed end (live, cut off, or its newest events removed); "
+        f"the last {found - most[0]} not signed yet, the first {most[0]} signed by checkpoint {last[3]}",
+        file=out,
+    )
+    return 0 if allow_open else 1
 
 
 # --- Test vectors (docs/evidence.md; the same values are asserted by Ward's `cargo test`) -------
@@ -667,6 +671,11 @@ def main(argv):
         help="a public key to trust, `ed25519:<base64>` or a file holding one (repeatable); "
         "keys it endorsed on rotation are trusted too",
     )
+    parser.add_argument(
+        "--allow-open",
+        action="store_true",
+        help="exit 0 for a session without a signed end (a live one); it is still reported as open",
+    )
     parser.add_argument("--self-test", action="store_true", help="check the test vectors of docs/evidence.md")
     args = parser.parse_args(argv)
     if Ed25519PublicKey is None:
@@ -690,7 +699,7 @@ def main(argv):
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         print(f"verify_bundle.py: {args.bundle}: not a Ward export bundle (format is not `{FORMAT}`)", file=sys.stderr)
         return 2
-    return verify(bundle, args.key, sys.stdout)
+    return verify(bundle, args.key, sys.stdout, args.allow_open)
 
 
 if __name__ == "__main__":

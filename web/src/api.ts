@@ -42,7 +42,7 @@ export interface SessionList {
 
 export type IntegrityStatus =
   | 'verified'
-  | 'unsigned_tail'
+  | 'open'
   | 'tampered'
   | 'missing_events'
   | 'missing_session'

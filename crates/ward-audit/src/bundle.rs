@@ -313,9 +313,8 @@ impl Bundle {
         if !signed && chain_status == CheckpointStatus::Ok {
             chain_status = CheckpointStatus::Unsigned;
         }
-        let ok = chain_status == CheckpointStatus::Ok && !status.is_failure();
-        Ok(Report {
-            ok,
+        let mut report = Report {
+            ok: false,
             trust: Trust {
                 anchored: !anchors.is_empty(),
                 keys: trusted.iter().map(PublicKey::fingerprint).collect(),
@@ -329,7 +328,9 @@ impl Bundle {
                 events,
                 status,
             }],
-        })
+        };
+        report.judge(false);
+        Ok(report)
     }
 }
 

@@ -32,10 +32,12 @@ pub enum Status {
     /// Every event is present, every hash matches, and the last one is signed by checkpoint
     /// `checkpoint`.
     Verified { checkpoint: u64 },
-    /// The chain is intact but its last `unsigned` events are not covered by a checkpoint yet
-    /// (a live session, or a crash before the next checkpoint). `checkpoint` is the last one
-    /// that covers the session, if any.
-    UnsignedTail {
+    /// The chain is intact, but no checkpoint signed the session's end: it is still live, it
+    /// was cut off by a crash that no restart has closed yet, or its newest events and its end
+    /// were removed. Its newest `unsigned` events are not signed yet; `checkpoint` is the last
+    /// one that covers the session, if any. Never a complete record: a failure unless the
+    /// verifier accepts open sessions.
+    Open {
         unsigned: u64,
         checkpoint: Option<u64>,
     },
@@ -64,14 +66,20 @@ impl Status {
             Status::Verified { checkpoint } => {
                 format!("{events} events, signed by checkpoint {checkpoint}")
             }
-            Status::UnsignedTail {
+            Status::Open {
                 unsigned,
                 checkpoint,
             } => {
-                let signed = checkpoint.map_or("no checkpoint yet".to_owned(), |c| {
-                    format!("the rest signed by checkpoint {c}")
-                });
-                format!("{events} events, the last {unsigned} not signed yet ({signed})")
+                let signed = match (checkpoint, unsigned) {
+                    (None, _) => "no checkpoint covers it yet".to_owned(),
+                    (Some(c), 0) => format!("all signed up to checkpoint {c}"),
+                    (Some(c), _) => {
+                        format!("the last {unsigned} not signed yet, the rest by checkpoint {c}")
+                    }
+                };
+                format!(
+                    "{events} events and no signed end: live, cut off, or its newest events removed ({signed})"
+                )
             }
             Status::Tampered { seq, reason } => format!("at seq {seq}: {reason}"),
             Status::MissingEvents {
@@ -94,11 +102,11 @@ impl Status {
         }
     }
 
-    /// The verdict's name, as JSON gives it (`verified`, `unsigned_tail`, `tampered`, …).
+    /// The verdict's name, as JSON gives it (`verified`, `open`, `tampered`, …).
     pub fn name(&self) -> &'static str {
         match self {
             Status::Verified { .. } => "verified",
-            Status::UnsignedTail { .. } => "unsigned_tail",
+            Status::Open { .. } => "open",
             Status::Tampered { .. } => "tampered",
             Status::MissingEvents { .. } => "missing_events",
             Status::MissingSession { .. } => "missing_session",
@@ -111,8 +119,13 @@ impl Status {
     pub fn is_failure(&self) -> bool {
         !matches!(
             self,
-            Status::Verified { .. } | Status::UnsignedTail { .. } | Status::Pruned { .. }
+            Status::Verified { .. } | Status::Open { .. } | Status::Pruned { .. }
         )
+    }
+
+    /// Whether the record is whole: every event, up to a signed end (or pruned so).
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Status::Verified { .. } | Status::Pruned { .. })
     }
 }
 
@@ -153,6 +166,19 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anchor: Option<AnchorStatus>,
     pub sessions: Vec<SessionVerdict>,
+}
+
+impl Report {
+    /// Sets `ok`: the checkpoint chain is sound, the anchor (if any) held, no session failed,
+    /// and every session is complete, or merely open where `accept_open` (live sessions, say).
+    pub fn judge(&mut self, accept_open: bool) {
+        self.ok = self.checkpoint_chain == CheckpointStatus::Ok
+            && !matches!(self.anchor, Some(AnchorStatus::Broken { .. }))
+            && self
+                .sessions
+                .iter()
+                .all(|s| !s.status.is_failure() && (accept_open || s.status.is_complete()));
+    }
 }
 
 /// A checkpoint by seq and hash (hex).
@@ -308,11 +334,14 @@ impl Walk {
             };
             return (found, status);
         }
-        let status = match signed {
-            Some(l) if l.events == found => Status::Verified {
+        // INVARIANT: only a signed end makes a record complete. Without one, a session whose
+        // newest events were removed together with the leaves that covered them looks exactly
+        // like a live one, so neither is `verified`.
+        let status = match (signed, self.ended_at) {
+            (Some(l), Some(_)) if l.events == found => Status::Verified {
                 checkpoint: l.checkpoint,
             },
-            last => Status::UnsignedTail {
+            (last, _) => Status::Open {
                 unsigned: found - last.map_or(0, |l| l.events),
                 checkpoint: last.map(|l| l.checkpoint),
             },
@@ -370,10 +399,8 @@ impl Store {
         if only.is_none() {
             sessions.extend(self.unaccounted(&ids, &valid, &trusted)?);
         }
-        let ok =
-            chain_status == CheckpointStatus::Ok && sessions.iter().all(|s| !s.status.is_failure());
-        Ok(Report {
-            ok,
+        let mut report = Report {
+            ok: false,
             trust: Trust {
                 anchored: !anchors.is_empty(),
                 keys: trusted.iter().map(PublicKey::fingerprint).collect(),
@@ -383,7 +410,9 @@ impl Store {
             newest_checkpoint,
             anchor: None,
             sessions,
-        })
+        };
+        report.judge(false);
+        Ok(report)
     }
 
     /// Checks that the store still holds checkpoint `seq` with `hash`, recorded earlier outside

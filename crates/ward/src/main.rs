@@ -91,6 +91,10 @@ enum Command {
         /// prints as the newest checkpoint): the store must still hold it unchanged.
         #[arg(long, conflicts_with = "bundle")]
         anchor: Option<String>,
+        /// Accept sessions without a signed end (live ones) instead of failing on them; they
+        /// are still reported as `open`.
+        #[arg(long)]
+        allow_open: bool,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -486,12 +490,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             bundle,
             keys,
             anchor,
+            allow_open,
             json,
             config,
         } => {
             let keys = cli::verify::anchors(&keys)?;
+            let how = cli::verify::Output { json, allow_open };
             if let Some(bundle) = bundle {
-                return cli::verify::verify_bundle(&bundle, &keys, json, &mut out);
+                return cli::verify::verify_bundle(&bundle, &keys, how, &mut out);
             }
             let anchor = anchor.as_deref().map(cli::verify::anchor).transpose()?;
             let mut store = open_store(&config)?;
@@ -500,7 +506,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 session.as_deref(),
                 &keys,
                 anchor,
-                json,
+                how,
                 &mut out,
             );
         }

@@ -651,3 +651,116 @@ fn an_anchor_kept_outside_the_store_catches_removal_of_the_newest_records() {
         Some(2)
     );
 }
+
+/// A record cut short together with its end (its newest events removed, with the checkpoints
+/// that signed them, and its end row deleted) looks like a live session. It must never verify
+/// as complete: `ward verify`, `ward verify --bundle` and the independent Python verifier call
+/// it open and exit 1, unless the caller accepts open sessions.
+#[test]
+fn a_record_cut_short_with_its_end_is_open_never_verified() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let mut ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config("[evidence]\ncheckpoint_interval = \"200ms\"\n")
+        .start()
+        .expect("ward");
+    // A checkpoint signs the session while it sleeps; the last statement and the end follow.
+    success(&psql(
+        &ward.url("alice", "shop"),
+        &[
+            "-c",
+            "SELECT pg_sleep(1.5)",
+            "-c",
+            "SELECT 'the statement to hide' AS last",
+        ],
+    ));
+    let sessions = ward.wait_sessions(1);
+    let id = sessions[0]["id"].as_str().expect("id").to_owned();
+    let keys: serde_json::Value =
+        serde_json::from_slice(&ward.cli(&["keys", "show", "--json"]).stdout).expect("keys");
+    let key = keys["public_key"].as_str().expect("key").to_owned();
+    ward.stop();
+
+    let session = uuid::Uuid::parse_str(&id).expect("uuid");
+    let conn = attacker(&ward.dir.join("ward.db"));
+    let total: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE session_id = ?1",
+            [session.as_bytes()],
+            |r| r.get(0),
+        )
+        .expect("count");
+    let (live_checkpoint, live_events): (i64, i64) = conn
+        .query_row(
+            "SELECT checkpoint_seq, events FROM checkpoint_leaves WHERE session_id = ?1 AND ended = 0 ORDER BY events DESC, checkpoint_seq DESC LIMIT 1",
+            [session.as_bytes()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a checkpoint signed the live session");
+    assert!(live_events < total, "{live_events} of {total}");
+    for sql in [
+        "DELETE FROM checkpoint_leaves WHERE checkpoint_seq > ?1",
+        "DELETE FROM checkpoints WHERE seq > ?1",
+    ] {
+        conn.execute(sql, [live_checkpoint]).expect("delete");
+    }
+    conn.execute(
+        "DELETE FROM events WHERE session_id = ?1 AND seq >= ?2",
+        params![session.as_bytes(), live_events],
+    )
+    .expect("delete events");
+    conn.execute(
+        "DELETE FROM session_ends WHERE session_id = ?1",
+        [session.as_bytes()],
+    )
+    .expect("delete the end");
+    drop(conn);
+
+    let out = ward.cli(&["verify", "--key", &key]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("OPEN           {id}")) && text.contains("no signed end"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&ward.cli(&["verify", "--key", &key, "--json"]).stdout)
+            .expect("json");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["sessions"][0]["status"], "open", "{json}");
+    assert_eq!(json["sessions"][0]["unsigned"], 0, "{json}");
+    let allowed = ward.cli(&["verify", "--key", &key, "--allow-open"]);
+    assert!(allowed.status.success(), "{allowed:?}");
+
+    let bundle = ward.dir.join("cut.json");
+    success(&ward.cli(&["export", &id, "--out", bundle.to_str().expect("path")]));
+    let bundle = bundle.to_str().expect("path");
+    let out = ward.cli(&["verify", "--bundle", bundle, "--key", &key]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OPEN"));
+    success(&ward.cli(&["verify", "--bundle", bundle, "--key", &key, "--allow-open"]));
+
+    let python = |extra: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_bundle.py"))
+            .args([bundle, "--key", &key])
+            .args(extra)
+            .output()
+            .expect("python3 verify_bundle.py")
+    };
+    let out = python(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines().last().is_some_and(|l| l.starts_with("open ")),
+        "{text}"
+    );
+    assert_eq!(python(&["--allow-open"]).status.code(), Some(0));
+}

@@ -135,7 +135,7 @@ fn psql_session_is_recorded_replayable_and_verifies() {
         String::from_utf8_lossy(&verify.stdout)
     );
     assert!(
-        success(&verify).contains("2 session(s): 2 verified, 0 with an unsigned tail, 0 broken")
+        success(&verify).contains("2 session(s): 2 verified, 0 open (no signed end), 0 broken")
     );
 }
 

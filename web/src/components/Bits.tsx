@@ -47,7 +47,7 @@ export function OutcomeBadge({ outcome, live }: { outcome: Session['outcome']; l
 
 const INTEGRITY_LABEL: Record<string, string> = {
   verified: 'Verified',
-  unsigned_tail: 'Verified · unsigned tail',
+  open: 'Intact · open (no signed end yet)',
   tampered: 'Tampered',
   missing_events: 'Missing events',
   missing_session: 'Missing session record',
@@ -56,7 +56,7 @@ const INTEGRITY_LABEL: Record<string, string> = {
 };
 
 export function IntegrityBadge({ integrity }: { integrity: Integrity }) {
-  const cls = !integrity.ok ? 'bad' : integrity.status === 'unsigned_tail' ? 'warn' : 'good';
+  const cls = !integrity.ok ? 'bad' : integrity.status === 'open' ? 'warn' : 'good';
   const icon = cls === 'good' ? '✔' : cls === 'warn' ? '◐' : '✖';
   return (
     <div

@@ -140,7 +140,7 @@ pub struct SessionList {
 /// Whether a session's record is intact.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Integrity {
-    /// `verified`, `unsigned_tail`, `tampered`, `missing_events`, `missing_session`,
+    /// `verified`, `open`, `tampered`, `missing_events`, `missing_session`,
     /// `pruned`, `orphaned`.
     pub status: String,
     pub ok: bool,
