@@ -268,3 +268,51 @@ fn notices_notifications_and_parameter_status_pass_through_and_are_recorded() {
     assert_eq!(n["payload"]["channel"], "jobs");
     assert_eq!(n["payload"]["payload"], "job 42 done");
 }
+
+/// Recorded text cannot drive the auditor's terminal: a statement, a result cell, a column name
+/// and an error that carry escape sequences replay with them shown escaped, and a statement
+/// with a newline cannot print a line that passes for one of the replay's own.
+#[test]
+fn replay_shows_control_characters_escaped() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("ward");
+    let url = ward.url("alice", "shop");
+    let esc = '\u{1b}';
+    let statement = format!("SELECT 1 /*{esc}[1A{esc}[2K*/");
+    let cell = format!("SELECT E'\\x1b[31mred\\r' AS \"col{esc}[5m\"");
+    let forged = "SELECT 2 /*\n[+   0.001s] shop=> DROP TABLE evidence */";
+    let error = format!("SELECT * FROM \"gone{esc}[2J\"");
+    let out = psql(
+        &url,
+        &["-c", &statement, "-c", &cell, "-c", forged, "-c", &error],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let sessions = ward.wait_sessions(1);
+    let replay = ward.cli(&["replay", sessions[0]["id"].as_str().expect("id")]);
+    let text = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{text}");
+    assert!(
+        !text.contains(esc),
+        "an escape reached the terminal: {text:?}"
+    );
+    assert!(!text.contains('\r'), "{text:?}");
+    for shown in [
+        "shop=> SELECT 1 /*\\x1B[1A\\x1B[2K*/",
+        "\\x1B[31mred\\r",
+        "col\\x1B[5m",
+        "relation \"gone\\x1B[2J\" does not exist",
+    ] {
+        assert!(text.contains(shown), "{shown} in {text}");
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("[+   0.001s] shop=> DROP")),
+        "a recorded line passed for one of the replay's own: {text}"
+    );
+}

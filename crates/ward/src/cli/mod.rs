@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod prune;
 pub mod replay;
 pub mod sessions;
+pub mod shown;
 pub mod store;
 pub mod users;
 pub mod verify;

@@ -1,10 +1,14 @@
 //! `ward replay`: a session's statements, results and errors in order, as a person reads them.
+//! Recorded text is printed through [`super::shown`], so it cannot drive the reader's terminal;
+//! only the terminal player (SSH sessions) writes a recorded terminal as it was.
 
 use std::io::Write;
 
 use serde_json::Value;
 use ward_audit::Store;
 use ward_core::Timestamp;
+
+use super::shown::{block, inline};
 
 /// Rows of a result shown before "… N more rows".
 const SHOWN_ROWS: usize = 20;
@@ -43,7 +47,9 @@ pub fn replay(
             .unwrap_or(start);
         let stamp = format!("[+{:>8.3}s]", (at - start) as f64 / 1e9);
         let p = &e.payload;
-        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+        let raw = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+        let s = |k: &str| inline(raw(k));
+        let text = |k: &str| block(raw(k).trim());
         match e.kind.as_str() {
             "session.start" => writeln!(out, "{stamp} connected from {}", s("client_addr"))?,
             "auth" => writeln!(
@@ -69,15 +75,17 @@ pub fn replay(
                     writeln!(out, "{stamp} DENIED: {}", s("reason"))?;
                 }
             }
-            "agent.note" => writeln!(out, "{stamp} NOTE (agent): {}", s("text").trim())?,
+            "agent.note" => writeln!(out, "{stamp} NOTE (agent): {}", text("text"))?,
             "exec.command" => match (p.get("shell"), p.get("subsystem")) {
                 (Some(_), _) => writeln!(out, "{stamp} $ (interactive shell)")?,
-                (_, Some(name)) => writeln!(out, "{stamp} $ (subsystem {name})")?,
-                _ => writeln!(out, "{stamp} $ {}", s("command"))?,
+                (_, Some(name)) => {
+                    writeln!(out, "{stamp} $ (subsystem {})", inline(&name.to_string()))?
+                }
+                _ => writeln!(out, "{stamp} $ {}", text("command"))?,
             },
             "term.output" => {
                 for line in crate::asciicast::output_text(p).lines() {
-                    writeln!(out, "{:13}{line}", "")?;
+                    writeln!(out, "{:13}{}", "", inline(line))?;
                 }
             }
             "term.resize" => writeln!(
@@ -103,7 +111,7 @@ pub fn replay(
                     .get("resource")
                     .and_then(Value::as_str)
                     .unwrap_or(&session.resource);
-                write!(out, "{stamp} {resource}=> {}", s("text").trim())?;
+                write!(out, "{stamp} {}=> {}", inline(resource), text("text"))?;
                 if let Some(params) = p
                     .get("params")
                     .and_then(Value::as_array)
@@ -111,7 +119,10 @@ pub fn replay(
                 {
                     let shown: Vec<String> = params
                         .iter()
-                        .map(|v| v.as_str().map_or("NULL".into(), |s| format!("'{s}'")))
+                        .map(|v| {
+                            v.as_str()
+                                .map_or("NULL".into(), |s| format!("'{}'", inline(s)))
+                        })
                         .collect();
                     write!(out, "   -- params: {}", shown.join(", "))?;
                 }
@@ -130,9 +141,9 @@ pub fn replay(
                 "{stamp} {} {}: {}",
                 s("severity"),
                 s("code"),
-                s("message")
+                text("message")
             )?,
-            "db.notice" => writeln!(out, "{stamp} {}: {}", s("severity"), s("message"))?,
+            "db.notice" => writeln!(out, "{stamp} {}: {}", s("severity"), text("message"))?,
             "db.notification" => {
                 writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
             }
@@ -155,20 +166,24 @@ pub fn replay(
                         ""
                     }
                 )?;
-                for line in s("data").lines().take(SHOWN_ROWS) {
-                    writeln!(out, "{:13}{line}", "")?;
+                for line in raw("data").lines().take(SHOWN_ROWS) {
+                    writeln!(out, "{:13}{}", "", inline(line))?;
                 }
             }
             "mask.applied" => {
                 let rules: Vec<String> = p
                     .get("rules")
                     .and_then(Value::as_object)
-                    .map(|r| r.iter().map(|(rule, n)| format!("{rule} {n}")).collect())
+                    .map(|r| {
+                        r.iter()
+                            .map(|(rule, n)| format!("{} {n}", inline(rule)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 writeln!(out, "{stamp} masked: {}", rules.join(", "))?;
             }
             "session.end" => writeln!(out, "{stamp} session ended: {}", s("outcome"))?,
-            other => writeln!(out, "{stamp} {other} {p}")?,
+            other => writeln!(out, "{stamp} {} {p}", inline(other))?,
         }
     }
     Ok(())
@@ -202,7 +217,7 @@ fn play(
 fn cell(v: &Value) -> String {
     let text = match v {
         Value::Null => "NULL".to_owned(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => inline(s).into_owned(),
         other => other.to_string(),
     };
     if text.chars().count() > CELL_WIDTH {
@@ -219,12 +234,7 @@ fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
         .and_then(Value::as_array)
         .map(|c| {
             c.iter()
-                .map(|c| {
-                    c.get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned()
-                })
+                .map(|c| inline(c.get("name").and_then(Value::as_str).unwrap_or("?")).into_owned())
                 .collect()
         })
         .unwrap_or_default();
@@ -258,7 +268,7 @@ fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(" | ")
     };
-    let pad = " ".repeat(13);
+    let pad = " ".repeat(super::shown::INDENT);
     if !names.is_empty() {
         writeln!(out, "{pad}{}", line(&names))?;
         writeln!(
@@ -294,5 +304,11 @@ fn completion(p: &Value, out: &mut impl Write) -> std::io::Result<()> {
         .and_then(Value::as_str)
         .unwrap_or("(empty query)");
     let us = p.get("duration_us").and_then(Value::as_u64).unwrap_or(0);
-    writeln!(out, "{:13}{tag} ({:.3} ms)", "", us as f64 / 1000.0)
+    writeln!(
+        out,
+        "{:13}{} ({:.3} ms)",
+        "",
+        inline(tag),
+        us as f64 / 1000.0
+    )
 }

@@ -6,6 +6,8 @@ use ward_audit::Store;
 use ward_audit::query::{SessionFilter, SessionRow};
 use ward_core::Timestamp;
 
+use super::shown::inline;
+
 pub fn list(
     store: &mut Store,
     filter: &SessionFilter,
@@ -28,10 +30,10 @@ pub fn list(
             out,
             "{:<36}  {:<12} {:<12} {:<8} {:<21} {:<20} {:>9} {:<10} {:>6}",
             r.id,
-            r.user,
-            r.resource,
+            inline(&r.user),
+            inline(&r.resource),
             r.protocol,
-            r.client_addr,
+            inline(&r.client_addr),
             r.started_at
                 .get(..19)
                 .unwrap_or(&r.started_at)
@@ -78,7 +80,15 @@ pub fn show(store: &mut Store, id: &str, json: bool, out: &mut impl Write) -> an
     header(&session, out)?;
     writeln!(out)?;
     for e in &events {
-        writeln!(out, "{:>5}  {}  {:<16} {}", e.seq, e.at, e.kind, e.payload)?;
+        // The payload prints as JSON, whose strings escape every control character.
+        writeln!(
+            out,
+            "{:>5}  {}  {:<16} {}",
+            e.seq,
+            e.at,
+            inline(&e.kind),
+            e.payload
+        )?;
     }
     Ok(())
 }
@@ -89,14 +99,16 @@ pub fn header(s: &SessionRow, out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "user      {} (groups: {}; {})",
-        s.user,
-        s.groups.join(", "),
+        inline(&s.user),
+        inline(&s.groups.join(", ")),
         s.auth_method
     )?;
     writeln!(
         out,
         "resource  {} [{}] from {}",
-        s.resource, s.protocol, s.client_addr
+        inline(&s.resource),
+        s.protocol,
+        inline(&s.client_addr)
     )?;
     writeln!(
         out,
