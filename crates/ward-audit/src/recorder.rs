@@ -40,6 +40,10 @@ pub struct SessionStart {
     pub resource: String,
     pub protocol: Protocol,
     pub client_addr: String,
+    /// What the client asked for before it was admitted: PostgreSQL's startup parameters
+    /// (`application_name`, `options`, …), as sent, allowed or not.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub parameters: std::collections::BTreeMap<String, String>,
 }
 
 enum Msg {

@@ -8,6 +8,7 @@ pub mod record;
 pub mod relay;
 pub mod scram;
 mod session;
+pub mod startup_params;
 pub mod stream;
 pub mod upstream;
 pub mod wire;

@@ -18,6 +18,7 @@ use crate::codec::startup::{self, Startup};
 use crate::codec::{ProtocolError, encode, frame, frontend};
 use crate::gateway::Gateway;
 use crate::relay::{self, RelayEnd};
+use crate::startup_params;
 use crate::stream::Stream;
 use crate::wire::{MessageReader, WireError, send};
 
@@ -96,8 +97,9 @@ pub(crate) async fn run(gw: &Gateway, tcp: TcpStream, peer: SocketAddr) {
         user,
         database,
         out,
+        startup: params,
     };
-    s.authenticate_and_relay(&params).await;
+    s.authenticate_and_relay().await;
 }
 
 /// Handles SSLRequest / GSSENCRequest / CancelRequest until a StartupMessage arrives.
@@ -175,6 +177,8 @@ struct Session<'g> {
     user: String,
     database: String,
     out: Vec<u8>,
+    /// The startup packet's parameters, as the client sent them.
+    startup: Vec<(String, String)>,
 }
 
 impl Session<'_> {
@@ -187,6 +191,7 @@ impl Session<'_> {
             resource: self.database.clone(),
             protocol: Protocol::Postgres,
             client_addr: self.peer.to_string(),
+            parameters: self.startup.iter().cloned().collect(),
         };
         let profile = self
             .gw
@@ -236,7 +241,7 @@ impl Session<'_> {
         })
     }
 
-    async fn authenticate_and_relay(&mut self, params: &[(String, String)]) {
+    async fn authenticate_and_relay(&mut self) {
         let gw = self.gw;
         let loopback = self.peer.ip().is_loopback();
         let tls = self.stream.is_tls();
@@ -369,6 +374,23 @@ impl Session<'_> {
         } else {
             target
         };
+        let startup = self.startup.clone();
+        let upstream_params = match startup_params::check(&startup, &grant.startup_parameters) {
+            Ok(passed) => passed,
+            Err(refused) => {
+                let msg = refused.to_string();
+                let decision = json!({ "allowed": false, "resource": self.database, "reason": "startup parameter", "detail": msg, "grant": grant_json(index, grant.grantee()) });
+                self.deny(
+                    identity,
+                    auth,
+                    decision,
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    &msg,
+                )
+                .await;
+                return;
+            }
+        };
         if !gw.recorder.is_healthy() {
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
             let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
@@ -384,7 +406,10 @@ impl Session<'_> {
         rec.record(JsonBody(EventKind::PolicyDecision, decision))
             .await;
 
-        let upstream = match target.connect(params, gw.limits.max_message).await {
+        let upstream = match target
+            .connect(&upstream_params, gw.limits.max_message)
+            .await
+        {
             Ok(u) => u,
             Err(e) => {
                 let msg = format!("Ward could not open resource \"{}\": {e}", self.database);

@@ -100,10 +100,11 @@ impl Target {
         }
     }
 
-    /// Connects and logs in, forwarding the client's startup parameters except user and database.
+    /// Connects and logs in as the resource's user to its database, sending `client_params`
+    /// too: the startup parameters [`crate::startup_params::check`] let through.
     pub async fn connect(
         &self,
-        client_params: &[(String, String)],
+        client_params: &[(&str, &str)],
         max_message: usize,
     ) -> Result<Upstream, UpstreamError> {
         let r = &self.resource;
@@ -127,7 +128,7 @@ impl Target {
 
     async fn login(
         &self,
-        client_params: &[(String, String)],
+        client_params: &[(&str, &str)],
         max_message: usize,
     ) -> Result<Upstream, UpstreamError> {
         let r = &self.resource;
@@ -151,12 +152,7 @@ impl Target {
             }
         };
         let mut params: Vec<(&str, &str)> = vec![("user", &r.user), ("database", &r.database)];
-        for (k, v) in client_params {
-            if !matches!(k.as_str(), "user" | "database" | "replication") && !k.starts_with("_pq_.")
-            {
-                params.push((k, v));
-            }
-        }
+        params.extend_from_slice(client_params);
         let mut out = Vec::new();
         encode::startup(&mut out, &params);
         send(&mut stream, &out).await.map_err(WireError::Io)?;

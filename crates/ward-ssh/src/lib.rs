@@ -190,6 +190,7 @@ impl Connection {
             resource: resource.to_owned(),
             protocol: Protocol::Ssh,
             client_addr: self.client_addr(),
+            parameters: Default::default(),
         }
     }
 

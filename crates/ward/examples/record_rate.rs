@@ -98,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 resource: "bench".into(),
                 protocol: Protocol::Postgres,
                 client_addr: "127.0.0.1:1".into(),
+                parameters: Default::default(),
             };
             let s = recorder.start(start).await;
             for _ in 0..transactions {

@@ -182,3 +182,88 @@ fn expired_and_out_of_window_grants_are_refused_with_42501_and_recorded() {
     );
     assert!(ward.cli(&["verify"]).status.success());
 }
+
+/// psql with `PGOPTIONS` and `PGAPPNAME`: every startup parameter is in `session.start`; the
+/// settings clients routinely send pass, `-c role=…` and `-c search_path=…` are refused with a
+/// FATAL that names them (and recorded as a refusal), and a grant's `startup_parameters` lets
+/// `search_path` through, where it takes effect.
+#[test]
+fn startup_parameters_are_recorded_and_only_the_allowed_ones_reach_the_server() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .user("carol", &["schemas"])
+        .grant("dev", "shop")
+        .config(
+            "[[grants]]\ngroup = \"schemas\"\nresources = [\"shop\"]\nstartup_parameters = [\"search_path\"]\n",
+        )
+        .start()
+        .expect("ward");
+    let psql_with = |user: &str, env: &[(&str, &str)], sql: &str| {
+        std::process::Command::new("psql")
+            .arg(ward.url(user, "shop"))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .envs(env.iter().copied())
+            .output()
+            .expect("psql")
+    };
+
+    let out = psql_with(
+        "alice",
+        &[
+            ("PGAPPNAME", "nightly-report"),
+            ("PGOPTIONS", "-c DateStyle=German"),
+        ],
+        "SHOW DateStyle",
+    );
+    assert_eq!(success(&out).trim(), "German, DMY");
+    for (options, named) in [
+        (
+            "-c role=postgres",
+            "setting \"role\" in the startup options",
+        ),
+        (
+            "-c search_path=pg_catalog",
+            "setting \"search_path\" in the startup options",
+        ),
+        (
+            "-c standard_conforming_strings=off",
+            "setting \"standard_conforming_strings\"",
+        ),
+    ] {
+        let out = psql_with("alice", &[("PGOPTIONS", options)], "SELECT 1");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{options} went through");
+        assert!(
+            err.contains(named) && err.contains("is not allowed through Ward"),
+            "{options}: {err}"
+        );
+    }
+    let out = psql_with(
+        "carol",
+        &[("PGOPTIONS", "-c search_path=pg_catalog")],
+        "SHOW search_path",
+    );
+    assert_eq!(success(&out).trim(), "pg_catalog");
+
+    let sessions = ward.wait_sessions(5);
+    let start = |s: &serde_json::Value| {
+        ward.events(s["id"].as_str().expect("id"))
+            .into_iter()
+            .find(|e| e["kind"] == "session.start")
+            .map(|e| e["payload"]["parameters"].clone())
+            .expect("session.start")
+    };
+    let first = start(&sessions[0]);
+    assert_eq!(first["application_name"], "nightly-report", "{first}");
+    assert_eq!(first["options"], "-c DateStyle=German", "{first}");
+    let refused = start(&sessions[1]);
+    assert_eq!(refused["options"], "-c role=postgres", "{refused}");
+    let d = decision(&ward, &sessions[1]);
+    assert_eq!(d["allowed"], false, "{d}");
+    assert_eq!(d["reason"], "startup parameter", "{d}");
+    assert_eq!(sessions[1]["outcome"], "denied");
+    assert_eq!(start(&sessions[4])["options"], "-c search_path=pg_catalog");
+    assert_eq!(sessions[4]["outcome"], "ok");
+}

@@ -123,6 +123,7 @@ fn start(id: SessionId) -> SessionStart {
         resource: "shop".into(),
         protocol: Protocol::Postgres,
         client_addr: "127.0.0.1:5555".into(),
+        parameters: Default::default(),
     }
 }
 

@@ -46,6 +46,12 @@ pub struct Grant {
     /// a prefix. Others are refused.
     #[serde(default)]
     pub ssh_env: Vec<String>,
+    /// PostgreSQL: startup parameters (and `-c` settings in `options`) these clients may send
+    /// beyond the ones every client may (application_name, client_encoding, DateStyle,
+    /// TimeZone, IntervalStyle, extra_float_digits, lc_monetary, lc_numeric, lc_time), for
+    /// example `["search_path", "statement_timeout"]`. Others are refused.
+    #[serde(default)]
+    pub startup_parameters: Vec<String>,
     /// Resolved at load time from the fields above.
     #[serde(skip)]
     pub(super) valid: Validity,

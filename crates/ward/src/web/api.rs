@@ -262,6 +262,7 @@ impl Web {
                 resource: "ward-ui".into(),
                 protocol: Protocol::Web,
                 client_addr: peer.to_string(),
+                parameters: Default::default(),
             })
             .await;
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });

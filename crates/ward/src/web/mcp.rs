@@ -205,6 +205,7 @@ async fn initialize(
             resource: "mcp".into(),
             protocol: Protocol::Mcp,
             client_addr: peer.0.to_string(),
+            parameters: Default::default(),
         })
         .await;
     let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "agent": agent, "on_behalf_of": on_behalf_of, "protocol_version": version });
@@ -554,7 +555,7 @@ async fn query(
         } else {
             target.clone()
         };
-        let params = [("application_name".to_owned(), "ward-mcp".to_owned())];
+        let params = [("application_name", "ward-mcp")];
         match target
             .connect(&params, web.config.recording.max_message_bytes.as_usize())
             .await
