@@ -30,6 +30,12 @@ pub enum EventKind {
     DbCopy,
     #[serde(rename = "db.cancel")]
     DbCancel,
+    /// A fast-path function call (PostgreSQL's FunctionCall message), outside any statement.
+    #[serde(rename = "db.function_call")]
+    DbFunctionCall,
+    /// What a fast-path function call returned.
+    #[serde(rename = "db.function_result")]
+    DbFunctionResult,
     #[serde(rename = "mask.applied")]
     MaskApplied,
     #[serde(rename = "exec.command")]
@@ -57,7 +63,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -70,6 +76,8 @@ impl EventKind {
         EventKind::DbNotification,
         EventKind::DbCopy,
         EventKind::DbCancel,
+        EventKind::DbFunctionCall,
+        EventKind::DbFunctionResult,
         EventKind::MaskApplied,
         EventKind::ExecCommand,
         EventKind::ExecExit,
@@ -98,6 +106,8 @@ impl EventKind {
             EventKind::DbNotification => "db.notification",
             EventKind::DbCopy => "db.copy",
             EventKind::DbCancel => "db.cancel",
+            EventKind::DbFunctionCall => "db.function_call",
+            EventKind::DbFunctionResult => "db.function_result",
             EventKind::MaskApplied => "mask.applied",
             EventKind::ExecCommand => "exec.command",
             EventKind::ExecExit => "exec.exit",

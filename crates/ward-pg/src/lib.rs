@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod fastpath;
 pub mod gateway;
 pub mod record;
 pub mod relay;

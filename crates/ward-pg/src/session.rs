@@ -429,7 +429,20 @@ impl Session<'_> {
             (Outcome::Ok, 0, 0)
         } else {
             let client_mask = client_profile.map(|p| gw.masker(&p));
-            self.relay(upstream, &rec, client_mask, guardrails).await
+            let fast_path = match (grant.fast_path, mask_client) {
+                (false, _) => relay::FastPath::Refused {
+                    reason: "fast_path",
+                    why: "the grant does not allow fast-path function calls (fast_path = false)"
+                        .into(),
+                },
+                (true, true) => relay::FastPath::Refused {
+                    reason: "mask_client",
+                    why: "the grant masks what this client receives (mask_client), and what a fast-path call returns cannot be masked for it".into(),
+                },
+                (true, false) => relay::FastPath::Allowed,
+            };
+            self.relay(upstream, &rec, client_mask, guardrails, fast_path)
+                .await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -441,10 +454,11 @@ impl Session<'_> {
         rec: &SessionRecorder,
         client_mask: Option<Masker>,
         guardrails: Option<ward_policy::SessionGuardrails>,
+        fast_path: relay::FastPath,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) = relay::state(client_mask, guardrails);
+        let (mut client_side, mut server_side) = relay::state(client_mask, guardrails, fast_path);
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);

@@ -16,6 +16,9 @@ pub enum StatementKind {
     UpdateWithoutWhere,
     /// `COPY … TO PROGRAM` / `COPY … FROM PROGRAM`.
     CopyProgram,
+    /// A fast-path function call (PostgreSQL's FunctionCall message, behind libpq's
+    /// large-object API), which no SQL text describes.
+    FunctionCall,
 }
 
 impl StatementKind {
@@ -27,6 +30,7 @@ impl StatementKind {
             StatementKind::DeleteWithoutWhere => "delete_without_where",
             StatementKind::UpdateWithoutWhere => "update_without_where",
             StatementKind::CopyProgram => "copy_program",
+            StatementKind::FunctionCall => "function_call",
         }
     }
 
@@ -39,6 +43,7 @@ impl StatementKind {
             StatementKind::DeleteWithoutWhere => "a DELETE without WHERE",
             StatementKind::UpdateWithoutWhere => "an UPDATE without WHERE",
             StatementKind::CopyProgram => "a COPY with PROGRAM",
+            StatementKind::FunctionCall => "a fast-path function call",
         }
     }
 }

@@ -206,6 +206,32 @@ impl SessionGuardrails {
             })
     }
 
+    /// Checks a fast-path function call, which has no SQL text: the first rule, in config
+    /// order, that denies the kind `function_call`, or whose pattern matches `name` (the
+    /// function's name, or `function <OID>`).
+    pub fn check_function_call(&self, name: &str) -> Option<Denial> {
+        self.rules.iter().find_map(|rule| {
+            let reason = if rule.deny.contains(&StatementKind::FunctionCall) {
+                Reason::Kind {
+                    kind: StatementKind::FunctionCall,
+                    statement: 1,
+                }
+            } else if rule
+                .pattern
+                .as_ref()
+                .is_some_and(|p| p.is_match(name.as_bytes()))
+            {
+                Reason::Pattern
+            } else {
+                return None;
+            };
+            Some(Denial {
+                rule: rule.name.clone(),
+                reason,
+            })
+        })
+    }
+
     /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
     /// order, that denies it says why. A multi-statement text is checked statement by statement.
     pub fn check(&self, text: &[u8]) -> Option<Denial> {

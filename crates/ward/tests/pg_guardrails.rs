@@ -355,3 +355,133 @@ fn denials_reach_mask_client_sessions_too_and_their_rows_stay_masked() {
         "1"
     );
 }
+
+/// psql's `\lo_export` reads a large object through fast-path calls (lo_open, loread,
+/// lo_close). Each call and what it returned is recorded, masked; under `mask_client` (or a
+/// grant with `fast_path = false`, or a guardrail denying `function_call`) the calls are
+/// refused, so a card number cannot reach the client's disk unmasked that way.
+#[test]
+fn fast_path_calls_are_recorded_masked_and_refused_where_the_grant_says() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let grants = r#"
+[[grants]]
+group = "dev"
+resources = ["shop"]
+
+[[grants]]
+group = "support"
+resources = ["shop"]
+mask_client = true
+
+[[grants]]
+group = "nofastpath"
+resources = ["shop"]
+fast_path = false
+
+[[grants]]
+group = "guarded"
+resources = ["shop"]
+
+[[guardrails]]
+name = "no-fast-path"
+group = "guarded"
+deny = ["function_call"]
+"#;
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .user("sam", &["support"])
+        .user("nora", &["nofastpath"])
+        .user("gus", &["guarded"])
+        .config(grants)
+        .start()
+        .expect("ward");
+    let dir = ward.dir.clone();
+    let card = "4111 1111 1111 1111";
+    let export = |user: &str| {
+        let file = dir.join(format!("{user}.out"));
+        let script = dir.join(format!("{user}.sql"));
+        std::fs::write(
+            &script,
+            format!(
+                "SELECT lo_from_bytea(0, convert_to('card {card}', 'UTF8')) AS oid \\gset\n\\lo_export :oid '{}'\n",
+                file.display()
+            ),
+        )
+        .expect("script");
+        let out = psql(
+            &ward.url(user, "shop"),
+            &[
+                "-v",
+                "ON_ERROR_STOP=0",
+                "-f",
+                script.to_str().expect("path"),
+            ],
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (err, std::fs::read_to_string(&file).ok())
+    };
+
+    // dev: the file has what the server holds; the record has the calls, masked.
+    let (err, file) = export("alice");
+    assert_eq!(
+        file.as_deref(),
+        Some(format!("card {card}").as_str()),
+        "{err}"
+    );
+    // mask_client, fast_path = false, a guardrail: refused, with the reason.
+    for (user, reason) in [
+        ("sam", "masks what this client receives (mask_client)"),
+        (
+            "nora",
+            "does not allow fast-path function calls (fast_path = false)",
+        ),
+        ("gus", "denied by Ward guardrail \"no-fast-path\""),
+    ] {
+        let (err, file) = export(user);
+        assert!(
+            file.is_none_or(|f| !f.contains(card)),
+            "{user} got the card number"
+        );
+        assert!(
+            err.contains("fast-path call of lo_open") && err.contains(reason),
+            "{user}: {err}"
+        );
+    }
+
+    let sessions = ward.wait_sessions(4);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    let calls: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "db.function_call")
+        .filter_map(|e| e["payload"]["function"].as_str())
+        .collect();
+    assert_eq!(calls.first(), Some(&"lo_open"), "{calls:?}");
+    assert!(
+        calls.contains(&"loread") && calls.contains(&"lo_close"),
+        "{calls:?}"
+    );
+    let read = events
+        .iter()
+        .find(|e| e["kind"] == "db.function_result" && e["payload"]["function"] == "loread")
+        .expect("loread's result");
+    let value = read["payload"]["result"]["value"].as_str().expect("text");
+    assert!(
+        value.starts_with("card ") && !value.contains(card),
+        "{read}"
+    );
+    for (i, reason) in [(1, "mask_client"), (2, "fast_path"), (3, "function_call")] {
+        let events = ward.events(sessions[i]["id"].as_str().expect("id"));
+        let denied = denials(&events);
+        assert!(
+            denied
+                .iter()
+                .any(|d| d["reason"] == reason && d["protocol"] == "fast-path"),
+            "{reason}: {denied:?}"
+        );
+        assert!(events.iter().any(|e| e["kind"] == "db.function_call"));
+        assert!(!events.iter().any(|e| e["kind"] == "db.function_result"));
+    }
+    let raw = std::fs::read(ward.dir.join("ward.db")).expect("store");
+    assert!(!String::from_utf8_lossy(&raw).contains(card));
+}

@@ -52,12 +52,22 @@ pub struct Grant {
     /// example `["search_path", "statement_timeout"]`. Others are refused.
     #[serde(default)]
     pub startup_parameters: Vec<String>,
+    /// PostgreSQL: allow fast-path function calls (libpq's large-object API: psql's
+    /// `\lo_export`, `\lo_import`). Each is recorded; guardrails can deny the kind
+    /// `function_call`. Always refused under `mask_client`, since what a call returns cannot be
+    /// masked for the client reliably.
+    #[serde(default = "yes")]
+    pub fast_path: bool,
     /// Resolved at load time from the fields above.
     #[serde(skip)]
     pub(super) valid: Validity,
     /// `upstream_user`'s password, resolved at load time.
     #[serde(skip)]
     pub password: Option<Secret>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// When a grant works, parsed from `expires_at`, `hours` and `days`.

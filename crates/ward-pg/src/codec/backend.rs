@@ -23,6 +23,7 @@ pub const COPY_OUT_RESPONSE: u8 = b'H';
 pub const COPY_BOTH_RESPONSE: u8 = b'W';
 pub const COPY_DATA: u8 = b'd';
 pub const COPY_DONE: u8 = b'c';
+pub const FUNCTION_CALL_RESPONSE: u8 = b'V';
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Authentication<'a> {
@@ -142,10 +143,25 @@ pub fn notification(body: &[u8]) -> Result<(i32, &[u8], &[u8]), ProtocolError> {
     Ok((r.i32()?, r.cstr()?, r.cstr()?))
 }
 
+/// The result of a FunctionCallResponse (`None`: SQL NULL).
+pub fn function_call_response(body: &[u8]) -> Result<Option<&[u8]>, ProtocolError> {
+    Reader::new(body, "FunctionCallResponse").value()
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing)] // Tests index fixtures they built themselves.
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_call_response_is_a_value_or_null() {
+        assert_eq!(
+            function_call_response(&[0, 0, 0, 2, b'h', b'i']),
+            Ok(Some(&b"hi"[..]))
+        );
+        assert_eq!(function_call_response(&[0xff, 0xff, 0xff, 0xff]), Ok(None));
+        assert!(function_call_response(&[0, 0, 0, 3, b'h']).is_err());
+    }
     use crate::codec::encode;
 
     #[test]

@@ -16,6 +16,7 @@ pub const PASSWORD: u8 = b'p';
 pub const COPY_DATA: u8 = b'd';
 pub const COPY_DONE: u8 = b'c';
 pub const COPY_FAIL: u8 = b'f';
+pub const FUNCTION_CALL: u8 = b'F';
 
 /// The SQL text of a simple Query.
 pub fn query(body: &[u8]) -> Result<&[u8], ProtocolError> {
@@ -107,6 +108,44 @@ pub fn describe(body: &[u8]) -> Result<(u8, &[u8]), ProtocolError> {
     Ok((r.u8()?, r.cstr()?))
 }
 
+/// A fast-path FunctionCall: a function called by OID, outside any statement (libpq's
+/// `PQfn`, which its large-object API uses).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FunctionCall<'a> {
+    pub function: u32,
+    /// Format of each argument (0 text, 1 binary), already expanded to one per argument.
+    pub formats: Vec<i16>,
+    pub args: Vec<Option<&'a [u8]>>,
+    pub result_format: i16,
+}
+
+pub fn function_call(body: &[u8]) -> Result<FunctionCall<'_>, ProtocolError> {
+    let mut r = Reader::new(body, "FunctionCall");
+    let function = r.u32()?;
+    let nf = r.count16()?;
+    let mut codes = Vec::with_capacity(nf.min(1024));
+    for _ in 0..nf {
+        codes.push(r.i16()?);
+    }
+    let na = r.count16()?;
+    let mut args = Vec::with_capacity(na.min(1024));
+    for _ in 0..na {
+        args.push(r.value()?);
+    }
+    let formats = match codes.as_slice() {
+        [] => vec![0; na],
+        [one] => vec![*one; na],
+        many if many.len() == na => many.to_vec(),
+        _ => return Err(super::malformed("FunctionCall")),
+    };
+    Ok(FunctionCall {
+        function,
+        formats,
+        args,
+        result_format: r.i16()?,
+    })
+}
+
 /// The password of a PasswordMessage (a cleartext password answers AuthenticationCleartextPassword).
 pub fn password(body: &[u8]) -> Result<&[u8], ProtocolError> {
     Reader::new(body, "PasswordMessage").cstr()
@@ -132,6 +171,32 @@ mod tests {
         for cut in 0..b.len() - 2 {
             assert!(bind(&b[..cut]).is_err(), "cut {cut}");
         }
+    }
+
+    #[test]
+    fn function_call_reads_every_argument_and_refuses_a_cut() {
+        let mut b = 954u32.to_be_bytes().to_vec(); // loread
+        b.extend([0, 1, 0, 1]); // one format code: binary
+        b.extend([0, 2]); // two arguments
+        b.extend([0, 0, 0, 4, 0, 0, 0, 0]);
+        b.extend([0, 0, 0, 4, 0, 0, 0x20, 0]);
+        b.extend([0, 1]); // binary result
+        let call = function_call(&b).expect("valid");
+        assert_eq!(call.function, 954);
+        assert_eq!(call.formats, vec![1, 1]);
+        assert_eq!(
+            call.args,
+            vec![Some(&[0u8, 0, 0, 0][..]), Some(&[0u8, 0, 0x20, 0][..])]
+        );
+        assert_eq!(call.result_format, 1);
+        for cut in 0..b.len() {
+            assert!(function_call(&b[..cut]).is_err(), "cut {cut}");
+        }
+        let mut two_codes_three_args = 1u32.to_be_bytes().to_vec();
+        two_codes_three_args.extend([0, 2, 0, 0, 0, 0, 0, 3]);
+        two_codes_three_args.extend([0xff; 12]);
+        two_codes_three_args.extend([0, 0]);
+        assert!(function_call(&two_codes_three_args).is_err());
     }
 
     #[test]

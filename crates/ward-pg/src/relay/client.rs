@@ -38,6 +38,16 @@ pub struct ClientSide {
     pub(super) discarding: Option<Discarding>,
     /// What happens to the message just observed instead of being forwarded.
     pub(super) divert: Option<Divert>,
+    pub(super) fast_path: FastPath,
+}
+
+/// Whether the session may make fast-path function calls.
+#[derive(Debug, Clone)]
+pub enum FastPath {
+    /// Recorded and checked against the guardrails.
+    Allowed,
+    /// Each is refused: `reason` for the record, `why` for the client.
+    Refused { reason: &'static str, why: String },
 }
 
 /// Whether the error of the denied Parse being discarded after may still be waiting.
@@ -78,14 +88,7 @@ impl ClientSide {
             params: None,
         })
         .await;
-        let mut error = Vec::new();
-        encode::error_response(
-            &mut error,
-            "ERROR",
-            INSUFFICIENT_PRIVILEGE,
-            &message.replace('\0', " "),
-        );
-        rec.record(record::Denied {
+        let refusal = record::Denied {
             rule: denial.rule.clone(),
             reason: denial.code(),
             statement: match denial.reason {
@@ -98,10 +101,76 @@ impl ClientSide {
                 "simple"
             },
             message,
+        };
+        self.refuse(refusal, rec).await;
+        true
+    }
+
+    /// Records a refusal and queues the ErrorResponse (42501) the client gets for it.
+    async fn refuse(&mut self, refusal: record::Denied, rec: &SessionRecorder) {
+        let mut error = Vec::new();
+        encode::error_response(
+            &mut error,
+            "ERROR",
+            INSUFFICIENT_PRIVILEGE,
+            &refusal.message.replace('\0', " "),
+        );
+        rec.record(refusal).await;
+        let _ = self.pending.send(Pending::Denied(error));
+    }
+
+    /// A fast-path FunctionCall: recorded, then refused (in place of it, a Sync of Ward's
+    /// brings the ReadyForQuery that answers the client, after the error) when the grant or a
+    /// guardrail forbids it, else forwarded with its answer awaited.
+    async fn function_call(&mut self, body: &[u8], limits: Limits, rec: &SessionRecorder) -> Step {
+        let call = match frontend::function_call(body) {
+            Ok(call) => call,
+            Err(e) => return Step::Stop(RelayEnd::ClientProtocol(e)),
+        };
+        rec.record(fastpath::Call {
+            body: Bytes::copy_from_slice(body),
+            cap: limits.max_result,
         })
         .await;
-        let _ = self.pending.send(Pending::Denied(error));
-        true
+        let name = fastpath::name_of(call.function);
+        let refusal = match &self.fast_path {
+            FastPath::Refused { reason, why } => Some(record::Denied {
+                rule: "grant".into(),
+                reason,
+                statement: None,
+                protocol: "fast-path",
+                message: format!("fast-path call of {name} refused by Ward: {why}"),
+            }),
+            FastPath::Allowed => self
+                .guardrails
+                .as_ref()
+                .and_then(|g| g.check_function_call(&name))
+                .map(|denial| record::Denied {
+                    reason: denial.code(),
+                    statement: None,
+                    protocol: "fast-path",
+                    message: format!(
+                        "fast-path call of {name} denied by Ward guardrail \"{}\"; it was not run",
+                        denial.rule
+                    ),
+                    rule: denial.rule,
+                }),
+        };
+        match refusal {
+            Some(refusal) => {
+                self.refuse(refusal, rec).await;
+                let _ = self.pending.send(Pending::Sync);
+                self.divert = Some(Divert::Sync);
+            }
+            None => {
+                let _ = self.pending.send(Pending::FunctionCall {
+                    started: Instant::now(),
+                    function: call.function,
+                    result_format: call.result_format,
+                });
+            }
+        }
+        Step::Continue
     }
 
     /// Holds back a Query or Parse the guardrails deny: returns true when it was denied (and
@@ -289,6 +358,7 @@ impl Observer for ClientSide {
                     .await;
                 Ok(())
             }
+            frontend::FUNCTION_CALL => return self.function_call(body, limits, rec).await,
             frontend::TERMINATE => return Step::Stop(RelayEnd::Terminated),
             _ => Ok(()),
         };

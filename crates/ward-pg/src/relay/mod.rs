@@ -22,7 +22,7 @@ use ward_core::EventKind;
 use crate::codec::backend::{self, Column};
 use crate::codec::{ProtocolError, frontend};
 use crate::codec::{encode, frame, value};
-use crate::record;
+use crate::{fastpath, record};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker, StreamMasker};
 use ward_policy::SessionGuardrails;
 
@@ -30,7 +30,7 @@ mod client;
 pub mod client_mask;
 mod server;
 
-pub use client::ClientSide;
+pub use client::{ClientSide, FastPath};
 use client_mask::ClientMask;
 pub use server::ServerSide;
 
@@ -74,6 +74,12 @@ enum Pending {
     /// a client that waits for it before its own Sync; its ReadyForQuery is not for the client.
     WardSync,
     Sync,
+    /// A fast-path call, answered by a FunctionCallResponse (or an error) and a ReadyForQuery.
+    FunctionCall {
+        started: Instant,
+        function: u32,
+        result_format: i16,
+    },
 }
 
 /// Data of a COPY being kept for the record, up to the cap.
@@ -118,6 +124,7 @@ impl CopyData {
 pub fn state(
     client_mask: Option<Masker>,
     guardrails: Option<SessionGuardrails>,
+    fast_path: FastPath,
 ) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
     let client = ClientSide {
@@ -129,6 +136,7 @@ pub fn state(
         guardrails,
         discarding: None,
         divert: None,
+        fast_path,
     };
     let server = ServerSide {
         pending: rx,

@@ -133,7 +133,7 @@ impl ServerSide {
                             self.insert.extend_from_slice(&error);
                             self.errored = true;
                         }
-                        Pending::Sync | Pending::Simple(_) => break,
+                        Pending::Sync | Pending::Simple(_) | Pending::FunctionCall { .. } => break,
                         Pending::WardSync => {
                             self.swallow = true;
                             break;
@@ -155,6 +155,23 @@ impl ServerSide {
                 backend::notification(body)?;
                 rec.record(record::Notification(Bytes::copy_from_slice(body)))
                     .await;
+            }
+            backend::FUNCTION_CALL_RESPONSE => {
+                if let Some(Pending::FunctionCall {
+                    started,
+                    function,
+                    result_format,
+                }) = self.front()
+                {
+                    let call = fastpath::Return {
+                        function: *function,
+                        result_format: *result_format,
+                        body: Bytes::copy_from_slice(body),
+                        cap: limits.max_result,
+                        took: started.elapsed(),
+                    };
+                    rec.record(call).await;
+                }
             }
             backend::COPY_OUT_RESPONSE => self.copy = Some(CopyData::new()),
             backend::COPY_DATA => {

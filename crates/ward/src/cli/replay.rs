@@ -148,6 +148,26 @@ pub fn replay(
                 writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
             }
             "db.cancel" => writeln!(out, "{stamp} cancel requested from {}", s("from"))?,
+            "db.function_call" => {
+                let args: Vec<String> = p
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(|v| argument(v)).collect())
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{stamp} fast-path call {}({})",
+                    s("function"),
+                    args.join(", ")
+                )?
+            }
+            "db.function_result" => writeln!(
+                out,
+                "{:13}returned {} ({:.3} ms)",
+                "",
+                argument(p.get("result").unwrap_or(&Value::Null)),
+                p.get("duration_us").and_then(Value::as_u64).unwrap_or(0) as f64 / 1000.0
+            )?,
             "policy.denied" => writeln!(
                 out,
                 "{stamp} DENIED by guardrail {} ({}), not run",
@@ -212,6 +232,22 @@ fn play(
     }
     out.flush()?;
     Ok(())
+}
+
+/// A fast-path argument or result (`{value, bytes, truncated}`), cut like a cell.
+fn argument(v: &Value) -> String {
+    match v.get("value") {
+        Some(value) => {
+            let shown = cell(value);
+            if v.get("truncated") == Some(&Value::Bool(true)) {
+                let bytes = v.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+                format!("{shown} ({bytes} bytes, recording truncated)")
+            } else {
+                shown
+            }
+        }
+        None => "NULL".to_owned(),
+    }
 }
 
 fn cell(v: &Value) -> String {
