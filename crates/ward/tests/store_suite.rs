@@ -241,15 +241,29 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
         .await;
         assert!(recorder.flush().await);
         let mut store = b.store();
-        // The periodic checkpoint signs the live session's head without any new event.
+        // The periodic checkpoint signs the live session's head without any new event; with
+        // no signed end yet it is open, never verified.
         let mut signed = false;
         for _ in 0..50 {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let r = store.verify(None, &[]).expect("verify");
-            if r.sessions
+            let statuses: Vec<_> = r.sessions.iter().map(|v| &v.status).collect();
+            if statuses
                 .iter()
-                .all(|v| matches!(v.status, Status::Verified { .. }))
+                .filter(|s| matches!(s, Status::Verified { .. }))
+                .count()
+                == 1
+                && statuses.iter().any(|s| {
+                    matches!(
+                        s,
+                        Status::Open {
+                            unsigned: 0,
+                            checkpoint: Some(_)
+                        }
+                    )
+                })
             {
+                assert!(!r.ok, "an open session is not a complete record: {r:?}");
                 signed = true;
                 break;
             }
