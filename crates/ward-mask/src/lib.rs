@@ -32,7 +32,7 @@
 //!
 //! # Built-in detectors
 //! `private_key`, `url_password`, `auth_header`, `aws_access_key`, `aws_secret_key`, `github_token`,
-//! `gitlab_token`, `slack_token`, `stripe_key`, `google_api_key`, `ai_api_key`, `jwt`, `secret_value`,
+//! `gitlab_token`, `slack_token`, `stripe_key`, `google_api_key`, `ai_api_key`, `jwt`, `sql_password`, `secret_value`,
 //! `card`, `iban`, `ssn`, `email`; off by default: `ipv4`, `ipv6`. Overlapping matches resolve to the
 //! one starting first, then the longer, then the earlier in this list.
 

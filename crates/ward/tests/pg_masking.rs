@@ -397,3 +397,63 @@ fn grants_with_mask_client_show_clients_masked_rows() {
         [true, true, false, true].map(serde_json::Value::from)
     );
 }
+
+/// Passwords typed into statements (`CREATE/ALTER ROLE … PASSWORD`, a SCRAM verifier as psql's
+/// `\password` sends it) are masked in `db.query` and never reach the store file, while the
+/// server gets them as typed (the new role can log in).
+#[test]
+fn passwords_in_role_statements_are_masked_before_they_are_stored() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql("ALTER ROLE app CREATEROLE").expect("createrole");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("ward");
+    let typed = "Tr0ub4dor-horse-staple";
+    let verifier =
+        "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0$c3RvcmVka2V5c3RvcmVka2V5:c2VydmVya2V5c2VydmVya2V5";
+    success(&psql(
+        &ward.url("alice", "shop"),
+        &[
+            "-c",
+            &format!("CREATE ROLE carol LOGIN PASSWORD '{typed}'"),
+            "-c",
+            &format!("ALTER ROLE carol PASSWORD E'{typed}2'"),
+            "-c",
+            &format!("CREATE ROLE dave LOGIN PASSWORD '{verifier}'"),
+        ],
+    ));
+    // The server got the password as typed.
+    let direct = format!(
+        "postgresql://carol:{typed}2@127.0.0.1:{}/postgres",
+        pg.cluster.port
+    );
+    assert_eq!(
+        success(&psql(&direct, &["-A", "-t", "-c", "SELECT current_user"])).trim(),
+        "carol"
+    );
+    let sessions = ward.wait_sessions(1);
+    let queries: Vec<String> = ward
+        .events(sessions[0]["id"].as_str().expect("id"))
+        .iter()
+        .filter(|e| e["kind"] == "db.query")
+        .filter_map(|e| e["payload"]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "CREATE ROLE carol LOGIN PASSWORD '[REDACTED:sql_password]'",
+            "ALTER ROLE carol PASSWORD E'[REDACTED:sql_password]'",
+            "CREATE ROLE dave LOGIN PASSWORD '[REDACTED:sql_password]'",
+        ]
+    );
+    for file in ["ward.db", "ward.db-wal"] {
+        let raw = std::fs::read(ward.dir.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        for secret in [typed, "c3RvcmVka2V5c3RvcmVka2V5"] {
+            assert!(!text.contains(secret), "{secret} in {file}");
+        }
+    }
+}

@@ -178,28 +178,42 @@ pub(crate) const BUILTINS: &[Builtin] = &[
 ];
 
 /// Generic assignments go after the specific token detectors so a known token format wins ties.
-pub(crate) const GENERIC: &[Builtin] = &[Builtin {
-    name: "secret_value",
-    // key = value, key: value, "key": "value", key => value, where the key ends in a secret-ish word
-    // (DB_PASSWORD, client_secret, api-key, auth_token …). Only the value is masked. Keys that merely
-    // contain the word (`tokens`, `password_hash`) do not match.
-    pattern: secret_value!(r#"([^\s"',;&<>{}\[\]])"#),
-    validator: Validator::None,
-    target: BuiltinTarget::Value,
-    on_by_default: true,
-    // The key part ends in one of these right before the quote, blanks and operator.
-    hint: Hint::Keys {
-        words: &[
-            "password",
-            "passwd",
-            "passphrase",
-            "secret",
-            "token",
-            "key",
-            "credential",
-            "credentials",
-        ],
-        before: secret_key!(),
+pub(crate) const GENERIC: &[Builtin] = &[
+    Builtin {
+        name: "sql_password",
+        // SQL's `PASSWORD '…'`: CREATE/ALTER ROLE … PASSWORD 'x' (psql's \password sends the
+        // SCRAM verifier there, itself a secret), CREATE USER MAPPING … OPTIONS (password 'x').
+        // The literal may be E'…' and hold '' (an escaped quote), or be dollar-quoted ($$x$$).
+        pattern: r"(?i-u:\bpassword)[ \t\r\n]{1,8}(?i-u:e)?(?:'((?:[^']|''){1,256})'|\$\$([^$]{1,256})\$\$)",
+        validator: Validator::None,
+        target: BuiltinTarget::Value,
+        on_by_default: true,
+        hint: Hint::Literals(&["password"]),
+        runs: None,
     },
-    runs: Some(&SECRET_VALUE),
-}];
+    Builtin {
+        name: "secret_value",
+        // key = value, key: value, "key": "value", key => value, where the key ends in a secret-ish word
+        // (DB_PASSWORD, client_secret, api-key, auth_token …). Only the value is masked. Keys that merely
+        // contain the word (`tokens`, `password_hash`) do not match.
+        pattern: secret_value!(r#"([^\s"',;&<>{}\[\]])"#),
+        validator: Validator::None,
+        target: BuiltinTarget::Value,
+        on_by_default: true,
+        // The key part ends in one of these right before the quote, blanks and operator.
+        hint: Hint::Keys {
+            words: &[
+                "password",
+                "passwd",
+                "passphrase",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "credentials",
+            ],
+            before: secret_key!(),
+        },
+        runs: Some(&SECRET_VALUE),
+    },
+];

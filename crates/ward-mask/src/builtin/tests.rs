@@ -245,6 +245,42 @@ fn secret_assignments() {
 }
 
 #[test]
+fn sql_password_literals() {
+    assert_masks(
+        "sql_password",
+        "ALTER ROLE app PASSWORD 'hunter2';",
+        "ALTER ROLE app PASSWORD '[REDACTED:sql_password]';",
+    );
+    assert_masks(
+        "sql_password",
+        "create user bob with password E'it''s\\x' login",
+        "create user bob with password E'[REDACTED:sql_password]' login",
+    );
+    assert_masks(
+        "sql_password",
+        "ALTER USER app PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$a2V5:c2Vy'",
+        "ALTER USER app PASSWORD '[REDACTED:sql_password]'",
+    );
+    assert_masks(
+        "sql_password",
+        "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'x', password 'p4ss')",
+        "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'x', password '[REDACTED:sql_password]')",
+    );
+    assert_masks(
+        "sql_password",
+        "CREATE ROLE r PASSWORD $$dollar$$",
+        "CREATE ROLE r PASSWORD $$[REDACTED:sql_password]$$",
+    );
+    // dblink's connection strings are `key=value` pairs: `secret_value` has them.
+    assert_masks(
+        "secret_value",
+        "SELECT dblink_connect('host=db password=s3cret dbname=x')",
+        "SELECT dblink_connect('host=db password=[REDACTED:secret_value] dbname=x')",
+    );
+    assert_clean("ALTER ROLE app PASSWORD NULL; -- the password policy");
+}
+
+#[test]
 fn emails() {
     assert_masks(
         "email",
