@@ -20,7 +20,12 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn main() {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist");
+    // Read at run time, not baked in with env!: one build script serves every checkout that
+    // shares a target directory (CI builds a second clone with the same one).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let dist = manifest.join("../../web/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut found = Vec::new();
     if dist.join("index.html").exists() {
