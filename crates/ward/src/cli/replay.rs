@@ -152,7 +152,7 @@ pub fn replay(
                 let args: Vec<String> = p
                     .get("args")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().map(|v| argument(v)).collect())
+                    .map(|a| a.iter().map(argument).collect())
                     .unwrap_or_default();
                 writeln!(
                     out,
