@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::Identity;
+use crate::login_throttle::Locked;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -19,6 +20,13 @@ pub enum AuthError {
     },
     #[error("authentication is unavailable: {0}")]
     Unavailable(String),
+    /// Refused before the secret was looked at: too many failed logins for this user or from
+    /// this address.
+    #[error("{0}; try again later")]
+    LockedOut(Locked),
+    /// A wrong user name or password that reached the limit: the lock it started.
+    #[error("wrong user name or password; {0}")]
+    LockStarted(Locked),
 }
 
 impl AuthError {
@@ -26,7 +34,10 @@ impl AuthError {
     pub fn method(&self) -> &'static str {
         match self {
             Self::Rejected { method, .. } => method,
-            Self::BadCredentials | Self::Unavailable(_) => "password",
+            Self::BadCredentials
+            | Self::Unavailable(_)
+            | Self::LockedOut(_)
+            | Self::LockStarted(_) => "password",
         }
     }
 }
@@ -36,7 +47,14 @@ pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Identity, AuthError
 /// Checks what a client gave as its password for `user`: a local password, a Ward token, a
 /// service-account key or an OpenID Connect token.
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str) -> AuthFuture<'a>;
+    /// `from` is the client's address: failed logins are counted per user and per address
+    /// ([`crate::login_throttle`]).
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        secret: &'a str,
+        from: std::net::IpAddr,
+    ) -> AuthFuture<'a>;
 
     /// Checks a key an SSH client proved it holds (its signature is already verified).
     fn authenticate_key<'a>(&'a self, user: &'a str, key: KeyLogin<'a>) -> AuthFuture<'a>;

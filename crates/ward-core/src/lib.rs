@@ -5,6 +5,7 @@ pub mod config;
 pub mod event;
 pub mod fs;
 pub mod identity;
+pub mod login_throttle;
 pub mod session;
 pub mod timestamp;
 pub mod tls;

@@ -265,7 +265,11 @@ impl Session<'_> {
                 return;
             }
         };
-        let identity = match gw.authenticator.authenticate(&self.user, &password).await {
+        let identity = match gw
+            .authenticator
+            .authenticate(&self.user, &password, self.peer.ip())
+            .await
+        {
             Ok(identity) => identity,
             Err(e) => {
                 let auth = json!({ "method": e.method(), "user": self.user, "result": "failed", "reason": e.to_string() });

@@ -178,6 +178,12 @@ enum Proof<'a> {
 }
 
 impl Connection {
+    /// The client's address (unspecified when russh gives none).
+    fn peer_ip(&self) -> std::net::IpAddr {
+        self.peer
+            .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.ip())
+    }
+
     fn client_addr(&self) -> String {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
@@ -216,6 +222,7 @@ impl Connection {
             Proof::Key(KeyLogin::Registered { .. }) => "publickey",
             Proof::Key(KeyLogin::Certificate { .. }) => "ssh-certificate",
         };
+        let from = self.peer_ip();
         let mut fail = |reason: String| {
             let auth =
                 json!({ "method": method, "user": user, "result": "failed", "reason": reason });
@@ -230,7 +237,7 @@ impl Connection {
             Proof::Password(password) => {
                 self.gw
                     .authenticator
-                    .authenticate(ward_user, password)
+                    .authenticate(ward_user, password, from)
                     .await
             }
             Proof::Key(key) => self.gw.authenticator.authenticate_key(ward_user, key).await,

@@ -1,12 +1,15 @@
 //! What a client may give as its password, and how each is checked: a Ward token from
 //! `ward login`, a service-account key, an OpenID Connect token, or a local user's password.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use ward_audit::credentials::{Credential, CredentialFilter, CredentialKind};
 use ward_audit::{Location, Store, StoreError};
 use ward_auth::Oidc;
 use ward_core::auth::{AuthError, AuthFuture, Authenticator, KeyLogin};
+use ward_core::login_throttle::LoginThrottle;
 use ward_core::{Identity, Timestamp};
 
 use crate::users::LocalUsers;
@@ -15,6 +18,8 @@ pub struct Credentials {
     local: Arc<LocalUsers>,
     store: Arc<Mutex<Store>>,
     oidc: Arc<Oidc>,
+    /// Failed password logins on every listener.
+    throttle: LoginThrottle,
 }
 
 impl Credentials {
@@ -23,6 +28,7 @@ impl Credentials {
             local: Arc::new(LocalUsers::open(location)?),
             store: Arc::new(Mutex::new(Store::open(location)?)),
             oidc,
+            throttle: LoginThrottle::default(),
         })
     }
 
@@ -74,6 +80,27 @@ impl Credentials {
         })
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?
+    }
+
+    /// Checks what a client gave as its password, without counting failures.
+    async fn check_secret(&self, user: &str, secret: &str) -> Result<Identity, AuthError> {
+        if let Some(kind) = CredentialKind::of_secret(secret) {
+            return self.ward_credential(kind, Some(user), secret).await;
+        }
+        if ward_auth::oidc::looks_like_jwt(secret) {
+            if self.oidc.is_empty() {
+                return Err(AuthError::Rejected {
+                    method: "OIDC token",
+                    reason: "no OpenID Connect issuer is configured".into(),
+                });
+            }
+            return self.oidc_token(user, secret).await;
+        }
+        let local = self.local.clone();
+        let (user, password) = (user.to_owned(), secret.to_owned());
+        tokio::task::spawn_blocking(move || local.verify(&user, &password))
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
     }
 
     /// A local user's registered SSH key.
@@ -167,25 +194,26 @@ fn identity(c: Credential) -> Identity {
 }
 
 impl Authenticator for Credentials {
-    fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str) -> AuthFuture<'a> {
+    fn authenticate<'a>(&'a self, user: &'a str, secret: &'a str, from: IpAddr) -> AuthFuture<'a> {
         Box::pin(async move {
-            if let Some(kind) = CredentialKind::of_secret(secret) {
-                return self.ward_credential(kind, Some(user), secret).await;
+            if let Some(locked) = self.throttle.check(user, from, Instant::now()) {
+                return Err(AuthError::LockedOut(locked));
             }
-            if ward_auth::oidc::looks_like_jwt(secret) {
-                if self.oidc.is_empty() {
-                    return Err(AuthError::Rejected {
-                        method: "OIDC token",
-                        reason: "no OpenID Connect issuer is configured".into(),
-                    });
+            match self.check_secret(user, secret).await {
+                Ok(identity) => {
+                    self.throttle.succeeded(user);
+                    Ok(identity)
                 }
-                return self.oidc_token(user, secret).await;
+                // Only guessable secrets count: Ward's tokens and keys are not guessable, and an
+                // expired one is no attack.
+                Err(AuthError::BadCredentials) => {
+                    match self.throttle.failed(user, from, Instant::now()) {
+                        Some(started) => Err(AuthError::LockStarted(started)),
+                        None => Err(AuthError::BadCredentials),
+                    }
+                }
+                Err(e) => Err(e),
             }
-            let local = self.local.clone();
-            let (user, password) = (user.to_owned(), secret.to_owned());
-            tokio::task::spawn_blocking(move || local.verify(&user, &password))
-                .await
-                .map_err(|e| AuthError::Unavailable(e.to_string()))?
         })
     }
 

@@ -252,3 +252,82 @@ fn upstream_tls_verify_full_with_md5_and_trust_clusters() {
         "{e}"
     );
 }
+
+/// Guessing passwords: after five wrong ones for a user, psql is refused before the password is
+/// checked (even the right one) with the time left, the lock's start is in the record, and the
+/// web sign-in, which shares the count, refuses the same user with 429. Another user is not
+/// affected.
+#[test]
+fn failed_logins_lock_the_user_on_every_listener() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let web_port = free_port().expect("port");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .user("bob", &["dev"])
+        .grant("dev", "shop")
+        .web(web_port)
+        .start()
+        .expect("ward");
+    for i in 1..=5 {
+        let err = refused(&ward.url_with("alice", "guess", "shop", "require"));
+        if i < 5 {
+            assert!(err.contains("password authentication failed"), "{i}: {err}");
+        } else {
+            assert!(
+                err.contains("too many failed logins for user \"alice\": locked for"),
+                "{err}"
+            );
+        }
+    }
+    let err = refused(&ward.url("alice", "shop"));
+    assert!(
+        err.contains("too many failed logins for user \"alice\"")
+            && err.contains("try again later"),
+        "the right password is refused while locked: {err}"
+    );
+    assert!(
+        psql(&ward.url("bob", "shop"), &["-c", "select 1"])
+            .status
+            .success()
+    );
+
+    let sessions = ward.wait_sessions(7);
+    let reasons: Vec<String> = sessions
+        .iter()
+        .filter(|s| s["user"] == "alice")
+        .map(|s| {
+            ward.events(s["id"].as_str().expect("id"))
+                .into_iter()
+                .find(|e| e["kind"] == "auth")
+                .map(|e| e["payload"]["reason"].as_str().unwrap_or("").to_owned())
+                .expect("auth")
+        })
+        .collect();
+    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    assert!(
+        reasons[4].contains("locked for"),
+        "the lock's start: {reasons:?}"
+    );
+    assert!(reasons[5].contains("too many failed logins"), "{reasons:?}");
+
+    let login = ward_testkit::run(
+        "curl",
+        &[
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &format!(
+                r#"{{"username":"alice","password":"{}"}}"#,
+                ward_testkit::PASSWORD
+            ),
+            &format!("{}/api/v1/login", ward.web_url()),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&login.stdout), "429");
+}

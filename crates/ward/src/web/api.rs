@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
@@ -28,7 +28,7 @@ use serde_json::json;
 use ward_audit::query::{SessionFilter, SessionRow};
 use ward_audit::{JsonBody, SessionRecorder, SessionStart, Store};
 use ward_auth::secret;
-use ward_core::auth::Authenticator as _;
+use ward_core::auth::{AuthError, Authenticator as _};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use super::model::{
@@ -38,8 +38,6 @@ use super::model::{
 use super::{ApiError, Web};
 
 const COOKIE: &str = "ward_session";
-const FAILURE_WINDOW: Duration = Duration::from_secs(300);
-const MAX_FAILURES: u32 = 5;
 
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()
@@ -88,7 +86,6 @@ impl Viewer {
 #[derive(Default)]
 pub struct Viewers {
     signed_in: Mutex<HashMap<String, Arc<Viewer>>>,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl Viewers {
@@ -197,37 +194,21 @@ pub(super) async fn login(
     axum::Extension(peer): axum::Extension<super::Peer>,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let locked = {
-        let mut failures = web
-            .viewers
-            .failures
-            .lock()
-            .map_err(|_| ApiError::internal("failure table poisoned"))?;
-        failures.retain(|_, (_, at)| at.elapsed() < FAILURE_WINDOW);
-        failures
-            .get(&body.username)
-            .is_some_and(|(n, _)| *n >= MAX_FAILURES)
-    };
-    if locked {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many failed sign-ins for this user; try again in a few minutes",
-        ));
-    }
     let identity = match web
         .credentials
-        .authenticate(&body.username, &body.password)
+        .authenticate(&body.username, &body.password, peer.0.ip())
         .await
     {
         Ok(identity) => identity,
+        Err(AuthError::LockedOut(locked)) => {
+            tracing::info!(user = %body.username, %locked, "web sign-in refused");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("{locked}; try again later"),
+            ));
+        }
         Err(e) => {
-            if let Ok(mut failures) = web.viewers.failures.lock() {
-                let entry = failures
-                    .entry(body.username.clone())
-                    .or_insert((0, Instant::now()));
-                entry.0 += 1;
-            }
             tracing::info!(user = %body.username, error = %e, "web sign-in refused");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
