@@ -40,7 +40,14 @@ pub struct Gateway {
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
     pub(crate) shutdown: watch::Receiver<bool>,
     active: AtomicUsize,
+    /// Connections not yet authenticated ([`MAX_UNAUTHENTICATED`]).
+    unauthenticated: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many connections may be in their handshake (TLS, startup, password) at once. Each holds
+/// a slot for at most the startup and password timeouts; past this, new connections are
+/// refused with 53300 at once, so unauthenticated clients cannot exhaust memory or tasks.
+pub const MAX_UNAUTHENTICATED: usize = 256;
 
 impl Gateway {
     /// Prepares the upstream targets (TLS settings) of every PostgreSQL resource.
@@ -71,6 +78,7 @@ impl Gateway {
             cancels: Mutex::new(HashMap::new()),
             shutdown,
             active: AtomicUsize::new(0),
+            unauthenticated: Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED)),
         })
     }
 
@@ -94,10 +102,21 @@ impl Gateway {
         }
     }
 
-    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+    async fn handle(self: Arc<Self>, mut tcp: TcpStream, peer: SocketAddr) {
         let _ = tcp.set_nodelay(true);
+        let Ok(slot) = self.unauthenticated.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "refused: {MAX_UNAUTHENTICATED} connections are logging in already");
+            let msg = "Ward has too many connections logging in right now; try again shortly";
+            crate::session::fatal(
+                &mut tcp,
+                crate::session::sqlstate::TOO_MANY_CONNECTIONS,
+                msg,
+            )
+            .await;
+            return;
+        };
         self.active.fetch_add(1, Ordering::Relaxed);
-        crate::session::run(&self, tcp, peer).await;
+        crate::session::run(&self, tcp, peer, slot).await;
         self.active.fetch_sub(1, Ordering::Relaxed);
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use ward_audit::{JsonBody, SessionRecorder, SessionStart};
 use ward_core::auth::AuthError;
 use ward_core::config::{GrantDecision, Grantee};
@@ -23,12 +24,16 @@ use crate::stream::Stream;
 use crate::wire::{MessageReader, WireError, send};
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest password message Ward reads before a client is authenticated: room for any
+/// token an identity provider issues, and far below the relay's message limit.
+const MAX_PASSWORD_MESSAGE: usize = 64 * 1024;
 const PASSWORD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// SQLSTATEs Ward answers with.
-mod sqlstate {
+pub(crate) mod sqlstate {
     pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const CONNECTION_FAILURE: &str = "08006";
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const INVALID_AUTHORIZATION: &str = "28000";
     pub const INVALID_PASSWORD: &str = "28P01";
@@ -38,7 +43,14 @@ mod sqlstate {
     pub const ADMIN_SHUTDOWN: &str = "57P01";
 }
 
-pub(crate) async fn run(gw: &Gateway, tcp: TcpStream, peer: SocketAddr) {
+/// Runs one connection. `unauthenticated` is its handshake slot, given back once the client
+/// is authenticated or refused.
+pub(crate) async fn run(
+    gw: &Gateway,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    unauthenticated: OwnedSemaphorePermit,
+) {
     let mut reader = MessageReader::new(gw.limits.max_message);
     let mut stream = Stream::Plain(tcp);
     let (minor, params) = match tokio::time::timeout(
@@ -98,6 +110,7 @@ pub(crate) async fn run(gw: &Gateway, tcp: TcpStream, peer: SocketAddr) {
         database,
         out,
         startup: params,
+        unauthenticated: Some(unauthenticated),
     };
     s.authenticate_and_relay().await;
 }
@@ -144,7 +157,7 @@ fn grant_json(index: usize, who: Grantee<'_>) -> serde_json::Value {
     }
 }
 
-async fn fatal<S: AsyncWrite + Unpin>(stream: &mut S, code: &str, message: &str) {
+pub(crate) async fn fatal<S: AsyncWrite + Unpin>(stream: &mut S, code: &str, message: &str) {
     fatal_recorded(stream, code, message, None).await;
 }
 
@@ -179,6 +192,8 @@ struct Session<'g> {
     out: Vec<u8>,
     /// The startup packet's parameters, as the client sent them.
     startup: Vec<(String, String)>,
+    /// The handshake slot, held until the client is authenticated or refused.
+    unauthenticated: Option<OwnedSemaphorePermit>,
 }
 
 impl Session<'_> {
@@ -226,7 +241,11 @@ impl Session<'_> {
         encode::auth_cleartext(&mut self.out);
         send(&mut self.stream, &self.out).await?;
         self.out.clear();
-        let read = tokio::time::timeout(PASSWORD_TIMEOUT, self.reader.next(&mut self.stream));
+        let read = tokio::time::timeout(
+            PASSWORD_TIMEOUT,
+            self.reader
+                .next_within(&mut self.stream, MAX_PASSWORD_MESSAGE),
+        );
         let (tag, body) = read.await.map_err(|_| WireError::Closed)??;
         if tag != frontend::PASSWORD {
             return Err(WireError::Protocol(ProtocolError::Malformed {
@@ -262,14 +281,19 @@ impl Session<'_> {
             Ok(p) => p,
             Err(e) => {
                 tracing::info!(peer = %self.peer, error = %e, "client gave no password");
+                if let WireError::Protocol(e) = e {
+                    let msg = format!("invalid password message: {e}");
+                    fatal(&mut self.stream, sqlstate::PROTOCOL_VIOLATION, &msg).await;
+                }
                 return;
             }
         };
-        let identity = match gw
+        let authenticated = gw
             .authenticator
             .authenticate(&self.user, &password, self.peer.ip())
-            .await
-        {
+            .await;
+        self.unauthenticated = None;
+        let identity = match authenticated {
             Ok(identity) => identity,
             Err(e) => {
                 let auth = json!({ "method": e.method(), "user": self.user, "result": "failed", "reason": e.to_string() });

@@ -35,8 +35,18 @@ impl MessageReader {
         &mut self,
         s: &mut S,
     ) -> Result<(u8, BytesMut), WireError> {
+        self.next_within(s, self.max).await
+    }
+
+    /// The next whole message, refused (before its bytes are buffered) when it is longer than
+    /// `max`: for messages a client sends before it is authenticated.
+    pub async fn next_within<S: AsyncRead + Unpin>(
+        &mut self,
+        s: &mut S,
+        max: usize,
+    ) -> Result<(u8, BytesMut), WireError> {
         loop {
-            match frame::next(&self.buf, self.max)? {
+            match frame::next(&self.buf, max)? {
                 Next::Frame { tag, len } => {
                     let mut msg = self.buf.split_to(len);
                     let body = msg.split_off(frame::HEADER);

@@ -379,3 +379,44 @@ fn sigterm_ends_live_sessions_with_a_message_and_records_them() {
         Some("session.end".into())
     );
 }
+
+/// Before a client is authenticated it is held to little: a password message past 64 KiB is
+/// refused by its length (its bytes are never buffered), and past 256 connections in their
+/// handshake the next is refused at once with 53300; once they go, clients log in again.
+#[test]
+fn unauthenticated_clients_are_bounded() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("db", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "db")
+        .plaintext_loopback()
+        .start()
+        .expect("ward");
+
+    let mut s = connect(ward.port);
+    s.write_all(&startup(&[("user", "alice"), ("database", "db")], 196_608))
+        .expect("startup");
+    let mut r = [0u8; 9];
+    s.read_exact(&mut r).expect("auth request");
+    // Only the header of a 16 MiB password message: the length alone is refused.
+    s.write_all(&[b'p', 0x01, 0, 0, 0]).expect("header");
+    let got = read_until(&mut s, false);
+    assert!(
+        matches!(&got, Ok(Some((code, msg))) if code == "08P01" && msg.contains("invalid password message")),
+        "{got:?}"
+    );
+
+    let waiting: Vec<TcpStream> = (0..256).map(|_| connect(ward.port)).collect();
+    // Each is accepted and waits for its startup packet: give the last ones time to be taken.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut one_more = connect(ward.port);
+    let got = read_until(&mut one_more, false);
+    assert!(
+        matches!(&got, Ok(Some((code, msg))) if code == "53300" && msg.contains("too many connections logging in")),
+        "{got:?}"
+    );
+    drop(waiting);
+    std::thread::sleep(Duration::from_millis(500));
+    success(&psql(&ward.url("alice", "db"), &["-c", "select 1"]));
+}
