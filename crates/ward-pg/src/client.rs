@@ -44,14 +44,28 @@ fn len_i16(n: usize) -> Result<[u8; 2], WireError> {
         .map_err(|_| WireError::Protocol(ProtocolError::Malformed { what: "Bind" }))
 }
 
+/// How much of a result [`Upstream::execute`] keeps: rows, and bytes of row data (the row that
+/// crosses the byte limit is the last kept). The rest is read and dropped, and the reply says
+/// `truncated`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub rows: usize,
+    pub bytes: usize,
+}
+
 impl Upstream {
-    /// Runs `sql` with `params` (text, `None` for NULL) and reads at most `max_rows` rows.
+    /// Runs `sql` with `params` (text, `None` for NULL), keeping what `limit` allows.
     pub async fn execute(
         &mut self,
         sql: &str,
         params: &[Option<String>],
-        max_rows: usize,
+        limit: Limit,
     ) -> Result<Reply, WireError> {
+        let Limit {
+            rows: max_rows,
+            bytes: max_bytes,
+        } = limit;
+        let mut kept_bytes = 0usize;
         let mut out = Vec::with_capacity(sql.len() + 64);
         encode::message(&mut out, b'P', |b| {
             cstr(b, b"");
@@ -99,7 +113,8 @@ impl Upstream {
                         .collect();
                 }
                 backend::DATA_ROW => {
-                    if reply.rows.len() < max_rows {
+                    if reply.rows.len() < max_rows && kept_bytes < max_bytes {
+                        kept_bytes += body.len();
                         let row = backend::data_row(&body)?
                             .into_iter()
                             .map(|c| c.map(|v| String::from_utf8_lossy(v).into_owned()))

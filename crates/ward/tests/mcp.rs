@@ -33,6 +33,17 @@ fn agent(ward: &Ward, args: &[&str], plan: &Value) -> (Output, Vec<Value>) {
     (out, lines)
 }
 
+/// Ward's peak resident memory so far (VmHWM), in KiB.
+fn peak_rss_kib(ward: &Ward) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", ward.pid().expect("pid")))
+        .expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -100,8 +111,10 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
         { "call": "query", "args": { "resource": "shop", "sql": "DROP TABLE customers" } },
         { "call": "query", "args": { "resource": "vault", "sql": "SELECT 1" } },
         { "call": "query", "args": { "resource": "shop", "sql": "SELECT * FROM no_such_table" } },
-        { "call": "query", "args": { "resource": "shop", "sql": "SELECT g FROM generate_series(1, 50) g", "max_rows": 5 } }
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT g FROM generate_series(1, 50) g", "max_rows": 5 } },
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT repeat('x', 1048576) FROM generate_series(1, 300)", "max_rows": 1000 } }
     ]);
+    let peak_before = peak_rss_kib(&s.ward);
     let (out, lines) = agent(
         &s.ward,
         &[
@@ -169,6 +182,16 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
     let capped = &step(&lines, 8)["structured"];
     assert_eq!(capped["rows"].as_array().map(Vec::len), Some(5));
     assert_eq!(capped["truncated"], true);
+    // 300 MiB of rows: the reply and Ward's memory hold about the 1 MiB cap, not the rows asked.
+    let big = &step(&lines, 9)["structured"];
+    assert_eq!(big["truncated"], true);
+    assert!(
+        big["rows"].as_array().is_some_and(|r| r.len() <= 1),
+        "{}",
+        big["row_count"]
+    );
+    let grew = peak_rss_kib(&s.ward).saturating_sub(peak_before);
+    assert!(grew < 100 * 1024, "Ward's peak memory grew by {grew} KiB");
 
     // A bad key is refused before anything starts.
     let (out, lines) = agent(

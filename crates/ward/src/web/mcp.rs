@@ -575,7 +575,11 @@ async fn query(
         return tool_result("no upstream connection".into(), None, true);
     };
     let started = Instant::now();
-    let reply = match upstream.execute(sql, params, max_rows).await {
+    let limit = ward_pg::client::Limit {
+        rows: max_rows,
+        bytes: MAX_RESULT_BYTES,
+    };
+    let reply = match upstream.execute(sql, params, limit).await {
         Ok(r) => r,
         Err(e) => {
             upstreams.remove(resource);
