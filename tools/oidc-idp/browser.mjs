@@ -4,6 +4,9 @@
 //
 //   node browser.mjs code   --url AUTH_START_URL --username U --password P [--deny]
 //   node browser.mjs device --url VERIFICATION_URI --user-code CODE --username U --password P [--deny]
+//   --stop-at PREFIX: instead of requesting a URL that starts with PREFIX, print
+//   {"stopped": URL, "method", "form"} and exit 0 (a login CSRF test hands that
+//   request to another browser)
 //   (--user-code may be left out when --url is verification_uri_complete)
 //
 // On success prints one JSON line {"status","url","body"} and exits 0;
@@ -174,6 +177,7 @@ const { positionals: [mode], values: opts } = parseArgs({
     password: { type: 'string' },
     'user-code': { type: 'string' },
     deny: { type: 'boolean', default: false },
+    'stop-at': { type: 'string' },
   },
 });
 if (!['code', 'device'].includes(mode) || !opts.url || !opts.username || opts.password === undefined
@@ -187,6 +191,10 @@ const seen = { login: 0, 'device-input': 0 };
 
 for (let step = 0; step < MAX_STEPS; step += 1) {
   const { method, url } = next;
+  if (opts['stop-at'] && url.href.startsWith(opts['stop-at'])) {
+    process.stdout.write(`${JSON.stringify({ stopped: url.href, method, form: next.values ?? null })}\n`);
+    process.exit(0);
+  }
   const res = await request(method, url, next.values);
   const location = res.headers.get('location');
   if (res.status >= 300 && res.status < 400 && location) {

@@ -579,3 +579,60 @@ fn web_ui_sign_in_through_the_issuer() {
     assert_eq!(auth["method"], "oidc");
     assert_eq!(auth["issuer"], s.idp.issuer.as_str());
 }
+
+/// Login CSRF: an attacker starts a web sign-in with their own account and hands the callback
+/// (code and state) to a victim's browser. Ward finishes a web sign-in only in the browser that
+/// started it (its `ward_login` cookie), so the victim is not signed in as the attacker and
+/// nothing is recorded as a web session.
+#[test]
+fn a_web_sign_in_finishes_only_in_the_browser_that_started_it() {
+    let s = setup("csrf");
+    let ca = s.ward.ca_cert();
+    let start = format!("{}/auth/web/login?issuer=corp", s.ward.web_url());
+    let callback = format!("{}/auth/callback", s.ward.web_url());
+    let attacker = browser(
+        "code",
+        &[
+            "--url",
+            &start,
+            "--username",
+            "alice",
+            "--password",
+            ALICE_PW,
+            "--stop-at",
+            &callback,
+        ],
+        &ca,
+    );
+    assert!(attacker.status.success(), "browser: {}", text(&attacker));
+    let stopped: Value = serde_json::from_slice(&attacker.stdout).expect("browser JSON");
+    let url = stopped["stopped"].as_str().expect("the callback URL");
+    assert!(url.contains("code=") && url.contains("state="), "{url}");
+
+    // The victim's browser has no ward_login cookie of that sign-in.
+    let victim = ward_testkit::run(
+        "curl",
+        &[
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "--cacert",
+            ca.to_str().expect("ca"),
+            url,
+        ],
+    );
+    let head = String::from_utf8_lossy(&victim.stdout);
+    assert!(
+        head.contains("login_error=") && head.contains("another+browser"),
+        "{head}"
+    );
+    assert!(!head.contains("ward_session="), "{head}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        s.ward.sessions().iter().all(|x| x["protocol"] != "web"),
+        "{:?}",
+        s.ward.sessions()
+    );
+}

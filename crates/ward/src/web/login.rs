@@ -49,6 +49,11 @@ use super::{ApiError, Web};
 const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
 /// Logins in progress at once, per kind; more are refused rather than eat memory.
 const MAX_PENDING: usize = 10_000;
+/// Binds a web sign-in to the browser that started it: without it, an attacker could send a
+/// victim's browser to the callback of the attacker's own login (login CSRF) and have the
+/// victim work, and be recorded, as the attacker. `SameSite=None`: the SAML provider's POST
+/// back is cross-site.
+const LOGIN_COOKIE: &str = "ward_login";
 
 pub fn routes() -> Router<Arc<Web>> {
     Router::new()
@@ -87,8 +92,12 @@ enum Return {
         client_state: String,
         client_challenge: String,
     },
-    /// Signed in to the web UI, from this browser's address.
-    Web { peer: std::net::SocketAddr },
+    /// Signed in to the web UI, from this browser's address, in the browser that holds
+    /// `binding` in its [`LOGIN_COOKIE`].
+    Web {
+        peer: std::net::SocketAddr,
+        binding: String,
+    },
 }
 
 struct BrowserLogin {
@@ -208,8 +217,14 @@ async fn web_start(
     State(web): State<Arc<Web>>,
     axum::Extension(peer): axum::Extension<super::Peer>,
     Query(q): Query<WebStartQuery>,
-) -> Result<Redirect, ApiError> {
-    begin_oidc(&web, q.issuer.as_deref(), Return::Web { peer: peer.0 }).await
+) -> Result<Response, ApiError> {
+    let binding = random()?;
+    let to = Return::Web {
+        peer: peer.0,
+        binding: binding.clone(),
+    };
+    let redirect = begin_oidc(&web, q.issuer.as_deref(), to).await?;
+    Ok(bound(redirect, &binding))
 }
 
 /// `/auth/web/saml`: signs in to the web UI through a SAML provider.
@@ -217,8 +232,31 @@ async fn web_saml_start(
     State(web): State<Arc<Web>>,
     axum::Extension(peer): axum::Extension<super::Peer>,
     Query(q): Query<WebStartQuery>,
-) -> Result<Redirect, ApiError> {
-    begin_saml(&web, q.issuer.as_deref(), Return::Web { peer: peer.0 })
+) -> Result<Response, ApiError> {
+    let binding = random()?;
+    let to = Return::Web {
+        peer: peer.0,
+        binding: binding.clone(),
+    };
+    let redirect = begin_saml(&web, q.issuer.as_deref(), to)?;
+    Ok(bound(redirect, &binding))
+}
+
+/// `response` with the cookie that binds a web sign-in to this browser (empty: cleared).
+fn bound(response: impl IntoResponse, binding: &str) -> Response {
+    let mut response = response.into_response();
+    let max_age = if binding.is_empty() {
+        0
+    } else {
+        PENDING_TTL.as_secs()
+    };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={binding}; Path=/auth; HttpOnly; Secure; SameSite=None; Max-Age={max_age}"
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// Sends the browser to the issuer's authorization endpoint (code with PKCE).
@@ -279,7 +317,11 @@ struct AcsForm {
 }
 
 /// The SAML assertion consumer service: the provider's browser POST.
-async fn saml_acs(State(web): State<Arc<Web>>, Form(form): Form<AcsForm>) -> Response {
+async fn saml_acs(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<AcsForm>,
+) -> Response {
     let Some(login) = take(&web.logins.browser, &form.relay_state) else {
         return unknown_login();
     };
@@ -302,7 +344,7 @@ async fn saml_acs(State(web): State<Arc<Web>>, Form(form): Form<AcsForm>) -> Res
     if let Err((_, why)) = &verified {
         tracing::warn!(error = %why, "SAML login refused");
     }
-    finish(&web, &login, verified).await
+    finish(&web, &login, &headers, verified).await
 }
 
 #[derive(Deserialize)]
@@ -338,6 +380,7 @@ fn unknown_login() -> Response {
 async fn finish(
     web: &Web,
     login: &BrowserLogin,
+    headers: &HeaderMap,
     verified: Result<Verified, (&str, String)>,
 ) -> Response {
     match &login.to {
@@ -376,14 +419,18 @@ async fn finish(
             }
             back(&[("code", &code), ("state", client_state)])
         }
-        Return::Web { peer } => {
+        Return::Web { peer, binding } => {
             let failed = |why: &str| {
                 let url = reqwest::Url::parse_with_params("https://ward/", &[("login_error", why)])
                     .ok()
                     .and_then(|u| u.query().map(|q| format!("/?{q}")))
                     .unwrap_or_else(|| "/".into());
-                Redirect::to(&url).into_response()
+                bound(Redirect::to(&url), "")
             };
+            if super::api::cookie(headers, LOGIN_COOKIE) != Some(binding.as_str()) {
+                tracing::warn!(%peer, "web sign-in finished in a browser that did not start it");
+                return failed("this sign-in was started in another browser; start it again here");
+            }
             let v = match verified {
                 Ok(v) => v,
                 Err((_, description)) => return failed(&description),
@@ -401,8 +448,8 @@ async fn finish(
             };
             match web.sign_in(identity, *peer).await {
                 Ok((cookie, _)) => {
-                    let mut response = Redirect::to("/").into_response();
-                    response.headers_mut().insert(header::SET_COOKIE, cookie);
+                    let mut response = bound(Redirect::to("/"), "");
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
                     response
                 }
                 Err(e) => failed(&e.message),
@@ -419,7 +466,11 @@ struct CallbackQuery {
     error_description: Option<String>,
 }
 
-async fn callback(State(web): State<Arc<Web>>, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     let login = q
         .state
         .as_deref()
@@ -457,7 +508,7 @@ async fn callback(State(web): State<Arc<Web>>, Query(q): Query<CallbackQuery>) -
             .map_err(|e| ("login_failed", format!("ID token rejected: {e}")))
     }
     .await;
-    finish(&web, &login, verified).await
+    finish(&web, &login, &headers, verified).await
 }
 
 #[derive(Deserialize)]
