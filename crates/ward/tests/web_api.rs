@@ -255,6 +255,25 @@ fn sign_in_access_search_integrity_and_recorded_views() {
         "{events:?}"
     );
     assert!(views.iter().any(|v| v["payload"]["what"] == "export"));
+    // Every read of recorded content: each page of events, and search snippets.
+    let whats: Vec<&str> = views
+        .iter()
+        .filter(|v| v["payload"]["session"] == s.card_session.as_str())
+        .filter_map(|v| v["payload"]["what"].as_str())
+        .collect();
+    assert!(whats.contains(&"events 0..2"), "{whats:?}");
+    assert!(
+        whats.contains(
+            &format!(
+                "events {}..{}",
+                after + 1,
+                rest.last().map_or(0, |e| e["seq"].as_i64().unwrap_or(0))
+            )
+            .as_str()
+        ),
+        "{whats:?}"
+    );
+    assert!(whats.contains(&"search snippets"), "{whats:?}");
 
     // Tampering turns the integrity red.
     let db = s.ward.dir.join("ward.db");

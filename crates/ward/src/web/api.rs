@@ -426,6 +426,12 @@ pub(super) async fn list(
         Ok(((sessions, more), matches))
     })?;
     let (sessions, more) = sessions;
+    // Snippets show recorded content: each session whose snippets are returned is a view.
+    for (id, found) in &matches {
+        if !found.is_empty() {
+            viewer.viewed(id, "search snippets").await;
+        }
+    }
     let next = if more {
         sessions.last().map(cursor)
     } else {
@@ -495,9 +501,13 @@ pub(super) async fn events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     let viewer = web.viewer(&headers)?;
-    let (_, sid) = web.visible(&viewer, &id)?;
+    let (session, sid) = web.visible(&viewer, &id)?;
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let events = web.with_store(|s| s.events_page(sid, q.after_seq, limit))?;
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        let what = format!("events {}..{}", first.seq, last.seq);
+        viewer.viewed(&session.id, &what).await;
+    }
     let next = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.seq))
         .flatten();
