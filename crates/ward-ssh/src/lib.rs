@@ -12,6 +12,7 @@
 mod hash;
 pub mod keys;
 mod relay;
+mod stdin;
 pub mod transfer;
 pub mod typing;
 mod upstream;

@@ -47,7 +47,16 @@ enum Mode {
     },
 }
 
-/// One output stream (stdout or stderr) masked across its chunks.
+/// Which of a channel's streams an [`Output`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+    /// What the client sends to a command without a terminal (`term.input`).
+    Stdin,
+}
+
+/// One stream (stdout, stderr, or stdin without a terminal) masked across its chunks.
 ///
 /// A command without a terminal (`ssh host 'cat big.tar'`) is a bulk transfer in disguise: its
 /// stream is stored up to `[recording] max_result_bytes`, like a query's result, and past that
@@ -56,7 +65,7 @@ struct Output {
     masker: StreamMasker,
     /// Masked bytes not yet recorded: an incomplete UTF-8 character at the end.
     pending: Vec<u8>,
-    stderr: bool,
+    stream: Stream,
     /// Bytes of the stream stored (or held to be stored) so far.
     kept: u64,
     /// Past the cap: how many bytes were not stored, and their SHA-256.
@@ -64,11 +73,27 @@ struct Output {
 }
 
 impl Output {
-    fn new(masker: &Masker, stderr: bool) -> Self {
+    fn kind(&self) -> EventKind {
+        match self.stream {
+            Stream::Stdin => EventKind::TermInput,
+            Stream::Stdout | Stream::Stderr => EventKind::TermOutput,
+        }
+    }
+
+    /// Names the stream in an event (stdout, the usual one, goes unnamed).
+    fn label(&self, out: &mut Value) {
+        match self.stream {
+            Stream::Stdout => {}
+            Stream::Stderr => out["stream"] = "stderr".into(),
+            Stream::Stdin => out["stream"] = "stdin".into(),
+        }
+    }
+
+    fn new(masker: &Masker, stream: Stream) -> Self {
         Self {
             masker: masker.stream(),
             pending: Vec::new(),
-            stderr,
+            stream,
             kept: 0,
             unstored: None,
         }
@@ -104,11 +129,9 @@ impl Output {
         if ready > 0 {
             let mut out = terminal_data(&self.pending[..ready]);
             self.pending.drain(..ready);
-            if self.stderr {
-                out["stream"] = "stderr".into();
-            }
+            self.label(&mut out);
             let report = self.masker.take_report();
-            rec.record_sized(PremaskedJson(EventKind::TermOutput, out, report), ready)
+            rec.record_sized(PremaskedJson(self.kind(), out, report), ready)
                 .await;
         }
         if end && let Some((n, hash)) = self.unstored.take() {
@@ -117,10 +140,8 @@ impl Output {
                 "bytes_not_stored": n,
                 "sha256_not_stored": hash.finish().map(hex::encode),
             });
-            if self.stderr {
-                out["stream"] = "stderr".into();
-            }
-            rec.record(JsonBody(EventKind::TermOutput, out)).await;
+            self.label(&mut out);
+            rec.record(JsonBody(self.kind(), out)).await;
         }
     }
 }
@@ -213,39 +234,74 @@ pub(crate) async fn session(
     let mode = tokio::sync::Mutex::new(Mode::Terminal);
     let typing = tokio::sync::Mutex::new(None::<Typing>);
     let up = async {
+        // Without a terminal: what the client sends is recorded like output, and its lines
+        // are checked before they go on ([`crate::stdin`]); after a denied one, nothing more.
+        let mut stdin = Output::new(&shared.masker, Stream::Stdin);
+        let mut lines = crate::stdin::Lines::default();
+        let mut stdin_ended = false;
+        let allowed = |line: &[u8]| {
+            shared
+                .guardrails
+                .as_ref()
+                .is_none_or(|g| g.check_command(line).is_none())
+        };
         while let Some(msg) = from_client.wait().await {
             let sent = match msg {
                 ChannelMsg::Data { data } => {
                     shared
                         .bytes_up
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    let mut forward = &data[..];
+                    let mut forward = std::borrow::Cow::Borrowed(&data[..]);
                     let mut cancel = None;
+                    let mut end_input = None;
                     match &mut *mode.lock().await {
                         Mode::Sftp(sftp) => record_files(rec, sftp.client(&data)).await,
                         Mode::Scp { scp, upload: true } => {
                             record_files(rec, scp.source(&data)).await
                         }
-                        _ => {
-                            if let Some(t) = typing.lock().await.as_mut() {
+                        Mode::Scp { .. } => {}
+                        Mode::Terminal => match typing.lock().await.as_mut() {
+                            Some(t) => {
                                 let (entered, decided) = t.input(&data);
                                 record_lines(rec, decided).await;
                                 for (at, line) in entered {
                                     if let Some(message) = denied(&shared, &line).await {
                                         // The typed line never runs: Ctrl-C instead of Enter.
-                                        forward = &data[..at];
+                                        forward = data[..at].into();
                                         cancel = Some(message);
                                         break;
                                     }
                                 }
                             }
-                        }
+                            None => {
+                                stdin
+                                    .record(rec, &data, false, Some(shared.max_output))
+                                    .await;
+                                if stdin_ended {
+                                    forward = (&[][..]).into();
+                                } else if shared.guardrails.is_some() {
+                                    let (send, refused) = lines.feed(&data, allowed);
+                                    forward = send.into();
+                                    if let Some(line) = refused {
+                                        end_input = denied(&shared, &line).await;
+                                    }
+                                }
+                            }
+                        },
                     }
-                    let mut sent = to_host.data(forward).await;
+                    let mut sent = to_host.data(&forward[..]).await;
                     if let Some(message) = cancel {
                         sent = sent.and(to_host.data(&b"\x03"[..]).await);
                         let _ = to_client
                             .extended_data(1, format!("\r\n{message}\r\n").as_bytes())
+                            .await;
+                    }
+                    if let Some(message) = end_input {
+                        // The denied line and the rest of the input never reach the host.
+                        stdin_ended = true;
+                        sent = sent.and(to_host.eof().await);
+                        let _ = to_client
+                            .extended_data(1, format!("{message}\r\n").as_bytes())
                             .await;
                     }
                     sent
@@ -337,7 +393,21 @@ pub(crate) async fn session(
                     to_host.request_subsystem(false, name).await
                 }
                 ChannelMsg::Signal { signal } => to_host.signal(signal).await,
-                ChannelMsg::Eof => to_host.eof().await,
+                ChannelMsg::Eof if stdin_ended => Ok(()),
+                ChannelMsg::Eof => {
+                    // The last line of the input, unterminated, is checked like the others.
+                    let (rest, refused) = lines.finish(allowed);
+                    let mut sent = to_host.data(&rest[..]).await;
+                    if let Some(line) = refused
+                        && let Some(message) = denied(&shared, &line).await
+                    {
+                        let _ = to_client
+                            .extended_data(1, format!("{message}\r\n").as_bytes())
+                            .await;
+                    }
+                    sent = sent.and(to_host.eof().await);
+                    sent
+                }
                 ChannelMsg::Close => break,
                 _ => Ok(()),
             };
@@ -345,11 +415,12 @@ pub(crate) async fn session(
                 break;
             }
         }
+        stdin.record(rec, &[], true, None).await;
         let _ = to_host.close().await;
     };
     let down = async {
-        let mut stdout = Output::new(&shared.masker, false);
-        let mut stderr = Output::new(&shared.masker, true);
+        let mut stdout = Output::new(&shared.masker, Stream::Stdout);
+        let mut stderr = Output::new(&shared.masker, Stream::Stderr);
         while let Some(msg) = from_host.wait().await {
             let sent = match msg {
                 ChannelMsg::Data { data } => {

@@ -666,3 +666,93 @@ fn terminals_record_typing_but_not_passwords_and_guardrails_stop_commands() {
     );
     success(&ward.cli(&["verify"]));
 }
+
+/// Without a terminal (`ssh host bash -s < script`, `ssh -T host`), what the client sends is
+/// recorded (masked, like output) and its lines are checked against the guardrails: a denied
+/// line, and everything after it, never reach the host.
+#[test]
+fn stdin_without_a_terminal_is_recorded_and_its_lines_checked() {
+    let (sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+        b.user("alice", &["ops"]).ssh_resource("web1", sshd).config(
+            "[[grants]]\ngroup = \"ops\"\nresources = [\"web1\"]\n\n[[guardrails]]\nname = \"no-rm-rf\"\nresources = [\"web1\"]\npattern = \"rm -rf\"\n",
+        )
+    });
+    let key = keygen(&ward.dir, "alice_key");
+    success(&ward.cli(&[
+        "users",
+        "add-key",
+        "alice",
+        key.with_extension("pub").to_str().expect("path"),
+    ]));
+    let keep = sshd.dir.join("keep-me");
+    std::fs::create_dir_all(&keep).expect("dir");
+    let after = sshd.dir.join("ran-after-the-denied-line");
+    let piped = |args: &[&str], input: &str| {
+        use std::io::Write as _;
+        let mut child = openssh("ssh", port, &key, args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ssh");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write");
+        drop(stdin);
+        child.wait_with_output().expect("ssh")
+    };
+
+    let script = format!(
+        "echo first-line\necho 'card 4111 1111 1111 1111' > /dev/null\nrm -rf {}\ntouch {}\n",
+        keep.display(),
+        after.display()
+    );
+    let out = piped(&["alice:web1@127.0.0.1", "bash", "-s"], &script);
+    assert!(
+        text(&out.stdout).contains("first-line"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("no-rm-rf"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(keep.exists(), "the denied line ran");
+    assert!(!after.exists(), "a line after the denied one ran");
+
+    let out = piped(&["-T", "alice:web1@127.0.0.1"], "echo via-$((40+2))\n");
+    assert!(
+        text(&out.stdout).contains("via-42"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let sessions = ward.wait_sessions(2);
+    let stdin_of = |s: &serde_json::Value| -> String {
+        ward.events(s["id"].as_str().expect("id"))
+            .iter()
+            .filter(|e| e["kind"] == "term.input" && e["payload"]["stream"] == "stdin")
+            .filter_map(|e| e["payload"]["data"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let script_input = stdin_of(&sessions[0]);
+    assert!(script_input.contains("echo first-line"), "{script_input}");
+    assert!(
+        script_input.contains("rm -rf"),
+        "the denied line is in the record too"
+    );
+    assert!(
+        !script_input.contains("4111 1111 1111 1111"),
+        "{script_input}"
+    );
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    assert!(
+        of_kind(&events, "policy.denied")
+            .iter()
+            .any(|e| e["payload"]["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("rm -rf"))),
+        "{events:?}"
+    );
+    assert!(stdin_of(&sessions[1]).contains("echo via-$((40+2))"));
+}
