@@ -53,5 +53,7 @@ if [ -n "$upstream" ] && (exec 3<>"/dev/tcp/127.0.0.1/$upstream") 2>/dev/null; t
   exit 1
 fi
 trap - EXIT
+echo "--- what the demo printed (stdout):"
+cat "$out"
 rm -rf "$scratch"
 echo "stopped; nothing of the demo is left running"
