@@ -1,7 +1,10 @@
 //! Statement kinds a guardrail can deny, and how they are found in a parsed statement.
 
 use serde::Deserialize;
-use sqlparser::ast::{CopyTarget, Query, SetExpr, Statement};
+use sqlparser::ast::{
+    AlterTableOperation, CopyTarget, Expr, MergeAction, Query, SetExpr, Statement, UtilityOption,
+    Value,
+};
 
 /// A kind of statement a guardrail can deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -19,6 +22,13 @@ pub enum StatementKind {
     /// A fast-path function call (PostgreSQL's FunctionCall message, behind libpq's
     /// large-object API), which no SQL text describes.
     FunctionCall,
+    /// `COPY … TO 'file'` / `COPY … FROM 'file'`: a file on the database server.
+    CopyFile,
+    /// `MERGE … WHEN … THEN DELETE`.
+    MergeDelete,
+    /// Code whose body Ward does not check when it is defined: `DO` blocks, and `CREATE
+    /// FUNCTION` / `CREATE PROCEDURE` (the body runs when it is called).
+    Code,
 }
 
 impl StatementKind {
@@ -31,6 +41,9 @@ impl StatementKind {
             StatementKind::UpdateWithoutWhere => "update_without_where",
             StatementKind::CopyProgram => "copy_program",
             StatementKind::FunctionCall => "function_call",
+            StatementKind::CopyFile => "copy_file",
+            StatementKind::MergeDelete => "merge_delete",
+            StatementKind::Code => "code",
         }
     }
 
@@ -44,12 +57,15 @@ impl StatementKind {
             StatementKind::UpdateWithoutWhere => "an UPDATE without WHERE",
             StatementKind::CopyProgram => "a COPY with PROGRAM",
             StatementKind::FunctionCall => "a fast-path function call",
+            StatementKind::CopyFile => "a COPY to or from a file on the server",
+            StatementKind::MergeDelete => "a MERGE that deletes rows",
+            StatementKind::Code => "a DO block or a function or procedure definition",
         }
     }
 }
 
-/// Appends the denied-able kinds `statement` is or runs: statements inside `EXPLAIN ANALYZE`,
-/// `PREPARE` and data-modifying `WITH` queries count, since they run.
+/// Appends the denied-able kinds `statement` is or runs: statements inside `EXPLAIN ANALYZE`
+/// (in either spelling), `PREPARE` and data-modifying `WITH` queries count, since they run.
 pub(crate) fn kinds_of(statement: &Statement, out: &mut Vec<StatementKind>) {
     match statement {
         Statement::Drop { .. }
@@ -77,12 +93,36 @@ pub(crate) fn kinds_of(statement: &Statement, out: &mut Vec<StatementKind>) {
             target: CopyTarget::Program { .. },
             ..
         } => out.push(StatementKind::CopyProgram),
+        Statement::Copy {
+            target: CopyTarget::File { .. },
+            ..
+        } => out.push(StatementKind::CopyFile),
+        Statement::AlterTable(alter)
+            if alter
+                .operations
+                .iter()
+                .any(|op| matches!(op, AlterTableOperation::DropColumn { .. })) =>
+        {
+            out.push(StatementKind::Drop)
+        }
+        Statement::Merge(merge)
+            if merge
+                .clauses
+                .iter()
+                .any(|c| matches!(c.action, MergeAction::Delete { .. })) =>
+        {
+            out.push(StatementKind::MergeDelete)
+        }
+        Statement::CreateFunction(_) | Statement::CreateProcedure { .. } => {
+            out.push(StatementKind::Code)
+        }
         Statement::Explain {
             statement,
-            analyze: true,
+            analyze,
+            options,
             ..
-        }
-        | Statement::Prepare { statement, .. } => kinds_of(statement, out),
+        } if *analyze || options.as_deref().is_some_and(analyzes) => kinds_of(statement, out),
+        Statement::Prepare { statement, .. } => kinds_of(statement, out),
         Statement::Query(q) => query_kinds(q, out),
         Statement::Insert(i) => {
             if let Some(source) = &i.source {
@@ -90,6 +130,78 @@ pub(crate) fn kinds_of(statement: &Statement, out: &mut Vec<StatementKind>) {
             }
         }
         _ => {}
+    }
+}
+
+/// Whether `EXPLAIN (…)` options run the statement: `ANALYZE`, `ANALYZE true`, `ANALYZE on`,
+/// `ANALYZE 1` (PostgreSQL's boolean spellings); not `ANALYZE false`, `off` or `0`. The last of
+/// repeated options counts, as in PostgreSQL.
+fn analyzes(options: &[UtilityOption]) -> bool {
+    options
+        .iter()
+        .rfind(|o| o.name.value.eq_ignore_ascii_case("analyze"))
+        .is_some_and(|o| match &o.arg {
+            None => true,
+            Some(Expr::Value(v)) => match &v.value {
+                Value::Boolean(b) => *b,
+                Value::Number(n, _) => n != "0",
+                Value::SingleQuotedString(s) => !is_false(s),
+                _ => true,
+            },
+            Some(Expr::Identifier(id)) => !is_false(&id.value),
+            // Anything else: PostgreSQL would refuse it or run it; assume it runs.
+            Some(_) => true,
+        })
+}
+
+fn is_false(word: &str) -> bool {
+    ["false", "off", "no", "0", "f", "n"]
+        .iter()
+        .any(|f| word.eq_ignore_ascii_case(f))
+}
+
+/// Kinds found in the text itself when it cannot be parsed (the parser knows no `DO`, and no
+/// procedural bodies): a statement that starts `DO`, or `CREATE [OR REPLACE] FUNCTION` or
+/// `PROCEDURE`.
+pub(crate) fn lexical_kinds(sql: &str, out: &mut Vec<StatementKind>) {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return;
+    };
+    // The first words of the statement being read (up to four).
+    let mut words: Vec<String> = Vec::new();
+    let mut reading = true;
+    for token in tokens {
+        match token {
+            Token::Whitespace(_) => continue,
+            Token::SemiColon => {
+                words.clear();
+                reading = true;
+                continue;
+            }
+            Token::Word(w) if reading && words.len() < 4 => {
+                words.push(w.value.to_ascii_lowercase())
+            }
+            _ => reading = false,
+        }
+        if reading && starts_code(&words) {
+            out.push(StatementKind::Code);
+            reading = false;
+        }
+    }
+}
+
+/// `DO`, `CREATE FUNCTION`, `CREATE PROCEDURE`, `CREATE OR REPLACE FUNCTION|PROCEDURE`.
+fn starts_code(words: &[String]) -> bool {
+    let routine = |w: &String| w == "function" || w == "procedure";
+    match words {
+        [first] => first == "do",
+        [create, kind] => create == "create" && routine(kind),
+        [create, or, replace, kind] => {
+            create == "create" && or == "or" && replace == "replace" && routine(kind)
+        }
+        _ => false,
     }
 }
 

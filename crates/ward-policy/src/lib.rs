@@ -253,9 +253,23 @@ impl SessionGuardrails {
                 parsed = parse(text);
             }
             match &parsed {
-                Parsed::Failed(error) if rule.unparsed == Unparsed::Deny => {
+                Parsed::Failed(error) => {
+                    let mut kinds = Vec::new();
+                    kind::lexical_kinds(&String::from_utf8_lossy(text), &mut kinds);
+                    if let Some(kind) = kinds.into_iter().find(|k| rule.deny.contains(k)) {
+                        return deny(Reason::Kind { kind, statement: 1 });
+                    }
+                    if rule.unparsed == Unparsed::Deny {
+                        return deny(Reason::Unparsed {
+                            error: error.clone(),
+                        });
+                    }
+                }
+                Parsed::Statements(_)
+                    if rule.unparsed == Unparsed::Deny && changes_lexing(text) =>
+                {
                     return deny(Reason::Unparsed {
-                        error: error.clone(),
+                        error: "it changes how PostgreSQL reads string literals (standard_conforming_strings, backslash_quote), and Ward would read what follows differently".into(),
                     });
                 }
                 Parsed::Statements(statements) => {
@@ -275,6 +289,17 @@ impl SessionGuardrails {
         }
         None
     }
+}
+
+/// Whether the text names a setting that changes how string literals lex: after it, what Ward
+/// parses and what PostgreSQL runs can differ (`SET`, `set_config`, `ALTER … SET` alike).
+fn changes_lexing(text: &[u8]) -> bool {
+    ["standard_conforming_strings", "backslash_quote"]
+        .iter()
+        .any(|name| {
+            text.windows(name.len())
+                .any(|w| w.eq_ignore_ascii_case(name.as_bytes()))
+        })
 }
 
 fn parse(text: &[u8]) -> Parsed {

@@ -204,3 +204,84 @@ fn deeply_nested_text_is_refused_not_a_stack_overflow() {
         "{codes:?}"
     );
 }
+
+/// What PostgreSQL will run, however it is spelled: each statement with the kinds it must be
+/// classified as (the real-server side of this corpus is in the PostgreSQL guardrail tests).
+#[test]
+fn spellings_that_run_more_than_they_show_are_classified() {
+    let g = rules(
+        r#"
+[[guardrails]]
+name = "safety"
+deny = ["drop", "delete_without_where", "copy_file", "merge_delete", "code"]
+"#,
+    );
+    let s = session(&g);
+    for (sql, kind) in [
+        ("EXPLAIN (ANALYZE) DELETE FROM t", "delete_without_where"),
+        (
+            "explain (analyze true, buffers) delete from t",
+            "delete_without_where",
+        ),
+        ("EXPLAIN (ANALYZE on) DELETE FROM t", "delete_without_where"),
+        ("EXPLAIN (ANALYZE 1) DELETE FROM t", "delete_without_where"),
+        (
+            "EXPLAIN (ANALYZE false, ANALYZE) DELETE FROM t",
+            "delete_without_where",
+        ),
+        ("ALTER TABLE t DROP COLUMN secret", "drop"),
+        ("ALTER TABLE t ADD COLUMN a int, DROP COLUMN b", "drop"),
+        ("COPY t TO '/tmp/out.csv'", "copy_file"),
+        ("COPY t FROM '/etc/passwd'", "copy_file"),
+        (
+            "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            "merge_delete",
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'DELETE FROM t'",
+            "code",
+        ),
+        (
+            "CREATE OR REPLACE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN DELETE FROM t; END $$",
+            "code",
+        ),
+        ("DO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$", "code"),
+        ("SELECT 1; do language plpgsql 'begin null; end'", "code"),
+    ] {
+        assert_eq!(denied(&s, sql), Some(kind), "{sql}");
+    }
+    for sql in [
+        "EXPLAIN (ANALYZE false) DELETE FROM t",
+        "EXPLAIN (ANALYZE off, VERBOSE) DELETE FROM t",
+        "EXPLAIN (COSTS) DELETE FROM t",
+        "ALTER TABLE t ADD COLUMN a int",
+        "COPY t TO STDOUT",
+        "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a",
+        "SELECT 'do not'",
+    ] {
+        assert_eq!(denied(&s, sql), None, "{sql}");
+    }
+}
+
+/// A setting that changes how string literals lex makes Ward unsure of everything after it:
+/// `unparsed = "deny"` (the default) refuses it, in any spelling.
+#[test]
+fn changing_how_strings_lex_is_unparsed() {
+    let strict =
+        rules("[[guardrails]]\nname = \"strict\"\ndeny = [\"drop\"]\nunparsed = \"deny\"\n");
+    let s = session(&strict);
+    for sql in [
+        "SET standard_conforming_strings = off",
+        "set session STANDARD_CONFORMING_STRINGS to off",
+        "SELECT set_config('standard_conforming_strings', 'off', false)",
+        "SET backslash_quote = on",
+    ] {
+        assert_eq!(denied(&s, sql), Some("unparsed"), "{sql}");
+    }
+    let lenient =
+        rules("[[guardrails]]\nname = \"lenient\"\ndeny = [\"drop\"]\nunparsed = \"allow\"\n");
+    assert_eq!(
+        denied(&session(&lenient), "SET standard_conforming_strings = off"),
+        None
+    );
+}

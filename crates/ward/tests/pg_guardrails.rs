@@ -485,3 +485,134 @@ deny = ["function_call"]
     let raw = std::fs::read(ward.dir.join("ward.db")).expect("store");
     assert!(!String::from_utf8_lossy(&raw).contains(card));
 }
+
+/// What a rule denying `drop` says of `sql`, as Ward reads it (with standard strings).
+fn ward_policy_kinds(sql: &str) -> Option<String> {
+    let rules = vec![ward_policy::GuardrailConfig {
+        name: "drops".into(),
+        resources: Vec::new(),
+        group: None,
+        user: None,
+        deny: vec![ward_policy::StatementKind::Drop],
+        pattern: None,
+        unparsed: ward_policy::Unparsed::Deny,
+    }];
+    let compiled = ward_policy::Guardrails::compile(&rules).expect("compiles");
+    let session = compiled
+        .for_session("shop", "alice", &["dev".to_owned()])
+        .expect("applies");
+    let denial = session.check(sql.as_bytes());
+    assert!(denial.is_none(), "Ward reads no DROP in {sql}");
+    denial.map(|d| d.code().to_owned())
+}
+
+/// The classification held against a real server: each statement, run directly, does what its
+/// kind says (rows deleted, a column dropped, a file written, a body run), and through Ward a
+/// rule denying that kind refuses it, leaving the table as it was. `standard_conforming_strings
+/// = off` is shown to make PostgreSQL run a DROP that Ward's reading calls a string, which is
+/// why setting it is refused as unparsed.
+#[test]
+fn what_postgres_runs_is_what_the_guardrails_classify() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let reset = "DROP TABLE IF EXISTS t; DROP FUNCTION IF EXISTS f(); \
+                 CREATE TABLE t (id int, secret text); INSERT INTO t VALUES (1, 'a'), (2, 'b'); \
+                 ALTER TABLE t OWNER TO app";
+    let count = "SELECT count(*) FROM t";
+    let secret_column = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'secret'";
+    let file = std::env::temp_dir().join(format!("ward-copy-{}.csv", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let copy = format!("COPY t TO '{}'", file.display());
+    let cases: Vec<(&str, &str, &str, &str)> = vec![
+        (
+            "EXPLAIN (ANALYZE) DELETE FROM t",
+            "delete_without_where",
+            count,
+            "0",
+        ),
+        (
+            "MERGE INTO t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE",
+            "merge_delete",
+            count,
+            "1",
+        ),
+        (
+            "ALTER TABLE t DROP COLUMN secret",
+            "drop",
+            secret_column,
+            "0",
+        ),
+        ("DO $$ BEGIN DELETE FROM t; END $$", "code", count, "0"),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'DELETE FROM t'; SELECT f()",
+            "code",
+            count,
+            "0",
+        ),
+        (&copy, "copy_file", count, "2"),
+        (
+            "SET standard_conforming_strings = off",
+            "unparsed",
+            count,
+            "2",
+        ),
+    ];
+    // Directly, as the superuser: what each one does.
+    for (sql, _, check, after) in &cases {
+        pg.sql(reset).expect("reset");
+        pg.sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(pg.sql(check).expect("check").trim(), *after, "{sql}");
+    }
+    assert!(file.exists(), "COPY TO wrote the server file");
+    let _ = std::fs::remove_file(&file);
+    // Once strings lex the old way (a later statement of the session), this runs a DROP that
+    // Ward's reading calls part of a string.
+    let hidden = "SELECT 'a\\''; DROP TABLE t; --'";
+    let ward_reads = ward_policy_kinds(hidden);
+    pg.sql("ALTER DATABASE app SET standard_conforming_strings = off")
+        .expect("set");
+    pg.sql(reset).expect("reset");
+    pg.sql(hidden).expect("the hidden drop");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM pg_tables WHERE tablename = 't'")
+            .expect("tables")
+            .trim(),
+        "0",
+        "the DROP ran, though Ward reads {ward_reads:?}"
+    );
+    pg.sql("ALTER DATABASE app RESET standard_conforming_strings")
+        .expect("reset");
+
+    // Through Ward: each is refused, naming its kind, and the table is as it was.
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config(
+            "[[guardrails]]\nname = \"runs-what-it-says\"\ndeny = [\"drop\", \"delete_without_where\", \"merge_delete\", \"copy_file\", \"code\"]\n",
+        )
+        .start()
+        .expect("ward");
+    pg.sql(reset).expect("reset");
+    for (sql, _, _, _) in &cases {
+        let (_, err) = psql_session(&ward.url("alice", "shop"), &[sql]);
+        assert!(
+            err.contains("denied by Ward guardrail \"runs-what-it-says\""),
+            "{sql}: {err}"
+        );
+        assert_eq!(pg.sql(count).expect("count").trim(), "2", "{sql} ran");
+        assert_eq!(
+            pg.sql(secret_column).expect("column").trim(),
+            "1",
+            "{sql} ran"
+        );
+    }
+    assert!(!file.exists());
+    let sessions = ward.wait_sessions(cases.len());
+    let reasons: Vec<String> = sessions
+        .iter()
+        .flat_map(|s| denials(&ward.events(s["id"].as_str().expect("id"))))
+        .filter_map(|d| d["reason"].as_str().map(str::to_owned))
+        .collect();
+    let kinds: Vec<&str> = cases.iter().map(|(_, kind, _, _)| *kind).collect();
+    assert_eq!(reasons, kinds);
+}
