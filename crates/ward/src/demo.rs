@@ -140,6 +140,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     let stop = crate::serve::StopSignals::catch();
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
+    let ward = program();
     let mut banner = no_sshd;
     let mut line = |text: String| {
         banner.push_str(&text);
@@ -189,14 +190,14 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     ));
     line("  stdio, for local agents:".into());
     line(format!(
-        "  WARD_MCP_KEY={agent_key} ward mcp --server https://127.0.0.1:{web_port} --ca-cert {}",
+        "  WARD_MCP_KEY={agent_key} {ward} mcp --server https://127.0.0.1:{web_port} --ca-cert {}",
         dir.join("tls/cert.pem").display()
     ));
     line(String::new());
     line("Then, in another terminal:".into());
-    line(format!("  ward sessions list --config {cfg}"));
-    line(format!("  ward replay <SESSION-ID> --config {cfg}"));
-    line(format!("  ward verify --config {cfg}"));
+    line(format!("  {ward} sessions list --config {cfg}"));
+    line(format!("  {ward} replay <SESSION-ID> --config {cfg}"));
+    line(format!("  {ward} verify --config {cfg}"));
     line(String::new());
     line(format!(
         "Ctrl-C stops Ward and PostgreSQL; the recordings stay in {}.",
@@ -214,6 +215,29 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     drop(sshd);
     lifecycle::forget_children(&dir);
     shown.context("stdout was closed before the demo could say how to connect; stopped")
+}
+
+/// How to run this `ward` from the demo's terminal: `ward` when that is what PATH finds, else
+/// the binary's path (`./x demo` runs it from cargo's target directory).
+fn program() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "ward".into();
+    };
+    let on_path = crate::pgcluster::which("ward")
+        .and_then(|p| p.canonicalize().ok())
+        .is_some_and(|p| p == exe);
+    if on_path {
+        return "ward".into();
+    }
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            exe.strip_prefix(cwd)
+                .ok()
+                .map(|rel| Path::new(".").join(rel))
+        })
+        .unwrap_or_else(|| exe.clone());
+    shown.display().to_string()
 }
 
 /// Writes to stdout, with an error (not a panic, as `print!` would) when nobody reads it.

@@ -347,13 +347,21 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let ui_line = demo.line("https://127.0.0.1:");
     let ssh_line = demo.line("ssh -p ");
     let psql_line = psql_line.unwrap_or_else(|| panic!("no psql line in:\n{printed}"));
-    assert!(
-        printed.contains(&format!(
-            "ward sessions list --config {}",
-            dir.join("ward.toml").display()
-        )),
-        "{printed}"
-    );
+    // The printed `ward sessions list` line works as printed, from anywhere: it names this
+    // binary (not on PATH here) and the config by absolute paths.
+    let list_line = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| {
+            l.ends_with(&format!(
+                "sessions list --config {}",
+                dir.join("ward.toml").display()
+            ))
+        })
+        .unwrap_or_else(|| panic!("no sessions list line in:\n{printed}"));
+    assert!(list_line.starts_with(WARD), "{list_line}");
+    let listed = run("sh", &["-c", list_line]);
+    assert!(listed.status.success(), "{list_line}: {listed:?}");
 
     // The printed ssh line reaches the demo's sshd through Ward, with the demo password.
     if std::path::Path::new("/usr/sbin/sshd").exists() {
