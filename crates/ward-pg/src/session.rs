@@ -344,8 +344,19 @@ impl Session<'_> {
         let decided =
             gw.config
                 .decide_grant(&identity.subject, &identity.groups, &self.database, now);
+        // The grant, and the startup parameters it lets reach the server.
+        let startup = self.startup.clone();
         let refusal = match decided {
-            GrantDecision::Allowed { index, grant } => Ok((index, grant)),
+            GrantDecision::Allowed { index, grant } => {
+                match startup_params::check(&startup, &grant.startup_parameters) {
+                    Ok(passed) => Ok((index, grant, passed)),
+                    Err(refused) => {
+                        let msg = refused.to_string();
+                        let decision = json!({ "allowed": false, "resource": self.database, "reason": "startup parameter", "detail": msg, "grant": grant_json(index, grant.grantee()) });
+                        Err((decision, msg))
+                    }
+                }
+            }
             GrantDecision::Refused {
                 index,
                 grant,
@@ -377,7 +388,7 @@ impl Session<'_> {
                 Err((decision, msg))
             }
         };
-        let (index, grant) = match refusal {
+        let (index, grant, upstream_params) = match refusal {
             Ok(allowed) => allowed,
             Err((decision, msg)) => {
                 self.deny(
@@ -401,23 +412,6 @@ impl Session<'_> {
             Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
         } else {
             target
-        };
-        let startup = self.startup.clone();
-        let upstream_params = match startup_params::check(&startup, &grant.startup_parameters) {
-            Ok(passed) => passed,
-            Err(refused) => {
-                let msg = refused.to_string();
-                let decision = json!({ "allowed": false, "resource": self.database, "reason": "startup parameter", "detail": msg, "grant": grant_json(index, grant.grantee()) });
-                self.deny(
-                    identity,
-                    auth,
-                    decision,
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    &msg,
-                )
-                .await;
-                return;
-            }
         };
         if !gw.recorder.is_healthy() {
             let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
