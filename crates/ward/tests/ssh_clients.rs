@@ -25,6 +25,21 @@ fn sha256_hex(path: &Path) -> String {
 }
 
 /// Types `lines` into `ssh -tt` one at a time, waiting after each, and returns what it showed.
+/// Runs `command` with `input` on its stdin, then end of input.
+fn with_input(mut command: Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write");
+    drop(stdin);
+    child.wait_with_output().expect("wait")
+}
+
 fn type_into(mut command: Command, lines: &[&str]) -> Output {
     use std::io::Write as _;
     let mut child = command
@@ -550,20 +565,10 @@ fn terminals_record_typing_but_not_passwords_and_guardrails_stop_commands() {
     // Port forwarding: allowed by alice's grant and recorded; carol's grant does not allow it.
     let target = format!("127.0.0.1:{}", sshd.port);
     // (The target is sshd: it sends its banner, then drops a client that is not SSH.)
-    let out = {
-        use std::io::Write as _;
-        let mut c = openssh("ssh", port, &key, &["-W", &target, "alice:web1@127.0.0.1"]);
-        let mut child = c
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("ssh -W");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(b"not ssh\r\n").expect("write");
-        drop(stdin);
-        child.wait_with_output().expect("ssh -W")
-    };
+    let out = with_input(
+        openssh("ssh", port, &key, &["-W", &target, "alice:web1@127.0.0.1"]),
+        b"not ssh\r\n",
+    );
     assert!(
         text(&out.stdout).starts_with("SSH-2.0-OpenSSH"),
         "{}",
@@ -687,19 +692,8 @@ fn stdin_without_a_terminal_is_recorded_and_its_lines_checked() {
     let keep = sshd.dir.join("keep-me");
     std::fs::create_dir_all(&keep).expect("dir");
     let after = sshd.dir.join("ran-after-the-denied-line");
-    let piped = |args: &[&str], input: &str| {
-        use std::io::Write as _;
-        let mut child = openssh("ssh", port, &key, args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("ssh");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(input.as_bytes()).expect("write");
-        drop(stdin);
-        child.wait_with_output().expect("ssh")
-    };
+    let piped =
+        |args: &[&str], input: &str| with_input(openssh("ssh", port, &key, args), input.as_bytes());
 
     let script = format!(
         "echo first-line\necho 'card 4111 1111 1111 1111' > /dev/null\nrm -rf {}\ntouch {}\n",
