@@ -2,7 +2,7 @@
 # Runs the README's run command exactly as written, in a fresh clone of this repository, as a
 # new user would: waits for the psql line, runs a query through it, stops the demo the way a
 # person does (Ctrl-C to its process group), and checks that nothing of it is left running.
-# Builds reuse CARGO_TARGET_DIR.
+# Builds reuse CARGO_TARGET_DIR-readme, a cache of its own.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 # The first command of the README's first sh block that is not a comment.
@@ -10,6 +10,9 @@ cmd="$(awk '/^```sh/{f=1;next} /^```/{if(f)exit} f && $0 !~ /^#/ && NF {print; e
 [ -n "$cmd" ] || { echo "no run command found in README.md" >&2; exit 1; }
 echo "README's run command: $cmd"
 
+# Its own target directory: cargo names a workspace's artifacts the same in every checkout and
+# judges them by file times, so two checkouts sharing one directory can pick up each other's.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ward-target}-readme"
 scratch="$(mktemp -d /tmp/ward-readme-XXXXXX)"
 git clone --quiet "$repo" "$scratch/ward"
 # node_modules and web/dist are not in git: the command must make them itself.
@@ -18,7 +21,7 @@ out="$scratch/demo.out"
 setsid bash -c "$cmd" >"$out" 2>"$scratch/demo.err" </dev/null &
 leader=$!
 stop() { kill -INT -- "-$leader" 2>/dev/null || true; }
-trap 'stop; sleep 2; kill -KILL -- "-$leader" 2>/dev/null || true' EXIT
+trap 'stop; sleep 2; kill -KILL -- "-$leader" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 
 # Up to 20 minutes: a clone at a new path rebuilds Ward's own crates.
 line=""
