@@ -56,6 +56,8 @@ if [ -n "$upstream" ] && (exec 3<>"/dev/tcp/127.0.0.1/$upstream") 2>/dev/null; t
   exit 1
 fi
 trap - EXIT
+echo "--- what the command printed on stderr (set-up, build):"
+cat "$scratch/demo.err"
 echo "--- what the demo printed (stdout):"
 cat "$out"
 rm -rf "$scratch"
