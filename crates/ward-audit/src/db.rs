@@ -572,11 +572,20 @@ impl Db {
     }
 
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    ///
+    /// On SQLite the transaction takes the write lock at once (`BEGIN IMMEDIATE`, waiting up to
+    /// the busy timeout): a deferred one that reads and then writes fails at once, with
+    /// SQLITE_BUSY_SNAPSHOT, when another connection (a running `ward serve`, say) committed in
+    /// between, and no timeout helps it.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&mut Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.batch("BEGIN")?;
+        let begin = match self {
+            Db::Sqlite(_) => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => "BEGIN",
+        };
+        self.batch(begin)?;
         match f(self) {
             Ok(v) => match self.batch("COMMIT") {
                 Ok(()) => Ok(v),
