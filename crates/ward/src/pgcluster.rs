@@ -64,8 +64,19 @@ pub struct PgCluster {
     server: Option<Child>,
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, picked at random below the kernel's ephemeral range
+/// (32768 and up): a port from that range, once released, can be handed to any outgoing
+/// connection as its local port before the caller binds it.
 pub fn free_port() -> anyhow::Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..200 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + u16::try_from(h.finish() % 12_000).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
