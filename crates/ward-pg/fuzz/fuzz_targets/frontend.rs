@@ -1,6 +1,6 @@
 //! Fuzz target: what a client sends, on arbitrary bytes — the startup packet, the framing of the
 //! message stream at arbitrary read boundaries, each message the relay observes, and the
-//! `db.query` record built from Parse and Bind.
+//! `db.query` record built from Parse and Bind, and the fast-path call records.
 #![no_main]
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use ward_audit::EventBody;
 use ward_pg::codec::{frontend, startup};
-use ward_pg::record;
+use ward_pg::{fastpath, record};
 
 fuzz_target!(|data: &[u8]| {
     let max = ward_pg_fuzz::limit(data);
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         frontend::DESCRIBE,
         frontend::PASSWORD,
         frontend::COPY_DATA,
+        frontend::FUNCTION_CALL,
     ] {
         message(tag, data, &mut Statement::default());
     }
@@ -120,6 +121,29 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
         }
         frontend::PASSWORD => {
             let _ = frontend::password(body);
+        }
+        frontend::FUNCTION_CALL => {
+            if let Ok(call) = frontend::function_call(body) {
+                assert_eq!(call.formats.len(), call.args.len());
+            }
+            // The record decodes the call itself, valid or not, and its answer likewise.
+            let cap = body.len() / 2;
+            payload(&fastpath::Call {
+                body: Bytes::copy_from_slice(body),
+                cap,
+            });
+            payload(&fastpath::Return {
+                // loread (a known bytea result) or a function Ward cannot name.
+                function: if body.first().is_some_and(|b| b % 2 == 0) {
+                    954
+                } else {
+                    16_500
+                },
+                result_format: 1,
+                body: Bytes::copy_from_slice(body),
+                cap,
+                took: std::time::Duration::ZERO,
+            });
         }
         frontend::COPY_DATA => {
             let mut data = record::Blocks::default();
