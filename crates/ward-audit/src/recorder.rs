@@ -101,7 +101,7 @@ const QUEUED_BYTES: usize = 32 << 20;
 
 const MAX_BATCH: usize = 4096;
 /// How long the recorder gathers events before committing them together in batched mode.
-/// Bounds how much a crash can lose (DESIGN invariant 2 allows 50 ms).
+/// Bounds how much a crash can lose (docs/evidence.md: the batched durability window is at most 50 ms).
 const COMMIT_WINDOW: Duration = Duration::from_millis(10);
 
 impl Recorder {

@@ -1,4 +1,4 @@
-//! The kinds of events a session record holds (DESIGN §4).
+//! The kinds of events a session record holds (docs/cli.md lists each with its payload).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Ward's masking engine: detectors, rule sets, and the streaming and cell maskers. No I/O.
 //!
-//! Masking runs before any event is persisted (DESIGN.md invariant 3). A [`MaskingConfig`] (the
+//! Masking runs before any event is persisted (docs/masking.md). A [`MaskingConfig`] (the
 //! `[masking]` TOML table) compiles into a [`Masking`]: one [`Masker`] per profile. A masker masks whole
 //! buffers ([`Masker::mask`], [`Masker::mask_str`]), byte streams chunk by chunk ([`StreamMasker`]) and
 //! database cells by column ([`CellPlan`]). Every call adds to a [`MaskReport`] — rule names and

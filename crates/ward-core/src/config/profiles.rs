@@ -39,7 +39,7 @@ impl Config {
 
     /// Checks the compiled `masking` against the resources: the profile that masks a resource's
     /// record applies every rule of the default profile, so no resource is recorded with less
-    /// masked than the default (DESIGN invariant 3). Run once the masking rules are compiled.
+    /// masked than the default (mask before persist: docs/masking.md). Run once the masking rules are compiled.
     pub fn check_record_profiles(&self, masking: &ward_mask::Masking) -> Result<(), ConfigError> {
         let floor = masking.default_profile();
         for (i, r) in self.resources.iter().enumerate() {
