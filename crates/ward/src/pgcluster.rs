@@ -72,7 +72,7 @@ pub fn free_port() -> anyhow::Result<u16> {
     for _ in 0..200 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        let port = 20_000 + u16::try_from(h.finish() % 12_000).unwrap_or(0);
+        let port = 10_000 + u16::try_from(h.finish() % 22_700).unwrap_or(0);
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
         }

@@ -36,7 +36,15 @@ impl Demo {
                 return demo;
             }
         }
-        panic!("the demo did not get ready:\n{}", demo.printed)
+        let _ = demo.child.kill();
+        let mut err = String::new();
+        if let Some(mut e) = demo.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        panic!(
+            "the demo did not get ready:\n{}\nstderr:\n{err}",
+            demo.printed
+        )
     }
 
     fn spawn(dir: &Path, env: &[(&str, &str)]) -> Self {
