@@ -154,6 +154,9 @@ impl PgCluster {
         let as_postgres = is_root();
         let root =
             std::env::temp_dir().join(format!("ward-pg-{}-{}", std::process::id(), unique()));
+        // A directory of this name is a dead process's that had our pid (pids are reused) and
+        // ended without its clean-up: nothing of ours uses it.
+        let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         if as_postgres {
             let (uid, gid) = postgres_ids()?;

@@ -35,6 +35,8 @@ impl Sshd {
         sshd_binary()?;
         let dir =
             std::env::temp_dir().join(format!("ward-sshd-{}-{}", std::process::id(), free_port()?));
+        // Left by a dead process that had our pid, if it exists (see `PgCluster::start`).
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let host_key = host_key(&dir.join("host_key"))?;
         Ok(Self {
