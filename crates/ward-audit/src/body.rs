@@ -44,6 +44,19 @@ impl EventBody for MaskedJson {
     }
 }
 
+/// Like [`MaskedJson`], masked with a masker of its own instead of the session's: in an agent's
+/// session, which reaches several resources, each resource's events get its own profile.
+pub struct MaskedJsonBy(pub Masker, pub EventKind, pub serde_json::Value);
+
+impl EventBody for MaskedJsonBy {
+    fn kind(&self) -> EventKind {
+        self.1
+    }
+    fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, report: &mut MaskReport) {
+        let _ = serde_json::to_writer(out, &mask_strings(&self.2, &self.0, report));
+    }
+}
+
 /// A JSON payload whose client or server text the session already masked with its own masker
 /// (a [`ward_mask::StreamMasker`] that follows a secret across chunks), with what that masking
 /// found, which joins the session's `mask.applied`.

@@ -19,6 +19,6 @@ pub mod store;
 pub mod users;
 pub mod verify;
 
-pub use body::{EventBody, JsonBody, MaskedJson, PremaskedJson};
+pub use body::{EventBody, JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson};
 pub use recorder::{KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart};
 pub use store::{Location, Store, StoreError, StoreTls};

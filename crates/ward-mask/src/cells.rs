@@ -14,12 +14,28 @@ pub struct ColumnRef<'a> {
     pub table: Option<&'a str>,
     /// The column name (or alias) as sent to the client.
     pub column: &'a str,
+    /// The column's name in its source table, when the result says which table column it is:
+    /// `password` for `SELECT password AS p FROM users`.
+    pub source: Option<&'a str>,
 }
 
 impl<'a> ColumnRef<'a> {
     /// A column with its table.
     pub fn new(table: Option<&'a str>, column: &'a str) -> Self {
-        Self { table, column }
+        Self {
+            table,
+            column,
+            source: None,
+        }
+    }
+
+    /// A column shown as `label` that is column `column` of table `table`.
+    pub fn of_table(label: &'a str, table: &'a str, column: &'a str) -> Self {
+        Self {
+            table: Some(table),
+            column: label,
+            source: Some(column),
+        }
     }
 }
 
@@ -32,18 +48,21 @@ pub(crate) struct ColumnRule {
 }
 
 impl ColumnRule {
-    /// Patterns with a `.` match `table.column` (also with the table's schema dropped); others match
-    /// the column name alone.
+    /// Patterns with a `.` match `table.column` (also with the table's schema dropped), the
+    /// column named as in its table when that is known; others match the name the result gives
+    /// the column or, when known, its name in its table: an alias hides neither.
     fn matches(&self, col: &ColumnRef<'_>) -> bool {
         if !self.pattern.contains('.') {
-            return glob_match(&self.pattern, col.column);
+            return glob_match(&self.pattern, col.column)
+                || col.source.is_some_and(|s| glob_match(&self.pattern, s));
         }
         let Some(table) = col.table else {
             return false;
         };
+        let column = col.source.unwrap_or(col.column);
         let bare = table.rsplit('.').next().unwrap_or(table);
-        glob_match(&self.pattern, &format!("{table}.{}", col.column))
-            || (bare != table && glob_match(&self.pattern, &format!("{bare}.{}", col.column)))
+        glob_match(&self.pattern, &format!("{table}.{column}"))
+            || (bare != table && glob_match(&self.pattern, &format!("{bare}.{column}")))
     }
 }
 

@@ -111,3 +111,38 @@ fn profile_limits_column_rules() {
         b"bob@example.com [REDACTED:card]"
     );
 }
+
+/// A column renamed in the query keeps the rules of the table column it is: by its name there
+/// and by `table.column`.
+#[test]
+fn an_alias_hides_no_column_from_its_rules() {
+    let cfg: MaskingConfig = toml::from_str(
+        r#"
+        [[columns]]
+        column = "*password*"
+        [[columns]]
+        column = "users.api_key"
+        "#,
+    )
+    .expect("parses");
+    let masking = cfg.compile(None).expect("compiles");
+    let cols = [
+        ColumnRef::of_table("p", "public.users", "password"),
+        ColumnRef::of_table("k", "public.users", "api_key"),
+        ColumnRef::of_table("api_key", "public.orders", "note"),
+        ColumnRef::new(None, "p"),
+    ];
+    let plan = masking.default_profile().plan_columns(&cols);
+    assert_eq!(plan.column_rule(0), Some("*password*"));
+    assert_eq!(plan.column_rule(1), Some("users.api_key"));
+    assert_eq!(
+        plan.column_rule(2),
+        None,
+        "orders.note is not users.api_key, whatever its label"
+    );
+    assert_eq!(
+        plan.column_rule(3),
+        None,
+        "an unknown source: the label alone"
+    );
+}

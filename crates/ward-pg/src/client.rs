@@ -23,8 +23,8 @@ pub struct ServerError {
 /// A statement's result, as text.
 #[derive(Debug, Clone, Default)]
 pub struct Reply {
-    /// `(name, type oid)` of each column; empty for a statement without rows.
-    pub columns: Vec<(String, u32)>,
+    /// The columns; empty for a statement without rows.
+    pub columns: Vec<backend::Column>,
     pub rows: Vec<Vec<Option<String>>>,
     /// More rows were there than were read.
     pub truncated: bool,
@@ -107,10 +107,7 @@ impl Upstream {
             let (tag, body) = self.reader.next(&mut self.stream).await?;
             match tag {
                 backend::ROW_DESCRIPTION => {
-                    reply.columns = backend::row_description(&body)?
-                        .into_iter()
-                        .map(|c| (c.name, c.type_oid))
-                        .collect();
+                    reply.columns = backend::row_description(&body)?;
                 }
                 backend::DATA_ROW => {
                     if reply.rows.len() < max_rows && kept_bytes < max_bytes {

@@ -5,6 +5,7 @@
 //! cells and capped like a result; the relay refuses calls a grant or a guardrail forbids.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -114,11 +115,6 @@ pub fn builtin(function: u32) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.oid == function)
 }
 
-/// How the record names a function: its name, or `function <OID>` for one Ward does not know.
-pub fn name_of(function: u32) -> String {
-    builtin(function).map_or_else(|| format!("function {function}"), |b| b.name.to_owned())
-}
-
 /// A value as the record shows it, masked: binary values of known types decoded, bytes that
 /// are UTF-8 as text (a large object is often text, and its secrets must be masked), others
 /// as `\x` hex; at most `cap` bytes of it are kept.
@@ -165,6 +161,8 @@ pub struct Call {
     pub body: Bytes,
     /// The most bytes of each argument kept.
     pub cap: usize,
+    /// The function's name (`lo_open`, or as the catalog has it), or `function <OID>`.
+    pub name: Arc<str>,
 }
 
 impl EventBody for Call {
@@ -174,9 +172,9 @@ impl EventBody for Call {
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         #[derive(Serialize)]
-        struct P {
+        struct P<'a> {
             function_oid: u32,
-            function: String,
+            function: &'a str,
             args: Vec<Option<Shown>>,
         }
         let Ok(call) = frontend::function_call(&self.body) else {
@@ -197,7 +195,7 @@ impl EventBody for Call {
             out,
             &P {
                 function_oid: call.function,
-                function: name_of(call.function),
+                function: &self.name,
                 args,
             },
         );
@@ -207,6 +205,7 @@ impl EventBody for Call {
 /// `db.function_result`: what a fast-path call returned.
 pub struct Return {
     pub function: u32,
+    pub name: Arc<str>,
     pub result_format: i16,
     pub body: Bytes,
     pub cap: usize,
@@ -220,8 +219,8 @@ impl EventBody for Return {
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         #[derive(Serialize)]
-        struct P {
-            function: String,
+        struct P<'a> {
+            function: &'a str,
             result: Option<Shown>,
             duration_us: u64,
         }
@@ -233,7 +232,7 @@ impl EventBody for Return {
         write(
             out,
             &P {
-                function: name_of(self.function),
+                function: &self.name,
                 result,
                 duration_us: u64::try_from(self.took.as_micros()).unwrap_or(u64::MAX),
             },
@@ -261,6 +260,7 @@ mod tests {
         let p = payload(&Call {
             body: call.into(),
             cap: 1024,
+            name: "loread".into(),
         });
         assert_eq!(p["function"], "loread");
         assert_eq!(p["args"][1]["value"], "8192");
@@ -271,6 +271,7 @@ mod tests {
         let took = Duration::from_micros(7);
         let p = payload(&Return {
             function: 954,
+            name: "loread".into(),
             result_format: 1,
             body: answer.clone().into(),
             cap: 1024,
@@ -281,6 +282,7 @@ mod tests {
         assert_eq!(p["result"]["bytes"], card.len());
         let p = payload(&Return {
             function: 954,
+            name: "loread".into(),
             result_format: 1,
             body: answer.into(),
             cap: 6,
@@ -291,14 +293,15 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_function_is_recorded_by_oid() {
+    fn another_function_is_recorded_with_its_oid_and_text_arguments() {
         let mut call = 16500u32.to_be_bytes().to_vec();
         call.extend([0, 0, 0, 1, 0, 0, 0, 3, b'a', b'b', b'c', 0, 0]);
         let p = payload(&Call {
             body: call.into(),
             cap: 1024,
+            name: "my_function".into(),
         });
-        assert_eq!(p["function"], "function 16500");
+        assert_eq!(p["function"], "my_function");
         assert_eq!(p["function_oid"], 16500);
         assert_eq!(p["args"][0]["value"], "abc");
     }

@@ -8,15 +8,14 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use ward_audit::{JsonBody, Recorder, SessionRecorder};
+use ward_admit::Runtime;
+use ward_audit::{JsonBody, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::auth::Authenticator;
-use ward_core::config::Config;
-use ward_mask::{Masker, Masking};
 
 use crate::codec::encode;
 use crate::relay::Limits;
-use crate::upstream::Target;
+use crate::upstream::{Target, Targets};
 
 /// Maps the BackendKeyData Ward gave a client to the upstream session it stands for.
 struct CancelEntry {
@@ -27,15 +26,11 @@ struct CancelEntry {
 
 /// Everything a PostgreSQL session needs, shared by all of them.
 pub struct Gateway {
-    pub(crate) config: Arc<Config>,
+    /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
+    pub(crate) runtime: Arc<Runtime>,
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) authenticator: Arc<dyn Authenticator>,
-    pub(crate) recorder: Recorder,
-    /// The masking profiles: each resource's for its record, each grant's for `mask_client` clients.
-    pub(crate) masking: Masking,
-    pub(crate) targets: HashMap<String, Arc<Target>>,
-    /// Statements denied before they reach a resource.
-    pub(crate) guardrails: ward_policy::Guardrails,
+    pub(crate) targets: Arc<Targets>,
     pub(crate) limits: Limits,
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -52,31 +47,25 @@ pub const MAX_UNAUTHENTICATED: usize = 256;
 impl Gateway {
     /// Prepares the upstream targets (TLS settings) of every PostgreSQL resource.
     pub fn new(
-        config: Arc<Config>,
+        runtime: Arc<Runtime>,
+        targets: Arc<Targets>,
         tls: Arc<rustls::ServerConfig>,
         authenticator: Arc<dyn Authenticator>,
-        recorder: Recorder,
-        masking: Masking,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, String> {
-        let targets = crate::upstream::targets(&config)?;
-        let guardrails =
-            ward_policy::Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
+        let config = &runtime.config;
         let limits = Limits {
             max_message: config.recording.max_message_bytes.as_usize(),
             max_result: config.recording.max_result_bytes.as_usize(),
         };
         Ok(Self {
-            config,
             acceptor: TlsAcceptor::from(tls),
             authenticator,
-            recorder,
-            masking,
             targets,
-            guardrails,
             limits,
             cancels: Mutex::new(HashMap::new()),
             shutdown,
+            runtime,
             active: AtomicUsize::new(0),
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED)),
         })
@@ -118,11 +107,6 @@ impl Gateway {
         self.active.fetch_add(1, Ordering::Relaxed);
         crate::session::run(&self, tcp, peer, slot).await;
         self.active.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// The masker of profile `name` ([`Masking::profile_or_default`]).
-    pub(crate) fn masker(&self, name: &str) -> Masker {
-        self.masking.profile_or_default(name).clone()
     }
 
     /// Connections being served right now.

@@ -1,6 +1,7 @@
 //! Ward's PostgreSQL gateway: the sans-IO wire codec and the session driver that authenticates
 //! clients, opens upstream connections with Ward's credentials, relays and records.
 
+pub mod catalog;
 pub mod client;
 pub mod codec;
 pub mod fastpath;

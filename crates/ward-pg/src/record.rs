@@ -267,7 +267,7 @@ impl EventBody for ResultSet {
             suspended: bool,
         }
         let cols: &[Column] = self.columns.as_deref().unwrap_or(&[]);
-        let refs: Vec<ColumnRef<'_>> = cols.iter().map(|c| ColumnRef::new(None, &c.name)).collect();
+        let refs: Vec<ColumnRef<'_>> = cols.iter().map(Column::masking_ref).collect();
         let columns = cols
             .iter()
             .map(|c| Col {

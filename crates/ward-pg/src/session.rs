@@ -9,10 +9,11 @@ use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use ward_audit::{JsonBody, SessionRecorder, SessionStart};
+use ward_admit::Reason;
+use ward_audit::SessionRecorder;
 use ward_core::auth::AuthError;
-use ward_core::config::{GrantDecision, Grantee};
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_core::config::ResourceKind;
+use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
 
 use crate::codec::startup::{self, Startup};
@@ -149,14 +150,6 @@ async fn negotiate(
     }
 }
 
-/// The grant in a `policy.decision` payload: its index in `[[grants]]` and whom it names.
-fn grant_json(index: usize, who: Grantee<'_>) -> serde_json::Value {
-    match who {
-        Grantee::User(u) => json!({ "index": index, "user": u }),
-        Grantee::Group(g) => json!({ "index": index, "group": g }),
-    }
-}
-
 pub(crate) async fn fatal<S: AsyncWrite + Unpin>(stream: &mut S, code: &str, message: &str) {
     fatal_recorded(stream, code, message, None).await;
 }
@@ -197,42 +190,24 @@ struct Session<'g> {
 }
 
 impl Session<'_> {
-    /// Starts the record, masked with the profile of the resource the client asked for (the
-    /// default profile when there is no such resource).
-    async fn start_record(&self, identity: Identity) -> SessionRecorder {
-        let start = SessionStart {
-            id: SessionId::new(),
-            identity,
-            resource: self.database.clone(),
+    /// The beginning of this connection's record, with its `auth` event.
+    fn start(&self, auth: serde_json::Value) -> ward_admit::Start {
+        ward_admit::Start {
             protocol: Protocol::Postgres,
             client_addr: self.peer.to_string(),
             parameters: self.startup.iter().cloned().collect(),
-        };
-        let profile = self
-            .gw
-            .config
-            .resource(&self.database)
-            .map_or("default", |r| r.record_profile());
-        let masker = self.gw.masker(profile);
-        self.gw.recorder.start_masked(start, Some(masker)).await
+            auth,
+        }
     }
 
-    /// Records a refusal and tells the client why.
-    async fn deny(
-        &mut self,
-        identity: Identity,
-        auth: serde_json::Value,
-        decision: serde_json::Value,
-        code: &str,
-        message: &str,
-    ) {
-        let rec = self.start_record(identity).await;
-        rec.record(JsonBody(EventKind::Auth, auth)).await;
-        if !decision.is_null() {
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-        }
-        rec.end(Outcome::Denied, 0, 0).await;
+    /// Records a client whose identity was not proven, and tells it why.
+    async fn deny(&mut self, auth: serde_json::Value, code: &str, message: &str) {
+        let identity = Identity::unauthenticated(&self.user);
+        let start = self.start(auth);
+        self.gw
+            .runtime
+            .login_failed(identity, &self.database, start)
+            .await;
         fatal(&mut self.stream, code, message).await;
     }
 
@@ -264,17 +239,10 @@ impl Session<'_> {
         let gw = self.gw;
         let loopback = self.peer.ip().is_loopback();
         let tls = self.stream.is_tls();
-        if !(tls || loopback && gw.config.auth.allow_plaintext_loopback) {
+        if !(tls || loopback && gw.runtime.config.auth.allow_plaintext_loopback) {
             let auth = json!({ "method": "password", "user": self.user, "result": "refused", "reason": "TLS required" });
             let msg = "Ward accepts passwords only over TLS: connect with sslmode=require";
-            self.deny(
-                Identity::unauthenticated(&self.user),
-                auth,
-                json!(null),
-                sqlstate::INVALID_AUTHORIZATION,
-                msg,
-            )
-            .await;
+            self.deny(auth, sqlstate::INVALID_AUTHORIZATION, msg).await;
             return;
         }
         let password = match self.read_password().await {
@@ -303,131 +271,60 @@ impl Session<'_> {
                     }
                     e => format!("authentication failed for user \"{}\": {e}", self.user),
                 };
-                self.deny(
-                    Identity::unauthenticated(&self.user),
-                    auth,
-                    json!(null),
-                    sqlstate::INVALID_PASSWORD,
-                    &msg,
-                )
-                .await;
+                self.deny(auth, sqlstate::INVALID_PASSWORD, &msg).await;
                 return;
             }
         };
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "tls": tls });
-        let Some(target) = gw.targets.get(&self.database).cloned() else {
-            let reachable: Vec<&str> = gw
-                .targets
-                .keys()
-                .filter(|r| {
-                    gw.config
-                        .grant_for(&identity.subject, &identity.groups, r)
-                        .is_some()
-                })
-                .map(String::as_str)
-                .collect();
-            let decision = json!({ "allowed": false, "resource": self.database, "reason": "no such resource" });
-            let msg = format!(
-                "Ward has no resource \"{}\": use a resource name as the database name (resources you may reach: {})",
-                self.database,
-                if reachable.is_empty() {
-                    "none".to_owned()
-                } else {
-                    reachable.join(", ")
-                }
-            );
-            self.deny(identity, auth, decision, sqlstate::INVALID_CATALOG, &msg)
-                .await;
-            return;
-        };
-        let now = time::OffsetDateTime::now_utc();
-        let decided =
-            gw.config
-                .decide_grant(&identity.subject, &identity.groups, &self.database, now);
-        // The grant, and the startup parameters it lets reach the server.
+        // The startup parameters the grant lets reach the server.
         let startup = self.startup.clone();
-        let refusal = match decided {
-            GrantDecision::Allowed { index, grant } => {
-                match startup_params::check(&startup, &grant.startup_parameters) {
-                    Ok(passed) => Ok((index, grant, passed)),
-                    Err(refused) => {
-                        let msg = refused.to_string();
-                        let decision = json!({ "allowed": false, "resource": self.database, "reason": "startup parameter", "detail": msg, "grant": grant_json(index, grant.grantee()) });
-                        Err((decision, msg))
+        let passed = std::sync::OnceLock::new();
+        let check = |grant: &ward_core::config::Grant| {
+            let allowed =
+                startup_params::check(&startup, &grant.startup_parameters).map_err(|refused| {
+                    ward_admit::Denied {
+                        reason: "startup parameter",
+                        detail: refused.to_string(),
                     }
-                }
-            }
-            GrantDecision::Refused {
-                index,
-                grant,
-                reason,
-            } => {
-                let who = grant.grantee();
-                let decision = json!({ "allowed": false, "resource": self.database, "reason": reason.code(), "detail": reason.explain(), "grant": grant_json(index, who) });
-                let msg = format!(
-                    "the grant for resource \"{}\" (grants[{index}], {}) {}; ask an administrator for access",
-                    self.database,
-                    who.describe(),
-                    reason.explain()
-                );
-                Err((decision, msg))
-            }
-            GrantDecision::NoGrant => {
-                let decision =
-                    json!({ "allowed": false, "resource": self.database, "reason": "no grant" });
-                let msg = format!(
-                    "user \"{}\" (groups: {}) has no grant for resource \"{}\"; ask an administrator for access",
-                    identity.subject,
-                    if identity.groups.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        identity.groups.join(", ")
-                    },
-                    self.database
-                );
-                Err((decision, msg))
-            }
+                })?;
+            let _ = passed.set(allowed);
+            Ok(())
         };
-        let (index, grant, upstream_params) = match refusal {
-            Ok(allowed) => allowed,
-            Err((decision, msg)) => {
-                self.deny(
-                    identity,
-                    auth,
-                    decision,
-                    sqlstate::INSUFFICIENT_PRIVILEGE,
-                    &msg,
-                )
-                .await;
+        let request = ward_admit::Request {
+            identity,
+            resource: &self.database,
+            kind: ResourceKind::Postgres,
+            record: ward_admit::Record::Start(self.start(auth)),
+            check: Some(&check),
+        };
+        let admitted = match gw.runtime.admit(request).await {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                let (code, message) = match refused.reason {
+                    Reason::NoSuchResource => (
+                        sqlstate::INVALID_CATALOG,
+                        format!(
+                            "{}: use a resource name as the database name",
+                            refused.message
+                        ),
+                    ),
+                    Reason::NotGranted => (sqlstate::INSUFFICIENT_PRIVILEGE, refused.message),
+                    Reason::StoreUnavailable => (sqlstate::DISK_FULL, refused.message),
+                };
+                fatal(&mut self.stream, code, &message).await;
                 return;
             }
         };
-        let mask_client = grant.mask_client;
-        let record_profile = target.resource.record_profile();
-        let client_profile =
-            mask_client.then(|| grant.client_profile_for(&target.resource).to_owned());
-        let upstream_user = grant.upstream_user(&target.resource);
-        let decision = json!({ "allowed": true, "resource": self.database, "grant": grant_json(index, grant.grantee()), "upstream_user": upstream_user, "mask_client": mask_client, "masking_profile": record_profile, "client_profile": client_profile });
-        let target = if grant.upstream_user.is_some() {
-            Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
+        let upstream_params = passed.into_inner().unwrap_or_default();
+        let Some(target) = gw.targets.get(&self.database).cloned() else {
+            return;
+        };
+        let target = if admitted.grant.upstream_user.is_some() {
+            Arc::new(target.as_user(&admitted.upstream_user, admitted.upstream_password.as_ref()))
         } else {
             target
         };
-        if !gw.recorder.is_healthy() {
-            let decision = json!({ "allowed": false, "resource": self.database, "reason": "audit store unavailable" });
-            let msg = "Ward cannot write its audit record right now and refuses new sessions; try again later";
-            self.deny(identity, auth, decision, sqlstate::DISK_FULL, msg)
-                .await;
-            return;
-        }
-        let guardrails =
-            gw.guardrails
-                .for_session(&self.database, &identity.subject, &identity.groups);
-        let rec = self.start_record(identity).await;
-        rec.record(JsonBody(EventKind::Auth, auth)).await;
-        rec.record(JsonBody(EventKind::PolicyDecision, decision))
-            .await;
-
+        let rec = admitted.recorder.clone();
         let upstream = match target
             .connect(&upstream_params, gw.limits.max_message)
             .await
@@ -450,8 +347,8 @@ impl Session<'_> {
             tracing::info!(peer = %self.peer, error = %e, "client left during login");
             (Outcome::Ok, 0, 0)
         } else {
-            let client_mask = client_profile.map(|p| gw.masker(&p));
-            let fast_path = match (grant.fast_path, mask_client) {
+            let mask_client = admitted.client_masker.is_some();
+            let fast_path = match (admitted.grant.fast_path, mask_client) {
                 (false, _) => relay::FastPath::Refused {
                     reason: "fast_path",
                     why: "the grant does not allow fast-path function calls (fast_path = false)"
@@ -463,8 +360,22 @@ impl Session<'_> {
                 },
                 (true, false) => relay::FastPath::Allowed,
             };
-            self.relay(upstream, &rec, client_mask, guardrails, fast_path)
-                .await
+            // Column rules need to know which table column each result column is.
+            let ruled = |m: &Masker| m.column_names().next().is_some();
+            let columns = ruled(&admitted.record_masker)
+                || admitted.client_masker.as_ref().is_some_and(ruled);
+            let lookup = relay::Lookup {
+                target: target.clone(),
+                max_message: gw.limits.max_message,
+            };
+            let sides = relay::state(
+                admitted.client_masker,
+                admitted.guardrails,
+                fast_path,
+                lookup,
+                columns,
+            );
+            self.relay(upstream, &rec, sides).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -474,13 +385,10 @@ impl Session<'_> {
         &mut self,
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
-        client_mask: Option<Masker>,
-        guardrails: Option<ward_policy::SessionGuardrails>,
-        fast_path: relay::FastPath,
+        (mut client_side, mut server_side): (relay::ClientSide, relay::ServerSide),
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
-        let (mut client_side, mut server_side) = relay::state(client_mask, guardrails, fast_path);
         let (mut cr, mut cw) = tokio::io::split(std::mem::replace(&mut self.stream, Stream::Taken));
         let (mut ur, mut uw) = tokio::io::split(upstream.stream);
         let mut cbuf = std::mem::take(&mut self.reader.buf);

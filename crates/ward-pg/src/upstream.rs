@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use ward_core::config::{Config, Resource, ResourceKind, Secret};
 
+use crate::catalog::Catalog;
 use crate::codec::backend::{self, Authentication};
 use crate::codec::{ProtocolError, encode, frame};
 use crate::scram::{ScramClient, ScramError, md5_password};
@@ -51,8 +52,11 @@ impl From<ProtocolError> for UpstreamError {
     }
 }
 
+/// The upstream target of every PostgreSQL resource, by name.
+pub type Targets = HashMap<String, Arc<Target>>;
+
 /// The upstream target (with its TLS settings) of every PostgreSQL resource, by name.
-pub fn targets(config: &Config) -> Result<HashMap<String, Arc<Target>>, String> {
+pub fn targets(config: &Config) -> Result<Targets, String> {
     let mut targets = HashMap::new();
     for r in config
         .resources
@@ -65,6 +69,7 @@ pub fn targets(config: &Config) -> Result<HashMap<String, Arc<Target>>, String> 
             Arc::new(Target {
                 resource: r.clone(),
                 tls,
+                catalog: Arc::default(),
             }),
         );
     }
@@ -75,6 +80,9 @@ pub fn targets(config: &Config) -> Result<HashMap<String, Arc<Target>>, String> 
 pub struct Target {
     pub resource: Resource,
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Where sessions of this resource look up the tables of their results (shared by the
+    /// target's copies for other roles).
+    pub catalog: Arc<Catalog>,
 }
 
 /// A logged-in upstream connection, ready for queries.
@@ -97,6 +105,7 @@ impl Target {
         Self {
             resource,
             tls: self.tls.clone(),
+            catalog: self.catalog.clone(),
         }
     }
 

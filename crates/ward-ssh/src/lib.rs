@@ -24,17 +24,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use russh::keys::{Certificate, HashAlg, PrivateKey, PublicKey};
-use russh::server::{Auth, ChannelOpenHandle, Msg, Server as _, Session, VerifiedPublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use ward_audit::{JsonBody, MaskedJson, Recorder, SessionRecorder, SessionStart};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use ward_admit::Runtime;
+use ward_audit::{JsonBody, MaskedJson};
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::config::{Config, GrantDecision, Resource, ResourceKind};
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
-use ward_mask::Masking;
-use ward_policy::Guardrails;
+use ward_core::config::ResourceKind;
+use ward_core::{EventKind, Identity, Outcome, Protocol};
 
 use relay::Shared;
 pub use upstream::{CommandOutput, HostLogin, run_command};
@@ -52,27 +51,32 @@ pub struct Keys {
 
 /// Everything an SSH connection needs, shared by all of them.
 pub struct Gateway {
-    config: Arc<Config>,
+    /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
+    runtime: Arc<Runtime>,
     authenticator: Arc<dyn Authenticator>,
-    recorder: Recorder,
-    masking: Masking,
-    guardrails: Guardrails,
     login: HostLogin,
     user_ca: russh::keys::ssh_key::Fingerprint,
     server_config: Arc<russh::server::Config>,
     shutdown: watch::Receiver<bool>,
+    /// Connections not yet authenticated ([`MAX_HANDSHAKES`]).
+    handshakes: Arc<Semaphore>,
 }
+
+/// How many SSH connections may be in their handshake (key exchange and authentication) at
+/// once. Each holds a slot for at most [`LOGIN_GRACE`]; past this, new connections are closed
+/// at once, so clients that never log in cannot exhaust memory or tasks.
+pub const MAX_HANDSHAKES: usize = 256;
+
+/// How long a client has to authenticate, as OpenSSH's `LoginGraceTime`.
+const LOGIN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Gateway {
     pub fn new(
-        config: Arc<Config>,
+        runtime: Arc<Runtime>,
         authenticator: Arc<dyn Authenticator>,
-        recorder: Recorder,
-        masking: Masking,
         keys: Keys,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, String> {
-        let guardrails = Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
         let server_config = russh::server::Config {
             keys: vec![keys.host],
             auth_rejection_time: std::time::Duration::from_millis(300),
@@ -84,39 +88,101 @@ impl Gateway {
             ..Default::default()
         };
         Ok(Self {
-            config,
+            runtime,
             authenticator,
-            recorder,
-            masking,
-            guardrails,
             login: keys.login,
             user_ca: keys.user_ca.fingerprint(HashAlg::Sha256),
             server_config: Arc::new(server_config),
             shutdown,
+            handshakes: Arc::new(Semaphore::new(MAX_HANDSHAKES)),
         })
     }
 
     /// Accepts connections until shutdown is signalled.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        let mut server = Server { gw: self.clone() };
-        let running = server.run_on_socket(self.server_config.clone(), &listener);
-        let handle = running.handle();
         let mut stop = self.shutdown.clone();
-        tokio::select! {
-            result = running => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "SSH listener stopped");
-                }
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let Ok(slot) = self.handshakes.clone().try_acquire_owned() else {
+                            tracing::warn!(%peer, "refused: {MAX_HANDSHAKES} SSH connections are logging in already");
+                            // A line before the version string is allowed (RFC 4253, 4.2).
+                            let mut tcp = tcp;
+                            let line = b"Ward: too many connections are logging in right now; try again shortly\r\n";
+                            let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, line).await;
+                            continue;
+                        };
+                        tokio::spawn(self.clone().connection(tcp, peer, slot));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SSH accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = stop.changed() => break,
             }
-            _ = stop.changed() => handle.shutdown("Ward is shutting down".into()),
         }
     }
 
-    fn resource(&self, name: &str) -> Option<&Resource> {
-        self.config
-            .resources
-            .iter()
-            .find(|r| r.name == name && r.kind == ResourceKind::Ssh)
+    /// Serves one connection. It holds a handshake slot until it is authenticated, and is
+    /// disconnected if that takes longer than [`LOGIN_GRACE`].
+    async fn connection(
+        self: Arc<Self>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+    ) {
+        let _ = tcp.set_nodelay(true);
+        let (authenticated, in_time) = oneshot::channel();
+        let handler = Connection {
+            gw: self.clone(),
+            peer: Some(peer),
+            handshake: Some((slot, authenticated)),
+            failures: Vec::new(),
+            refused: None,
+            live: None,
+        };
+        let config = self.server_config.clone();
+        let session = match tokio::time::timeout(
+            LOGIN_GRACE,
+            russh::server::run_stream(config, tcp, handler),
+        )
+        .await
+        {
+            Ok(Ok(session)) => session,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "SSH connection setup failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "SSH client did not finish its handshake in time");
+                return;
+            }
+        };
+        let handle = session.handle();
+        let mut stop = self.shutdown.clone();
+        // Resolves only when the login grace time passes without an authentication.
+        let late = async {
+            if let Ok(Ok(())) = tokio::time::timeout(LOGIN_GRACE, in_time).await {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = session => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "SSH connection ended with an error");
+                }
+            }
+            () = late => {
+                tracing::info!(%peer, "SSH client did not log in within the login grace time");
+                let why = format!("Ward: not logged in within {} seconds", LOGIN_GRACE.as_secs());
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, why, "en".into()).await;
+            }
+            _ = stop.changed() => {
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, "Ward is shutting down".into(), "en".into()).await;
+            }
+        }
     }
 }
 
@@ -134,29 +200,13 @@ fn fast_ciphers() -> russh::Preferred {
 /// client's side drains (OpenSSH's own is 2 MiB).
 const WINDOW: u32 = 8 << 20;
 
-#[derive(Clone)]
-struct Server {
-    gw: Arc<Gateway>,
-}
-
-impl russh::server::Server for Server {
-    type Handler = Connection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        Connection {
-            gw: self.gw.clone(),
-            peer,
-            failures: Vec::new(),
-            refused: None,
-            live: None,
-        }
-    }
-}
-
 /// One client connection.
 struct Connection {
     gw: Arc<Gateway>,
     peer: Option<SocketAddr>,
+    /// Until the client is authenticated: its handshake slot ([`MAX_HANDSHAKES`]), and who
+    /// to tell when it is.
+    handshake: Option<(OwnedSemaphorePermit, oneshot::Sender<()>)>,
     /// Failed login attempts (user name, what happened), recorded as one `denied` session if
     /// the client never gets in.
     failures: Vec<(String, serde_json::Value)>,
@@ -189,26 +239,14 @@ impl Connection {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
 
-    /// A new SSH session of `identity` to `resource`, from this client.
-    fn session_start(&self, identity: Identity, resource: &str) -> SessionStart {
-        SessionStart {
-            id: SessionId::new(),
-            identity,
-            resource: resource.to_owned(),
+    /// The beginning of this connection's record, with its `auth` event.
+    fn start(&self, auth: serde_json::Value) -> ward_admit::Start {
+        ward_admit::Start {
             protocol: Protocol::Ssh,
             client_addr: self.client_addr(),
             parameters: Default::default(),
+            auth,
         }
-    }
-
-    async fn start_record(
-        &self,
-        identity: Identity,
-        resource: &str,
-        masker: Option<ward_mask::Masker>,
-    ) -> SessionRecorder {
-        let start = self.session_start(identity, resource);
-        self.gw.recorder.start_masked(start, masker).await
     }
 
     /// Authenticates `user` (`ward-user:resource`); then checks the grant and logs in upstream.
@@ -247,6 +285,10 @@ impl Connection {
             Ok(i) => i,
             Err(e) => return fail(e.to_string()),
         };
+        // Authenticated: the handshake slot is given back and the login grace time stops.
+        if let Some((_slot, authenticated)) = self.handshake.take() {
+            let _ = authenticated.send(());
+        }
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
         self.admit(identity, resource, with_detail(auth, &detail))
             .await;
@@ -255,62 +297,36 @@ impl Connection {
 
     /// Checks the grant of an authenticated person and logs in to the host, or records why not.
     async fn admit(&mut self, identity: Identity, resource: &str, auth: serde_json::Value) {
-        let target = self.gw.resource(resource).cloned();
-        let now = time::OffsetDateTime::now_utc();
-        let decided =
-            self.gw
-                .config
-                .decide_grant(&identity.subject, &identity.groups, resource, now);
-        let refusal = match (&target, &decided) {
-            (None, _) => Some("no such resource"),
-            (_, GrantDecision::Allowed { .. }) => None,
-            (_, GrantDecision::Refused { reason, .. }) => Some(reason.code()),
-            _ => Some("no grant"),
+        let request = ward_admit::Request {
+            identity,
+            resource,
+            kind: ResourceKind::Ssh,
+            record: ward_admit::Record::Start(self.start(auth)),
+            check: None,
         };
-        if let Some(reason) = refusal {
-            let rec = self.start_record(identity, resource, None).await;
-            rec.record(JsonBody(EventKind::Auth, auth)).await;
-            let decision = json!({ "allowed": false, "resource": resource, "reason": reason });
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            rec.end(Outcome::Denied, 0, 0).await;
-            self.refused = Some(format!(
-                "Ward: access to resource \"{resource}\" denied: {reason}"
-            ));
-            return;
-        }
-        let (Some(target), GrantDecision::Allowed { grant, .. }) = (target, decided) else {
-            return;
+        let admitted = match self.gw.runtime.admit(request).await {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                self.refused = Some(format!(
+                    "Ward: access to resource \"{resource}\" denied: {}",
+                    refused.message
+                ));
+                return;
+            }
         };
-        let grant = grant.clone();
-        let upstream_user = grant.upstream_user(&target).to_owned();
-        let masker = self
-            .gw
-            .masking
-            .profile_or_default(target.record_profile())
-            .clone();
-        let guardrails =
-            self.gw
-                .guardrails
-                .for_session(resource, &identity.subject, &identity.groups);
-        let rec = self
-            .start_record(identity, resource, Some(masker.clone()))
-            .await;
-        rec.record(JsonBody(EventKind::Auth, auth)).await;
-        let decision = json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user, "login": format!("{:?}", target.login).to_lowercase() });
-        rec.record(JsonBody(EventKind::PolicyDecision, decision))
-            .await;
-        match connect(&target, &upstream_user, &self.gw.login, rec.id()).await {
+        let rec = admitted.recorder;
+        let target = &admitted.resource;
+        match connect(target, &admitted.upstream_user, &self.gw.login, rec.id()).await {
             Ok(upstream) => {
                 self.live = Some(Live {
                     shared: Arc::new(Shared {
                         rec,
-                        masker,
-                        guardrails,
-                        grant,
+                        masker: admitted.record_masker,
+                        guardrails: admitted.guardrails,
+                        grant: admitted.grant,
                         bytes_up: AtomicU64::new(0),
                         bytes_down: AtomicU64::new(0),
-                        max_output: self.gw.config.recording.max_result_bytes.0,
+                        max_output: self.gw.runtime.config.recording.max_result_bytes.0,
                     }),
                     upstream,
                 });
@@ -649,16 +665,15 @@ impl Drop for Connection {
             // Every failed attempt of this connection, as one denied session.
             let failures = std::mem::take(&mut self.failures);
             let (ward_user, resource) = user.split_once(':').unwrap_or((&user, ""));
-            let start = self.session_start(Identity::unauthenticated(ward_user), resource);
+            let (identity, resource) = (Identity::unauthenticated(ward_user), resource.to_owned());
+            // The first attempt says most (a client falls back from a refused certificate to
+            // the bare key, from keys to a password); all of them are listed.
+            let mut auth = failures.first().map(|(_, a)| a.clone()).unwrap_or_default();
+            auth["attempts"] = failures.into_iter().map(|(_, a)| a).collect();
+            let start = self.start(auth);
             let gw = self.gw.clone();
             tokio::spawn(async move {
-                let rec = gw.recorder.start(start).await;
-                // The first attempt says most (a client falls back from a refused certificate
-                // to the bare key, from keys to a password); all of them are listed.
-                let mut auth = failures.first().map(|(_, a)| a.clone()).unwrap_or_default();
-                auth["attempts"] = failures.into_iter().map(|(_, a)| a).collect();
-                rec.record(JsonBody(EventKind::Auth, auth)).await;
-                rec.end(Outcome::Denied, 0, 0).await;
+                gw.runtime.login_failed(identity, &resource, start).await;
             });
         }
     }

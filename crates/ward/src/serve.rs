@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use ward_admit::Runtime;
 use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 use ward_core::config::Config;
 use ward_mask::{Masking, TokenKey};
@@ -44,6 +45,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (recorder, recorder_thread) = tokio::task::block_in_place(|| {
         Recorder::spawn(&location, options).context("opening the audit store")
     })?;
+    let source = config.source.display().to_string();
+    let runtime = Arc::new(
+        Runtime::new(config.clone(), masking, recorder.clone())
+            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
+    );
+    let targets = Arc::new(
+        ward_pg::upstream::targets(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
+    );
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
     let oidc = Arc::new(
         ward_auth::Oidc::new(&config.auth.oidc)
@@ -61,14 +70,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .with_context(|| format!("listening for PostgreSQL on {addr}"))?;
         let gw = Arc::new(
             ward_pg::Gateway::new(
-                config.clone(),
+                runtime.clone(),
+                targets.clone(),
                 tls.clone(),
                 authenticator.clone(),
-                recorder.clone(),
-                masking.clone(),
                 stopped.clone(),
             )
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?,
+            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
         );
         postgres = Some(listener.local_addr()?);
         tokio::spawn(gw.clone().serve(listener));
@@ -122,14 +130,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             user_ca: user_ca.public_key().clone(),
         };
         let gw = ward_ssh::Gateway::new(
-            config.clone(),
+            runtime.clone(),
             authenticator.clone(),
-            recorder.clone(),
-            masking.clone(),
             keys,
             stopped.clone(),
         )
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.source.display()))?;
+        .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         ssh = Some(listener.local_addr()?);
         tokio::spawn(Arc::new(gw).serve(listener));
     }
@@ -142,11 +148,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let bound = listener.local_addr()?;
         let store = tokio::task::block_in_place(|| Store::open(&location))?;
         let parts = crate::web::Parts {
-            config: config.clone(),
+            runtime: runtime.clone(),
+            targets: targets.clone(),
             credentials: authenticator.clone(),
-            recorder: recorder.clone(),
             oidc: oidc.clone(),
-            masking: masking.clone(),
             store,
             postgres,
             ssh_login: ssh_login.clone(),

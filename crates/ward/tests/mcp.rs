@@ -298,3 +298,70 @@ fn a_local_agent_over_stdio_through_ward_mcp() {
         "the stdio bridge ends its session: {sessions:?}"
     );
 }
+
+/// An agent gets what a person gets under the same grant, through the same admission: the
+/// resource's masking profile masks its record (the statement's text included, not only the
+/// default profile's rules), column rules mask whole cells of what the agent receives, and the
+/// decision names the profiles as it does for `psql`.
+#[test]
+fn an_agent_is_masked_by_the_resources_profile_and_its_column_rules() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql(
+        "CREATE TABLE staff (email text, salary int8);
+         INSERT INTO staff VALUES ('ada@example.com', 52000);
+         GRANT SELECT ON staff TO app;",
+    )
+    .expect("seed");
+    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+        .postgres_resource_with("hr", &pg, "masking_profile = \"hr\"")
+        .grant("agents", "hr")
+        .web(free_port().expect("port"))
+        .config(
+            "[[masking.columns]]\ncolumn = \"salary\"\n\n[masking.profiles.default]\nrules = [\"card\"]\ncolumns = []\n\n[masking.profiles.hr]\n",
+        )
+        .start()
+        .expect("ward");
+    let created =
+        success(&ward.cli(&["service-accounts", "create", "hr-bot", "--groups", "agents"]));
+    let key = created
+        .lines()
+        .find(|l| l.starts_with("ward_sa_"))
+        .expect("key");
+    let plan = json!([
+        { "call": "query", "args": { "resource": "hr", "sql": "SELECT email, salary FROM staff WHERE email = 'ada@example.com'" } },
+        { "call": "query", "args": { "resource": "hr", "sql": "SELECT s.salary AS pay FROM staff s" } }
+    ]);
+    let url = format!("{}/mcp", ward.web_url());
+    let ca = ward.ca_cert();
+    let args = ["http", "--url", &url, "--key", key, "--ca-file"];
+    let (out, lines) = agent(
+        &ward,
+        &[&args[..], &[ca.to_str().expect("path")]].concat(),
+        &plan,
+    );
+    assert!(out.status.success(), "agent.py: {}", text(&out));
+    let row = &step(&lines, 0)["structured"]["rows"][0];
+    assert_ne!(row[1], "52000", "the column rule on salary: {row}");
+    assert!(!row[0].to_string().contains("ada@example.com"), "{row}");
+    let aliased = &step(&lines, 1)["structured"]["rows"][0];
+    assert_ne!(
+        aliased[0], "52000",
+        "an alias hides no column from its rule: {aliased}"
+    );
+
+    let sessions = ward.wait_sessions(1);
+    let id = sessions[0]["id"].as_str().expect("id");
+    let events = ward.events(id);
+    let stored = events.iter().map(Value::to_string).collect::<String>();
+    assert!(
+        !stored.contains("ada@example.com"),
+        "the hr profile masks the record, not only the default profile: {stored}"
+    );
+    assert!(!stored.contains("52000"), "{stored}");
+    let decision = events
+        .iter()
+        .find(|e| e["kind"] == "policy.decision")
+        .expect("decision");
+    assert_eq!(decision["payload"]["masking_profile"], "hr", "{decision}");
+    assert_eq!(decision["payload"]["allowed"], true, "{decision}");
+}

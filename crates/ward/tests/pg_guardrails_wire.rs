@@ -190,3 +190,68 @@ fn a_flush_after_a_denied_parse_brings_the_error_before_the_sync() {
     c.send(&query("SELECT 'after'"));
     assert_eq!(c.until_ready(), ("TDCZ".into(), vec![], 'I'));
 }
+
+/// A FunctionCall of `oid` with one text argument, text result.
+fn function_call(oid: u32, arg: &str) -> Vec<u8> {
+    let mut b = oid.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0, 1, 0, 0, 0, 1]);
+    b.extend_from_slice(&(arg.len() as i32).to_be_bytes());
+    b.extend_from_slice(arg.as_bytes());
+    b.extend_from_slice(&[0, 0]);
+    msg(b'F', &b)
+}
+
+/// A fast-path call names a function by OID only. Ward looks the name up in the catalog, so a
+/// guardrail pattern on a function's name stops it whatever the function (not only libpq's
+/// large-object ones), and the record names it.
+#[test]
+fn fast_path_calls_of_any_function_are_named_and_meet_name_patterns() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let oid = |sig: &str| -> u32 {
+        pg.sql(&format!("SELECT '{sig}'::regprocedure::oid"))
+            .expect("oid")
+            .trim()
+            .parse()
+            .expect("a number")
+    };
+    let (md5, length) = (oid("md5(text)"), oid("length(text)"));
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config("[[guardrails]]\nname = \"no-md5\"\npattern = \"md5\"\n")
+        .plaintext_loopback()
+        .start()
+        .expect("ward");
+    let mut c = Client::connect(&ward);
+    c.send(&function_call(md5, "secret"));
+    assert_eq!(c.until_ready(), ("EZ".into(), vec!["42501".into()], 'I'));
+    c.send(&function_call(length, "abc"));
+    let (tag, body) = c.read();
+    assert_eq!(
+        tag,
+        b'V',
+        "the allowed call is answered: {}",
+        field(&body, b'M')
+    );
+    assert_eq!(&body[4..], b"3");
+    assert_eq!(c.until_ready(), ("Z".into(), vec![], 'I'));
+    drop(c);
+
+    let sessions = ward.wait_sessions(1);
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    let named = |kind: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["payload"]["function"].as_str().unwrap_or("?").to_owned())
+            .collect()
+    };
+    assert_eq!(named("db.function_call"), ["md5", "length"]);
+    assert_eq!(named("db.function_result"), ["length"]);
+    let denied = events
+        .iter()
+        .find(|e| e["kind"] == "policy.denied")
+        .expect("the denial");
+    assert_eq!(denied["payload"]["rule"], "no-md5", "{denied}");
+}

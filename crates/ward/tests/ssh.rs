@@ -178,7 +178,10 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
         b.web(free_port().expect("port"))
             .grant("agents", "web1")
             .ssh_resource("web1", sshd)
+            .config("[[guardrails]]\nname = \"no-rm-rf\"\nresources = [\"web1\"]\npattern = \"rm -rf\"\n")
     });
+    let victim = ward.dir.join("victim");
+    std::fs::create_dir_all(&victim).expect("victim");
     let created = success(&ward.cli(&[
         "service-accounts",
         "create",
@@ -194,7 +197,8 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
     let plan = serde_json::json!([
         { "call": "list_resources", "args": {} },
         { "call": "note", "args": { "text": "Looking at the payment log on web1." } },
-        { "call": "exec", "args": { "resource": "web1", "command": "echo paid with 4111 1111 1111 1111; echo warning >&2; exit 2" } }
+        { "call": "exec", "args": { "resource": "web1", "command": "echo paid with 4111 1111 1111 1111; echo warning >&2; exit 2" } },
+        { "call": "exec", "args": { "resource": "web1", "command": format!("rm -rf {}", victim.display()) } }
     ]);
     let plan_file = ward.dir.join("plan.json");
     std::fs::write(&plan_file, plan.to_string()).expect("plan");
@@ -239,6 +243,11 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
             .unwrap_or_default()
             .contains("warning")
     );
+    // The guardrail a person's `ssh web1 rm -rf …` meets stops the agent's command too.
+    let denied = &lines[3];
+    assert_eq!(denied["is_error"], true, "{denied}");
+    assert_eq!(denied["structured"]["rule"], "no-rm-rf", "{denied}");
+    assert!(victim.exists(), "the denied command ran");
 
     let sessions = ward.wait_sessions(1);
     let mcp = sessions
@@ -263,9 +272,15 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
             "exec.command",
             "term.output",
             "term.output",
-            "exec.exit"
+            "exec.exit",
+            "exec.command"
         ]
     );
+    let denial = events
+        .iter()
+        .find(|e| e["kind"] == "policy.denied")
+        .expect("the denial is recorded");
+    assert_eq!(denial["payload"]["rule"], "no-rm-rf", "{denial}");
     let stored = events
         .iter()
         .map(serde_json::Value::to_string)
@@ -381,4 +396,39 @@ fn a_command_streaming_past_the_cap_is_counted_and_hashed_not_stored() {
     assert_eq!(truncated["payload"]["sha256_not_stored"], expected.as_str());
     // Standard error is under the cap: stored.
     assert!(outputs.iter().any(|e| e["payload"]["data"] == "done\n"));
+}
+
+/// Connections that never log in are bounded: past 256 in their handshake, the next is told
+/// why and closed before Ward spends a key exchange on it; once they go, people log in again.
+#[test]
+fn connections_that_never_log_in_are_bounded() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    let (_sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+        b.user("alice", &["ops"])
+            .grant("ops", "web1")
+            .ssh_resource("web1", sshd)
+    });
+    let connect = || TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let waiting: Vec<TcpStream> = (0..256).map(|_| connect()).collect();
+    // Each is accepted and waits for the client's version: give the last ones time to be taken.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut one_more = connect();
+    one_more
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut said = String::new();
+    let _ = one_more.read_to_string(&mut said);
+    assert!(said.contains("too many connections"), "{said:?}");
+    assert!(!said.contains("SSH-2.0"), "{said:?}");
+    drop(waiting);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = ssh(&ward, port, "alice:web1", PASSWORD, "echo still serving");
+    assert!(
+        text(&out.stdout).contains("still serving"),
+        "{}",
+        text(&out.stderr)
+    );
 }

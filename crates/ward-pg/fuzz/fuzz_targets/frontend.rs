@@ -131,6 +131,7 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
             payload(&fastpath::Call {
                 body: Bytes::copy_from_slice(body),
                 cap,
+                name: "f".into(),
             });
             payload(&fastpath::Return {
                 // loread (a known bytea result) or a function Ward cannot name.
@@ -139,6 +140,7 @@ fn message(tag: u8, body: &[u8], statement: &mut Statement) {
                 } else {
                     16_500
                 },
+                name: "f".into(),
                 result_format: 1,
                 body: Bytes::copy_from_slice(body),
                 cap,

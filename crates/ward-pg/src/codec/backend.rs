@@ -1,6 +1,8 @@
 //! Server messages Ward observes: authentication requests, RowDescription, DataRow,
 //! CommandComplete, ErrorResponse/NoticeResponse, BackendKeyData, NotificationResponse.
 
+use std::sync::Arc;
+
 use super::ProtocolError;
 use super::reader::Reader;
 
@@ -69,10 +71,31 @@ pub fn backend_key_data(body: &[u8]) -> Result<(i32, i32), ProtocolError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
+    /// The table the column comes from (0 when it is computed), and its attribute number there.
     pub table_oid: u32,
+    pub attnum: i16,
     pub type_oid: u32,
     /// 0 text, 1 binary.
     pub format: i16,
+    /// The table and column named in the catalog, once looked up (`crate::catalog`).
+    pub source: Option<Source>,
+}
+
+/// Which table column a result column is: `(public.users, password)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub table: Arc<str>,
+    pub column: Arc<str>,
+}
+
+impl Column {
+    /// The column as masking rules see it: its label and, when known, its source.
+    pub fn masking_ref(&self) -> ward_mask::ColumnRef<'_> {
+        match &self.source {
+            Some(s) => ward_mask::ColumnRef::of_table(&self.name, &s.table, &s.column),
+            None => ward_mask::ColumnRef::new(None, &self.name),
+        }
+    }
 }
 
 pub fn row_description(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
@@ -82,7 +105,7 @@ pub fn row_description(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
     for _ in 0..n {
         let name = String::from_utf8_lossy(r.cstr()?).into_owned();
         let table_oid = r.u32()?;
-        let _attnum = r.i16()?;
+        let attnum = r.i16()?;
         let type_oid = r.u32()?;
         let _typlen = r.i16()?;
         let _typmod = r.i32()?;
@@ -90,8 +113,10 @@ pub fn row_description(body: &[u8]) -> Result<Vec<Column>, ProtocolError> {
         cols.push(Column {
             name,
             table_oid,
+            attnum,
             type_oid,
             format,
+            source: None,
         });
     }
     Ok(cols)

@@ -39,7 +39,14 @@ pub struct ClientSide {
     /// What happens to the message just observed instead of being forwarded.
     pub(super) divert: Option<Divert>,
     pub(super) fast_path: FastPath,
+    /// The names of functions called by OID, looked up in the catalog.
+    pub(super) functions: HashMap<u32, Arc<str>>,
+    pub(super) lookup: Lookup,
 }
+
+/// Functions whose names a session remembers at most (a client calling ever new OIDs makes
+/// Ward look each up, never hold them all).
+const MAX_FUNCTIONS: usize = 1024;
 
 /// Whether the session may make fast-path function calls.
 #[derive(Debug, Clone)]
@@ -127,12 +134,13 @@ impl ClientSide {
             Ok(call) => call,
             Err(e) => return Step::Stop(RelayEnd::ClientProtocol(e)),
         };
+        let name = self.function_name(call.function).await;
         rec.record(fastpath::Call {
             body: Bytes::copy_from_slice(body),
             cap: limits.max_result,
+            name: name.clone(),
         })
         .await;
-        let name = fastpath::name_of(call.function);
         let refusal = match &self.fast_path {
             FastPath::Refused { reason, why } => Some(record::Denied {
                 rule: "grant".into(),
@@ -166,11 +174,41 @@ impl ClientSide {
                 let _ = self.pending.send(Pending::FunctionCall {
                     started: Instant::now(),
                     function: call.function,
+                    name,
                     result_format: call.result_format,
                 });
             }
         }
         Step::Continue
+    }
+
+    /// The name of the function a fast-path call names by OID: a large-object function's,
+    /// else the catalog's (so guardrail patterns on names apply to every function), else
+    /// `function <OID>`.
+    async fn function_name(&mut self, oid: u32) -> Arc<str> {
+        if let Some(known) = fastpath::builtin(oid) {
+            return known.name.into();
+        }
+        if let Some(name) = self.functions.get(&oid) {
+            return name.clone();
+        }
+        let Lookup {
+            target,
+            max_message,
+        } = &self.lookup;
+        let name: Arc<str> = match target
+            .catalog
+            .function_name(target, *max_message, oid)
+            .await
+        {
+            Some(name) => name.into(),
+            None => format!("function {oid}").into(),
+        };
+        if self.functions.len() >= MAX_FUNCTIONS {
+            self.functions.clear();
+        }
+        self.functions.insert(oid, name.clone());
+        name
     }
 
     /// Holds back a Query or Parse the guardrails deny: returns true when it was denied (and

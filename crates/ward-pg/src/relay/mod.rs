@@ -78,6 +78,7 @@ enum Pending {
     FunctionCall {
         started: Instant,
         function: u32,
+        name: Arc<str>,
         result_format: i16,
     },
 }
@@ -121,10 +122,22 @@ impl CopyData {
 /// Creates the two halves of a relay's state. With `client_mask` (the grant's `mask_client`, with
 /// its profile), rows, COPY data, errors, notices and notifications reach the client masked. With
 /// `guardrails`, denied statements never reach the upstream (see [`ClientSide`]).
+/// Where a session looks names up in its resource's catalog (`crate::catalog`): the tables its
+/// results come from, the functions it calls by OID.
+#[derive(Clone)]
+pub struct Lookup {
+    pub target: Arc<crate::upstream::Target>,
+    pub max_message: usize,
+}
+
+/// The two directions of a session's relay. Result columns are looked up only when `columns`
+/// (a column rule of the session's maskers could apply to them).
 pub fn state(
     client_mask: Option<Masker>,
     guardrails: Option<SessionGuardrails>,
     fast_path: FastPath,
+    lookup: Lookup,
+    columns: bool,
 ) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
     let client = ClientSide {
@@ -137,6 +150,8 @@ pub fn state(
         discarding: None,
         divert: None,
         fast_path,
+        functions: HashMap::new(),
+        lookup: lookup.clone(),
     };
     let server = ServerSide {
         pending: rx,
@@ -153,6 +168,7 @@ pub fn state(
         insert: Vec::new(),
         errored: false,
         swallow: false,
+        sources: columns.then(|| (lookup, crate::catalog::Tables::default())),
     };
     (client, server)
 }

@@ -23,6 +23,8 @@ pub struct ServerSide {
     pub(super) errored: bool,
     /// The ReadyForQuery being observed answers a Sync of Ward's: it does not reach the client.
     pub(super) swallow: bool,
+    /// Looks up result columns' tables, when a column rule could apply to them.
+    pub(super) sources: Option<(Lookup, crate::catalog::Tables)>,
 }
 
 impl ServerSide {
@@ -69,7 +71,13 @@ impl ServerSide {
                 let columns = match &self.last_description {
                     Some((bytes, cols)) if bytes.as_slice() == body => cols.clone(),
                     _ => {
-                        let cols: Arc<[Column]> = backend::row_description(body)?.into();
+                        let mut cols = backend::row_description(body)?;
+                        if let Some((lookup, tables)) = self.sources.as_mut() {
+                            tables
+                                .resolve(&mut cols, &lookup.target, lookup.max_message)
+                                .await;
+                        }
+                        let cols: Arc<[Column]> = cols.into();
                         self.last_description = Some((body.to_vec(), cols.clone()));
                         cols
                     }
@@ -160,11 +168,13 @@ impl ServerSide {
                 if let Some(Pending::FunctionCall {
                     started,
                     function,
+                    name,
                     result_format,
                 }) = self.front()
                 {
                     let call = fastpath::Return {
                         function: *function,
+                        name: name.clone(),
                         result_format: *result_format,
                         body: Bytes::copy_from_slice(body),
                         cap: limits.max_result,
@@ -215,10 +225,7 @@ impl ServerSide {
             .as_ref()
             .is_some_and(|(c, _)| Arc::ptr_eq(c, &columns))
         {
-            let refs: Vec<ColumnRef<'_>> = columns
-                .iter()
-                .map(|c| ColumnRef::new(None, &c.name))
-                .collect();
+            let refs: Vec<ColumnRef<'_>> = columns.iter().map(Column::masking_ref).collect();
             let plan = mask.masker.plan_columns(&refs);
             mask.plan = Some((columns.clone(), plan));
         }

@@ -234,8 +234,9 @@ impl Web {
         let auditor = identity
             .groups
             .iter()
-            .any(|g| self.config.web.auditor_groups.contains(g));
+            .any(|g| self.runtime.config.web.auditor_groups.contains(g));
         let record = self
+            .runtime
             .recorder
             .start(SessionStart {
                 id: SessionId::new(),
@@ -249,7 +250,7 @@ impl Web {
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
         record.record(JsonBody(EventKind::Auth, auth)).await;
         let token = secret::random(32).map_err(ApiError::internal)?;
-        let ttl = self.config.web.session_ttl.0;
+        let ttl = self.runtime.config.web.session_ttl.0;
         let viewer = Arc::new(Viewer {
             identity,
             auditor,

@@ -21,12 +21,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use ward_audit::{JsonBody, MaskedJson, SessionRecorder, SessionStart};
+use ward_admit::Admitted;
+use ward_audit::{
+    JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder, SessionStart,
+};
 use ward_auth::secret;
 use ward_core::config::{GrantDecision, ResourceKind};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
-use ward_mask::MaskReport;
-use ward_pg::upstream::Upstream;
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
+use ward_pg::catalog::Tables;
+use ward_pg::codec::backend::Column;
+use ward_pg::upstream::{Target, Upstream};
 
 use super::Web;
 
@@ -49,8 +54,16 @@ struct AgentSession {
     identity: Identity,
     record: SessionRecorder,
     /// Logged-in upstream connections, by resource.
-    upstreams: tokio::sync::Mutex<HashMap<String, Upstream>>,
+    upstreams: tokio::sync::Mutex<HashMap<String, AgentUpstream>>,
     last_used: Mutex<Instant>,
+}
+
+/// An agent session's connection to one resource.
+struct AgentUpstream {
+    conn: Upstream,
+    target: Arc<Target>,
+    /// The tables its results came from, looked up for column rules.
+    tables: Tables,
 }
 
 #[derive(Default)]
@@ -198,6 +211,7 @@ async fn initialize(
             .map(str::to_owned),
     };
     let record = web
+        .runtime
         .recorder
         .start(SessionStart {
             id: SessionId::new(),
@@ -366,15 +380,14 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
 
 fn list_resources(web: &Web, identity: &Identity) -> Value {
     let now = time::OffsetDateTime::now_utc();
-    let reachable: Vec<Value> = web
-        .config
+    let config = &web.runtime.config;
+    let reachable: Vec<Value> = config
         .resources
         .iter()
         .filter(|r| r.kind == ResourceKind::Postgres || web.ssh_login.is_some())
         .filter(|r| {
             matches!(
-                web.config
-                    .decide_grant(&identity.subject, &identity.groups, &r.name, now),
+                config.decide_grant(&identity.subject, &identity.groups, &r.name, now),
                 GrantDecision::Allowed { .. }
             )
         })
@@ -397,98 +410,91 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
     tool_result(text, Some(json!({ "resources": reachable })), false)
 }
 
-/// The grant that lets the session's identity reach `resource` now; a recorded refusal (as the
-/// tool's error result) otherwise.
-async fn granted<'a>(
-    web: &'a Web,
+/// Admits the session's identity to `resource` as every protocol is admitted (the decision is
+/// recorded in the agent's session); a refusal comes back as the tool's error result.
+async fn admitted(
+    web: &Web,
     session: &AgentSession,
     resource: &str,
-) -> Result<&'a ward_core::config::Grant, Value> {
-    let identity = &session.identity;
-    let rec = &session.record;
-    let now = time::OffsetDateTime::now_utc();
-    match web
-        .config
-        .decide_grant(&identity.subject, &identity.groups, resource, now)
-    {
-        GrantDecision::Allowed { grant, .. } => Ok(grant),
-        GrantDecision::Refused { reason, .. } => {
-            let decision = json!({ "allowed": false, "resource": resource, "reason": reason.code(), "detail": reason.explain() });
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            Err(tool_result(
-                format!("the grant for resource \"{resource}\" {}", reason.explain()),
-                None,
-                true,
-            ))
-        }
-        GrantDecision::NoGrant => {
-            let decision = json!({ "allowed": false, "resource": resource, "reason": "no grant" });
-            rec.record(JsonBody(EventKind::PolicyDecision, decision))
-                .await;
-            Err(tool_result(
-                format!(
-                    "\"{}\" has no grant for resource \"{resource}\"",
-                    identity.subject
-                ),
-                None,
-                true,
-            ))
-        }
-    }
+    kind: ResourceKind,
+) -> Result<Admitted, Value> {
+    let request = ward_admit::Request {
+        identity: session.identity.clone(),
+        resource,
+        kind,
+        record: ward_admit::Record::Within(&session.record),
+        check: None,
+    };
+    web.runtime
+        .admit(request)
+        .await
+        .map_err(|refused| tool_result(refused.message, None, true))
+}
+
+/// What an agent receives is always masked: with the grant's client profile under
+/// `mask_client`, else with the resource's own (the profile of the record).
+fn agent_masker(admitted: &Admitted) -> &Masker {
+    admitted
+        .client_masker
+        .as_ref()
+        .unwrap_or(&admitted.record_masker)
 }
 
 /// Runs a command on an SSH resource with Ward's key: the command, its output (masked) and
-/// exit status are recorded in the agent's session.
+/// exit status are recorded in the agent's session. The grant's guardrails apply to the
+/// command as they do to a command sent over SSH.
 async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) -> Value {
     let rec = &session.record;
-    let target = web
-        .config
-        .resources
-        .iter()
-        .find(|r| r.name == resource && r.kind == ResourceKind::Ssh);
-    let (Some(target), Some(login)) = (target, &web.ssh_login) else {
+    let Some(login) = &web.ssh_login else {
         return tool_result(
             format!("Ward has no SSH resource \"{resource}\": call list_resources"),
             None,
             true,
         );
     };
-    let grant = match granted(web, session, resource).await {
-        Ok(g) => g,
+    let admitted = match admitted(web, session, resource, ResourceKind::Ssh).await {
+        Ok(a) => a,
         Err(refused) => return refused,
     };
-    let user = grant.upstream_user(target).to_owned();
-    let decision = json!({ "allowed": true, "resource": resource, "upstream_user": user });
-    rec.record(JsonBody(EventKind::PolicyDecision, decision))
-        .await;
+    let recorded = |kind, payload| MaskedJsonBy(admitted.record_masker.clone(), kind, payload);
     let event = json!({ "command": command, "resource": resource });
-    rec.record(MaskedJson(EventKind::ExecCommand, event)).await;
-    let out = match ward_ssh::run_command(target, &user, login, rec.id(), command, MAX_RESULT_BYTES)
+    rec.record(recorded(EventKind::ExecCommand, event)).await;
+    if let Some(denial) = admitted
+        .guardrails
+        .as_ref()
+        .and_then(|g| g.check_command(command.as_bytes()))
+    {
+        let message = denial.command_message();
+        let denied = json!({ "rule": denial.rule, "reason": denial.code(), "command": command, "protocol": "mcp", "resource": resource });
+        rec.record(recorded(EventKind::PolicyDenied, denied)).await;
+        let structured = json!({ "denied": true, "rule": denial.rule, "reason": denial.code() });
+        return tool_result(message, Some(structured), true);
+    }
+    let user = &admitted.upstream_user;
+    let target = &admitted.resource;
+    let out = match ward_ssh::run_command(target, user, login, rec.id(), command, MAX_RESULT_BYTES)
         .await
     {
         Ok(out) => out,
         Err(why) => {
             let message = format!("Ward could not run the command on \"{resource}\": {why}");
             let error = json!({ "severity": "ERROR", "message": message, "resource": resource });
-            rec.record(MaskedJson(EventKind::DbError, error)).await;
+            rec.record(recorded(EventKind::DbError, error)).await;
             return tool_result(message, None, true);
         }
     };
-    let masker = web
-        .masking
-        .profile_or_default(grant.client_profile_for(target));
     let mut report = MaskReport::default();
     let mut show = |bytes: &[u8]| {
-        masker
+        agent_masker(&admitted)
             .mask_str(&String::from_utf8_lossy(bytes), &mut report)
             .into_owned()
     };
     let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
-    for (text, stream) in [(&stdout, "stdout"), (&stderr, "stderr")] {
-        if !text.is_empty() {
-            let output = json!({ "data": text, "stream": stream, "resource": resource });
-            rec.record(MaskedJson(EventKind::TermOutput, output)).await;
+    for (bytes, stream) in [(&out.stdout, "stdout"), (&out.stderr, "stderr")] {
+        if !bytes.is_empty() {
+            let data = String::from_utf8_lossy(bytes);
+            let output = json!({ "data": data, "stream": stream, "resource": resource });
+            rec.record(recorded(EventKind::TermOutput, output)).await;
         }
     }
     rec.record(JsonBody(
@@ -509,64 +515,49 @@ async fn query(
     params: &[Option<String>],
     max_rows: usize,
 ) -> Value {
-    let identity = &session.identity;
     let rec = &session.record;
-    let Some(target) = web.targets.get(resource).cloned() else {
-        return tool_result(
-            format!("Ward has no resource \"{resource}\": call list_resources"),
-            None,
-            true,
-        );
-    };
-    let grant = match granted(web, session, resource).await {
-        Ok(g) => g,
+    let admitted = match admitted(web, session, resource, ResourceKind::Postgres).await {
+        Ok(a) => a,
         Err(refused) => return refused,
     };
-    let mut upstreams = session.upstreams.lock().await;
-    if !upstreams.contains_key(resource) {
-        // The first statement on a resource: the decision comes first in the record.
-        let upstream_user = grant.upstream_user(&target.resource);
-        let decision =
-            json!({ "allowed": true, "resource": resource, "upstream_user": upstream_user });
-        rec.record(JsonBody(EventKind::PolicyDecision, decision))
-            .await;
-    }
+    let recorded = |kind, payload| MaskedJsonBy(admitted.record_masker.clone(), kind, payload);
     let query_event = json!({ "text": sql, "params": params, "resource": resource });
-    rec.record(MaskedJson(EventKind::DbQuery, query_event))
-        .await;
-    let guardrails = web
+    rec.record(recorded(EventKind::DbQuery, query_event)).await;
+    if let Some(denial) = admitted
         .guardrails
-        .for_session(resource, &identity.subject, &identity.groups);
-    if let Some(denial) = guardrails.and_then(|g| g.check(sql.as_bytes())) {
+        .as_ref()
+        .and_then(|g| g.check(sql.as_bytes()))
+    {
         let message = denial.message();
         let denied = json!({ "rule": denial.rule, "reason": denial.code(), "protocol": "mcp", "message": message, "resource": resource });
-        rec.record(MaskedJson(EventKind::PolicyDenied, denied))
-            .await;
+        rec.record(recorded(EventKind::PolicyDenied, denied)).await;
         return tool_result(
             message,
             Some(json!({ "denied": true, "rule": denial.rule, "reason": denial.code() })),
             true,
         );
     }
+    let Some(target) = web.targets.get(resource) else {
+        return tool_result(format!("Ward has no resource \"{resource}\""), None, true);
+    };
+    let mut upstreams = session.upstreams.lock().await;
+    let max_message = web.runtime.config.recording.max_message_bytes.as_usize();
     if !upstreams.contains_key(resource) {
-        let upstream_user = grant.upstream_user(&target.resource);
-        let target = if grant.upstream_user.is_some() {
-            Arc::new(target.as_user(upstream_user, grant.upstream_password(&target.resource)))
-        } else {
-            target.clone()
-        };
+        let target = target.as_user(&admitted.upstream_user, admitted.upstream_password.as_ref());
         let params = [("application_name", "ward-mcp")];
-        match target
-            .connect(&params, web.config.recording.max_message_bytes.as_usize())
-            .await
-        {
-            Ok(u) => {
-                upstreams.insert(resource.to_owned(), u);
+        match target.connect(&params, max_message).await {
+            Ok(conn) => {
+                let upstream = AgentUpstream {
+                    conn,
+                    target: Arc::new(target),
+                    tables: Tables::default(),
+                };
+                upstreams.insert(resource.to_owned(), upstream);
             }
             Err(e) => {
                 let message = format!("Ward could not open resource \"{resource}\": {e}");
                 let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-                rec.record(MaskedJson(EventKind::DbError, error)).await;
+                rec.record(recorded(EventKind::DbError, error)).await;
                 return tool_result(message, None, true);
             }
         }
@@ -579,54 +570,73 @@ async fn query(
         rows: max_rows,
         bytes: MAX_RESULT_BYTES,
     };
-    let reply = match upstream.execute(sql, params, limit).await {
+    let mut reply = match upstream.conn.execute(sql, params, limit).await {
         Ok(r) => r,
         Err(e) => {
             upstreams.remove(resource);
             let message = format!("the connection to \"{resource}\" failed: {e}");
             let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-            rec.record(MaskedJson(EventKind::DbError, error)).await;
+            rec.record(recorded(EventKind::DbError, error)).await;
             return tool_result(message, None, true);
         }
     };
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if let Some(e) = reply.error {
         let error = json!({ "severity": e.severity, "code": e.code, "message": e.message, "detail": e.detail, "hint": e.hint, "resource": resource });
-        rec.record(MaskedJson(EventKind::DbError, error)).await;
+        rec.record(recorded(EventKind::DbError, error)).await;
+        let shown = agent_masker(&admitted).mask_str(&e.message, &mut MaskReport::default());
         return tool_result(
-            format!("{} {}: {}", e.severity, e.code, e.message),
-            Some(json!({ "error": { "code": e.code, "message": e.message } })),
+            format!("{} {}: {shown}", e.severity, e.code),
+            Some(json!({ "error": { "code": e.code, "message": shown } })),
             true,
         );
     }
-    // Agents get results masked: with the grant's client profile, else the resource's own.
-    let masker = web
-        .masking
-        .profile_or_default(grant.client_profile_for(&target.resource));
-    let mut report = MaskReport::default();
+    // Columns are masked by their rules, as in the PostgreSQL gateway (by label and by the
+    // table column each is): once with the record's profile for the record, once with the
+    // agent's for what it receives.
+    let AgentUpstream { target, tables, .. } = upstream;
+    tables
+        .resolve(&mut reply.columns, target, max_message)
+        .await;
+    drop(upstreams);
+    let columns: Vec<ColumnRef<'_>> = reply.columns.iter().map(Column::masking_ref).collect();
+    let (for_record, for_agent) = (
+        admitted.record_masker.plan_columns(&columns),
+        agent_masker(&admitted).plan_columns(&columns),
+    );
+    let mask_row = |plan: &CellPlan, row: &[Option<String>], report: &mut MaskReport| {
+        row.iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                cell.as_ref().map(|v| {
+                    String::from_utf8_lossy(&plan.mask_cell(i, v.as_bytes(), report)).into_owned()
+                })
+            })
+            .collect::<Vec<Option<String>>>()
+    };
+    let (mut record_report, mut agent_report) = (MaskReport::default(), MaskReport::default());
     let mut bytes = 0;
     let mut truncated = reply.truncated;
-    let mut rows = Vec::with_capacity(reply.rows.len());
-    for row in reply.rows {
-        let masked: Vec<Option<String>> = row
-            .into_iter()
-            .map(|c| c.map(|v| masker.mask_str(&v, &mut report).into_owned()))
-            .collect();
+    let (mut recorded_rows, mut rows) = (Vec::new(), Vec::with_capacity(reply.rows.len()));
+    for row in &reply.rows {
+        let masked = mask_row(&for_agent, row, &mut agent_report);
         bytes += masked.iter().flatten().map(String::len).sum::<usize>();
         if bytes > MAX_RESULT_BYTES {
             truncated = true;
             break;
         }
+        recorded_rows.push(mask_row(&for_record, row, &mut record_report));
         rows.push(masked);
     }
-    let columns: Vec<Value> = reply
+    let described: Vec<Value> = reply
         .columns
         .iter()
-        .map(|(name, oid)| json!({ "name": name, "type_oid": oid }))
+        .map(|c| json!({ "name": c.name, "type_oid": c.type_oid }))
         .collect();
-    let result = json!({ "columns": columns, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag, "duration_us": duration_us, "resource": resource });
-    rec.record(MaskedJson(EventKind::DbResult, result)).await;
-    let names: Vec<&str> = reply.columns.iter().map(|(n, _)| n.as_str()).collect();
+    let result = json!({ "columns": described, "rows": recorded_rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag, "duration_us": duration_us, "resource": resource });
+    rec.record(PremaskedJson(EventKind::DbResult, result, record_report))
+        .await;
+    let names: Vec<&str> = reply.columns.iter().map(|c| c.name.as_str()).collect();
     let structured = json!({ "columns": names, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag });
     let text = serde_json::to_string(&structured).unwrap_or_default();
     tool_result(text, Some(structured), false)

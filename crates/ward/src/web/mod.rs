@@ -8,7 +8,6 @@ mod model;
 mod openapi;
 mod ui;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,14 +21,13 @@ use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_audit::{Recorder, Store};
+use ward_admit::Runtime;
+use ward_audit::Store;
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
-use ward_mask::Masking;
-use ward_pg::upstream::Target;
+use ward_pg::upstream::Targets;
 
 use crate::auth::Credentials;
-use ward_core::config::Config;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,11 +37,11 @@ pub struct Peer(pub SocketAddr);
 
 /// Where the web listener's handlers get what they share from.
 pub struct Parts {
-    pub config: Arc<Config>,
+    pub runtime: Arc<Runtime>,
+    /// The PostgreSQL resources, for agents' queries.
+    pub targets: Arc<Targets>,
     pub credentials: Arc<Credentials>,
-    pub recorder: Recorder,
     pub oidc: Arc<Oidc>,
-    pub masking: Masking,
     pub store: Store,
     pub postgres: Option<SocketAddr>,
     /// How Ward logs in to SSH hosts, for agents' commands on SSH resources.
@@ -57,16 +55,13 @@ pub struct Parts {
 
 /// What the handlers share.
 pub struct Web {
-    pub config: Arc<Config>,
+    /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
+    pub runtime: Arc<Runtime>,
     pub credentials: Arc<Credentials>,
-    pub recorder: Recorder,
     viewers: api::Viewers,
     agents: mcp::Agents,
-    /// What agents' results are masked with.
-    pub masking: Masking,
     /// The PostgreSQL resources, for agents' queries.
-    pub targets: HashMap<String, Arc<Target>>,
-    pub guardrails: ward_policy::Guardrails,
+    pub targets: Arc<Targets>,
     pub ssh_login: Option<ward_ssh::HostLogin>,
     pub ssh_user_ca: Option<Arc<ward_ssh::SshKey>>,
     pub ssh: Option<(SocketAddr, String)>,
@@ -83,17 +78,17 @@ pub struct Web {
 impl Web {
     pub fn new(parts: Parts, bound: SocketAddr) -> anyhow::Result<Self> {
         let Parts {
-            config,
+            runtime,
+            targets,
             credentials,
-            recorder,
             oidc,
-            masking,
             store,
             postgres,
             ssh_login,
             ssh_user_ca,
             ssh,
         } = parts;
+        let config = &runtime.config;
         let public_url = config
             .auth
             .public_url
@@ -104,19 +99,12 @@ impl Web {
         let source = config.source.display().to_string();
         let saml = Saml::new(&config.auth.saml, &public_url)
             .map_err(|e| anyhow::anyhow!("{source}: auth.saml: {e}"))?;
-        let targets =
-            ward_pg::upstream::targets(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-        let guardrails = ward_policy::Guardrails::compile(&config.guardrails)
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         Ok(Self {
-            config,
+            runtime,
             credentials,
-            recorder,
             viewers: api::Viewers::default(),
             agents: mcp::Agents::default(),
-            masking,
             targets,
-            guardrails,
             ssh_login,
             ssh_user_ca,
             ssh,

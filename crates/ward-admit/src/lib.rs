@@ -1,0 +1,430 @@
+//! Admission: the one path by which every protocol lets an identity reach a resource.
+//!
+//! [`Runtime`] is what `ward serve` compiles once from its configuration (resources, grants,
+//! guardrails, masking profiles) together with the recorder; every gateway shares it.
+//! [`Runtime::admit`] decides whether an authenticated identity may reach a resource now,
+//! records the decision (a `policy.decision` event of one shape for every protocol), and on
+//! success hands the protocol everything it needs: the upstream role, the session's guardrails,
+//! the maskers for the record and for the client, and the session's recorder. A protocol turns a
+//! [`Refused`] into its own error and never builds a decision itself (docs/architecture.md).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use ward_audit::{JsonBody, Recorder, SessionRecorder, SessionStart};
+use ward_core::config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_mask::{Masker, Masking};
+use ward_policy::{Guardrails, SessionGuardrails};
+
+/// The compiled configuration every gateway works from.
+pub struct Runtime {
+    pub config: Arc<Config>,
+    /// The masking profiles: each resource's for its record, each grant's for its clients.
+    pub masking: Masking,
+    /// Statements and commands denied before they reach a resource.
+    pub guardrails: Guardrails,
+    pub recorder: Recorder,
+}
+
+/// What a protocol asks to be admitted to.
+pub struct Request<'a> {
+    pub identity: Identity,
+    pub resource: &'a str,
+    /// The kind of resource the protocol reaches; a resource of another kind is no such resource.
+    pub kind: ResourceKind,
+    pub record: Record<'a>,
+    /// The protocol's own check of the chosen grant (PostgreSQL: the startup parameters it allows).
+    pub check: Option<&'a GrantCheck<'a>>,
+}
+
+/// Where the decision, and what follows it, is recorded.
+pub enum Record<'a> {
+    /// A session record of its own for this connection.
+    Start(Start),
+    /// An agent's session already open, which reaches several resources (MCP).
+    Within(&'a SessionRecorder),
+}
+
+/// The beginning of a connection's own session record.
+pub struct Start {
+    pub protocol: Protocol,
+    pub client_addr: String,
+    /// What the client asked for before it was admitted (`session.start`'s `parameters`).
+    pub parameters: BTreeMap<String, String>,
+    /// The `auth` event: how the identity was proven, or why it was not.
+    pub auth: serde_json::Value,
+}
+
+/// A protocol's own check of a grant.
+pub type GrantCheck<'a> = dyn Fn(&Grant) -> Result<(), Denied> + Sync + 'a;
+
+/// A protocol's own check refused the grant.
+#[derive(Debug, Clone)]
+pub struct Denied {
+    /// Short and fixed, for the record (`startup parameter`).
+    pub reason: &'static str,
+    /// What the user reads.
+    pub detail: String,
+}
+
+/// An identity let in: everything the protocol needs to serve it.
+pub struct Admitted {
+    pub resource: Resource,
+    pub grant: Grant,
+    /// The role (PostgreSQL) or account (SSH) Ward logs in as upstream.
+    pub upstream_user: String,
+    pub upstream_password: Option<Secret>,
+    /// The guardrails of this identity on this resource, if any apply.
+    pub guardrails: Option<SessionGuardrails>,
+    /// Masks what is recorded: the resource's profile.
+    pub record_masker: Masker,
+    /// Masks what the client receives, when the grant says `mask_client`.
+    pub client_masker: Option<Masker>,
+    pub recorder: SessionRecorder,
+}
+
+/// Why an identity was not let in; already recorded.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub reason: Reason,
+    /// What the user reads.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No resource of this name and kind.
+    NoSuchResource,
+    /// No grant names this identity and resource, or none works now, or the protocol's own
+    /// check refused it.
+    NotGranted,
+    /// The audit store cannot be written: nothing unrecorded may pass.
+    StoreUnavailable,
+}
+
+/// A refusal before it is recorded.
+struct Refusal<'a> {
+    reason: Reason,
+    /// The decision's `reason`.
+    code: &'static str,
+    detail: Option<String>,
+    grant: Option<GrantRef<'a>>,
+    message: String,
+}
+
+/// The `grant` of a `policy.decision`: its index in `[[grants]]` and whom it names.
+#[derive(Serialize)]
+struct GrantRef<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+}
+
+impl<'a> GrantRef<'a> {
+    fn new(index: usize, grant: &'a Grant) -> Self {
+        let (user, group) = match grant.grantee() {
+            Grantee::User(u) => (Some(u), None),
+            Grantee::Group(g) => (None, Some(g)),
+        };
+        Self { index, user, group }
+    }
+}
+
+/// The payload of a `policy.decision` event (docs/cli.md), for every protocol.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Decision<'a> {
+    Allowed {
+        allowed: bool,
+        resource: &'a str,
+        grant: GrantRef<'a>,
+        upstream_user: &'a str,
+        mask_client: bool,
+        masking_profile: &'a str,
+        client_profile: Option<&'a str>,
+        /// SSH: how Ward logs in to the host.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        login: Option<String>,
+    },
+    Refused {
+        allowed: bool,
+        resource: &'a str,
+        reason: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grant: Option<GrantRef<'a>>,
+    },
+}
+
+impl Decision<'_> {
+    fn body(&self) -> JsonBody {
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        JsonBody(EventKind::PolicyDecision, value)
+    }
+}
+
+/// `alice, bob`, or `none`.
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl Runtime {
+    /// Compiles the guardrails of `config`.
+    pub fn new(config: Arc<Config>, masking: Masking, recorder: Recorder) -> Result<Self, String> {
+        let guardrails = Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config,
+            masking,
+            guardrails,
+            recorder,
+        })
+    }
+
+    /// The masker of profile `name` ([`Masking::profile_or_default`]).
+    pub fn masker(&self, name: &str) -> Masker {
+        self.masking.profile_or_default(name).clone()
+    }
+
+    /// The resources of `kind` that some grant lets `identity` reach (now or at another time).
+    pub fn reachable<'a>(
+        &'a self,
+        identity: &'a Identity,
+        kind: ResourceKind,
+    ) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.config.resources.iter().filter(move |r| {
+            r.kind == kind
+                && self
+                    .config
+                    .grant_for(&identity.subject, &identity.groups, &r.name)
+                    .is_some()
+        })
+    }
+
+    /// Records a connection whose identity was not proven: its own session, with the failed
+    /// `auth` event, ended as `denied`.
+    pub async fn login_failed(&self, identity: Identity, resource: &str, start: Start) {
+        let masker = self.masker(
+            self.config
+                .resource(resource)
+                .map_or("default", |r| r.record_profile()),
+        );
+        let rec = self.start(identity, resource, start, &masker).await;
+        rec.end(Outcome::Denied, 0, 0).await;
+    }
+
+    /// Starts a session record, masked with `masker`, and records its `auth` event.
+    async fn start(
+        &self,
+        identity: Identity,
+        resource: &str,
+        start: Start,
+        masker: &Masker,
+    ) -> SessionRecorder {
+        let Start {
+            protocol,
+            client_addr,
+            parameters,
+            auth,
+        } = start;
+        let start = SessionStart {
+            id: SessionId::new(),
+            identity,
+            resource: resource.to_owned(),
+            protocol,
+            client_addr,
+            parameters,
+        };
+        let rec = self
+            .recorder
+            .start_masked(start, Some(masker.clone()))
+            .await;
+        rec.record(JsonBody(EventKind::Auth, auth)).await;
+        rec
+    }
+
+    /// Decides whether `request.identity` may reach `request.resource` now, records the
+    /// decision, and returns what the protocol needs to serve the session; or the refusal, which
+    /// is recorded too (a session record of its own is then ended as `denied`).
+    pub async fn admit(&self, request: Request<'_>) -> Result<Admitted, Refused> {
+        let Request {
+            identity,
+            resource: name,
+            kind,
+            record,
+            check,
+        } = request;
+        let resource = self
+            .config
+            .resource(name)
+            .filter(|r| r.kind == kind)
+            .cloned();
+        let record_masker =
+            self.masker(resource.as_ref().map_or("default", |r| r.record_profile()));
+        let (recorder, own) = match record {
+            Record::Start(start) => {
+                let rec = self
+                    .start(identity.clone(), name, start, &record_masker)
+                    .await;
+                (rec, true)
+            }
+            Record::Within(rec) => (rec.clone(), false),
+        };
+        let decided = match &resource {
+            None => {
+                let names: Vec<&str> = self
+                    .reachable(&identity, kind)
+                    .map(|r| r.name.as_str())
+                    .collect();
+                Err(Refusal {
+                    reason: Reason::NoSuchResource,
+                    code: "no such resource",
+                    detail: None,
+                    grant: None,
+                    message: format!(
+                        "Ward has no resource \"{name}\" (resources you may reach: {})",
+                        list_or_none(&names)
+                    ),
+                })
+            }
+            Some(resource) => self.decide(&identity, resource, check),
+        };
+        let (index, grant) = match decided {
+            Ok(allowed) => allowed,
+            Err(r) => {
+                let decision = Decision::Refused {
+                    allowed: false,
+                    resource: name,
+                    reason: r.code,
+                    detail: r.detail.as_deref(),
+                    grant: r.grant,
+                };
+                recorder.record(decision.body()).await;
+                if own {
+                    recorder.end(Outcome::Denied, 0, 0).await;
+                }
+                return Err(Refused {
+                    reason: r.reason,
+                    message: r.message,
+                });
+            }
+        };
+        let Some(resource) = resource else {
+            unreachable!("a grant was chosen for a resource");
+        };
+        if !self.recorder.is_healthy() {
+            let decision = Decision::Refused {
+                allowed: false,
+                resource: name,
+                reason: "audit store unavailable",
+                detail: None,
+                grant: None,
+            };
+            recorder.record(decision.body()).await;
+            if own {
+                recorder.end(Outcome::Denied, 0, 0).await;
+            }
+            return Err(Refused {
+                reason: Reason::StoreUnavailable,
+                message: "Ward cannot write its audit record right now and refuses new sessions; try again later".into(),
+            });
+        }
+        let grant = grant.clone();
+        let upstream_user = grant.upstream_user(&resource).to_owned();
+        let client_profile = grant
+            .mask_client
+            .then(|| grant.client_profile_for(&resource));
+        let decision = Decision::Allowed {
+            allowed: true,
+            resource: name,
+            grant: GrantRef::new(index, &grant),
+            upstream_user: &upstream_user,
+            mask_client: grant.mask_client,
+            masking_profile: resource.record_profile(),
+            client_profile,
+            login: (kind == ResourceKind::Ssh)
+                .then(|| format!("{:?}", resource.login).to_lowercase()),
+        };
+        recorder.record(decision.body()).await;
+        let client_masker = client_profile.map(|p| self.masker(p));
+        Ok(Admitted {
+            upstream_password: grant.upstream_password(&resource).cloned(),
+            guardrails: self
+                .guardrails
+                .for_session(name, &identity.subject, &identity.groups),
+            record_masker,
+            client_masker,
+            recorder,
+            upstream_user,
+            resource,
+            grant,
+        })
+    }
+
+    /// The grant that lets `identity` reach `resource` now, or the refusal to record.
+    fn decide<'a>(
+        &'a self,
+        identity: &Identity,
+        resource: &Resource,
+        check: Option<&GrantCheck<'_>>,
+    ) -> Result<(usize, &'a Grant), Refusal<'a>> {
+        let name = &resource.name;
+        let now = time::OffsetDateTime::now_utc();
+        match self
+            .config
+            .decide_grant(&identity.subject, &identity.groups, name, now)
+        {
+            GrantDecision::Allowed { index, grant } => match check.map(|c| c(grant)) {
+                Some(Err(denied)) => Err(Refusal {
+                    reason: Reason::NotGranted,
+                    code: denied.reason,
+                    detail: Some(denied.detail.clone()),
+                    grant: Some(GrantRef::new(index, grant)),
+                    message: denied.detail,
+                }),
+                _ => Ok((index, grant)),
+            },
+            GrantDecision::Refused {
+                index,
+                grant,
+                reason,
+            } => {
+                let detail = reason.explain();
+                let message = format!(
+                    "the grant for resource \"{name}\" (grants[{index}], {}) {detail}; ask an administrator for access",
+                    grant.grantee().describe(),
+                );
+                Err(Refusal {
+                    reason: Reason::NotGranted,
+                    code: reason.code(),
+                    detail: Some(detail),
+                    grant: Some(GrantRef::new(index, grant)),
+                    message,
+                })
+            }
+            GrantDecision::NoGrant => {
+                let groups: Vec<&str> = identity.groups.iter().map(String::as_str).collect();
+                let message = format!(
+                    "user \"{}\" (groups: {}) has no grant for resource \"{name}\"; ask an administrator for access",
+                    identity.subject,
+                    list_or_none(&groups),
+                );
+                Err(Refusal {
+                    reason: Reason::NotGranted,
+                    code: "no grant",
+                    detail: None,
+                    grant: None,
+                    message,
+                })
+            }
+        }
+    }
+}
