@@ -89,31 +89,112 @@ pub enum BundleError {
     Format(String),
 }
 
+/// What [`Store::write_bundle`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub session: String,
+    pub events: u64,
+    pub checkpoints: usize,
+    pub keys: usize,
+}
+
+/// Writes `v` as JSON to `out`.
+fn json<T: Serialize>(out: &mut dyn std::io::Write, v: &T) -> Result<(), StoreError> {
+    serde_json::to_writer(out, v).map_err(|e| StoreError::Export(e.into()))
+}
+
+/// Events read from the store at a time while a bundle is written, and the payload bytes a
+/// page stops after: a session of any size is exported in bounded memory.
+const PAGE_EVENTS: u32 = 64;
+const PAGE_BYTES: usize = 8 << 20;
+
 impl Store {
-    /// Builds the export bundle of one session.
+    /// Builds the export bundle of one session in memory (for small sessions and tests; a
+    /// bundle to send or save is written with [`Store::write_bundle`]).
     pub fn export(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
-        // One snapshot: a live session's record, events and checkpoints as of one moment.
+        let mut text = Vec::new();
+        self.write_bundle(id, &mut text)?;
+        Bundle::parse(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Writes the export bundle of one session to `out` as JSON, reading its events a page at
+    /// a time: memory stays bounded whatever the session's size. Everything is read in one
+    /// snapshot, so a live session's record, events and checkpoints are those of one moment.
+    pub fn write_bundle(
+        &mut self,
+        id: SessionId,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Exported, StoreError> {
         self.db.batch(if self.db.is_postgres() {
             "BEGIN ISOLATION LEVEL REPEATABLE READ"
         } else {
             "BEGIN"
         })?;
-        let bundle = self.export_in_snapshot(id);
-        self.db
-            .batch(if bundle.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-        bundle
+        let written = self.write_bundle_in_snapshot(id, out);
+        self.db.batch(if written.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })?;
+        written
     }
 
-    fn export_in_snapshot(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
+    fn write_bundle_in_snapshot(
+        &mut self,
+        id: SessionId,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Exported, StoreError> {
         let session = self.session(&id.to_string())?;
+        let io = StoreError::Export;
+        write!(
+            out,
+            "{{\"format\":\"{FORMAT}\",\"exported_at\":\"{}\",\"session\":",
+            Timestamp::now().to_rfc3339()
+        )
+        .map_err(io)?;
+        json(out, &session)?;
+        out.write_all(b",\"events\":[\n").map_err(io)?;
+        let (mut after, mut events) = (-1i64, 0u64);
+        loop {
+            let page = self.bundle_events(id, after)?;
+            let Some(last) = page.last() else { break };
+            after = i64::try_from(last.seq).unwrap_or(i64::MAX);
+            for e in &page {
+                if events > 0 {
+                    out.write_all(b",\n").map_err(io)?;
+                }
+                json(out, e)?;
+                events += 1;
+            }
+        }
+        let checkpoints = self.bundle_checkpoints(id)?;
+        let keys = self.bundle_keys()?;
+        out.write_all(b"\n],\"checkpoints\":").map_err(io)?;
+        json(out, &checkpoints)?;
+        out.write_all(b",\"keys\":").map_err(io)?;
+        json(out, &keys)?;
+        out.write_all(b"}\n").map_err(io)?;
+        out.flush().map_err(io)?;
+        Ok(Exported {
+            session: session.id,
+            events,
+            checkpoints: checkpoints.len(),
+            keys: keys.len(),
+        })
+    }
+
+    /// The next page of the session's events after `after`, payloads exactly as hashed.
+    fn bundle_events(&mut self, id: SessionId, after: i64) -> Result<Vec<BundleEvent>, StoreError> {
         let mut events = Vec::new();
+        let mut bytes = 0usize;
         self.db.for_each(
-            "SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 ORDER BY seq",
-            &params![id.0.as_bytes().as_slice()],
+            &format!("SELECT seq, at, kind, payload, compressed, prev_hash, hash FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT {PAGE_EVENTS}"),
+            &params![id.0.as_bytes().as_slice(), after],
             |mut r| {
-                let bytes = payload::decode(&r.take_bytes(3)?, r.int(4)? != 0)
+                let bytes_of = payload::decode(&r.take_bytes(3)?, r.int(4)? != 0)
                     .map_err(|e| StoreError::Corrupt(format!("a payload cannot be read: {e}")))?;
-                let (payload, payload_base64) = match String::from_utf8(bytes) {
+                bytes += bytes_of.len();
+                let (payload, payload_base64) = match String::from_utf8(bytes_of) {
                     Ok(text) => (Some(text), None),
                     Err(e) => (None, Some(STANDARD.encode(e.into_bytes()))),
                 };
@@ -126,9 +207,14 @@ impl Store {
                     prev_hash: hex::encode(r.bytes(5)?),
                     hash: hex::encode(r.bytes(6)?),
                 });
-                Ok(true)
+                Ok(bytes < PAGE_BYTES)
             },
         )?;
+        Ok(events)
+    }
+
+    /// The checkpoints that cover the session, each with its inclusion proof.
+    fn bundle_checkpoints(&mut self, id: SessionId) -> Result<Vec<BundleCheckpoint>, StoreError> {
         let mut checkpoints = Vec::new();
         for (seq, index, leaf) in checkpoint::session_leaves(&mut self.db, id)? {
             let Some(cp) = checkpoint::get(&mut self.db, seq)? else {
@@ -156,7 +242,11 @@ impl Store {
                 proof: proof.iter().map(hex::encode).collect(),
             });
         }
-        let keys = keys::list(&mut self.db)?
+        Ok(checkpoints)
+    }
+
+    fn bundle_keys(&mut self) -> Result<Vec<BundleKey>, StoreError> {
+        Ok(keys::list(&mut self.db)?
             .into_iter()
             .map(|k| BundleKey {
                 public_key: k.key.to_string(),
@@ -164,15 +254,7 @@ impl Store {
                 endorsed_by: k.endorsed_by.map(hex::encode),
                 endorsement: k.endorsement.map(hex::encode),
             })
-            .collect();
-        Ok(Bundle {
-            format: FORMAT.to_owned(),
-            exported_at: Timestamp::now().to_rfc3339(),
-            session,
-            events,
-            checkpoints,
-            keys,
-        })
+            .collect())
     }
 }
 

@@ -170,23 +170,29 @@ impl Store {
             .collect()
     }
 
-    /// Events of session `id` with seq above `after`, at most `limit`, in order.
+    /// Events of session `id` with seq above `after`, in order: at most `limit`, and no more
+    /// once [`PAGE_BYTES`] of payload are read; with whether more may follow.
     pub fn events_page(
         &mut self,
         id: SessionId,
         after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<EventRow>, StoreError> {
+    ) -> Result<(Vec<EventRow>, bool), StoreError> {
         let mut out = Vec::new();
+        let (mut bytes, mut cut) = (0usize, false);
         self.db.for_each(
             &format!("SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT {limit}"),
             &params![id.0.as_bytes().as_slice(), after.unwrap_or(-1)],
             |r| {
-                out.push(event_row(r)?);
-                Ok(true)
+                let (row, size) = event_row(r)?;
+                out.push(row);
+                bytes += size;
+                cut = bytes >= PAGE_BYTES;
+                Ok(!cut)
             },
         )?;
-        Ok(out)
+        let more = cut || out.len() == limit as usize;
+        Ok((out, more))
     }
 
     /// One session by id (a full id, or a unique prefix of at least 8 characters).
@@ -237,7 +243,7 @@ impl Store {
             "SELECT seq, at, kind, payload, compressed, hash FROM events WHERE session_id = ?1 ORDER BY seq",
             &params![id.0.as_bytes().as_slice()],
             |r| {
-                out.push(event_row(r)?);
+                out.push(event_row(r)?.0);
                 Ok(true)
             },
         )?;
@@ -245,11 +251,16 @@ impl Store {
     }
 }
 
-/// `seq, at, kind, payload, compressed, hash` as an event.
-fn event_row(mut r: Row) -> Result<EventRow, StoreError> {
+/// Payload bytes a page of events holds at most (past its first event): pages are bounded
+/// in memory, not only in events.
+pub const PAGE_BYTES: usize = 8 << 20;
+
+/// `seq, at, kind, payload, compressed, hash` as an event, and its payload's size.
+fn event_row(mut r: Row) -> Result<(EventRow, usize), StoreError> {
     let stored = r.take_bytes(3)?;
     let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
-    Ok(EventRow {
+    let size = payload.len();
+    let row = EventRow {
         seq: r.int(0)?,
         at: Timestamp(r.int(1)?).to_rfc3339(),
         kind: r.text(2)?,
@@ -257,7 +268,8 @@ fn event_row(mut r: Row) -> Result<EventRow, StoreError> {
             serde_json::Value::String(String::from_utf8_lossy(&payload).into_owned())
         }),
         hash: hex::encode(r.bytes(5)?),
-    })
+    };
+    Ok((row, size))
 }
 
 pub(crate) fn session_id(bytes: &[u8]) -> Result<SessionId, StoreError> {

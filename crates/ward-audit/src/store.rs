@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The change contradicts what is stored (a key already registered for another user).
     #[error("{0}")]
     Conflict(String),
+    /// An export could not be written where it was going.
+    #[error("writing the export: {0}")]
+    Export(std::io::Error),
 }
 
 impl From<postgres::Error> for StoreError {

@@ -300,6 +300,17 @@ impl Ward {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Ward's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid().expect("pid")))
+            .expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
     /// `postgresql://USER:PASSWORD@127.0.0.1:PORT/RESOURCE?sslmode=require`.
     pub fn url(&self, user: &str, resource: &str) -> String {
         self.url_with(user, PASSWORD, resource, "require")

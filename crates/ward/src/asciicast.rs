@@ -2,6 +2,8 @@
 //! a JSON header line, then `[seconds, "o", text]` for output, `[seconds, "r", "COLSxROWS"]`
 //! for a resize and `[seconds, "m", label]` markers where a command started.
 
+use std::io::Write;
+
 use serde_json::{Value, json};
 use ward_audit::query::{EventRow, SessionRow};
 use ward_core::Timestamp;
@@ -16,8 +18,19 @@ fn size(e: &EventRow) -> Option<(u64, u64)> {
     ))
 }
 
-/// The asciicast of `session` from its `events`.
-pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
+/// Writes the asciicast of `session` to `out`, reading its events a page at a time with
+/// `page` (the events after a seq, and whether more may follow), so a terminal session of any
+/// length is converted in bounded memory. The header's size is the first one recorded in the
+/// first page (a terminal's size comes with its request, at the start). Returns the lines
+/// written.
+pub fn write_asciicast<E>(
+    session: &SessionRow,
+    mut page: impl FnMut(Option<i64>) -> Result<(Vec<EventRow>, bool), E>,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let start = Timestamp::parse_rfc3339(&session.started_at)
         .map(|t| t.0)
         .unwrap_or(0);
@@ -27,6 +40,7 @@ pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
             .unwrap_or(start);
         (((at - start).max(0) as f64) / 1e9 * 1e6).round() / 1e6
     };
+    let (mut events, mut more) = page(None)?;
     let first_size = events
         .iter()
         .find(|e| e.kind == "term.resize")
@@ -40,38 +54,46 @@ pub fn asciicast(session: &SessionRow, events: &[EventRow]) -> String {
         "title": format!("{}@{}", session.user, session.resource),
         "env": { "TERM": "xterm-256color" },
     });
-    let mut out = header.to_string();
-    out.push('\n');
+    writeln!(out, "{header}")?;
+    let mut lines = 1;
     let mut sized = false;
-    for e in events {
-        let text = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default();
-        let line = match e.kind.as_str() {
-            "term.output" => json!([seconds(e), "o", output_text(&e.payload)]),
-            "term.resize" => {
-                // The first size is the header's.
-                let Some((cols, rows)) = size(e) else {
-                    continue;
-                };
-                if !sized {
-                    sized = true;
-                    continue;
+    loop {
+        for e in &events {
+            let text = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default();
+            let line = match e.kind.as_str() {
+                "term.output" => json!([seconds(e), "o", output_text(&e.payload)]),
+                "term.resize" => {
+                    // The first size is the header's.
+                    let Some((cols, rows)) = size(e) else {
+                        continue;
+                    };
+                    if !sized {
+                        sized = true;
+                        continue;
+                    }
+                    json!([seconds(e), "r", format!("{cols}x{rows}")])
                 }
-                json!([seconds(e), "r", format!("{cols}x{rows}")])
-            }
-            "exec.command" => {
-                let label = match (e.payload.get("shell"), e.payload.get("subsystem")) {
-                    (Some(_), _) => "shell".to_owned(),
-                    (_, Some(s)) => format!("subsystem {}", s.as_str().unwrap_or_default()),
-                    _ => format!("$ {}", text("command")),
-                };
-                json!([seconds(e), "m", label])
-            }
-            _ => continue,
-        };
-        out.push_str(&line.to_string());
-        out.push('\n');
+                "exec.command" => {
+                    let label = match (e.payload.get("shell"), e.payload.get("subsystem")) {
+                        (Some(_), _) => "shell".to_owned(),
+                        (_, Some(s)) => format!("subsystem {}", s.as_str().unwrap_or_default()),
+                        _ => format!("$ {}", text("command")),
+                    };
+                    json!([seconds(e), "m", label])
+                }
+                _ => continue,
+            };
+            writeln!(out, "{line}")?;
+            lines += 1;
+        }
+        let after = events.last().map(|e| e.seq);
+        if !more || after.is_none() {
+            break;
+        }
+        (events, more) = page(after)?;
     }
-    out
+    out.flush()?;
+    Ok(lines)
 }
 
 /// What a `term.output` event showed: its `data`, its `data_b64` bytes as text, or a line
@@ -141,8 +163,21 @@ mod tests {
             ),
             event(5, "2026-11-26T10:00:03Z", "auth", json!({})),
         ];
-        let cast = asciicast(&session, &events);
-        let lines: Vec<Value> = cast
+        // Two pages: the writer follows them.
+        let pages = [events[..2].to_vec(), events[2..].to_vec()];
+        let mut out = Vec::new();
+        let written = write_asciicast(
+            &session,
+            |after| {
+                let i = usize::from(after.is_some());
+                Ok::<_, std::io::Error>((pages[i].clone(), i == 0))
+            },
+            &mut out,
+        )
+        .expect("written");
+        assert_eq!(written, 4);
+        let lines: Vec<Value> = String::from_utf8(out)
+            .expect("UTF-8")
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
             .collect();

@@ -153,6 +153,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             credentials: authenticator.clone(),
             oidc: oidc.clone(),
             store,
+            location: location.clone(),
             postgres,
             ssh_login: ssh_login.clone(),
             ssh_user_ca: ssh_user_ca.clone(),

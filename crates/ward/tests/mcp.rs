@@ -33,17 +33,6 @@ fn agent(ward: &Ward, args: &[&str], plan: &Value) -> (Output, Vec<Value>) {
     (out, lines)
 }
 
-/// Ward's peak resident memory so far (VmHWM), in KiB.
-fn peak_rss_kib(ward: &Ward) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", ward.pid().expect("pid")))
-        .expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -114,7 +103,7 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
         { "call": "query", "args": { "resource": "shop", "sql": "SELECT g FROM generate_series(1, 50) g", "max_rows": 5 } },
         { "call": "query", "args": { "resource": "shop", "sql": "SELECT repeat('x', 1048576) FROM generate_series(1, 300)", "max_rows": 1000 } }
     ]);
-    let peak_before = peak_rss_kib(&s.ward);
+    let peak_before = s.ward.peak_rss_kib();
     let (out, lines) = agent(
         &s.ward,
         &[
@@ -190,7 +179,7 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
         "{}",
         big["row_count"]
     );
-    let grew = peak_rss_kib(&s.ward).saturating_sub(peak_before);
+    let grew = s.ward.peak_rss_kib().saturating_sub(peak_before);
     assert!(grew < 100 * 1024, "Ward's peak memory grew by {grew} KiB");
 
     // A bad key is refused before anything starts.

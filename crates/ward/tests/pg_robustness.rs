@@ -291,17 +291,6 @@ fn client_gone_mid_result_and_gateway_killed_mid_session() {
     assert!(ward.cli(&["verify"]).status.success());
 }
 
-/// VmHWM (peak resident set) of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_million_row_select_streams_in_bounded_memory() {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
@@ -313,7 +302,7 @@ fn a_million_row_select_streams_in_bounded_memory() {
         .expect("ward");
     // What Ward holds before the big result: its code and heap after one small session.
     success(&psql(&ward.url("alice", "db"), &["-c", "SELECT 1"]));
-    let before = peak_rss_kib(ward.pid().expect("pid"));
+    let before = ward.peak_rss_kib();
     let out = psql(
         &ward.url("alice", "db"),
         &[
@@ -338,7 +327,7 @@ fn a_million_row_select_streams_in_bounded_memory() {
         .expect("result");
     assert_eq!(r["payload"]["row_count"], 1_000_000);
     assert_eq!(r["payload"]["truncated"], true);
-    let peak = peak_rss_kib(ward.pid().expect("pid"));
+    let peak = ward.peak_rss_kib();
     eprintln!("ward peak RSS: {before} KiB before, {peak} KiB after a 1,000,000-row SELECT");
     // The result is 1,000,000 rows (about 45 MB); Ward may hold what it records of it (up to
     // max_result_bytes, 16 MiB) and its buffers, not the result.

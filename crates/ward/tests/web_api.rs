@@ -427,3 +427,75 @@ fn ui_end_to_end_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A session of 160 MiB of recorded results: its export streams (Ward's memory grows by a
+/// bounded amount, not by the session's size), the downloaded bundle verifies, and its events
+/// come a bounded page at a time.
+#[test]
+fn a_huge_session_exports_and_pages_in_bounded_memory() {
+    let s = setup();
+    let script = s.ward.dir.join("big.sql");
+    let statements = (0..160)
+        .map(|i| format!("SELECT {i}, repeat('x', 1048576) AS filler;\n"))
+        .collect::<String>();
+    std::fs::write(&script, statements).expect("script");
+    let out = psql(
+        &s.ward.url("alice", "shop"),
+        &[
+            "-q",
+            "-o",
+            "/dev/null",
+            "-f",
+            script.to_str().expect("path"),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let sessions = s.ward.wait_sessions(3);
+    let big = sessions
+        .iter()
+        .filter(|x| x["user"] == "alice")
+        .max_by_key(|x| x["event_count"].as_u64())
+        .expect("the big session");
+    let id = big["id"].as_str().expect("id");
+    let events = big["event_count"].as_u64().expect("count");
+
+    let mut audrey = Client::new(&s.ward, "audrey");
+    assert_eq!(audrey.login("audrey", PASSWORD).0, 200);
+    let before = s.ward.peak_rss_kib();
+    let file = s.ward.dir.join("big-bundle.json");
+    let got = Command::new("curl")
+        .args(["-sk", "-f", "-o"])
+        .arg(&file)
+        .arg("-b")
+        .arg(&audrey.jar)
+        .arg(format!("{}/api/v1/sessions/{id}/export", audrey.base))
+        .output()
+        .expect("curl");
+    assert!(got.status.success(), "{got:?}");
+    let grew = s.ward.peak_rss_kib().saturating_sub(before);
+    let size = std::fs::metadata(&file).expect("bundle").len();
+    assert!(
+        size > 160 << 20,
+        "the bundle holds the results: {size} bytes"
+    );
+    assert!(
+        grew < 64 * 1024,
+        "exporting {size} bytes grew Ward's peak memory by {grew} KiB"
+    );
+    let keys: Value =
+        serde_json::from_slice(&s.ward.cli(&["keys", "show", "--json"]).stdout).expect("keys");
+    let key = keys["public_key"].as_str().expect("key");
+    let bundle = file.to_str().expect("path");
+    let verified = s.ward.cli(&["verify", "--bundle", bundle, "--key", key]);
+    assert!(verified.status.success(), "{verified:?}");
+
+    // A page asked for 1000 events stops once it holds 8 MiB of payloads, and says where to go on.
+    let page = audrey.get(&format!("/api/v1/sessions/{id}/events?limit=1000"));
+    let n = page["events"].as_array().map_or(0, Vec::len) as u64;
+    assert!(n < events && n < 1000, "{n} of {events} events in one page");
+    assert!(
+        page["next_after_seq"].is_i64(),
+        "{}",
+        page["next_after_seq"]
+    );
+}

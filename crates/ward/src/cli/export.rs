@@ -14,17 +14,18 @@ pub fn export(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let sid = store.resolve_session(id)?;
-    let bundle = store.export(sid)?;
-    let text = serde_json::to_vec_pretty(&bundle)?;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = create(path)?;
+    let written = store
+        .write_bundle(sid, &mut file)
+        .with_context(|| format!("writing {}", path.display()))?;
     writeln!(
         out,
         "wrote {}: session {}, {} events, {} checkpoint(s), {} key(s)",
         path.display(),
-        bundle.session.id,
-        bundle.events.len(),
-        bundle.checkpoints.len(),
-        bundle.keys.len()
+        written.session,
+        written.events,
+        written.checkpoints,
+        written.keys
     )?;
     writeln!(
         out,
@@ -43,16 +44,23 @@ pub fn export_asciicast(
 ) -> anyhow::Result<()> {
     let session = store.session(id)?;
     let sid = store.resolve_session(id)?;
-    let events = store.events(sid)?;
-    let cast = crate::asciicast::asciicast(&session, &events);
-    std::fs::write(path, &cast).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = create(path)?;
+    let page = |after| store.events_page(sid, after, 200);
+    let lines = crate::asciicast::write_asciicast(&session, page, &mut file)
+        .with_context(|| format!("writing {}", path.display()))?;
     writeln!(
         out,
-        "wrote {}: asciicast v2 of session {}, {} lines; play it with `asciinema play {}`",
+        "wrote {}: asciicast v2 of session {}, {lines} lines; play it with `asciinema play {}`",
         path.display(),
         session.id,
-        cast.lines().count(),
         path.display()
     )?;
     Ok(())
+}
+
+/// `path`, created or truncated, buffered.
+fn create(path: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(std::io::BufWriter::new(file))
 }

@@ -31,6 +31,7 @@ use ward_auth::secret;
 use ward_core::auth::{AuthError, Authenticator as _};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
+use super::download::streamed;
 use super::model::{
     ErrorBody, Event, EventPage, Integrity, LoginBody, Match, Me, Session, SessionDetail,
     SessionList,
@@ -504,14 +505,12 @@ pub(super) async fn events(
     let viewer = web.viewer(&headers)?;
     let (session, sid) = web.visible(&viewer, &id)?;
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let events = web.with_store(|s| s.events_page(sid, q.after_seq, limit))?;
+    let (events, more) = web.with_store(|s| s.events_page(sid, q.after_seq, limit))?;
     if let (Some(first), Some(last)) = (events.first(), events.last()) {
         let what = format!("events {}..{}", first.seq, last.seq);
         viewer.viewed(&session.id, &what).await;
     }
-    let next = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
+    let next = more.then(|| events.last().map(|e| e.seq)).flatten();
     let events = events
         .into_iter()
         .map(|e| Event {
@@ -548,40 +547,35 @@ pub(super) async fn export(
 ) -> Result<Response, ApiError> {
     let viewer = web.viewer(&headers)?;
     let (session, sid) = web.visible(&viewer, &id)?;
+    let filename = |ext: &str| format!("ward-session-{}.{ext}", session.id);
     match q.format.as_deref() {
-        None | Some("bundle") => {}
+        None | Some("bundle") => {
+            viewer.viewed(&session.id, "export").await;
+            let location = web.location.clone();
+            Ok(streamed("application/json", filename("json"), move |out| {
+                Store::open(&location)?.write_bundle(sid, out)?;
+                Ok(())
+            }))
+        }
         Some("asciicast") => {
-            let events = web.with_store(|s| s.events(sid))?;
-            let cast = crate::asciicast::asciicast(&session, &events);
             viewer.viewed(&session.id, "asciicast").await;
-            let disposition = format!("attachment; filename=\"ward-session-{}.cast\"", session.id);
-            return Ok((
-                [
-                    (header::CONTENT_TYPE, "application/x-asciicast".to_owned()),
-                    (header::CONTENT_DISPOSITION, disposition),
-                ],
-                cast,
-            )
-                .into_response());
+            let web = web.clone();
+            let name = filename("cast");
+            Ok(streamed("application/x-asciicast", name, move |out| {
+                let page = |after| {
+                    let mut store = web.store.lock().map_err(|_| {
+                        ward_audit::StoreError::Unavailable("store lock poisoned".into())
+                    })?;
+                    store.events_page(sid, after, 200)
+                };
+                crate::asciicast::write_asciicast(&session, page, out)?;
+                Ok(())
+            }))
         }
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("no export format `{other}`: use `bundle` or `asciicast`"),
-            ));
-        }
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("no export format `{other}`: use `bundle` or `asciicast`"),
+        )),
     }
-    let bundle = web.with_store(|s| s.export(sid))?;
-    let body = serde_json::to_vec_pretty(&bundle).map_err(ApiError::internal)?;
-    viewer.viewed(&session.id, "export").await;
-    let disposition = format!("attachment; filename=\"ward-session-{}.json\"", session.id);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
 }

@@ -2,6 +2,7 @@
 //! API, served with Ward's TLS certificate.
 
 mod api;
+mod download;
 mod login;
 mod mcp;
 mod model;
@@ -22,7 +23,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_admit::Runtime;
-use ward_audit::Store;
+use ward_audit::{Location, Store};
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
 use ward_pg::upstream::Targets;
@@ -43,6 +44,8 @@ pub struct Parts {
     pub credentials: Arc<Credentials>,
     pub oidc: Arc<Oidc>,
     pub store: Store,
+    /// Where the store is, for exports, which read it on connections of their own.
+    pub location: Location,
     pub postgres: Option<SocketAddr>,
     /// How Ward logs in to SSH hosts, for agents' commands on SSH resources.
     pub ssh_login: Option<ward_ssh::HostLogin>,
@@ -68,6 +71,8 @@ pub struct Web {
     pub oidc: Arc<Oidc>,
     pub saml: Saml,
     pub store: Mutex<Store>,
+    /// Where the store is, for exports, which read it on connections of their own.
+    pub location: Location,
     /// The PostgreSQL listener, as `ward login` tells clients.
     pub postgres: Option<SocketAddr>,
     /// `{public_url}/auth/callback` is where issuers send browsers back.
@@ -83,6 +88,7 @@ impl Web {
             credentials,
             oidc,
             store,
+            location,
             postgres,
             ssh_login,
             ssh_user_ca,
@@ -111,6 +117,7 @@ impl Web {
             oidc,
             saml,
             store: Mutex::new(store),
+            location,
             postgres,
             public_url,
             logins: login::Pending::default(),
