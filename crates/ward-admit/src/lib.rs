@@ -209,15 +209,23 @@ impl Runtime {
         })
     }
 
-    /// Records a connection whose identity was not proven: its own session, with the failed
-    /// `auth` event, ended as `denied`.
-    pub async fn login_failed(&self, identity: Identity, resource: &str, start: Start) {
+    /// Starts the record of a session that reaches no resource through a grant (a viewer of
+    /// the web UI, an agent's MCP session, which is admitted to each resource as it goes), with
+    /// its `auth` event. Masked with the profile of `resource` if there is one, else the
+    /// default profile.
+    pub async fn open(&self, identity: Identity, resource: &str, start: Start) -> SessionRecorder {
         let masker = self.masker(
             self.config
                 .resource(resource)
                 .map_or("default", |r| r.record_profile()),
         );
-        let rec = self.start(identity, resource, start, &masker).await;
+        self.start(identity, resource, start, &masker).await
+    }
+
+    /// Records a connection whose identity was not proven: its own session, with the failed
+    /// `auth` event, ended as `denied`.
+    pub async fn login_failed(&self, identity: Identity, resource: &str, start: Start) {
+        let rec = self.open(identity, resource, start).await;
         rec.end(Outcome::Denied, 0, 0).await;
     }
 

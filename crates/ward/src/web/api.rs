@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 use ward_audit::query::{SessionFilter, SessionRow};
-use ward_audit::{JsonBody, SessionRecorder, SessionStart, Store};
+use ward_audit::{JsonBody, SessionRecorder, Store};
 use ward_auth::secret;
 use ward_core::auth::{AuthError, Authenticator as _};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
@@ -236,20 +236,14 @@ impl Web {
             .groups
             .iter()
             .any(|g| self.runtime.config.web.auditor_groups.contains(g));
-        let record = self
-            .runtime
-            .recorder
-            .start(SessionStart {
-                id: SessionId::new(),
-                identity: identity.clone(),
-                resource: "ward-ui".into(),
-                protocol: Protocol::Web,
-                client_addr: peer.to_string(),
-                parameters: Default::default(),
-            })
-            .await;
         let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
-        record.record(JsonBody(EventKind::Auth, auth)).await;
+        let start = ward_admit::Start {
+            protocol: Protocol::Web,
+            client_addr: peer.to_string(),
+            parameters: Default::default(),
+            auth,
+        };
+        let record = self.runtime.open(identity.clone(), "ward-ui", start).await;
         let token = secret::random(32).map_err(ApiError::internal)?;
         let ttl = self.runtime.config.web.session_ttl.0;
         let viewer = Arc::new(Viewer {

@@ -22,12 +22,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use ward_admit::Admitted;
-use ward_audit::{
-    JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder, SessionStart,
-};
+use ward_audit::{JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder};
 use ward_auth::secret;
 use ward_core::config::{GrantDecision, ResourceKind};
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_pg::catalog::Tables;
 use ward_pg::codec::backend::Column;
@@ -210,20 +208,14 @@ async fn initialize(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let record = web
-        .runtime
-        .recorder
-        .start(SessionStart {
-            id: SessionId::new(),
-            identity: identity.clone(),
-            resource: "mcp".into(),
-            protocol: Protocol::Mcp,
-            client_addr: peer.0.to_string(),
-            parameters: Default::default(),
-        })
-        .await;
     let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "agent": agent, "on_behalf_of": on_behalf_of, "protocol_version": version });
-    record.record(JsonBody(EventKind::Auth, auth)).await;
+    let start = ward_admit::Start {
+        protocol: Protocol::Mcp,
+        client_addr: peer.0.to_string(),
+        parameters: Default::default(),
+        auth,
+    };
+    let record = web.runtime.open(identity.clone(), "mcp", start).await;
     let Ok(session_id) = secret::random(32) else {
         return http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
