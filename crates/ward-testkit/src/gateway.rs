@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use ward::pgcluster::free_port;
+use ward_local::pgcluster::free_port;
 
 use crate::{PASSWORD, Postgres};
 

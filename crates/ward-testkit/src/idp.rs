@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use ward::pgcluster::free_port;
+use ward_local::pgcluster::free_port;
 
 /// The client id and secret Ward is registered with at the provider.
 pub const CLIENT_ID: &str = "ward";

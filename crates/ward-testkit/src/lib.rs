@@ -21,8 +21,8 @@ pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
 pub use sshd::{keygen, openssh, ssh_client, ssh_gateway};
-pub use ward::pgcluster::{ClusterOptions, HostAuth, free_port};
-pub use ward::sshd::Sshd;
+pub use ward_local::pgcluster::{ClusterOptions, HostAuth, free_port};
+pub use ward_local::sshd::Sshd;
 
 /// The password the harness gives every user and upstream role.
 pub const PASSWORD: &str = "correct horse battery";

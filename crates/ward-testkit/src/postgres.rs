@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use ward::pgcluster::{ClusterOptions, PgCluster};
+use ward_local::pgcluster::{ClusterOptions, PgCluster};
 
 /// A running cluster with a database `app` and a role `app` (password [`crate::PASSWORD`])
 /// that owns it.
@@ -61,7 +61,7 @@ impl Postgres {
 
 fn encryption(opts: &ClusterOptions) -> &'static str {
     match opts.host_auth {
-        ward::pgcluster::HostAuth::Md5 => "md5",
+        ward_local::pgcluster::HostAuth::Md5 => "md5",
         _ => "scram-sha-256",
     }
 }

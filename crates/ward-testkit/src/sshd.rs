@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use ward::pgcluster::free_port;
-use ward::sshd::Sshd;
+use ward_local::pgcluster::free_port;
+use ward_local::sshd::Sshd;
 
 use crate::{Ward, WardBuilder};
 

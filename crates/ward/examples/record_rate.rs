@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use ward::pgcluster::{ClusterOptions, PgCluster};
 use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_core::config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_local::pgcluster::{ClusterOptions, PgCluster};
 
 const SESSIONS: usize = 8;
 

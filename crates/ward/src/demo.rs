@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use ward_core::config::Config;
 
-use crate::pgcluster::{ClusterOptions, PgCluster, free_port};
 use ward_core::fs::write_private;
+use ward_local::pgcluster::{ClusterOptions, PgCluster, free_port};
 
 pub mod lifecycle;
 
@@ -65,7 +65,7 @@ fn port_or_free(usual: u16) -> anyhow::Result<u16> {
 /// Starts everything, prints how to connect, and runs until Ctrl-C, SIGTERM or SIGHUP.
 ///
 /// Nothing it starts outlives it: PostgreSQL and sshd are its children and end with it however
-/// it ends ([`crate::child`]); a second demo on the same directory is refused while one runs,
+/// it ends ([`ward_local::child`]); a second demo on the same directory is refused while one runs,
 /// and a demo finds and stops what an earlier one left behind ([`lifecycle`]).
 pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -223,7 +223,7 @@ fn program() -> String {
     let Ok(exe) = std::env::current_exe() else {
         return "ward".into();
     };
-    let on_path = crate::pgcluster::which("ward")
+    let on_path = ward_local::pgcluster::which("ward")
         .and_then(|p| p.canonicalize().ok())
         .is_some_and(|p| p == exe);
     if on_path {
@@ -249,8 +249,8 @@ fn show(text: &str) -> std::io::Result<()> {
 }
 
 /// A throwaway `sshd` that lets Ward's client key in.
-fn demo_sshd(dir: &Path) -> anyhow::Result<crate::sshd::Sshd> {
-    let mut sshd = crate::sshd::Sshd::prepare()?;
+fn demo_sshd(dir: &Path) -> anyhow::Result<ward_local::sshd::Sshd> {
+    let mut sshd = ward_local::sshd::Sshd::prepare()?;
     let key = dir.join("ssh_client_key");
     ward_ssh::keys::load_or_create(&key, "ward")?;
     sshd.start(&key.with_extension("pub"))?;
@@ -259,7 +259,7 @@ fn demo_sshd(dir: &Path) -> anyhow::Result<crate::sshd::Sshd> {
 
 /// The SSH listener, the `box` resource (the demo's sshd, logging in as whoever runs the
 /// demo), and its grant.
-fn demo_ssh_config(ssh_port: u16, sshd: &crate::sshd::Sshd) -> anyhow::Result<String> {
+fn demo_ssh_config(ssh_port: u16, sshd: &ward_local::sshd::Sshd) -> anyhow::Result<String> {
     let user = std::process::Command::new("id")
         .arg("-un")
         .output()

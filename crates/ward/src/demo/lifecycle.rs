@@ -1,7 +1,7 @@
 //! What keeps `ward demo` from leaving anything behind: one demo per directory at a time, and a
 //! list of the processes it started, so the next demo stops whatever a crash left running.
 //!
-//! The processes end with the demo in any case ([`crate::child`]); the list is the second line
+//! The processes end with the demo in any case ([`ward_local::child`]); the list is the second line
 //! of defence, for a child that was not yet tied to the demo, or an older `ward` that did not
 //! tie them.
 
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::pgcluster::PgCluster;
-use crate::sshd::Sshd;
+use ward_local::pgcluster::PgCluster;
+use ward_local::sshd::Sshd;
 
 /// The lock a running demo holds on its directory; the kernel drops it when the process ends,
 /// however it ends.
@@ -89,7 +89,7 @@ pub fn stop_leftovers(dir: &Path) {
         let Ok(pid) = pid.parse::<u32>() else {
             continue;
         };
-        if crate::child::stop_leftover(pid, name, Duration::from_secs(10)) {
+        if ward_local::child::stop_leftover(pid, name, Duration::from_secs(10)) {
             let _ = super::show(&format!(
                 "Stopped {name} (pid {pid}), which an earlier demo left running.\n"
             ));

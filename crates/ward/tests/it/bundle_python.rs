@@ -14,7 +14,7 @@ use ward_audit::keys::SigningKey;
 use ward_core::SessionId;
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 const INSTALL: &str = ".ci/run installs it (`python3 -m pip install cryptography`)";
 
 fn verifier() -> PathBuf {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ward_testkit::{free_port, run};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 /// A running `ward demo`, killed if the test ends first.
 struct Demo {
@@ -129,7 +129,7 @@ fn processes_of(demo_pid: u32) -> Vec<(u32, String)> {
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if marks.iter().any(|m| cmdline.contains(m.as_str())) && ward::child::alive(pid) {
+        if marks.iter().any(|m| cmdline.contains(m.as_str())) && ward_local::child::alive(pid) {
             found.push((pid, cmdline));
         }
     }
@@ -292,7 +292,7 @@ fn a_second_demo_on_the_same_directory_says_so_and_the_next_demo_stops_leftovers
         "{}",
         demo.printed
     );
-    assert!(!ward::child::alive(stale_pid));
+    assert!(!ward_local::child::alive(stale_pid));
     drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }

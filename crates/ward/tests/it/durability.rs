@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, run, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn conn_str(ward: &Ward, user: &str, db: &str) -> String {
     format!(

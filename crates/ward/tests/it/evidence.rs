@@ -11,7 +11,7 @@ use ward_audit::verify::{CheckpointStatus, Report, Status};
 use ward_audit::{Location, Store};
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, sqlite_without_triggers, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 /// Two psql sessions through Ward, then Ward stopped: every session ended and signed.
 fn recorded(pg: &Postgres) -> (Ward, PublicKey) {

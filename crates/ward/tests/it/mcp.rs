@@ -55,7 +55,7 @@ fn setup() -> Setup {
          GRANT SELECT, INSERT, DELETE ON customers TO app;",
     )
     .expect("seed");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let ward = Ward::builder(crate::WARD)
         .postgres_resource("shop", &pg)
         .postgres_resource("vault", &pg)
         .grant("agents", "shop")
@@ -254,7 +254,7 @@ fn a_local_agent_over_stdio_through_ward_mcp() {
     let s = setup();
     let command = format!(
         "{} mcp --server {} --ca-cert {}",
-        env!("CARGO_BIN_EXE_ward"),
+        crate::WARD,
         s.ward.web_url(),
         s.ward.ca_cert().display()
     );
@@ -301,7 +301,7 @@ fn an_agent_is_masked_by_the_resources_profile_and_its_column_rules() {
          GRANT SELECT ON staff TO app;",
     )
     .expect("seed");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let ward = Ward::builder(crate::WARD)
         .postgres_resource_with("hr", &pg, "masking_profile = \"hr\"")
         .grant("agents", "hr")
         .web(free_port().expect("port"))

@@ -48,7 +48,7 @@ fn setup(name: &str) -> Setup {
         ],
     )
     .expect("OIDC provider");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let ward = Ward::builder(crate::WARD)
         .postgres_resource("shop", &pg)
         .grant("analysts", "shop")
         .config("[[grants]]\nuser = \"ward\"\nresources = [\"shop\"]\n")

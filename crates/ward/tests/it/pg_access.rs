@@ -3,7 +3,7 @@
 
 use ward_testkit::{ClusterOptions, HostAuth, Postgres, Ward, free_port, psql, tls_pair};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, run, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 #[test]
 fn pgbench_in_every_query_mode_is_fully_recorded() {

@@ -3,7 +3,7 @@
 
 use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, psql, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn current_user(ward: &Ward, user: &str) -> String {
     let out = psql(

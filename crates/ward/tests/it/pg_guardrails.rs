@@ -3,7 +3,7 @@
 
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 const RULES: &str = r#"
 [[guardrails]]

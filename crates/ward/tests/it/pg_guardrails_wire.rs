@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut m = vec![tag];

@@ -3,7 +3,7 @@
 
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 const CARD: &str = "4111 1111 1111 1111";
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";

@@ -2,7 +2,7 @@
 
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn kinds(events: &[serde_json::Value]) -> Vec<String> {
     events

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ward_testkit::{ClusterOptions, PASSWORD, Postgres, Ward, psql, success};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 fn startup(params: &[(&str, &str)], version: u32) -> Vec<u8> {
     let mut body = version.to_be_bytes().to_vec();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ward_testkit::{ClusterOptions, Postgres, Ward, run, success, tls_pair};
 
-const WARD: &str = env!("CARGO_BIN_EXE_ward");
+use crate::WARD;
 
 #[test]
 fn two_wards_share_one_postgres_store() {

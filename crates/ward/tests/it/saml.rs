@@ -26,7 +26,7 @@ fn setup() -> Setup {
         groups: &["analysts", "staff"],
     }])
     .expect("SAML provider");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let ward = Ward::builder(crate::WARD)
         .postgres_resource("shop", &pg)
         .grant("analysts", "shop")
         .web(free_port().expect("port"))

@@ -17,7 +17,7 @@ fn text(out: &[u8]) -> String {
 
 #[test]
 fn ssh_exec_through_ward_is_relayed_and_recorded() {
-    let (_sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (_sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["ops"])
             .user("bob", &["interns"])
             .grant("ops", "web1")
@@ -174,7 +174,7 @@ fn ssh_exec_through_ward_is_relayed_and_recorded() {
 
 #[test]
 fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
-    let (_sshd, ward, _port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (_sshd, ward, _port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.web(free_port().expect("port"))
             .grant("agents", "web1")
             .ssh_resource("web1", sshd)
@@ -292,7 +292,7 @@ fn an_agent_runs_a_command_on_an_ssh_resource_through_mcp() {
 fn ward_logs_in_to_a_host_that_trusts_its_upstream_ca_with_a_certificate() {
     let mut sshd = Sshd::prepare().expect("sshd");
     let port = free_port().expect("port");
-    let ward = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let ward = Ward::builder(crate::WARD)
         .ssh(port)
         .user("alice", &["ops"])
         .grant("ops", "web1")
@@ -323,7 +323,7 @@ fn ward_logs_in_to_a_host_that_trusts_its_upstream_ca_with_a_certificate() {
 #[test]
 fn a_host_key_trusted_on_first_use_is_kept_and_a_changed_one_is_refused() {
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let (mut sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (mut sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b
             .user("alice", &["ops"])
             .grant("ops", "web1")
@@ -360,7 +360,7 @@ fn a_host_key_trusted_on_first_use_is_kept_and_a_changed_one_is_refused() {
 #[test]
 fn a_command_streaming_past_the_cap_is_counted_and_hashed_not_stored() {
     use sha2::Digest as _;
-    let (_sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (_sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["ops"])
             .grant("ops", "web1")
             .ssh_resource("web1", sshd)
@@ -406,7 +406,7 @@ fn connections_that_never_log_in_are_bounded() {
     use std::net::TcpStream;
     use std::time::Duration;
 
-    let (_sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (_sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["ops"])
             .grant("ops", "web1")
             .ssh_resource("web1", sshd)

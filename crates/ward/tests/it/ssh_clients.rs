@@ -62,7 +62,7 @@ fn type_into(mut command: Command, lines: &[&str]) -> Output {
 
 #[test]
 fn keys_and_certificates_log_in_and_refusals_say_why() {
-    let (_sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (_sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b
             .web(free_port().expect("port"))
             .user("alice", &["ops"])
@@ -265,7 +265,7 @@ fn keys_and_certificates_log_in_and_refusals_say_why() {
 
 #[test]
 fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
-    let (sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["ops"])
             .grant("ops", "web1")
             .ssh_resource("web1", sshd)
@@ -497,7 +497,7 @@ fn files_moved_by_scp_and_sftp_are_recorded_with_their_checksums() {
 
 #[test]
 fn terminals_record_typing_but_not_passwords_and_guardrails_stop_commands() {
-    let (sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b
             .user("alice", &["ops"])
             .user("carol", &["readers"])
@@ -677,7 +677,7 @@ fn terminals_record_typing_but_not_passwords_and_guardrails_stop_commands() {
 /// line, and everything after it, never reach the host.
 #[test]
 fn stdin_without_a_terminal_is_recorded_and_its_lines_checked() {
-    let (sshd, ward, port) = ssh_gateway(env!("CARGO_BIN_EXE_ward"), |b, sshd| {
+    let (sshd, ward, port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["ops"]).ssh_resource("web1", sshd).config(
             "[[grants]]\ngroup = \"ops\"\nresources = [\"web1\"]\n\n[[guardrails]]\nname = \"no-rm-rf\"\nresources = [\"web1\"]\npattern = \"rm -rf\"\n",
         )

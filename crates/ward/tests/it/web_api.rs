@@ -84,7 +84,7 @@ fn setup() -> Setup {
 /// which auditors may reach.
 fn setup_with(sshd: Option<(&mut Sshd, u16)>) -> Setup {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
-    let mut builder = Ward::builder(env!("CARGO_BIN_EXE_ward"))
+    let mut builder = Ward::builder(crate::WARD)
         .postgres_resource("shop", &pg)
         .grant("dev", "shop")
         .grant("auditors", "shop")

@@ -1,0 +1,30 @@
+//! Ward's integration tests, one module per area, each driving real clients and servers
+//! (PostgreSQL clusters, sshd, OpenSSH, psql, an OIDC and a SAML provider, Chromium) against a
+//! real Ward on loopback. They are one test binary, linked once; `./x test NAME` runs the tests
+//! whose name (`module::test`) contains NAME.
+
+/// The `ward` binary under test.
+pub const WARD: &str = env!("CARGO_BIN_EXE_ward");
+
+mod bundle_python;
+mod demo;
+mod durability;
+mod evidence;
+mod mcp;
+mod oidc;
+mod pg_access;
+mod pg_drivers;
+mod pg_grants;
+mod pg_guardrails;
+mod pg_guardrails_wire;
+mod pg_masking;
+mod pg_masking_messages;
+mod pg_masking_profiles;
+mod pg_psql;
+mod pg_robustness;
+mod pg_store;
+mod saml;
+mod ssh;
+mod ssh_clients;
+mod store_suite;
+mod web_api;
