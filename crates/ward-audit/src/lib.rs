@@ -20,5 +20,5 @@ pub mod users;
 pub mod verify;
 
 pub use body::{EventBody, JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson};
-pub use recorder::{KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart};
+pub use recorder::{KeySource, Recorder, RecorderOptions, SessionRecorder, SessionStart, Sink};
 pub use store::{Location, Store, StoreError, StoreTls};

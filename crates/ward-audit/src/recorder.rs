@@ -70,6 +70,30 @@ enum Msg {
     Checkpoint(oneshot::Sender<bool>),
 }
 
+/// Where a protocol's relay records what it observes. Relays are written against this, not
+/// against [`SessionRecorder`], so that their state machines can be driven message by message
+/// in tests, without a store.
+pub trait Sink: Sync {
+    /// Records one event of the session.
+    fn record(&self, body: impl EventBody) -> impl Future<Output = ()> + Send;
+    /// Whether what the relay holds may go on to the client now ([`SessionRecorder::may_release`]).
+    fn may_release(&self) -> impl Future<Output = bool> + Send;
+    /// Whether the store is taking events ([`SessionRecorder::store_healthy`]).
+    fn store_healthy(&self) -> bool;
+}
+
+impl Sink for SessionRecorder {
+    fn record(&self, body: impl EventBody) -> impl Future<Output = ()> + Send {
+        SessionRecorder::record(self, body)
+    }
+    fn may_release(&self) -> impl Future<Output = bool> + Send {
+        SessionRecorder::may_release(self)
+    }
+    fn store_healthy(&self) -> bool {
+        SessionRecorder::store_healthy(self)
+    }
+}
+
 /// How the recorder writes and signs.
 pub struct RecorderOptions {
     /// Events queued before sessions are slowed down.

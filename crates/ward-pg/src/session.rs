@@ -364,10 +364,10 @@ impl Session<'_> {
             let ruled = |m: &Masker| m.column_names().next().is_some();
             let columns = ruled(&admitted.record_masker)
                 || admitted.client_masker.as_ref().is_some_and(ruled);
-            let lookup = relay::Lookup {
+            let lookup = Some(relay::Lookup {
                 target: target.clone(),
                 max_message: gw.limits.max_message,
-            };
+            });
             let sides = relay::state(
                 admitted.client_masker,
                 admitted.guardrails,

@@ -41,7 +41,7 @@ pub struct ClientSide {
     pub(super) fast_path: FastPath,
     /// The names of functions called by OID, looked up in the catalog.
     pub(super) functions: HashMap<u32, Arc<str>>,
-    pub(super) lookup: Lookup,
+    pub(super) lookup: Option<Lookup>,
 }
 
 /// Functions whose names a session remembers at most (a client calling ever new OIDs makes
@@ -79,12 +79,7 @@ impl ClientSide {
     /// Checks `text` against the guardrails; when a rule denies it, records the attempt (the
     /// statement as `db.query`, then `policy.denied`), queues the client's ErrorResponse and
     /// returns true.
-    async fn denied(
-        &mut self,
-        text: &[u8],
-        statement: Option<&[u8]>,
-        rec: &SessionRecorder,
-    ) -> bool {
+    async fn denied(&mut self, text: &[u8], statement: Option<&[u8]>, rec: &impl Sink) -> bool {
         let Some(denial) = self.guardrails.as_ref().and_then(|g| g.check(text)) else {
             return false;
         };
@@ -114,7 +109,7 @@ impl ClientSide {
     }
 
     /// Records a refusal and queues the ErrorResponse (42501) the client gets for it.
-    async fn refuse(&mut self, refusal: record::Denied, rec: &SessionRecorder) {
+    async fn refuse(&mut self, refusal: record::Denied, rec: &impl Sink) {
         let mut error = Vec::new();
         encode::error_response(
             &mut error,
@@ -129,7 +124,7 @@ impl ClientSide {
     /// A fast-path FunctionCall: recorded, then refused (in place of it, a Sync of Ward's
     /// brings the ReadyForQuery that answers the client, after the error) when the grant or a
     /// guardrail forbids it, else forwarded with its answer awaited.
-    async fn function_call(&mut self, body: &[u8], limits: Limits, rec: &SessionRecorder) -> Step {
+    async fn function_call(&mut self, body: &[u8], limits: Limits, rec: &impl Sink) -> Step {
         let call = match frontend::function_call(body) {
             Ok(call) => call,
             Err(e) => return Step::Stop(RelayEnd::ClientProtocol(e)),
@@ -192,15 +187,19 @@ impl ClientSide {
         if let Some(name) = self.functions.get(&oid) {
             return name.clone();
         }
-        let Lookup {
-            target,
-            max_message,
-        } = &self.lookup;
-        let name: Arc<str> = match target
-            .catalog
-            .function_name(target, *max_message, oid)
-            .await
-        {
+        let looked_up = match &self.lookup {
+            Some(Lookup {
+                target,
+                max_message,
+            }) => {
+                target
+                    .catalog
+                    .function_name(target, *max_message, oid)
+                    .await
+            }
+            None => None,
+        };
+        let name: Arc<str> = match looked_up {
             Some(name) => name.into(),
             None => format!("function {oid}").into(),
         };
@@ -217,7 +216,7 @@ impl ClientSide {
         &mut self,
         tag: u8,
         body: &[u8],
-        rec: &SessionRecorder,
+        rec: &impl Sink,
     ) -> Result<bool, ProtocolError> {
         if tag == frontend::QUERY {
             let text = frontend::query(body)?;
@@ -261,13 +260,7 @@ impl Observer for ClientSide {
         }
     }
 
-    async fn observe(
-        &mut self,
-        tag: u8,
-        body: &[u8],
-        limits: Limits,
-        rec: &SessionRecorder,
-    ) -> Step {
+    async fn observe(&mut self, tag: u8, body: &[u8], limits: Limits, rec: &impl Sink) -> Step {
         if let Some(discarding) = self.discarding {
             // PostgreSQL skips everything after an error until Sync; so does Ward after a denial.
             return match tag {

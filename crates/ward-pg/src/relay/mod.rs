@@ -16,7 +16,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use ward_audit::SessionRecorder;
+use ward_audit::Sink;
 use ward_core::EventKind;
 
 use crate::codec::backend::{self, Column};
@@ -29,6 +29,8 @@ use ward_policy::SessionGuardrails;
 mod client;
 pub mod client_mask;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub use client::{ClientSide, FastPath};
 use client_mask::ClientMask;
@@ -130,13 +132,14 @@ pub struct Lookup {
     pub max_message: usize,
 }
 
-/// The two directions of a session's relay. Result columns are looked up only when `columns`
-/// (a column rule of the session's maskers could apply to them).
+/// The two directions of a session's relay. Names are looked up in the catalog through
+/// `lookup` (none: functions are named by OID, columns by label); result columns only when
+/// `columns` (a column rule of the session's maskers could apply to them).
 pub fn state(
     client_mask: Option<Masker>,
     guardrails: Option<SessionGuardrails>,
     fast_path: FastPath,
-    lookup: Lookup,
+    lookup: Option<Lookup>,
     columns: bool,
 ) -> (ClientSide, ServerSide) {
     let (tx, rx) = unbounded_channel();
@@ -168,7 +171,9 @@ pub fn state(
         insert: Vec::new(),
         errored: false,
         swallow: false,
-        sources: columns.then(|| (lookup, crate::catalog::Tables::default())),
+        sources: lookup
+            .filter(|_| columns)
+            .map(|l| (l, crate::catalog::Tables::default())),
     };
     (client, server)
 }
@@ -194,7 +199,7 @@ pub(crate) trait Observer {
         tag: u8,
         body: &[u8],
         limits: Limits,
-        rec: &SessionRecorder,
+        rec: &impl Sink,
     ) -> impl Future<Output = Step> + Send;
     fn count(&mut self, bytes: u64);
 
@@ -223,7 +228,7 @@ pub(crate) async fn pump<R, W, O>(
     to: &mut W,
     buf: &mut BytesMut,
     limits: Limits,
-    rec: &SessionRecorder,
+    rec: &impl Sink,
 ) -> RelayEnd
 where
     R: AsyncRead + Unpin,
@@ -240,12 +245,23 @@ where
             let chunk = buf.split_to(whole);
             let mut stop = None;
             let mut rewrite = obs.rewrites();
+            // Where the chunk is cut: a message Ward cannot read, and what follows it, is not
+            // passed on.
+            let mut cut = chunk.len();
             out.clear();
             for (tag, range) in frame::frames(&chunk) {
                 let body = chunk.get(range.clone()).unwrap_or_default();
                 let start = range.start.saturating_sub(frame::HEADER);
                 if let Step::Stop(end) = obs.observe(tag, body, limits, rec).await {
+                    let unreadable = matches!(
+                        end,
+                        RelayEnd::ClientProtocol(_) | RelayEnd::UpstreamProtocol(_)
+                    );
                     stop = Some(end);
+                    if unreadable {
+                        cut = start;
+                        break;
+                    }
                 }
                 if !rewrite && obs.diverts() {
                     // From here on the chunk is rebuilt; the messages before pass unchanged.
@@ -255,6 +271,9 @@ where
                 if rewrite {
                     let whole_frame = chunk.get(start..range.end).unwrap_or_default();
                     obs.forward(tag, body, whole_frame, &mut out);
+                }
+                if stop.is_some() {
+                    break;
                 }
             }
             // Fail closed: what the store cannot keep does not pass (see SessionRecorder).
@@ -267,7 +286,11 @@ where
                 return RelayEnd::StoreUnavailable;
             }
             // Without rewriting, the original bytes go on untouched.
-            let sent: &[u8] = if rewrite { &out } else { &chunk };
+            let sent: &[u8] = if rewrite {
+                &out
+            } else {
+                chunk.get(..cut).unwrap_or_default()
+            };
             if let Err(e) = to.write_all(sent).await {
                 return O::WRITE(e);
             }

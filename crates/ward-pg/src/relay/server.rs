@@ -47,7 +47,7 @@ impl ServerSide {
         tag: u8,
         body: &[u8],
         limits: Limits,
-        rec: &SessionRecorder,
+        rec: &impl Sink,
     ) -> Result<(), ProtocolError> {
         match tag {
             backend::DATA_ROW => {
@@ -268,7 +268,7 @@ impl ServerSide {
 
     /// Records the rows gathered so far, if a result is open (a result cut short: no
     /// completion).
-    pub async fn finish_result(&mut self, rec: &SessionRecorder) {
+    pub async fn finish_result(&mut self, rec: &impl Sink) {
         let _ = self.end_result(rec, None).await;
     }
 
@@ -276,7 +276,7 @@ impl ServerSide {
     /// no result to attach it to.
     async fn end_result(
         &mut self,
-        rec: &SessionRecorder,
+        rec: &impl Sink,
         completion: Option<record::Complete>,
     ) -> Option<record::Complete> {
         if !self.in_result {
@@ -380,13 +380,7 @@ impl Observer for ServerSide {
         }
     }
 
-    async fn observe(
-        &mut self,
-        tag: u8,
-        body: &[u8],
-        limits: Limits,
-        rec: &SessionRecorder,
-    ) -> Step {
+    async fn observe(&mut self, tag: u8, body: &[u8], limits: Limits, rec: &impl Sink) -> Step {
         match self.observe_message(tag, body, limits, rec).await {
             Ok(()) => Step::Continue,
             Err(e) => Step::Stop(RelayEnd::UpstreamProtocol(e)),
