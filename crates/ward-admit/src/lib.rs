@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use ward_audit::{JsonBody, Recorder, SessionRecorder, SessionStart};
-use ward_core::config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
+use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::{Masker, Masking};
 use ward_policy::{Guardrails, SessionGuardrails};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
-use ward_core::config::Durability;
+use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::body::{EventBody, JsonBody};

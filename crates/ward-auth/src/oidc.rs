@@ -19,7 +19,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use ward_core::config::OidcIssuer;
+use ward_config::OidcIssuer;
 
 /// An unknown `kid` refetches the key set at most this often.
 pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(10);

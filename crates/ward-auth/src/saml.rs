@@ -16,7 +16,7 @@ use samael::crypto::AllowedSignatureAlgorithm;
 use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
-use ward_core::config::SamlIdp;
+use ward_config::SamlIdp;
 
 use crate::Verified;
 use crate::oidc::error_chain;

@@ -1,14 +1,12 @@
 //! Shared types of Ward: identities, sessions, events, configuration and time.
 
 pub mod auth;
-pub mod config;
 pub mod event;
 pub mod fs;
 pub mod identity;
 pub mod login_throttle;
 pub mod session;
 pub mod timestamp;
-pub mod tls;
 
 pub use event::EventKind;
 pub use identity::Identity;

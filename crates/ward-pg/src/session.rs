@@ -11,8 +11,8 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
 use ward_audit::SessionRecorder;
+use ward_config::ResourceKind;
 use ward_core::auth::AuthError;
-use ward_core::config::ResourceKind;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
 
@@ -279,7 +279,7 @@ impl Session<'_> {
         // The startup parameters the grant lets reach the server.
         let startup = self.startup.clone();
         let passed = std::sync::OnceLock::new();
-        let check = |grant: &ward_core::config::Grant| {
+        let check = |grant: &ward_config::Grant| {
             let allowed =
                 startup_params::check(&startup, &grant.startup_parameters).map_err(|refused| {
                     ward_admit::Denied {

@@ -10,7 +10,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use ward_core::config::{Config, Resource, ResourceKind, Secret};
+use ward_config::{Config, Resource, ResourceKind, Secret};
 
 use crate::catalog::Catalog;
 use crate::codec::backend::{self, Authentication};
@@ -270,7 +270,7 @@ pub fn tls_connector(
         .unwrap_or_else(|| resource.host().to_owned());
     let server_name =
         ServerName::try_from(name.clone()).map_err(|e| format!("server name `{name}`: {e}"))?;
-    let Some(config) = ward_core::tls::client_config(resource.tls, resource.ca_file.as_deref())?
+    let Some(config) = ward_config::tls::client_config(resource.tls, resource.ca_file.as_deref())?
     else {
         return Ok(None);
     };

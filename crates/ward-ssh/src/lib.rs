@@ -31,8 +31,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_audit::{JsonBody, MaskedJson};
+use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::config::ResourceKind;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 
 use relay::Shared;

@@ -13,8 +13,8 @@ use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::{Value, json};
 use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
+use ward_config::Grant;
 use ward_core::EventKind;
-use ward_core::config::Grant;
 use ward_mask::{Masker, StreamMasker};
 use ward_policy::SessionGuardrails;
 

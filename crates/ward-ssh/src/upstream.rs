@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use russh::ChannelMsg;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use ward_config::{Resource, SshLogin};
 use ward_core::SessionId;
-use ward_core::config::{Resource, SshLogin};
 
 use crate::{WINDOW, fast_ciphers, keys};
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ward_audit::query::SessionFilter;
 use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
-use ward_core::config::Durability;
+use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 
 const WRITERS: usize = 16;

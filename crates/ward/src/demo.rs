@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use ward_core::config::Config;
+use ward_config::Config;
 
 use ward_core::fs::write_private;
 use ward_local::pgcluster::{ClusterOptions, PgCluster, free_port};

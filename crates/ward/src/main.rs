@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use ward::cli;
 use ward_audit::Store;
 use ward_audit::query::SessionFilter;
+use ward_config::Config;
 use ward_core::Timestamp;
-use ward_core::config::Config;
 
 #[derive(Parser)]
 #[command(name = "ward", version = ward::VERSION, about = "Identity-aware access gateway with tamper-evident session recording")]
@@ -600,7 +600,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     config,
                 },
         } => {
-            let ttl = ward_core::config::ConfigDuration::parse(&ttl)
+            let ttl = ward_config::ConfigDuration::parse(&ttl)
                 .with_context(|| format!("--ttl `{ttl}` is not a duration (e.g. 30m, 8h)"))?;
             cli::credentials::issue_token(
                 &mut open_store(&config)?,

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_admit::Runtime;
 use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
-use ward_core::config::Config;
+use ward_config::Config;
 use ward_mask::{Masking, TokenKey};
 
 use crate::auth::Credentials;
@@ -87,7 +87,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let has_ssh_resources = config
         .resources
         .iter()
-        .any(|r| r.kind == ward_core::config::ResourceKind::Ssh);
+        .any(|r| r.kind == ward_config::ResourceKind::Ssh);
     let ssh_login = if config.listen.ssh.is_some() || has_ssh_resources {
         Some(ward_ssh::HostLogin {
             key: Arc::new(ward_ssh::keys::load_or_create(
@@ -241,7 +241,7 @@ pub fn store_location(config: &Config) -> anyhow::Result<Location> {
 /// TLS to the PostgreSQL store (`[store] tls`, `ca_file`, `server_name`), when it is on.
 pub fn store_tls(config: &Config) -> anyhow::Result<Option<StoreTls>> {
     let store = &config.store;
-    let client = ward_core::tls::client_config(store.tls, store.ca_file.as_deref())
+    let client = ward_config::tls::client_config(store.tls, store.ca_file.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: store.ca_file: {e}", config.source.display()))?;
     Ok(client.map(|c| StoreTls {
         config: Arc::new(c),

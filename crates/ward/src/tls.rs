@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use ward_core::config::Tls;
+use ward_config::Tls;
 use ward_core::fs::write_private;
 
 /// The TLS server configuration and the SHA-256 fingerprint of the leaf certificate.

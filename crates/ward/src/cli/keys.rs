@@ -6,8 +6,8 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use ward_audit::KeySource;
 use ward_audit::keys::{self, SigningKey};
+use ward_config::Config;
 use ward_core::Timestamp;
-use ward_core::config::Config;
 
 use crate::serve::{key_source, open_store};
 

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use anyhow::bail;
-use ward_core::config::Config;
+use ward_config::Config;
 use ward_mask::MaskReport;
 
 /// Masks `input` with the configured rules (a named profile, or the default) and writes the

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ward_audit::{Location, Store};
+use ward_config::Config;
 use ward_core::Timestamp;
-use ward_core::config::Config;
 
 use crate::serve::{key_source, open_store, store_tls};
 

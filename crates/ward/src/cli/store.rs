@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::bail;
 use ward_audit::{Location, Store};
-use ward_core::config::Config;
+use ward_config::Config;
 
 use crate::serve::store_location;
 

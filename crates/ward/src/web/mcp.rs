@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use ward_admit::Admitted;
 use ward_audit::{JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder};
 use ward_auth::secret;
-use ward_core::config::{GrantDecision, ResourceKind};
+use ward_config::{GrantDecision, ResourceKind};
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_pg::catalog::Tables;

@@ -60,8 +60,8 @@ fn two_wards_share_one_postgres_store() {
     assert!(err.contains("ward store migrate"), "{err}");
     let tls = ward_audit::StoreTls {
         config: Arc::new(
-            ward_core::tls::client_config(
-                ward_core::config::UpstreamTls::VerifyFull,
+            ward_config::tls::client_config(
+                ward_config::UpstreamTls::VerifyFull,
                 Some(&write_ca(&cert)),
             )
             .expect("roots")

@@ -11,7 +11,7 @@ use ward_audit::keys::SigningKey;
 use ward_audit::query::SessionFilter;
 use ward_audit::verify::Status;
 use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
-use ward_core::config::Durability;
+use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 use ward_testkit::{ClusterOptions, Postgres, sqlite_without_triggers};
 

@@ -10,7 +10,7 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::config::UpstreamTls;
+use crate::UpstreamTls;
 
 /// The system's CA bundle (Debian's), for `verify-full` without a `ca_file`.
 const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";

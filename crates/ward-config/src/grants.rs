@@ -352,7 +352,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::config::{Config, ConfigError};
+    use crate::{Config, ConfigError};
 
     fn load(grants: &str) -> Result<Config, ConfigError> {
         let text = format!(

@@ -9,6 +9,7 @@ mod grants;
 mod profiles;
 mod resources;
 mod size;
+pub mod tls;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -280,7 +280,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::acceptable_url;
-    use crate::config::{Config, ConfigError};
+    use crate::{Config, ConfigError};
 
     fn load(auth: &str) -> Result<Config, ConfigError> {
         let text = format!("[listen]\nweb = \"127.0.0.1:8443\"\n\n[auth]\n{auth}");
