@@ -124,7 +124,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
             store.put_user(
                 user,
                 &[group.to_owned()],
-                &crate::users::hash_password(password)?,
+                &ward_auth::users::hash_password(password)?,
             )?;
         }
         let new = ward_audit::credentials::NewCredential {

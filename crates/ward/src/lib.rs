@@ -1,14 +1,10 @@
-//! Ward's commands as a library: serving, the demo, the store commands, local users and the
-//! web server.
+//! Ward's commands as a library: the CLI, `ward serve` (which wires the gateways, the web
+//! server and the recorder together) and the demo.
 
-pub mod asciicast;
-pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod serve;
 pub mod tls;
-pub mod users;
-pub mod web;
 
 /// The `ward` version, as `ward --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

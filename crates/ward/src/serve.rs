@@ -11,7 +11,7 @@ use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls
 use ward_config::Config;
 use ward_mask::{Masking, TokenKey};
 
-use crate::auth::Credentials;
+use ward_auth::credentials::Credentials;
 
 /// A running gateway: its bound addresses and the handle that stops it.
 pub struct Running {
@@ -25,7 +25,7 @@ pub struct Running {
     recorder: Recorder,
     recorder_thread: std::thread::JoinHandle<()>,
     gateways: Vec<Arc<ward_pg::Gateway>>,
-    web_state: Option<Arc<crate::web::Web>>,
+    web_state: Option<Arc<ward_web::Web>>,
 }
 
 /// Starts every configured listener.
@@ -147,7 +147,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .with_context(|| format!("listening for HTTPS on {addr}"))?;
         let bound = listener.local_addr()?;
         let store = tokio::task::block_in_place(|| Store::open(&location))?;
-        let parts = crate::web::Parts {
+        let parts = ward_web::Parts {
             runtime: runtime.clone(),
             targets: targets.clone(),
             credentials: authenticator.clone(),
@@ -159,9 +159,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             ssh_user_ca: ssh_user_ca.clone(),
             ssh: ssh.zip(ssh_host_key),
         };
-        let state = Arc::new(crate::web::Web::new(parts, bound)?);
+        let state = Arc::new(ward_web::Web::new(parts, bound)?);
         web_state = Some(state.clone());
-        tokio::spawn(crate::web::serve(
+        tokio::spawn(ward_web::serve(
             state,
             listener,
             tls.clone(),

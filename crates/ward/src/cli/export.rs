@@ -46,7 +46,7 @@ pub fn export_asciicast(
     let sid = store.resolve_session(id)?;
     let mut file = create(path)?;
     let page = |after| store.events_page(sid, after, 200);
-    let lines = crate::asciicast::write_asciicast(&session, page, &mut file)
+    let lines = ward_web::asciicast::write_asciicast(&session, page, &mut file)
         .with_context(|| format!("writing {}", path.display()))?;
     writeln!(
         out,

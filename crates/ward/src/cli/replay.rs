@@ -84,7 +84,7 @@ pub fn replay(
                 _ => writeln!(out, "{stamp} $ {}", text("command"))?,
             },
             "term.output" => {
-                for line in crate::asciicast::output_text(p).lines() {
+                for line in ward_web::asciicast::output_text(p).lines() {
                     writeln!(out, "{:13}{}", "", inline(line))?;
                 }
             }
@@ -228,7 +228,7 @@ fn play(
             std::thread::sleep(std::time::Duration::from_secs_f64(pause));
         }
         last = Some(at);
-        out.write_all(crate::asciicast::output_text(&e.payload).as_bytes())?;
+        out.write_all(ward_web::asciicast::output_text(&e.payload).as_bytes())?;
     }
     out.flush()?;
     Ok(())

@@ -28,7 +28,7 @@ pub fn add(
     if password.len() < 8 {
         bail!("the password must have at least 8 characters");
     }
-    store.put_user(name, &groups, &crate::users::hash_password(password)?)?;
+    store.put_user(name, &groups, &ward_auth::users::hash_password(password)?)?;
     writeln!(
         out,
         "user {name} saved (groups: {})",

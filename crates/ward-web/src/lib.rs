@@ -1,7 +1,9 @@
-//! Ward's HTTPS listener (`[listen] web`): the login endpoints `ward login` uses and the JSON
-//! API, served with Ward's TLS certificate.
+//! Ward's HTTPS listener (`[listen] web`): the login endpoints `ward login` uses, the web
+//! sign-in flows, the JSON API with the web UI, and the MCP endpoint for agents, served with
+//! Ward's TLS certificate.
 
 mod api;
+pub mod asciicast;
 mod download;
 mod login;
 mod mcp;
@@ -28,7 +30,10 @@ use ward_auth::Oidc;
 use ward_auth::saml::Saml;
 use ward_pg::upstream::Targets;
 
-use crate::auth::Credentials;
+use ward_auth::credentials::Credentials;
+
+/// Ward's version, as the API and MCP report it.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 

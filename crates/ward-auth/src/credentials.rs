@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::Oidc;
 use ward_audit::credentials::{Credential, CredentialFilter, CredentialKind};
 use ward_audit::{Location, Store, StoreError};
-use ward_auth::Oidc;
 use ward_core::auth::{AuthError, AuthFuture, Authenticator, KeyLogin};
 use ward_core::login_throttle::LoginThrottle;
 use ward_core::{Identity, Timestamp};
@@ -87,7 +87,7 @@ impl Credentials {
         if let Some(kind) = CredentialKind::of_secret(secret) {
             return self.ward_credential(kind, Some(user), secret).await;
         }
-        if ward_auth::oidc::looks_like_jwt(secret) {
+        if crate::oidc::looks_like_jwt(secret) {
             if self.oidc.is_empty() {
                 return Err(AuthError::Rejected {
                     method: "OIDC token",
