@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use ward_audit::{JsonBody, Recorder, SessionRecorder, SessionStart};
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::{Masker, Masking};
 use ward_policy::{Guardrails, SessionGuardrails};
+use ward_store::{JsonBody, Recorder, SessionRecorder, SessionStart};
 
 /// The compiled configuration every gateway works from.
 pub struct Runtime {

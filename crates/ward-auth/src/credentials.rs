@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::Oidc;
-use ward_audit::credentials::{Credential, CredentialFilter, CredentialKind};
-use ward_audit::{Location, Store, StoreError};
 use ward_core::auth::{AuthError, AuthFuture, Authenticator, KeyLogin};
 use ward_core::login_throttle::LoginThrottle;
 use ward_core::{Identity, Timestamp};
+use ward_store::credentials::{Credential, CredentialFilter, CredentialKind};
+use ward_store::{Location, Store, StoreError};
 
 use crate::users::LocalUsers;
 

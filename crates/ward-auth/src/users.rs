@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier as _, SaltString};
 use sha2::{Digest, Sha256};
-use ward_audit::{Location, Store, StoreError};
 use ward_core::Identity;
 use ward_core::auth::AuthError;
+use ward_store::{Location, Store, StoreError};
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {

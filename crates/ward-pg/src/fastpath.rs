@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
-use ward_audit::EventBody;
 use ward_core::EventKind;
 use ward_mask::{MaskReport, Masker};
+use ward_store::EventBody;
 
 use crate::codec::value::{self, oid};
 use crate::codec::{backend, frontend};

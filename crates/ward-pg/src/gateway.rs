@@ -9,9 +9,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use ward_admit::Runtime;
-use ward_audit::{JsonBody, SessionRecorder};
 use ward_core::EventKind;
 use ward_core::auth::Authenticator;
+use ward_store::{JsonBody, SessionRecorder};
 
 use crate::codec::encode;
 use crate::relay::Limits;

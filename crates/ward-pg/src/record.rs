@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
-use ward_audit::EventBody;
 use ward_core::EventKind;
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
+use ward_store::EventBody;
 
 use crate::codec::backend::{self, Column};
 use crate::codec::{frame, frontend, value};

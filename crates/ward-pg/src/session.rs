@@ -10,11 +10,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
-use ward_audit::SessionRecorder;
 use ward_config::ResourceKind;
 use ward_core::auth::AuthError;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
+use ward_store::SessionRecorder;
 
 use crate::codec::startup::{self, Startup};
 use crate::codec::{ProtocolError, encode, frame, frontend};

@@ -30,10 +30,10 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
-use ward_audit::{JsonBody, MaskedJson};
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
 use ward_core::{EventKind, Identity, Outcome, Protocol};
+use ward_store::{JsonBody, MaskedJson};
 
 use relay::Shared;
 pub use upstream::{CommandOutput, HostLogin, run_command};

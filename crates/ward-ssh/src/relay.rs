@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use serde_json::{Value, json};
-use ward_audit::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 use ward_config::Grant;
 use ward_core::EventKind;
 use ward_mask::{Masker, StreamMasker};
 use ward_policy::SessionGuardrails;
+use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 
 use crate::hash::Hasher;
 use crate::transfer::{FileEvent, Scp, Sftp};

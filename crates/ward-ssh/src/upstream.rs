@@ -44,7 +44,7 @@ pub struct HostLogin {
     pub key: Arc<PrivateKey>,
     pub ca: Arc<PrivateKey>,
     /// Where host keys trusted on first use are kept.
-    pub store: Arc<std::sync::Mutex<ward_audit::Store>>,
+    pub store: Arc<std::sync::Mutex<ward_store::Store>>,
 }
 
 /// Logs in to the host of `target` as `user` for session `session`, checking the host's

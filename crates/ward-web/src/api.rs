@@ -25,11 +25,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
-use ward_audit::query::{SessionFilter, SessionRow};
-use ward_audit::{JsonBody, SessionRecorder, Store};
 use ward_auth::secret;
 use ward_core::auth::{AuthError, Authenticator as _};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_store::query::{SessionFilter, SessionRow};
+use ward_store::{JsonBody, SessionRecorder, Store};
 
 use super::download::streamed;
 use super::model::{
@@ -150,7 +150,7 @@ impl Web {
 
     fn with_store<T>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<T, ward_audit::StoreError>,
+        f: impl FnOnce(&mut Store) -> Result<T, ward_store::StoreError>,
     ) -> Result<T, ApiError> {
         tokio::task::block_in_place(|| {
             let mut store = self
@@ -158,7 +158,7 @@ impl Web {
                 .lock()
                 .map_err(|_| ApiError::internal("store lock poisoned"))?;
             f(&mut store).map_err(|e| match e {
-                ward_audit::StoreError::NoSuchSession(id) => ApiError::new(
+                ward_store::StoreError::NoSuchSession(id) => ApiError::new(
                     StatusCode::NOT_FOUND,
                     "not_found",
                     format!("no session {id}"),
@@ -558,7 +558,7 @@ pub(super) async fn export(
             Ok(streamed("application/x-asciicast", name, move |out| {
                 let page = |after| {
                     let mut store = web.store.lock().map_err(|_| {
-                        ward_audit::StoreError::Unavailable("store lock poisoned".into())
+                        ward_store::StoreError::Unavailable("store lock poisoned".into())
                     })?;
                     store.events_page(sid, after, 200)
                 };

@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use serde_json::{Value, json};
-use ward_audit::query::{EventRow, SessionRow};
 use ward_core::Timestamp;
+use ward_store::query::{EventRow, SessionRow};
 
 /// The terminal size when the recording names none.
 const DEFAULT_SIZE: (u64, u64) = (80, 24);

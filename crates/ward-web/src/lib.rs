@@ -25,10 +25,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_admit::Runtime;
-use ward_audit::{Location, Store};
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
 use ward_pg::upstream::Targets;
+use ward_store::{Location, Store};
 
 use ward_auth::credentials::Credentials;
 

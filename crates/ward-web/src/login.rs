@@ -36,11 +36,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use ward_audit::credentials::{CredentialFilter, CredentialKind, NewCredential};
 use ward_auth::oidc::{DevicePoll, Issuer};
 use ward_auth::saml::SamlProvider;
 use ward_auth::{Audience, Verified, secret};
 use ward_core::Timestamp;
+use ward_store::credentials::{CredentialFilter, CredentialKind, NewCredential};
 
 use super::model::Info;
 use super::{ApiError, Web};

@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use ward_admit::Admitted;
-use ward_audit::{JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder};
 use ward_auth::secret;
 use ward_config::{GrantDecision, ResourceKind};
 use ward_core::{EventKind, Identity, Outcome, Protocol};
@@ -30,6 +29,7 @@ use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_pg::catalog::Tables;
 use ward_pg::codec::backend::Column;
 use ward_pg::upstream::{Target, Upstream};
+use ward_store::{JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder};
 
 use super::Web;
 

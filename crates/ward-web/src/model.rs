@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use ward_audit::query::{SessionRow, TextMatch};
+use ward_store::query::{SessionRow, TextMatch};
 
 /// Every error: a stable code and a message a person can act on.
 #[derive(Debug, Serialize, ToSchema)]

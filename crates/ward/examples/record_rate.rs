@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_local::pgcluster::{ClusterOptions, PgCluster};
+use ward_store::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 
 const SESSIONS: usize = 8;
 

@@ -8,10 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use ward_audit::query::SessionFilter;
-use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
+use ward_store::query::SessionFilter;
+use ward_store::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 
 const WRITERS: usize = 16;
 

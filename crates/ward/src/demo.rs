@@ -127,8 +127,8 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
                 &ward_auth::users::hash_password(password)?,
             )?;
         }
-        let new = ward_audit::credentials::NewCredential {
-            kind: ward_audit::credentials::CredentialKind::ServiceAccount,
+        let new = ward_store::credentials::NewCredential {
+            kind: ward_store::credentials::CredentialKind::ServiceAccount,
             subject: "demo-agent".into(),
             groups: vec!["dev".into()],
             issuer: "local".into(),

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ward::cli;
-use ward_audit::Store;
-use ward_audit::query::SessionFilter;
 use ward_config::Config;
 use ward_core::Timestamp;
+use ward_store::Store;
+use ward_store::query::SessionFilter;
 
 #[derive(Parser)]
 #[command(name = "ward", version = ward::VERSION, about = "Identity-aware access gateway with tamper-evident session recording")]

@@ -7,9 +7,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_admit::Runtime;
-use ward_audit::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 use ward_config::Config;
 use ward_mask::{Masking, TokenKey};
+use ward_store::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 
 use ward_auth::credentials::Credentials;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use ward_audit::EventBody;
+use ward_store::EventBody;
 use ward_core::EventKind;
 use ward_pg::codec::backend::{self, Column};
 use ward_pg::codec::{encode, frame, value};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use ward_audit::EventBody;
+use ward_store::EventBody;
 use ward_pg::codec::{frontend, startup};
 use ward_pg::{fastpath, record};
 

@@ -16,8 +16,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use ward_audit::Sink;
 use ward_core::EventKind;
+use ward_store::Sink;
 
 use crate::codec::backend::{self, Column};
 use crate::codec::{ProtocolError, frontend};

@@ -5,9 +5,9 @@
 use std::sync::Mutex;
 
 use serde_json::Value;
-use ward_audit::EventBody;
 use ward_mask::MaskReport;
 use ward_policy::{GuardrailConfig, Guardrails, StatementKind};
+use ward_store::EventBody;
 
 use super::*;
 

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use anyhow::bail;
-use ward_audit::Store;
-use ward_audit::credentials::{Credential, CredentialFilter, CredentialKind, NewCredential};
+use ward_store::Store;
+use ward_store::credentials::{Credential, CredentialFilter, CredentialKind, NewCredential};
 
 /// Prints credentials as a table or JSON.
 pub fn print(credentials: &[Credential], json: bool, out: &mut impl Write) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use ward_audit::Store;
+use ward_store::Store;
 
 pub fn export(
     store: &mut Store,

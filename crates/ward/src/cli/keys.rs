@@ -4,10 +4,10 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use ward_audit::KeySource;
-use ward_audit::keys::{self, SigningKey};
 use ward_config::Config;
 use ward_core::Timestamp;
+use ward_store::KeySource;
+use ward_store::keys::{self, SigningKey};
 
 use crate::serve::{key_source, open_store};
 

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ward_audit::{Location, Store};
 use ward_config::Config;
 use ward_core::Timestamp;
+use ward_store::{Location, Store};
 
 use crate::serve::{key_source, open_store, store_tls};
 

@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use serde_json::Value;
-use ward_audit::Store;
 use ward_core::Timestamp;
+use ward_store::Store;
 
 use super::shown::{block, inline};
 
@@ -212,7 +212,7 @@ pub fn replay(
 /// Plays a terminal session's output as it came, at its pace (scaled by `speed`, pauses cut to
 /// `skip_idle`).
 fn play(
-    events: &[ward_audit::query::EventRow],
+    events: &[ward_store::query::EventRow],
     playback: Playback,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {

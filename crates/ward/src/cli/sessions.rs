@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use ward_audit::Store;
-use ward_audit::query::{SessionFilter, SessionRow};
 use ward_core::Timestamp;
+use ward_store::Store;
+use ward_store::query::{SessionFilter, SessionRow};
 
 use super::shown::inline;
 

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use anyhow::bail;
-use ward_audit::{Location, Store};
 use ward_config::Config;
+use ward_store::{Location, Store};
 
 use crate::serve::store_location;
 

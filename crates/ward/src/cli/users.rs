@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::bail;
-use ward_audit::Store;
+use ward_store::Store;
 
 /// Adds (or updates) a local user with a password read from `input`'s first line.
 pub fn add(

@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use ward_audit::Store;
-use ward_audit::bundle::Bundle;
-use ward_audit::keys::PublicKey;
-use ward_audit::verify::{AnchorStatus, CheckpointStatus, Report, Status};
+use ward_store::Store;
+use ward_store::bundle::Bundle;
+use ward_store::keys::PublicKey;
+use ward_store::verify::{AnchorStatus, CheckpointStatus, Report, Status};
 
 /// Parses `--key` values: a public key (`ed25519:<base64>`) or a file that holds one.
 pub fn anchors(keys: &[String]) -> anyhow::Result<Vec<PublicKey>> {

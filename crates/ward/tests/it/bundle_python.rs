@@ -9,9 +9,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ward_audit::chain::{self, Hash};
-use ward_audit::keys::SigningKey;
 use ward_core::SessionId;
+use ward_store::chain::{self, Hash};
+use ward_store::keys::SigningKey;
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
 
 use crate::WARD;

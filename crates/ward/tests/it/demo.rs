@@ -310,7 +310,7 @@ fn the_cli_finds_the_same_files_however_the_config_is_named() {
         "[store]\npath = \"ward.db\"\n[tls]\ncert = \"tls/cert.pem\"\nkey = \"tls/key.pem\"\n",
     )
     .expect("config");
-    let key = ward_audit::keys::SigningKey::generate().expect("key");
+    let key = ward_store::keys::SigningKey::generate().expect("key");
     key.save(&data.join("signing.key")).expect("save");
     let elsewhere = top.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).expect("dir");

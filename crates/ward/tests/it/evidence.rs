@@ -6,9 +6,9 @@ use std::path::Path;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
-use ward_audit::keys::{PublicKey, SigningKey};
-use ward_audit::verify::{CheckpointStatus, Report, Status};
-use ward_audit::{Location, Store};
+use ward_store::keys::{PublicKey, SigningKey};
+use ward_store::verify::{CheckpointStatus, Report, Status};
+use ward_store::{Location, Store};
 use ward_testkit::{ClusterOptions, Postgres, Ward, psql, sqlite_without_triggers, success};
 
 use crate::WARD;
@@ -328,7 +328,7 @@ fn every_edit_of_the_sqlite_file_is_detected_and_named() {
         .expect("get")
         .expect("checkpoint");
     let mallory = SigningKey::generate().expect("key");
-    let resigned = ward_audit::checkpoint::Checkpoint {
+    let resigned = ward_store::checkpoint::Checkpoint {
         key_id: mallory.public().id(),
         ..cp
     };

@@ -58,7 +58,7 @@ fn two_wards_share_one_postgres_store() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("ward store migrate"), "{err}");
-    let tls = ward_audit::StoreTls {
+    let tls = ward_store::StoreTls {
         config: Arc::new(
             ward_config::tls::client_config(
                 ward_config::UpstreamTls::VerifyFull,
@@ -69,7 +69,7 @@ fn two_wards_share_one_postgres_store() {
         ),
         server_name: None,
     };
-    ward_audit::Store::migrate_postgres(&admin, Some(&tls), "audit_ward").expect("migrate");
+    ward_store::Store::migrate_postgres(&admin, Some(&tls), "audit_ward").expect("migrate");
     let a = replica("a").start().expect("ward a");
     let b = replica("b").start().expect("ward b");
     let again = success(&a.cli(&["store", "migrate", "--admin-url", &admin]));

@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ward_audit::bundle::Bundle;
-use ward_audit::keys::SigningKey;
-use ward_audit::query::SessionFilter;
-use ward_audit::verify::Status;
-use ward_audit::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_config::Durability;
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_store::bundle::Bundle;
+use ward_store::keys::SigningKey;
+use ward_store::query::SessionFilter;
+use ward_store::verify::Status;
+use ward_store::{JsonBody, KeySource, Location, Recorder, RecorderOptions, SessionStart, Store};
 use ward_testkit::{ClusterOptions, Postgres, sqlite_without_triggers};
 
 /// A store to test: where it is, and how an attacker (or the owner) reaches it directly.
@@ -141,7 +141,7 @@ async fn record_session(recorder: &Recorder, queries: usize) -> SessionId {
     id
 }
 
-fn status(report: &ward_audit::verify::Report, id: SessionId) -> Option<Status> {
+fn status(report: &ward_store::verify::Report, id: SessionId) -> Option<Status> {
     report
         .sessions
         .iter()
@@ -391,7 +391,7 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
 /// Ward tokens and service-account keys: issued, found by secret only, listed, revoked at
 /// once; the tables refuse changes like the audit tables.
 fn credentials(b: Backend) {
-    use ward_audit::credentials::{CredentialFilter, CredentialKind, NewCredential};
+    use ward_store::credentials::{CredentialFilter, CredentialKind, NewCredential};
     let mut store = b.store();
     let in_an_hour = Timestamp(Timestamp::now().0 + 3_600_000_000_000);
     let token = |subject: &str, expires_at| NewCredential {
