@@ -1,79 +1,24 @@
 // Thin client for Ward's JSON API (same origin, cookie auth + CSRF header).
 
-export interface Me {
-  user: string;
-  groups: string[];
-  auditor: boolean;
-  csrf: string;
-}
+import type { components } from './api.gen';
 
-export type Outcome = 'ok' | 'denied' | 'error' | 'incomplete';
+// The API's types are generated from its OpenAPI document (web/openapi.json, which `ward
+// openapi` prints) into api.gen.ts by `npm run api`: never copied by hand.
 
-export interface Session {
-  id: string;
-  user: string;
-  groups: string[];
-  resource: string;
-  protocol: string;
-  client_addr: string;
-  started_at: string;
-  ended_at: string | null;
-  outcome: Outcome | null;
-  event_count: number;
-  live: boolean;
-  matches?: Match[];
-}
+type Schemas = components['schemas'];
 
-export interface SnippetPart {
-  text: string;
-  mark: boolean;
-}
-
-export interface Match {
-  seq: number;
-  kind: string;
-  snippet: SnippetPart[];
-}
-
-export interface SessionList {
-  sessions: Session[];
-  next_cursor: string | null;
-}
-
-export type IntegrityStatus =
-  | 'verified'
-  | 'open'
-  | 'tampered'
-  | 'missing_events'
-  | 'missing_session'
-  | 'pruned'
-  | 'orphaned';
-
-export interface Integrity {
-  status: IntegrityStatus | string;
-  ok: boolean;
-  detail: string;
-}
-
-export interface SessionDetail {
-  session: Session;
-  integrity: Integrity;
-  bytes_up: number;
-  bytes_down: number;
-}
-
-export interface WardEvent {
-  seq: number;
-  at: string;
-  kind: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  payload: any;
-}
-
-export interface EventPage {
-  events: WardEvent[];
-  next_after_seq: number | null;
-}
+export type Me = Schemas['Me'];
+export type Session = Schemas['Session'];
+export type SnippetPart = Schemas['Segment'];
+export type Match = Schemas['Match'];
+export type SessionList = Schemas['SessionList'];
+export type Integrity = Schemas['Integrity'];
+export type SessionDetail = Schemas['SessionDetail'];
+/** A recorded event: `kind` narrows `payload` to that kind's type. */
+export type WardEvent = Schemas['Event'];
+export type EventPage = Schemas['EventPage'];
+/** What the server offers to sign in with besides a password (`/api/v1/info`). */
+export type ServerInfo = Schemas['Info'];
 
 export class ApiError extends Error {
   constructor(
@@ -169,13 +114,6 @@ function defaultMessage(status: number, code: string): string {
       return 'Please sign in.';
   }
   return `Request failed (HTTP ${status}).`;
-}
-
-/** What the server offers to sign in with besides a password (`/api/v1/info`). */
-export interface ServerInfo {
-  version: string;
-  issuers: string[];
-  saml: string[];
 }
 
 export const api = {

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
+use ward_core::payload::{Auth, GrantRef, PolicyDecision};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::{Masker, Masking};
 use ward_policy::{Guardrails, SessionGuardrails};
@@ -42,7 +42,7 @@ pub struct Request<'a> {
 /// Where the decision, and what follows it, is recorded.
 pub enum Record<'a> {
     /// A session record of its own for this connection.
-    Start(Start),
+    Start(Box<Start>),
     /// An agent's session already open, which reaches several resources (MCP).
     Within(&'a SessionRecorder),
 }
@@ -54,7 +54,7 @@ pub struct Start {
     /// What the client asked for before it was admitted (`session.start`'s `parameters`).
     pub parameters: BTreeMap<String, String>,
     /// The `auth` event: how the identity was proven, or why it was not.
-    pub auth: serde_json::Value,
+    pub auth: Auth,
 }
 
 /// A protocol's own check of a grant.
@@ -105,66 +105,44 @@ pub enum Reason {
 }
 
 /// A refusal before it is recorded.
-struct Refusal<'a> {
+struct Refusal {
     reason: Reason,
     /// The decision's `reason`.
     code: &'static str,
     detail: Option<String>,
-    grant: Option<GrantRef<'a>>,
+    grant: Option<GrantRef>,
     message: String,
 }
 
 /// The `grant` of a `policy.decision`: its index in `[[grants]]` and whom it names.
-#[derive(Serialize)]
-struct GrantRef<'a> {
-    index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<&'a str>,
+fn grant_ref(index: usize, grant: &Grant) -> GrantRef {
+    let (user, group) = match grant.grantee() {
+        Grantee::User(u) => (Some(u.to_owned()), None),
+        Grantee::Group(g) => (None, Some(g.to_owned())),
+    };
+    GrantRef { index, user, group }
 }
 
-impl<'a> GrantRef<'a> {
-    fn new(index: usize, grant: &'a Grant) -> Self {
-        let (user, group) = match grant.grantee() {
-            Grantee::User(u) => (Some(u), None),
-            Grantee::Group(g) => (None, Some(g)),
-        };
-        Self { index, user, group }
-    }
+/// The event of a decision.
+fn recorded(decision: &PolicyDecision) -> JsonBody {
+    let value = serde_json::to_value(decision).unwrap_or(serde_json::Value::Null);
+    JsonBody(EventKind::PolicyDecision, value)
 }
 
-/// The payload of a `policy.decision` event (docs/cli.md), for every protocol.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Decision<'a> {
-    Allowed {
-        allowed: bool,
-        resource: &'a str,
-        grant: GrantRef<'a>,
-        upstream_user: &'a str,
-        mask_client: bool,
-        masking_profile: &'a str,
-        client_profile: Option<&'a str>,
-        /// SSH: how Ward logs in to the host.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        login: Option<String>,
-    },
-    Refused {
-        allowed: bool,
-        resource: &'a str,
-        reason: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        detail: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        grant: Option<GrantRef<'a>>,
-    },
-}
-
-impl Decision<'_> {
-    fn body(&self) -> JsonBody {
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        JsonBody(EventKind::PolicyDecision, value)
+/// A refusal's decision.
+fn refused(
+    resource: &str,
+    reason: &str,
+    detail: Option<String>,
+    grant: Option<GrantRef>,
+) -> PolicyDecision {
+    PolicyDecision {
+        allowed: false,
+        resource: resource.to_owned(),
+        reason: Some(reason.to_owned()),
+        detail,
+        grant,
+        ..PolicyDecision::default()
     }
 }
 
@@ -255,6 +233,7 @@ impl Runtime {
             .recorder
             .start_masked(start, Some(masker.clone()))
             .await;
+        let auth = serde_json::to_value(&auth).unwrap_or(serde_json::Value::Null);
         rec.record(JsonBody(EventKind::Auth, auth)).await;
         rec
     }
@@ -279,6 +258,7 @@ impl Runtime {
             self.masker(resource.as_ref().map_or("default", |r| r.record_profile()));
         let (recorder, own) = match record {
             Record::Start(start) => {
+                let start = *start;
                 let rec = self
                     .start(identity.clone(), name, start, &record_masker)
                     .await;
@@ -292,7 +272,7 @@ impl Runtime {
                     .reachable(&identity, kind)
                     .map(|r| r.name.as_str())
                     .collect();
-                Err(Refusal {
+                Err(Box::new(Refusal {
                     reason: Reason::NoSuchResource,
                     code: "no such resource",
                     detail: None,
@@ -301,21 +281,16 @@ impl Runtime {
                         "Ward has no resource \"{name}\" (resources you may reach: {})",
                         list_or_none(&names)
                     ),
-                })
+                }))
             }
             Some(resource) => self.decide(&identity, resource, check),
         };
         let (index, grant) = match decided {
             Ok(allowed) => allowed,
             Err(r) => {
-                let decision = Decision::Refused {
-                    allowed: false,
-                    resource: name,
-                    reason: r.code,
-                    detail: r.detail.as_deref(),
-                    grant: r.grant,
-                };
-                recorder.record(decision.body()).await;
+                let r = *r;
+                let decision = refused(name, r.code, r.detail, r.grant);
+                recorder.record(recorded(&decision)).await;
                 if own {
                     recorder.end(Outcome::Denied, 0, 0).await;
                 }
@@ -329,14 +304,8 @@ impl Runtime {
             unreachable!("a grant was chosen for a resource");
         };
         if !self.recorder.is_healthy() {
-            let decision = Decision::Refused {
-                allowed: false,
-                resource: name,
-                reason: "audit store unavailable",
-                detail: None,
-                grant: None,
-            };
-            recorder.record(decision.body()).await;
+            let decision = refused(name, "audit store unavailable", None, None);
+            recorder.record(recorded(&decision)).await;
             if own {
                 recorder.end(Outcome::Denied, 0, 0).await;
             }
@@ -350,18 +319,19 @@ impl Runtime {
         let client_profile = grant
             .mask_client
             .then(|| grant.client_profile_for(&resource));
-        let decision = Decision::Allowed {
+        let decision = PolicyDecision {
             allowed: true,
-            resource: name,
-            grant: GrantRef::new(index, &grant),
-            upstream_user: &upstream_user,
-            mask_client: grant.mask_client,
-            masking_profile: resource.record_profile(),
-            client_profile,
+            resource: name.to_owned(),
+            grant: Some(grant_ref(index, &grant)),
+            upstream_user: Some(upstream_user.clone()),
+            mask_client: Some(grant.mask_client),
+            masking_profile: Some(resource.record_profile().to_owned()),
+            client_profile: client_profile.map(str::to_owned),
             login: (kind == ResourceKind::Ssh)
                 .then(|| format!("{:?}", resource.login).to_lowercase()),
+            ..PolicyDecision::default()
         };
-        recorder.record(decision.body()).await;
+        recorder.record(recorded(&decision)).await;
         let client_masker = client_profile.map(|p| self.masker(p));
         Ok(Admitted {
             upstream_password: grant.upstream_password(&resource).cloned(),
@@ -383,7 +353,7 @@ impl Runtime {
         identity: &Identity,
         resource: &Resource,
         check: Option<&GrantCheck<'_>>,
-    ) -> Result<(usize, &'a Grant), Refusal<'a>> {
+    ) -> Result<(usize, &'a Grant), Box<Refusal>> {
         let name = &resource.name;
         let now = time::OffsetDateTime::now_utc();
         match self
@@ -391,13 +361,13 @@ impl Runtime {
             .decide_grant(&identity.subject, &identity.groups, name, now)
         {
             GrantDecision::Allowed { index, grant } => match check.map(|c| c(grant)) {
-                Some(Err(denied)) => Err(Refusal {
+                Some(Err(denied)) => Err(Box::new(Refusal {
                     reason: Reason::NotGranted,
                     code: denied.reason,
                     detail: Some(denied.detail.clone()),
-                    grant: Some(GrantRef::new(index, grant)),
+                    grant: Some(grant_ref(index, grant)),
                     message: denied.detail,
-                }),
+                })),
                 _ => Ok((index, grant)),
             },
             GrantDecision::Refused {
@@ -410,13 +380,13 @@ impl Runtime {
                     "the grant for resource \"{name}\" (grants[{index}], {}) {detail}; ask an administrator for access",
                     grant.grantee().describe(),
                 );
-                Err(Refusal {
+                Err(Box::new(Refusal {
                     reason: Reason::NotGranted,
                     code: reason.code(),
                     detail: Some(detail),
-                    grant: Some(GrantRef::new(index, grant)),
+                    grant: Some(grant_ref(index, grant)),
                     message,
-                })
+                }))
             }
             GrantDecision::NoGrant => {
                 let groups: Vec<&str> = identity.groups.iter().map(String::as_str).collect();
@@ -425,13 +395,13 @@ impl Runtime {
                     identity.subject,
                     list_or_none(&groups),
                 );
-                Err(Refusal {
+                Err(Box::new(Refusal {
                     reason: Reason::NotGranted,
                     code: "no grant",
                     detail: None,
                     grant: None,
                     message,
-                })
+                }))
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Who is on the other end of a session: the authenticated identity bound to every event.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// An identity as Ward authenticated it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Identity {
     /// Stable subject: the local user name, or the OIDC `sub` later.
     pub subject: String,

@@ -5,6 +5,7 @@ pub mod event;
 pub mod fs;
 pub mod identity;
 pub mod login_throttle;
+pub mod payload;
 pub mod session;
 pub mod timestamp;
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use ward_core::EventKind;
+use ward_core::payload::CallValue;
 use ward_mask::{MaskReport, Masker};
 use ward_store::EventBody;
 
@@ -125,7 +126,7 @@ fn shown(
     cap: usize,
     mask: &Masker,
     report: &mut MaskReport,
-) -> Shown {
+) -> CallValue {
     let kept = v.get(..cap).unwrap_or(v);
     let text = match (format, ty, std::str::from_utf8(kept)) {
         (1, oid::BYTEA, Ok(text)) => text.into(),
@@ -136,19 +137,11 @@ fn shown(
     } else {
         mask.mask_str(&text, report).into_owned()
     };
-    Shown {
+    CallValue {
         value: text,
         bytes: v.len() as u64,
         truncated: kept.len() < v.len(),
     }
-}
-
-#[derive(Serialize)]
-struct Shown {
-    value: String,
-    bytes: u64,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
 }
 
 fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
@@ -175,7 +168,7 @@ impl EventBody for Call {
         struct P<'a> {
             function_oid: u32,
             function: &'a str,
-            args: Vec<Option<Shown>>,
+            args: Vec<Option<CallValue>>,
         }
         let Ok(call) = frontend::function_call(&self.body) else {
             return write(out, &serde_json::json!({ "raw": value::hex(&self.body) }));
@@ -221,7 +214,7 @@ impl EventBody for Return {
         #[derive(Serialize)]
         struct P<'a> {
             function: &'a str,
-            result: Option<Shown>,
+            result: Option<CallValue>,
             duration_us: u64,
         }
         let ty = builtin(self.function).map_or(0, |b| b.result);

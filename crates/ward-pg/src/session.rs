@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
 use ward_config::ResourceKind;
 use ward_core::auth::AuthError;
+use ward_core::payload::Auth;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
 use ward_store::SessionRecorder;
@@ -191,7 +191,7 @@ struct Session<'g> {
 
 impl Session<'_> {
     /// The beginning of this connection's record, with its `auth` event.
-    fn start(&self, auth: serde_json::Value) -> ward_admit::Start {
+    fn start(&self, auth: Auth) -> ward_admit::Start {
         ward_admit::Start {
             protocol: Protocol::Postgres,
             client_addr: self.peer.to_string(),
@@ -201,7 +201,7 @@ impl Session<'_> {
     }
 
     /// Records a client whose identity was not proven, and tells it why.
-    async fn deny(&mut self, auth: serde_json::Value, code: &str, message: &str) {
+    async fn deny(&mut self, auth: Auth, code: &str, message: &str) {
         let identity = Identity::unauthenticated(&self.user);
         let start = self.start(auth);
         self.gw
@@ -240,7 +240,7 @@ impl Session<'_> {
         let loopback = self.peer.ip().is_loopback();
         let tls = self.stream.is_tls();
         if !(tls || loopback && gw.runtime.config.auth.allow_plaintext_loopback) {
-            let auth = json!({ "method": "password", "user": self.user, "result": "refused", "reason": "TLS required" });
+            let auth = Auth::not_ok("password", &self.user, "refused", "TLS required".into());
             let msg = "Ward accepts passwords only over TLS: connect with sslmode=require";
             self.deny(auth, sqlstate::INVALID_AUTHORIZATION, msg).await;
             return;
@@ -264,7 +264,7 @@ impl Session<'_> {
         let identity = match authenticated {
             Ok(identity) => identity,
             Err(e) => {
-                let auth = json!({ "method": e.method(), "user": self.user, "result": "failed", "reason": e.to_string() });
+                let auth = Auth::not_ok(e.method(), &self.user, "failed", e.to_string());
                 let msg = match &e {
                     AuthError::BadCredentials => {
                         format!("password authentication failed for user \"{}\"", self.user)
@@ -275,7 +275,7 @@ impl Session<'_> {
                 return;
             }
         };
-        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "tls": tls });
+        let auth = Auth::ok(&identity).with("tls", tls);
         // The startup parameters the grant lets reach the server.
         let startup = self.startup.clone();
         let passed = std::sync::OnceLock::new();
@@ -294,7 +294,7 @@ impl Session<'_> {
             identity,
             resource: &self.database,
             kind: ResourceKind::Postgres,
-            record: ward_admit::Record::Start(self.start(auth)),
+            record: ward_admit::Record::Start(Box::new(self.start(auth))),
             check: Some(&check),
         };
         let admitted = match gw.runtime.admit(request).await {

@@ -32,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
+use ward_core::payload::Auth as AuthEvent;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_store::{JsonBody, MaskedJson};
 
@@ -209,7 +210,7 @@ struct Connection {
     handshake: Option<(OwnedSemaphorePermit, oneshot::Sender<()>)>,
     /// Failed login attempts (user name, what happened), recorded as one `denied` session if
     /// the client never gets in.
-    failures: Vec<(String, serde_json::Value)>,
+    failures: Vec<(String, AuthEvent)>,
     /// Authenticated but refused (no such resource, no grant, host down): why, told when the
     /// client opens a channel.
     refused: Option<String>,
@@ -240,7 +241,7 @@ impl Connection {
     }
 
     /// The beginning of this connection's record, with its `auth` event.
-    fn start(&self, auth: serde_json::Value) -> ward_admit::Start {
+    fn start(&self, auth: AuthEvent) -> ward_admit::Start {
         ward_admit::Start {
             protocol: Protocol::Ssh,
             client_addr: self.client_addr(),
@@ -263,8 +264,7 @@ impl Connection {
         };
         let from = self.peer_ip();
         let mut fail = |reason: String| {
-            let auth =
-                json!({ "method": method, "user": user, "result": "failed", "reason": reason });
+            let auth = AuthEvent::not_ok(method, user, "failed", reason);
             self.failures
                 .push((user.to_owned(), with_detail(auth, &detail)));
             false
@@ -289,19 +289,19 @@ impl Connection {
         if let Some((_slot, authenticated)) = self.handshake.take() {
             let _ = authenticated.send(());
         }
-        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok" });
+        let auth = AuthEvent::ok(&identity);
         self.admit(identity, resource, with_detail(auth, &detail))
             .await;
         true
     }
 
     /// Checks the grant of an authenticated person and logs in to the host, or records why not.
-    async fn admit(&mut self, identity: Identity, resource: &str, auth: serde_json::Value) {
+    async fn admit(&mut self, identity: Identity, resource: &str, auth: AuthEvent) {
         let request = ward_admit::Request {
             identity,
             resource,
             kind: ResourceKind::Ssh,
-            record: ward_admit::Record::Start(self.start(auth)),
+            record: ward_admit::Record::Start(Box::new(self.start(auth))),
             check: None,
         };
         let admitted = match self.gw.runtime.admit(request).await {
@@ -352,9 +352,10 @@ impl Connection {
 }
 
 /// `auth` with the fields of `detail` (what the key or certificate was) added.
-fn with_detail(mut auth: serde_json::Value, detail: &serde_json::Value) -> serde_json::Value {
-    if let (Some(a), Some(d)) = (auth.as_object_mut(), detail.as_object()) {
-        a.extend(d.clone());
+fn with_detail(mut auth: AuthEvent, detail: &serde_json::Value) -> AuthEvent {
+    if let Some(d) = detail.as_object() {
+        auth.other
+            .extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     auth
 }
@@ -427,7 +428,9 @@ impl russh::server::Handler for Connection {
             (problem, _) => {
                 let reason =
                     problem.unwrap_or_else(|| "its key id names no Ward credential".into());
-                let auth = json!({ "method": "ssh-certificate", "user": user, "result": "failed", "reason": format!("SSH certificate rejected: {reason}"), "key_id": certificate.key_id() });
+                let reason = format!("SSH certificate rejected: {reason}");
+                let auth = AuthEvent::not_ok("ssh-certificate", user, "failed", reason)
+                    .with("key_id", certificate.key_id());
                 self.failures.push((user.to_owned(), auth));
                 false
             }
@@ -669,7 +672,11 @@ impl Drop for Connection {
             // The first attempt says most (a client falls back from a refused certificate to
             // the bare key, from keys to a password); all of them are listed.
             let mut auth = failures.first().map(|(_, a)| a.clone()).unwrap_or_default();
-            auth["attempts"] = failures.into_iter().map(|(_, a)| a).collect();
+            let attempts = failures
+                .into_iter()
+                .map(|(_, a)| serde_json::to_value(a).unwrap_or_default())
+                .collect();
+            auth.other.insert("attempts".into(), attempts);
             let start = self.start(auth);
             let gw = self.gw.clone();
             tokio::spawn(async move {

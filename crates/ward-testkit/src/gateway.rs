@@ -376,7 +376,19 @@ impl Ward {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["events"].as_array().cloned().unwrap_or_default()
+        let events = v["events"].as_array().cloned().unwrap_or_default();
+        // Every writer keeps to its kind's payload type (`ward_core::payload`), which the API
+        // and the web UI read events with.
+        for e in &events {
+            let kind = e["kind"].as_str().unwrap_or_default();
+            assert!(
+                ward_core::payload::Payload::read(kind, &e["payload"]).is_some(),
+                "event {} ({kind}) does not read as its kind's payload: {}",
+                e["seq"],
+                e["payload"]
+            );
+        }
+        events
     }
 
     /// Waits until the session list has `n` ended sessions (the recorder commits asynchronously).

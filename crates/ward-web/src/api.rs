@@ -236,7 +236,7 @@ impl Web {
             .groups
             .iter()
             .any(|g| self.runtime.config.web.auditor_groups.contains(g));
-        let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "auditor": auditor });
+        let auth = ward_core::payload::Auth::ok(&identity).with("auditor", auditor);
         let start = ward_admit::Start {
             protocol: Protocol::Web,
             client_addr: peer.to_string(),
@@ -507,13 +507,9 @@ pub(super) async fn events(
     let next = more.then(|| events.last().map(|e| e.seq)).flatten();
     let events = events
         .into_iter()
-        .map(|e| Event {
-            seq: e.seq,
-            at: e.at,
-            kind: e.kind,
-            payload: e.payload,
-        })
-        .collect();
+        .map(Event::try_from)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
     Ok(Json(EventPage {
         events,
         next_after_seq: next,

@@ -32,6 +32,8 @@ use ward_store::{Location, Store};
 
 use ward_auth::credentials::Credentials;
 
+pub use openapi::json as openapi_json;
+
 /// Ward's version, as the API and MCP report it.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

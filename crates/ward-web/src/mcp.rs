@@ -208,7 +208,10 @@ async fn initialize(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let auth = json!({ "method": identity.method, "user": identity.subject, "issuer": identity.issuer, "credential": identity.credential, "result": "ok", "agent": agent, "on_behalf_of": on_behalf_of, "protocol_version": version });
+    let auth = ward_core::payload::Auth::ok(&identity)
+        .with("agent", agent)
+        .with("on_behalf_of", on_behalf_of)
+        .with("protocol_version", version);
     let start = ward_admit::Start {
         protocol: Protocol::Mcp,
         client_addr: peer.0.to_string(),

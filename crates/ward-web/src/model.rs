@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use ward_store::query::{SessionRow, TextMatch};
+use ward_core::payload::Payload;
+use ward_store::query::{EventRow, SessionRow, TextMatch};
 
 /// Every error: a stable code and a message a person can act on.
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,14 +156,34 @@ pub struct SessionDetail {
     pub bytes_down: i64,
 }
 
-/// One recorded event; payloads by kind are in docs/cli.md.
+/// One recorded event: its `kind` and `payload`, one type per kind (docs/cli.md says what
+/// each field means).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Event {
     pub seq: i64,
     pub at: String,
-    pub kind: String,
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    #[serde(flatten)]
+    pub body: Payload,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = String;
+
+    /// The stored payload as its kind's type; an error names an event that has none of the
+    /// shapes its kind ever had (a writer out of step with `ward_core::payload`).
+    fn try_from(e: EventRow) -> Result<Self, String> {
+        let body = Payload::read(&e.kind, &e.payload).ok_or_else(|| {
+            format!(
+                "event {} ({}) does not read as its kind: {}",
+                e.seq, e.kind, e.payload
+            )
+        })?;
+        Ok(Self {
+            seq: e.seq,
+            at: e.at,
+            body,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -46,3 +46,25 @@ struct ApiDoc;
 pub(super) async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// The document as pretty JSON: what `ward openapi` prints, and what web/openapi.json (from
+/// which the web UI's types are generated) must be.
+pub fn json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// web/openapi.json, from which web/src/api.gen.ts is generated, is this server's document.
+    #[test]
+    fn the_web_uis_copy_of_the_api_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+        let copy = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            copy.trim_end() == super::json().trim_end(),
+            "web/openapi.json is not the API's document: run `./x api` and commit what changes"
+        );
+    }
+}

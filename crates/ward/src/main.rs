@@ -1,5 +1,6 @@
 //! The `ward` command line: parses arguments and calls into the library.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -157,6 +158,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the OpenAPI document of the web API (as `/api/openapi.json` serves it).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -551,6 +554,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let config = Config::load(&config.config)?;
             cli::store::migrate(&config, &admin_url, &mut out)?;
+        }
+        Command::Openapi => {
+            writeln!(out, "{}", ward_web::openapi_json())?;
         }
         Command::Login(options) => {
             runtime()?.block_on(cli::login::login(options, &mut out))?;

@@ -35,7 +35,7 @@ export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?:
           const fresh = r.events.filter((e) => e.seq > last);
           return fresh.length ? prev.concat(fresh) : prev;
         });
-        setNextAfter(r.next_after_seq);
+        setNextAfter(r.next_after_seq ?? null);
         setError(null);
       } catch (e) {
         setError((e as ApiError).message);
@@ -174,7 +174,6 @@ function TimelineItem({
   onPage: (p: number) => void;
   focused: boolean;
 }) {
-  const p = ev.payload ?? {};
   const cls = [
     'ti',
     `ti-${ev.kind.replace(/[^a-z0-9]+/gi, '-')}`,
@@ -195,25 +194,20 @@ function TimelineItem({
             <LockIcon /> masked: {masked.join(', ')}
           </span>
         )}
-        <EventBody ev={ev} p={p} expanded={expanded} onToggle={onToggle} page={page} onPage={onPage} />
+        <EventBody ev={ev} expanded={expanded} onToggle={onToggle} page={page} onPage={onPage} />
       </div>
     </div>
   );
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type P = any;
-
 function EventBody({
   ev,
-  p,
   expanded,
   onToggle,
   page,
   onPage,
 }: {
   ev: WardEvent;
-  p: P;
   expanded: boolean;
   onToggle: () => void;
   page: number;
@@ -221,25 +215,29 @@ function EventBody({
 }) {
   switch (ev.kind) {
     case 'session.start': {
-      const id = p.identity ?? {};
+      const p = ev.payload;
+      const id = p.identity;
       return (
         <div class="ti-line">
-          <span class="ti-kind">session start</span> <strong>{id.subject ?? '?'}</strong>
-          {Array.isArray(id.groups) && id.groups.length > 0 && <span class="muted"> ({id.groups.join(', ')})</span>}
-          {id.method && <span class="muted"> via {id.method}</span>}
-          {id.issuer && <span class="muted"> from {id.issuer}</span>} → {p.resource} ({p.protocol})
+          <span class="ti-kind">session start</span> <strong>{id?.subject ?? '?'}</strong>
+          {id && id.groups.length > 0 && <span class="muted"> ({id.groups.join(', ')})</span>}
+          {id?.method && <span class="muted"> via {id.method}</span>}
+          {id?.issuer && <span class="muted"> from {id.issuer}</span>} → {p.resource} ({p.protocol})
           {p.client_addr && <span class="muted"> · client {p.client_addr}</span>}
         </div>
       );
     }
-    case 'auth':
+    case 'auth': {
+      const p = ev.payload;
       return (
         <div class={`ti-line ${p.result && p.result !== 'ok' && p.result !== 'success' ? 'bad' : ''}`}>
           <span class="ti-kind">auth</span> {p.method} {p.user} → <strong>{String(p.result ?? '')}</strong>
           {p.reason && <span class="muted"> ({p.reason})</span>}
         </div>
       );
-    case 'policy.decision':
+    }
+    case 'policy.decision': {
+      const p = ev.payload;
       return (
         <div class={`ti-line ${p.allowed ? 'good' : 'bad'}`}>
           <span class="ti-kind">policy</span> {p.allowed ? '✔ allowed' : '✖ denied'} {p.resource}
@@ -247,7 +245,9 @@ function EventBody({
           {p.reason && <span class="muted"> — {p.reason}</span>}
         </div>
       );
-    case 'session.end':
+    }
+    case 'session.end': {
+      const p = ev.payload;
       return (
         <div class="ti-line">
           <span class="ti-kind">session end</span> outcome <strong>{p.outcome ?? '—'}</strong>
@@ -257,7 +257,9 @@ function EventBody({
           </span>
         </div>
       );
-    case 'db.query':
+    }
+    case 'db.query': {
+      const p = ev.payload;
       return (
         <div class="ti-query">
           <pre class="sql">{String(p.text ?? '')}</pre>
@@ -274,7 +276,9 @@ function EventBody({
           )}
         </div>
       );
+    }
     case 'db.result': {
+      const p = ev.payload;
       const cols = Array.isArray(p.columns) ? p.columns : [];
       const rows = Array.isArray(p.rows) ? p.rows : [];
       const rc = typeof p.row_count === 'number' ? p.row_count : rows.length;
@@ -311,14 +315,17 @@ function EventBody({
         </div>
       );
     }
-    case 'db.complete':
+    case 'db.complete': {
+      const p = ev.payload;
       return (
         <div class="ti-line">
           <span class="ok">✔ {p.tag ?? 'complete'}</span>
           {p.duration_us != null && <span class="dur"> · {fmtUs(p.duration_us)}</span>}
         </div>
       );
-    case 'db.error':
+    }
+    case 'db.error': {
+      const p = ev.payload;
       return (
         <div class="ti-line bad" role="note">
           <strong>
@@ -330,7 +337,9 @@ function EventBody({
           {p.hint && <div class="small">Hint: {p.hint}</div>}
         </div>
       );
-    case 'policy.denied':
+    }
+    case 'policy.denied': {
+      const p = ev.payload;
       return (
         <div class="ti-line bad denied" role="note">
           <strong>✖ Denied by guardrail {p.rule ? `“${p.rule}”` : ''}</strong>
@@ -338,7 +347,9 @@ function EventBody({
           {p.message && <div class="small">Client was told: {p.message}</div>}
         </div>
       );
+    }
     case 'mask.applied': {
+      const p = ev.payload;
       const rules = Object.entries((p.rules ?? {}) as Record<string, number>)
         .map(([r, n]) => `${r} (${n})`)
         .join(', ');
@@ -348,43 +359,52 @@ function EventBody({
         </div>
       );
     }
-    case 'agent.note':
+    case 'agent.note': {
+      const p = ev.payload;
       return (
         <div class="note-bubble" role="note" data-testid="agent-note">
           <span class="note-label">agent note</span>
           <div class="note-text">{String(p.text ?? '')}</div>
         </div>
       );
-    case 'db.notice':
+    }
+    case 'db.notice': {
+      const p = ev.payload;
       return (
         <div class="ti-line small">
           <span class="ti-kind">notice</span> {p.severity ? `${p.severity}: ` : ''}
           {p.message ?? compact(p)}
         </div>
       );
-    case 'db.notification':
+    }
+    case 'db.notification': {
+      const p = ev.payload;
       return (
         <div class="ti-line small">
           <span class="ti-kind">notify</span> {p.channel ? <code>{p.channel}</code> : null} {p.payload ?? compact(p)}
         </div>
       );
-    case 'db.copy':
+    }
+    case 'db.copy': {
+      const p = ev.payload;
       return (
         <div class="ti-line small">
           <span class="ti-kind">copy {p.direction ?? ''}</span> {fmtBytes(p.bytes)}
           {p.data != null && <code class="copy-data">{String(p.data).slice(0, 200)}</code>}
         </div>
       );
-    case 'db.cancel':
+    }
+    case 'db.cancel': {
       return (
         <div class="ti-line small">
-          <span class="ti-kind">cancel</span> query cancellation requested
+          <span class="ti-kind">cancel</span> query cancellation requested from {ev.payload.from}
         </div>
       );
+    }
     default:
       return (
         <div class="ti-line small">
-          <span class="ti-kind">{ev.kind}</span> <code>{compact(p)}</code>
+          <span class="ti-kind">{ev.kind}</span> <code>{compact(ev.payload)}</code>
         </div>
       );
   }

@@ -150,7 +150,7 @@ export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
         <div>
           <dt>Duration</dt>
           <dd title={s.ended_at ?? 'still running'}>
-            {fmtDuration(durationMs(s.started_at, s.ended_at))}
+            {fmtDuration(durationMs(s.started_at, s.ended_at ?? null))}
             {s.live ? ' (running)' : ''}
           </dd>
         </div>

@@ -57,7 +57,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
       .then((r) => {
         if (id !== reqId.current) return;
         setSessions(r.sessions);
-        setCursor(r.next_cursor);
+        setCursor(r.next_cursor ?? null);
       })
       .catch((e: ApiError) => id === reqId.current && setError(e.message))
       .finally(() => id === reqId.current && setLoading(false));
@@ -75,7 +75,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
           const seen = new Set(prev.map((s) => s.id));
           return prev.concat(r.sessions.filter((s) => !seen.has(s.id)));
         });
-        setCursor(r.next_cursor);
+        setCursor(r.next_cursor ?? null);
       })
       .catch((e: ApiError) => id === reqId.current && setError(e.message))
       .finally(() => id === reqId.current && setLoading(false));
@@ -91,7 +91,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
         case 'resource':
           return s.resource.toLowerCase();
         case 'duration':
-          return durationMs(s.started_at, s.ended_at);
+          return durationMs(s.started_at, s.ended_at ?? null);
         default:
           return Date.parse(s.started_at) || 0;
       }
@@ -260,7 +260,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
               </td>
               <td>{s.resource}</td>
               <td>{s.protocol}</td>
-              <td>{fmtDuration(durationMs(s.started_at, s.ended_at))}</td>
+              <td>{fmtDuration(durationMs(s.started_at, s.ended_at ?? null))}</td>
               <td class="num">{s.event_count.toLocaleString()}</td>
               <td>
                 <OutcomeBadge outcome={s.outcome} live={s.live} />
