@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::Identity;
+use crate::{EventKind, Identity};
 
 /// `session.start`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -491,6 +491,45 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// The kind of event this payload belongs to.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Payload::SessionStart(_) => EventKind::SessionStart,
+            Payload::Auth(_) => EventKind::Auth,
+            Payload::PolicyDecision(_) => EventKind::PolicyDecision,
+            Payload::PolicyDenied(_) => EventKind::PolicyDenied,
+            Payload::DbQuery(_) => EventKind::DbQuery,
+            Payload::DbResult(_) => EventKind::DbResult,
+            Payload::DbError(_) => EventKind::DbError,
+            Payload::DbComplete(_) => EventKind::DbComplete,
+            Payload::DbNotice(_) => EventKind::DbNotice,
+            Payload::DbNotification(_) => EventKind::DbNotification,
+            Payload::DbCopy(_) => EventKind::DbCopy,
+            Payload::DbCancel(_) => EventKind::DbCancel,
+            Payload::DbFunctionCall(_) => EventKind::DbFunctionCall,
+            Payload::DbFunctionResult(_) => EventKind::DbFunctionResult,
+            Payload::MaskApplied(_) => EventKind::MaskApplied,
+            Payload::ExecCommand(_) => EventKind::ExecCommand,
+            Payload::ExecExit(_) => EventKind::ExecExit,
+            Payload::TermOutput(_) => EventKind::TermOutput,
+            Payload::TermResize(_) => EventKind::TermResize,
+            Payload::TermInput(_) => EventKind::TermInput,
+            Payload::FileTransfer(_) => EventKind::FileTransfer,
+            Payload::FileOp(_) => EventKind::FileOp,
+            Payload::NetForward(_) => EventKind::NetForward,
+            Payload::AgentNote(_) => EventKind::AgentNote,
+            Payload::UiView(_) => EventKind::UiView,
+            Payload::SessionEnd(_) => EventKind::SessionEnd,
+        }
+    }
+
+    /// The kind, and the payload as the record stores it.
+    pub fn into_parts(self) -> (EventKind, Value) {
+        let kind = self.kind();
+        let mut tagged = serde_json::to_value(self).unwrap_or(Value::Null);
+        (kind, tagged["payload"].take())
+    }
+
     /// Reads a stored payload of `kind`: `None` when the kind is unknown or the payload has
     /// none of the shapes it ever had.
     pub fn read(kind: &str, payload: &Value) -> Option<Self> {
@@ -502,7 +541,6 @@ impl Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::EventKind;
 
     /// Every kind has its variant, named as the record names the kind.
     #[test]
@@ -512,6 +550,7 @@ mod tests {
             let read = read.unwrap_or_else(|| panic!("{} has no payload type", kind.as_str()));
             let back = serde_json::to_value(&read).expect("serializes");
             assert_eq!(back["kind"], kind.as_str());
+            assert_eq!(read.kind(), kind);
         }
         assert!(Payload::read("no.such", &serde_json::json!({})).is_none());
     }

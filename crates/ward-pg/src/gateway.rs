@@ -9,8 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use ward_admit::Runtime;
-use ward_core::EventKind;
 use ward_core::auth::Authenticator;
+use ward_core::payload::{DbCancel, Payload};
 use ward_store::{JsonBody, SessionRecorder};
 
 use crate::codec::encode;
@@ -156,11 +156,11 @@ impl Gateway {
             tracing::info!(%peer, "cancel request with an unknown key ignored");
             return;
         };
+        let cancel = DbCancel {
+            from: peer.to_string(),
+        };
         recorder
-            .record(JsonBody(
-                EventKind::DbCancel,
-                serde_json::json!({ "from": peer.to_string() }),
-            ))
+            .record(JsonBody::from(Payload::DbCancel(cancel)))
             .await;
         match target.open().await {
             Ok(mut tcp) => {

@@ -32,8 +32,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::payload::Auth as AuthEvent;
-use ward_core::{EventKind, Identity, Outcome, Protocol};
+use ward_core::payload::{Auth as AuthEvent, DbMessage, NetForward, Payload, PolicyDenied};
+use ward_core::{Identity, Outcome, Protocol};
 use ward_store::{JsonBody, MaskedJson};
 
 use relay::Shared;
@@ -333,8 +333,12 @@ impl Connection {
             }
             Err(why) => {
                 let message = format!("Ward could not open resource \"{resource}\": {why}");
-                let error = json!({ "severity": "FATAL", "message": message });
-                rec.record(MaskedJson(EventKind::DbError, error)).await;
+                let error = DbMessage {
+                    severity: Some("FATAL".into()),
+                    message: message.clone(),
+                    ..DbMessage::default()
+                };
+                rec.record(MaskedJson::from(Payload::DbError(error))).await;
                 rec.end(Outcome::Error, 0, 0).await;
                 self.refused = Some(message);
             }
@@ -457,10 +461,14 @@ impl russh::server::Handler for Connection {
                 tokio::spawn(relay::session(channel, up, live.shared.clone(), handle));
             }
             Err(e) => {
-                let error = json!({ "severity": "ERROR", "message": format!("the host refused a session channel: {e}") });
+                let error = DbMessage {
+                    severity: Some("ERROR".into()),
+                    message: format!("the host refused a session channel: {e}"),
+                    ..DbMessage::default()
+                };
                 live.shared
                     .rec
-                    .record(MaskedJson(EventKind::DbError, error))
+                    .record(MaskedJson::from(Payload::DbError(error)))
                     .await;
             }
         }
@@ -483,17 +491,18 @@ impl russh::server::Handler for Connection {
         let Some(live) = &self.live else {
             return Ok(());
         };
-        let mut target = json!({
-            "direction": "local",
-            "host": host_to_connect,
-            "port": port_to_connect,
-            "originator": format!("{originator_address}:{originator_port}"),
-        });
+        let mut target = NetForward {
+            direction: "local".into(),
+            host: host_to_connect.to_owned(),
+            port: port_to_connect,
+            originator: Some(format!("{originator_address}:{originator_port}")),
+            ..NetForward::default()
+        };
         if !live.shared.grant.ssh_forwarding {
-            target["refused"] = "the grant does not allow port forwarding".into();
+            target.refused = Some("the grant does not allow port forwarding".into());
             live.shared
                 .rec
-                .record(JsonBody(EventKind::NetForward, target))
+                .record(JsonBody::from(Payload::NetForward(target)))
                 .await;
             let reason = "Ward: port forwarding is not allowed by your grant".to_owned();
             reply
@@ -516,10 +525,10 @@ impl russh::server::Handler for Connection {
                 tokio::spawn(relay::forward(channel, up, live.shared.clone(), target));
             }
             Err(e) => {
-                target["refused"] = format!("the host refused: {e}").into();
+                target.refused = Some(format!("the host refused: {e}"));
                 live.shared
                     .rec
-                    .record(JsonBody(EventKind::NetForward, target))
+                    .record(JsonBody::from(Payload::NetForward(target)))
                     .await;
                 reply.reject(ChannelOpenFailure::ConnectFailed).await;
             }
@@ -616,10 +625,16 @@ impl russh::server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
         if let Some(live) = &self.live {
-            let refused = json!({ "direction": "remote", "host": address, "port": *port, "refused": "Ward does not forward remote ports" });
+            let refused = NetForward {
+                direction: "remote".into(),
+                host: address.to_owned(),
+                port: *port,
+                refused: Some("Ward does not forward remote ports".into()),
+                ..NetForward::default()
+            };
             live.shared
                 .rec
-                .record(JsonBody(EventKind::NetForward, refused))
+                .record(JsonBody::from(Payload::NetForward(refused)))
                 .await;
         }
         Ok(false)
@@ -632,10 +647,14 @@ impl Connection {
         let Some(live) = &self.live else {
             return;
         };
-        let refused = json!({ "refused": what, "reason": "Ward does not relay it" });
+        let refused = PolicyDenied {
+            refused: Some(what.to_owned()),
+            reason: Some("Ward does not relay it".into()),
+            ..PolicyDenied::default()
+        };
         live.shared
             .rec
-            .record(JsonBody(EventKind::PolicyDenied, refused))
+            .record(JsonBody::from(Payload::PolicyDenied(refused)))
             .await;
         let message = format!("Ward: {what} is not allowed through Ward\r\n");
         let _ = session.extended_data(channel, 1, message.into_bytes());

@@ -11,9 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use serde_json::{Value, json};
+use serde_json::json;
 use ward_config::Grant;
-use ward_core::EventKind;
+use ward_core::payload::{
+    ExecCommand, ExecExit, FileOp, FileTransfer, NetForward, Payload, PolicyDenied, TermResize,
+    Terminal,
+};
 use ward_mask::{Masker, StreamMasker};
 use ward_policy::SessionGuardrails;
 use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
@@ -73,19 +76,19 @@ struct Output {
 }
 
 impl Output {
-    fn kind(&self) -> EventKind {
+    /// The event of `chunk`: `term.input` for stdin, else `term.output`, with its stream named
+    /// (stdout, the usual one, goes unnamed).
+    fn payload(&self, mut chunk: Terminal) -> Payload {
         match self.stream {
-            Stream::Stdin => EventKind::TermInput,
-            Stream::Stdout | Stream::Stderr => EventKind::TermOutput,
-        }
-    }
-
-    /// Names the stream in an event (stdout, the usual one, goes unnamed).
-    fn label(&self, out: &mut Value) {
-        match self.stream {
-            Stream::Stdout => {}
-            Stream::Stderr => out["stream"] = "stderr".into(),
-            Stream::Stdin => out["stream"] = "stdin".into(),
+            Stream::Stdout => Payload::TermOutput(chunk),
+            Stream::Stderr => {
+                chunk.stream = Some("stderr".into());
+                Payload::TermOutput(chunk)
+            }
+            Stream::Stdin => {
+                chunk.stream = Some("stdin".into());
+                Payload::TermInput(chunk)
+            }
         }
     }
 
@@ -127,35 +130,41 @@ impl Output {
             }
         };
         if ready > 0 {
-            let mut out = terminal_data(&self.pending[..ready]);
+            let chunk = terminal_data(&self.pending[..ready]);
             self.pending.drain(..ready);
-            self.label(&mut out);
+            let (kind, out) = self.payload(chunk).into_parts();
             let report = self.masker.take_report();
-            rec.record_sized(PremaskedJson(self.kind(), out, report), ready)
+            rec.record_sized(PremaskedJson(kind, out, report), ready)
                 .await;
         }
         if end && let Some((n, hash)) = self.unstored.take() {
-            let mut out = json!({
-                "truncated": true,
-                "bytes_not_stored": n,
-                "sha256_not_stored": hash.finish().map(hex::encode),
-            });
-            self.label(&mut out);
-            rec.record(JsonBody(self.kind(), out)).await;
+            let chunk = Terminal {
+                truncated: Some(true),
+                bytes_not_stored: Some(n),
+                sha256_not_stored: hash.finish().map(hex::encode),
+                ..Terminal::default()
+            };
+            rec.record(JsonBody::from(self.payload(chunk))).await;
         }
     }
 }
 
 /// A chunk of terminal output as recorded: `data`, the text, when it is text a terminal shows;
 /// else `data_b64`, the bytes in base64 (a binary stream would cost six JSON bytes per NUL).
-fn terminal_data(bytes: &[u8]) -> Value {
+fn terminal_data(bytes: &[u8]) -> Terminal {
     let shown =
         |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x07' | '\x08');
     match std::str::from_utf8(bytes) {
-        Ok(text) if text.chars().all(shown) => json!({ "data": text }),
+        Ok(text) if text.chars().all(shown) => Terminal {
+            data: Some(text.to_owned()),
+            ..Terminal::default()
+        },
         _ => {
             use base64::Engine as _;
-            json!({ "data_b64": base64::engine::general_purpose::STANDARD.encode(bytes) })
+            Terminal {
+                data_b64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                ..Terminal::default()
+            }
         }
     }
 }
@@ -164,58 +173,55 @@ async fn record_lines(rec: &SessionRecorder, lines: Vec<TypedLine>) {
     for line in lines {
         let mut input = match line.text {
             Some(text) if text.is_empty() && !line.edited => continue,
-            Some(text) => json!({ "data": text }),
-            None => json!({ "hidden": true, "bytes": line.bytes }),
+            Some(text) => Terminal {
+                data: Some(text),
+                ..Terminal::default()
+            },
+            None => Terminal {
+                hidden: Some(true),
+                bytes: Some(line.bytes as u64),
+                ..Terminal::default()
+            },
         };
-        if line.edited {
-            input["edited"] = true.into();
-        }
-        if line.truncated {
-            input["truncated"] = true.into();
-        }
-        rec.record(MaskedJson(EventKind::TermInput, input)).await;
+        input.edited = line.edited.then_some(true);
+        input.truncated = line.truncated.then_some(true);
+        rec.record(MaskedJson::from(Payload::TermInput(input)))
+            .await;
     }
 }
 
 async fn record_files(rec: &SessionRecorder, events: Vec<FileEvent>) {
     for event in events {
-        let (kind, payload) = match event {
-            FileEvent::Transfer(t) => {
-                let sha256 = t.sha256.map(hex::encode);
-                let mut payload = json!({
-                    "path": t.path,
-                    "direction": t.direction.as_str(),
-                    "size": t.size,
-                    "sha256": sha256,
-                });
-                if !t.complete {
-                    payload["complete"] = false.into();
-                }
-                (EventKind::FileTransfer, payload)
-            }
-            FileEvent::Op { op, path, target } => {
-                let mut payload = json!({ "op": op, "path": path });
-                if let Some(target) = target {
-                    payload["target"] = target.into();
-                }
-                (EventKind::FileOp, payload)
-            }
+        let payload = match event {
+            FileEvent::Transfer(t) => Payload::FileTransfer(FileTransfer {
+                path: t.path,
+                direction: t.direction.as_str().into(),
+                size: t.size,
+                sha256: t.sha256.map(hex::encode),
+                complete: (!t.complete).then_some(false),
+            }),
+            FileEvent::Op { op, path, target } => Payload::FileOp(FileOp {
+                op: op.into(),
+                path,
+                target,
+            }),
         };
-        rec.record(MaskedJson(kind, payload)).await;
+        rec.record(MaskedJson::from(payload)).await;
     }
 }
 
 /// A guardrail's refusal of `command`: recorded, and what the client is told.
 async fn denied(shared: &Shared, command: &[u8]) -> Option<String> {
     let denial = shared.guardrails.as_ref()?.check_command(command)?;
-    let payload = json!({
-        "rule": denial.rule,
-        "reason": denial.code(),
-        "command": String::from_utf8_lossy(command),
-    });
+    let payload = PolicyDenied {
+        rule: Some(denial.rule.clone()),
+        reason: Some(denial.code().to_owned()),
+        command: Some(String::from_utf8_lossy(command).into_owned()),
+        ..PolicyDenied::default()
+    };
     shared
         .rec
-        .record(MaskedJson(EventKind::PolicyDenied, payload))
+        .record(MaskedJson::from(Payload::PolicyDenied(payload)))
         .await;
     Some(denial.command_message())
 }
@@ -315,8 +321,12 @@ pub(crate) async fn session(
                     terminal_modes,
                     ..
                 } => {
-                    let size = json!({ "cols": col_width, "rows": row_height, "term": term });
-                    rec.record(JsonBody(EventKind::TermResize, size)).await;
+                    let size = TermResize {
+                        cols: col_width.into(),
+                        rows: row_height.into(),
+                        term: Some(term.clone()),
+                    };
+                    rec.record(JsonBody::from(Payload::TermResize(size))).await;
                     *typing.lock().await = Some(Typing::default());
                     to_host
                         .request_pty(
@@ -336,8 +346,12 @@ pub(crate) async fn session(
                     pix_width,
                     pix_height,
                 } => {
-                    let size = json!({ "cols": col_width, "rows": row_height });
-                    rec.record(JsonBody(EventKind::TermResize, size)).await;
+                    let size = TermResize {
+                        cols: col_width.into(),
+                        rows: row_height.into(),
+                        term: None,
+                    };
+                    rec.record(JsonBody::from(Payload::TermResize(size))).await;
                     to_host
                         .window_change(col_width, row_height, pix_width, pix_height)
                         .await
@@ -349,8 +363,12 @@ pub(crate) async fn session(
                 } => {
                     // The handler refused what the grant does not allow; this is the rest.
                     if shared.grant.allows_env(&variable_name) {
-                        let env = json!({ "env": { &variable_name: &variable_value } });
-                        rec.record(MaskedJson(EventKind::ExecCommand, env)).await;
+                        let env = ExecCommand {
+                            env: Some(json!({ &variable_name: &variable_value })),
+                            ..ExecCommand::default()
+                        };
+                        rec.record(MaskedJson::from(Payload::ExecCommand(env)))
+                            .await;
                         to_host.set_env(false, variable_name, variable_value).await
                     } else {
                         Ok(())
@@ -358,11 +376,12 @@ pub(crate) async fn session(
                 }
                 ChannelMsg::Exec { command, .. } => {
                     let text = String::from_utf8_lossy(&command).into_owned();
-                    rec.record(MaskedJson(
-                        EventKind::ExecCommand,
-                        json!({ "command": text }),
-                    ))
-                    .await;
+                    let exec = ExecCommand {
+                        command: Some(text.clone()),
+                        ..ExecCommand::default()
+                    };
+                    rec.record(MaskedJson::from(Payload::ExecCommand(exec)))
+                        .await;
                     if let Some(message) = denied(&shared, &command).await {
                         let _ = to_client
                             .extended_data(1, format!("{message}\r\n").as_bytes())
@@ -379,13 +398,20 @@ pub(crate) async fn session(
                     to_host.exec(false, command).await
                 }
                 ChannelMsg::RequestShell { .. } => {
-                    rec.record(MaskedJson(EventKind::ExecCommand, json!({ "shell": true })))
+                    let shell = ExecCommand {
+                        shell: Some(true),
+                        ..ExecCommand::default()
+                    };
+                    rec.record(MaskedJson::from(Payload::ExecCommand(shell)))
                         .await;
                     to_host.request_shell(false).await
                 }
                 ChannelMsg::RequestSubsystem { name, .. } => {
-                    let subsystem = json!({ "subsystem": name });
-                    rec.record(MaskedJson(EventKind::ExecCommand, subsystem))
+                    let subsystem = ExecCommand {
+                        subsystem: Some(name.clone()),
+                        ..ExecCommand::default()
+                    };
+                    rec.record(MaskedJson::from(Payload::ExecCommand(subsystem)))
                         .await;
                     if name == "sftp" {
                         *mode.lock().await = Mode::Sftp(Sftp::new());
@@ -455,11 +481,11 @@ pub(crate) async fn session(
                     to_client.extended_data(ext, &data[..]).await
                 }
                 ChannelMsg::ExitStatus { exit_status } => {
-                    rec.record(JsonBody(
-                        EventKind::ExecExit,
-                        json!({ "status": exit_status }),
-                    ))
-                    .await;
+                    let exit = ExecExit {
+                        status: Some(exit_status.into()),
+                        ..ExecExit::default()
+                    };
+                    rec.record(JsonBody::from(Payload::ExecExit(exit))).await;
                     to_client.exit_status(exit_status).await
                 }
                 ChannelMsg::ExitSignal {
@@ -469,8 +495,11 @@ pub(crate) async fn session(
                     lang_tag,
                 } => {
                     let signal = format!("{signal_name:?}");
-                    rec.record(JsonBody(EventKind::ExecExit, json!({ "signal": signal })))
-                        .await;
+                    let exit = ExecExit {
+                        signal: Some(signal),
+                        ..ExecExit::default()
+                    };
+                    rec.record(JsonBody::from(Payload::ExecExit(exit))).await;
                     // A channel's write half cannot send it; the session's handle can.
                     session
                         .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
@@ -506,11 +535,11 @@ pub(crate) async fn forward(
     client: Channel<Msg>,
     upstream: Channel<russh::client::Msg>,
     shared: Arc<Shared>,
-    target: Value,
+    target: NetForward,
 ) {
     shared
         .rec
-        .record(JsonBody(EventKind::NetForward, target.clone()))
+        .record(JsonBody::from(Payload::NetForward(target.clone())))
         .await;
     let (from_client, to_client) = client.split();
     let (from_host, to_host) = upstream.split();
@@ -518,12 +547,12 @@ pub(crate) async fn forward(
     shared.bytes_up.fetch_add(up, Ordering::Relaxed);
     shared.bytes_down.fetch_add(down, Ordering::Relaxed);
     let mut end = target;
-    end["closed"] = true.into();
-    end["bytes_up"] = up.into();
-    end["bytes_down"] = down.into();
+    end.closed = Some(true);
+    end.bytes_up = Some(up);
+    end.bytes_down = Some(down);
     shared
         .rec
-        .record(JsonBody(EventKind::NetForward, end))
+        .record(JsonBody::from(Payload::NetForward(end)))
         .await;
 }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use ward_core::EventKind;
+use ward_core::payload::Payload;
 use ward_mask::{MaskReport, Masker};
 
 /// One event's content. Implementations encode lazily, on the recorder thread.
@@ -30,6 +31,13 @@ impl EventBody for JsonBody {
     }
 }
 
+impl From<Payload> for JsonBody {
+    fn from(payload: Payload) -> Self {
+        let (kind, value) = payload.into_parts();
+        Self(kind, value)
+    }
+}
+
 /// A JSON payload whose string values are masked with the session's masker before it is
 /// stored (and counted in its `mask.applied`): for events whose text came from a person, an
 /// agent or a host rather than from Ward.
@@ -41,6 +49,21 @@ impl EventBody for MaskedJson {
     }
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let _ = serde_json::to_writer(out, &mask_strings(&self.1, mask, report));
+    }
+}
+
+impl From<Payload> for MaskedJson {
+    fn from(payload: Payload) -> Self {
+        let (kind, value) = payload.into_parts();
+        Self(kind, value)
+    }
+}
+
+impl MaskedJsonBy {
+    /// `payload`, masked with `masker`.
+    pub fn typed(masker: Masker, payload: Payload) -> Self {
+        let (kind, value) = payload.into_parts();
+        Self(masker, kind, value)
     }
 }
 

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use ward_config::Durability;
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_core::payload::{self, Payload};
+use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::body::{EventBody, JsonBody};
 use crate::chain::{self, Hash};
@@ -44,6 +45,20 @@ pub struct SessionStart {
     /// (`application_name`, `options`, …), as sent, allowed or not.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub parameters: std::collections::BTreeMap<String, String>,
+}
+
+impl SessionStart {
+    /// The `session.start` event of this session.
+    fn payload(&self) -> payload::SessionStart {
+        payload::SessionStart {
+            id: self.id.to_string(),
+            identity: Some(self.identity.clone()),
+            resource: self.resource.clone(),
+            protocol: self.protocol.as_str().into(),
+            client_addr: self.client_addr.clone(),
+            parameters: self.parameters.clone(),
+        }
+    }
 }
 
 enum Msg {
@@ -613,8 +628,7 @@ impl Writer {
                                 hash: chain::genesis(start.id),
                             },
                         );
-                        let value = serde_json::to_value(start).unwrap_or_default();
-                        let body = JsonBody(EventKind::SessionStart, value);
+                        let body = JsonBody::from(Payload::SessionStart(start.payload()));
                         push(&mut rows, &mut heads, start.id, *at, &body)?;
                     }
                     Msg::Event { id, at, body, .. } => {
@@ -627,16 +641,13 @@ impl Writer {
                         bytes_up,
                         bytes_down,
                     } => {
-                        let payload = serde_json::json!({
-                            "outcome": outcome.as_str(), "bytes_up": bytes_up, "bytes_down": bytes_down,
-                        });
-                        push(
-                            &mut rows,
-                            &mut heads,
-                            *id,
-                            *at,
-                            &JsonBody(EventKind::SessionEnd, payload),
-                        )?;
+                        let end = payload::SessionEnd {
+                            outcome: outcome.as_str().into(),
+                            bytes_up: *bytes_up,
+                            bytes_down: *bytes_down,
+                        };
+                        let body = JsonBody::from(Payload::SessionEnd(end));
+                        push(&mut rows, &mut heads, *id, *at, &body)?;
                         db.execute(
                             "INSERT INTO session_ends (session_id, ended_at, outcome, bytes_up, bytes_down) VALUES (?1, ?2, ?3, ?4, ?5)",
                             &params![id.0.as_bytes().as_slice(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
@@ -752,18 +763,20 @@ fn append(
     head.hash = hash;
     if !report.is_empty() {
         // Which rules fired and how often, never the values.
-        let rules: serde_json::Map<String, serde_json::Value> = report
-            .iter()
-            .map(|(rule, n)| (rule.to_owned(), n.into()))
-            .collect();
-        let applied = serde_json::json!({ "event_seq": seq, "rules": rules });
+        let applied = payload::MaskApplied {
+            event_seq: seq,
+            rules: report
+                .iter()
+                .map(|(rule, n)| (rule.to_owned(), n))
+                .collect(),
+        };
         append(
             rows,
             heads,
             masker,
             id,
             at,
-            &JsonBody(EventKind::MaskApplied, applied),
+            &JsonBody::from(Payload::MaskApplied(applied)),
         )?;
     }
     Ok(())

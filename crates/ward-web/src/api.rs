@@ -24,10 +24,10 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use serde_json::json;
 use ward_auth::secret;
 use ward_core::auth::{AuthError, Authenticator as _};
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_core::payload::{Payload, UiView};
+use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
 use ward_store::query::{SessionFilter, SessionRow};
 use ward_store::{JsonBody, SessionRecorder, Store};
 
@@ -78,8 +78,13 @@ impl Viewer {
     }
 
     async fn viewed(&self, session: &str, what: &str) {
-        let view = json!({ "session": session, "what": what });
-        self.record.record(JsonBody(EventKind::UiView, view)).await;
+        let view = UiView {
+            session: session.to_owned(),
+            what: what.to_owned(),
+        };
+        self.record
+            .record(JsonBody::from(Payload::UiView(view)))
+            .await;
     }
 }
 

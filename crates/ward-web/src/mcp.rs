@@ -24,7 +24,11 @@ use serde_json::{Value, json};
 use ward_admit::Admitted;
 use ward_auth::secret;
 use ward_config::{GrantDecision, ResourceKind};
-use ward_core::{EventKind, Identity, Outcome, Protocol};
+use ward_core::payload::{
+    AgentNote, DbMessage, DbQuery, DbResult, ExecCommand, ExecExit, Payload, PolicyDenied,
+    ResultColumn, Terminal,
+};
+use ward_core::{Identity, Outcome, Protocol};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_pg::catalog::Tables;
 use ward_pg::codec::backend::Column;
@@ -334,7 +338,7 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
             Some(t) => {
                 session
                     .record
-                    .record(MaskedJson(EventKind::AgentNote, json!({ "text": t })))
+                    .record(MaskedJson::from(Payload::AgentNote(AgentNote { text: t })))
                     .await;
                 tool_result("noted in the session's audit trail".into(), None, false)
             }
@@ -426,6 +430,18 @@ async fn admitted(
         .map_err(|refused| tool_result(refused.message, None, true))
 }
 
+/// An error of Ward's own about `resource`, recorded as `db.error`.
+fn ward_error(severity: &str, code: Option<&str>, message: &str, resource: &str) -> DbMessage {
+    let mut error = DbMessage {
+        severity: Some(severity.to_owned()),
+        code: code.map(str::to_owned),
+        message: message.to_owned(),
+        ..DbMessage::default()
+    };
+    error.other.insert("resource".into(), resource.into());
+    error
+}
+
 /// What an agent receives is always masked: with the grant's client profile under
 /// `mask_client`, else with the resource's own (the profile of the record).
 fn agent_masker(admitted: &Admitted) -> &Masker {
@@ -451,17 +467,28 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
         Ok(a) => a,
         Err(refused) => return refused,
     };
-    let recorded = |kind, payload| MaskedJsonBy(admitted.record_masker.clone(), kind, payload);
-    let event = json!({ "command": command, "resource": resource });
-    rec.record(recorded(EventKind::ExecCommand, event)).await;
+    let recorded = |payload| MaskedJsonBy::typed(admitted.record_masker.clone(), payload);
+    let event = ExecCommand {
+        command: Some(command.to_owned()),
+        resource: Some(resource.to_owned()),
+        ..ExecCommand::default()
+    };
+    rec.record(recorded(Payload::ExecCommand(event))).await;
     if let Some(denial) = admitted
         .guardrails
         .as_ref()
         .and_then(|g| g.check_command(command.as_bytes()))
     {
         let message = denial.command_message();
-        let denied = json!({ "rule": denial.rule, "reason": denial.code(), "command": command, "protocol": "mcp", "resource": resource });
-        rec.record(recorded(EventKind::PolicyDenied, denied)).await;
+        let denied = PolicyDenied {
+            rule: Some(denial.rule.clone()),
+            reason: Some(denial.code().to_owned()),
+            command: Some(command.to_owned()),
+            protocol: Some("mcp".into()),
+            resource: Some(resource.to_owned()),
+            ..PolicyDenied::default()
+        };
+        rec.record(recorded(Payload::PolicyDenied(denied))).await;
         let structured = json!({ "denied": true, "rule": denial.rule, "reason": denial.code() });
         return tool_result(message, Some(structured), true);
     }
@@ -473,8 +500,8 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
         Ok(out) => out,
         Err(why) => {
             let message = format!("Ward could not run the command on \"{resource}\": {why}");
-            let error = json!({ "severity": "ERROR", "message": message, "resource": resource });
-            rec.record(recorded(EventKind::DbError, error)).await;
+            let error = ward_error("ERROR", None, &message, resource);
+            rec.record(recorded(Payload::DbError(error))).await;
             return tool_result(message, None, true);
         }
     };
@@ -487,16 +514,21 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
     let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
     for (bytes, stream) in [(&out.stdout, "stdout"), (&out.stderr, "stderr")] {
         if !bytes.is_empty() {
-            let data = String::from_utf8_lossy(bytes);
-            let output = json!({ "data": data, "stream": stream, "resource": resource });
-            rec.record(recorded(EventKind::TermOutput, output)).await;
+            let output = Terminal {
+                data: Some(String::from_utf8_lossy(bytes).into_owned()),
+                stream: Some(stream.into()),
+                resource: Some(resource.to_owned()),
+                ..Terminal::default()
+            };
+            rec.record(recorded(Payload::TermOutput(output))).await;
         }
     }
-    rec.record(JsonBody(
-        EventKind::ExecExit,
-        json!({ "status": out.status, "resource": resource }),
-    ))
-    .await;
+    let exit = ExecExit {
+        status: out.status.map(i64::from),
+        resource: Some(resource.to_owned()),
+        ..ExecExit::default()
+    };
+    rec.record(JsonBody::from(Payload::ExecExit(exit))).await;
     let structured = json!({ "stdout": stdout, "stderr": stderr, "exit_status": out.status, "truncated": out.truncated });
     let text = serde_json::to_string(&structured).unwrap_or_default();
     tool_result(text, Some(structured), false)
@@ -515,17 +547,29 @@ async fn query(
         Ok(a) => a,
         Err(refused) => return refused,
     };
-    let recorded = |kind, payload| MaskedJsonBy(admitted.record_masker.clone(), kind, payload);
-    let query_event = json!({ "text": sql, "params": params, "resource": resource });
-    rec.record(recorded(EventKind::DbQuery, query_event)).await;
+    let recorded = |payload| MaskedJsonBy::typed(admitted.record_masker.clone(), payload);
+    let query_event = DbQuery {
+        text: sql.to_owned(),
+        params: Some(params.to_vec()),
+        resource: Some(resource.to_owned()),
+        ..DbQuery::default()
+    };
+    rec.record(recorded(Payload::DbQuery(query_event))).await;
     if let Some(denial) = admitted
         .guardrails
         .as_ref()
         .and_then(|g| g.check(sql.as_bytes()))
     {
         let message = denial.message();
-        let denied = json!({ "rule": denial.rule, "reason": denial.code(), "protocol": "mcp", "message": message, "resource": resource });
-        rec.record(recorded(EventKind::PolicyDenied, denied)).await;
+        let denied = PolicyDenied {
+            rule: Some(denial.rule.clone()),
+            reason: Some(denial.code().to_owned()),
+            protocol: Some("mcp".into()),
+            message: Some(message.clone()),
+            resource: Some(resource.to_owned()),
+            ..PolicyDenied::default()
+        };
+        rec.record(recorded(Payload::PolicyDenied(denied))).await;
         return tool_result(
             message,
             Some(json!({ "denied": true, "rule": denial.rule, "reason": denial.code() })),
@@ -551,8 +595,8 @@ async fn query(
             }
             Err(e) => {
                 let message = format!("Ward could not open resource \"{resource}\": {e}");
-                let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-                rec.record(recorded(EventKind::DbError, error)).await;
+                let error = ward_error("FATAL", Some("08006"), &message, resource);
+                rec.record(recorded(Payload::DbError(error))).await;
                 return tool_result(message, None, true);
             }
         }
@@ -570,15 +614,16 @@ async fn query(
         Err(e) => {
             upstreams.remove(resource);
             let message = format!("the connection to \"{resource}\" failed: {e}");
-            let error = json!({ "severity": "FATAL", "code": "08006", "message": message, "resource": resource });
-            rec.record(recorded(EventKind::DbError, error)).await;
+            let error = ward_error("FATAL", Some("08006"), &message, resource);
+            rec.record(recorded(Payload::DbError(error))).await;
             return tool_result(message, None, true);
         }
     };
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if let Some(e) = reply.error {
-        let error = json!({ "severity": e.severity, "code": e.code, "message": e.message, "detail": e.detail, "hint": e.hint, "resource": resource });
-        rec.record(recorded(EventKind::DbError, error)).await;
+        let mut error = ward_error(&e.severity, Some(&e.code), &e.message, resource);
+        (error.detail, error.hint) = (e.detail.clone(), e.hint.clone());
+        rec.record(recorded(Payload::DbError(error))).await;
         let shown = agent_masker(&admitted).mask_str(&e.message, &mut MaskReport::default());
         return tool_result(
             format!("{} {}: {shown}", e.severity, e.code),
@@ -623,14 +668,25 @@ async fn query(
         recorded_rows.push(mask_row(&for_record, row, &mut record_report));
         rows.push(masked);
     }
-    let described: Vec<Value> = reply
-        .columns
-        .iter()
-        .map(|c| json!({ "name": c.name, "type_oid": c.type_oid }))
-        .collect();
-    let result = json!({ "columns": described, "rows": recorded_rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag, "duration_us": duration_us, "resource": resource });
-    rec.record(PremaskedJson(EventKind::DbResult, result, record_report))
-        .await;
+    let result = DbResult {
+        columns: reply
+            .columns
+            .iter()
+            .map(|c| ResultColumn {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+            })
+            .collect(),
+        row_count: recorded_rows.len() as u64,
+        rows: recorded_rows,
+        truncated,
+        tag: reply.tag.clone(),
+        duration_us: Some(duration_us),
+        resource: Some(resource.to_owned()),
+        ..DbResult::default()
+    };
+    let (kind, result) = Payload::DbResult(result).into_parts();
+    rec.record(PremaskedJson(kind, result, record_report)).await;
     let names: Vec<&str> = reply.columns.iter().map(|c| c.name.as_str()).collect();
     let structured = json!({ "columns": names, "rows": rows, "row_count": rows.len(), "truncated": truncated, "tag": reply.tag });
     let text = serde_json::to_string(&structured).unwrap_or_default();
