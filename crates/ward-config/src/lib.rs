@@ -493,6 +493,21 @@ impl Config {
                     "has no effect without `mask_client = true`",
                 ));
             }
+            // What an SSH client receives is a terminal's stream, which Ward records masked but
+            // relays as the host sent it: a grant must not promise otherwise.
+            if g.mask_client
+                && let Some(ssh) = g.resources.iter().find(|r| {
+                    self.resource(r)
+                        .is_some_and(|r| r.kind == ResourceKind::Ssh)
+                })
+            {
+                return Err(self.invalid(
+                    key("mask_client"),
+                    format!(
+                        "masks what PostgreSQL clients receive; SSH resource `{ssh}` would show its clients unmasked output: give it a grant of its own without `mask_client`"
+                    ),
+                ));
+            }
             if g.upstream_user.as_deref() == Some("") {
                 return Err(self.invalid(key("upstream_user"), "must not be empty"));
             }
@@ -597,6 +612,19 @@ mod tests {
         assert_eq!(c.recording.max_result_bytes.0, 16 << 20);
         assert!(c.grant_for("alice", &["dev".into()], "shop").is_some());
         assert!(c.grant_for("alice", &["ops".into()], "shop").is_none());
+    }
+
+    #[test]
+    fn mask_client_is_refused_for_an_ssh_resource() {
+        let ssh = "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"127.0.0.1:22\"\nuser = \"deploy\"\ntrust_on_first_use = true\n";
+        let grant = "[[grants]]\ngroup = \"support\"\nresources = [\"shop\", \"web1\"]\nmask_client = true\n";
+        let err = load(&format!("{GOOD}\n{ssh}\n{grant}")).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "/etc/ward/ward.toml: grants[1].mask_client: masks what PostgreSQL clients receive; SSH resource `web1` would show its clients unmasked output: give it a grant of its own without `mask_client`"
+        );
+        let without = grant.replace(", \"web1\"", "");
+        load(&format!("{GOOD}\n{ssh}\n{without}")).expect("a PostgreSQL resource may");
     }
 
     #[test]
