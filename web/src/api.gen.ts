@@ -658,6 +658,10 @@ export interface components {
             payload: components["schemas"]["UiView"];
         } | {
             /** @enum {string} */
+            kind: "session.error";
+            payload: components["schemas"]["SessionError"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -791,6 +795,21 @@ export interface components {
              * @default
              */
             outcome: string;
+        };
+        /** @description `session.error`: the session failed outside any protocol's own error messages. */
+        SessionError: {
+            /** @default  */
+            message: string;
+            /**
+             * @description In an agent's session: the resource.
+             * @default null
+             */
+            resource: string | null;
+            /**
+             * @description `FATAL` when the session ended with it, else `ERROR`.
+             * @default
+             */
+            severity: string;
         };
         /** @description A page of sessions, newest first. */
         SessionList: {

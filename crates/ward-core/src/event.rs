@@ -58,12 +58,16 @@ pub enum EventKind {
     AgentNote,
     #[serde(rename = "ui.view")]
     UiView,
+    /// The session failed outside any protocol's own error messages (a host that cannot be
+    /// reached, a channel refused, a command that could not run).
+    #[serde(rename = "session.error")]
+    SessionError,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -89,6 +93,7 @@ impl EventKind {
         EventKind::NetForward,
         EventKind::AgentNote,
         EventKind::UiView,
+        EventKind::SessionError,
         EventKind::SessionEnd,
     ];
 
@@ -119,6 +124,7 @@ impl EventKind {
             EventKind::NetForward => "net.forward",
             EventKind::AgentNote => "agent.note",
             EventKind::UiView => "ui.view",
+            EventKind::SessionError => "session.error",
             EventKind::SessionEnd => "session.end",
         }
     }

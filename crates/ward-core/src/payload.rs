@@ -422,6 +422,18 @@ pub struct UiView {
     pub what: String,
 }
 
+/// `session.error`: the session failed outside any protocol's own error messages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SessionError {
+    /// `FATAL` when the session ended with it, else `ERROR`.
+    pub severity: String,
+    pub message: String,
+    /// In an agent's session: the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -486,6 +498,8 @@ pub enum Payload {
     AgentNote(AgentNote),
     #[serde(rename = "ui.view")]
     UiView(UiView),
+    #[serde(rename = "session.error")]
+    SessionError(SessionError),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -519,6 +533,7 @@ impl Payload {
             Payload::NetForward(_) => EventKind::NetForward,
             Payload::AgentNote(_) => EventKind::AgentNote,
             Payload::UiView(_) => EventKind::UiView,
+            Payload::SessionError(_) => EventKind::SessionError,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -32,7 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::payload::{Auth as AuthEvent, DbMessage, NetForward, Payload, PolicyDenied};
+use ward_core::payload::{Auth as AuthEvent, NetForward, Payload, PolicyDenied, SessionError};
 use ward_core::{Identity, Outcome, Protocol};
 use ward_store::{JsonBody, MaskedJson};
 
@@ -333,12 +333,13 @@ impl Connection {
             }
             Err(why) => {
                 let message = format!("Ward could not open resource \"{resource}\": {why}");
-                let error = DbMessage {
-                    severity: Some("FATAL".into()),
+                let error = SessionError {
+                    severity: "FATAL".into(),
                     message: message.clone(),
-                    ..DbMessage::default()
+                    resource: None,
                 };
-                rec.record(MaskedJson::from(Payload::DbError(error))).await;
+                rec.record(MaskedJson::from(Payload::SessionError(error)))
+                    .await;
                 rec.end(Outcome::Error, 0, 0).await;
                 self.refused = Some(message);
             }
@@ -461,14 +462,14 @@ impl russh::server::Handler for Connection {
                 tokio::spawn(relay::session(channel, up, live.shared.clone(), handle));
             }
             Err(e) => {
-                let error = DbMessage {
-                    severity: Some("ERROR".into()),
+                let error = SessionError {
+                    severity: "ERROR".into(),
                     message: format!("the host refused a session channel: {e}"),
-                    ..DbMessage::default()
+                    resource: None,
                 };
                 live.shared
                     .rec
-                    .record(MaskedJson::from(Payload::DbError(error)))
+                    .record(MaskedJson::from(Payload::SessionError(error)))
                     .await;
             }
         }

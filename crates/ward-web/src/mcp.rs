@@ -26,7 +26,7 @@ use ward_auth::secret;
 use ward_config::{GrantDecision, ResourceKind};
 use ward_core::payload::{
     AgentNote, DbMessage, DbQuery, DbResult, ExecCommand, ExecExit, Payload, PolicyDenied,
-    ResultColumn, Terminal,
+    ResultColumn, SessionError, Terminal,
 };
 use ward_core::{Identity, Outcome, Protocol};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
@@ -500,8 +500,12 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
         Ok(out) => out,
         Err(why) => {
             let message = format!("Ward could not run the command on \"{resource}\": {why}");
-            let error = ward_error("ERROR", None, &message, resource);
-            rec.record(recorded(Payload::DbError(error))).await;
+            let error = SessionError {
+                severity: "ERROR".into(),
+                message: message.clone(),
+                resource: Some(resource.to_owned()),
+            };
+            rec.record(recorded(Payload::SessionError(error))).await;
             return tool_result(message, None, true);
         }
     };

@@ -338,6 +338,14 @@ function EventBody({
         </div>
       );
     }
+    case 'session.error': {
+      const p = ev.payload;
+      return (
+        <div class="ti-line bad" role="note">
+          <strong>{p.severity || 'ERROR'}:</strong> {p.message}
+        </div>
+      );
+    }
     case 'policy.denied': {
       const p = ev.payload;
       return (

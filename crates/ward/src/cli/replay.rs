@@ -143,7 +143,9 @@ pub fn replay(
                 s("code"),
                 text("message")
             )?,
-            "db.notice" => writeln!(out, "{stamp} {}: {}", s("severity"), text("message"))?,
+            "db.notice" | "session.error" => {
+                writeln!(out, "{stamp} {}: {}", s("severity"), text("message"))?
+            }
             "db.notification" => {
                 writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
             }

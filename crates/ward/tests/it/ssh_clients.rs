@@ -145,6 +145,18 @@ fn keys_and_certificates_log_in_and_refusals_say_why() {
         "{}",
         text(&out.stderr)
     );
+    let is_gone = |s: &serde_json::Value| s["resource"] == "gone" && s["outcome"] == "error";
+    let sessions = ward.wait_for_session(is_gone);
+    let gone = sessions
+        .iter()
+        .find(|s| is_gone(s))
+        .expect("the session to the host that is down");
+    let events = ward.events(gone["id"].as_str().expect("id"));
+    let failed = events
+        .iter()
+        .find(|e| e["kind"] == "session.error")
+        .expect("its session.error");
+    assert_eq!(failed["payload"]["severity"], "FATAL", "{failed}");
 
     // `ward connect ssh` with a saved Ward token: a certificate, a config snippet, a login.
     let token_out = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
