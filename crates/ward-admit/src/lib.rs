@@ -249,13 +249,8 @@ impl Runtime {
             record,
             check,
         } = request;
-        let resource = self
-            .config
-            .resource(name)
-            .filter(|r| r.kind == kind)
-            .cloned();
-        let record_masker =
-            self.masker(resource.as_ref().map_or("default", |r| r.record_profile()));
+        let resource = self.config.resource(name).filter(|r| r.kind == kind);
+        let record_masker = self.masker(resource.map_or("default", |r| r.record_profile()));
         let (recorder, own) = match record {
             Record::Start(start) => {
                 let start = *start;
@@ -266,7 +261,7 @@ impl Runtime {
             }
             Record::Within(rec) => (rec.clone(), false),
         };
-        let decided = match &resource {
+        let decided = match resource {
             None => {
                 let names: Vec<&str> = self
                     .reachable(&identity, kind)
@@ -283,9 +278,23 @@ impl Runtime {
                     ),
                 }))
             }
-            Some(resource) => self.decide(&identity, resource, check),
-        };
-        let (index, grant) = match decided {
+            Some(resource) => self
+                .decide(&identity, resource, check)
+                .map(|(index, grant)| (resource, index, grant)),
+        }
+        .and_then(|allowed| {
+            if self.recorder.is_healthy() {
+                return Ok(allowed);
+            }
+            Err(Box::new(Refusal {
+                reason: Reason::StoreUnavailable,
+                code: "audit store unavailable",
+                detail: None,
+                grant: None,
+                message: "Ward cannot write its audit record right now and refuses new sessions; try again later".into(),
+            }))
+        });
+        let (resource, index, grant) = match decided {
             Ok(allowed) => allowed,
             Err(r) => {
                 let r = *r;
@@ -300,20 +309,7 @@ impl Runtime {
                 });
             }
         };
-        let Some(resource) = resource else {
-            unreachable!("a grant was chosen for a resource");
-        };
-        if !self.recorder.is_healthy() {
-            let decision = refused(name, "audit store unavailable", None, None);
-            recorder.record(recorded(&decision)).await;
-            if own {
-                recorder.end(Outcome::Denied, 0, 0).await;
-            }
-            return Err(Refused {
-                reason: Reason::StoreUnavailable,
-                message: "Ward cannot write its audit record right now and refuses new sessions; try again later".into(),
-            });
-        }
+        let resource = resource.clone();
         let grant = grant.clone();
         let upstream_user = grant.upstream_user(&resource).to_owned();
         let client_profile = grant

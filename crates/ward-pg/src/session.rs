@@ -2,7 +2,6 @@
 //! then the relay; every outcome recorded.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -316,14 +315,10 @@ impl Session<'_> {
             }
         };
         let upstream_params = passed.into_inner().unwrap_or_default();
-        let Some(target) = gw.targets.get(&self.database).cloned() else {
+        let Some(target) = gw.targets.get(&self.database) else {
             return;
         };
-        let target = if admitted.grant.upstream_user.is_some() {
-            Arc::new(target.as_user(&admitted.upstream_user, admitted.upstream_password.as_ref()))
-        } else {
-            target
-        };
+        let target = target.admitted_as(&admitted);
         let rec = admitted.recorder.clone();
         let upstream = match target
             .connect(&upstream_params, gw.limits.max_message)

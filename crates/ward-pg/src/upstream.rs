@@ -109,6 +109,16 @@ impl Target {
         }
     }
 
+    /// This target as the role admission chose: the grant's `upstream_user` with its password,
+    /// else the resource's own user.
+    pub fn admitted_as(self: &Arc<Self>, admitted: &ward_admit::Admitted) -> Arc<Self> {
+        if admitted.grant.upstream_user.is_some() {
+            Arc::new(self.as_user(&admitted.upstream_user, admitted.upstream_password.as_ref()))
+        } else {
+            self.clone()
+        }
+    }
+
     /// Connects and logs in as the resource's user to its database, sending `client_params`
     /// too: the startup parameters [`crate::startup_params::check`] let through.
     pub async fn connect(

@@ -586,13 +586,13 @@ async fn query(
     let mut upstreams = session.upstreams.lock().await;
     let max_message = web.runtime.config.recording.max_message_bytes.as_usize();
     if !upstreams.contains_key(resource) {
-        let target = target.as_user(&admitted.upstream_user, admitted.upstream_password.as_ref());
+        let target = target.admitted_as(&admitted);
         let params = [("application_name", "ward-mcp")];
         match target.connect(&params, max_message).await {
             Ok(conn) => {
                 let upstream = AgentUpstream {
                     conn,
-                    target: Arc::new(target),
+                    target,
                     tables: Tables::default(),
                 };
                 upstreams.insert(resource.to_owned(), upstream);
