@@ -315,11 +315,17 @@ impl Session<'_> {
             }
         };
         let upstream_params = passed.into_inner().unwrap_or_default();
+        let rec = admitted.recorder.clone();
+        // Every PostgreSQL resource has a target (`upstream::targets`); were one missing, the
+        // session would still end on the record, not stay open in it.
         let Some(target) = gw.targets.get(&self.database) else {
+            let msg = format!("Ward has no upstream for resource \"{}\"", self.database);
+            let code = sqlstate::CONNECTION_FAILURE;
+            fatal_recorded(&mut self.stream, code, &msg, Some(&rec)).await;
+            rec.end(Outcome::Error, 0, 0).await;
             return;
         };
         let target = target.admitted_as(&admitted);
-        let rec = admitted.recorder.clone();
         let upstream = match target
             .connect(&upstream_params, gw.limits.max_message)
             .await
