@@ -264,11 +264,7 @@ fn column_rules_follow_the_table_column_under_any_alias() {
         .enable_all()
         .build()
         .expect("rt");
-    let conn = format!(
-        "host=127.0.0.1 port={} user=sam password='{}' dbname=shop",
-        ward.port,
-        ward_testkit::PASSWORD
-    );
+    let conn = ward.url_with("sam", ward_testkit::PASSWORD, "shop", "disable");
     rt.block_on(async {
         let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
             .await
