@@ -109,14 +109,6 @@ const PAGE_EVENTS: u32 = 64;
 const PAGE_BYTES: usize = 8 << 20;
 
 impl Store {
-    /// Builds the export bundle of one session in memory (for small sessions and tests; a
-    /// bundle to send or save is written with [`Store::write_bundle`]).
-    pub fn export(&mut self, id: SessionId) -> Result<Bundle, StoreError> {
-        let mut text = Vec::new();
-        self.write_bundle(id, &mut text)?;
-        Bundle::parse(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
-    }
-
     /// Writes the export bundle of one session to `out` as JSON, reading its events a page at
     /// a time: memory stays bounded whatever the session's size. Everything is read in one
     /// snapshot, so a live session's record, events and checkpoints are those of one moment.

@@ -303,8 +303,8 @@ async fn checkpoints_restarts_prune_and_bundles(b: Backend) {
         .0
         .public();
     let id: SessionId = live.id.parse().expect("id");
-    let bundle = store.export(id).expect("export");
-    let text = serde_json::to_vec(&bundle).expect("json");
+    let mut text = Vec::new();
+    store.write_bundle(id, &mut text).expect("export");
     let report = Bundle::parse(&text)
         .expect("parse")
         .verify(&[key])
