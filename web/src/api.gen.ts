@@ -224,6 +224,11 @@ export interface components {
              */
             duration_us: number;
             /**
+             * @description The portal was suspended at its row limit rather than finished.
+             * @default false
+             */
+            suspended: boolean;
+            /**
              * @description The command tag; `null` for an empty query.
              * @default null
              */
@@ -310,6 +315,11 @@ export interface components {
              * @default 0
              */
             pid: number;
+            /**
+             * @description A message that could not be decoded, as hex.
+             * @default null
+             */
+            raw: string | null;
         };
         /** @description `db.query`. */
         DbQuery: {

@@ -170,23 +170,37 @@ pub struct ResultColumn {
     pub type_oid: u32,
 }
 
+/// The rows of a result as read back: each a list of cells as text, `null` for NULL.
+pub type Rows = Vec<Vec<Option<String>>>;
+
 /// `db.result`: a statement's rows (the first ones, up to the cap) and, when it finished, its
 /// completion.
+// A writer streams the rows it keeps (its `R` serializes as `Rows` does) instead of gathering
+// them first. The schema's defaults are spelled out: derived ones would need to choose `R`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
-pub struct DbResult {
+#[schema(bound = "")]
+pub struct DbResult<R = Rows> {
+    #[schema(default = json!([]))]
     pub columns: Vec<ResultColumn>,
-    pub rows: Vec<Vec<Option<String>>>,
+    #[schema(value_type = Vec<Vec<Option<String>>>, default = json!([]))]
+    pub rows: R,
     /// The true count, past the rows kept.
+    #[schema(default = 0)]
     pub row_count: u64,
+    #[schema(default = false)]
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(default = json!(null))]
     pub tag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(default = json!(null))]
     pub duration_us: Option<u64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(default = false)]
     pub suspended: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(default = json!(null))]
     pub resource: Option<String>,
 }
 
@@ -197,6 +211,9 @@ pub struct DbComplete {
     /// The command tag; `null` for an empty query.
     pub tag: Option<String>,
     pub duration_us: u64,
+    /// The portal was suspended at its row limit rather than finished.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suspended: bool,
 }
 
 /// `db.error` and `db.notice`: the server's fields (or Ward's own error).
@@ -225,6 +242,9 @@ pub struct DbNotification {
     pub pid: i64,
     pub channel: String,
     pub payload: String,
+    /// A message that could not be decoded, as hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
 }
 
 /// `db.copy`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use ward_core::EventKind;
-use ward_core::payload::CallValue;
+use ward_core::payload::{CallValue, DbFunctionCall, DbFunctionResult};
 use ward_mask::{MaskReport, Masker};
 use ward_store::EventBody;
 
@@ -164,14 +164,12 @@ impl EventBody for Call {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        #[derive(Serialize)]
-        struct P<'a> {
-            function_oid: u32,
-            function: &'a str,
-            args: Vec<Option<CallValue>>,
-        }
         let Ok(call) = frontend::function_call(&self.body) else {
-            return write(out, &serde_json::json!({ "raw": value::hex(&self.body) }));
+            let raw = DbFunctionCall {
+                raw: Some(value::hex(&self.body)),
+                ..DbFunctionCall::default()
+            };
+            return write(out, &raw);
         };
         let known = builtin(call.function);
         let args = call
@@ -186,10 +184,11 @@ impl EventBody for Call {
             .collect();
         write(
             out,
-            &P {
+            &DbFunctionCall {
                 function_oid: call.function,
-                function: &self.name,
+                function: self.name.to_string(),
                 args,
+                raw: None,
             },
         );
     }
@@ -211,12 +210,6 @@ impl EventBody for Return {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        #[derive(Serialize)]
-        struct P<'a> {
-            function: &'a str,
-            result: Option<CallValue>,
-            duration_us: u64,
-        }
         let ty = builtin(self.function).map_or(0, |b| b.result);
         let result = match backend::function_call_response(&self.body) {
             Ok(v) => v.map(|v| shown(ty, self.result_format, v, self.cap, mask, report)),
@@ -224,8 +217,8 @@ impl EventBody for Return {
         };
         write(
             out,
-            &P {
-                function: &self.name,
+            &DbFunctionResult {
+                function: self.name.to_string(),
                 result,
                 duration_us: u64::try_from(self.took.as_micros()).unwrap_or(u64::MAX),
             },

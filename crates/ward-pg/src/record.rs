@@ -1,5 +1,6 @@
 //! The events a PostgreSQL session records. They hold the original message bytes (zero-copy
-//! slices) and are decoded into JSON on the recorder thread, off the hot path.
+//! slices) and are decoded on the recorder thread, off the hot path, into the payload types
+//! every reader shares ([`ward_core::payload`]); a result's rows stream into its payload.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -10,6 +11,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use ward_core::EventKind;
+use ward_core::payload::{
+    DbComplete, DbCopy, DbMessage, DbNotification, DbQuery, DbResult, PolicyDenied, ResultColumn,
+};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_store::EventBody;
 
@@ -134,14 +138,6 @@ impl EventBody for Query {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        #[derive(Serialize)]
-        struct P<'a> {
-            text: String,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            statement: Option<Cow<'a, str>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            params: Option<Vec<Option<String>>>,
-        }
         let params = self.params.as_ref().map(|p| match frontend::bind(&p.bind) {
             Ok(b) => b
                 .values
@@ -176,10 +172,11 @@ impl EventBody for Query {
         };
         write(
             out,
-            &P {
+            &DbQuery {
                 text,
-                statement: self.statement.as_deref().map(text_of),
+                statement: self.statement.as_deref().map(|s| text_of(s).into_owned()),
                 params,
+                resource: None,
             },
         );
     }
@@ -203,11 +200,7 @@ impl EventBody for ResultSet {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        #[derive(Serialize)]
-        struct Col<'a> {
-            name: &'a str,
-            type_oid: u32,
-        }
+        /// The kept DataRows, decoded and masked as they are written.
         struct Rows<'a, 'r> {
             blocks: &'a Blocks,
             columns: &'a [Column],
@@ -253,31 +246,18 @@ impl EventBody for ResultSet {
                 seq.end()
             }
         }
-        #[derive(Serialize)]
-        struct P<'a, 'r> {
-            columns: Vec<Col<'a>>,
-            rows: Rows<'a, 'r>,
-            row_count: u64,
-            truncated: bool,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            tag: Option<Option<String>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            duration_us: Option<u64>,
-            #[serde(skip_serializing_if = "std::ops::Not::not")]
-            suspended: bool,
-        }
         let cols: &[Column] = self.columns.as_deref().unwrap_or(&[]);
         let refs: Vec<ColumnRef<'_>> = cols.iter().map(Column::masking_ref).collect();
         let columns = cols
             .iter()
-            .map(|c| Col {
-                name: &c.name,
+            .map(|c| ResultColumn {
+                name: c.name.clone(),
                 type_oid: c.type_oid,
             })
             .collect();
         write(
             out,
-            &P {
+            &DbResult {
                 columns,
                 rows: Rows {
                     blocks: &self.rows,
@@ -287,9 +267,10 @@ impl EventBody for ResultSet {
                 },
                 row_count: self.row_count,
                 truncated: self.truncated,
-                tag: self.completion.as_ref().map(Complete::tag_text),
+                tag: self.completion.as_ref().and_then(Complete::tag_text),
                 duration_us: self.completion.as_ref().map(|c| c.duration_us),
                 suspended: self.completion.as_ref().is_some_and(|c| c.suspended),
+                resource: None,
             },
         );
     }
@@ -319,11 +300,14 @@ impl EventBody for Complete {
     }
 
     fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, _report: &mut MaskReport) {
-        let mut v = serde_json::json!({ "tag": self.tag_text(), "duration_us": self.duration_us });
-        if self.suspended {
-            v["suspended"] = true.into();
-        }
-        write(out, &v);
+        write(
+            out,
+            &DbComplete {
+                tag: self.tag_text(),
+                duration_us: self.duration_us,
+                suspended: self.suspended,
+            },
+        );
     }
 }
 
@@ -339,7 +323,7 @@ impl EventBody for ServerMessage {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        let mut map = serde_json::Map::new();
+        let mut message = DbMessage::default();
         for (code, v) in backend::error_fields(&self.body).unwrap_or_default() {
             let name = match code {
                 b'S' => "severity",
@@ -359,9 +343,18 @@ impl EventBody for ServerMessage {
                 b'M' | b'D' | b'H' | b'W' => masked(v, mask, report),
                 _ => text_of(v).into_owned(),
             };
-            map.insert(name.into(), value.into());
+            match code {
+                b'S' => message.severity = Some(value),
+                b'C' => message.code = Some(value),
+                b'M' => message.message = value,
+                b'D' => message.detail = Some(value),
+                b'H' => message.hint = Some(value),
+                _ => {
+                    message.other.insert(name.into(), value.into());
+                }
+            }
         }
-        write(out, &map);
+        write(out, &message);
     }
 }
 
@@ -374,13 +367,19 @@ impl EventBody for Notification {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        let v = match backend::notification(&self.0) {
-            Ok((pid, channel, payload)) => {
-                serde_json::json!({ "pid": pid, "channel": text_of(channel), "payload": masked(payload, mask, report) })
-            }
-            Err(_) => serde_json::json!({ "raw": value::hex(&self.0) }),
+        let notification = match backend::notification(&self.0) {
+            Ok((pid, channel, payload)) => DbNotification {
+                pid: pid.into(),
+                channel: text_of(channel).into_owned(),
+                payload: masked(payload, mask, report),
+                raw: None,
+            },
+            Err(_) => DbNotification {
+                raw: Some(value::hex(&self.0)),
+                ..DbNotification::default()
+            },
         };
-        write(out, &v);
+        write(out, &notification);
     }
 }
 
@@ -402,19 +401,11 @@ impl EventBody for Copy {
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         let joined: Vec<u8> = self.data.iter().flatten().copied().collect();
-        #[derive(Serialize)]
-        struct P<'a> {
-            direction: &'a str,
-            data: String,
-            bytes: u64,
-            truncated: bool,
-            failed: bool,
-        }
         write(
             out,
-            &P {
-                direction: self.direction,
-                data: masked(&joined, mask, report),
+            &DbCopy {
+                direction: self.direction.into(),
+                data: Some(masked(&joined, mask, report)),
                 bytes: self.bytes,
                 truncated: self.truncated,
                 failed: self.failed,
@@ -443,23 +434,15 @@ impl EventBody for Denied {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
-        #[derive(Serialize)]
-        struct P<'a> {
-            rule: &'a str,
-            reason: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            statement: Option<usize>,
-            protocol: &'a str,
-            message: Cow<'a, str>,
-        }
         write(
             out,
-            &P {
-                rule: &self.rule,
-                reason: self.reason,
-                statement: self.statement,
-                protocol: self.protocol,
-                message: mask.mask_str(&self.message, report),
+            &PolicyDenied {
+                rule: Some(self.rule.clone()),
+                reason: Some(self.reason.into()),
+                statement: self.statement.map(|n| n as u64),
+                protocol: Some(self.protocol.into()),
+                message: Some(mask.mask_str(&self.message, report).into_owned()),
+                ..PolicyDenied::default()
             },
         );
     }
