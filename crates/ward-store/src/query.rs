@@ -34,6 +34,14 @@ pub struct EventRow {
     pub hash: String,
 }
 
+impl EventRow {
+    /// The payload as its kind's type: `None` for a kind this version does not know, or a
+    /// payload of none of the shapes its kind ever had.
+    pub fn read(&self) -> Option<ward_core::payload::Payload> {
+        ward_core::payload::Payload::read(&self.kind, &self.payload)
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct SessionFilter {
     pub user: Option<String>,

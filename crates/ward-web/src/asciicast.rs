@@ -4,18 +4,17 @@
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use ward_core::Timestamp;
+use ward_core::payload::{Payload, TermResize, Terminal};
 use ward_store::query::{EventRow, SessionRow};
 
 /// The terminal size when the recording names none.
 const DEFAULT_SIZE: (u64, u64) = (80, 24);
 
-fn size(e: &EventRow) -> Option<(u64, u64)> {
-    Some((
-        e.payload.get("cols")?.as_u64()?,
-        e.payload.get("rows")?.as_u64()?,
-    ))
+/// A recorded size, unless it is empty.
+fn size(r: &TermResize) -> Option<(u64, u64)> {
+    (r.cols > 0 && r.rows > 0).then_some((r.cols, r.rows))
 }
 
 /// Writes the asciicast of `session` to `out`, reading its events a page at a time with
@@ -44,7 +43,10 @@ where
     let first_size = events
         .iter()
         .find(|e| e.kind == "term.resize")
-        .and_then(size)
+        .and_then(|e| match e.read()? {
+            Payload::TermResize(r) => size(&r),
+            _ => None,
+        })
         .unwrap_or(DEFAULT_SIZE);
     let header = json!({
         "version": 2,
@@ -59,12 +61,11 @@ where
     let mut sized = false;
     loop {
         for e in &events {
-            let text = |k: &str| e.payload.get(k).and_then(Value::as_str).unwrap_or_default();
-            let line = match e.kind.as_str() {
-                "term.output" => json!([seconds(e), "o", output_text(&e.payload)]),
-                "term.resize" => {
+            let line = match e.read() {
+                Some(Payload::TermOutput(t)) => json!([seconds(e), "o", output_text(&t)]),
+                Some(Payload::TermResize(r)) => {
                     // The first size is the header's.
-                    let Some((cols, rows)) = size(e) else {
+                    let Some((cols, rows)) = size(&r) else {
                         continue;
                     };
                     if !sized {
@@ -73,11 +74,11 @@ where
                     }
                     json!([seconds(e), "r", format!("{cols}x{rows}")])
                 }
-                "exec.command" => {
-                    let label = match (e.payload.get("shell"), e.payload.get("subsystem")) {
+                Some(Payload::ExecCommand(c)) => {
+                    let label = match (c.shell, c.subsystem) {
                         (Some(_), _) => "shell".to_owned(),
-                        (_, Some(s)) => format!("subsystem {}", s.as_str().unwrap_or_default()),
-                        _ => format!("$ {}", text("command")),
+                        (_, Some(s)) => format!("subsystem {s}"),
+                        _ => format!("$ {}", c.command.unwrap_or_default()),
                     };
                     json!([seconds(e), "m", label])
                 }
@@ -98,17 +99,17 @@ where
 
 /// What a `term.output` event showed: its `data`, its `data_b64` bytes as text, or a line
 /// saying how much output a command sent past the recording cap.
-pub fn output_text(payload: &Value) -> std::borrow::Cow<'_, str> {
-    if let Some(text) = payload.get("data").and_then(Value::as_str) {
+pub fn output_text(output: &Terminal) -> std::borrow::Cow<'_, str> {
+    if let Some(text) = &output.data {
         return text.into();
     }
-    if let Some(n) = payload.get("bytes_not_stored").and_then(Value::as_u64) {
+    if let Some(n) = output.bytes_not_stored {
         return format!("\r\n[Ward: {n} more bytes of output, not stored]\r\n").into();
     }
     use base64::Engine as _;
-    let bytes = payload
-        .get("data_b64")
-        .and_then(Value::as_str)
+    let bytes = output
+        .data_b64
+        .as_deref()
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned().into()
@@ -116,6 +117,8 @@ pub fn output_text(payload: &Value) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn event(seq: i64, at: &str, kind: &str, payload: Value) -> EventRow {

@@ -172,7 +172,7 @@ impl TryFrom<EventRow> for Event {
     /// The stored payload as its kind's type; an error names an event that has none of the
     /// shapes its kind ever had (a writer out of step with `ward_core::payload`).
     fn try_from(e: EventRow) -> Result<Self, String> {
-        let body = Payload::read(&e.kind, &e.payload).ok_or_else(|| {
+        let body = e.read().ok_or_else(|| {
             format!(
                 "event {} ({}) does not read as its kind: {}",
                 e.seq, e.kind, e.payload

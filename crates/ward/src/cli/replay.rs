@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use serde_json::Value;
 use ward_core::Timestamp;
+use ward_core::payload::{CallValue, DbResult, GrantRef, Payload};
 use ward_store::Store;
 
 use super::shown::{block, inline};
@@ -46,81 +46,71 @@ pub fn replay(
             .map(|t| t.0)
             .unwrap_or(start);
         let stamp = format!("[+{:>8.3}s]", (at - start) as f64 / 1e9);
-        let p = &e.payload;
-        let raw = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
-        let s = |k: &str| inline(raw(k));
-        let text = |k: &str| block(raw(k).trim());
-        match e.kind.as_str() {
-            "session.start" => writeln!(out, "{stamp} connected from {}", s("client_addr"))?,
-            "auth" => writeln!(
+        let s = |v: &Option<String>| inline(v.as_deref().unwrap_or_default()).into_owned();
+        let text = |v: &str| block(v.trim()).into_owned();
+        let Some(payload) = e.read() else {
+            writeln!(out, "{stamp} {} {}", inline(&e.kind), e.payload)?;
+            continue;
+        };
+        match payload {
+            Payload::SessionStart(p) => {
+                writeln!(out, "{stamp} connected from {}", inline(&p.client_addr))?
+            }
+            Payload::Auth(p) => writeln!(
                 out,
                 "{stamp} auth {} ({}) {}",
-                s("result"),
-                s("method"),
-                s("reason")
+                inline(&p.result),
+                inline(&p.method),
+                s(&p.reason)
             )?,
-            "policy.decision" => {
-                if p.get("allowed").and_then(Value::as_bool) == Some(true) {
-                    let who = match (p.pointer("/grant/user"), p.pointer("/grant/group")) {
-                        (Some(Value::String(u)), _) => format!("user {u}"),
-                        (_, Some(Value::String(g))) => format!("group {g}"),
-                        _ => "?".to_owned(),
-                    };
-                    writeln!(
-                        out,
-                        "{stamp} allowed by grant to {who}, upstream user {}",
-                        s("upstream_user")
-                    )?;
-                } else {
-                    writeln!(out, "{stamp} DENIED: {}", s("reason"))?;
-                }
+            Payload::PolicyDecision(p) if p.allowed => {
+                let who = match p.grant {
+                    Some(GrantRef { user: Some(u), .. }) => format!("user {}", inline(&u)),
+                    Some(GrantRef { group: Some(g), .. }) => format!("group {}", inline(&g)),
+                    _ => "?".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "{stamp} allowed by grant to {who}, upstream user {}",
+                    s(&p.upstream_user)
+                )?;
             }
-            "agent.note" => writeln!(out, "{stamp} NOTE (agent): {}", text("text"))?,
-            "exec.command" => match (p.get("shell"), p.get("subsystem")) {
+            Payload::PolicyDecision(p) => writeln!(out, "{stamp} DENIED: {}", s(&p.reason))?,
+            Payload::AgentNote(p) => writeln!(out, "{stamp} NOTE (agent): {}", text(&p.text))?,
+            Payload::ExecCommand(p) => match (p.shell, p.subsystem) {
                 (Some(_), _) => writeln!(out, "{stamp} $ (interactive shell)")?,
-                (_, Some(name)) => {
-                    writeln!(out, "{stamp} $ (subsystem {})", inline(&name.to_string()))?
-                }
-                _ => writeln!(out, "{stamp} $ {}", text("command"))?,
+                (_, Some(name)) => writeln!(out, "{stamp} $ (subsystem {})", inline(&name))?,
+                _ => writeln!(
+                    out,
+                    "{stamp} $ {}",
+                    text(p.command.as_deref().unwrap_or_default())
+                )?,
             },
-            "term.output" => {
-                for line in ward_web::asciicast::output_text(p).lines() {
+            Payload::TermOutput(p) => {
+                for line in ward_web::asciicast::output_text(&p).lines() {
                     writeln!(out, "{:13}{}", "", inline(line))?;
                 }
             }
-            "term.resize" => writeln!(
-                out,
-                "{stamp} terminal {}x{}",
-                p.get("cols").and_then(Value::as_u64).unwrap_or(0),
-                p.get("rows").and_then(Value::as_u64).unwrap_or(0)
-            )?,
-            "exec.exit" => writeln!(
-                out,
-                "{stamp} exit status {}",
-                p.get("status").and_then(Value::as_u64).unwrap_or(0)
-            )?,
-            "ui.view" => writeln!(
+            Payload::TermResize(p) => writeln!(out, "{stamp} terminal {}x{}", p.cols, p.rows)?,
+            Payload::ExecExit(p) => match (p.status, p.signal) {
+                (_, Some(signal)) => writeln!(out, "{stamp} killed by signal {}", inline(&signal))?,
+                (status, None) => writeln!(out, "{stamp} exit status {}", status.unwrap_or(0))?,
+            },
+            Payload::UiView(p) => writeln!(
                 out,
                 "{stamp} viewed session {} ({})",
-                s("session"),
-                s("what")
+                inline(&p.session),
+                inline(&p.what)
             )?,
-            "db.query" => {
+            Payload::DbQuery(p) => {
                 // An agent's session queries several resources: each query names its own.
-                let resource = p
-                    .get("resource")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&session.resource);
-                write!(out, "{stamp} {}=> {}", inline(resource), text("text"))?;
-                if let Some(params) = p
-                    .get("params")
-                    .and_then(Value::as_array)
-                    .filter(|a| !a.is_empty())
-                {
+                let resource = p.resource.as_deref().unwrap_or(&session.resource);
+                write!(out, "{stamp} {}=> {}", inline(resource), text(&p.text))?;
+                if let Some(params) = p.params.filter(|p| !p.is_empty()) {
                     let shown: Vec<String> = params
                         .iter()
                         .map(|v| {
-                            v.as_str()
+                            v.as_deref()
                                 .map_or("NULL".into(), |s| format!("'{}'", inline(s)))
                         })
                         .collect();
@@ -128,84 +118,82 @@ pub fn replay(
                 }
                 writeln!(out)?;
             }
-            "db.result" => {
-                table(p, out)?;
+            Payload::DbResult(p) => {
+                table(&p, out)?;
                 // Rows and their completion are one event; a result cut short has none.
-                if p.get("duration_us").is_some() {
-                    completion(p, out)?;
+                if let Some(us) = p.duration_us {
+                    completion(p.tag.as_deref(), us, out)?;
                 }
             }
-            "db.complete" => completion(p, out)?,
-            "db.error" => writeln!(
+            Payload::DbComplete(p) => completion(p.tag.as_deref(), p.duration_us, out)?,
+            Payload::DbError(p) => writeln!(
                 out,
                 "{stamp} {} {}: {}",
-                s("severity"),
-                s("code"),
-                text("message")
+                s(&p.severity),
+                s(&p.code),
+                text(&p.message)
             )?,
-            "db.notice" | "session.error" => {
-                writeln!(out, "{stamp} {}: {}", s("severity"), text("message"))?
+            Payload::DbNotice(p) => {
+                writeln!(out, "{stamp} {}: {}", s(&p.severity), text(&p.message))?
             }
-            "db.notification" => {
-                writeln!(out, "{stamp} NOTIFY {} {:?}", s("channel"), s("payload"))?
+            Payload::SessionError(p) => {
+                writeln!(out, "{stamp} {}: {}", inline(&p.severity), text(&p.message))?
             }
-            "db.cancel" => writeln!(out, "{stamp} cancel requested from {}", s("from"))?,
-            "db.function_call" => {
-                let args: Vec<String> = p
-                    .get("args")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().map(argument).collect())
-                    .unwrap_or_default();
+            Payload::DbNotification(p) => writeln!(
+                out,
+                "{stamp} NOTIFY {} {:?}",
+                inline(&p.channel),
+                inline(&p.payload)
+            )?,
+            Payload::DbCancel(p) => {
+                writeln!(out, "{stamp} cancel requested from {}", inline(&p.from))?
+            }
+            Payload::DbFunctionCall(p) => {
+                let args: Vec<String> = p.args.iter().map(|a| argument(a.as_ref())).collect();
                 writeln!(
                     out,
                     "{stamp} fast-path call {}({})",
-                    s("function"),
+                    inline(&p.function),
                     args.join(", ")
                 )?
             }
-            "db.function_result" => writeln!(
+            Payload::DbFunctionResult(p) => writeln!(
                 out,
                 "{:13}returned {} ({:.3} ms)",
                 "",
-                argument(p.get("result").unwrap_or(&Value::Null)),
-                p.get("duration_us").and_then(Value::as_u64).unwrap_or(0) as f64 / 1000.0
+                argument(p.result.as_ref()),
+                p.duration_us as f64 / 1000.0
             )?,
-            "policy.denied" => writeln!(
+            Payload::PolicyDenied(p) => writeln!(
                 out,
                 "{stamp} DENIED by guardrail {} ({}), not run",
-                s("rule"),
-                s("reason")
+                s(&p.rule),
+                s(&p.reason)
             )?,
-            "db.copy" => {
-                let bytes = p.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+            Payload::DbCopy(p) => {
                 writeln!(
                     out,
-                    "{stamp} COPY {} {bytes} bytes{}",
-                    s("direction"),
-                    if p.get("failed") == Some(&Value::Bool(true)) {
-                        " (aborted)"
-                    } else {
-                        ""
-                    }
+                    "{stamp} COPY {} {} bytes{}",
+                    inline(&p.direction),
+                    p.bytes,
+                    if p.failed { " (aborted)" } else { "" }
                 )?;
-                for line in raw("data").lines().take(SHOWN_ROWS) {
+                for line in p.data.unwrap_or_default().lines().take(SHOWN_ROWS) {
                     writeln!(out, "{:13}{}", "", inline(line))?;
                 }
             }
-            "mask.applied" => {
+            Payload::MaskApplied(p) => {
                 let rules: Vec<String> = p
-                    .get("rules")
-                    .and_then(Value::as_object)
-                    .map(|r| {
-                        r.iter()
-                            .map(|(rule, n)| format!("{} {n}", inline(rule)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                    .rules
+                    .iter()
+                    .map(|(rule, n)| format!("{} {n}", inline(rule)))
+                    .collect();
                 writeln!(out, "{stamp} masked: {}", rules.join(", "))?;
             }
-            "session.end" => writeln!(out, "{stamp} session ended: {}", s("outcome"))?,
-            other => writeln!(out, "{stamp} {} {p}", inline(other))?,
+            Payload::SessionEnd(p) => {
+                writeln!(out, "{stamp} session ended: {}", inline(&p.outcome))?
+            }
+            _ => writeln!(out, "{stamp} {} {}", inline(&e.kind), e.payload)?,
         }
     }
     Ok(())
@@ -230,33 +218,31 @@ fn play(
             std::thread::sleep(std::time::Duration::from_secs_f64(pause));
         }
         last = Some(at);
-        out.write_all(ward_web::asciicast::output_text(&e.payload).as_bytes())?;
+        if let Some(Payload::TermOutput(output)) = e.read() {
+            out.write_all(ward_web::asciicast::output_text(&output).as_bytes())?;
+        }
     }
     out.flush()?;
     Ok(())
 }
 
-/// A fast-path argument or result (`{value, bytes, truncated}`), cut like a cell.
-fn argument(v: &Value) -> String {
-    match v.get("value") {
-        Some(value) => {
-            let shown = cell(value);
-            if v.get("truncated") == Some(&Value::Bool(true)) {
-                let bytes = v.get("bytes").and_then(Value::as_u64).unwrap_or(0);
-                format!("{shown} ({bytes} bytes, recording truncated)")
-            } else {
-                shown
-            }
-        }
+/// A fast-path argument or result, cut like a cell.
+fn argument(v: Option<&CallValue>) -> String {
+    match v {
+        Some(v) if v.truncated => format!(
+            "{} ({} bytes, recording truncated)",
+            cell(Some(&v.value)),
+            v.bytes
+        ),
+        Some(v) => cell(Some(&v.value)),
         None => "NULL".to_owned(),
     }
 }
 
-fn cell(v: &Value) -> String {
+fn cell(v: Option<&str>) -> String {
     let text = match v {
-        Value::Null => "NULL".to_owned(),
-        Value::String(s) => inline(s).into_owned(),
-        other => other.to_string(),
+        None => "NULL".to_owned(),
+        Some(s) => inline(s).into_owned(),
     };
     if text.chars().count() > CELL_WIDTH {
         let cut: String = text.chars().take(CELL_WIDTH - 1).collect();
@@ -266,30 +252,18 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
+fn table(p: &DbResult, out: &mut impl Write) -> anyhow::Result<()> {
     let names: Vec<String> = p
-        .get("columns")
-        .and_then(Value::as_array)
-        .map(|c| {
-            c.iter()
-                .map(|c| inline(c.get("name").and_then(Value::as_str).unwrap_or("?")).into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+        .columns
+        .iter()
+        .map(|c| inline(&c.name).into_owned())
+        .collect();
     let rows: Vec<Vec<String>> = p
-        .get("rows")
-        .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .take(SHOWN_ROWS)
-                .map(|row| {
-                    row.as_array()
-                        .map(|c| c.iter().map(cell).collect())
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .rows
+        .iter()
+        .take(SHOWN_ROWS)
+        .map(|row| row.iter().map(|c| cell(c.as_deref())).collect())
+        .collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &rows {
         for (i, c) in row.iter().enumerate() {
@@ -322,13 +296,13 @@ fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
     for row in &rows {
         writeln!(out, "{pad}{}", line(row))?;
     }
-    let count = p.get("row_count").and_then(Value::as_u64).unwrap_or(0);
-    let kept = p.get("rows").and_then(Value::as_array).map_or(0, Vec::len) as u64;
+    let count = p.row_count;
+    let kept = p.rows.len();
     let mut note = format!("({count} row{})", if count == 1 { "" } else { "s" });
     if count > rows.len() as u64 {
         note.push_str(&format!(", {} shown", rows.len()));
     }
-    if p.get("truncated") == Some(&Value::Bool(true)) {
+    if p.truncated {
         note.push_str(&format!(", recording truncated after {kept} rows"));
     }
     writeln!(out, "{pad}{note}")?;
@@ -336,17 +310,12 @@ fn table(p: &Value, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// A statement's command tag and duration.
-fn completion(p: &Value, out: &mut impl Write) -> std::io::Result<()> {
-    let tag = p
-        .get("tag")
-        .and_then(Value::as_str)
-        .unwrap_or("(empty query)");
-    let us = p.get("duration_us").and_then(Value::as_u64).unwrap_or(0);
+fn completion(tag: Option<&str>, us: u64, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "{:13}{} ({:.3} ms)",
         "",
-        inline(tag),
+        inline(tag.unwrap_or("(empty query)")),
         us as f64 / 1000.0
     )
 }
