@@ -7,9 +7,12 @@
 //! success hands the protocol everything it needs: the upstream role, the session's guardrails,
 //! the maskers for the record and for the client, and the session's recorder. A protocol turns a
 //! [`Refused`] into its own error and never builds a decision itself (docs/architecture.md).
+//!
+//! Gateways read the runtime through a [`Live`]: a reload replaces it whole, and each session
+//! keeps the runtime it was admitted with.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::payload::{Auth, GrantRef, PolicyDecision};
@@ -152,6 +155,26 @@ fn list_or_none(items: &[&str]) -> String {
         "none".to_owned()
     } else {
         items.join(", ")
+    }
+}
+
+/// What gateways read at the start of each session, replaced whole when `ward serve` reloads
+/// its configuration: a session started before the reload keeps what it read.
+pub struct Live<T>(RwLock<Arc<T>>);
+
+impl<T> Live<T> {
+    pub fn new(value: Arc<T>) -> Self {
+        Self(RwLock::new(value))
+    }
+
+    /// The value in force now.
+    pub fn current(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `value` in force for every later [`Live::current`].
+    pub fn replace(&self, value: Arc<T>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = value;
     }
 }
 

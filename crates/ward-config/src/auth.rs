@@ -11,7 +11,7 @@ use super::{Config, ConfigDuration, ConfigError, Secret};
 /// The JWT signature algorithms Ward can accept; HMAC and `none` are never among them.
 pub const JWT_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
     /// Accept passwords over an unencrypted connection when the client is on a loopback address.
@@ -51,7 +51,7 @@ impl Default for Auth {
 }
 
 /// One OpenID Connect issuer (`[[auth.oidc]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OidcIssuer {
     /// What `ward login --issuer NAME` calls it; default `oidc`.
@@ -121,7 +121,7 @@ impl OidcIssuer {
 }
 
 /// One SAML 2.0 identity provider (`[[auth.saml]]`), for which Ward is the service provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SamlIdp {
     /// What `ward login --saml --issuer NAME` calls it; default `saml`.

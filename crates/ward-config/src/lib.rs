@@ -79,7 +79,7 @@ pub struct Config {
 }
 
 /// Where each protocol listener binds. A protocol without an address is not served.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub postgres: Option<SocketAddr>,
@@ -89,7 +89,7 @@ pub struct Listen {
     pub web: Option<SocketAddr>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Store {
     /// SQLite database file (when no `url` is given).
@@ -152,7 +152,7 @@ impl Default for Store {
 
 /// The certificate Ward presents to clients. When neither file exists, a self-signed pair is
 /// generated at these paths on first start.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     #[serde(default = "Tls::default_cert")]
@@ -180,7 +180,7 @@ impl Default for Tls {
 }
 
 /// The web UI and API (`[listen] web`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Web {
     /// Members of these groups see every session; everyone else sees their own.
@@ -209,7 +209,7 @@ impl Default for Web {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Recording {
     /// Result bytes kept per statement; rows past it are counted, not stored.
@@ -246,7 +246,7 @@ impl Default for Recording {
 }
 
 /// How long sessions are kept. Sessions are only ever removed by `ward prune`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
     /// Sessions that ended more than this many days ago may be pruned. Unset: kept forever.
@@ -254,7 +254,7 @@ pub struct Retention {
 }
 
 /// Signed checkpoints over the recorded chains (docs/evidence.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// The Ed25519 private key checkpoints are signed with; generated (mode 0600) when missing.

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use ward_admit::Runtime;
+use ward_admit::Live;
 use ward_core::auth::Authenticator;
 use ward_core::payload::{DbCancel, Payload};
 use ward_store::{JsonBody, SessionRecorder};
 
 use crate::codec::encode;
 use crate::relay::Limits;
-use crate::upstream::{Target, Targets};
+use crate::upstream::{Compiled, Target};
 
 /// Maps the BackendKeyData Ward gave a client to the upstream session it stands for.
 struct CancelEntry {
@@ -26,11 +26,11 @@ struct CancelEntry {
 
 /// Everything a PostgreSQL session needs, shared by all of them.
 pub struct Gateway {
-    /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
-    pub(crate) runtime: Arc<Runtime>,
+    /// Resources, grants, guardrails, masking and the recorder (what admission decides with),
+    /// and the upstream targets.
+    pub(crate) live: Arc<Live<Compiled>>,
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) authenticator: Arc<dyn Authenticator>,
-    pub(crate) targets: Arc<Targets>,
     pub(crate) limits: Limits,
     cancels: Mutex<HashMap<(i32, i32), CancelEntry>>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -45,30 +45,28 @@ pub struct Gateway {
 pub const MAX_UNAUTHENTICATED: usize = 256;
 
 impl Gateway {
-    /// Prepares the upstream targets (TLS settings) of every PostgreSQL resource.
+    /// The recording limits are the configuration's at start: a reload does not change them.
     pub fn new(
-        runtime: Arc<Runtime>,
-        targets: Arc<Targets>,
+        live: Arc<Live<Compiled>>,
         tls: Arc<rustls::ServerConfig>,
         authenticator: Arc<dyn Authenticator>,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Self, String> {
-        let config = &runtime.config;
+    ) -> Self {
+        let config = &live.current().runtime.config;
         let limits = Limits {
             max_message: config.recording.max_message_bytes.as_usize(),
             max_result: config.recording.max_result_bytes.as_usize(),
         };
-        Ok(Self {
+        Self {
             acceptor: TlsAcceptor::from(tls),
             authenticator,
-            targets,
             limits,
             cancels: Mutex::new(HashMap::new()),
             shutdown,
-            runtime,
+            live,
             active: AtomicUsize::new(0),
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED)),
-        })
+        }
     }
 
     /// Accepts connections until shutdown is signalled.

@@ -203,10 +203,8 @@ impl Session<'_> {
     async fn deny(&mut self, auth: Auth, code: &str, message: &str) {
         let identity = Identity::unauthenticated(&self.user);
         let start = self.start(auth);
-        self.gw
-            .runtime
-            .login_failed(identity, &self.database, start)
-            .await;
+        let runtime = self.gw.live.current().runtime.clone();
+        runtime.login_failed(identity, &self.database, start).await;
         fatal(&mut self.stream, code, message).await;
     }
 
@@ -238,7 +236,9 @@ impl Session<'_> {
         let gw = self.gw;
         let loopback = self.peer.ip().is_loopback();
         let tls = self.stream.is_tls();
-        if !(tls || loopback && gw.runtime.config.auth.allow_plaintext_loopback) {
+        // What this session is admitted with and reaches, whatever a reload does meanwhile.
+        let compiled = gw.live.current();
+        if !(tls || loopback && compiled.runtime.config.auth.allow_plaintext_loopback) {
             let auth = Auth::not_ok("password", &self.user, "refused", "TLS required".into());
             let msg = "Ward accepts passwords only over TLS: connect with sslmode=require";
             self.deny(auth, sqlstate::INVALID_AUTHORIZATION, msg).await;
@@ -296,7 +296,7 @@ impl Session<'_> {
             record: ward_admit::Record::Start(Box::new(self.start(auth))),
             check: Some(&check),
         };
-        let admitted = match gw.runtime.admit(request).await {
+        let admitted = match compiled.runtime.admit(request).await {
             Ok(admitted) => admitted,
             Err(refused) => {
                 let (code, message) = match refused.reason {
@@ -316,9 +316,9 @@ impl Session<'_> {
         };
         let upstream_params = passed.into_inner().unwrap_or_default();
         let rec = admitted.recorder.clone();
-        // Every PostgreSQL resource has a target (`upstream::targets`); were one missing, the
+        // Every PostgreSQL resource has a target (`Compiled::new`); were one missing, the
         // session would still end on the record, not stay open in it.
-        let Some(target) = gw.targets.get(&self.database) else {
+        let Some(target) = compiled.targets.get(&self.database) else {
             let msg = format!("Ward has no upstream for resource \"{}\"", self.database);
             let code = sqlstate::CONNECTION_FAILURE;
             fatal_recorded(&mut self.stream, code, &msg, Some(&rec)).await;

@@ -10,7 +10,8 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use ward_config::{Config, Resource, ResourceKind, Secret};
+use ward_admit::Runtime;
+use ward_config::{Resource, ResourceKind, Secret};
 
 use crate::catalog::Catalog;
 use crate::codec::backend::{self, Authentication};
@@ -55,25 +56,35 @@ impl From<ProtocolError> for UpstreamError {
 /// The upstream target of every PostgreSQL resource, by name.
 pub type Targets = HashMap<String, Arc<Target>>;
 
-/// The upstream target (with its TLS settings) of every PostgreSQL resource, by name.
-pub fn targets(config: &Config) -> Result<Targets, String> {
-    let mut targets = HashMap::new();
-    for r in config
-        .resources
-        .iter()
-        .filter(|r| r.kind == ResourceKind::Postgres)
-    {
-        let tls = tls_connector(r).map_err(|e| format!("resource `{}`: {e}", r.name))?;
-        targets.insert(
-            r.name.clone(),
-            Arc::new(Target {
-                resource: r.clone(),
-                tls,
-                catalog: Arc::default(),
-            }),
-        );
+/// What PostgreSQL sessions (and agents' queries) work from, replaced whole when `ward serve`
+/// reloads: the runtime, and the upstream target of each PostgreSQL resource it names.
+pub struct Compiled {
+    pub runtime: Arc<Runtime>,
+    pub targets: Targets,
+}
+
+impl Compiled {
+    /// Prepares the upstream target (with its TLS settings) of every PostgreSQL resource.
+    pub fn new(runtime: Arc<Runtime>) -> Result<Self, String> {
+        let mut targets = HashMap::new();
+        for r in runtime
+            .config
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Postgres)
+        {
+            let tls = tls_connector(r).map_err(|e| format!("resource `{}`: {e}", r.name))?;
+            targets.insert(
+                r.name.clone(),
+                Arc::new(Target {
+                    resource: r.clone(),
+                    tls,
+                    catalog: Arc::default(),
+                }),
+            );
+        }
+        Ok(Self { runtime, targets })
     }
-    Ok(targets)
 }
 
 /// How to reach one resource: its config and, when TLS is on, the connector and server name.

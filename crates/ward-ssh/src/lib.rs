@@ -53,7 +53,7 @@ pub struct Keys {
 /// Everything an SSH connection needs, shared by all of them.
 pub struct Gateway {
     /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
-    runtime: Arc<Runtime>,
+    runtime: Arc<ward_admit::Live<Runtime>>,
     authenticator: Arc<dyn Authenticator>,
     login: HostLogin,
     user_ca: russh::keys::ssh_key::Fingerprint,
@@ -73,7 +73,7 @@ const LOGIN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Gateway {
     pub fn new(
-        runtime: Arc<Runtime>,
+        runtime: Arc<ward_admit::Live<Runtime>>,
         authenticator: Arc<dyn Authenticator>,
         keys: Keys,
         shutdown: watch::Receiver<bool>,
@@ -304,7 +304,8 @@ impl Connection {
             record: ward_admit::Record::Start(Box::new(self.start(auth))),
             check: None,
         };
-        let admitted = match self.gw.runtime.admit(request).await {
+        let runtime = self.gw.runtime.current();
+        let admitted = match runtime.admit(request).await {
             Ok(admitted) => admitted,
             Err(refused) => {
                 self.refused = Some(format!(
@@ -326,7 +327,7 @@ impl Connection {
                         grant: admitted.grant,
                         bytes_up: AtomicU64::new(0),
                         bytes_down: AtomicU64::new(0),
-                        max_output: self.gw.runtime.config.recording.max_result_bytes.0,
+                        max_output: runtime.config.recording.max_result_bytes.0,
                     }),
                     upstream,
                 });
@@ -700,7 +701,8 @@ impl Drop for Connection {
             let start = self.start(auth);
             let gw = self.gw.clone();
             tokio::spawn(async move {
-                gw.runtime.login_failed(identity, &resource, start).await;
+                let runtime = gw.runtime.current();
+                runtime.login_failed(identity, &resource, start).await;
             });
         }
     }

@@ -446,6 +446,28 @@ impl Ward {
         }
     }
 
+    /// Sends SIGHUP and waits for `ward serve` to say how the reload went: returns that line
+    /// (`reloaded …` or `reload failed …`).
+    pub fn reload(&self) -> String {
+        let said = |log: &str| log.lines().filter(|l| l.starts_with("reload")).count();
+        let before = said(&self.log());
+        let pid = self.pid().expect("ward serve is running");
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -HUP {pid}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let log = self.log();
+            if said(&log) > before {
+                let line = log.lines().filter(|l| l.starts_with("reload")).nth(before);
+                return line.unwrap_or_default().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ward serve said nothing about the reload: {}", self.log())
+    }
+
     /// Starts the process again on the same config and store.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.stop();

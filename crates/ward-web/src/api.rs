@@ -240,7 +240,7 @@ impl Web {
         let auditor = identity
             .groups
             .iter()
-            .any(|g| self.runtime.config.web.auditor_groups.contains(g));
+            .any(|g| self.runtime().config.web.auditor_groups.contains(g));
         let auth = ward_core::payload::Auth::ok(&identity).with("auditor", auditor);
         let start = ward_admit::Start {
             protocol: Protocol::Web,
@@ -248,9 +248,12 @@ impl Web {
             parameters: Default::default(),
             auth,
         };
-        let record = self.runtime.open(identity.clone(), "ward-ui", start).await;
+        let record = self
+            .runtime()
+            .open(identity.clone(), "ward-ui", start)
+            .await;
         let token = secret::random(32).map_err(ApiError::internal)?;
-        let ttl = self.runtime.config.web.session_ttl.0;
+        let ttl = self.runtime().config.web.session_ttl.0;
         let viewer = Arc::new(Viewer {
             identity,
             auditor,

@@ -24,10 +24,10 @@ use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::Runtime;
+use ward_admit::{Live, Runtime};
 use ward_auth::Oidc;
 use ward_auth::saml::Saml;
-use ward_pg::upstream::Targets;
+use ward_pg::upstream::Compiled;
 use ward_store::{Location, Store};
 
 use ward_auth::credentials::Credentials;
@@ -45,9 +45,9 @@ pub struct Peer(pub SocketAddr);
 
 /// Where the web listener's handlers get what they share from.
 pub struct Parts {
-    pub runtime: Arc<Runtime>,
-    /// The PostgreSQL resources, for agents' queries.
-    pub targets: Arc<Targets>,
+    /// The runtime and the PostgreSQL targets (for agents' queries), shared with the
+    /// PostgreSQL gateway.
+    pub live: Arc<Live<Compiled>>,
     pub credentials: Arc<Credentials>,
     pub oidc: Arc<Oidc>,
     pub store: Store,
@@ -65,13 +65,12 @@ pub struct Parts {
 
 /// What the handlers share.
 pub struct Web {
-    /// Resources, grants, guardrails, masking and the recorder: what admission decides with.
-    pub runtime: Arc<Runtime>,
+    /// Resources, grants, guardrails, masking and the recorder (what admission decides with),
+    /// and the PostgreSQL resources, for agents' queries.
+    pub live: Arc<Live<Compiled>>,
     pub credentials: Arc<Credentials>,
     viewers: api::Viewers,
     agents: mcp::Agents,
-    /// The PostgreSQL resources, for agents' queries.
-    pub targets: Arc<Targets>,
     pub ssh_login: Option<ward_ssh::HostLogin>,
     pub ssh_user_ca: Option<Arc<ward_ssh::SshKey>>,
     pub ssh: Option<(SocketAddr, String)>,
@@ -90,8 +89,7 @@ pub struct Web {
 impl Web {
     pub fn new(parts: Parts, bound: SocketAddr) -> anyhow::Result<Self> {
         let Parts {
-            runtime,
-            targets,
+            live,
             credentials,
             oidc,
             store,
@@ -101,6 +99,7 @@ impl Web {
             ssh_user_ca,
             ssh,
         } = parts;
+        let runtime = live.current().runtime.clone();
         let config = &runtime.config;
         let public_url = config
             .auth
@@ -113,11 +112,10 @@ impl Web {
         let saml = Saml::new(&config.auth.saml, &public_url)
             .map_err(|e| anyhow::anyhow!("{source}: auth.saml: {e}"))?;
         Ok(Self {
-            runtime,
+            live,
             credentials,
             viewers: api::Viewers::default(),
             agents: mcp::Agents::default(),
-            targets,
             ssh_login,
             ssh_user_ca,
             ssh,
@@ -129,6 +127,11 @@ impl Web {
             public_url,
             logins: login::Pending::default(),
         })
+    }
+
+    /// The runtime in force now: a reload replaces it.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.live.current().runtime.clone()
     }
 
     /// Signs every viewer out and ends every agent's session, recording their ends.

@@ -591,7 +591,7 @@ async fn device_poll(web: &Web, device_id: &str) -> Result<Verified, ApiError> {
 
 /// Issues a Ward token for a person the issuer vouched for.
 fn issue(web: &Web, v: Verified) -> Result<Value, ApiError> {
-    let ttl = i64::try_from(web.runtime.config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(web.runtime().config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(ttl));
     let new = NewCredential {
         kind: CredentialKind::Token,
@@ -732,7 +732,7 @@ async fn ssh_certificate(
         ));
     }
     let from = now.unix_seconds();
-    let ttl = web.runtime.config.auth.token_ttl.0.as_secs();
+    let ttl = web.runtime().config.auth.token_ttl.0.as_secs();
     let until = credential
         .expires_at
         .map_or(from + ttl, Timestamp::unix_seconds)

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use ward_admit::Admitted;
+use ward_admit::{Admitted, Runtime};
 use ward_auth::secret;
 use ward_config::{GrantDecision, ResourceKind};
 use ward_core::payload::{
@@ -32,7 +32,7 @@ use ward_core::{Identity, Outcome, Protocol};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_pg::catalog::Tables;
 use ward_pg::codec::backend::Column;
-use ward_pg::upstream::{Target, Upstream};
+use ward_pg::upstream::{Compiled, Target, Upstream};
 use ward_store::{JsonBody, MaskedJson, MaskedJsonBy, PremaskedJson, SessionRecorder};
 
 use super::Web;
@@ -222,7 +222,7 @@ async fn initialize(
         parameters: Default::default(),
         auth,
     };
-    let record = web.runtime.open(identity.clone(), "mcp", start).await;
+    let record = web.runtime().open(identity.clone(), "mcp", start).await;
     let Ok(session_id) = secret::random(32) else {
         return http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -330,10 +330,12 @@ fn tools() -> Value {
 }
 
 async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
+    // Each call is admitted with, and reaches, what is in force when it starts.
+    let compiled = web.live.current();
     let args = params.get("arguments").cloned().unwrap_or(json!({}));
     let text = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_owned);
     match params.get("name").and_then(Value::as_str) {
-        Some("list_resources") => list_resources(web, &session.identity),
+        Some("list_resources") => list_resources(web, &compiled, &session.identity),
         Some("note") => match text("text") {
             Some(t) => {
                 session
@@ -345,7 +347,9 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
             None => tool_result("`text` is required".into(), None, true),
         },
         Some("exec") => match (text("resource"), text("command")) {
-            (Some(resource), Some(command)) => exec(web, session, &resource, &command).await,
+            (Some(resource), Some(command)) => {
+                exec(web, &compiled, session, &resource, &command).await
+            }
             _ => tool_result("`resource` and `command` are required".into(), None, true),
         },
         Some("query") => match (text("resource"), text("sql")) {
@@ -368,7 +372,7 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
                     .and_then(Value::as_u64)
                     .map_or(DEFAULT_ROWS, |n| usize::try_from(n).unwrap_or(MAX_ROWS))
                     .clamp(1, MAX_ROWS);
-                query(web, session, &resource, &sql, &values, max_rows).await
+                query(&compiled, session, &resource, &sql, &values, max_rows).await
             }
             _ => tool_result("`resource` and `sql` are required".into(), None, true),
         },
@@ -377,9 +381,9 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
     }
 }
 
-fn list_resources(web: &Web, identity: &Identity) -> Value {
+fn list_resources(web: &Web, compiled: &Compiled, identity: &Identity) -> Value {
     let now = time::OffsetDateTime::now_utc();
-    let config = &web.runtime.config;
+    let config = &compiled.runtime.config;
     let reachable: Vec<Value> = config
         .resources
         .iter()
@@ -412,7 +416,7 @@ fn list_resources(web: &Web, identity: &Identity) -> Value {
 /// Admits the session's identity to `resource` as every protocol is admitted (the decision is
 /// recorded in the agent's session); a refusal comes back as the tool's error result.
 async fn admitted(
-    web: &Web,
+    runtime: &Runtime,
     session: &AgentSession,
     resource: &str,
     kind: ResourceKind,
@@ -424,7 +428,7 @@ async fn admitted(
         record: ward_admit::Record::Within(&session.record),
         check: None,
     };
-    web.runtime
+    runtime
         .admit(request)
         .await
         .map_err(|refused| tool_result(refused.message, None, true))
@@ -454,7 +458,13 @@ fn agent_masker(admitted: &Admitted) -> &Masker {
 /// Runs a command on an SSH resource with Ward's key: the command, its output (masked) and
 /// exit status are recorded in the agent's session. The grant's guardrails apply to the
 /// command as they do to a command sent over SSH.
-async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) -> Value {
+async fn exec(
+    web: &Web,
+    compiled: &Compiled,
+    session: &AgentSession,
+    resource: &str,
+    command: &str,
+) -> Value {
     let rec = &session.record;
     let Some(login) = &web.ssh_login else {
         return tool_result(
@@ -463,7 +473,7 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
             true,
         );
     };
-    let admitted = match admitted(web, session, resource, ResourceKind::Ssh).await {
+    let admitted = match admitted(&compiled.runtime, session, resource, ResourceKind::Ssh).await {
         Ok(a) => a,
         Err(refused) => return refused,
     };
@@ -539,7 +549,7 @@ async fn exec(web: &Web, session: &AgentSession, resource: &str, command: &str) 
 }
 
 async fn query(
-    web: &Web,
+    compiled: &Compiled,
     session: &AgentSession,
     resource: &str,
     sql: &str,
@@ -547,7 +557,8 @@ async fn query(
     max_rows: usize,
 ) -> Value {
     let rec = &session.record;
-    let admitted = match admitted(web, session, resource, ResourceKind::Postgres).await {
+    let kind = ResourceKind::Postgres;
+    let admitted = match admitted(&compiled.runtime, session, resource, kind).await {
         Ok(a) => a,
         Err(refused) => return refused,
     };
@@ -580,11 +591,16 @@ async fn query(
             true,
         );
     }
-    let Some(target) = web.targets.get(resource) else {
+    let Some(target) = compiled.targets.get(resource) else {
         return tool_result(format!("Ward has no resource \"{resource}\""), None, true);
     };
     let mut upstreams = session.upstreams.lock().await;
-    let max_message = web.runtime.config.recording.max_message_bytes.as_usize();
+    let max_message = compiled
+        .runtime
+        .config
+        .recording
+        .max_message_bytes
+        .as_usize();
     if !upstreams.contains_key(resource) {
         let target = target.admitted_as(&admitted);
         let params = [("application_name", "ward-mcp")];

@@ -137,7 +137,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         };
         store.issue_credential(&new)?.1
     };
-    let stop = crate::serve::StopSignals::catch();
+    let mut signals = crate::serve::Signals::catch();
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
     let ward = program();
@@ -206,7 +206,8 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     let shown = show(&banner);
     if shown.is_ok() {
         lifecycle::failpoint();
-        stop.wait().await;
+        // Any of them stops the demo: SIGHUP means its terminal closed.
+        signals.next().await;
         // Whoever reads stdout may be gone already (Ctrl-C reaches a `| tee` too).
         let _ = show("stopping…\n");
     }

@@ -1,4 +1,5 @@
-//! `ward serve`: open the store, start the recorder and the listeners, stop cleanly on a signal.
+//! `ward serve`: open the store, start the recorder and the listeners, reload the
+//! configuration on SIGHUP, stop cleanly on SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,9 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::Runtime;
+use ward_admit::{Live, Runtime};
 use ward_config::Config;
 use ward_mask::{Masking, TokenKey};
+use ward_pg::upstream::Compiled;
 use ward_store::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 
 use ward_auth::credentials::Credentials;
@@ -26,13 +28,30 @@ pub struct Running {
     recorder_thread: std::thread::JoinHandle<()>,
     gateways: Vec<Arc<ward_pg::Gateway>>,
     web_state: Option<Arc<ward_web::Web>>,
+    /// The configuration in force, and where each gateway reads what it was compiled into.
+    config: Arc<Config>,
+    compiled: Arc<Live<Compiled>>,
+    runtime: Arc<Live<Runtime>>,
+    /// Ward holds SSH keys to log in to hosts (there is an SSH listener or SSH resource).
+    ssh_login: bool,
+}
+
+/// Compiles `config` into what the gateways work from.
+fn compile(config: &Arc<Config>, recorder: &Recorder) -> anyhow::Result<(Arc<Runtime>, Compiled)> {
+    let source = config.source.display().to_string();
+    let masking = masking(config)?;
+    config.check_record_profiles(&masking)?;
+    let runtime = Runtime::new(config.clone(), masking, recorder.clone())
+        .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    let runtime = Arc::new(runtime);
+    let compiled = Compiled::new(runtime.clone()).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    Ok((runtime, compiled))
 }
 
 /// Starts every configured listener.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     let masking = masking(&config)?;
-    config.check_record_profiles(&masking)?;
     let options = RecorderOptions {
         queue_events: config.recording.queue_events,
         masker: masking.default_profile().clone(),
@@ -46,13 +65,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Recorder::spawn(&location, options).context("opening the audit store")
     })?;
     let source = config.source.display().to_string();
-    let runtime = Arc::new(
-        Runtime::new(config.clone(), masking, recorder.clone())
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
-    );
-    let targets = Arc::new(
-        ward_pg::upstream::targets(&config).map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
-    );
+    let (runtime, compiled) = compile(&config, &recorder)?;
+    let compiled = Arc::new(Live::new(Arc::new(compiled)));
+    let runtime = Arc::new(Live::new(runtime));
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
     let oidc = Arc::new(
         ward_auth::Oidc::new(&config.auth.oidc)
@@ -68,16 +83,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening for PostgreSQL on {addr}"))?;
-        let gw = Arc::new(
-            ward_pg::Gateway::new(
-                runtime.clone(),
-                targets.clone(),
-                tls.clone(),
-                authenticator.clone(),
-                stopped.clone(),
-            )
-            .map_err(|e| anyhow::anyhow!("{source}: {e}"))?,
-        );
+        let gw = Arc::new(ward_pg::Gateway::new(
+            compiled.clone(),
+            tls.clone(),
+            authenticator.clone(),
+            stopped.clone(),
+        ));
         postgres = Some(listener.local_addr()?);
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
@@ -148,8 +159,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let bound = listener.local_addr()?;
         let store = tokio::task::block_in_place(|| Store::open(&location))?;
         let parts = ward_web::Parts {
-            runtime: runtime.clone(),
-            targets: targets.clone(),
+            live: compiled.clone(),
             credentials: authenticator.clone(),
             oidc: oidc.clone(),
             store,
@@ -180,10 +190,70 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         recorder_thread,
         gateways,
         web_state,
+        ssh_login: ssh_login.is_some(),
+        config,
+        compiled,
+        runtime,
     })
 }
 
+/// The sections of the configuration a reload cannot change: what the listeners, the store,
+/// the recorder and the sign-in flows were built with at start.
+fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    let changed = [
+        ("[listen]", old.listen != new.listen),
+        ("[store]", old.store != new.store),
+        ("[tls]", old.tls != new.tls),
+        ("[auth]", old.auth != new.auth),
+        ("[web]", old.web != new.web),
+        ("[recording]", old.recording != new.recording),
+        ("[retention]", old.retention != new.retention),
+        ("[evidence]", old.evidence != new.evidence),
+    ];
+    changed
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect()
+}
+
 impl Running {
+    /// Reads the configuration file again and puts its resources, grants, guardrails and
+    /// masking in force for every session that starts from now on; sessions already open keep
+    /// what they were admitted with. Nothing changes unless the whole file is valid and changes
+    /// only those: other sections need a restart. Returns what is in force.
+    pub fn reload(&mut self) -> anyhow::Result<String> {
+        let source = self.config.source.clone();
+        let config = Config::load(&source)?;
+        let mut fixed = fixed_sections(&self.config, &config);
+        let has_ssh = config
+            .resources
+            .iter()
+            .any(|r| r.kind == ward_config::ResourceKind::Ssh);
+        if has_ssh && !self.ssh_login {
+            fixed.push("the first SSH resource");
+        }
+        if !fixed.is_empty() {
+            anyhow::bail!(
+                "{}: {} changed, which only a restart applies",
+                source.display(),
+                fixed.join(", ")
+            );
+        }
+        let config = Arc::new(config);
+        let (runtime, compiled) = compile(&config, &self.recorder)?;
+        self.compiled.replace(Arc::new(compiled));
+        self.runtime.replace(runtime);
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let summary = format!(
+            "{}, {}, {}",
+            count(config.resources.len(), "resource"),
+            count(config.grants.len(), "grant"),
+            count(config.guardrails.len(), "guardrail")
+        );
+        self.config = config;
+        Ok(summary)
+    }
+
     /// Stops accepting, ends open sessions (recorded), and waits until every event is written.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -280,40 +350,48 @@ pub fn key_source(config: &Config) -> KeySource {
     }
 }
 
-/// Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal), caught from the moment this is
-/// made: each stops Ward cleanly, where the default action of the signal would end it without
-/// its last events. Make it before saying that Ward is ready, so that no signal sent on that
-/// word finds Ward without its handlers.
-pub struct StopSignals([Option<tokio::signal::unix::Signal>; 3]);
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP, caught from the moment this is made, where their
+/// default action would end Ward without its last events. Make it before saying that Ward is
+/// ready, so that no signal sent on that word finds Ward without its handlers.
+pub struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
 
-impl StopSignals {
+/// A signal caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caught {
+    /// SIGINT or SIGTERM.
+    Stop,
+    /// SIGHUP: `ward serve` reloads its configuration; `ward demo` (whose terminal closed) stops.
+    Hangup,
+}
+
+impl Signals {
     pub fn catch() -> Self {
         use tokio::signal::unix::{SignalKind, signal};
-        Self(
-            [
-                SignalKind::interrupt(),
-                SignalKind::terminate(),
-                SignalKind::hangup(),
-            ]
-            .map(|kind| signal(kind).ok()),
-        )
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+            hangup: signal(SignalKind::hangup()).ok(),
+        }
     }
 
-    /// Waits for the first of them.
-    pub async fn wait(self) {
-        async fn next(stream: Option<tokio::signal::unix::Signal>) {
+    /// Waits for the next signal.
+    pub async fn next(&mut self) -> Caught {
+        async fn next(stream: &mut Option<tokio::signal::unix::Signal>) {
             match stream {
-                Some(mut s) => {
+                Some(s) => {
                     s.recv().await;
                 }
                 None => std::future::pending().await,
             }
         }
-        let [int, term, hup] = self.0;
         tokio::select! {
-            _ = next(int) => {}
-            _ = next(term) => {}
-            _ = next(hup) => {}
+            _ = next(&mut self.interrupt) => Caught::Stop,
+            _ = next(&mut self.terminate) => Caught::Stop,
+            _ = next(&mut self.hangup) => Caught::Hangup,
         }
     }
 }
@@ -321,8 +399,8 @@ impl StopSignals {
 /// `ward serve --config FILE`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let source = config.source.clone();
-    let stop = StopSignals::catch();
-    let running = start(config).await?;
+    let mut signals = Signals::catch();
+    let mut running = start(config).await?;
     println!("ward {} serving with {}", crate::VERSION, source.display());
     println!("TLS certificate fingerprint: {}", running.fingerprint);
     if let Some(addr) = running.postgres {
@@ -341,7 +419,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = running.web {
         println!("HTTPS listener on {addr}");
     }
-    stop.wait().await;
+    while signals.next().await == Caught::Hangup {
+        match tokio::task::block_in_place(|| running.reload()) {
+            Ok(summary) => println!("reloaded {}: {summary}", source.display()),
+            Err(e) => println!("reload failed, the configuration in force is unchanged: {e:#}"),
+        }
+    }
     println!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -23,6 +23,7 @@ mod pg_masking_profiles;
 mod pg_psql;
 mod pg_robustness;
 mod pg_store;
+mod reload;
 mod saml;
 mod ssh;
 mod ssh_clients;

@@ -1,0 +1,132 @@
+//! `ward serve` reloads its configuration on SIGHUP: resources, grants, guardrails and masking
+//! change for the sessions that start after it, while open sessions keep what they were
+//! admitted with. A file that is not valid, or that changes what only a restart applies,
+//! changes nothing.
+
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, success};
+
+use crate::WARD;
+
+/// What psql prints for `sql` run by alice on `resource`, or its error.
+fn run(ward: &Ward, resource: &str, sql: &str) -> Result<String, String> {
+    let out = psql(&ward.url("alice", resource), &["-A", "-t", "-c", sql]);
+    if out.status.success() {
+        Ok(success(&out).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn edit(ward: &Ward, change: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(&ward.config).expect("config");
+    let changed = change(text.clone());
+    assert_ne!(changed, text, "the edit changes the file");
+    std::fs::write(&ward.config, changed).expect("config written");
+}
+
+#[test]
+fn sighup_puts_new_grants_guardrails_and_resources_in_force_for_new_sessions() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql("CREATE TABLE t (n int); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO app")
+        .expect("table");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .plaintext_loopback()
+        .start()
+        .expect("ward");
+    assert_eq!(run(&ward, "shop", "SELECT n FROM t").as_deref(), Ok("1"));
+
+    // A session open across the reloads keeps what it was admitted with.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (open, connection) = rt
+        .block_on(tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=alice password='{}' dbname=shop",
+                ward.port,
+                ward_testkit::PASSWORD
+            ),
+            tokio_postgres::NoTls,
+        ))
+        .expect("a session before the reload");
+    rt.spawn(connection);
+
+    // The grant moves to another group: alice's next session is refused.
+    edit(&ward, |c| c.replace("group = \"dev\"", "group = \"ops\""));
+    let said = ward.reload();
+    assert!(said.starts_with("reloaded "), "{said}");
+    assert!(said.contains("1 resource, 1 grant, 0 guardrails"), "{said}");
+    let refused = run(&ward, "shop", "SELECT 1").expect_err("no grant any more");
+    assert!(
+        refused.contains("has no grant for resource \"shop\""),
+        "{refused}"
+    );
+    let rows = rt
+        .block_on(open.simple_query("SELECT n FROM t"))
+        .expect("the open session still runs");
+    assert!(!rows.is_empty());
+
+    // A file that does not parse changes nothing.
+    edit(&ward, |c| {
+        c.replace("group = \"ops\"", "group = \"dev\"") + "\n[[grants\n"
+    });
+    let said = ward.reload();
+    assert!(said.starts_with("reload failed"), "{said}");
+    assert!(
+        run(&ward, "shop", "SELECT 1").is_err(),
+        "the ops grant is still in force"
+    );
+
+    // Nor does one that also changes what only a restart applies.
+    edit(&ward, |c| {
+        c.replace("\n[[grants\n", "")
+            .replace("[listen]\n", "[listen]\nweb = \"127.0.0.1:1\"\n")
+    });
+    let said = ward.reload();
+    assert!(said.starts_with("reload failed"), "{said}");
+    assert!(
+        said.contains("[listen] changed, which only a restart applies"),
+        "{said}"
+    );
+    assert!(
+        run(&ward, "shop", "SELECT 1").is_err(),
+        "the ops grant is still in force"
+    );
+
+    // Without that: the grant is back, with a guardrail and a second resource.
+    edit(&ward, |c| {
+        let resource = c
+            .split("[[resources]]")
+            .nth(1)
+            .expect("the shop resource")
+            .split("[[grants]]")
+            .next()
+            .expect("its lines")
+            .replace("name = \"shop\"", "name = \"shop2\"");
+        c.replace("web = \"127.0.0.1:1\"\n", "").replace(
+            "resources = [\"shop\"]",
+            "resources = [\"shop\", \"shop2\"]",
+        ) + "\n[[resources]]"
+            + &resource
+            + "\n[[guardrails]]\nname = \"no-drops\"\ndeny = [\"drop\"]\n"
+    });
+    let said = ward.reload();
+    assert!(said.contains("2 resources, 1 grant, 1 guardrail"), "{said}");
+    assert_eq!(run(&ward, "shop2", "SELECT n FROM t").as_deref(), Ok("1"));
+    let denied = run(&ward, "shop", "DROP TABLE t").expect_err("the guardrail");
+    assert!(denied.contains("no-drops"), "{denied}");
+    // The session opened before every reload was admitted without the guardrail.
+    rt.block_on(open.simple_query("CREATE TABLE u (n int); DROP TABLE u"))
+        .expect("the open session keeps its admission");
+
+    let sessions = ward.sessions();
+    let refused: Vec<_> = sessions
+        .iter()
+        .filter(|s| s["outcome"] == "denied")
+        .collect();
+    assert_eq!(refused.len(), 3, "each refusal is recorded: {sessions:?}");
+}
