@@ -672,6 +672,10 @@ export interface components {
             payload: components["schemas"]["SessionError"];
         } | {
             /** @enum {string} */
+            kind: "session.terminated";
+            payload: components["schemas"]["SessionTerminated"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -801,7 +805,7 @@ export interface components {
              */
             bytes_up: number;
             /**
-             * @description `ok`, `denied`, `error`, `incomplete`.
+             * @description `ok`, `denied`, `error`, `incomplete`, `terminated`.
              * @default
              */
             outcome: string;
@@ -849,6 +853,19 @@ export interface components {
             protocol: string;
             /** @default  */
             resource: string;
+        };
+        /** @description `session.terminated`: the session was ended from outside it. */
+        SessionTerminated: {
+            /**
+             * @description Who ended it: `an administrator (ward users disable)`, `a configuration reload`.
+             * @default
+             */
+            by: string;
+            /**
+             * @description Why: `user "alice" disabled`, `grant withdrawn`.
+             * @default
+             */
+            reason: string;
         };
         /** @description `term.resize`. */
         TermResize: {
@@ -1061,7 +1078,7 @@ export interface operations {
                 user?: string;
                 resource?: string;
                 protocol?: string;
-                /** @description `ok`, `denied`, `error`, `incomplete`, or `live` */
+                /** @description `ok`, `denied`, `error`, `incomplete`, `terminated`, or `live` */
                 outcome?: string;
                 /** @description RFC 3339 */
                 since?: string;

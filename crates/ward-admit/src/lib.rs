@@ -14,6 +14,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+mod control;
+pub use control::{Control, Terminable, Termination};
+
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::payload::{Auth, GrantRef, PolicyDecision};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
@@ -29,6 +32,8 @@ pub struct Runtime {
     /// Statements and commands denied before they reach a resource.
     pub guardrails: Guardrails,
     pub recorder: Recorder,
+    /// The open sessions and the disabled users: the same for every runtime of a process.
+    pub control: Arc<Control>,
 }
 
 /// What a protocol asks to be admitted to.
@@ -86,6 +91,8 @@ pub struct Admitted {
     /// Masks what the client receives, when the grant says `mask_client`.
     pub client_masker: Option<Masker>,
     pub recorder: SessionRecorder,
+    /// Says when the session is terminated from outside; the protocol ends it then.
+    pub terminable: Terminable,
 }
 
 /// Why an identity was not let in; already recorded.
@@ -105,6 +112,8 @@ pub enum Reason {
     NotGranted,
     /// The audit store cannot be written: nothing unrecorded may pass.
     StoreUnavailable,
+    /// The user is disabled (`ward users disable`).
+    Disabled,
 }
 
 /// A refusal before it is recorded.
@@ -180,13 +189,19 @@ impl<T> Live<T> {
 
 impl Runtime {
     /// Compiles the guardrails of `config`.
-    pub fn new(config: Arc<Config>, masking: Masking, recorder: Recorder) -> Result<Self, String> {
+    pub fn new(
+        config: Arc<Config>,
+        masking: Masking,
+        recorder: Recorder,
+        control: Arc<Control>,
+    ) -> Result<Self, String> {
         let guardrails = Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
         Ok(Self {
             config,
             masking,
             guardrails,
             recorder,
+            control,
         })
     }
 
@@ -285,6 +300,16 @@ impl Runtime {
             Record::Within(rec) => (rec.clone(), false),
         };
         let decided = match resource {
+            _ if self.control.is_disabled(&identity.subject) => Err(Box::new(Refusal {
+                reason: Reason::Disabled,
+                code: "user disabled",
+                detail: None,
+                grant: None,
+                message: format!(
+                    "user \"{}\" is disabled; ask an administrator",
+                    identity.subject
+                ),
+            })),
             None => {
                 let names: Vec<&str> = self
                     .reachable(&identity, kind)
@@ -352,7 +377,9 @@ impl Runtime {
         };
         recorder.record(recorded(&decision)).await;
         let client_masker = client_profile.map(|p| self.masker(p));
+        let terminable = self.control.register(&identity, name);
         Ok(Admitted {
+            terminable,
             upstream_password: grant.upstream_password(&resource).cloned(),
             guardrails: self
                 .guardrails

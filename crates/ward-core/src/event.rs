@@ -62,12 +62,15 @@ pub enum EventKind {
     /// reached, a channel refused, a command that could not run).
     #[serde(rename = "session.error")]
     SessionError,
+    /// The session was ended from outside it: its user disabled, its grant withdrawn.
+    #[serde(rename = "session.terminated")]
+    SessionTerminated,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -94,6 +97,7 @@ impl EventKind {
         EventKind::AgentNote,
         EventKind::UiView,
         EventKind::SessionError,
+        EventKind::SessionTerminated,
         EventKind::SessionEnd,
     ];
 
@@ -125,6 +129,7 @@ impl EventKind {
             EventKind::AgentNote => "agent.note",
             EventKind::UiView => "ui.view",
             EventKind::SessionError => "session.error",
+            EventKind::SessionTerminated => "session.terminated",
             EventKind::SessionEnd => "session.end",
         }
     }

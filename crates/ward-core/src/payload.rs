@@ -454,11 +454,21 @@ pub struct SessionError {
     pub resource: Option<String>,
 }
 
+/// `session.terminated`: the session was ended from outside it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct SessionTerminated {
+    /// Who ended it: `an administrator (ward users disable)`, `a configuration reload`.
+    pub by: String,
+    /// Why: `user "alice" disabled`, `grant withdrawn`.
+    pub reason: String,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct SessionEnd {
-    /// `ok`, `denied`, `error`, `incomplete`.
+    /// `ok`, `denied`, `error`, `incomplete`, `terminated`.
     pub outcome: String,
     pub bytes_up: u64,
     pub bytes_down: u64,
@@ -520,6 +530,8 @@ pub enum Payload {
     UiView(UiView),
     #[serde(rename = "session.error")]
     SessionError(SessionError),
+    #[serde(rename = "session.terminated")]
+    SessionTerminated(SessionTerminated),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -554,6 +566,7 @@ impl Payload {
             Payload::AgentNote(_) => EventKind::AgentNote,
             Payload::UiView(_) => EventKind::UiView,
             Payload::SessionError(_) => EventKind::SessionError,
+            Payload::SessionTerminated(_) => EventKind::SessionTerminated,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -71,6 +71,8 @@ pub enum Outcome {
     Error,
     /// Still open when the gateway stopped; found on restart.
     Incomplete,
+    /// Ended from outside: its user disabled, its grant withdrawn.
+    Terminated,
 }
 
 impl Outcome {
@@ -80,6 +82,7 @@ impl Outcome {
             Outcome::Denied => "denied",
             Outcome::Error => "error",
             Outcome::Incomplete => "incomplete",
+            Outcome::Terminated => "terminated",
         }
     }
 
@@ -89,6 +92,7 @@ impl Outcome {
             "denied" => Outcome::Denied,
             "error" => Outcome::Error,
             "incomplete" => Outcome::Incomplete,
+            "terminated" => Outcome::Terminated,
             _ => return None,
         })
     }

@@ -10,10 +10,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
 use ward_config::ResourceKind;
 use ward_core::auth::AuthError;
-use ward_core::payload::Auth;
+use ward_core::payload::{Auth, Payload, SessionTerminated};
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
-use ward_store::SessionRecorder;
+use ward_store::{JsonBody, SessionRecorder};
 
 use crate::codec::startup::{self, Startup};
 use crate::codec::{ProtocolError, encode, frame, frontend};
@@ -174,6 +174,15 @@ async fn fatal_recorded<S: AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
 }
 
+/// Why the relay stopped.
+enum Stop {
+    Relay(RelayEnd),
+    /// Ward is shutting down.
+    Shutdown,
+    /// Ended from outside the session ([`ward_admit::Control`]).
+    Terminated(std::sync::Arc<ward_admit::Termination>),
+}
+
 struct Session<'g> {
     gw: &'g Gateway,
     stream: Stream,
@@ -309,6 +318,7 @@ impl Session<'_> {
                     ),
                     Reason::NotGranted => (sqlstate::INSUFFICIENT_PRIVILEGE, refused.message),
                     Reason::StoreUnavailable => (sqlstate::DISK_FULL, refused.message),
+                    Reason::Disabled => (sqlstate::INVALID_AUTHORIZATION, refused.message),
                 };
                 fatal(&mut self.stream, code, &message).await;
                 return;
@@ -376,7 +386,7 @@ impl Session<'_> {
                 lookup,
                 columns,
             );
-            self.relay(upstream, &rec, sides).await
+            self.relay(upstream, &rec, sides, admitted.terminable).await
         };
         gw.unregister_cancel(key);
         rec.end(outcome, up, down).await;
@@ -387,6 +397,7 @@ impl Session<'_> {
         upstream: crate::upstream::Upstream,
         rec: &SessionRecorder,
         (mut client_side, mut server_side): (relay::ClientSide, relay::ServerSide),
+        mut terminable: ward_admit::Terminable,
     ) -> (Outcome, u64, u64) {
         let gw = self.gw;
         let limits = gw.limits;
@@ -396,13 +407,30 @@ impl Session<'_> {
         let mut ubuf = upstream.reader.buf;
         let mut shutdown = gw.shutdown.clone();
         let end = tokio::select! {
-            end = relay::pump(&mut client_side, &mut cr, &mut uw, &mut cbuf, limits, rec) => Some(end),
-            end = relay::pump(&mut server_side, &mut ur, &mut cw, &mut ubuf, limits, rec) => Some(end),
-            _ = shutdown.changed() => None,
+            end = relay::pump(&mut client_side, &mut cr, &mut uw, &mut cbuf, limits, rec) => Stop::Relay(end),
+            end = relay::pump(&mut server_side, &mut ur, &mut cw, &mut ubuf, limits, rec) => Stop::Relay(end),
+            _ = shutdown.changed() => Stop::Shutdown,
+            why = terminable.terminated() => Stop::Terminated(why),
         };
         // A result cut short by the end of the session is still recorded.
         server_side.finish_result(rec).await;
+        // Closing the upstream connection rolls back a transaction left open.
         let _ = uw.shutdown().await;
+        let end = match end {
+            Stop::Relay(end) => Some(end),
+            Stop::Shutdown => None,
+            Stop::Terminated(why) => {
+                let terminated = SessionTerminated {
+                    by: why.by.clone(),
+                    reason: why.reason.clone(),
+                };
+                rec.record(JsonBody::from(Payload::SessionTerminated(terminated)))
+                    .await;
+                let message = format!("Ward ended this session: {why}");
+                fatal(&mut cw, sqlstate::ADMIN_SHUTDOWN, &message).await;
+                return (Outcome::Terminated, client_side.bytes, server_side.bytes);
+            }
+        };
         let (outcome, tell_client) = match &end {
             Some(RelayEnd::Terminated | RelayEnd::ClientClosed) => (Outcome::Ok, None),
             Some(RelayEnd::ClientIo(e)) => {

@@ -20,8 +20,8 @@ mod upstream;
 pub use russh::keys::{PrivateKey as SshKey, PublicKey as SshPublicKey};
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use russh::keys::{Certificate, HashAlg, PrivateKey, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session, VerifiedPublicKey};
@@ -32,7 +32,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::payload::{Auth as AuthEvent, NetForward, Payload, PolicyDenied, SessionError};
+use ward_core::payload::{
+    Auth as AuthEvent, NetForward, Payload, PolicyDenied, SessionError, SessionTerminated,
+};
 use ward_core::{Identity, Outcome, Protocol};
 use ward_store::{JsonBody, MaskedJson};
 
@@ -136,10 +138,12 @@ impl Gateway {
     ) {
         let _ = tcp.set_nodelay(true);
         let (authenticated, in_time) = oneshot::channel();
+        let (on_admit, admitted) = oneshot::channel();
         let handler = Connection {
             gw: self.clone(),
             peer: Some(peer),
             handshake: Some((slot, authenticated)),
+            on_admit: Some(on_admit),
             failures: Vec::new(),
             refused: None,
             live: None,
@@ -169,6 +173,13 @@ impl Gateway {
                 std::future::pending::<()>().await;
             }
         };
+        // Resolves when an admitted session is ended from outside it.
+        let terminated = async {
+            match admitted.await {
+                Ok((mut terminable, shared)) => (terminable.terminated().await, shared),
+                Err(_) => std::future::pending().await,
+            }
+        };
         tokio::select! {
             result = session => {
                 if let Err(e) = result {
@@ -182,6 +193,15 @@ impl Gateway {
             }
             _ = stop.changed() => {
                 let _ = handle.disconnect(russh::Disconnect::ByApplication, "Ward is shutting down".into(), "en".into()).await;
+            }
+            (why, shared) = terminated => {
+                if let Some(shared) = shared.upgrade() {
+                    shared.terminated.store(true, Ordering::Relaxed);
+                    let terminated = SessionTerminated { by: why.by.clone(), reason: why.reason.clone() };
+                    shared.rec.record(JsonBody::from(Payload::SessionTerminated(terminated))).await;
+                }
+                let message = format!("Ward ended this session: {why}");
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, message, "en".into()).await;
             }
         }
     }
@@ -216,6 +236,8 @@ struct Connection {
     refused: Option<String>,
     /// After a successful login: the recorded session and Ward's connection to the host.
     live: Option<Live>,
+    /// Who to give, once admitted, what says when the session is terminated.
+    on_admit: Option<oneshot::Sender<(ward_admit::Terminable, Weak<Shared>)>>,
 }
 
 struct Live {
@@ -328,9 +350,13 @@ impl Connection {
                         bytes_up: AtomicU64::new(0),
                         bytes_down: AtomicU64::new(0),
                         max_output: runtime.config.recording.max_result_bytes.0,
+                        terminated: AtomicBool::new(false),
                     }),
                     upstream,
                 });
+                if let (Some(live), Some(tell)) = (&self.live, self.on_admit.take()) {
+                    let _ = tell.send((admitted.terminable, Arc::downgrade(&live.shared)));
+                }
             }
             Err(why) => {
                 let message = format!("Ward could not open resource \"{resource}\": {why}");
@@ -683,7 +709,12 @@ impl Drop for Connection {
                 }
                 let up = live.shared.bytes_up.load(Ordering::Relaxed);
                 let down = live.shared.bytes_down.load(Ordering::Relaxed);
-                live.shared.rec.end(Outcome::Ok, up, down).await;
+                let outcome = if live.shared.terminated.load(Ordering::Relaxed) {
+                    Outcome::Terminated
+                } else {
+                    Outcome::Ok
+                };
+                live.shared.rec.end(outcome, up, down).await;
             });
         } else if let Some((user, _)) = self.failures.last().cloned() {
             // Every failed attempt of this connection, as one denied session.

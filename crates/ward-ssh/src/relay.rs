@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub bytes_down: AtomicU64,
     /// Output stored per stream of a command without a terminal (`[recording] max_result_bytes`).
     pub max_output: u64,
+    /// The session was ended from outside it (recorded as `terminated`).
+    pub terminated: std::sync::atomic::AtomicBool,
 }
 
 /// What a session channel turned out to run.

@@ -175,14 +175,26 @@ CREATE TABLE ssh_host_keys (
 );
 "#;
 
+/// Migration 6: users disabled (`ward users disable`), whom every Ward of the store refuses and
+/// whose open sessions it ends; enabling one again removes the row.
+const V6: &str = r#"
+CREATE TABLE disabled_users (
+    name        TEXT PRIMARY KEY,
+    disabled_at INTEGER NOT NULL,
+    disabled_by TEXT NOT NULL,
+    reason      TEXT NOT NULL
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 5] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 6] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
     (4, V4, None),
     (5, V5, None),
+    (6, V6, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -206,7 +218,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

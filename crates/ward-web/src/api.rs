@@ -129,11 +129,25 @@ impl Web {
             .signed_in
             .lock()
             .map_err(|_| ApiError::internal("viewer table poisoned"))?;
-        viewers
+        let viewer = viewers
             .get(token)
             .filter(|v| v.expires > Instant::now())
             .cloned()
-            .ok_or_else(unauthenticated)
+            .ok_or_else(unauthenticated)?;
+        self.refuse_disabled(&viewer.identity.subject)?;
+        Ok(viewer)
+    }
+
+    /// Refuses a user who is disabled (`ward users disable`).
+    pub(super) fn refuse_disabled(&self, subject: &str) -> Result<(), ApiError> {
+        if self.runtime().control.is_disabled(subject) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "user_disabled",
+                format!("user \"{subject}\" is disabled; ask an administrator"),
+            ));
+        }
+        Ok(())
     }
 
     /// The viewer, for a call that changes state: the CSRF token must match too.
@@ -237,6 +251,7 @@ impl Web {
         identity: Identity,
         peer: std::net::SocketAddr,
     ) -> Result<(HeaderValue, Me), ApiError> {
+        self.refuse_disabled(&identity.subject)?;
         let auditor = identity
             .groups
             .iter()
@@ -386,7 +401,7 @@ fn parse_cursor(text: &str) -> Result<(Timestamp, SessionId), ApiError> {
     params(
         ("user" = Option<String>, Query, description = "a user (ignored for non-auditors: always themselves)"),
         ("resource" = Option<String>, Query), ("protocol" = Option<String>, Query),
-        ("outcome" = Option<String>, Query, description = "`ok`, `denied`, `error`, `incomplete`, or `live`"),
+        ("outcome" = Option<String>, Query, description = "`ok`, `denied`, `error`, `incomplete`, `terminated`, or `live`"),
         ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
         ("q" = Option<String>, Query, description = "words that must all occur in a statement, command or note"),
         ("limit" = Option<u32>, Query, description = "default 50, at most 500"),

@@ -591,6 +591,7 @@ async fn device_poll(web: &Web, device_id: &str) -> Result<Verified, ApiError> {
 
 /// Issues a Ward token for a person the issuer vouched for.
 fn issue(web: &Web, v: Verified) -> Result<Value, ApiError> {
+    web.refuse_disabled(&v.username)?;
     let ttl = i64::try_from(web.runtime().config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(ttl));
     let new = NewCredential {

@@ -337,6 +337,22 @@ enum UsersCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Disable a user (local, or an identity provider's): every Ward of the store refuses them,
+    /// ends their open sessions within a second, and their Ward credentials are revoked.
+    Disable {
+        name: String,
+        /// Why, for the record and for the user's client.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Enable a disabled user again (their revoked credentials stay revoked).
+    Enable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -437,6 +453,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     config,
                 },
         } => cli::users::remove_key(&mut open_store(&config)?, &name, &fingerprint, &mut out)?,
+        Command::Users {
+            command:
+                UsersCommand::Disable {
+                    name,
+                    reason,
+                    config,
+                },
+        } => cli::users::disable(
+            &mut open_store(&config)?,
+            &name,
+            reason.as_deref(),
+            &mut out,
+        )?,
+        Command::Users {
+            command: UsersCommand::Enable { name, config },
+        } => cli::users::enable(&mut open_store(&config)?, &name, &mut out)?,
         Command::Sessions {
             command:
                 SessionsCommand::List {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::{Live, Runtime};
+use ward_admit::{Control, Live, Runtime, Termination};
 use ward_config::Config;
 use ward_mask::{Masking, TokenKey};
 use ward_pg::upstream::Compiled;
@@ -32,16 +32,21 @@ pub struct Running {
     config: Arc<Config>,
     compiled: Arc<Live<Compiled>>,
     runtime: Arc<Live<Runtime>>,
+    control: Arc<Control>,
     /// Ward holds SSH keys to log in to hosts (there is an SSH listener or SSH resource).
     ssh_login: bool,
 }
 
 /// Compiles `config` into what the gateways work from.
-fn compile(config: &Arc<Config>, recorder: &Recorder) -> anyhow::Result<(Arc<Runtime>, Compiled)> {
+fn compile(
+    config: &Arc<Config>,
+    recorder: &Recorder,
+    control: &Arc<Control>,
+) -> anyhow::Result<(Arc<Runtime>, Compiled)> {
     let source = config.source.display().to_string();
     let masking = masking(config)?;
     config.check_record_profiles(&masking)?;
-    let runtime = Runtime::new(config.clone(), masking, recorder.clone())
+    let runtime = Runtime::new(config.clone(), masking, recorder.clone(), control.clone())
         .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     let runtime = Arc::new(runtime);
     let compiled = Compiled::new(runtime.clone()).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
@@ -65,7 +70,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Recorder::spawn(&location, options).context("opening the audit store")
     })?;
     let source = config.source.display().to_string();
-    let (runtime, compiled) = compile(&config, &recorder)?;
+    let control = Arc::new(Control::default());
+    // Disabled users are refused from the first connection on.
+    let mut control_store = None;
+    tokio::task::block_in_place(|| read_disabled(&mut control_store, &location, &control))?;
+    let (runtime, compiled) = compile(&config, &recorder, &control)?;
     let compiled = Arc::new(Live::new(Arc::new(compiled)));
     let runtime = Arc::new(Live::new(runtime));
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
@@ -77,6 +86,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Credentials::open(&location, oidc.clone())
     })?);
     let (stop, stopped) = watch::channel(false);
+    tokio::spawn(watch_disabled(
+        control_store,
+        location.clone(),
+        control.clone(),
+        stopped.clone(),
+    ));
     let mut gateways = Vec::new();
     let mut postgres = None;
     if let Some(addr) = config.listen.postgres {
@@ -194,7 +209,66 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         config,
         compiled,
         runtime,
+        control,
     })
+}
+
+/// How often each Ward reads the disabled users from the store: a user disabled by `ward users
+/// disable` is refused, and their open sessions ended, by every Ward of the store within this.
+const CONTROL_POLL: Duration = Duration::from_millis(500);
+
+/// Reads the disabled users into `control` (on `store`, opened on first use and again after a
+/// failure) and ends their open sessions.
+fn read_disabled(
+    store: &mut Option<Store>,
+    location: &Location,
+    control: &Control,
+) -> anyhow::Result<()> {
+    let db = match store {
+        Some(db) => db,
+        None => store.insert(Store::open(location)?),
+    };
+    let disabled = match db.disabled_users() {
+        Ok(d) => d,
+        Err(e) => {
+            *store = None;
+            return Err(e.into());
+        }
+    };
+    control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
+    let ended = control.terminate(|identity, _| {
+        let d = disabled.iter().find(|d| d.name == identity.subject)?;
+        Some(Termination {
+            by: d.by.clone(),
+            reason: d.reason.clone(),
+        })
+    });
+    if ended > 0 {
+        tracing::info!(
+            sessions = ended,
+            "ended the open sessions of disabled users"
+        );
+    }
+    Ok(())
+}
+
+/// Reads the disabled users every [`CONTROL_POLL`] until Ward stops.
+async fn watch_disabled(
+    mut store: Option<Store>,
+    location: Location,
+    control: Arc<Control>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CONTROL_POLL) => {}
+            _ = stop.changed() => return,
+        }
+        let read = tokio::task::block_in_place(|| read_disabled(&mut store, &location, &control));
+        if let Err(e) = read {
+            tracing::warn!(error = %e, "could not read the disabled users; trying again");
+        }
+    }
 }
 
 /// The sections of the configuration a reload cannot change: what the listeners, the store,
@@ -240,15 +314,29 @@ impl Running {
             );
         }
         let config = Arc::new(config);
-        let (runtime, compiled) = compile(&config, &self.recorder)?;
+        let (runtime, compiled) = compile(&config, &self.recorder, &self.control)?;
         self.compiled.replace(Arc::new(compiled));
         self.runtime.replace(runtime);
+        // Open sessions keep their admission, unless the new file no longer grants it.
+        let now = time::OffsetDateTime::now_utc();
+        let ended = self.control.terminate(|identity, resource| {
+            let decision = config.decide_grant(&identity.subject, &identity.groups, resource, now);
+            let granted = matches!(decision, ward_config::GrantDecision::Allowed { .. });
+            (!granted).then(|| Termination {
+                by: "a configuration reload".into(),
+                reason: format!(
+                    "no grant lets {} reach resource \"{resource}\" any more",
+                    identity.subject
+                ),
+            })
+        });
         let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let summary = format!(
-            "{}, {}, {}",
+            "{}, {}, {}; {} ended",
             count(config.resources.len(), "resource"),
             count(config.grants.len(), "grant"),
-            count(config.guardrails.len(), "guardrail")
+            count(config.guardrails.len(), "guardrail"),
+            count(ended, "open session")
         );
         self.config = config;
         Ok(summary)

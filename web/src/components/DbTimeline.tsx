@@ -346,6 +346,14 @@ function EventBody({
         </div>
       );
     }
+    case 'session.terminated': {
+      const p = ev.payload;
+      return (
+        <div class="ti-line bad" role="note">
+          <strong>✖ Session ended by {p.by}:</strong> {p.reason}
+        </div>
+      );
+    }
     case 'policy.denied': {
       const p = ev.payload;
       return (

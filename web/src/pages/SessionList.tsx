@@ -176,6 +176,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
               <option value="denied">denied</option>
               <option value="error">error</option>
               <option value="incomplete">incomplete</option>
+              <option value="terminated">terminated</option>
             </select>
           </label>
           <label>

@@ -1,10 +1,11 @@
-//! `ward users add`, `ward users list`, and the SSH keys of users (`add-key`, `keys`,
-//! `remove-key`).
+//! `ward users add`, `ward users list`, `disable` and `enable`, and the SSH keys of users
+//! (`add-key`, `keys`, `remove-key`).
 
 use std::io::{BufRead, Write};
 
 use anyhow::bail;
 use ward_store::Store;
+use ward_store::users::Disabled;
 
 /// Adds (or updates) a local user with a password read from `input`'s first line.
 pub fn add(
@@ -41,23 +42,90 @@ pub fn add(
     Ok(())
 }
 
+/// A user as `ward users list --json` prints it.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    user: &'a ward_store::users::UserRow,
+    disabled: Option<&'a Disabled>,
+}
+
 pub fn list(store: &mut Store, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
     let users = store.users()?;
+    let disabled = store.disabled_users()?;
+    let of = |name: &str| disabled.iter().find(|d| d.name == name);
     if json {
-        serde_json::to_writer_pretty(&mut *out, &users)?;
+        let listed: Vec<Listed<'_>> = users
+            .iter()
+            .map(|user| Listed {
+                user,
+                disabled: of(&user.name),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &listed)?;
         writeln!(out)?;
         return Ok(());
     }
-    writeln!(out, "{:<20} {:<30} CREATED", "NAME", "GROUPS")?;
+    writeln!(
+        out,
+        "{:<20} {:<30} {:<25} DISABLED",
+        "NAME", "GROUPS", "CREATED"
+    )?;
     for u in &users {
+        let since = of(&u.name).map(|d| d.at.to_string()).unwrap_or_default();
         writeln!(
             out,
-            "{:<20} {:<30} {}",
+            "{:<20} {:<30} {:<25} {since}",
             u.name,
             u.groups.join(","),
             u.created_at
         )?;
     }
+    // Identities from an identity provider are disabled by name without being local users.
+    for d in disabled
+        .iter()
+        .filter(|d| !users.iter().any(|u| u.name == d.name))
+    {
+        writeln!(
+            out,
+            "{:<20} {:<30} {:<25} {}",
+            d.name, "(not local)", "", d.at
+        )?;
+    }
+    Ok(())
+}
+
+/// Who disables users from the command line, as the record and the user's client name them.
+const ADMINISTRATOR: &str = "an administrator (ward users disable)";
+
+/// Disables `name`: refused and its open sessions ended by every Ward of the store.
+pub fn disable(
+    store: &mut Store,
+    name: &str,
+    reason: Option<&str>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let reason = match reason {
+        Some(why) => format!("user \"{name}\" disabled: {why}"),
+        None => format!("user \"{name}\" disabled"),
+    };
+    let revoked = store.disable_user(name, ADMINISTRATOR, &reason)?;
+    writeln!(
+        out,
+        "disabled {name}: {} credential(s) revoked; every Ward of this store refuses {name} and ends their open sessions within a second",
+        revoked.len()
+    )?;
+    Ok(())
+}
+
+pub fn enable(store: &mut Store, name: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    if !store.enable_user(name)? {
+        bail!("{name} is not disabled");
+    }
+    writeln!(
+        out,
+        "enabled {name} (credentials revoked when they were disabled stay revoked)"
+    )?;
     Ok(())
 }
 

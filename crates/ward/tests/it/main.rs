@@ -11,6 +11,7 @@ mod demo;
 mod durability;
 mod evidence;
 mod mcp;
+mod offboarding;
 mod oidc;
 mod pg_access;
 mod pg_drivers;

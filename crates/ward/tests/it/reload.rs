@@ -55,20 +55,57 @@ fn sighup_puts_new_grants_guardrails_and_resources_in_force_for_new_sessions() {
         .expect("a session before the reload");
     rt.spawn(connection);
 
-    // The grant moves to another group: alice's next session is refused.
+    // A guardrail and a second resource: new sessions meet them, the open one keeps its
+    // admission.
+    edit(&ward, |c| {
+        let resource = c
+            .split("[[resources]]")
+            .nth(1)
+            .expect("the shop resource")
+            .split("[[grants]]")
+            .next()
+            .expect("its lines")
+            .replace("name = \"shop\"", "name = \"shop2\"");
+        c.replace(
+            "resources = [\"shop\"]",
+            "resources = [\"shop\", \"shop2\"]",
+        ) + "\n[[resources]]"
+            + &resource
+            + "\n[[guardrails]]\nname = \"no-drops\"\ndeny = [\"drop\"]\n"
+    });
+    let said = ward.reload();
+    assert!(
+        said.contains("2 resources, 1 grant, 1 guardrail; 0 open sessions ended"),
+        "{said}"
+    );
+    assert_eq!(run(&ward, "shop2", "SELECT n FROM t").as_deref(), Ok("1"));
+    let denied = run(&ward, "shop", "DROP TABLE t").expect_err("the guardrail");
+    assert!(denied.contains("no-drops"), "{denied}");
+    rt.block_on(open.simple_query("CREATE TABLE u (n int); DROP TABLE u"))
+        .expect("the open session keeps its admission");
+
+    // The grant moves to another group: alice's next session is refused, and her open one,
+    // which no grant lets in any more, is ended.
     edit(&ward, |c| c.replace("group = \"dev\"", "group = \"ops\""));
     let said = ward.reload();
-    assert!(said.starts_with("reloaded "), "{said}");
-    assert!(said.contains("1 resource, 1 grant, 0 guardrails"), "{said}");
+    assert!(said.contains("1 open session ended"), "{said}");
     let refused = run(&ward, "shop", "SELECT 1").expect_err("no grant any more");
     assert!(
         refused.contains("has no grant for resource \"shop\""),
         "{refused}"
     );
-    let rows = rt
-        .block_on(open.simple_query("SELECT n FROM t"))
-        .expect("the open session still runs");
-    assert!(!rows.is_empty());
+    let ended = rt
+        .block_on(open.simple_query("SELECT 1"))
+        .expect_err("the open session was ended");
+    let ended = ended.as_db_error().map(|e| (e.code().code(), e.message()));
+    let (code, message) = ended.expect("a FATAL error from Ward");
+    assert_eq!(code, "57P01");
+    assert!(
+        message.contains(
+            "terminated by a configuration reload: no grant lets alice reach resource \"shop\""
+        ),
+        "{message}"
+    );
 
     // A file that does not parse changes nothing.
     edit(&ward, |c| {
@@ -97,36 +134,20 @@ fn sighup_puts_new_grants_guardrails_and_resources_in_force_for_new_sessions() {
         "the ops grant is still in force"
     );
 
-    // Without that: the grant is back, with a guardrail and a second resource.
-    edit(&ward, |c| {
-        let resource = c
-            .split("[[resources]]")
-            .nth(1)
-            .expect("the shop resource")
-            .split("[[grants]]")
-            .next()
-            .expect("its lines")
-            .replace("name = \"shop\"", "name = \"shop2\"");
-        c.replace("web = \"127.0.0.1:1\"\n", "").replace(
-            "resources = [\"shop\"]",
-            "resources = [\"shop\", \"shop2\"]",
-        ) + "\n[[resources]]"
-            + &resource
-            + "\n[[guardrails]]\nname = \"no-drops\"\ndeny = [\"drop\"]\n"
-    });
-    let said = ward.reload();
-    assert!(said.contains("2 resources, 1 grant, 1 guardrail"), "{said}");
-    assert_eq!(run(&ward, "shop2", "SELECT n FROM t").as_deref(), Ok("1"));
-    let denied = run(&ward, "shop", "DROP TABLE t").expect_err("the guardrail");
-    assert!(denied.contains("no-drops"), "{denied}");
-    // The session opened before every reload was admitted without the guardrail.
-    rt.block_on(open.simple_query("CREATE TABLE u (n int); DROP TABLE u"))
-        .expect("the open session keeps its admission");
-
     let sessions = ward.sessions();
-    let refused: Vec<_> = sessions
+    let outcomes = |o: &str| sessions.iter().filter(|s| s["outcome"] == o).count();
+    assert_eq!(
+        outcomes("denied"),
+        3,
+        "each refusal is recorded: {sessions:?}"
+    );
+    assert_eq!(outcomes("terminated"), 1, "{sessions:?}");
+    let terminated = sessions
         .iter()
-        .filter(|s| s["outcome"] == "denied")
-        .collect();
-    assert_eq!(refused.len(), 3, "each refusal is recorded: {sessions:?}");
+        .find(|s| s["outcome"] == "terminated")
+        .expect("the open session");
+    let events = ward.events(terminated["id"].as_str().expect("id"));
+    let why = ward_testkit::of_kind(&events, "session.terminated");
+    assert_eq!(why.len(), 1, "{events:?}");
+    assert_eq!(why[0]["payload"]["by"], "a configuration reload");
 }

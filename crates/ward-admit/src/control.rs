@@ -1,0 +1,151 @@
+//! Control of sessions after admission: the sessions open in this process, which can be ended
+//! from outside them (a user disabled, a grant withdrawn by a reload), and the users disabled,
+//! whom admission refuses. One [`Control`] outlives every runtime a reload builds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+use ward_core::Identity;
+
+/// Why a session was ended from outside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Termination {
+    /// Who ended it (`an administrator (ward users disable)`, `a configuration reload`).
+    pub by: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "terminated by {}: {}", self.by, self.reason)
+    }
+}
+
+/// An open session, as control sees it.
+struct Open {
+    identity: Identity,
+    resource: String,
+    end: watch::Sender<Option<Arc<Termination>>>,
+}
+
+/// The sessions open in this process and the users disabled.
+#[derive(Default)]
+pub struct Control {
+    /// By admission (an agent's session is admitted once per resource it reaches).
+    open: Mutex<HashMap<u64, Open>>,
+    next: AtomicU64,
+    disabled: RwLock<HashSet<String>>,
+}
+
+/// An admitted session's link to [`Control`]: it learns when the session is terminated, and
+/// takes the session out of the open ones when dropped.
+pub struct Terminable {
+    key: u64,
+    control: Arc<Control>,
+    ended: watch::Receiver<Option<Arc<Termination>>>,
+}
+
+impl Terminable {
+    /// Resolves when the session is terminated (never, if it is not).
+    pub async fn terminated(&mut self) -> Arc<Termination> {
+        loop {
+            if let Some(t) = self.ended.borrow_and_update().clone() {
+                return t;
+            }
+            if self.ended.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+impl Drop for Terminable {
+    fn drop(&mut self) {
+        self.control.lock_open().remove(&self.key);
+    }
+}
+
+impl Control {
+    fn lock_open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Open>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an admitted session to the open ones.
+    pub(crate) fn register(self: &Arc<Self>, identity: &Identity, resource: &str) -> Terminable {
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        let (end, ended) = watch::channel(None);
+        let open = Open {
+            identity: identity.clone(),
+            resource: resource.to_owned(),
+            end,
+        };
+        self.lock_open().insert(key, open);
+        Terminable {
+            key,
+            control: self.clone(),
+            ended,
+        }
+    }
+
+    /// Whether `subject` is disabled.
+    pub fn is_disabled(&self, subject: &str) -> bool {
+        self.disabled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(subject)
+    }
+
+    /// The users disabled now (from the store, which every Ward of it reads).
+    pub fn set_disabled(&self, subjects: HashSet<String>) {
+        *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = subjects;
+    }
+
+    /// Ends every open session, not ended already, for which `why` (given its identity and
+    /// resource) says why. Returns how many it ended.
+    pub fn terminate(&self, why: impl Fn(&Identity, &str) -> Option<Termination>) -> usize {
+        let open = self.lock_open();
+        let mut ended = 0;
+        for session in open.values() {
+            if session.end.borrow().is_some() {
+                continue;
+            }
+            if let Some(termination) = why(&session.identity, &session.resource) {
+                session.end.send_replace(Some(Arc::new(termination)));
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// How many sessions are open.
+    pub fn open_sessions(&self) -> usize {
+        self.lock_open().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_terminated_session_learns_why_and_leaves_when_dropped() {
+        let control = Arc::new(Control::default());
+        let mut alice = control.register(&Identity::unauthenticated("alice"), "shop");
+        let bob = control.register(&Identity::unauthenticated("bob"), "shop");
+        assert_eq!(control.open_sessions(), 2);
+        let why = Termination {
+            by: "an administrator".into(),
+            reason: "user disabled".into(),
+        };
+        let alices = |i: &Identity, _: &str| (i.subject == "alice").then(|| why.clone());
+        assert_eq!(control.terminate(alices), 1);
+        assert_eq!(*alice.terminated().await, why);
+        // Once ended, a session is not ended again.
+        assert_eq!(control.terminate(alices), 0);
+        drop(alice);
+        drop(bob);
+        assert_eq!(control.open_sessions(), 0);
+    }
+}

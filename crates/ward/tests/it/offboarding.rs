@@ -1,0 +1,193 @@
+//! Offboarding: `ward users disable` ends a user's open sessions (psql in a transaction, which
+//! the server rolls back; ssh running a command) on the record as `terminated`, revokes their
+//! Ward tokens, and refuses them from then on; `ward users enable` lets them in again.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ward_testkit::{
+    ClusterOptions, PASSWORD, Postgres, Ward, of_kind, psql, ssh_client, ssh_gateway, success,
+};
+
+/// Waits until `ward` has recorded a session of `protocol` ended as `terminated`.
+fn terminated(ward: &Ward, protocol: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let found = ward
+            .sessions()
+            .into_iter()
+            .find(|s| s["protocol"] == protocol && s["outcome"] == "terminated");
+        if let Some(s) = found {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "no {protocol} session ended as terminated: {:?}",
+        ward.sessions()
+    )
+}
+
+#[test]
+fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql("CREATE TABLE t (n int); ALTER TABLE t OWNER TO app")
+        .expect("table");
+    let (_sshd, ward, ssh_port) = ssh_gateway(crate::WARD, |b, sshd| {
+        b.user("alice", &["dev"])
+            .user("bob", &["dev"])
+            .grant("dev", "shop")
+            .grant("dev", "web1")
+            .postgres_resource("shop", &pg)
+            .ssh_resource("web1", sshd)
+    });
+    let token = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
+    let token = token
+        .split_whitespace()
+        .find(|w| w.starts_with("ward_t_"))
+        .expect("a token")
+        .to_owned();
+
+    // alice, in psql, inside a transaction that has written a row.
+    let mut session = Command::new("psql")
+        .arg(ward.url("alice", "shop"))
+        .args(["-X", "-q", "-A", "-t"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    let mut stdin = session.stdin.take().expect("stdin");
+    writeln!(
+        stdin,
+        "BEGIN;\nINSERT INTO t VALUES (2);\nSELECT 'inserted';"
+    )
+    .expect("typed");
+    let mut stdout = BufReader::new(session.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("psql answers");
+    assert_eq!(line.trim(), "inserted");
+    // alice, on the host, running a command that would take a minute; bob in psql too.
+    let host = {
+        let dir = ward.dir.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let out = ssh_client(&dir, ssh_port, "alice:web1", PASSWORD, &["sleep 60"], None);
+            (out, started.elapsed())
+        })
+    };
+    let mut bob = Command::new("psql")
+        .arg(ward.url("bob", "shop"))
+        .args(["-X", "-q", "-A", "-t"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    let mut bob_in = bob.stdin.take().expect("stdin");
+    let mut bob_out = BufReader::new(bob.stdout.take().expect("stdout"));
+    writeln!(bob_in, "SELECT 'bob here';").expect("typed");
+    line.clear();
+    bob_out.read_line(&mut line).expect("bob's psql answers");
+    assert_eq!(line.trim(), "bob here");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ward.sessions().iter().any(|s| s["protocol"] == "ssh") {
+        assert!(Instant::now() < deadline, "the ssh session starts");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let disabled = success(&ward.cli(&["users", "disable", "alice", "--reason", "contract ended"]));
+    assert!(disabled.contains("1 credential(s) revoked"), "{disabled}");
+    let at = Instant::now();
+    let pg_session = terminated(&ward, "postgres");
+    let ssh_session = terminated(&ward, "ssh");
+    eprintln!(
+        "both sessions ended {:?} after ward users disable returned",
+        at.elapsed()
+    );
+
+    // psql learns why at its next statement; the transaction never committed.
+    writeln!(stdin, "SELECT 'still here';").expect("typed");
+    drop(stdin);
+    let out = session.wait_with_output().expect("psql ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Ward ended this session: terminated by an administrator (ward users disable): user \"alice\" disabled: contract ended"),
+        "{stderr}"
+    );
+    assert_eq!(pg.sql("SELECT count(*) FROM t").expect("count").trim(), "0");
+    let (ssh_out, took) = host.join().expect("ssh thread");
+    assert!(!ssh_out.status.success(), "{ssh_out:?}");
+    assert!(
+        took < Duration::from_secs(30),
+        "ssh ended long before its command: {took:?}"
+    );
+
+    // Each ending is on the record of its session.
+    for s in [&pg_session, &ssh_session] {
+        let events = ward.events(s["id"].as_str().expect("id"));
+        let why = of_kind(&events, "session.terminated");
+        assert_eq!(why.len(), 1, "{events:?}");
+        assert_eq!(
+            why[0]["payload"]["by"],
+            "an administrator (ward users disable)"
+        );
+        assert_eq!(
+            why[0]["payload"]["reason"],
+            "user \"alice\" disabled: contract ended"
+        );
+        success(&ward.cli(&["verify", "--session", s["id"].as_str().expect("id")]));
+    }
+    // bob's session is untouched.
+    writeln!(bob_in, "SELECT 'bob still here';").expect("typed");
+    line.clear();
+    bob_out.read_line(&mut line).expect("bob's psql answers");
+    assert_eq!(line.trim(), "bob still here");
+    drop(bob_in);
+    let _ = bob.wait();
+
+    // alice is refused with her password and with her token, which was revoked.
+    let refused = psql(&ward.url("alice", "shop"), &["-c", "SELECT 1"]);
+    let refused = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(refused.contains("user \"alice\" is disabled"), "{refused}");
+    let with_token = psql(
+        &ward.url_with("alice", &token, "shop", "require"),
+        &["-c", "SELECT 1"],
+    );
+    assert!(!with_token.status.success());
+    let out = ssh_client(&ward.dir, ssh_port, "alice:web1", PASSWORD, &["true"], None);
+    assert!(!out.status.success(), "{out:?}");
+    let listed = success(&ward.cli(&["users", "list"]));
+    let alice = listed
+        .lines()
+        .find(|l| l.starts_with("alice"))
+        .expect("alice");
+    assert!(
+        alice.trim_end().len() > "alice".len() + 60,
+        "a disabled date: {listed}"
+    );
+
+    // Enabled again, alice logs in with her password (her revoked token stays revoked).
+    success(&ward.cli(&["users", "enable", "alice"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = psql(
+            &ward.url("alice", "shop"),
+            &["-A", "-t", "-c", "SELECT 'back'"],
+        );
+        if out.status.success() {
+            assert_eq!(success(&out).trim(), "back");
+            break;
+        }
+        assert!(Instant::now() < deadline, "alice is let in again: {out:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let with_token = psql(
+        &ward.url_with("alice", &token, "shop", "require"),
+        &["-c", "SELECT 1"],
+    );
+    assert!(!with_token.status.success());
+    let again = ward.cli(&["users", "enable", "alice"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("alice is not disabled"));
+}
