@@ -4,12 +4,15 @@
 // node e2e/run.mjs --url https://127.0.0.1:PORT --user alice --password PW \
 //   --auditor-user audrey --auditor-password PW2 --search TEXT \
 //   --masked-session ID --tampered-session ID --forbidden-session ID [--out e2e-output]
-//   [--terminal-session ID --terminal-text TEXT]
+//   [--terminal-session ID --terminal-text TEXT] [--live-session ID --terminate-reason TEXT]
 //
 // The optional terminal step (both --terminal-* args together) replays an ssh session as the
 // auditor: play, "Jump to end", the player's text contains TEXT, the command marker list is
 // non-empty. It runs right after integrity-tampered, so later screenshot numbers shift by one
-// when it is enabled; without the args the steps and their numbers are unchanged.
+// when it is enabled; without the args the steps and their numbers are unchanged. The optional
+// terminate step (--live-session and --terminate-reason together) ends a live session as the
+// auditor, with the reason, and waits until its page says `terminated`; it runs after the
+// terminal step.
 //
 // Drives the system Chromium (/usr/bin/chromium) with playwright-core; never downloads a browser.
 import fs from 'node:fs';
@@ -34,6 +37,7 @@ function parseArgs(argv) {
   const missing = REQUIRED.filter((k) => !o[k]);
   if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
   if (!o['terminal-session'] !== !o['terminal-text']) die('--terminal-session and --terminal-text must be given together');
+  if (!o['live-session'] !== !o['terminate-reason']) die('--live-session and --terminate-reason must be given together');
   o.url = o.url.replace(/\/+$/, '');
   return o;
 }
@@ -280,6 +284,19 @@ if (opt['terminal-session']) {
     const pos = await page.getAttribute(tid('terminal-player'), 'data-position');
     const dur = await page.getAttribute(tid('terminal-player'), 'data-duration');
     console.log(`   replayed to ${pos}/${dur} s; ${markers} command marker(s); text found`);
+  });
+}
+
+// 4c. optional: the auditor ends a live session
+if (opt['live-session']) {
+  await step('terminate-live-session', async () => {
+    await openSession(opt['live-session']);
+    await page.locator(tid('session-detail')).waitFor({ state: 'visible' });
+    await page.click(tid('terminate'));
+    await page.fill(tid('terminate-reason'), opt['terminate-reason']);
+    await page.click(tid('terminate-confirm'));
+    await page.locator('.badge-terminated').first().waitFor({ state: 'visible', timeout: 10_000 });
+    console.log('   the session page says terminated');
   });
 }
 

@@ -150,6 +150,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sessions/{id}/terminate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a live session (auditors only): the Ward serving it, on any replica, ends it within a
+         *     second and tells its client why. Recorded in the auditor's session (`control.terminate`)
+         *     and in the session ended (`session.terminated`).
+         */
+        post: operations["terminate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -207,6 +228,16 @@ export interface components {
             truncated: boolean;
             /** @default  */
             value: string;
+        };
+        /** @description `control.terminate`: the person of this session asked to end another one. */
+        ControlTerminate: {
+            /** @default  */
+            reason: string;
+            /**
+             * @description The session to end.
+             * @default
+             */
+            session: string;
         };
         /** @description `db.cancel`. */
         DbCancel: {
@@ -676,6 +707,10 @@ export interface components {
             payload: components["schemas"]["SessionTerminated"];
         } | {
             /** @enum {string} */
+            kind: "control.terminate";
+            payload: components["schemas"]["ControlTerminate"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -925,6 +960,11 @@ export interface components {
              * @default null
              */
             truncated: boolean | null;
+        };
+        /** @description Why an auditor ends a session. */
+        TerminateBody: {
+            /** @description Recorded in both sessions, and told to the session's client. */
+            reason: string;
         };
         /** @description `ui.view`: a viewer read recorded content. */
         UiView: {
@@ -1267,6 +1307,74 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    terminate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the `csrf` of the sign-in */
+                "X-CSRF-Token": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TerminateBody"];
+            };
+        };
+        responses: {
+            /** @description the Ward serving the session ends it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the session has ended */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -133,6 +133,8 @@ export const api = {
       'GET',
       `/api/v1/sessions/${encodeURIComponent(id)}/events?after_seq=${afterSeq}&limit=${limit}`,
     ),
+  terminate: (id: string, reason: string) =>
+    request<void>('POST', `/api/v1/sessions/${encodeURIComponent(id)}/terminate`, { reason }),
   exportUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export`,
   asciicastUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export?format=asciicast`,
   asciicast: (id: string) => requestText(api.asciicastUrl(id), 'application/x-asciicast'),

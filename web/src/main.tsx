@@ -66,7 +66,7 @@ function App() {
 
   let page;
   const m = /^\/sessions\/([^/]+)\/?$/.exec(loc.path);
-  if (m) page = <SessionDetailPage key={m[1]} id={decodeURIComponent(m[1])} loc={loc} />;
+  if (m) page = <SessionDetailPage key={m[1]} id={decodeURIComponent(m[1])} loc={loc} me={me} />;
   else if (loc.path === '/sessions' || loc.path === '/' || loc.path === '/login') page = <SessionListPage loc={loc} me={me} />;
   else
     page = (

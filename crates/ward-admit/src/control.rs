@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
-use ward_core::Identity;
+use ward_core::{Identity, SessionId};
 
 /// Why a session was ended from outside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +24,10 @@ impl std::fmt::Display for Termination {
 }
 
 /// An open session, as control sees it.
-struct Open {
-    identity: Identity,
-    resource: String,
+pub struct Open {
+    pub session: SessionId,
+    pub identity: Identity,
+    pub resource: String,
     end: watch::Sender<Option<Arc<Termination>>>,
 }
 
@@ -73,10 +74,16 @@ impl Control {
     }
 
     /// Adds an admitted session to the open ones.
-    pub(crate) fn register(self: &Arc<Self>, identity: &Identity, resource: &str) -> Terminable {
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        session: SessionId,
+        identity: &Identity,
+        resource: &str,
+    ) -> Terminable {
         let key = self.next.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = watch::channel(None);
         let open = Open {
+            session,
             identity: identity.clone(),
             resource: resource.to_owned(),
             end,
@@ -102,16 +109,16 @@ impl Control {
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = subjects;
     }
 
-    /// Ends every open session, not ended already, for which `why` (given its identity and
-    /// resource) says why. Returns how many it ended.
-    pub fn terminate(&self, why: impl Fn(&Identity, &str) -> Option<Termination>) -> usize {
+    /// Ends every open session, not ended already, for which `why` says why. Returns how many
+    /// it ended.
+    pub fn terminate(&self, why: impl Fn(&Open) -> Option<Termination>) -> usize {
         let open = self.lock_open();
         let mut ended = 0;
         for session in open.values() {
             if session.end.borrow().is_some() {
                 continue;
             }
-            if let Some(termination) = why(&session.identity, &session.resource) {
+            if let Some(termination) = why(session) {
                 session.end.send_replace(Some(Arc::new(termination)));
                 ended += 1;
             }
@@ -132,14 +139,15 @@ mod tests {
     #[tokio::test]
     async fn a_terminated_session_learns_why_and_leaves_when_dropped() {
         let control = Arc::new(Control::default());
-        let mut alice = control.register(&Identity::unauthenticated("alice"), "shop");
-        let bob = control.register(&Identity::unauthenticated("bob"), "shop");
+        let alice_id = SessionId::new();
+        let mut alice = control.register(alice_id, &Identity::unauthenticated("alice"), "shop");
+        let bob = control.register(SessionId::new(), &Identity::unauthenticated("bob"), "shop");
         assert_eq!(control.open_sessions(), 2);
         let why = Termination {
             by: "an administrator".into(),
             reason: "user disabled".into(),
         };
-        let alices = |i: &Identity, _: &str| (i.subject == "alice").then(|| why.clone());
+        let alices = |o: &Open| (o.session == alice_id).then(|| why.clone());
         assert_eq!(control.terminate(alices), 1);
         assert_eq!(*alice.terminated().await, why);
         // Once ended, a session is not ended again.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 mod control;
-pub use control::{Control, Terminable, Termination};
+pub use control::{Control, Open, Terminable, Termination};
 
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::payload::{Auth, GrantRef, PolicyDecision};
@@ -377,7 +377,7 @@ impl Runtime {
         };
         recorder.record(recorded(&decision)).await;
         let client_masker = client_profile.map(|p| self.masker(p));
-        let terminable = self.control.register(&identity, name);
+        let terminable = self.control.register(recorder.id(), &identity, name);
         Ok(Admitted {
             terminable,
             upstream_password: grant.upstream_password(&resource).cloned(),

@@ -65,12 +65,15 @@ pub enum EventKind {
     /// The session was ended from outside it: its user disabled, its grant withdrawn.
     #[serde(rename = "session.terminated")]
     SessionTerminated,
+    /// A person asked to end another session (in the record of the asker's own session).
+    #[serde(rename = "control.terminate")]
+    ControlTerminate,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -98,6 +101,7 @@ impl EventKind {
         EventKind::UiView,
         EventKind::SessionError,
         EventKind::SessionTerminated,
+        EventKind::ControlTerminate,
         EventKind::SessionEnd,
     ];
 
@@ -130,6 +134,7 @@ impl EventKind {
             EventKind::UiView => "ui.view",
             EventKind::SessionError => "session.error",
             EventKind::SessionTerminated => "session.terminated",
+            EventKind::ControlTerminate => "control.terminate",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -464,6 +464,15 @@ pub struct SessionTerminated {
     pub reason: String,
 }
 
+/// `control.terminate`: the person of this session asked to end another one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ControlTerminate {
+    /// The session to end.
+    pub session: String,
+    pub reason: String,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -532,6 +541,8 @@ pub enum Payload {
     SessionError(SessionError),
     #[serde(rename = "session.terminated")]
     SessionTerminated(SessionTerminated),
+    #[serde(rename = "control.terminate")]
+    ControlTerminate(ControlTerminate),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -567,6 +578,7 @@ impl Payload {
             Payload::UiView(_) => EventKind::UiView,
             Payload::SessionError(_) => EventKind::SessionError,
             Payload::SessionTerminated(_) => EventKind::SessionTerminated,
+            Payload::ControlTerminate(_) => EventKind::ControlTerminate,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -5,6 +5,7 @@ mod body;
 pub mod bundle;
 pub mod chain;
 pub mod checkpoint;
+pub mod control;
 pub mod credentials;
 mod db;
 pub mod keys;

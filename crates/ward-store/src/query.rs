@@ -240,7 +240,8 @@ impl Store {
         )?;
         match rows.as_slice() {
             [one] => session_id(&one.bytes(0)?),
-            _ => Err(StoreError::NoSuchSession(id.to_owned())),
+            [] => Err(StoreError::NoSuchSession(id.to_owned())),
+            _ => Err(StoreError::AmbiguousSession(id.to_owned())),
         }
     }
 

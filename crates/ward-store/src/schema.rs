@@ -176,7 +176,9 @@ CREATE TABLE ssh_host_keys (
 "#;
 
 /// Migration 6: users disabled (`ward users disable`), whom every Ward of the store refuses and
-/// whose open sessions it ends; enabling one again removes the row.
+/// whose open sessions it ends (enabling one again removes the row); and sessions someone asked
+/// to end (`ward sessions terminate`), which the Ward serving each ends. Each ending is
+/// recorded in the session's own chain; these tables only carry the request between processes.
 const V6: &str = r#"
 CREATE TABLE disabled_users (
     name        TEXT PRIMARY KEY,
@@ -184,6 +186,14 @@ CREATE TABLE disabled_users (
     disabled_by TEXT NOT NULL,
     reason      TEXT NOT NULL
 );
+
+CREATE TABLE terminations (
+    session_id   BLOB PRIMARY KEY,
+    requested_at INTEGER NOT NULL,
+    requested_by TEXT NOT NULL,
+    reason       TEXT NOT NULL
+);
+CREATE INDEX terminations_requested_at ON terminations (requested_at);
 "#;
 
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not

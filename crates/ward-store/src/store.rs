@@ -24,6 +24,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no session with id {0}")]
     NoSuchSession(String),
+    #[error("more than one session id begins with {0}: give more of it")]
+    AmbiguousSession(String),
     #[error("{0}")]
     Unavailable(String),
     /// The change contradicts what is stored (a key already registered for another user).
@@ -149,7 +151,7 @@ impl Store {
 
     /// Sets up (or upgrades) a PostgreSQL store as its owner and lets `runtime_role` read and
     /// append: SELECT and INSERT on every table, UPDATE on `users` and DELETE on `user_keys`
-    /// (neither is evidence). Returns the versions applied.
+    /// and `disabled_users` (none of them is evidence). Returns the versions applied.
     pub fn migrate_postgres(
         admin_url: &str,
         tls: Option<&StoreTls>,
@@ -163,7 +165,8 @@ impl Store {
             grants.push_str(&format!("GRANT SELECT, INSERT ON {t} TO {role};\n"));
         }
         grants.push_str(&format!(
-            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON ssh_host_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n"
+            "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON ssh_host_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n\
+             GRANT SELECT, INSERT, DELETE ON disabled_users TO {role};\nGRANT SELECT, INSERT ON terminations TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

@@ -5,7 +5,6 @@
 use serde::Serialize;
 use ward_core::Timestamp;
 
-use crate::credentials::{Credential, CredentialFilter};
 use crate::db::{Row, params};
 use crate::store::{Store, StoreError};
 
@@ -16,16 +15,6 @@ pub struct UserRow {
     #[serde(skip)]
     pub password_hash: String,
     pub created_at: String,
-}
-
-/// A user disabled: by whom, when and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Disabled {
-    pub name: String,
-    #[serde(serialize_with = "crate::credentials::rfc3339")]
-    pub at: Timestamp,
-    pub by: String,
-    pub reason: String,
 }
 
 impl Store {
@@ -54,54 +43,6 @@ impl Store {
             .as_ref()
             .map(user_row)
             .transpose()
-    }
-
-    /// Disables `name` (a local user, or any identity's subject): every Ward of this store
-    /// refuses it from now on and ends its open sessions, and its Ward credentials are revoked
-    /// (returned). Disabling a disabled user again keeps the first record.
-    pub fn disable_user(
-        &mut self,
-        name: &str,
-        by: &str,
-        reason: &str,
-    ) -> Result<Vec<Credential>, StoreError> {
-        self.db.execute(
-            "INSERT INTO disabled_users (name, disabled_at, disabled_by, reason) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO NOTHING",
-            &params![name, Timestamp::now().0, by, reason],
-        )?;
-        let filter = CredentialFilter {
-            subject: Some(name),
-            ..Default::default()
-        };
-        self.revoke_credentials(&filter, by)
-    }
-
-    /// Enables `name` again; false if it was not disabled. Its revoked credentials stay revoked.
-    pub fn enable_user(&mut self, name: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .db
-            .execute("DELETE FROM disabled_users WHERE name = ?1", &params![name])?;
-        Ok(removed > 0)
-    }
-
-    /// The users disabled now.
-    pub fn disabled_users(&mut self) -> Result<Vec<Disabled>, StoreError> {
-        self.db
-            .query(
-                "SELECT name, disabled_at, disabled_by, reason FROM disabled_users ORDER BY name",
-                &[],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(Disabled {
-                    name: r.text(0)?,
-                    at: Timestamp(r.int(1)?),
-                    by: r.text(2)?,
-                    reason: r.text(3)?,
-                })
-            })
-            .collect()
     }
 
     pub fn users(&mut self) -> Result<Vec<UserRow>, StoreError> {

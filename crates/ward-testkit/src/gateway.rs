@@ -521,3 +521,44 @@ pub fn psql(url: &str, args: &[&str]) -> Output {
     all.extend_from_slice(args);
     run("psql", &all)
 }
+
+/// A psql session kept open on `url`, reading statements from [`Psql::ask`] (unaligned, tuples
+/// only), as a person at a terminal would.
+pub struct Psql(Child);
+
+impl Psql {
+    pub fn open(url: &str) -> Self {
+        let child = Command::new("psql")
+            .arg(url)
+            .args(["-X", "-q", "-A", "-t"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql");
+        Self(child)
+    }
+
+    /// Sends `sql` (one statement that prints one line) and returns the line printed.
+    pub fn ask(&mut self, sql: &str) -> String {
+        use std::io::BufRead as _;
+        let stdin = self.0.stdin.as_mut().expect("psql's stdin");
+        writeln!(stdin, "{sql}").expect("typed into psql");
+        let stdout = self.0.stdout.as_mut().expect("psql's stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("psql answers");
+        line.trim().to_owned()
+    }
+
+    /// Sends `sql` and closes psql's input; returns what psql printed on standard error.
+    pub fn finish(mut self, sql: &str) -> String {
+        if let Some(stdin) = self.0.stdin.as_mut() {
+            let _ = writeln!(stdin, "{sql}");
+        }
+        drop(self.0.stdin.take());
+        let out = self.0.wait_with_output().expect("psql ends");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}

@@ -16,7 +16,7 @@ mod saml;
 mod sshd;
 
 pub use attacker::sqlite_without_triggers;
-pub use gateway::{Ward, WardBuilder, of_kind, psql, run, success};
+pub use gateway::{Psql, Ward, WardBuilder, of_kind, psql, run, success};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;

@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use ward_auth::secret;
 use ward_core::auth::{AuthError, Authenticator as _};
-use ward_core::payload::{Payload, UiView};
+use ward_core::payload::{ControlTerminate, Payload, UiView};
 use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
 use ward_store::query::{SessionFilter, SessionRow};
 use ward_store::{JsonBody, SessionRecorder, Store};
@@ -34,7 +34,7 @@ use ward_store::{JsonBody, SessionRecorder, Store};
 use super::download::streamed;
 use super::model::{
     ErrorBody, Event, EventPage, Integrity, LoginBody, Match, Me, Session, SessionDetail,
-    SessionList,
+    SessionList, TerminateBody,
 };
 use super::{ApiError, Web};
 
@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<Web>> {
         .route("/api/v1/sessions/{id}", get(detail))
         .route("/api/v1/sessions/{id}/events", get(events))
         .route("/api/v1/sessions/{id}/export", get(export))
+        .route("/api/v1/sessions/{id}/terminate", post(terminate))
         .route("/readyz", get(ready))
 }
 
@@ -182,6 +183,9 @@ impl Web {
                     "not_found",
                     format!("no session {id}"),
                 ),
+                e @ ward_store::StoreError::AmbiguousSession(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+                }
                 e => ApiError::internal(e),
             })
         })
@@ -498,6 +502,59 @@ pub(super) async fn detail(
         bytes_up: session.bytes_up,
         bytes_down: session.bytes_down,
     }))
+}
+
+/// Ends a live session (auditors only): the Ward serving it, on any replica, ends it within a
+/// second and tells its client why. Recorded in the auditor's session (`control.terminate`)
+/// and in the session ended (`session.terminated`).
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/terminate", tag = "sessions",
+    params(("id" = String, Path), ("X-CSRF-Token" = String, Header, description = "the `csrf` of the sign-in")),
+    request_body = TerminateBody,
+    responses((status = 202, description = "the Ward serving the session ends it"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the session has ended")))]
+pub(super) async fn terminate(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<TerminateBody>,
+) -> Result<StatusCode, ApiError> {
+    let viewer = web.viewer_changing(&headers)?;
+    if !viewer.auditor {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only auditors end sessions",
+        ));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "reason_required",
+            "say why the session is ended: its client is told",
+        ));
+    }
+    let (session, _) = web.visible(&viewer, &id)?;
+    if session.ended_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ended",
+            format!("session {} has ended already", session.id),
+        ));
+    }
+    let asked = ControlTerminate {
+        session: session.id.clone(),
+        reason: reason.to_owned(),
+    };
+    viewer
+        .record
+        .record(JsonBody::from(Payload::ControlTerminate(asked)))
+        .await;
+    let by = format!("auditor {}", viewer.identity.subject);
+    web.with_store(|s| s.request_termination(&session.id, &by, reason))?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 #[derive(Deserialize, Default)]

@@ -21,6 +21,13 @@ pub struct LoginBody {
     pub password: String,
 }
 
+/// Why an auditor ends a session.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TerminateBody {
+    /// Recorded in both sessions, and told to the session's client.
+    pub reason: String,
+}
+
 /// The signed-in viewer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {

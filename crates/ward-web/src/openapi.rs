@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 
 use super::model::{
     ErrorBody, Event, EventPage, Info, Integrity, LoginBody, Match, Me, Segment, Session,
-    SessionDetail, SessionList,
+    SessionDetail, SessionList, TerminateBody,
 };
 
 #[derive(OpenApi)]
@@ -23,12 +23,14 @@ use super::model::{
         super::api::detail,
         super::api::events,
         super::api::export,
+        super::api::terminate,
         super::api::ready,
         super::login::info,
     ),
     components(schemas(
         ErrorBody,
         LoginBody,
+        TerminateBody,
         Me,
         Info,
         Session,

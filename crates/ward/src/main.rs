@@ -368,6 +368,19 @@ enum SessionsCommand {
         /// Only sessions started at or after this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// Only sessions not ended (on every Ward of the store).
+        #[arg(long)]
+        live: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// End a live session: the Ward serving it ends it within a second, and its client is
+    /// told why.
+    Terminate {
+        id: String,
+        /// Why, for the record and for the session's client.
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -476,6 +489,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     user,
                     resource,
                     since,
+                    live,
                     config,
                 },
         } => {
@@ -489,6 +503,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 user,
                 resource,
                 since,
+                outcome: live.then(|| "live".to_owned()),
                 ..SessionFilter::default()
             };
             cli::sessions::list(&mut open_store(&config)?, &filter, json, &mut out)?;
@@ -498,6 +513,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             cli::sessions::show(&mut open_store(&config)?, &id, json, &mut out)?;
         }
+        Command::Sessions {
+            command: SessionsCommand::Terminate { id, reason, config },
+        } => cli::sessions::terminate(&mut open_store(&config)?, &id, &reason, &mut out)?,
         Command::Mask {
             command: MaskCommand::Test { profile, config },
         } => {

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use ward_admit::{Control, Live, Runtime, Termination};
 use ward_config::Config;
+use ward_core::Timestamp;
 use ward_mask::{Masking, TokenKey};
 use ward_pg::upstream::Compiled;
 use ward_store::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
@@ -72,8 +73,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let source = config.source.display().to_string();
     let control = Arc::new(Control::default());
     // Disabled users are refused from the first connection on.
-    let mut control_store = None;
-    tokio::task::block_in_place(|| read_disabled(&mut control_store, &location, &control))?;
+    let mut control_store = ControlStore::new(location.clone());
+    tokio::task::block_in_place(|| control_store.read(&control))?;
     let (runtime, compiled) = compile(&config, &recorder, &control)?;
     let compiled = Arc::new(Live::new(Arc::new(compiled)));
     let runtime = Arc::new(Live::new(runtime));
@@ -86,12 +87,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Credentials::open(&location, oidc.clone())
     })?);
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(watch_disabled(
-        control_store,
-        location.clone(),
-        control.clone(),
-        stopped.clone(),
-    ));
+    tokio::spawn(control_store.watch(control.clone(), stopped.clone()));
     let mut gateways = Vec::new();
     let mut postgres = None;
     if let Some(addr) = config.listen.postgres {
@@ -213,60 +209,79 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// How often each Ward reads the disabled users from the store: a user disabled by `ward users
-/// disable` is refused, and their open sessions ended, by every Ward of the store within this.
+/// How often each Ward reads the disabled users and the terminations asked for from the
+/// store: a user disabled by `ward users disable` is refused, and their open sessions ended, and
+/// a session `ward sessions terminate` names is ended, by every Ward of the store within this.
 const CONTROL_POLL: Duration = Duration::from_millis(500);
 
-/// Reads the disabled users into `control` (on `store`, opened on first use and again after a
-/// failure) and ends their open sessions.
-fn read_disabled(
-    store: &mut Option<Store>,
-    location: &Location,
-    control: &Control,
-) -> anyhow::Result<()> {
-    let db = match store {
-        Some(db) => db,
-        None => store.insert(Store::open(location)?),
-    };
-    let disabled = match db.disabled_users() {
-        Ok(d) => d,
-        Err(e) => {
-            *store = None;
-            return Err(e.into());
-        }
-    };
-    control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
-    let ended = control.terminate(|identity, _| {
-        let d = disabled.iter().find(|d| d.name == identity.subject)?;
-        Some(Termination {
-            by: d.by.clone(),
-            reason: d.reason.clone(),
-        })
-    });
-    if ended > 0 {
-        tracing::info!(
-            sessions = ended,
-            "ended the open sessions of disabled users"
-        );
-    }
-    Ok(())
+/// Terminations asked for up to this long before this process started are read too (clocks of
+/// replicas differ); older ones name sessions of earlier processes, long ended.
+const CLOCK_SKEW: i64 = 60_000_000_000;
+
+/// Where this Ward reads what ends sessions from outside them.
+struct ControlStore {
+    location: Location,
+    /// Opened on first use, and again after a failure.
+    store: Option<Store>,
+    since: Timestamp,
 }
 
-/// Reads the disabled users every [`CONTROL_POLL`] until Ward stops.
-async fn watch_disabled(
-    mut store: Option<Store>,
-    location: Location,
-    control: Arc<Control>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(CONTROL_POLL) => {}
-            _ = stop.changed() => return,
+impl ControlStore {
+    fn new(location: Location) -> Self {
+        Self {
+            location,
+            store: None,
+            since: Timestamp(Timestamp::now().0 - CLOCK_SKEW),
         }
-        let read = tokio::task::block_in_place(|| read_disabled(&mut store, &location, &control));
-        if let Err(e) = read {
-            tracing::warn!(error = %e, "could not read the disabled users; trying again");
+    }
+
+    /// Reads the disabled users into `control`, and ends their open sessions and those someone
+    /// asked to end.
+    fn read(&mut self, control: &Control) -> anyhow::Result<()> {
+        let db = match &mut self.store {
+            Some(db) => db,
+            None => self.store.insert(Store::open(&self.location)?),
+        };
+        let read = db
+            .disabled_users()
+            .and_then(|d| Ok((d, db.terminations_since(self.since)?)));
+        let (disabled, asked) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                self.store = None;
+                return Err(e.into());
+            }
+        };
+        control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
+        let ended = control.terminate(|open| {
+            if let Some(t) = asked.iter().find(|t| t.session == open.session) {
+                return Some(Termination {
+                    by: t.by.clone(),
+                    reason: t.reason.clone(),
+                });
+            }
+            let d = disabled.iter().find(|d| d.name == open.identity.subject)?;
+            Some(Termination {
+                by: d.by.clone(),
+                reason: d.reason.clone(),
+            })
+        });
+        if ended > 0 {
+            tracing::info!(sessions = ended, "ended sessions from outside them");
+        }
+        Ok(())
+    }
+
+    /// Reads every [`CONTROL_POLL`] until Ward stops.
+    async fn watch(mut self, control: Arc<Control>, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CONTROL_POLL) => {}
+                _ = stop.changed() => return,
+            }
+            if let Err(e) = tokio::task::block_in_place(|| self.read(&control)) {
+                tracing::warn!(error = %e, "could not read the disabled users and terminations; trying again");
+            }
         }
     }
 }
@@ -319,7 +334,8 @@ impl Running {
         self.runtime.replace(runtime);
         // Open sessions keep their admission, unless the new file no longer grants it.
         let now = time::OffsetDateTime::now_utc();
-        let ended = self.control.terminate(|identity, resource| {
+        let ended = self.control.terminate(|open| {
+            let (identity, resource) = (&open.identity, &open.resource);
             let decision = config.decide_grant(&identity.subject, &identity.groups, resource, now);
             let granted = matches!(decision, ward_config::GrantDecision::Allowed { .. });
             (!granted).then(|| Termination {

@@ -1,6 +1,6 @@
 import { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, Session, SessionDetail } from '../api';
+import { api, ApiError, Me, Session, SessionDetail } from '../api';
 import { Loc, linkClick } from '../router';
 import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
 import { IntegrityBadge, OutcomeBadge } from '../components/Bits';
@@ -46,12 +46,62 @@ const VIEWS: RecordingView[] = [
   { id: 'events', label: 'Event timeline', applies: (s) => s.protocol === 'ssh', component: DbTimeline },
 ];
 
-export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
+/** An auditor ends a live session; its client is told the reason. */
+function TerminateButton({ session, onDone }: { session: Session; onDone: () => void }) {
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  if (!asking)
+    return (
+      <button class="btn btn-danger" data-testid="terminate" onClick={() => setAsking(true)}>
+        ✖ Terminate
+      </button>
+    );
+  const submit = (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    api.terminate(session.id, reason).then(
+      () => {
+        setAsking(false);
+        onDone();
+      },
+      (err: ApiError) => setError(err.message),
+    );
+  };
+  return (
+    <form class="terminate" onSubmit={submit} data-testid="terminate-form">
+      <label>
+        Reason (told to {session.user}'s client, and recorded)
+        <input
+          data-testid="terminate-reason"
+          value={reason}
+          required
+          onInput={(e) => setReason((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      <button class="btn btn-danger" type="submit" data-testid="terminate-confirm">
+        End the session
+      </button>
+      <button class="btn" type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+      {error && (
+        <div class="banner banner-error" role="alert">
+          {error}
+        </div>
+      )}
+    </form>
+  );
+}
+
+export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: Me }) {
   const [detail, setDetail] = useState<SessionDetail | null>(null);
   const [error, setError] = useState<{ status: number; message: string } | null>(null);
   const seqParam = loc.query.get('seq');
   const focusSeq = seqParam && /^\d+$/.test(seqParam) ? Number(seqParam) : null;
   const [viewId, setViewId] = useState<string | null>(null);
+  // Bumped to read the session again (after asking Ward to end it).
+  const [reads, setReads] = useState(0);
 
   useEffect(() => {
     let cancelled = false;
@@ -73,7 +123,7 @@ export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
     return () => {
       cancelled = true;
     };
-  }, [id]);
+  }, [id, reads]);
 
   const back = (
     <a href="/sessions" onClick={linkClick} class="back">
@@ -117,6 +167,10 @@ export function SessionDetailPage({ id, loc }: { id: string; loc: Loc }) {
         </div>
         <div class="detail-actions">
           <IntegrityBadge integrity={detail.integrity} />
+          {me.auditor && s.live && (
+            // The Ward serving the session ends it within a second.
+            <TerminateButton session={s} onDone={() => setTimeout(() => setReads((n) => n + 1), 1500)} />
+          )}
           <a class="btn" href={api.exportUrl(s.id)} download={`ward-session-${s.id}.json`} data-testid="export">
             ⬇ Export bundle
           </a>

@@ -127,3 +127,33 @@ pub fn header(s: &SessionRow, out: &mut impl Write) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// Asks the Ward serving session `id` to end it.
+pub fn terminate(
+    store: &mut Store,
+    id: &str,
+    reason: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let session = store.session(id)?;
+    if session.ended_at.is_some() {
+        anyhow::bail!(
+            "session {} ended already ({})",
+            session.id,
+            session.outcome.as_deref().unwrap_or("?")
+        );
+    }
+    store.request_termination(
+        &session.id,
+        "an administrator (ward sessions terminate)",
+        reason,
+    )?;
+    writeln!(
+        out,
+        "asked to end session {} ({} on {}); the Ward serving it ends it within a second",
+        session.id,
+        inline(&session.user),
+        inline(&session.resource)
+    )?;
+    Ok(())
+}

@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::bail;
 use ward_store::Store;
-use ward_store::users::Disabled;
+use ward_store::control::Disabled;
 
 /// Adds (or updates) a local user with a password read from `input`'s first line.
 pub fn add(

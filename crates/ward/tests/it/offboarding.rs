@@ -1,13 +1,12 @@
 //! Offboarding: `ward users disable` ends a user's open sessions (psql in a transaction, which
 //! the server rolls back; ssh running a command) on the record as `terminated`, revokes their
 //! Ward tokens, and refuses them from then on; `ward users enable` lets them in again.
+//! `ward sessions terminate` ends one session.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ward_testkit::{
-    ClusterOptions, PASSWORD, Postgres, Ward, of_kind, psql, ssh_client, ssh_gateway, success,
+    ClusterOptions, PASSWORD, Postgres, Psql, Ward, of_kind, psql, ssh_client, ssh_gateway, success,
 };
 
 /// Waits until `ward` has recorded a session of `protocol` ended as `terminated`.
@@ -50,24 +49,9 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
         .to_owned();
 
     // alice, in psql, inside a transaction that has written a row.
-    let mut session = Command::new("psql")
-        .arg(ward.url("alice", "shop"))
-        .args(["-X", "-q", "-A", "-t"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql");
-    let mut stdin = session.stdin.take().expect("stdin");
-    writeln!(
-        stdin,
-        "BEGIN;\nINSERT INTO t VALUES (2);\nSELECT 'inserted';"
-    )
-    .expect("typed");
-    let mut stdout = BufReader::new(session.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("psql answers");
-    assert_eq!(line.trim(), "inserted");
+    let mut session = Psql::open(&ward.url("alice", "shop"));
+    let said = session.ask("BEGIN;\nINSERT INTO t VALUES (2);\nSELECT 'inserted';");
+    assert_eq!(said, "inserted");
     // alice, on the host, running a command that would take a minute; bob in psql too.
     let host = {
         let dir = ward.dir.clone();
@@ -77,19 +61,8 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
             (out, started.elapsed())
         })
     };
-    let mut bob = Command::new("psql")
-        .arg(ward.url("bob", "shop"))
-        .args(["-X", "-q", "-A", "-t"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("psql");
-    let mut bob_in = bob.stdin.take().expect("stdin");
-    let mut bob_out = BufReader::new(bob.stdout.take().expect("stdout"));
-    writeln!(bob_in, "SELECT 'bob here';").expect("typed");
-    line.clear();
-    bob_out.read_line(&mut line).expect("bob's psql answers");
-    assert_eq!(line.trim(), "bob here");
+    let mut bob = Psql::open(&ward.url("bob", "shop"));
+    assert_eq!(bob.ask("SELECT 'bob here';"), "bob here");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ward.sessions().iter().any(|s| s["protocol"] == "ssh") {
         assert!(Instant::now() < deadline, "the ssh session starts");
@@ -107,10 +80,7 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
     );
 
     // psql learns why at its next statement; the transaction never committed.
-    writeln!(stdin, "SELECT 'still here';").expect("typed");
-    drop(stdin);
-    let out = session.wait_with_output().expect("psql ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = session.finish("SELECT 'still here';");
     assert!(
         stderr.contains("Ward ended this session: terminated by an administrator (ward users disable): user \"alice\" disabled: contract ended"),
         "{stderr}"
@@ -139,12 +109,30 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
         success(&ward.cli(&["verify", "--session", s["id"].as_str().expect("id")]));
     }
     // bob's session is untouched.
-    writeln!(bob_in, "SELECT 'bob still here';").expect("typed");
-    line.clear();
-    bob_out.read_line(&mut line).expect("bob's psql answers");
-    assert_eq!(line.trim(), "bob still here");
-    drop(bob_in);
-    let _ = bob.wait();
+    assert_eq!(bob.ask("SELECT 'bob still here';"), "bob still here");
+    // An administrator ends bob's session by its id.
+    let live = success(&ward.cli(&["sessions", "list", "--live", "--json", "--user", "bob"]));
+    let live: serde_json::Value = serde_json::from_str(&live).expect("json");
+    let bobs = live[0]["id"]
+        .as_str()
+        .expect("bob's live session")
+        .to_owned();
+    let asked = ward.cli(&["sessions", "terminate", &bobs, "--reason", "end of shift"]);
+    assert!(success(&asked).contains(&format!("asked to end session {bobs} (bob on shop)")));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ward
+        .sessions()
+        .iter()
+        .any(|s| s["id"] == bobs.as_str() && s["outcome"] == "terminated")
+    {
+        assert!(Instant::now() < deadline, "bob's session ends");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr = bob.finish("SELECT 'bob?';");
+    assert!(
+        stderr.contains("terminated by an administrator (ward sessions terminate): end of shift"),
+        "{stderr}"
+    );
 
     // alice is refused with her password and with her token, which was revoked.
     let refused = psql(&ward.url("alice", "shop"), &["-c", "SELECT 1"]);

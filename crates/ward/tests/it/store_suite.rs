@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, None, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2, 3, 4, 5]);
+        assert_eq!(applied, vec![1, 2, 3, 4, 5, 6]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, None, "audit_ward")
@@ -167,6 +167,21 @@ async fn recording_verification_and_tampering(b: Backend) {
     assert_eq!(events.last().map(|e| e.kind.as_str()), Some("session.end"));
     let prefix = &a.to_string()[..13];
     assert_eq!(store.resolve_session(prefix).expect("prefix"), a);
+    // Ids begin with their start time: two sessions a few milliseconds apart share more than
+    // the 8 digits a prefix needs (unless a 65-second boundary falls between them).
+    let (a_id, c_id) = (a.to_string(), c.to_string());
+    let common = a_id
+        .bytes()
+        .zip(c_id.bytes())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if common >= 8 {
+        let shared = &a_id[..common];
+        assert!(matches!(
+            store.resolve_session(shared),
+            Err(ward_store::StoreError::AmbiguousSession(_))
+        ));
+    }
     let report = store.verify(None, &[]).expect("verify");
     assert!(report.ok, "{report:?}");
     assert!(matches!(status(&report, a), Some(Status::Verified { .. })));

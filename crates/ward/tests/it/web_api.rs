@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use ward_testkit::{
-    ClusterOptions, PASSWORD, Postgres, Sshd, Ward, free_port, psql, ssh_client, success,
+    ClusterOptions, PASSWORD, Postgres, Psql, Sshd, Ward, free_port, psql, ssh_client, success,
 };
 
 /// A browser-like HTTP client: curl with its own cookie jar.
@@ -417,6 +417,17 @@ fn ui_end_to_end_in_chromium() {
     )
     .expect("tamper");
     drop(conn);
+    // A live session for the auditor to end.
+    let mut live = Psql::open(&s.ward.url("alice", "shop"));
+    assert_eq!(live.ask("SELECT 'working';"), "working");
+    let live_id = s
+        .ward
+        .sessions()
+        .iter()
+        .find(|x| x["protocol"] == "postgres" && x["ended_at"].is_null())
+        .and_then(|x| x["id"].as_str())
+        .expect("the live session")
+        .to_owned();
     let out_dir = std::env::var_os("WARD_E2E_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| s.ward.dir.join("e2e-output"));
@@ -431,6 +442,8 @@ fn ui_end_to_end_in_chromium() {
         .args(["--forbidden-session", &s.audrey_session])
         .args(["--terminal-session", &terminal])
         .args(["--terminal-text", "terminal says 42 hello"])
+        .args(["--live-session", &live_id])
+        .args(["--terminate-reason", "ended from the browser"])
         .arg("--out")
         .arg(&out_dir)
         .current_dir(web_dir())
@@ -442,6 +455,11 @@ fn ui_end_to_end_in_chromium() {
         out_dir.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = live.finish("SELECT 'after';");
+    assert!(
+        stderr.contains("terminated by auditor audrey: ended from the browser"),
+        "{stderr}"
     );
 }
 
@@ -515,4 +533,94 @@ fn a_huge_session_exports_and_pages_in_bounded_memory() {
         "{}",
         page["next_after_seq"]
     );
+}
+
+#[test]
+fn an_auditor_ends_a_live_session_and_both_records_say_so() {
+    let s = setup();
+    let mut live = Psql::open(&s.ward.url("alice", "shop"));
+    assert_eq!(live.ask("SELECT 'working';"), "working");
+    let listed = success(&s.ward.cli(&["sessions", "list", "--live", "--json"]));
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    let listed = listed.as_array().expect("sessions");
+    let open: Vec<&Value> = listed
+        .iter()
+        .filter(|x| x["protocol"] == "postgres")
+        .collect();
+    assert_eq!(
+        open.len(),
+        1,
+        "only the open psql session is live: {listed:?}"
+    );
+    let id = open[0]["id"].as_str().expect("id").to_owned();
+
+    // alice may not end sessions, not even her own; an auditor must say why.
+    let mut alice = Client::new(&s.ward, "alice");
+    assert_eq!(alice.login("alice", PASSWORD).0, 200);
+    let path = format!("/api/v1/sessions/{id}/terminate");
+    let (status, body) = alice.call("POST", &path, Some(&json!({ "reason": "mine" })));
+    assert_eq!(status, 403, "{body}");
+    let mut audrey = Client::new(&s.ward, "audrey");
+    assert_eq!(audrey.login("audrey", PASSWORD).0, 200);
+    let (status, body) = audrey.call("POST", &path, Some(&json!({ "reason": " " })));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("reason_required"))
+    );
+    let (status, body) = audrey.call(
+        "POST",
+        &path,
+        Some(&json!({ "reason": "incident 42: stop all writes" })),
+    );
+    assert_eq!(status, 202, "{body}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ended = loop {
+        let session = audrey.get(&format!("/api/v1/sessions/{id}"));
+        if session["session"]["outcome"] == "terminated" {
+            break session;
+        }
+        assert!(std::time::Instant::now() < deadline, "{session}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(ended["integrity"]["ok"], true, "{ended}");
+    let events = audrey.get(&format!("/api/v1/sessions/{id}/events"));
+    let why = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "session.terminated")
+        .cloned()
+        .expect("session.terminated");
+    assert_eq!(why["payload"]["by"], "auditor audrey");
+    assert_eq!(why["payload"]["reason"], "incident 42: stop all writes");
+    // psql is told why at its next statement.
+    let stderr = live.finish("SELECT 'still working';");
+    assert!(
+        stderr.contains("terminated by auditor audrey: incident 42: stop all writes"),
+        "{stderr}"
+    );
+    // The request is in audrey's own record too; an ended session cannot be ended again.
+    let mine: Vec<Value> = audrey.get("/api/v1/sessions?user=audrey&protocol=web")["sessions"]
+        .as_array()
+        .expect("sessions")
+        .clone();
+    let asked = mine.iter().any(|m| {
+        let events = audrey.get(&format!(
+            "/api/v1/sessions/{}/events",
+            m["id"].as_str().unwrap_or_default()
+        ));
+        events["events"].as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["kind"] == "control.terminate" && e["payload"]["session"] == id.as_str())
+        })
+    });
+    assert!(asked, "control.terminate in audrey's session: {mine:?}");
+    let (status, _) = audrey.call("POST", &path, Some(&json!({ "reason": "again" })));
+    assert_eq!(status, 409);
+    let again = s
+        .ward
+        .cli(&["sessions", "terminate", &id, "--reason", "again"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("ended already (terminated)"));
 }

@@ -1,0 +1,117 @@
+//! What lets one Ward end another's sessions: users disabled (`ward users disable`), whom every
+//! Ward of the store refuses and whose open sessions it ends, and sessions someone asked to end
+//! (`ward sessions terminate`), which the Ward serving each ends. Each Ward reads both every
+//! half second; the ending itself is recorded in the session's own chain.
+
+use serde::Serialize;
+use ward_core::{SessionId, Timestamp};
+
+use crate::credentials::{Credential, CredentialFilter};
+use crate::db::params;
+use crate::store::{Store, StoreError};
+
+/// A user disabled: by whom, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disabled {
+    pub name: String,
+    #[serde(serialize_with = "crate::credentials::rfc3339")]
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: String,
+}
+
+/// A session someone asked to end.
+#[derive(Debug, Clone)]
+pub struct TerminationRequest {
+    pub session: SessionId,
+    pub by: String,
+    pub reason: String,
+}
+
+impl Store {
+    /// Disables `name` (a local user, or any identity's subject): every Ward of this store
+    /// refuses it from now on and ends its open sessions, and its Ward credentials are revoked
+    /// (returned). Disabling a disabled user again keeps the first record.
+    pub fn disable_user(
+        &mut self,
+        name: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<Vec<Credential>, StoreError> {
+        self.db.execute(
+            "INSERT INTO disabled_users (name, disabled_at, disabled_by, reason) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO NOTHING",
+            &params![name, Timestamp::now().0, by, reason],
+        )?;
+        let filter = CredentialFilter {
+            subject: Some(name),
+            ..Default::default()
+        };
+        self.revoke_credentials(&filter, by)
+    }
+
+    /// Enables `name` again; false if it was not disabled. Its revoked credentials stay revoked.
+    pub fn enable_user(&mut self, name: &str) -> Result<bool, StoreError> {
+        let removed = self
+            .db
+            .execute("DELETE FROM disabled_users WHERE name = ?1", &params![name])?;
+        Ok(removed > 0)
+    }
+
+    /// The users disabled now.
+    pub fn disabled_users(&mut self) -> Result<Vec<Disabled>, StoreError> {
+        self.db
+            .query(
+                "SELECT name, disabled_at, disabled_by, reason FROM disabled_users ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(Disabled {
+                    name: r.text(0)?,
+                    at: Timestamp(r.int(1)?),
+                    by: r.text(2)?,
+                    reason: r.text(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Asks the Ward serving session `id` (a full id or a unique prefix) to end it; returns the
+    /// session's id. Asking again for the same session keeps the first request.
+    pub fn request_termination(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<SessionId, StoreError> {
+        let session = self.resolve_session(id)?;
+        self.db.execute(
+            "INSERT INTO terminations (session_id, requested_at, requested_by, reason) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session_id) DO NOTHING",
+            &params![session.0.as_bytes().as_slice(), Timestamp::now().0, by, reason],
+        )?;
+        Ok(session)
+    }
+
+    /// The terminations asked for at or after `since`.
+    pub fn terminations_since(
+        &mut self,
+        since: Timestamp,
+    ) -> Result<Vec<TerminationRequest>, StoreError> {
+        self.db
+            .query(
+                "SELECT session_id, requested_by, reason FROM terminations WHERE requested_at >= ?1",
+                &params![since.0],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(TerminationRequest {
+                    session: crate::query::session_id(&r.bytes(0)?)?,
+                    by: r.text(1)?,
+                    reason: r.text(2)?,
+                })
+            })
+            .collect()
+    }
+}
