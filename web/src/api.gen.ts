@@ -744,6 +744,12 @@ export interface components {
              * @default null
              */
             reason: string | null;
+            /**
+             * @description The reason the client gave for this access (required by grants with
+             *     `require_reason`), masked.
+             * @default null
+             */
+            reason_given: string | null;
             /** @default  */
             resource: string;
             /** @default null */
@@ -875,7 +881,8 @@ export interface components {
             /** @default null */
             identity: components["schemas"]["Identity"] | null;
             /**
-             * @description What the client asked for before it was admitted (PostgreSQL's startup parameters).
+             * @description What the client asked for before it was admitted (PostgreSQL's startup parameters),
+             *     masked.
              * @default {}
              */
             parameters: {
@@ -886,6 +893,11 @@ export interface components {
              * @default
              */
             protocol: string;
+            /**
+             * @description Why the person connects (a ticket, free text), as the client gave it, masked.
+             * @default null
+             */
+            reason: string | null;
             /** @default  */
             resource: string;
         };

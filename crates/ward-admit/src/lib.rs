@@ -20,9 +20,9 @@ pub use control::{Control, Open, Terminable, Termination};
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::payload::{Auth, GrantRef, PolicyDecision};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
-use ward_mask::{Masker, Masking};
+use ward_mask::{MaskReport, Masker, Masking};
 use ward_policy::{Guardrails, SessionGuardrails};
-use ward_store::{JsonBody, Recorder, SessionRecorder, SessionStart};
+use ward_store::{JsonBody, PremaskedJson, Recorder, SessionRecorder, SessionStart};
 
 /// The compiled configuration every gateway works from.
 pub struct Runtime {
@@ -45,6 +45,10 @@ pub struct Request<'a> {
     pub record: Record<'a>,
     /// The protocol's own check of the chosen grant (PostgreSQL: the startup parameters it allows).
     pub check: Option<&'a GrantCheck<'a>>,
+    /// Why the person connects, as the client gave it (a grant may require one).
+    pub reason: Option<&'a str>,
+    /// How a client of this protocol gives a reason, for the refusal when one is required.
+    pub reason_how: &'a str,
 }
 
 /// Where the decision, and what follows it, is recorded.
@@ -61,6 +65,8 @@ pub struct Start {
     pub client_addr: String,
     /// What the client asked for before it was admitted (`session.start`'s `parameters`).
     pub parameters: BTreeMap<String, String>,
+    /// Why the person connects, as the client gave it (`session.start`'s `reason`).
+    pub reason: Option<String>,
     /// The `auth` event: how the identity was proven, or why it was not.
     pub auth: Auth,
 }
@@ -135,10 +141,10 @@ fn grant_ref(index: usize, grant: &Grant) -> GrantRef {
     GrantRef { index, user, group }
 }
 
-/// The event of a decision.
-fn recorded(decision: &PolicyDecision) -> JsonBody {
+/// The event of a decision, whose client text (`reason_given`) is masked already (`found`).
+fn recorded(decision: &PolicyDecision, found: MaskReport) -> PremaskedJson {
     let value = serde_json::to_value(decision).unwrap_or(serde_json::Value::Null);
-    JsonBody(EventKind::PolicyDecision, value)
+    PremaskedJson(EventKind::PolicyDecision, value, found)
 }
 
 /// A refusal's decision.
@@ -257,6 +263,7 @@ impl Runtime {
             protocol,
             client_addr,
             parameters,
+            reason,
             auth,
         } = start;
         let start = SessionStart {
@@ -266,6 +273,7 @@ impl Runtime {
             protocol,
             client_addr,
             parameters,
+            reason,
         };
         let rec = self
             .recorder
@@ -286,6 +294,8 @@ impl Runtime {
             kind,
             record,
             check,
+            reason,
+            reason_how,
         } = request;
         let resource = self.config.resource(name).filter(|r| r.kind == kind);
         let record_masker = self.masker(resource.map_or("default", |r| r.record_profile()));
@@ -328,7 +338,21 @@ impl Runtime {
             }
             Some(resource) => self
                 .decide(&identity, resource, check)
-                .map(|(index, grant)| (resource, index, grant)),
+                .and_then(|(index, grant)| {
+                    let given = reason.is_some_and(|r| !r.trim().is_empty());
+                    if grant.require_reason && !given {
+                        return Err(Box::new(Refusal {
+                            reason: Reason::NotGranted,
+                            code: "reason required",
+                            detail: None,
+                            grant: Some(grant_ref(index, grant)),
+                            message: format!(
+                                "the grant for resource \"{name}\" (grants[{index}]) requires a reason for each access: {reason_how}"
+                            ),
+                        }));
+                    }
+                    Ok((resource, index, grant))
+                }),
         }
         .and_then(|allowed| {
             if self.recorder.is_healthy() {
@@ -347,7 +371,9 @@ impl Runtime {
             Err(r) => {
                 let r = *r;
                 let decision = refused(name, r.code, r.detail, r.grant);
-                recorder.record(recorded(&decision)).await;
+                recorder
+                    .record(recorded(&decision, MaskReport::new()))
+                    .await;
                 if own {
                     recorder.end(Outcome::Denied, 0, 0).await;
                 }
@@ -363,8 +389,13 @@ impl Runtime {
         let client_profile = grant
             .mask_client
             .then(|| grant.client_profile_for(&resource));
+        let mut found = MaskReport::new();
+        let reason_given = reason
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| record_masker.mask_str(r, &mut found).into_owned());
         let decision = PolicyDecision {
             allowed: true,
+            reason_given,
             resource: name.to_owned(),
             grant: Some(grant_ref(index, &grant)),
             upstream_user: Some(upstream_user.clone()),
@@ -375,7 +406,7 @@ impl Runtime {
                 .then(|| format!("{:?}", resource.login).to_lowercase()),
             ..PolicyDecision::default()
         };
-        recorder.record(recorded(&decision)).await;
+        recorder.record(recorded(&decision, found)).await;
         let client_masker = client_profile.map(|p| self.masker(p));
         let terminable = self.control.register(recorder.id(), &identity, name);
         Ok(Admitted {

@@ -58,6 +58,11 @@ pub struct Grant {
     /// masked for the client reliably.
     #[serde(default = "yes")]
     pub fast_path: bool,
+    /// Each access needs a reason (a ticket reference, free text) from the client: PostgreSQL
+    /// `-c ward.reason=…` in its options, SSH `user:resource:reason`, MCP a `reason` argument.
+    /// It is recorded (masked) in `session.start` and `policy.decision`, and searchable.
+    #[serde(default)]
+    pub require_reason: bool,
     /// Resolved at load time from the fields above.
     #[serde(skip)]
     pub(super) valid: Validity,

@@ -24,9 +24,13 @@ pub struct SessionStart {
     /// `postgres`, `ssh`, `web`, `mcp`.
     pub protocol: String,
     pub client_addr: String,
-    /// What the client asked for before it was admitted (PostgreSQL's startup parameters).
+    /// What the client asked for before it was admitted (PostgreSQL's startup parameters),
+    /// masked.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
+    /// Why the person connects (a ticket, free text), as the client gave it, masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `auth`: how the identity was proven, or why not.
@@ -112,6 +116,10 @@ pub struct PolicyDecision {
     /// SSH: how Ward logs in to the host (`key`, `certificate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
+    /// The reason the client gave for this access (required by grants with
+    /// `require_reason`), masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_given: Option<String>,
     /// Why not, when refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -174,6 +174,9 @@ async fn fatal_recorded<S: AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
 }
 
+/// How a PostgreSQL client gives the reason a grant requires.
+const REASON_HOW: &str = "give one in the connection's options, e.g. PGOPTIONS='-c ward.reason=TICKET-123' (ward connect psql RESOURCE --reason TICKET-123 does it for psql)";
+
 /// Why the relay stopped.
 enum Stop {
     Relay(RelayEnd),
@@ -204,6 +207,7 @@ impl Session<'_> {
             protocol: Protocol::Postgres,
             client_addr: self.peer.to_string(),
             parameters: self.startup.iter().cloned().collect(),
+            reason: startup_params::reason(&self.startup),
             auth,
         }
     }
@@ -298,12 +302,15 @@ impl Session<'_> {
             let _ = passed.set(allowed);
             Ok(())
         };
+        let reason = startup_params::reason(&self.startup);
         let request = ward_admit::Request {
             identity,
             resource: &self.database,
             kind: ResourceKind::Postgres,
             record: ward_admit::Record::Start(Box::new(self.start(auth))),
             check: Some(&check),
+            reason: reason.as_deref(),
+            reason_how: REASON_HOW,
         };
         let admitted = match compiled.runtime.admit(request).await {
             Ok(admitted) => admitted,
@@ -324,7 +331,8 @@ impl Session<'_> {
                 return;
             }
         };
-        let upstream_params = passed.into_inner().unwrap_or_default();
+        let passed = passed.into_inner().unwrap_or_default();
+        let upstream_params: Vec<(&str, &str)> = passed.iter().map(|(k, v)| (*k, &**v)).collect();
         let rec = admitted.recorder.clone();
         // Every PostgreSQL resource has a target (`Compiled::new`); were one missing, the
         // session would still end on the record, not stay open in it.

@@ -6,8 +6,16 @@
 //! `-c standard_conforming_strings=off` changes how string literals lex. So only the settings
 //! clients routinely send pass ([`ALLOWED`]), plus those the grant lists; anything else is
 //! refused with a FATAL that names it. Every parameter is recorded in `session.start`.
+//!
+//! The reason a person gives for an access travels the same way, as a setting of Ward's own
+//! that never reaches the server: `PGOPTIONS='-c ward.reason=TICKET-123'` ([`reason`]).
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+
+use std::borrow::Cow;
+
+/// The setting in `options` that carries the reason for an access.
+pub const REASON: &str = "ward.reason";
 
 /// Settings any client may send (names compare case-insensitively, as PostgreSQL's do): what
 /// libpq, JDBC, asyncpg, psycopg and tokio-postgres send on their own.
@@ -50,7 +58,7 @@ pub enum Refused {
 pub fn check<'a>(
     params: &'a [(String, String)],
     extra: &[String],
-) -> Result<Vec<(&'a str, &'a str)>, Refused> {
+) -> Result<Vec<(&'a str, Cow<'a, str>)>, Refused> {
     let allowed = |name: &str| {
         ALLOWED.iter().any(|a| a.eq_ignore_ascii_case(name))
             || extra.iter().any(|a| a.eq_ignore_ascii_case(name))
@@ -62,24 +70,71 @@ pub fn check<'a>(
             n if n.starts_with("_pq_.") => continue,
             "replication" => return Err(Refused::Replication),
             "options" => {
-                for setting in options(value)? {
-                    if !allowed(&setting) {
-                        return Err(Refused::Setting(setting));
+                let settings = options(value)?;
+                let mut kept = Vec::new();
+                for setting in &settings {
+                    if setting.name == REASON {
+                        continue;
                     }
+                    if !allowed(&setting.name) {
+                        return Err(Refused::Setting(setting.name.clone()));
+                    }
+                    kept.extend(setting.words.iter().map(|w| escape(w)));
+                }
+                // Without Ward's own setting, the rest goes as the client wrote it.
+                if kept.len() < settings.iter().map(|s| s.words.len()).sum() {
+                    if !kept.is_empty() {
+                        pass.push((name.as_str(), Cow::Owned(kept.join(" "))));
+                    }
+                    continue;
                 }
             }
             n if !allowed(n) => return Err(Refused::Parameter(n.to_owned())),
             _ => {}
         }
-        pass.push((name.as_str(), value.as_str()));
+        pass.push((name.as_str(), Cow::Borrowed(value.as_str())));
     }
     Ok(pass)
 }
 
-/// The setting names in an `options` value, as the server parses it: words split on
-/// whitespace (a backslash escapes the next character), each `-c name=value`, `-cname=value`
-/// or `--name=value`. Any other switch is refused.
-fn options(value: &str) -> Result<Vec<String>, Refused> {
+/// The `options` words that give `reason` (`-c ward.reason=…`, escaped as the server reads it).
+pub fn reason_option(reason: &str) -> String {
+    format!("-c {}", escape(&format!("{REASON}={reason}")))
+}
+
+/// The reason the client gave for this access (`-c ward.reason=…` in `options`), if any.
+pub fn reason(params: &[(String, String)]) -> Option<String> {
+    let (_, value) = params.iter().find(|(name, _)| name == "options")?;
+    let settings = options(value).ok()?;
+    let reason = settings.into_iter().find(|s| s.name == REASON)?;
+    Some(reason.value)
+}
+
+/// A word of `options` as the server reads it back: backslashes and whitespace escaped.
+fn escape(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if c == '\\' || c.is_ascii_whitespace() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One setting of an `options` value.
+struct Setting {
+    /// As PostgreSQL names it (`-c a-b=…` is `a_b`).
+    name: String,
+    value: String,
+    /// The words it was given as (`-c`, `name=value`).
+    words: Vec<String>,
+}
+
+/// The settings in an `options` value, as the server parses it: words split on whitespace (a
+/// backslash escapes the next character), each `-c name=value`, `-cname=value` or
+/// `--name=value`. Any other switch is refused.
+fn options(value: &str) -> Result<Vec<Setting>, Refused> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut chars = value.chars();
@@ -97,21 +152,26 @@ fn options(value: &str) -> Result<Vec<String>, Refused> {
     if !word.is_empty() {
         words.push(word);
     }
-    let mut names = Vec::new();
+    let mut settings = Vec::new();
     let mut words = words.into_iter();
     while let Some(word) = words.next() {
-        let setting = if word == "-c" {
-            words.next().ok_or_else(|| Refused::Switch(word.clone()))?
+        let (setting, words) = if word == "-c" {
+            let setting = words.next().ok_or_else(|| Refused::Switch(word.clone()))?;
+            (setting.clone(), vec![word, setting])
         } else if let Some(rest) = word.strip_prefix("--").or_else(|| word.strip_prefix("-c")) {
-            rest.to_owned()
+            (rest.to_owned(), vec![word])
         } else {
             return Err(Refused::Switch(word));
         };
-        let name = setting.split_once('=').map_or(setting.as_str(), |(n, _)| n);
-        // PostgreSQL reads `-c a-b=…` as `a_b`.
-        names.push(name.replace('-', "_"));
+        let (name, value) = setting.split_once('=').unwrap_or((setting.as_str(), ""));
+        settings.push(Setting {
+            // PostgreSQL reads `-c a-b=…` as `a_b`.
+            name: name.replace('-', "_"),
+            value: value.to_owned(),
+            words,
+        });
     }
-    Ok(names)
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -189,6 +249,41 @@ mod tests {
         assert_eq!(
             check(&params(&[("replication", "database")]), &[]),
             Err(Refused::Replication)
+        );
+    }
+
+    #[test]
+    fn the_reason_is_wards_own_and_never_reaches_the_server() {
+        let p = params(&[(
+            "options",
+            "-c intervalstyle=iso_8601 -c ward.reason=INC-42:\\ fix\\ \\\\data",
+        )]);
+        assert_eq!(reason(&p).as_deref(), Some("INC-42: fix \\data"));
+        let passed = check(&p, &[]).expect("allowed");
+        assert_eq!(
+            passed,
+            [("options", Cow::from("-c intervalstyle=iso_8601"))]
+        );
+        let p = params(&[
+            ("options", "--ward.reason=INC-42"),
+            ("application_name", "psql"),
+        ]);
+        assert_eq!(reason(&p).as_deref(), Some("INC-42"));
+        assert_eq!(
+            check(&p, &[]).expect("allowed"),
+            [("application_name", Cow::from("psql"))]
+        );
+        // A kept setting with a space in it is escaped again.
+        let p = params(&[("options", "-c application_name=a\\ b -cward.reason=x")]);
+        assert_eq!(
+            check(&p, &[]).expect("allowed"),
+            [("options", Cow::from("-c application_name=a\\ b"))]
+        );
+        assert_eq!(reason(&params(&[("options", "-c timezone=UTC")])), None);
+        let given = reason_option("INC-7: fix\\it now");
+        assert_eq!(
+            reason(&params(&[("options", &given)])).as_deref(),
+            Some("INC-7: fix\\it now")
         );
     }
 

@@ -268,6 +268,7 @@ impl Connection {
             protocol: Protocol::Ssh,
             client_addr: self.client_addr(),
             parameters: Default::default(),
+            reason: None,
             auth,
         }
     }
@@ -292,7 +293,12 @@ impl Connection {
             false
         };
         let Some((ward_user, resource)) = user.split_once(':') else {
-            return fail("the user name must be WARD-USER:RESOURCE".into());
+            return fail("the user name must be WARD-USER:RESOURCE[:REASON]".into());
+        };
+        // What follows a second colon is the reason for this access.
+        let (resource, reason) = match resource.split_once(':') {
+            Some((resource, reason)) => (resource, Some(reason)),
+            None => (resource, None),
         };
         let result = match proof {
             Proof::Password(password) => {
@@ -312,19 +318,25 @@ impl Connection {
             let _ = authenticated.send(());
         }
         let auth = AuthEvent::ok(&identity);
-        self.admit(identity, resource, with_detail(auth, &detail))
+        self.admit(identity, (resource, reason), with_detail(auth, &detail))
             .await;
         true
     }
 
     /// Checks the grant of an authenticated person and logs in to the host, or records why not.
-    async fn admit(&mut self, identity: Identity, resource: &str, auth: AuthEvent) {
+    /// `to` is the resource and the reason given for reaching it.
+    async fn admit(&mut self, identity: Identity, to: (&str, Option<&str>), auth: AuthEvent) {
+        let (resource, reason) = to;
+        let mut start = self.start(auth);
+        start.reason = reason.map(str::to_owned);
         let request = ward_admit::Request {
             identity,
             resource,
             kind: ResourceKind::Ssh,
-            record: ward_admit::Record::Start(Box::new(self.start(auth))),
+            record: ward_admit::Record::Start(Box::new(start)),
             check: None,
+            reason,
+            reason_how: "log in as WARD-USER:RESOURCE:REASON, e.g. ssh alice:web1:TICKET-123@ward (ward connect ssh RESOURCE --reason TICKET-123 does it)",
         };
         let runtime = self.gw.runtime.current();
         let admitted = match runtime.admit(request).await {
@@ -720,6 +732,7 @@ impl Drop for Connection {
             // Every failed attempt of this connection, as one denied session.
             let failures = std::mem::take(&mut self.failures);
             let (ward_user, resource) = user.split_once(':').unwrap_or((&user, ""));
+            let resource = resource.split_once(':').map_or(resource, |(r, _)| r);
             let (identity, resource) = (Identity::unauthenticated(ward_user), resource.to_owned());
             // The first attempt says most (a client falls back from a refused certificate to
             // the bare key, from keys to a password); all of them are listed.

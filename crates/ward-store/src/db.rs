@@ -98,13 +98,16 @@ struct SearchText {
     text: String,
 }
 
-/// The searchable text of a statement, a command or an agent's note (as recorded: masked).
+/// The searchable text of a statement, a command, an agent's note or the reason given for an
+/// access (as recorded: masked).
 fn search_text(r: &EventRow) -> Option<SearchText> {
     let field = match r.kind {
         "db.query" | "agent.note" => "text",
         "exec.command" => "command",
         "term.input" => "data",
         "file.transfer" | "file.op" => "path",
+        // The reason given for an access, to find a ticket's sessions.
+        "policy.decision" => "reason_given",
         _ => return None,
     };
     if r.compressed {

@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use ward_config::Durability;
 use ward_core::payload::{self, Payload};
-use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::body::{EventBody, JsonBody};
 use crate::chain::{self, Hash};
@@ -45,6 +45,9 @@ pub struct SessionStart {
     /// (`application_name`, `options`, …), as sent, allowed or not.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub parameters: std::collections::BTreeMap<String, String>,
+    /// Why the person connects, as the client gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl SessionStart {
@@ -57,13 +60,35 @@ impl SessionStart {
             protocol: self.protocol.as_str().into(),
             client_addr: self.client_addr.clone(),
             parameters: self.parameters.clone(),
+            reason: self.reason.clone(),
         }
+    }
+}
+
+/// `session.start`. The startup parameters and the reason are the client's own text, so they
+/// are masked, like everything a client sends; the rest is Ward's.
+struct StartBody(payload::SessionStart);
+
+impl EventBody for StartBody {
+    fn kind(&self) -> EventKind {
+        EventKind::SessionStart
+    }
+
+    fn write_payload(&self, out: &mut dyn std::io::Write, mask: &Masker, report: &mut MaskReport) {
+        let mut start = self.0.clone();
+        for value in start.parameters.values_mut() {
+            *value = mask.mask_str(value, report).into_owned();
+        }
+        if let Some(reason) = &mut start.reason {
+            *reason = mask.mask_str(reason, report).into_owned();
+        }
+        let _ = serde_json::to_writer(out, &start);
     }
 }
 
 enum Msg {
     /// With the session's own masker, if it has one (else the recorder's).
-    Start(SessionStart, Timestamp, Option<Masker>),
+    Start(Box<SessionStart>, Timestamp, Option<Masker>),
     Event {
         id: SessionId,
         at: Timestamp,
@@ -220,7 +245,7 @@ impl Recorder {
         let id = start.id;
         let _ = self
             .tx
-            .send(Msg::Start(start, Timestamp::now(), masker))
+            .send(Msg::Start(Box::new(start), Timestamp::now(), masker))
             .await;
         SessionRecorder {
             id,
@@ -628,7 +653,7 @@ impl Writer {
                                 hash: chain::genesis(start.id),
                             },
                         );
-                        let body = JsonBody::from(Payload::SessionStart(start.payload()));
+                        let body = StartBody(start.payload());
                         push(&mut rows, &mut heads, start.id, *at, &body)?;
                     }
                     Msg::Event { id, at, body, .. } => {

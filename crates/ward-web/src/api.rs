@@ -265,6 +265,7 @@ impl Web {
             protocol: Protocol::Web,
             client_addr: peer.to_string(),
             parameters: Default::default(),
+            reason: None,
             auth,
         };
         let record = self

@@ -220,6 +220,7 @@ async fn initialize(
         protocol: Protocol::Mcp,
         client_addr: peer.0.to_string(),
         parameters: Default::default(),
+        reason: None,
         auth,
     };
     let record = web.runtime().open(identity.clone(), "mcp", start).await;
@@ -300,7 +301,8 @@ fn tools() -> Value {
                     "resource": { "type": "string", "description": "A resource name from list_resources." },
                     "sql": { "type": "string", "description": "One SQL statement." },
                     "params": { "type": "array", "items": { "type": ["string", "null"] }, "description": "Values for $1, $2, … as text; null for NULL." },
-                    "max_rows": { "type": "integer", "minimum": 1, "maximum": MAX_ROWS, "description": "Rows to return at most (default 100)." }
+                    "max_rows": { "type": "integer", "minimum": 1, "maximum": MAX_ROWS, "description": "Rows to return at most (default 100)." },
+                    "reason": { "type": "string", "description": "Why (a ticket reference or a sentence); required when the grant says require_reason, and recorded." }
                 },
                 "required": ["resource", "sql"]
             }
@@ -312,7 +314,8 @@ fn tools() -> Value {
                 "type": "object",
                 "properties": {
                     "resource": { "type": "string", "description": "An SSH resource name from list_resources." },
-                    "command": { "type": "string" }
+                    "command": { "type": "string" },
+                    "reason": { "type": "string", "description": "Why (a ticket reference or a sentence); required when the grant says require_reason, and recorded." }
                 },
                 "required": ["resource", "command"]
             }
@@ -348,7 +351,15 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
         },
         Some("exec") => match (text("resource"), text("command")) {
             (Some(resource), Some(command)) => {
-                exec(web, &compiled, session, &resource, &command).await
+                let reason = text("reason");
+                exec(
+                    web,
+                    &compiled,
+                    session,
+                    (&resource, reason.as_deref()),
+                    &command,
+                )
+                .await
             }
             _ => tool_result("`resource` and `command` are required".into(), None, true),
         },
@@ -372,7 +383,9 @@ async fn call(web: &Web, session: &AgentSession, params: &Value) -> Value {
                     .and_then(Value::as_u64)
                     .map_or(DEFAULT_ROWS, |n| usize::try_from(n).unwrap_or(MAX_ROWS))
                     .clamp(1, MAX_ROWS);
-                query(&compiled, session, &resource, &sql, &values, max_rows).await
+                let reason = text("reason");
+                let to = (resource.as_str(), reason.as_deref());
+                query(&compiled, session, to, &sql, &values, max_rows).await
             }
             _ => tool_result("`resource` and `sql` are required".into(), None, true),
         },
@@ -418,7 +431,7 @@ fn list_resources(web: &Web, compiled: &Compiled, identity: &Identity) -> Value 
 async fn admitted(
     runtime: &Runtime,
     session: &AgentSession,
-    resource: &str,
+    (resource, reason): (&str, Option<&str>),
     kind: ResourceKind,
 ) -> Result<Admitted, Value> {
     let request = ward_admit::Request {
@@ -427,6 +440,8 @@ async fn admitted(
         kind,
         record: ward_admit::Record::Within(&session.record),
         check: None,
+        reason,
+        reason_how: "pass the tool argument `reason` (a ticket reference or a sentence)",
     };
     runtime
         .admit(request)
@@ -458,13 +473,15 @@ fn agent_masker(admitted: &Admitted) -> &Masker {
 /// Runs a command on an SSH resource with Ward's key: the command, its output (masked) and
 /// exit status are recorded in the agent's session. The grant's guardrails apply to the
 /// command as they do to a command sent over SSH.
+/// Runs `command` on the resource `to` names (with the reason given for it).
 async fn exec(
     web: &Web,
     compiled: &Compiled,
     session: &AgentSession,
-    resource: &str,
+    to: (&str, Option<&str>),
     command: &str,
 ) -> Value {
+    let resource = to.0;
     let rec = &session.record;
     let Some(login) = &web.ssh_login else {
         return tool_result(
@@ -473,7 +490,7 @@ async fn exec(
             true,
         );
     };
-    let admitted = match admitted(&compiled.runtime, session, resource, ResourceKind::Ssh).await {
+    let admitted = match admitted(&compiled.runtime, session, to, ResourceKind::Ssh).await {
         Ok(a) => a,
         Err(refused) => return refused,
     };
@@ -548,17 +565,19 @@ async fn exec(
     tool_result(text, Some(structured), false)
 }
 
+/// Runs `sql` on the resource `to` names (with the reason given for it).
 async fn query(
     compiled: &Compiled,
     session: &AgentSession,
-    resource: &str,
+    to: (&str, Option<&str>),
     sql: &str,
     params: &[Option<String>],
     max_rows: usize,
 ) -> Value {
     let rec = &session.record;
+    let resource = to.0;
     let kind = ResourceKind::Postgres;
-    let admitted = match admitted(&compiled.runtime, session, resource, kind).await {
+    let admitted = match admitted(&compiled.runtime, session, to, kind).await {
         Ok(a) => a,
         Err(refused) => return refused,
     };

@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                 protocol: Protocol::Postgres,
                 client_addr: "127.0.0.1:1".into(),
                 parameters: Default::default(),
+                reason: None,
             };
             let s = recorder.start(start).await;
             for _ in 0..transactions {

@@ -35,6 +35,7 @@ async fn session(recorder: &Recorder, user: &str, events: usize, tag: usize) -> 
             protocol: Protocol::Postgres,
             client_addr: "127.0.0.1:1".into(),
             parameters: Default::default(),
+            reason: None,
         })
         .await;
     for i in 0..events.div_ceil(2) {

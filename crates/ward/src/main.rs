@@ -180,6 +180,9 @@ enum ConnectCommand {
     /// psql, with the resource as its database.
     Psql {
         resource: String,
+        /// Why you connect (a ticket, a sentence): recorded, and required by some grants.
+        #[arg(long)]
+        reason: Option<String>,
         /// Arguments for psql, after `--`.
         #[arg(last = true)]
         args: Vec<String>,
@@ -191,6 +194,9 @@ enum ConnectCommand {
         /// Print the config snippet instead of running ssh.
         #[arg(long)]
         print_config: bool,
+        /// Why you connect (a ticket, a sentence): recorded, and required by some grants.
+        #[arg(long)]
+        reason: Option<String>,
         /// Arguments for ssh (a command to run), after `--`.
         #[arg(last = true)]
         args: Vec<String>,
@@ -371,6 +377,9 @@ enum SessionsCommand {
         /// Only sessions not ended (on every Ward of the store).
         #[arg(long)]
         live: bool,
+        /// Only sessions whose statements, commands, notes or reasons contain these words.
+        #[arg(long)]
+        search: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -490,6 +499,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     resource,
                     since,
                     live,
+                    search,
                     config,
                 },
         } => {
@@ -504,6 +514,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 resource,
                 since,
                 outcome: live.then(|| "live".to_owned()),
+                text: search,
                 ..SessionFilter::default()
             };
             cli::sessions::list(&mut open_store(&config)?, &filter, json, &mut out)?;
@@ -617,17 +628,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             runtime()?.block_on(cli::mcp::bridge(options))?;
         }
         Command::Connect {
-            command: ConnectCommand::Psql { resource, args },
-        } => cli::login::connect_psql(&resource, &args)?,
+            command:
+                ConnectCommand::Psql {
+                    resource,
+                    reason,
+                    args,
+                },
+        } => cli::login::connect_psql(&resource, reason.as_deref(), &args)?,
         Command::Connect {
             command:
                 ConnectCommand::Ssh {
                     resource,
                     print_config,
+                    reason,
                     args,
                 },
         } => runtime()?.block_on(cli::login::connect_ssh(
-            &resource,
+            (&resource, reason.as_deref()),
             &args,
             print_config,
             &mut out,

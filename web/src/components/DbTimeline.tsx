@@ -243,6 +243,12 @@ function EventBody({
           <span class="ti-kind">policy</span> {p.allowed ? '✔ allowed' : '✖ denied'} {p.resource}
           {p.upstream_user && <span class="muted"> as {p.upstream_user}</span>}
           {p.reason && <span class="muted"> — {p.reason}</span>}
+          {p.reason_given && (
+            <span data-testid="reason-given">
+              {' '}
+              · reason: <strong>{p.reason_given}</strong>
+            </span>
+          )}
         </div>
       );
     }

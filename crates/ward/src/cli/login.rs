@@ -221,8 +221,9 @@ fn print_env(saved: &Saved, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ward connect psql RESOURCE [-- ARGS]`: runs psql through Ward with the saved token.
-pub fn connect_psql(resource: &str, args: &[String]) -> anyhow::Result<()> {
+/// `ward connect psql RESOURCE [--reason TEXT] [-- ARGS]`: runs psql through Ward with the
+/// saved token (and the reason in its options).
+pub fn connect_psql(resource: &str, reason: Option<&str>, args: &[String]) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt as _;
     let saved = Saved::usable()?;
     let mut command = std::process::Command::new("psql");
@@ -230,6 +231,14 @@ pub fn connect_psql(resource: &str, args: &[String]) -> anyhow::Result<()> {
         .envs(saved.pg_env()?)
         .env("PGDATABASE", resource)
         .args(args);
+    if let Some(reason) = reason {
+        let given = ward_pg::startup_params::reason_option(reason);
+        let options = match std::env::var("PGOPTIONS") {
+            Ok(theirs) if !theirs.trim().is_empty() => format!("{theirs} {given}"),
+            _ => given,
+        };
+        command.env("PGOPTIONS", options);
+    }
     let error = command.exec();
     Err(anyhow::anyhow!("running psql: {error}"))
 }
@@ -239,7 +248,7 @@ pub fn connect_psql(resource: &str, args: &[String]) -> anyhow::Result<()> {
 /// `RESOURCE` through Ward as host `ward-RESOURCE` (for `ssh`, `scp` and `sftp`), and runs
 /// `ssh` with it; with `print_config`, prints the snippet instead.
 pub async fn connect_ssh(
-    resource: &str,
+    (resource, reason): (&str, Option<&str>),
     args: &[String],
     print_config: bool,
     out: &mut impl Write,
@@ -319,12 +328,14 @@ pub async fn connect_ssh(
         )?;
         return Ok(());
     }
-    let error = std::process::Command::new("ssh")
-        .arg("-F")
-        .arg(&config)
-        .arg(&alias)
-        .args(args)
-        .exec();
+    let mut ssh = std::process::Command::new("ssh");
+    ssh.arg("-F").arg(&config);
+    if let Some(reason) = reason {
+        // The reason rides in the user name: WARD-USER:RESOURCE:REASON.
+        ssh.arg("-l")
+            .arg(format!("{}:{resource}:{reason}", saved.user));
+    }
+    let error = ssh.arg(&alias).args(args).exec();
     Err(anyhow::anyhow!("running ssh: {error}"))
 }
 

@@ -24,6 +24,7 @@ mod pg_masking_profiles;
 mod pg_psql;
 mod pg_robustness;
 mod pg_store;
+mod reasons;
 mod reload;
 mod saml;
 mod ssh;

@@ -33,6 +33,28 @@ fn agent(ward: &Ward, args: &[&str], plan: &Value) -> (Output, Vec<Value>) {
     (out, lines)
 }
 
+/// A service account in `group`, and its key.
+fn service_account(ward: &Ward, name: &str, group: &str) -> String {
+    let created = success(&ward.cli(&["service-accounts", "create", name, "--groups", group]));
+    created
+        .lines()
+        .find(|l| l.starts_with("ward_sa_"))
+        .expect("key")
+        .to_owned()
+}
+
+/// Runs `plan` as an agent over streamable HTTP with `key`.
+fn http_agent(ward: &Ward, key: &str, plan: &Value) -> (Output, Vec<Value>) {
+    let url = format!("{}/mcp", ward.web_url());
+    let ca = ward.ca_cert();
+    let args = ["http", "--url", &url, "--key", key, "--ca-file"];
+    agent(
+        ward,
+        &[&args[..], &[ca.to_str().expect("path")]].concat(),
+        plan,
+    )
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -63,18 +85,7 @@ fn setup() -> Setup {
         .config("[[guardrails]]\nname = \"no-drops\"\nresources = [\"shop\"]\ndeny = [\"drop\", \"truncate\"]\n")
         .start()
         .expect("ward");
-    let created = success(&ward.cli(&[
-        "service-accounts",
-        "create",
-        "report-bot",
-        "--groups",
-        "agents",
-    ]));
-    let key = created
-        .lines()
-        .find(|l| l.starts_with("ward_sa_"))
-        .expect("key")
-        .to_owned();
+    let key = service_account(&ward, "report-bot", "agents");
     Setup { ward, _pg: pg, key }
 }
 
@@ -310,24 +321,12 @@ fn an_agent_is_masked_by_the_resources_profile_and_its_column_rules() {
         )
         .start()
         .expect("ward");
-    let created =
-        success(&ward.cli(&["service-accounts", "create", "hr-bot", "--groups", "agents"]));
-    let key = created
-        .lines()
-        .find(|l| l.starts_with("ward_sa_"))
-        .expect("key");
+    let key = service_account(&ward, "hr-bot", "agents");
     let plan = json!([
         { "call": "query", "args": { "resource": "hr", "sql": "SELECT email, salary FROM staff WHERE email = 'ada@example.com'" } },
         { "call": "query", "args": { "resource": "hr", "sql": "SELECT s.salary AS pay FROM staff s" } }
     ]);
-    let url = format!("{}/mcp", ward.web_url());
-    let ca = ward.ca_cert();
-    let args = ["http", "--url", &url, "--key", key, "--ca-file"];
-    let (out, lines) = agent(
-        &ward,
-        &[&args[..], &[ca.to_str().expect("path")]].concat(),
-        &plan,
-    );
+    let (out, lines) = http_agent(&ward, &key, &plan);
     assert!(out.status.success(), "agent.py: {}", text(&out));
     let row = &step(&lines, 0)["structured"]["rows"][0];
     assert_ne!(row[1], "52000", "the column rule on salary: {row}");
@@ -353,4 +352,47 @@ fn an_agent_is_masked_by_the_resources_profile_and_its_column_rules() {
         .expect("decision");
     assert_eq!(decision["payload"]["masking_profile"], "hr", "{decision}");
     assert_eq!(decision["payload"]["allowed"], true, "{decision}");
+}
+
+#[test]
+fn an_agent_gives_the_reason_its_grant_requires_with_each_call() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(crate::WARD)
+        .postgres_resource("shop", &pg)
+        .web(free_port().expect("port"))
+        .config("[[grants]]\ngroup = \"agents\"\nresources = [\"shop\"]\nrequire_reason = true\n")
+        .start()
+        .expect("ward");
+    let key = service_account(&ward, "bot", "agents");
+    let plan = json!([
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT 1 AS one" } },
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT 2 AS two", "reason": "OPS-9 nightly check" } }
+    ]);
+    let (out, lines) = http_agent(&ward, &key, &plan);
+    assert!(out.status.success(), "agent.py: {}", text(&out));
+    let without = step(&lines, 0);
+    assert_eq!(without["is_error"], true, "{without}");
+    assert!(
+        without["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("requires a reason for each access: pass the tool argument `reason`"),
+        "{without}"
+    );
+    assert_eq!(step(&lines, 1)["is_error"], false);
+    let id = ward.wait_sessions(1)[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let events = ward.events(&id);
+    let decisions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "policy.decision")
+        .map(|e| &e["payload"])
+        .collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert_eq!(decisions[0]["reason"], "reason required");
+    assert_eq!(decisions[1]["reason_given"], "OPS-9 nightly check");
+    let found = success(&ward.cli(&["sessions", "list", "--json", "--search", "OPS-9"]));
+    assert!(found.contains(&id), "{found}");
 }

@@ -124,6 +124,7 @@ fn start(id: SessionId) -> SessionStart {
         protocol: Protocol::Postgres,
         client_addr: "127.0.0.1:5555".into(),
         parameters: Default::default(),
+        reason: None,
     }
 }
 
