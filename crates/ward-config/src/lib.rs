@@ -10,6 +10,7 @@ mod profiles;
 mod resources;
 mod size;
 pub mod tls;
+mod webhooks;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ pub use duration::ConfigDuration;
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use resources::{Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
 pub use size::ByteSize;
+pub use webhooks::{EVENTS as WEBHOOK_EVENTS, Webhook, WebhookFormat};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,9 @@ pub struct Config {
     /// Statements denied before they reach a resource (see docs/config.md).
     #[serde(default)]
     pub guardrails: Vec<ward_policy::GuardrailConfig>,
+    /// Where notifications go (see docs/config.md).
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
     /// The file this configuration was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -336,6 +341,7 @@ impl Config {
             g.password_file.as_mut().map(fix);
         }
         self.resolve_auth_paths(&fix);
+        self.resolve_webhook_paths(&fix);
     }
 
     fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -535,6 +541,7 @@ impl Config {
         }
         self.validate_guardrails(&names)?;
         self.validate_auth()?;
+        self.validate_webhooks()?;
         self.validate_profile_names()
     }
 
@@ -583,140 +590,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str) -> Result<Config, ConfigError> {
-        Config::from_toml(text, Path::new("/etc/ward/ward.toml"))
-    }
-
-    const GOOD: &str = r#"
-        [listen]
-        postgres = "127.0.0.1:6432"
-        [[resources]]
-        name = "shop"
-        kind = "postgres"
-        address = "127.0.0.1:5432"
-        database = "shop"
-        user = "app"
-        [[grants]]
-        group = "dev"
-        resources = ["shop"]
-    "#;
-
-    #[test]
-    fn loads_and_resolves_relative_paths() {
-        let c = load(GOOD).expect("valid");
-        assert_eq!(c.store.path, Path::new("/etc/ward/ward.db"));
-        assert_eq!(c.tls.cert, Path::new("/etc/ward/tls/cert.pem"));
-        assert_eq!(c.recording.max_result_bytes.0, 16 << 20);
-        assert!(c.grant_for("alice", &["dev".into()], "shop").is_some());
-        assert!(c.grant_for("alice", &["ops".into()], "shop").is_none());
-    }
-
-    #[test]
-    fn mask_client_is_refused_for_an_ssh_resource() {
-        let ssh = "[[resources]]\nname = \"web1\"\nkind = \"ssh\"\naddress = \"127.0.0.1:22\"\nuser = \"deploy\"\ntrust_on_first_use = true\n";
-        let grant = "[[grants]]\ngroup = \"support\"\nresources = [\"shop\", \"web1\"]\nmask_client = true\n";
-        let err = load(&format!("{GOOD}\n{ssh}\n{grant}")).expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "/etc/ward/ward.toml: grants[1].mask_client: masks what PostgreSQL clients receive; SSH resource `web1` would show its clients unmasked output: give it a grant of its own without `mask_client`"
-        );
-        let without = grant.replace(", \"web1\"", "");
-        load(&format!("{GOOD}\n{ssh}\n{without}")).expect("a PostgreSQL resource may");
-    }
-
-    #[test]
-    fn unknown_key_names_file_and_key() {
-        let err =
-            load(&format!("{GOOD}\n[recording]\nmax_rezult_bytes = 1\n")).expect_err("unknown key");
-        let msg = err.to_string();
-        assert!(msg.starts_with("/etc/ward/ward.toml"), "{msg}");
-        assert!(msg.contains("max_rezult_bytes"), "{msg}");
-    }
-
-    #[test]
-    fn bad_value_is_reported() {
-        let err = load("[listen]\npostgres = \"nowhere\"\n").expect_err("bad address");
-        assert!(err.to_string().contains("postgres"), "{err}");
-        let err = load(&format!(
-            "{GOOD}\n[recording]\nmax_result_bytes = \"lots\"\n"
-        ))
-        .expect_err("bad size");
-        assert!(err.to_string().contains("lots"), "{err}");
-    }
-
-    #[test]
-    fn store_tls_needs_a_postgres_store_and_resolves_its_ca_file() {
-        let err = load(&format!("[store]\ntls = \"verify-full\"\n{GOOD}")).expect_err("no url");
-        assert_eq!(
-            err.to_string(),
-            "/etc/ward/ward.toml: store.tls: TLS settings apply to a PostgreSQL store: set `url` or `url_env` too"
-        );
-        let c = load(&format!(
-            "[store]\nurl = \"postgres://ward@db/audit\"\ntls = \"verify-full\"\nca_file = \"store-ca.pem\"\n{GOOD}"
-        ))
-        .expect("valid");
-        assert_eq!(c.store.tls, UpstreamTls::VerifyFull);
-        assert_eq!(
-            c.store.ca_file.as_deref(),
-            Some(Path::new("/etc/ward/store-ca.pem"))
-        );
-    }
-
-    #[test]
-    fn grant_to_unknown_resource_is_refused() {
-        let text = GOOD.replace("resources = [\"shop\"]", "resources = [\"shoop\"]");
-        let err = load(&text).expect_err("unknown resource");
-        assert_eq!(
-            err.to_string(),
-            "/etc/ward/ward.toml: grants[0].resources: no resource named `shoop`"
-        );
-    }
-
-    #[test]
-    fn bad_guardrails_name_the_file_key_and_problem() {
-        let err = load(&format!(
-            "{GOOD}\n[[guardrails]]\nname = \"g\"\nresources = [\"shoop\"]\ndeny = [\"drop\"]\n"
-        ))
-        .expect_err("unknown resource");
-        assert_eq!(
-            err.to_string(),
-            "/etc/ward/ward.toml: guardrails[0].resources: no resource named `shoop`"
-        );
-        let err = load(&format!(
-            "{GOOD}\n[[guardrails]]\nname = \"g\"\npattern = \"[unclosed\"\n"
-        ))
-        .expect_err("bad regex");
-        assert!(
-            err.to_string()
-                .starts_with("/etc/ward/ward.toml: guardrails[0].pattern: not a valid regex"),
-            "{err}"
-        );
-        let err = load(&format!(
-            "{GOOD}\n[[guardrails]]\nname = \"g\"\ndeny = [\"delete\"]\n"
-        ))
-        .expect_err("unknown kind");
-        assert!(
-            err.to_string().contains("unknown variant `delete`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn missing_password_env_is_refused() {
-        let text = GOOD.replace(
-            "user = \"app\"",
-            "user = \"app\"\npassword_env = \"WARD_TEST_SURELY_UNSET\"",
-        );
-        let err = load(&text).expect_err("unset env");
-        assert!(
-            err.to_string().contains("resources[0].password_env"),
-            "{err}"
-        );
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod example_tests {

@@ -118,3 +118,24 @@ fn mask_strings(
         other => other.clone(),
     }
 }
+
+/// `session.start`. The startup parameters and the reason are the client's own text, so they
+/// are masked, like everything a client sends; the rest is Ward's.
+pub(crate) struct StartBody(pub ward_core::payload::SessionStart);
+
+impl EventBody for StartBody {
+    fn kind(&self) -> EventKind {
+        EventKind::SessionStart
+    }
+
+    fn write_payload(&self, out: &mut dyn std::io::Write, mask: &Masker, report: &mut MaskReport) {
+        let mut start = self.0.clone();
+        for value in start.parameters.values_mut() {
+            *value = mask.mask_str(value, report).into_owned();
+        }
+        if let Some(reason) = &mut start.reason {
+            *reason = mask.mask_str(reason, report).into_owned();
+        }
+        let _ = serde_json::to_writer(out, &start);
+    }
+}

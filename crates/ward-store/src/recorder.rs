@@ -13,23 +13,23 @@
 //! recorder reports itself unhealthy so that new sessions are refused.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use ward_config::Durability;
 use ward_core::payload::{self, Payload};
-use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
 
-use crate::body::{EventBody, JsonBody};
+use crate::body::{EventBody, JsonBody, StartBody};
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Leaf, i64_of};
-use crate::db::{Db, EventRow, params};
-use crate::keys::{self, KeyError, PublicKey, SigningKey};
+use crate::db::{EventRow, params};
+use crate::notify::{Notify, notice};
 use crate::payload::PayloadWriter;
+use crate::signer::{KeySource, Signer};
 use crate::store::{Location, Store, StoreError};
 use ward_mask::{MaskReport, Masker};
 
@@ -62,27 +62,6 @@ impl SessionStart {
             parameters: self.parameters.clone(),
             reason: self.reason.clone(),
         }
-    }
-}
-
-/// `session.start`. The startup parameters and the reason are the client's own text, so they
-/// are masked, like everything a client sends; the rest is Ward's.
-struct StartBody(payload::SessionStart);
-
-impl EventBody for StartBody {
-    fn kind(&self) -> EventKind {
-        EventKind::SessionStart
-    }
-
-    fn write_payload(&self, out: &mut dyn std::io::Write, mask: &Masker, report: &mut MaskReport) {
-        let mut start = self.0.clone();
-        for value in start.parameters.values_mut() {
-            *value = mask.mask_str(value, report).into_owned();
-        }
-        if let Some(reason) = &mut start.reason {
-            *reason = mask.mask_str(reason, report).into_owned();
-        }
-        let _ = serde_json::to_writer(out, &start);
     }
 }
 
@@ -148,6 +127,8 @@ pub struct RecorderOptions {
     /// This Ward's name in a store shared by several: at start it ends only the sessions that
     /// its own previous run left open.
     pub node: String,
+    /// Who hears of committed events of some kinds (notifications).
+    pub notify: Option<Notify>,
 }
 
 /// Handle to the recorder task; cheap to clone.
@@ -197,6 +178,7 @@ impl Recorder {
             dirty: HashSet::new(),
             interval: options.checkpoint_interval,
             due: Instant::now() + options.checkpoint_interval,
+            notify: options.notify,
         };
         let abandoned = writer.end_abandoned()?;
         if abandoned > 0 {
@@ -351,108 +333,6 @@ impl SessionRecorder {
     }
 }
 
-/// Where the signing key comes from.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A file, created with a new key when missing; re-read when it changes (`ward keys rotate`).
-    File(PathBuf),
-    /// An environment variable holding the base64 seed.
-    Env(String),
-}
-
-impl KeySource {
-    /// Reads the key (creating a file key when missing).
-    pub fn load(&self) -> Result<SigningKey, KeyError> {
-        match self {
-            KeySource::File(path) => {
-                let (key, created) = SigningKey::load_or_create(path)?;
-                if created {
-                    tracing::info!(path = %path.display(), key = %key.public(), "generated a checkpoint signing key");
-                }
-                Ok(key)
-            }
-            KeySource::Env(name) => {
-                let text = std::env::var(name).map_err(|_| {
-                    KeyError::BadPrivate(format!("environment variable {name} (not set)"))
-                })?;
-                SigningKey::parse(&text, &format!("environment variable {name}"))
-            }
-        }
-    }
-
-    /// The public key, without creating a key file that does not exist yet.
-    pub fn public_if_present(&self) -> Result<Option<PublicKey>, KeyError> {
-        match self {
-            KeySource::File(path) if !path.exists() => Ok(None),
-            _ => self.load().map(|k| Some(k.public())),
-        }
-    }
-
-    fn modified(&self) -> Option<SystemTime> {
-        match self {
-            KeySource::File(p) => std::fs::metadata(p).and_then(|m| m.modified()).ok(),
-            KeySource::Env(_) => None,
-        }
-    }
-}
-
-/// The current signing key, reloaded when its file changes.
-struct Signer {
-    key: SigningKey,
-    source: KeySource,
-    modified: Option<SystemTime>,
-}
-
-impl Signer {
-    fn load(source: KeySource, db: &mut Db) -> Result<Self, StoreError> {
-        let key = source
-            .load()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        register_key(db, &key)?;
-        Ok(Self {
-            modified: source.modified(),
-            key,
-            source,
-        })
-    }
-
-    /// Picks up a rotated key file before signing.
-    fn refresh(&mut self, db: &mut Db) {
-        let modified = self.source.modified();
-        if modified == self.modified {
-            return;
-        }
-        self.modified = modified;
-        match self.source.load() {
-            Ok(key) if key.public() != self.key.public() => {
-                if let Err(e) = register_key(db, &key) {
-                    tracing::error!(error = %e, "cannot register the new signing key; still signing with the old one");
-                    return;
-                }
-                tracing::info!(key = %key.public(), "signing checkpoints with a new key");
-                self.key = key;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the signing key; still signing with the old one")
-            }
-        }
-    }
-}
-
-/// Adds `key` to the store's key list if it is new. A new key that `ward keys rotate` did not
-/// endorse is accepted with a warning: verifiers that trust only the older keys will not trust it.
-fn register_key(db: &mut Db, key: &SigningKey) -> Result<(), StoreError> {
-    let public = key.public();
-    let previous = keys::current(db)?;
-    if keys::register(db, &public, Timestamp::now().0, None)?
-        && let Some(prev) = previous
-    {
-        tracing::warn!(new = %public, previous = %prev, "the signing key changed without `ward keys rotate`: verifiers that trust only the previous key will not trust checkpoints signed by this one");
-    }
-    Ok(())
-}
-
 struct Head {
     next_seq: u64,
     hash: Hash,
@@ -473,6 +353,7 @@ struct Writer {
     interval: Duration,
     /// When the next periodic checkpoint is due.
     due: Instant,
+    notify: Option<Notify>,
 }
 
 impl Writer {
@@ -601,10 +482,12 @@ impl Writer {
             signer,
             node,
             dirty,
+            notify,
             ..
         } = self;
         let mut heads: HashMap<SessionId, Head> = HashMap::new();
         let mut ended: HashSet<SessionId> = HashSet::new();
+        let mut notices = Vec::new();
         store.db.transaction(|db| {
             let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len() + 8);
             let push = |rows: &mut Vec<EventRow>,
@@ -682,6 +565,9 @@ impl Writer {
                     Msg::Flush(_) | Msg::Checkpoint(_) => {}
                 }
             }
+            if let Some(notify) = notify.as_ref() {
+                notices.extend(rows.iter().filter_map(|r| notice(r, &notify.kinds)));
+            }
             db.insert_events(rows)?;
             if checkpoint_due {
                 let leaves: Vec<Leaf> = dirty
@@ -705,6 +591,14 @@ impl Writer {
             }
             Ok(())
         })?;
+        // Committed: tell who listens, without waiting for them.
+        if let Some(notify) = notify.as_ref() {
+            for n in notices {
+                if notify.to.try_send(n).is_err() {
+                    tracing::warn!("notification queue full or closed; a notification was dropped");
+                }
+            }
+        }
         // Committed: adopt the new heads.
         for (id, head) in heads {
             if ended.contains(&id) {

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         signing_key: KeySource::File(dir.join("signing.key")),
         checkpoint_interval: Duration::from_secs(10),
         node: "bench".into(),
+        notify: None,
     };
     let (recorder, _thread) = Recorder::spawn(&location, options)?;
     let query = serde_json::json!({ "text": "SELECT abalance FROM pgbench_accounts WHERE aid = $1", "statement": "P0_1", "params": ["4242"] });

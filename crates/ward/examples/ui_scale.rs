@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         signing_key: KeySource::File(dir.join("signing.key")),
         checkpoint_interval: Duration::from_secs(10),
         node: "bench".into(),
+        notify: None,
     };
     let (recorder, _thread) = Recorder::spawn(&location, options)?;
     let started = Instant::now();

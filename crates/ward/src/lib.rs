@@ -5,6 +5,7 @@ pub mod cli;
 pub mod demo;
 pub mod serve;
 pub mod tls;
+pub mod webhooks;
 
 /// The `ward` version, as `ward --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -58,6 +58,7 @@ fn compile(
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     let masking = masking(&config)?;
+    let location = store_location(&config)?;
     let options = RecorderOptions {
         queue_events: config.recording.queue_events,
         masker: masking.default_profile().clone(),
@@ -65,8 +66,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         signing_key: key_source(&config),
         checkpoint_interval: config.evidence.checkpoint_interval.0,
         node: node_name(&config),
+        notify: crate::webhooks::start(&config, &location)?,
     };
-    let location = store_location(&config)?;
     let (recorder, recorder_thread) = tokio::task::block_in_place(|| {
         Recorder::spawn(&location, options).context("opening the audit store")
     })?;
@@ -298,6 +299,7 @@ fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[recording]", old.recording != new.recording),
         ("[retention]", old.retention != new.retention),
         ("[evidence]", old.evidence != new.evidence),
+        ("[[webhooks]]", old.webhooks != new.webhooks),
     ];
     changed
         .into_iter()

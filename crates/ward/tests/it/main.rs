@@ -31,3 +31,4 @@ mod ssh;
 mod ssh_clients;
 mod store_suite;
 mod web_api;
+mod webhooks;

@@ -64,6 +64,7 @@ impl Backend {
             signing_key: KeySource::File(self.dir.join("signing.key")),
             checkpoint_interval: interval,
             node: node.into(),
+            notify: None,
         };
         Recorder::spawn(&self.location, options).expect("recorder")
     }

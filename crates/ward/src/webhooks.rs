@@ -1,0 +1,261 @@
+//! Webhooks (`[[webhooks]]`): as an access is refused, a guardrail refuses a statement or a
+//! command, or a session is ended from outside, Ward posts it to each webhook that wants it.
+//! What is sent comes from the record as committed, so it is masked like the record. Sending
+//! never holds up a session: the recorder hands over events without waiting, and each post is
+//! retried with backoff on its own task. docs/config.md describes the body and the signature.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+use ward_config::{Config, Webhook, WebhookFormat};
+use ward_core::EventKind;
+use ward_store::{Location, Notice, Notify, Store};
+
+/// Notices waiting to be sent; past this the recorder drops new ones (and logs it).
+const QUEUE: usize = 1024;
+/// Attempts per post: the first, then retries after 1, 2, 4, 8 and 16 seconds.
+const ATTEMPTS: u32 = 6;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts the sender when there are webhooks; what the recorder hands its events to.
+pub fn start(config: &Config, location: &Location) -> anyhow::Result<Option<Notify>> {
+    if config.webhooks.is_empty() {
+        return Ok(None);
+    }
+    let client = ward_auth::oidc::http_client(None)?;
+    let (to, notices) = mpsc::channel(QUEUE);
+    let sender = Sender {
+        hooks: config.webhooks.iter().cloned().map(Arc::new).collect(),
+        client,
+        location: location.clone(),
+        store: None,
+        public_url: config.auth.public_url.clone(),
+    };
+    tokio::spawn(sender.run(notices));
+    Ok(Some(Notify {
+        kinds: vec![
+            EventKind::PolicyDecision,
+            EventKind::PolicyDenied,
+            EventKind::SessionTerminated,
+        ],
+        to,
+    }))
+}
+
+struct Sender {
+    hooks: Vec<Arc<Webhook>>,
+    client: reqwest::Client,
+    location: Location,
+    /// For the session's user, resource and protocol; opened on first use.
+    store: Option<Store>,
+    /// The web UI's address, to link the session.
+    public_url: Option<String>,
+}
+
+/// What a notice is about, for people.
+struct About {
+    event: &'static str,
+    text: String,
+}
+
+impl Sender {
+    async fn run(mut self, mut notices: mpsc::Receiver<Notice>) {
+        while let Some(notice) = notices.recv().await {
+            let session = tokio::task::block_in_place(|| self.session(&notice));
+            let Some(about) = about(&notice, &session) else {
+                continue;
+            };
+            let id = format!("{}/{}", notice.session, notice.seq);
+            let link = self
+                .public_url
+                .as_ref()
+                .map(|u| format!("{}/sessions/{}", u.trim_end_matches('/'), notice.session));
+            let body = json!({
+                "id": id,
+                "event": about.event,
+                "at": notice.at.to_rfc3339(),
+                "session": notice.session.to_string(),
+                "user": session["user"],
+                "resource": session["resource"],
+                "protocol": session["protocol"],
+                "text": about.text,
+                "link": link,
+                "detail": notice.payload,
+            });
+            for hook in self.hooks.iter().filter(|h| h.wants(about.event)) {
+                let post = Post {
+                    hook: hook.clone(),
+                    client: self.client.clone(),
+                    id: id.clone(),
+                    body: match hook.format {
+                        WebhookFormat::Json => body.to_string(),
+                        WebhookFormat::Slack => slack(&about.text, link.as_deref()),
+                    },
+                };
+                tokio::spawn(post.send());
+            }
+        }
+    }
+
+    /// The session's row (user, resource, protocol), or nulls when the store cannot say.
+    fn session(&mut self, notice: &Notice) -> Value {
+        let store = match &mut self.store {
+            Some(s) => s,
+            None => match Store::open(&self.location) {
+                Ok(s) => self.store.insert(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: cannot open the store");
+                    return Value::Null;
+                }
+            },
+        };
+        match store.session(&notice.session.to_string()) {
+            Ok(row) => serde_json::to_value(row).unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhooks: cannot read the session");
+                self.store = None;
+                Value::Null
+            }
+        }
+    }
+}
+
+/// The event a notice is, and its text; `None` for one no webhook is told of.
+fn about(notice: &Notice, session: &Value) -> Option<About> {
+    let p = &notice.payload;
+    let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    let (user, resource) = (s(&session["user"]), s(&session["resource"]));
+    Some(match notice.kind {
+        EventKind::PolicyDecision if p["allowed"] == false => About {
+            event: "access.denied",
+            text: format!(
+                "Ward refused {user} access to {} ({}): {}",
+                s(&p["resource"]),
+                s(&session["protocol"]),
+                p["detail"].as_str().or(p["reason"].as_str()).unwrap_or("?")
+            ),
+        },
+        EventKind::PolicyDenied => About {
+            event: "guardrail.denied",
+            text: match p["refused"].as_str() {
+                Some(feature) => format!("Ward refused {feature} to {user} on {resource}"),
+                None => format!(
+                    "Guardrail {} stopped {user} on {}: {} ({})",
+                    s(&p["rule"]),
+                    p["resource"].as_str().unwrap_or(&resource),
+                    p["command"]
+                        .as_str()
+                        .or(p["message"].as_str())
+                        .unwrap_or("?"),
+                    s(&p["reason"])
+                ),
+            },
+        },
+        EventKind::SessionTerminated => About {
+            event: "session.terminated",
+            text: format!(
+                "Ward ended {user}'s session on {resource}: terminated by {}: {}",
+                s(&p["by"]),
+                s(&p["reason"])
+            ),
+        },
+        _ => return None,
+    })
+}
+
+/// A Slack incoming webhook's body: `text`, with Slack's control characters escaped.
+fn slack(text: &str, link: Option<&str>) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let text = match link {
+        Some(link) => format!("{escaped} <{link}|session>"),
+        None => escaped,
+    };
+    json!({ "text": text }).to_string()
+}
+
+/// One body for one webhook, posted until it is taken.
+struct Post {
+    hook: Arc<Webhook>,
+    client: reqwest::Client,
+    id: String,
+    body: String,
+}
+
+impl Post {
+    async fn send(self) {
+        let mut wait = Duration::from_secs(1);
+        for attempt in 1..=ATTEMPTS {
+            match self.attempt().await {
+                Ok(()) => return,
+                Err(why) if attempt == ATTEMPTS => {
+                    tracing::warn!(url = %self.hook.url, id = %self.id, %why, "webhook: giving up after {ATTEMPTS} attempts");
+                }
+                Err(why) => {
+                    tracing::info!(url = %self.hook.url, id = %self.id, %why, "webhook: will retry");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self) -> Result<(), String> {
+        let mut request = self
+            .client
+            .post(&self.hook.url)
+            .timeout(TIMEOUT)
+            .header("content-type", "application/json")
+            .header("x-ward-delivery", &self.id);
+        if let Some(secret) = &self.hook.secret {
+            let at = ward_core::Timestamp::now().unix_seconds();
+            request = request.header("x-ward-timestamp", at.to_string()).header(
+                "x-ward-signature",
+                signature(secret.expose(), at, &self.body),
+            );
+        }
+        let response = request
+            .body(self.body.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+}
+
+/// `v1=` and the hex HMAC-SHA256, keyed with the webhook's secret, of `TIMESTAMP.BODY`.
+fn signature(secret: &str, at: u64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(format!("{at}.{body}").as_bytes());
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_text_cannot_ping_or_link() {
+        let body = slack(
+            "<!channel> & <https://evil|click>",
+            Some("https://ward/s/1"),
+        );
+        let text = serde_json::from_str::<Value>(&body).expect("json")["text"].clone();
+        assert_eq!(
+            text,
+            "&lt;!channel&gt; &amp; &lt;https://evil|click&gt; <https://ward/s/1|session>"
+        );
+    }
+}
