@@ -1,11 +1,12 @@
 //! Two `ward serve` processes share one PostgreSQL audit store, as replicas behind a load
 //! balancer would: their concurrent sessions all land in one store with valid chains and one
 //! linear chain of signed checkpoints. The store's server takes TLS connections only, and Ward
-//! checks its certificate.
+//! checks its certificate. A session one replica serves is ended by a request made through the
+//! other, and a user disabled through one is refused by the other.
 
 use std::sync::Arc;
 
-use ward_testkit::{ClusterOptions, Postgres, Ward, run, success, tls_pair};
+use ward_testkit::{ClusterOptions, Postgres, Psql, Ward, run, success, tls_pair};
 
 use crate::WARD;
 
@@ -105,6 +106,40 @@ fn two_wards_share_one_postgres_store() {
     let verify = a.cli(&["verify", "--key", &public]);
     let text = success(&verify);
     assert!(text.contains("11 session(s): 11 verified"), "{text}");
+
+    // A session served by b is ended by a request made through a's store, and a user disabled
+    // there is refused by b.
+    let mut open = Psql::open(&b.url("carol", "bench"));
+    assert_eq!(open.ask("SELECT 'on b';"), "on b");
+    let live = success(&a.cli(&["sessions", "list", "--live", "--json"]));
+    let live: serde_json::Value = serde_json::from_str(&live).expect("json");
+    let id = live[0]["id"].as_str().expect("the session on b").to_owned();
+    success(&a.cli(&["sessions", "terminate", &id, "--reason", "asked on a"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !a
+        .sessions()
+        .iter()
+        .any(|s| s["id"] == id.as_str() && s["outcome"] == "terminated")
+    {
+        assert!(std::time::Instant::now() < deadline, "b ends the session");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stderr = open.finish("SELECT 'still on b';");
+    assert!(
+        stderr.contains("terminated by an administrator (ward sessions terminate): asked on a"),
+        "{stderr}"
+    );
+    success(&a.cli(&["users", "disable", "carol"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = ward_testkit::psql(&b.url("carol", "bench"), &["-c", "SELECT 1"]);
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        if said.contains("user \"carol\" is disabled") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "b refuses carol: {said}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let _ = std::fs::remove_dir_all(&shared);
 }
 
