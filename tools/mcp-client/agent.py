@@ -14,6 +14,7 @@ PLAN.json is a JSON list of steps, executed in order inside ONE MCP session
 (initialize once):
   {"list_tools": true}
   {"call": "TOOL", "args": {...}}
+  {"wait_for": "PATH"}   (waits, at most 30 s, until the file PATH exists)
 
 stdout gets one JSON line per step, then {"done": true, "session_id": ...}.
 Exit codes: 0 ok; 1 --expect-auth-failure but the connection succeeded;
@@ -156,8 +157,10 @@ def load_plan(path: str) -> list[dict[str, Any]]:
     if not isinstance(plan, list) or not all(isinstance(s, dict) for s in plan):
         raise ValueError("plan must be a JSON list of objects")
     for i, step in enumerate(plan):
-        if not (step.get("list_tools") or "call" in step):
-            raise ValueError(f"step {i}: expected {{'list_tools': true}} or {{'call': NAME, 'args': {{...}}}}")
+        if not (step.get("list_tools") or "call" in step or "wait_for" in step):
+            raise ValueError(
+                f"step {i}: expected {{'list_tools': true}}, {{'call': NAME, 'args': {{...}}}} or {{'wait_for': PATH}}"
+            )
     return plan
 
 
@@ -166,6 +169,11 @@ def result_text(result: Any) -> str:
 
 
 async def run_step(client: Client, i: int, step: dict[str, Any], timeout: float) -> dict[str, Any]:
+    if "wait_for" in step:
+        with anyio.fail_after(30):
+            while not os.path.exists(step["wait_for"]):
+                await anyio.sleep(0.05)
+        return {"step": i, "waited": step["wait_for"]}
     if step.get("list_tools"):
         tools = []
         cursor = None

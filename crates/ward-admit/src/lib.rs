@@ -244,6 +244,17 @@ impl Runtime {
         self.start(identity, resource, start, &masker).await
     }
 
+    /// Lets a session opened with [`Runtime::open`] that reaches resources as it goes (an
+    /// agent's) be ended from outside, like an admitted one.
+    pub fn terminable(
+        &self,
+        session: SessionId,
+        identity: &Identity,
+        resource: &str,
+    ) -> Terminable {
+        self.control.register(session, identity, resource)
+    }
+
     /// Records a connection whose identity was not proven: its own session, with the failed
     /// `auth` event, ended as `denied`.
     pub async fn login_failed(&self, identity: Identity, resource: &str, start: Start) {

@@ -396,3 +396,69 @@ fn an_agent_gives_the_reason_its_grant_requires_with_each_call() {
     let found = success(&ward.cli(&["sessions", "list", "--json", "--search", "OPS-9"]));
     assert!(found.contains(&id), "{found}");
 }
+
+#[test]
+fn an_agents_open_session_is_ended_from_outside() {
+    let s = setup();
+    let go = s.ward.dir.join("go");
+    let plan = json!([
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT 1 AS one" } },
+        { "wait_for": go },
+        { "call": "query", "args": { "resource": "shop", "sql": "SELECT 2 AS two" } }
+    ]);
+    let agent = {
+        let (ward_dir, url, ca, key) = (
+            s.ward.dir.clone(),
+            format!("{}/mcp", s.ward.web_url()),
+            s.ward.ca_cert(),
+            s.key.clone(),
+        );
+        let plan_file = ward_dir.join("plan-ended.json");
+        std::fs::write(&plan_file, plan.to_string()).expect("plan");
+        Command::new("python3")
+            .arg(agent_py())
+            .args(["http", "--url", &url, "--key", &key, "--ca-file"])
+            .arg(ca)
+            .arg("--plan")
+            .arg(&plan_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("agent.py")
+    };
+    // Once its first query is recorded, the agent's session is ended by id.
+    let id = s
+        .ward
+        .wait_for_session(|x| x["protocol"] == "mcp" && x["event_count"].as_u64() >= Some(5))
+        .iter()
+        .find(|x| x["protocol"] == "mcp")
+        .and_then(|x| x["id"].as_str())
+        .expect("the agent's session")
+        .to_owned();
+    success(
+        &s.ward
+            .cli(&["sessions", "terminate", &id, "--reason", "runaway agent"]),
+    );
+    let is_ended = |x: &Value| x["id"] == id.as_str() && x["outcome"] == "terminated";
+    let sessions = s.ward.wait_for_session(is_ended);
+    assert!(sessions.iter().any(is_ended), "{sessions:?}");
+    std::fs::write(&go, "").expect("go");
+    let out = agent.wait_with_output().expect("agent.py ends");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(step(&lines, 0)["is_error"], false, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["step"] == 2 && !l["error"].is_null()),
+        "its next call finds no session: {lines:?}"
+    );
+    let events = s.ward.events(&id);
+    let why = events
+        .iter()
+        .find(|e| e["kind"] == "session.terminated")
+        .expect("session.terminated");
+    assert_eq!(why["payload"]["reason"], "runaway agent");
+}

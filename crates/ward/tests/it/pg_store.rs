@@ -137,7 +137,10 @@ fn two_wards_share_one_postgres_store() {
         if said.contains("user \"carol\" is disabled") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "b refuses carol: {said}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b refuses carol: {said}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = std::fs::remove_dir_all(&shared);
