@@ -4,7 +4,8 @@
 //! session's event count and head are read from its events. Triggers refuse UPDATE and DELETE
 //! (and TRUNCATE on PostgreSQL) on them; only `ward prune` lifts the delete triggers, inside its
 //! own transaction. On PostgreSQL, Ward's runtime role is granted SELECT and INSERT only (and
-//! UPDATE on `users`), by `ward store migrate`.
+//! UPDATE on `users`, DELETE on `user_keys` and `disabled_users`, none of them evidence), by
+//! `ward store migrate`.
 
 use crate::db::{Db, params};
 use crate::store::StoreError;
