@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
+use ward_core::payload::{Payload, SessionTerminated};
 use ward_core::{Identity, SessionId};
+use ward_store::JsonBody;
 
 /// Why a session was ended from outside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,16 @@ pub struct Termination {
     /// Who ended it (`an administrator (ward users disable)`, `a configuration reload`).
     pub by: String,
     pub reason: String,
+}
+
+impl Termination {
+    /// The `session.terminated` event that records it in the session ended.
+    pub fn event(&self) -> JsonBody {
+        JsonBody::from(Payload::SessionTerminated(SessionTerminated {
+            by: self.by.clone(),
+            reason: self.reason.clone(),
+        }))
+    }
 }
 
 impl std::fmt::Display for Termination {

@@ -10,10 +10,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
 use ward_config::ResourceKind;
 use ward_core::auth::AuthError;
-use ward_core::payload::{Auth, Payload, SessionTerminated};
+use ward_core::payload::Auth;
 use ward_core::{EventKind, Identity, Outcome, Protocol};
 use ward_mask::Masker;
-use ward_store::{JsonBody, SessionRecorder};
+use ward_store::SessionRecorder;
 
 use crate::codec::startup::{self, Startup};
 use crate::codec::{ProtocolError, encode, frame, frontend};
@@ -428,12 +428,7 @@ impl Session<'_> {
             Stop::Relay(end) => Some(end),
             Stop::Shutdown => None,
             Stop::Terminated(why) => {
-                let terminated = SessionTerminated {
-                    by: why.by.clone(),
-                    reason: why.reason.clone(),
-                };
-                rec.record(JsonBody::from(Payload::SessionTerminated(terminated)))
-                    .await;
+                rec.record(why.event()).await;
                 let message = format!("Ward ended this session: {why}");
                 fatal(&mut cw, sqlstate::ADMIN_SHUTDOWN, &message).await;
                 return (Outcome::Terminated, client_side.bytes, server_side.bytes);

@@ -32,9 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use ward_admit::Runtime;
 use ward_config::ResourceKind;
 use ward_core::auth::{Authenticator, KeyLogin};
-use ward_core::payload::{
-    Auth as AuthEvent, NetForward, Payload, PolicyDenied, SessionError, SessionTerminated,
-};
+use ward_core::payload::{Auth as AuthEvent, NetForward, Payload, PolicyDenied, SessionError};
 use ward_core::{Identity, Outcome, Protocol};
 use ward_store::{JsonBody, MaskedJson};
 
@@ -197,8 +195,7 @@ impl Gateway {
             (why, shared) = terminated => {
                 if let Some(shared) = shared.upgrade() {
                     shared.terminated.store(true, Ordering::Relaxed);
-                    let terminated = SessionTerminated { by: why.by.clone(), reason: why.reason.clone() };
-                    shared.rec.record(JsonBody::from(Payload::SessionTerminated(terminated))).await;
+                    shared.rec.record(why.event()).await;
                 }
                 let message = format!("Ward ended this session: {why}");
                 let _ = handle.disconnect(russh::Disconnect::ByApplication, message, "en".into()).await;

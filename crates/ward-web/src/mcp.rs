@@ -22,11 +22,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use ward_auth::secret;
-use ward_core::payload::{Payload, SessionTerminated};
 use ward_core::{Identity, Outcome, Protocol};
 use ward_pg::catalog::Tables;
 use ward_pg::upstream::{Target, Upstream};
-use ward_store::{JsonBody, SessionRecorder};
+use ward_store::SessionRecorder;
 
 use super::Web;
 
@@ -294,14 +293,7 @@ async fn end_when_terminated(
         .ok()
         .and_then(|mut s| s.remove(&id));
     if let Some(session) = session {
-        let terminated = SessionTerminated {
-            by: why.by.clone(),
-            reason: why.reason.clone(),
-        };
-        session
-            .record
-            .record(JsonBody::from(Payload::SessionTerminated(terminated)))
-            .await;
+        session.record.record(why.event()).await;
         session.record.end(Outcome::Terminated, 0, 0).await;
     }
 }
