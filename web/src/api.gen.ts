@@ -72,6 +72,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The requests the viewer may see, newest first: their own, those their groups approve, and
+         *     every one for auditors.
+         */
+        get: operations["list_requests"];
+        put?: never;
+        /**
+         * Asks for access to a resource whose grant `requires_approval`; the grant's approvers are
+         *     told through the webhooks.
+         */
+        post: operations["create_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One request with its reviews. */
+        get: operations["request_detail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves a pending request (members of its approver groups, not its requester): once it
+         *     has the approvals it needs, its window opens.
+         */
+        post: operations["approve_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/requests/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Denies a pending request, with a comment the requester reads (members of its approver
+         *     groups, not its requester).
+         */
+        post: operations["deny_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sessions": {
         parameters: {
             query?: never;
@@ -192,10 +273,127 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An access request and its reviews. */
+        AccessRequest: {
+            /**
+             * Format: int64
+             * @description How many approvals it needs.
+             */
+            approvals: number;
+            /** @description The groups whose members may approve it. */
+            approvers: string[];
+            decided_at?: string | null;
+            /** @description When an approved request's window ends; sessions it let in end then. */
+            expires_at?: string | null;
+            /** @description Twelve hex digits. */
+            id: string;
+            /** @description Whether the viewer may approve or deny it now. */
+            may_review: boolean;
+            /** @description Masked. */
+            reason: string;
+            /** @description RFC 3339. */
+            requested_at: string;
+            requester: string;
+            resource: string;
+            reviews: components["schemas"]["Review"][];
+            /**
+             * Format: int64
+             * @description The window asked for, in seconds from approval.
+             */
+            seconds: number;
+            /** @description The requester's session that recorded the request. */
+            session: string;
+            /** @description `pending`, `approved` (its window is open), `denied`, `expired`. */
+            state: string;
+        };
+        /**
+         * @description `access.request`: the person of this session asked for access that a grant gives only with
+         *     approval.
+         */
+        AccessRequested: {
+            /**
+             * Format: int32
+             * @description How many approvals it needs.
+             * @default 0
+             */
+            approvals: number;
+            /**
+             * @description The groups whose members may approve it.
+             * @default []
+             */
+            approvers: string[];
+            /**
+             * @description Why, as the person gave it (masked).
+             * @default
+             */
+            reason: string;
+            /**
+             * @description The request's id.
+             * @default
+             */
+            request: string;
+            /** @default  */
+            resource: string;
+            /**
+             * Format: int64
+             * @description How long the access is asked for, in seconds from approval.
+             * @default 0
+             */
+            seconds: number;
+        };
+        /** @description `access.approve` and `access.deny`: the person of this session decided on a request. */
+        AccessReviewed: {
+            /**
+             * @description The reviewer's comment (masked); required to deny.
+             * @default
+             */
+            comment: string;
+            /**
+             * @description The request's id.
+             * @default
+             */
+            request: string;
+            /**
+             * @description Who asked.
+             * @default
+             */
+            requester: string;
+            /** @default  */
+            resource: string;
+            /**
+             * @description The request's state after this review: `pending` (more approvals needed), `approved`,
+             *     `denied`.
+             * @default
+             */
+            state: string;
+            /**
+             * @description When an approved request's window ends (RFC 3339).
+             * @default null
+             */
+            until: string | null;
+        };
         /** @description `agent.note`: an AI agent's stated intent. */
         AgentNote: {
             /** @default  */
             text: string;
+        };
+        /** @description The approved access request a session was let in by. */
+        ApprovalRef: {
+            /**
+             * @description Who approved it.
+             * @default []
+             */
+            approved_by: string[];
+            /**
+             * @description The request's id (`ward requests show ID`).
+             * @default
+             */
+            request: string;
+            /**
+             * @description When its window ends (RFC 3339); the session ends then too.
+             * @default
+             */
+            until: string;
         };
         /** @description `auth`: how the identity was proven, or why not. */
         Auth: {
@@ -596,6 +794,14 @@ export interface components {
             /** @default null */
             refused: string | null;
         };
+        /** @description What a person asks for. */
+        NewRequest: {
+            /** @description How long, from approval: `30m`, `1h`, … up to the grant's `max_duration`. */
+            duration: string;
+            /** @description Why: a ticket reference or free text (recorded, masked). */
+            reason: string;
+            resource: string;
+        };
         /** @description An event's kind with its payload: `{"kind": "db.query", "payload": {...}}`. */
         Payload: {
             /** @enum {string} */
@@ -711,6 +917,18 @@ export interface components {
             payload: components["schemas"]["ControlTerminate"];
         } | {
             /** @enum {string} */
+            kind: "access.request";
+            payload: components["schemas"]["AccessRequested"];
+        } | {
+            /** @enum {string} */
+            kind: "access.approve";
+            payload: components["schemas"]["AccessReviewed"];
+        } | {
+            /** @enum {string} */
+            kind: "access.deny";
+            payload: components["schemas"]["AccessReviewed"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -718,6 +936,8 @@ export interface components {
         PolicyDecision: {
             /** @default false */
             allowed: boolean;
+            /** @default null */
+            approval: components["schemas"]["ApprovalRef"] | null;
             /**
              * @description The profile that masks what the client receives, under `mask_client`.
              * @default null
@@ -790,6 +1010,9 @@ export interface components {
              */
             statement: number | null;
         };
+        RequestList: {
+            requests: components["schemas"]["AccessRequest"][];
+        };
         /** @description A result column. */
         ResultColumn: {
             /** @default  */
@@ -799,6 +1022,22 @@ export interface components {
              * @default 0
              */
             type_oid: number;
+        };
+        /** @description One approver's decision. */
+        Review: {
+            approved: boolean;
+            /** @description RFC 3339. */
+            at: string;
+            /** @description Masked. */
+            comment: string;
+            reviewer: string;
+            /** @description The reviewer's session that recorded the review. */
+            session: string;
+        };
+        /** @description An approver's comment: optional to approve, required to deny. */
+        ReviewBody: {
+            /** @default null */
+            comment: string | null;
         };
         /** @description Part of a snippet; `mark` for the matched words. */
         Segment: {
@@ -1114,6 +1353,286 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_requests: {
+        parameters: {
+            query?: {
+                /** @description `pending`, `approved`, `denied` or `expired` */
+                state?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_request: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the `csrf` of the sign-in */
+                "X-CSRF-Token": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a request for it is pending already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_detail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_request: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the `csrf` of the sign-in */
+                "X-CSRF-Token": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description decided already, or reviewed by this approver */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deny_request: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the `csrf` of the sign-in */
+                "X-CSRF-Token": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description decided already, or reviewed by this approver */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

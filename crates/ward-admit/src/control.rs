@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 use ward_core::payload::{Payload, SessionTerminated};
-use ward_core::{Identity, SessionId};
+use ward_core::{Identity, SessionId, Timestamp};
 use ward_store::JsonBody;
 
 /// Why a session was ended from outside it.
@@ -40,16 +40,30 @@ pub struct Open {
     pub session: SessionId,
     pub identity: Identity,
     pub resource: String,
+    /// The approved access request that let it in, whose window it ends with.
+    pub approval: Option<Approval>,
     end: watch::Sender<Option<Arc<Termination>>>,
 }
 
-/// The sessions open in this process and the users disabled.
+/// An approved access request whose window is open: it opens its requester's grant that
+/// `requires_approval` on its resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub request: String,
+    pub approved_by: Vec<String>,
+    /// When the window ends.
+    pub until: Timestamp,
+}
+
+/// The sessions open in this process, the users disabled and the approvals in force.
 #[derive(Default)]
 pub struct Control {
     /// By admission (an agent's session is admitted once per resource it reaches).
     open: Mutex<HashMap<u64, Open>>,
     next: AtomicU64,
     disabled: RwLock<HashSet<String>>,
+    /// By requester and resource.
+    approvals: RwLock<HashMap<(String, String), Approval>>,
 }
 
 /// An admitted session's link to [`Control`]: it learns when the session is terminated, and
@@ -91,6 +105,7 @@ impl Control {
         session: SessionId,
         identity: &Identity,
         resource: &str,
+        approval: Option<Approval>,
     ) -> Terminable {
         let key = self.next.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = watch::channel(None);
@@ -98,6 +113,7 @@ impl Control {
             session,
             identity: identity.clone(),
             resource: resource.to_owned(),
+            approval,
             end,
         };
         self.lock_open().insert(key, open);
@@ -119,6 +135,21 @@ impl Control {
     /// The users disabled now (from the store, which every Ward of it reads).
     pub fn set_disabled(&self, subjects: HashSet<String>) {
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = subjects;
+    }
+
+    /// The approval in force now that lets `subject` reach `resource`, if any.
+    pub fn approval(&self, subject: &str, resource: &str) -> Option<Approval> {
+        let approvals = self.approvals.read().unwrap_or_else(|p| p.into_inner());
+        approvals
+            .get(&(subject.to_owned(), resource.to_owned()))
+            .filter(|a| a.until.0 > Timestamp::now().0)
+            .cloned()
+    }
+
+    /// The approvals in force now (from the store, which every Ward of it reads), by requester
+    /// and resource.
+    pub fn set_approvals(&self, approvals: HashMap<(String, String), Approval>) {
+        *self.approvals.write().unwrap_or_else(|p| p.into_inner()) = approvals;
     }
 
     /// Ends every open session, not ended already, for which `why` says why. Returns how many
@@ -152,8 +183,14 @@ mod tests {
     async fn a_terminated_session_learns_why_and_leaves_when_dropped() {
         let control = Arc::new(Control::default());
         let alice_id = SessionId::new();
-        let mut alice = control.register(alice_id, &Identity::unauthenticated("alice"), "shop");
-        let bob = control.register(SessionId::new(), &Identity::unauthenticated("bob"), "shop");
+        let mut alice =
+            control.register(alice_id, &Identity::unauthenticated("alice"), "shop", None);
+        let bob = control.register(
+            SessionId::new(),
+            &Identity::unauthenticated("bob"),
+            "shop",
+            None,
+        );
         assert_eq!(control.open_sessions(), 2);
         let why = Termination {
             by: "an administrator".into(),

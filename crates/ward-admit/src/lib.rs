@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 mod control;
-pub use control::{Control, Open, Terminable, Termination};
+pub use control::{Approval, Control, Open, Terminable, Termination};
 
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
-use ward_core::payload::{Auth, GrantRef, PolicyDecision};
+use ward_core::payload::{ApprovalRef, Auth, GrantRef, PolicyDecision};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId};
 use ward_mask::{MaskReport, Masker, Masking};
 use ward_policy::{Guardrails, SessionGuardrails};
@@ -252,7 +252,7 @@ impl Runtime {
         identity: &Identity,
         resource: &str,
     ) -> Terminable {
-        self.control.register(session, identity, resource)
+        self.control.register(session, identity, resource, None)
     }
 
     /// Records a connection whose identity was not proven: its own session, with the failed
@@ -320,6 +320,7 @@ impl Runtime {
             }
             Record::Within(rec) => (rec.clone(), false),
         };
+        let approval = self.control.approval(&identity.subject, name);
         let decided = match resource {
             _ if self.control.is_disabled(&identity.subject) => Err(Box::new(Refusal {
                 reason: Reason::Disabled,
@@ -348,7 +349,7 @@ impl Runtime {
                 }))
             }
             Some(resource) => self
-                .decide(&identity, resource, check)
+                .decide(&identity, resource, check, approval.is_some())
                 .and_then(|(index, grant)| {
                     let given = reason.is_some_and(|r| !r.trim().is_empty());
                     if grant.require_reason && !given {
@@ -396,6 +397,7 @@ impl Runtime {
         };
         let resource = resource.clone();
         let grant = grant.clone();
+        let approval = approval.filter(|_| grant.requires_approval);
         let upstream_user = grant.upstream_user(&resource).to_owned();
         let client_profile = grant
             .mask_client
@@ -415,11 +417,18 @@ impl Runtime {
             client_profile: client_profile.map(str::to_owned),
             login: (kind == ResourceKind::Ssh)
                 .then(|| format!("{:?}", resource.login).to_lowercase()),
+            approval: approval.as_ref().map(|a| ApprovalRef {
+                request: a.request.clone(),
+                approved_by: a.approved_by.clone(),
+                until: a.until.to_rfc3339(),
+            }),
             ..PolicyDecision::default()
         };
         recorder.record(recorded(&decision, found)).await;
         let client_masker = client_profile.map(|p| self.masker(p));
-        let terminable = self.control.register(recorder.id(), &identity, name);
+        let terminable = self
+            .control
+            .register(recorder.id(), &identity, name, approval);
         Ok(Admitted {
             terminable,
             upstream_password: grant.upstream_password(&resource).cloned(),
@@ -441,12 +450,13 @@ impl Runtime {
         identity: &Identity,
         resource: &Resource,
         check: Option<&GrantCheck<'_>>,
+        approved: bool,
     ) -> Result<(usize, &'a Grant), Box<Refusal>> {
         let name = &resource.name;
         let now = time::OffsetDateTime::now_utc();
         match self
             .config
-            .decide_grant(&identity.subject, &identity.groups, name, now)
+            .decide_grant(&identity.subject, &identity.groups, name, now, approved)
         {
             GrantDecision::Allowed { index, grant } => match check.map(|c| c(grant)) {
                 Some(Err(denied)) => Err(Box::new(Refusal {
@@ -465,8 +475,9 @@ impl Runtime {
             } => {
                 let detail = reason.explain();
                 let message = format!(
-                    "the grant for resource \"{name}\" (grants[{index}], {}) {detail}; ask an administrator for access",
+                    "the grant for resource \"{name}\" (grants[{index}], {}) {detail}; {}",
                     grant.grantee().describe(),
+                    reason.advice(name),
                 );
                 Err(Box::new(Refusal {
                     reason: Reason::NotGranted,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, Weekday};
 
-use super::{Resource, Secret};
+use super::{ConfigDuration, Resource, Secret};
 
 /// Gives a group's members, or one user, access to `resources`.
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +63,20 @@ pub struct Grant {
     /// It is recorded (masked) in `session.start` and `policy.decision`, and searchable.
     #[serde(default)]
     pub require_reason: bool,
+    /// Each access needs an access request (`ward request`) approved by members of
+    /// `approvers`: the grant works for its requester only within an approved request's window,
+    /// and the sessions it let in end when the window does.
+    #[serde(default)]
+    pub requires_approval: bool,
+    /// The groups whose members approve or deny requests for this grant; nobody approves their
+    /// own.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// How many approvers must approve a request (default 1); one denial ends it.
+    #[serde(default = "one")]
+    pub approvals: u32,
+    /// The longest window a request may ask for (default `1h`).
+    pub max_duration: Option<ConfigDuration>,
     /// Resolved at load time from the fields above.
     #[serde(skip)]
     pub(super) valid: Validity,
@@ -74,6 +88,13 @@ pub struct Grant {
 fn yes() -> bool {
     true
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// How long an approved request lasts when a grant does not say (`max_duration`).
+pub const DEFAULT_MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// When a grant works, parsed from `expires_at`, `hours` and `days`.
 #[derive(Debug, Clone, Default)]
@@ -120,8 +141,17 @@ pub enum GrantDecision<'a> {
 /// Why a grant does not work now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    Expired { at: String },
-    OutsideWindow { window: String, now: String },
+    Expired {
+        at: String,
+    },
+    OutsideWindow {
+        window: String,
+        now: String,
+    },
+    /// The grant has `requires_approval` and the identity holds no approved request now.
+    ApprovalRequired {
+        approvers: Vec<String>,
+    },
 }
 
 impl Refusal {
@@ -130,6 +160,7 @@ impl Refusal {
         match self {
             Refusal::Expired { .. } => "grant expired",
             Refusal::OutsideWindow { .. } => "outside grant window",
+            Refusal::ApprovalRequired { .. } => "approval required",
         }
     }
 
@@ -140,6 +171,20 @@ impl Refusal {
             Refusal::OutsideWindow { window, now } => {
                 format!("is valid only {window}, and it is now {now}")
             }
+            Refusal::ApprovalRequired { approvers } => format!(
+                "needs an approved access request (approvers: group {})",
+                approvers.join(", group ")
+            ),
+        }
+    }
+
+    /// What the user can do about it, for `resource`.
+    pub fn advice(&self, resource: &str) -> String {
+        match self {
+            Refusal::ApprovalRequired { .. } => {
+                format!("ask for access with `ward request {resource} --reason ... --for 1h`")
+            }
+            _ => "ask an administrator for access".to_owned(),
         }
     }
 }
@@ -221,8 +266,24 @@ impl Grant {
             .unwrap_or_else(|| resource.record_profile())
     }
 
-    /// Why the grant does not work at `now`, if it does not.
-    pub fn refusal(&self, now: OffsetDateTime) -> Option<Refusal> {
+    /// The longest window a request for this grant may ask for.
+    pub fn max_duration(&self) -> std::time::Duration {
+        self.max_duration.map_or(DEFAULT_MAX_DURATION, |d| d.0)
+    }
+
+    /// Why the grant does not work at `now` for an identity that holds an approved request
+    /// for the resource (`approved`) or not, if it does not.
+    pub fn refusal(&self, now: OffsetDateTime, approved: bool) -> Option<Refusal> {
+        let refusal = self.refusal_at(now);
+        if refusal.is_none() && self.requires_approval && !approved {
+            return Some(Refusal::ApprovalRequired {
+                approvers: self.approvers.clone(),
+            });
+        }
+        refusal
+    }
+
+    fn refusal_at(&self, now: OffsetDateTime) -> Option<Refusal> {
         let v = &self.valid;
         if let Some(expires) = v.expires
             && now >= expires
@@ -313,7 +374,64 @@ impl Grant {
     }
 }
 
-/// Chooses the grant for `subject` (member of `groups`) on `resource` at `now`: among the grants
+impl super::Config {
+    /// Checks a grant's approval settings: approvers when it needs approval, none of them
+    /// when it does not.
+    pub(super) fn validate_approval(
+        &self,
+        g: &Grant,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<(), super::ConfigError> {
+        if g.requires_approval {
+            if g.approvers.is_empty() || g.approvers.iter().any(String::is_empty) {
+                return Err(self.invalid(
+                    key("approvers"),
+                    "`requires_approval` needs the groups that approve, like `approvers = [\"dba\"]`",
+                ));
+            }
+            if g.approvals == 0 {
+                return Err(self.invalid(key("approvals"), "must be at least 1"));
+            }
+            if g.max_duration.is_some_and(|d| d.0.is_zero()) {
+                return Err(self.invalid(key("max_duration"), "must be longer than zero"));
+            }
+            return Ok(());
+        }
+        let stray = [
+            ("approvers", !g.approvers.is_empty()),
+            ("approvals", g.approvals != 1),
+            ("max_duration", g.max_duration.is_some()),
+        ];
+        match stray.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(self.invalid(
+                key(field),
+                "has no effect without `requires_approval = true`",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The grants naming `subject` (member of `groups`) and `resource`, in the order of choice:
+/// grants to the user before grants to a group, each in config order.
+pub fn candidates<'a: 'b, 'b>(
+    grants: &'a [Grant],
+    subject: &'b str,
+    groups: &'b [String],
+    resource: &'b str,
+) -> impl Iterator<Item = (usize, &'a Grant)> + 'b {
+    let matching = move |user_grants: bool| {
+        grants.iter().enumerate().filter(move |(_, g)| {
+            matches!(g.grantee(), Grantee::User(_)) == user_grants
+                && g.names(subject, groups)
+                && g.resources.iter().any(|r| r == resource)
+        })
+    };
+    matching(true).chain(matching(false))
+}
+
+/// Chooses the grant for `subject` (member of `groups`) on `resource` at `now`, when the
+/// identity holds an approved access request for it (`approved`) or not: among the grants
 /// naming the identity and the resource, grants to the user come before grants to a group, each
 /// in config order; the first that works now is chosen. When none works, the first in that order
 /// says why.
@@ -323,17 +441,11 @@ pub fn decide<'a>(
     groups: &[String],
     resource: &str,
     now: OffsetDateTime,
+    approved: bool,
 ) -> GrantDecision<'a> {
-    let matching = |user_grants: bool| {
-        grants.iter().enumerate().filter(move |(_, g)| {
-            matches!(g.grantee(), Grantee::User(_)) == user_grants
-                && g.names(subject, groups)
-                && g.resources.iter().any(|r| r == resource)
-        })
-    };
     let mut first_refused = None;
-    for (index, grant) in matching(true).chain(matching(false)) {
-        match grant.refusal(now) {
+    for (index, grant) in candidates(grants, subject, groups, resource) {
+        match grant.refusal(now, approved) {
             None => return GrantDecision::Allowed { index, grant },
             Some(reason) => {
                 first_refused.get_or_insert((index, grant, reason));
@@ -384,20 +496,21 @@ mod tests {
         .expect("valid");
         let groups = ["ops".to_owned(), "dev".to_owned()];
         let GrantDecision::Allowed { index, grant } =
-            c.decide_grant("alice", &groups, "shop", NOON)
+            c.decide_grant("alice", &groups, "shop", NOON, false)
         else {
             panic!("alice is allowed");
         };
         assert_eq!((index, grant.grantee()), (2, Grantee::User("alice")));
         let shop = c.resource("shop").expect("shop");
         assert_eq!(grant.upstream_user(shop), "alice_ro");
-        let GrantDecision::Allowed { index, grant } = c.decide_grant("bob", &groups, "shop", NOON)
+        let GrantDecision::Allowed { index, grant } =
+            c.decide_grant("bob", &groups, "shop", NOON, false)
         else {
             panic!("bob is allowed");
         };
         assert_eq!((index, grant.upstream_user(shop)), (0, "app"));
         assert!(matches!(
-            c.decide_grant("carol", &[], "shop", NOON),
+            c.decide_grant("carol", &[], "shop", NOON, false),
             GrantDecision::NoGrant
         ));
     }
@@ -412,7 +525,7 @@ mod tests {
         .expect("valid");
         let dev = ["dev".to_owned()];
         let GrantDecision::Refused { index, reason, .. } =
-            c.decide_grant("alice", &dev, "shop", NOON)
+            c.decide_grant("alice", &dev, "shop", NOON, false)
         else {
             panic!("refused");
         };
@@ -420,10 +533,11 @@ mod tests {
         assert_eq!(reason.explain(), "expired at 2026-11-01T00:00:00Z");
         let at_nine = datetime!(2026-11-25 09:00 UTC);
         assert!(matches!(
-            c.decide_grant("alice", &dev, "shop", at_nine),
+            c.decide_grant("alice", &dev, "shop", at_nine, false),
             GrantDecision::Allowed { index: 1, .. }
         ));
-        let GrantDecision::Refused { reason, .. } = c.decide_grant("bob", &dev, "shop", NOON)
+        let GrantDecision::Refused { reason, .. } =
+            c.decide_grant("bob", &dev, "shop", NOON, false)
         else {
             panic!("refused");
         };
@@ -439,11 +553,55 @@ mod tests {
             (datetime!(2026-11-26 23:00 UTC), false),
         ] {
             let allowed = matches!(
-                c.decide_grant("bob", &night, "shop", at),
+                c.decide_grant("bob", &night, "shop", at, false),
                 GrantDecision::Allowed { .. }
             );
             assert_eq!(allowed, ok, "{at}");
         }
+    }
+
+    #[test]
+    fn a_grant_needing_approval_works_only_with_one_and_else_the_next_grant_does() {
+        let c = load(
+            "[[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\nupstream_user = \"admin\"\n\
+             requires_approval = true\napprovers = [\"dba\", \"lead\"]\napprovals = 2\nmax_duration = \"4h\"\n",
+        )
+        .expect("valid");
+        let dev = ["dev".to_owned()];
+        let GrantDecision::Refused { reason, .. } =
+            c.decide_grant("bob", &dev, "shop", NOON, false)
+        else {
+            panic!("refused without an approval");
+        };
+        assert_eq!(reason.code(), "approval required");
+        assert_eq!(
+            reason.explain(),
+            "needs an approved access request (approvers: group dba, group lead)"
+        );
+        assert!(reason.advice("shop").contains("ward request shop"));
+        let GrantDecision::Allowed { grant, .. } = c.decide_grant("bob", &dev, "shop", NOON, true)
+        else {
+            panic!("allowed with one");
+        };
+        assert_eq!(
+            grant.max_duration(),
+            std::time::Duration::from_secs(4 * 3600)
+        );
+        // A standing grant after it serves those without an approval.
+        let c = load(
+            "[[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\nrequires_approval = true\napprovers = [\"dba\"]\n\
+             [[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\nupstream_user = \"reader\"\n",
+        )
+        .expect("valid");
+        assert!(matches!(
+            c.decide_grant("bob", &dev, "shop", NOON, false),
+            GrantDecision::Allowed { index: 1, .. }
+        ));
+        assert_eq!(
+            c.grants[0].max_duration(),
+            DEFAULT_MAX_DURATION,
+            "an hour unless the grant says"
+        );
     }
 
     #[test]
@@ -474,6 +632,24 @@ mod tests {
             format!(
                 "{file}: grants[0].days: `monday` is not a day: use mon, tue, wed, thu, fri, sat, sun"
             )
+        );
+        assert_eq!(
+            problem("[[grants]]\nuser = \"a\"\nresources = [\"shop\"]\nrequires_approval = true\n"),
+            format!(
+                "{file}: grants[0].approvers: `requires_approval` needs the groups that approve, like `approvers = [\"dba\"]`"
+            )
+        );
+        assert_eq!(
+            problem("[[grants]]\nuser = \"a\"\nresources = [\"shop\"]\napprovers = [\"dba\"]\n"),
+            format!(
+                "{file}: grants[0].approvers: has no effect without `requires_approval = true`"
+            )
+        );
+        assert_eq!(
+            problem(
+                "[[grants]]\nuser = \"a\"\nresources = [\"shop\"]\nrequires_approval = true\napprovers = [\"dba\"]\napprovals = 0\n"
+            ),
+            format!("{file}: grants[0].approvals: must be at least 1")
         );
         assert_eq!(
             problem("[[grants]]\nuser = \"a\"\nresources = [\"shop\"]\npassword_env = \"X\"\n"),

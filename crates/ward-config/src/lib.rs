@@ -514,6 +514,7 @@ impl Config {
                     ),
                 ));
             }
+            self.validate_approval(g, &key)?;
             if g.upstream_user.as_deref() == Some("") {
                 return Err(self.invalid(key("upstream_user"), "must not be empty"));
             }
@@ -571,10 +572,21 @@ impl Config {
     /// The grant that would let `subject` (member of `groups`) reach `resource`, whatever the
     /// time: grants to the user first, then grants to a group, each in config order.
     pub fn grant_for(&self, subject: &str, groups: &[String], resource: &str) -> Option<&Grant> {
-        let named =
-            |g: &&Grant| g.names(subject, groups) && g.resources.iter().any(|r| r == resource);
-        let user = self.grants.iter().filter(named).find(|g| g.user.is_some());
-        user.or_else(|| self.grants.iter().find(named))
+        grants::candidates(&self.grants, subject, groups, resource)
+            .next()
+            .map(|(_, g)| g)
+    }
+
+    /// The grant an access request of `subject` (member of `groups`) for `resource` asks to
+    /// open: the first, in the order of choice, that `requires_approval`.
+    pub fn approval_grant(
+        &self,
+        subject: &str,
+        groups: &[String],
+        resource: &str,
+    ) -> Option<(usize, &Grant)> {
+        grants::candidates(&self.grants, subject, groups, resource)
+            .find(|(_, g)| g.requires_approval)
     }
 
     /// Chooses the grant for a connection at `now` (see [`decide`]).
@@ -584,8 +596,9 @@ impl Config {
         groups: &[String],
         resource: &str,
         now: time::OffsetDateTime,
+        approved: bool,
     ) -> GrantDecision<'_> {
-        decide(&self.grants, subject, groups, resource, now)
+        decide(&self.grants, subject, groups, resource, now, approved)
     }
 }
 

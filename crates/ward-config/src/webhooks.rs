@@ -1,5 +1,6 @@
 //! `[[webhooks]]`: where Ward tells people, as it happens, of what needs their attention: an
-//! access refused, a statement or command a guardrail refused, a session ended from outside.
+//! access refused, a statement or command a guardrail refused, a session ended from outside, an
+//! access request made, approved or denied.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,14 @@ use serde::Deserialize;
 use super::{Config, ConfigError, Secret, acceptable_url};
 
 /// What a webhook can be told of.
-pub const EVENTS: &[&str] = &["access.denied", "guardrail.denied", "session.terminated"];
+pub const EVENTS: &[&str] = &[
+    "access.denied",
+    "guardrail.denied",
+    "session.terminated",
+    "request.created",
+    "request.approved",
+    "request.denied",
+];
 
 /// One receiver of notifications.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -68,12 +68,21 @@ pub enum EventKind {
     /// A person asked to end another session (in the record of the asker's own session).
     #[serde(rename = "control.terminate")]
     ControlTerminate,
+    /// The person of this session asked for access that a grant gives only with approval.
+    #[serde(rename = "access.request")]
+    AccessRequest,
+    /// The person of this session approved an access request.
+    #[serde(rename = "access.approve")]
+    AccessApprove,
+    /// The person of this session denied an access request.
+    #[serde(rename = "access.deny")]
+    AccessDeny,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 29] = [
+    pub const ALL: [EventKind; 32] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -102,6 +111,9 @@ impl EventKind {
         EventKind::SessionError,
         EventKind::SessionTerminated,
         EventKind::ControlTerminate,
+        EventKind::AccessRequest,
+        EventKind::AccessApprove,
+        EventKind::AccessDeny,
         EventKind::SessionEnd,
     ];
 
@@ -135,6 +147,9 @@ impl EventKind {
             EventKind::SessionError => "session.error",
             EventKind::SessionTerminated => "session.terminated",
             EventKind::ControlTerminate => "control.terminate",
+            EventKind::AccessRequest => "access.request",
+            EventKind::AccessApprove => "access.approve",
+            EventKind::AccessDeny => "access.deny",
             EventKind::SessionEnd => "session.end",
         }
     }

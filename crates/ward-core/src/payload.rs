@@ -120,11 +120,26 @@ pub struct PolicyDecision {
     /// `require_reason`), masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_given: Option<String>,
+    /// The approved access request that opened the grant (grants with `requires_approval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRef>,
     /// Why not, when refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// The approved access request a session was let in by.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ApprovalRef {
+    /// The request's id (`ward requests show ID`).
+    pub request: String,
+    /// Who approved it.
+    pub approved_by: Vec<String>,
+    /// When its window ends (RFC 3339); the session ends then too.
+    pub until: String,
 }
 
 /// `policy.denied`: a statement, command, line or feature refused.
@@ -481,6 +496,43 @@ pub struct ControlTerminate {
     pub reason: String,
 }
 
+/// `access.request`: the person of this session asked for access that a grant gives only with
+/// approval.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AccessRequested {
+    /// The request's id.
+    pub request: String,
+    pub resource: String,
+    /// Why, as the person gave it (masked).
+    pub reason: String,
+    /// How long the access is asked for, in seconds from approval.
+    pub seconds: u64,
+    /// The groups whose members may approve it.
+    pub approvers: Vec<String>,
+    /// How many approvals it needs.
+    pub approvals: u32,
+}
+
+/// `access.approve` and `access.deny`: the person of this session decided on a request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AccessReviewed {
+    /// The request's id.
+    pub request: String,
+    /// Who asked.
+    pub requester: String,
+    pub resource: String,
+    /// The reviewer's comment (masked); required to deny.
+    pub comment: String,
+    /// The request's state after this review: `pending` (more approvals needed), `approved`,
+    /// `denied`.
+    pub state: String,
+    /// When an approved request's window ends (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -551,6 +603,12 @@ pub enum Payload {
     SessionTerminated(SessionTerminated),
     #[serde(rename = "control.terminate")]
     ControlTerminate(ControlTerminate),
+    #[serde(rename = "access.request")]
+    AccessRequest(AccessRequested),
+    #[serde(rename = "access.approve")]
+    AccessApprove(AccessReviewed),
+    #[serde(rename = "access.deny")]
+    AccessDeny(AccessReviewed),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -587,6 +645,9 @@ impl Payload {
             Payload::SessionError(_) => EventKind::SessionError,
             Payload::SessionTerminated(_) => EventKind::SessionTerminated,
             Payload::ControlTerminate(_) => EventKind::ControlTerminate,
+            Payload::AccessRequest(_) => EventKind::AccessRequest,
+            Payload::AccessApprove(_) => EventKind::AccessApprove,
+            Payload::AccessDeny(_) => EventKind::AccessDeny,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -16,6 +16,7 @@ mod pgtls;
 pub mod prune;
 pub mod query;
 pub mod recorder;
+pub mod requests;
 mod schema;
 mod signer;
 pub mod store;

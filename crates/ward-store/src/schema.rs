@@ -4,7 +4,8 @@
 //! session's event count and head are read from its events. Triggers refuse UPDATE and DELETE
 //! (and TRUNCATE on PostgreSQL) on them; only `ward prune` lifts the delete triggers, inside its
 //! own transaction. On PostgreSQL, Ward's runtime role is granted SELECT and INSERT only (and
-//! UPDATE on `users`, DELETE on `user_keys` and `disabled_users`, none of them evidence), by
+//! UPDATE on `users` and `access_requests`, DELETE on `user_keys` and `disabled_users`, none of
+//! them evidence), by
 //! `ward store migrate`.
 
 use crate::db::{Db, params};
@@ -197,15 +198,47 @@ CREATE TABLE terminations (
 CREATE INDEX terminations_requested_at ON terminations (requested_at);
 "#;
 
+/// Migration 7: access requests (`ward request`) and their reviews. A request's state changes
+/// (pending, then approved or denied); each request and review is evidence as an event in its
+/// author's session, and these rows only carry the state between processes.
+const V7: &str = r#"
+CREATE TABLE access_requests (
+    id           TEXT PRIMARY KEY,
+    requester    TEXT NOT NULL,
+    resource     TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    seconds      INTEGER NOT NULL,
+    approvers    TEXT NOT NULL,
+    approvals    INTEGER NOT NULL,
+    requested_at INTEGER NOT NULL,
+    session_id   BLOB NOT NULL,
+    state        TEXT NOT NULL,
+    decided_at   INTEGER,
+    expires_at   INTEGER
+);
+CREATE INDEX access_requests_state ON access_requests (state, expires_at);
+
+CREATE TABLE access_reviews (
+    request_id TEXT NOT NULL,
+    reviewer   TEXT NOT NULL,
+    approved   INTEGER NOT NULL,
+    comment    TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    session_id BLOB NOT NULL,
+    PRIMARY KEY (request_id, reviewer)
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 6] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 7] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
     (4, V4, None),
     (5, V5, None),
     (6, V6, None),
+    (7, V7, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -229,7 +262,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

@@ -24,6 +24,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no session with id {0}")]
     NoSuchSession(String),
+    #[error("no access request with id {0}")]
+    NoSuchRequest(String),
     #[error("more than one session id begins with {0}: give more of it")]
     AmbiguousSession(String),
     #[error("{0}")]
@@ -166,7 +168,8 @@ impl Store {
         }
         grants.push_str(&format!(
             "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON ssh_host_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n\
-             GRANT SELECT, INSERT, DELETE ON disabled_users TO {role};\nGRANT SELECT, INSERT ON terminations TO {role};\n"
+             GRANT SELECT, INSERT, DELETE ON disabled_users TO {role};\nGRANT SELECT, INSERT ON terminations TO {role};\n\
+             GRANT SELECT, INSERT, UPDATE ON access_requests TO {role};\nGRANT SELECT, INSERT ON access_reviews TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

@@ -29,7 +29,7 @@ use ward_core::auth::{AuthError, Authenticator as _};
 use ward_core::payload::{ControlTerminate, Payload, UiView};
 use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
 use ward_store::query::{SessionFilter, SessionRow};
-use ward_store::{JsonBody, SessionRecorder, Store};
+use ward_store::{JsonBody, MaskedJson, SessionRecorder, Store};
 
 use super::download::streamed;
 use super::model::{
@@ -54,13 +54,13 @@ pub fn routes() -> Router<Arc<Web>> {
 }
 
 /// A signed-in viewer.
-struct Viewer {
-    identity: Identity,
-    auditor: bool,
+pub(super) struct Viewer {
+    pub(super) identity: Identity,
+    pub(super) auditor: bool,
     csrf: String,
     expires: Instant,
     /// The viewer's own recorded session.
-    record: SessionRecorder,
+    pub(super) record: SessionRecorder,
 }
 
 impl Viewer {
@@ -123,7 +123,7 @@ pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 impl Web {
     /// The viewer the request's cookie names, if still signed in.
-    fn viewer(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
+    pub(super) fn viewer(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
         let token = cookie(headers, COOKIE).ok_or_else(unauthenticated)?;
         let viewers = self
             .viewers
@@ -152,7 +152,7 @@ impl Web {
     }
 
     /// The viewer, for a call that changes state: the CSRF token must match too.
-    fn viewer_changing(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
+    pub(super) fn viewer_changing(&self, headers: &HeaderMap) -> Result<Arc<Viewer>, ApiError> {
         let viewer = self.viewer(headers)?;
         let given = headers
             .get("x-csrf-token")
@@ -168,7 +168,7 @@ impl Web {
         Ok(viewer)
     }
 
-    fn with_store<T>(
+    pub(super) fn with_store<T>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ward_store::StoreError>,
     ) -> Result<T, ApiError> {
@@ -183,8 +183,12 @@ impl Web {
                     "not_found",
                     format!("no session {id}"),
                 ),
-                e @ ward_store::StoreError::AmbiguousSession(_) => {
+                e @ (ward_store::StoreError::AmbiguousSession(_)
+                | ward_store::StoreError::NoSuchRequest(_)) => {
                     ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+                }
+                ward_store::StoreError::Conflict(why) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", why)
                 }
                 e => ApiError::internal(e),
             })
@@ -551,7 +555,7 @@ pub(super) async fn terminate(
     };
     viewer
         .record
-        .record(JsonBody::from(Payload::ControlTerminate(asked)))
+        .record(MaskedJson::from(Payload::ControlTerminate(asked)))
         .await;
     let by = format!("auditor {}", viewer.identity.subject);
     web.with_store(|s| s.request_termination(&session.id, &by, reason))?;

@@ -9,6 +9,7 @@ mod login;
 mod mcp;
 mod model;
 mod openapi;
+mod requests;
 mod ui;
 
 use std::net::SocketAddr;
@@ -146,6 +147,7 @@ impl Web {
             .route("/api/openapi.json", get(openapi::document))
             .merge(login::routes())
             .merge(api::routes())
+            .merge(requests::routes())
             .merge(mcp::routes())
             .fallback(ui::serve)
             .with_state(self)

@@ -13,7 +13,7 @@ use super::model::{
 #[openapi(
     info(
         title = "Ward API",
-        description = "Ward's JSON API: sign in, find recorded sessions, read their events, check their integrity, export them. Errors are `{\"error\": CODE, \"message\": TEXT}`."
+        description = "Ward's JSON API: sign in, find recorded sessions, read their events, check their integrity, export them, end live ones; ask for access and approve or deny it. Errors are `{\"error\": CODE, \"message\": TEXT}`."
     ),
     paths(
         super::api::login,
@@ -24,6 +24,11 @@ use super::model::{
         super::api::events,
         super::api::export,
         super::api::terminate,
+        super::requests::create_request,
+        super::requests::list_requests,
+        super::requests::request_detail,
+        super::requests::approve_request,
+        super::requests::deny_request,
         super::api::ready,
         super::login::info,
     ),
@@ -40,7 +45,12 @@ use super::model::{
         Integrity,
         SessionDetail,
         Event,
-        EventPage
+        EventPage,
+        super::requests::AccessRequest,
+        super::requests::Review,
+        super::requests::RequestList,
+        super::requests::NewRequest,
+        super::requests::ReviewBody
     ))
 )]
 struct ApiDoc;

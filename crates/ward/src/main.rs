@@ -141,6 +141,25 @@ enum Command {
         #[command(subcommand)]
         command: ConnectCommand,
     },
+    /// Ask for access that a grant gives only with approval (with the saved token).
+    Request {
+        resource: String,
+        /// Why you need it (a ticket, a sentence): approvers read it, and it is recorded.
+        #[arg(long)]
+        reason: String,
+        /// How long, from approval, e.g. `30m` or `2h` (at most the grant's `max_duration`).
+        #[arg(long = "for", default_value = "1h")]
+        duration: String,
+        /// Wait until it is approved or denied.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Access requests: list them, and approve or deny those your groups approve (with the
+    /// saved token).
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCommand,
+    },
     /// Ward tokens issued at login.
     Tokens {
         #[command(subcommand)]
@@ -200,6 +219,30 @@ enum ConnectCommand {
         /// Arguments for ssh (a command to run), after `--`.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RequestsCommand {
+    /// Your requests and those you may review, newest first.
+    List {
+        /// Only `pending`, `approved`, `denied` or `expired` ones.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// One request and its reviews.
+    Show { id: String },
+    /// Approve a request (members of its approver groups, not its requester).
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Deny a request, saying why.
+    Deny {
+        id: String,
+        #[arg(long)]
+        comment: String,
     },
 }
 
@@ -649,6 +692,28 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             print_config,
             &mut out,
         ))?,
+        Command::Request {
+            resource,
+            reason,
+            duration,
+            wait,
+        } => runtime()?.block_on(cli::requests::request(
+            &resource, &reason, &duration, wait, &mut out,
+        ))?,
+        Command::Requests { command } => runtime()?.block_on(async {
+            match command {
+                RequestsCommand::List { state } => {
+                    cli::requests::list(state.as_deref(), &mut out).await
+                }
+                RequestsCommand::Show { id } => cli::requests::show_one(&id, &mut out).await,
+                RequestsCommand::Approve { id, comment } => {
+                    cli::requests::review(&id, true, comment.as_deref(), &mut out).await
+                }
+                RequestsCommand::Deny { id, comment } => {
+                    cli::requests::review(&id, false, Some(&comment), &mut out).await
+                }
+            }
+        })?,
         Command::Tokens {
             command:
                 TokensCommand::List {

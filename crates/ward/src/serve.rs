@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::{Control, Live, Runtime, Termination};
+use ward_admit::{Approval, Control, Live, Runtime, Termination};
 use ward_config::Config;
 use ward_core::Timestamp;
 use ward_mask::{Masking, TokenKey};
@@ -243,10 +243,11 @@ impl ControlStore {
             Some(db) => db,
             None => self.store.insert(Store::open(&self.location)?),
         };
-        let read = db
-            .disabled_users()
-            .and_then(|d| Ok((d, db.terminations_since(self.since)?)));
-        let (disabled, asked) = match read {
+        let read = db.disabled_users().and_then(|d| {
+            let asked = db.terminations_since(self.since)?;
+            Ok((d, asked, db.open_approvals()?))
+        });
+        let (disabled, asked, approvals) = match read {
             Ok(read) => read,
             Err(e) => {
                 self.store = None;
@@ -254,7 +255,31 @@ impl ControlStore {
             }
         };
         control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
+        control.set_approvals(
+            approvals
+                .into_iter()
+                .filter_map(|r| {
+                    let approval = Approval {
+                        approved_by: r.approved_by(),
+                        until: r.expires_at?,
+                        request: r.id,
+                    };
+                    Some(((r.requester, r.resource), approval))
+                })
+                .collect(),
+        );
+        let now = Timestamp::now();
         let ended = control.terminate(|open| {
+            if let Some(approval) = open.approval.as_ref().filter(|a| a.until.0 <= now.0) {
+                return Some(Termination {
+                    by: "Ward".into(),
+                    reason: format!(
+                        "the window of access request {} ended at {}",
+                        approval.request,
+                        approval.until.to_rfc3339()
+                    ),
+                });
+            }
             if let Some(t) = asked.iter().find(|t| t.session == open.session) {
                 return Some(Termination {
                     by: t.by.clone(),
@@ -338,7 +363,9 @@ impl Running {
         let now = time::OffsetDateTime::now_utc();
         let ended = self.control.terminate(|open| {
             let (identity, resource) = (&open.identity, &open.resource);
-            let decision = config.decide_grant(&identity.subject, &identity.groups, resource, now);
+            let approved = open.approval.is_some();
+            let decision =
+                config.decide_grant(&identity.subject, &identity.groups, resource, now, approved);
             let granted = matches!(decision, ward_config::GrantDecision::Allowed { .. });
             (!granted).then(|| Termination {
                 by: "a configuration reload".into(),

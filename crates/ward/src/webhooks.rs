@@ -1,5 +1,6 @@
 //! Webhooks (`[[webhooks]]`): as an access is refused, a guardrail refuses a statement or a
-//! command, or a session is ended from outside, Ward posts it to each webhook that wants it.
+//! command, a session is ended from outside, or access is asked for, approved or denied, Ward
+//! posts it to each webhook that wants it.
 //! What is sent comes from the record as committed, so it is masked like the record. Sending
 //! never holds up a session: the recorder hands over events without waiting, and each post is
 //! retried with backoff on its own task. docs/config.md describes the body and the signature.
@@ -41,6 +42,9 @@ pub fn start(config: &Config, location: &Location) -> anyhow::Result<Option<Noti
             EventKind::PolicyDecision,
             EventKind::PolicyDenied,
             EventKind::SessionTerminated,
+            EventKind::AccessRequest,
+            EventKind::AccessApprove,
+            EventKind::AccessDeny,
         ],
         to,
     }))
@@ -60,6 +64,8 @@ struct Sender {
 struct About {
     event: &'static str,
     text: String,
+    /// The access request it is about, which the link opens instead of the session.
+    request: Option<String>,
 }
 
 impl Sender {
@@ -70,10 +76,14 @@ impl Sender {
                 continue;
             };
             let id = format!("{}/{}", notice.session, notice.seq);
+            let page = match &about.request {
+                Some(request) => format!("requests/{request}"),
+                None => format!("sessions/{}", notice.session),
+            };
             let link = self
                 .public_url
                 .as_ref()
-                .map(|u| format!("{}/sessions/{}", u.trim_end_matches('/'), notice.session));
+                .map(|u| format!("{}/{page}", u.trim_end_matches('/')));
             let body = json!({
                 "id": id,
                 "event": about.event,
@@ -93,7 +103,9 @@ impl Sender {
                     id: id.clone(),
                     body: match hook.format {
                         WebhookFormat::Json => body.to_string(),
-                        WebhookFormat::Slack => slack(&about.text, link.as_deref()),
+                        WebhookFormat::Slack => {
+                            slack(&about.text, link.as_deref(), about.request.is_some())
+                        }
                     },
                 };
                 tokio::spawn(post.send());
@@ -129,6 +141,7 @@ fn about(notice: &Notice, session: &Value) -> Option<About> {
     let p = &notice.payload;
     let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
     let (user, resource) = (s(&session["user"]), s(&session["resource"]));
+    let request = p["request"].as_str().map(str::to_owned);
     Some(match notice.kind {
         EventKind::PolicyDecision if p["allowed"] == false => About {
             event: "access.denied",
@@ -138,6 +151,7 @@ fn about(notice: &Notice, session: &Value) -> Option<About> {
                 s(&session["protocol"]),
                 p["detail"].as_str().or(p["reason"].as_str()).unwrap_or("?")
             ),
+            request: None,
         },
         EventKind::PolicyDenied => About {
             event: "guardrail.denied",
@@ -154,6 +168,7 @@ fn about(notice: &Notice, session: &Value) -> Option<About> {
                     s(&p["reason"])
                 ),
             },
+            request: None,
         },
         EventKind::SessionTerminated => About {
             event: "session.terminated",
@@ -162,19 +177,65 @@ fn about(notice: &Notice, session: &Value) -> Option<About> {
                 s(&p["by"]),
                 s(&p["reason"])
             ),
+            request: None,
+        },
+        EventKind::AccessRequest => About {
+            event: "request.created",
+            text: format!(
+                "{user} asks for access to {} for {} minutes: {}; group {} approve",
+                s(&p["resource"]),
+                p["seconds"].as_u64().unwrap_or(0).div_ceil(60),
+                s(&p["reason"]),
+                p["approvers"]
+                    .as_array()
+                    .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", group "))
+                    .unwrap_or_default()
+            ),
+            request,
+        },
+        EventKind::AccessApprove | EventKind::AccessDeny => About {
+            event: if notice.kind == EventKind::AccessDeny {
+                "request.denied"
+            } else {
+                "request.approved"
+            },
+            text: format!(
+                "{user} {} {}'s request for access to {}{}{} (request {})",
+                if notice.kind == EventKind::AccessDeny {
+                    "denied"
+                } else {
+                    "approved"
+                },
+                s(&p["requester"]),
+                s(&p["resource"]),
+                p["comment"]
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .map_or(String::new(), |c| format!(": {c}")),
+                match (p["state"].as_str(), p["until"].as_str()) {
+                    (Some("approved"), Some(until)) => format!("; open until {until}"),
+                    (Some("pending"), _) => "; more approvals needed".to_owned(),
+                    _ => String::new(),
+                },
+                s(&p["request"])
+            ),
+            request,
         },
         _ => return None,
     })
 }
 
 /// A Slack incoming webhook's body: `text`, with Slack's control characters escaped.
-fn slack(text: &str, link: Option<&str>) -> String {
+fn slack(text: &str, link: Option<&str>, request: bool) -> String {
     let escaped = text
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
     let text = match link {
-        Some(link) => format!("{escaped} <{link}|session>"),
+        Some(link) => format!(
+            "{escaped} <{link}|{}>",
+            if request { "review" } else { "session" }
+        ),
         None => escaped,
     };
     json!({ "text": text }).to_string()
@@ -251,6 +312,7 @@ mod tests {
         let body = slack(
             "<!channel> & <https://evil|click>",
             Some("https://ward/s/1"),
+            false,
         );
         let text = serde_json::from_str::<Value>(&body).expect("json")["text"].clone();
         assert_eq!(

@@ -138,7 +138,17 @@ fn list_resources(web: &Web, compiled: &Compiled, identity: &Identity) -> Value 
         .filter(|r| r.kind == ResourceKind::Postgres || web.ssh_login.is_some())
         .filter(|r| {
             matches!(
-                config.decide_grant(&identity.subject, &identity.groups, &r.name, now),
+                config.decide_grant(
+                    &identity.subject,
+                    &identity.groups,
+                    &r.name,
+                    now,
+                    compiled
+                        .runtime
+                        .control
+                        .approval(&identity.subject, &r.name)
+                        .is_some(),
+                ),
                 GrantDecision::Allowed { .. }
             )
         })

@@ -365,7 +365,7 @@ pub async fn revoke_own(out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn api_message(body: &Value) -> String {
+pub(crate) fn api_message(body: &Value) -> String {
     match (
         body.get("error").and_then(Value::as_str),
         body.get("message").and_then(Value::as_str),

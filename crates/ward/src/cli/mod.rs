@@ -1,5 +1,5 @@
 //! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users,
-//! mask, login, credentials and the MCP bridge.
+//! mask, login, access requests, credentials and the MCP bridge.
 
 pub mod credentials;
 pub mod export;
@@ -9,6 +9,7 @@ pub mod mask;
 pub mod mcp;
 pub mod prune;
 pub mod replay;
+pub mod requests;
 pub mod sessions;
 pub mod shown;
 pub mod store;

@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, None, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, None, "audit_ward")
@@ -546,6 +546,95 @@ fn credentials(b: Backend) {
         }),
     };
     assert!(refused, "changing credentials must be refused");
+}
+
+/// Access requests: approvals counted until enough, each reviewer once, none after a
+/// decision; a denial ends a request; approved ones are open until their window ends.
+fn access_requests(b: Backend) {
+    use ward_store::StoreError;
+    use ward_store::requests::{NewRequest, RequestFilter, RequestState, Review};
+    let mut store = b.store();
+    let approvers = vec!["dba".to_owned()];
+    let new = |resource| NewRequest {
+        requester: "alice",
+        resource,
+        reason: "INC-1",
+        seconds: 2,
+        approvers: &approvers,
+        approvals: 2,
+        session: SessionId::new(),
+    };
+    let review = |who: &str, approved| Review {
+        reviewer: who.into(),
+        approved,
+        comment: format!("{who} says so"),
+        at: Timestamp::now(),
+        session: SessionId::new(),
+    };
+    let shop = store.create_request(&new("shop")).expect("create");
+    assert_eq!((shop.state, shop.id.len()), (RequestState::Pending, 12));
+    let after = store
+        .review_request(&shop.id, &review("dana", true))
+        .expect("first approval");
+    assert_eq!(after.state, RequestState::Pending, "two are needed");
+    assert_eq!(after.approved_by(), ["dana"]);
+    let again = store.review_request(&shop.id, &review("dana", true));
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert!(store.open_approvals().expect("open").is_empty());
+    let after = store
+        .review_request(&shop.id, &review("erin", true))
+        .expect("second approval");
+    assert_eq!(after.state, RequestState::Approved);
+    let (decided, until) = (
+        after.decided_at.expect("decided"),
+        after.expires_at.expect("until"),
+    );
+    assert_eq!(until.0 - decided.0, 2_000_000_000);
+    let late = store.review_request(&shop.id, &review("frank", false));
+    assert!(
+        matches!(&late, Err(StoreError::Conflict(m)) if m.contains("approved already")),
+        "{late:?}"
+    );
+    let hr = store.create_request(&new("hr")).expect("create");
+    let denied = store
+        .review_request(&hr.id, &review("dana", false))
+        .expect("denial");
+    assert_eq!(denied.state, RequestState::Denied);
+    assert_eq!(denied.reviews[0].comment, "dana says so");
+    let open = store.open_approvals().expect("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].id.as_str(), open[0].reviews.len()),
+        (shop.id.as_str(), 2)
+    );
+    let mine = |state| {
+        let filter = RequestFilter {
+            requester: Some("alice"),
+            state,
+            limit: None,
+        };
+        b.store().access_requests(&filter).expect("list")
+    };
+    assert_eq!(mine(None).len(), 2);
+    assert_eq!(mine(Some(RequestState::Denied))[0].id, hr.id);
+    assert!(matches!(
+        store.access_request("000000000000"),
+        Err(StoreError::NoSuchRequest(_))
+    ));
+    std::thread::sleep(Duration::from_millis(2100));
+    assert!(store.open_approvals().expect("open").is_empty());
+    let ended = store.access_request(&shop.id).expect("read");
+    assert_eq!(ended.state, RequestState::Expired, "its window closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_access_requests() {
+    access_requests(Backend::sqlite("req"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_access_requests() {
+    access_requests(Backend::postgres("req"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,14 +13,14 @@ use ward_testkit::{ClusterOptions, Postgres, Psql, Ward, free_port, psql, succes
 
 /// A request the receiver took: its path, headers (lower-case names) and body.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: String,
 }
 
 /// Takes requests on `listener` until the test ends; answers the first one 500, the rest 200.
-fn receive(listener: TcpListener, got: Arc<Mutex<Vec<Received>>>) {
+pub fn receive(listener: TcpListener, got: Arc<Mutex<Vec<Received>>>) {
     let mut first = true;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
