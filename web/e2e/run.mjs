@@ -5,6 +5,7 @@
 //   --auditor-user audrey --auditor-password PW2 --search TEXT \
 //   --masked-session ID --tampered-session ID --forbidden-session ID [--out e2e-output]
 //   [--terminal-session ID --terminal-text TEXT] [--live-session ID --terminate-reason TEXT]
+//   [--request-resource NAME --request-reason TEXT --request-duration 30m --approval-comment TEXT]
 //
 // The optional terminal step (both --terminal-* args together) replays an ssh session as the
 // auditor: play, "Jump to end", the player's text contains TEXT, the command marker list is
@@ -12,7 +13,11 @@
 // when it is enabled; without the args the steps and their numbers are unchanged. The optional
 // terminate step (--live-session and --terminate-reason together) ends a live session as the
 // auditor, with the reason, and waits until its page says `terminated`; it runs after the
-// terminal step.
+// terminal step. The optional approval steps (the four --request-*/--approval-* args together)
+// run after own-sessions-only: the user asks for NAME on the Access requests page and sees the
+// request pending (with no Approve button: nobody reviews their own), signs out, the auditor
+// (who must be in the grant's approver group) opens /requests/ID directly, as a notification
+// link would, approves it with the comment and sees it approved. They print `request ID`.
 //
 // Drives the system Chromium (/usr/bin/chromium) with playwright-core; never downloads a browser.
 import fs from 'node:fs';
@@ -20,6 +25,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const REQUIRED = ['url', 'user', 'password', 'auditor-user', 'auditor-password', 'search', 'masked-session', 'tampered-session', 'forbidden-session'];
+const APPROVAL = ['request-resource', 'request-reason', 'request-duration', 'approval-comment'];
 const STEP_TIMEOUT = 15_000;
 
 function parseArgs(argv) {
@@ -38,13 +44,18 @@ function parseArgs(argv) {
   if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
   if (!o['terminal-session'] !== !o['terminal-text']) die('--terminal-session and --terminal-text must be given together');
   if (!o['live-session'] !== !o['terminate-reason']) die('--live-session and --terminate-reason must be given together');
+  const approval = APPROVAL.filter((k) => o[k]);
+  if (approval.length && approval.length !== APPROVAL.length) die(`${APPROVAL.map((k) => '--' + k).join(', ')} must be given together`);
   o.url = o.url.replace(/\/+$/, '');
   return o;
 }
 
 function die(msg) {
   console.error(`error: ${msg}`);
-  console.error(`usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR] [--terminal-session ID --terminal-text TEXT]`);
+  console.error(
+    `usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR] [--terminal-session ID --terminal-text TEXT]` +
+      ` [--live-session ID --terminate-reason TEXT] [${APPROVAL.map((k) => `--${k} V`).join(' ')}]`,
+  );
   process.exit(1);
 }
 
@@ -326,6 +337,67 @@ await step('own-sessions-only', async () => {
   if (users.length === 0) console.log(`   warning: ${opt.user} has no sessions in the list`);
   else console.log(`   ${users.length} row(s), all owned by ${opt.user}`);
 });
+
+// 5b. optional: the user asks for access, the auditor approves it from its own page
+if (opt['request-resource']) {
+  let requestId = '';
+  const row = () => page.locator(`${tid('request-row')}[data-request-id="${requestId}"]`);
+  await step('request-access', async () => {
+    await page.click(tid('nav-requests'));
+    await page.waitForURL((u) => new URL(u).pathname === '/requests');
+    await page.locator(tid('request-form')).waitFor({ state: 'visible' });
+    check((await page.inputValue(tid('request-duration'))) === '1h', 'the duration does not default to 1h');
+    await page.fill(tid('request-resource'), opt['request-resource']);
+    await page.fill(tid('request-reason'), opt['request-reason']);
+    await page.fill(tid('request-duration'), opt['request-duration']);
+    await page.click(tid('request-submit'));
+    const done = page.locator(`${tid('request-created')}, ${tid('request-error')}`).first();
+    await done.waitFor({ state: 'visible' });
+    const err = page.locator(tid('request-error'));
+    if (await err.count()) throw new Error(`asking for access failed: ${(await err.innerText()).trim()}`);
+    requestId = (await page.getAttribute(tid('request-created'), 'data-request-id')) ?? '';
+    check(/^[0-9a-f]+$/.test(requestId), `the created request has no id: ${JSON.stringify(requestId)}`);
+    await row().waitFor({ state: 'visible' });
+    check((await row().getAttribute('data-state')) === 'pending', `request ${requestId} is ${await row().getAttribute('data-state')}, not pending`);
+    const text = (await row().innerText()).replace(/\s+/g, ' ');
+    for (const want of [opt['request-resource'], opt['request-reason'], opt['request-duration'], '0 / 1']) {
+      check(text.includes(want), `the request row does not show ${JSON.stringify(want)}: ${JSON.stringify(text)}`);
+    }
+    check((await row().locator(tid('approve')).count()) === 0, 'the requester is offered to approve their own request');
+    console.log(`   request ${requestId}`);
+  });
+  await step('logout-requester', async () => {
+    await logout();
+  });
+  await step('login-approver', async () => {
+    await login(opt['auditor-user'], opt['auditor-password']);
+  });
+  await step('approve-request', async () => {
+    // as the link in a webhook notification: straight to the request's page
+    await page.goto(`${opt.url}/requests/${requestId}`);
+    const detail = page.locator(tid('request-detail'));
+    await page.locator(`${tid('request-detail')}, ${tid('error-banner')}`).first().waitFor({ state: 'visible' });
+    const banner = page.locator(tid('error-banner'));
+    if (await banner.count()) throw new Error(`request page failed: ${(await banner.innerText()).trim()}`);
+    check((await detail.getAttribute('data-state')) === 'pending', `request ${requestId} is ${await detail.getAttribute('data-state')} before the review`);
+    check((await page.locator(tid('request-reason-text')).innerText()).includes(opt['request-reason']), 'the request page does not show the reason');
+    check((await detail.locator(`${tid('session-link')}`).count()) > 0, 'the request page links no recorded session');
+    await page.click(tid('approve'));
+    await page.fill(tid('review-comment'), opt['approval-comment']);
+    await page.click(tid('review-confirm'));
+    await page.locator(`${tid('request-detail')}[data-state="approved"], ${tid('review-error')}`).first().waitFor({ state: 'visible' });
+    const err = page.locator(tid('review-error'));
+    if (await err.count()) throw new Error(`approving failed: ${(await err.innerText()).trim()}`);
+    const review = page.locator(`${tid('review')}[data-reviewer="${opt['auditor-user']}"]`);
+    await review.waitFor({ state: 'visible' });
+    check((await review.getAttribute('data-approved')) === 'true', 'the review is not an approval');
+    check((await review.innerText()).includes(opt['approval-comment']), 'the review does not show the comment');
+    check((await review.locator(tid('session-link')).count()) === 1, 'the review links no recorded session');
+    check((await page.locator(tid('approve')).count()) === 0, 'the approved request still offers Approve');
+    const until = (await page.locator(tid('request-expires')).innerText()).trim();
+    console.log(`   approved; open until ${until}`);
+  });
+}
 
 // 6. log out
 await step('logout', async () => {

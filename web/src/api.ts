@@ -19,6 +19,11 @@ export type WardEvent = Schemas['Event'];
 export type EventPage = Schemas['EventPage'];
 /** What the server offers to sign in with besides a password (`/api/v1/info`). */
 export type ServerInfo = Schemas['Info'];
+/** A request for access that a grant gives only with approval, with its reviews. */
+export type AccessRequest = Schemas['AccessRequest'];
+export type Review = Schemas['Review'];
+export type RequestList = Schemas['RequestList'];
+export type NewRequest = Schemas['NewRequest'];
 
 export class ApiError extends Error {
   constructor(
@@ -138,4 +143,13 @@ export const api = {
   exportUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export`,
   asciicastUrl: (id: string) => `/api/v1/sessions/${encodeURIComponent(id)}/export?format=asciicast`,
   asciicast: (id: string) => requestText(api.asciicastUrl(id), 'application/x-asciicast'),
+  requests: (state: string) =>
+    request<RequestList>('GET', state ? `/api/v1/requests?state=${encodeURIComponent(state)}` : '/api/v1/requests'),
+  accessRequest: (id: string) => request<AccessRequest>('GET', `/api/v1/requests/${encodeURIComponent(id)}`),
+  askAccess: (body: NewRequest) => request<AccessRequest>('POST', '/api/v1/requests', body),
+  /** Approve (comment optional) or deny (comment required) a pending request. */
+  review: (id: string, approve: boolean, comment: string) =>
+    request<AccessRequest>('POST', `/api/v1/requests/${encodeURIComponent(id)}/${approve ? 'approve' : 'deny'}`, {
+      comment: comment || null,
+    }),
 };

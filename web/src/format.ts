@@ -23,6 +23,19 @@ export function fmtDuration(ms: number): string {
   return `${h}h ${m % 60}m`;
 }
 
+/** A window of whole seconds as people write it: `45s`, `30m`, `1h`, `1h 30m`, `2d`. */
+export function fmtSeconds(secs: number): string {
+  const parts: string[] = [];
+  let rest = Math.max(0, Math.round(secs));
+  for (const [unit, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= n) {
+      parts.push(`${Math.floor(rest / n)}${unit}`);
+      rest %= n;
+    }
+  }
+  return parts.length ? parts.join(' ') : '0s';
+}
+
 export function fmtUs(us: number | null | undefined): string {
   if (us == null) return '';
   const ms = us / 1000;

@@ -5,6 +5,8 @@ import { linkClick, navigate, useLocation } from './router';
 import { Login } from './pages/Login';
 import { SessionListPage } from './pages/SessionList';
 import { SessionDetailPage } from './pages/SessionDetail';
+import { RequestListPage } from './pages/RequestList';
+import { RequestDetailPage } from './pages/RequestDetail';
 import './styles.css';
 
 type AuthState = { status: 'loading' } | { status: 'anon'; reason?: string } | { status: 'in'; me: Me };
@@ -66,7 +68,11 @@ function App() {
 
   let page;
   const m = /^\/sessions\/([^/]+)\/?$/.exec(loc.path);
+  // Webhook notifications link approvers to /requests/{id}.
+  const r = /^\/requests\/([^/]+)\/?$/.exec(loc.path);
   if (m) page = <SessionDetailPage key={m[1]} id={decodeURIComponent(m[1])} loc={loc} me={me} />;
+  else if (r) page = <RequestDetailPage key={r[1]} id={decodeURIComponent(r[1])} />;
+  else if (loc.path === '/requests' || loc.path === '/requests/') page = <RequestListPage loc={loc} me={me} />;
   else if (loc.path === '/sessions' || loc.path === '/' || loc.path === '/login') page = <SessionListPage loc={loc} me={me} />;
   else
     page = (
@@ -84,6 +90,14 @@ function App() {
         <nav aria-label="Main">
           <a href="/sessions" onClick={linkClick} aria-current={loc.path.startsWith('/sessions') ? 'page' : undefined}>
             Sessions
+          </a>
+          <a
+            href="/requests"
+            onClick={linkClick}
+            data-testid="nav-requests"
+            aria-current={loc.path.startsWith('/requests') ? 'page' : undefined}
+          >
+            Access requests
           </a>
         </nav>
         <div class="spacer" />

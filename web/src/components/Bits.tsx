@@ -1,4 +1,41 @@
+import { ComponentChildren } from 'preact';
 import { Integrity, Match, Session, SnippetPart } from '../api';
+
+/**
+ * A detail page until it has loaded: its back link with the error banner, or with a loading
+ * line. `null` once there is something to show.
+ */
+export function PageStatus({
+  back: link,
+  error,
+  loading,
+  loaded,
+}: {
+  back: ComponentChildren;
+  error: { status: number; message: string } | null;
+  loading: string;
+  loaded: boolean;
+}) {
+  if (error) {
+    return (
+      <section class="page">
+        {link}
+        <div class="banner banner-error" role="alert" data-testid="error-banner" data-status={error.status}>
+          {error.message}
+        </div>
+      </section>
+    );
+  }
+  if (!loaded) {
+    return (
+      <section class="page" aria-busy="true">
+        {link}
+        <p class="muted">{loading}</p>
+      </section>
+    );
+  }
+  return null;
+}
 
 /** Server-highlighted snippet; text is rendered as text, never as HTML. */
 export function Snippet({ parts }: { parts: SnippetPart[] }) {

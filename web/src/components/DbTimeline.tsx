@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, Session, WardEvent } from '../api';
-import { fmtBytes, fmtOffset, fmtTime, fmtUs, isMasked } from '../format';
+import { fmtBytes, fmtOffset, fmtSeconds, fmtTime, fmtUs, isMasked } from '../format';
 import { VirtualList } from './VirtualList';
 import { ResultTable } from './ResultTable';
 import { LockIcon } from './Bits';
+import { RequestLink } from './Requests';
 
 const PAGE = 200;
 const LIVE_POLL_MS = 3000;
@@ -249,6 +250,35 @@ function EventBody({
               · reason: <strong>{p.reason_given}</strong>
             </span>
           )}
+          {p.approval && (
+            <span data-testid="approval-ref">
+              {' '}
+              · approved request <RequestLink id={p.approval.request} /> by {p.approval.approved_by.join(', ')}, until{' '}
+              <time dateTime={p.approval.until}>{fmtTime(p.approval.until)}</time>
+            </span>
+          )}
+        </div>
+      );
+    }
+    case 'access.request': {
+      const p = ev.payload;
+      return (
+        <div class="ti-line">
+          <span class="ti-kind">access request</span> <RequestLink id={p.request} /> for <strong>{p.resource}</strong>,{' '}
+          {fmtSeconds(p.seconds)} <span class="muted">— {p.reason}</span>
+        </div>
+      );
+    }
+    case 'access.approve':
+    case 'access.deny': {
+      const p = ev.payload;
+      const approved = ev.kind === 'access.approve';
+      return (
+        <div class={`ti-line ${approved ? 'good' : 'bad'}`}>
+          <span class="ti-kind">access review</span> {approved ? '✔ approved' : '✖ denied'} request{' '}
+          <RequestLink id={p.request} /> of {p.requester} for {p.resource}
+          {p.comment && <span class="muted"> — “{p.comment}”</span>}
+          {p.until && <span class="muted"> · open until {fmtTime(p.until)}</span>}
         </div>
       );
     }

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, Me, Session, SessionDetail } from '../api';
 import { Loc, linkClick } from '../router';
 import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
-import { IntegrityBadge, OutcomeBadge } from '../components/Bits';
+import { IntegrityBadge, OutcomeBadge, PageStatus } from '../components/Bits';
 import { DbTimeline } from '../components/DbTimeline';
 
 /**
@@ -131,22 +131,9 @@ export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: M
     </a>
   );
 
-  if (error) {
+  if (error || !detail) {
     return (
-      <section class="page">
-        {back}
-        <div class="banner banner-error" role="alert" data-testid="error-banner" data-status={error.status}>
-          {error.message}
-        </div>
-      </section>
-    );
-  }
-  if (!detail) {
-    return (
-      <section class="page" aria-busy="true">
-        {back}
-        <p class="muted">Loading session…</p>
-      </section>
+      <PageStatus back={back} error={error} loading="Loading session…" loaded={!!detail} />
     );
   }
 

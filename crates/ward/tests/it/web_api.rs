@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use ward_testkit::{
@@ -80,14 +81,21 @@ fn setup() -> Setup {
     setup_with(None)
 }
 
+/// The grant for `vault`: group dev reaches it only within a request that an auditor approved.
+const VAULT_GRANT: &str = "[[grants]]\ngroup = \"dev\"\nresources = [\"vault\"]\n\
+    requires_approval = true\napprovers = [\"auditors\"]\nmax_duration = \"2h\"\n";
+
 /// With `sshd`, Ward also serves SSH (on the returned port) with that host as resource `web1`,
-/// which auditors may reach.
+/// which auditors may reach. Resource `vault` (the same database as `shop`) needs an approved
+/// access request ([`VAULT_GRANT`]).
 fn setup_with(sshd: Option<(&mut Sshd, u16)>) -> Setup {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     let mut builder = Ward::builder(crate::WARD)
         .postgres_resource("shop", &pg)
+        .postgres_resource("vault", &pg)
         .grant("dev", "shop")
         .grant("auditors", "shop")
+        .config(VAULT_GRANT)
         .user("alice", &["dev"])
         .user("audrey", &["auditors"])
         .web(free_port().expect("port"));
@@ -428,6 +436,11 @@ fn ui_end_to_end_in_chromium() {
         .and_then(|x| x["id"].as_str())
         .expect("the live session")
         .to_owned();
+    // Until a request for it is approved, alice may not reach vault.
+    let refused = psql(&s.ward.url("alice", "vault"), &["-c", "select 1"]);
+    let why = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "alice reached vault unapproved");
+    assert!(why.contains("needs an approved access request"), "{why}");
     let out_dir = std::env::var_os("WARD_E2E_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| s.ward.dir.join("e2e-output"));
@@ -444,6 +457,9 @@ fn ui_end_to_end_in_chromium() {
         .args(["--terminal-text", "terminal says 42 hello"])
         .args(["--live-session", &live_id])
         .args(["--terminate-reason", "ended from the browser"])
+        .args(["--request-resource", "vault", "--request-duration", "30m"])
+        .args(["--request-reason", "INC-4711 rebuild the ledger index"])
+        .args(["--approval-comment", "ok for the incident"])
         .arg("--out")
         .arg(&out_dir)
         .current_dir(web_dir())
@@ -461,6 +477,21 @@ fn ui_end_to_end_in_chromium() {
         stderr.contains("terminated by auditor audrey: ended from the browser"),
         "{stderr}"
     );
+    // audrey approved alice's request in the browser: Ward reads approvals from the store every
+    // half second, so alice reaches vault within a few.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let out = psql(&s.ward.url("alice", "vault"), &["-c", "select 1"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alice still cannot reach vault after the approval: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A session of 160 MiB of recorded results: its export streams (Ward's memory grows by a
