@@ -287,21 +287,28 @@ export interface components {
             expires_at?: string | null;
             /** @description Twelve hex digits. */
             id: string;
+            /**
+             * @description `access` (to a resource, for a window) or `step` (one statement, command or tool call a
+             *     guardrail holds while its session waits).
+             */
+            kind: string;
             /** @description Whether the viewer may approve or deny it now. */
             may_review: boolean;
-            /** @description Masked. */
+            /** @description Why (masked); for a step, the step itself. */
             reason: string;
             /** @description RFC 3339. */
             requested_at: string;
             requester: string;
             resource: string;
             reviews: components["schemas"]["Review"][];
+            /** @description A step's guardrail. */
+            rule?: string | null;
             /**
              * Format: int64
-             * @description The window asked for, in seconds from approval.
+             * @description The window asked for, in seconds from approval; for a step, how long it is held at most.
              */
             seconds: number;
-            /** @description The requester's session that recorded the request. */
+            /** @description The requester's session that recorded the request (a step: where it waits). */
             session: string;
             /** @description `pending`, `approved` (its window is open), `denied`, `expired`. */
             state: string;
@@ -929,6 +936,14 @@ export interface components {
             payload: components["schemas"]["AccessReviewed"];
         } | {
             /** @enum {string} */
+            kind: "review.held";
+            payload: components["schemas"]["ReviewHeld"];
+        } | {
+            /** @enum {string} */
+            kind: "review.decided";
+            payload: components["schemas"]["ReviewDecided"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -1038,6 +1053,68 @@ export interface components {
         ReviewBody: {
             /** @default null */
             comment: string | null;
+        };
+        /** @description `review.decided`: what became of a held step. */
+        ReviewDecided: {
+            /**
+             * @description The reviewer, when one decided.
+             * @default null
+             */
+            by: string | null;
+            /**
+             * @description The reviewer's comment (masked).
+             * @default
+             */
+            comment: string;
+            /** @default  */
+            request: string;
+            /**
+             * @description `allowed` (it runs next), `rejected`, or `timed out`.
+             * @default
+             */
+            verdict: string;
+            /**
+             * Format: int64
+             * @description How long the step waited, in milliseconds.
+             * @default 0
+             */
+            waited_ms: number;
+        };
+        /** @description `review.held`: a guardrail holds a step of this session for an approver's review. */
+        ReviewHeld: {
+            /**
+             * @description The groups whose members review it.
+             * @default []
+             */
+            approvers: string[];
+            /**
+             * @description What it matched: `drop`, `delete_without_where`, `pattern`, …
+             * @default
+             */
+            reason: string;
+            /**
+             * @description The review's id (an access request of kind `step`).
+             * @default
+             */
+            request: string;
+            /** @default  */
+            resource: string;
+            /**
+             * @description The guardrail's name.
+             * @default
+             */
+            rule: string;
+            /**
+             * @description The statement, command or tool call held (masked).
+             * @default
+             */
+            text: string;
+            /**
+             * Format: int64
+             * @description How long it is held at most.
+             * @default 0
+             */
+            timeout_seconds: number;
         };
         /** @description Part of a snippet; `mark` for the matched words. */
         Segment: {

@@ -64,6 +64,8 @@ pub struct Control {
     disabled: RwLock<HashSet<String>>,
     /// By requester and resource.
     approvals: RwLock<HashMap<(String, String), Approval>>,
+    /// Steps held for review.
+    pub(crate) held: crate::review::Held,
 }
 
 /// An admitted session's link to [`Control`]: it learns when the session is terminated, and

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 mod control;
+mod review;
 pub use control::{Approval, Control, Open, Terminable, Termination};
+pub use review::{HeldStep, Reviewer, Verdict};
 
 use ward_config::{Config, Grant, GrantDecision, Grantee, Resource, ResourceKind, Secret};
 use ward_core::payload::{ApprovalRef, Auth, GrantRef, PolicyDecision};
@@ -99,6 +101,8 @@ pub struct Admitted {
     pub recorder: SessionRecorder,
     /// Says when the session is terminated from outside; the protocol ends it then.
     pub terminable: Terminable,
+    /// Holds the steps a review rule matches until an approver decides.
+    pub reviewer: Reviewer,
 }
 
 /// Why an identity was not let in; already recorded.
@@ -429,8 +433,16 @@ impl Runtime {
         let terminable = self
             .control
             .register(recorder.id(), &identity, name, approval);
+        let reviewer = Reviewer {
+            control: self.control.clone(),
+            session: recorder.id(),
+            requester: identity.subject.clone(),
+            resource: name.to_owned(),
+            masker: record_masker.clone(),
+        };
         Ok(Admitted {
             terminable,
+            reviewer,
             upstream_password: grant.upstream_password(&resource).cloned(),
             guardrails: self
                 .guardrails

@@ -4,7 +4,6 @@
 //! config file, so a config and its data directory can move together.
 
 mod auth;
-mod duration;
 mod grants;
 mod profiles;
 mod resources;
@@ -19,10 +18,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, SamlIdp, acceptable_url};
-pub use duration::ConfigDuration;
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use resources::{Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
 pub use size::ByteSize;
+pub use ward_core::ConfigDuration;
 pub use webhooks::{EVENTS as WEBHOOK_EVENTS, Webhook, WebhookFormat};
 
 /// Why a configuration could not be used.
@@ -652,7 +651,11 @@ mod example_tests {
             alice.upstream_password(analytics).map(Secret::expose),
             Some("pw")
         );
-        assert_eq!(config.guardrails.len(), 2);
+        assert_eq!(config.guardrails.len(), 3);
+        let contractors = config
+            .approval_grant("carol", &["contractors".into()], "shop")
+            .map(|(_, g)| g.max_duration());
+        assert_eq!(contractors, Some(std::time::Duration::from_secs(4 * 3600)));
         // The profiles compile and every resource's record masks at least the default.
         let masking = config.masking.compile(None).expect("masking compiles");
         config

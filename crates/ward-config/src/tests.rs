@@ -50,7 +50,7 @@ fn webhooks_need_a_safe_url_and_known_events() {
     let err = hook("url = \"https://h/x\"\nevents = [\"session.ended\"]").expect_err("event");
     assert!(
         err.to_string().contains(
-            "no event `session.ended` (events: access.denied, guardrail.denied, session.terminated, request.created, request.approved, request.denied)"
+            "no event `session.ended` (events: access.denied, guardrail.denied, session.terminated, request.created, request.approved, request.denied, review.waiting)"
         ),
         "{err}"
     );

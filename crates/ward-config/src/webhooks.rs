@@ -1,6 +1,6 @@
 //! `[[webhooks]]`: where Ward tells people, as it happens, of what needs their attention: an
 //! access refused, a statement or command a guardrail refused, a session ended from outside, an
-//! access request made, approved or denied.
+//! access request made, approved or denied, a step waiting for review.
 
 use std::path::PathBuf;
 
@@ -16,6 +16,7 @@ pub const EVENTS: &[&str] = &[
     "request.created",
     "request.approved",
     "request.denied",
+    "review.waiting",
 ];
 
 /// One receiver of notifications.

@@ -77,12 +77,18 @@ pub enum EventKind {
     /// The person of this session denied an access request.
     #[serde(rename = "access.deny")]
     AccessDeny,
+    /// A statement, command or tool call a guardrail holds for an approver's review.
+    #[serde(rename = "review.held")]
+    ReviewHeld,
+    /// What became of a step held for review: allowed (it runs next), rejected, or timed out.
+    #[serde(rename = "review.decided")]
+    ReviewDecided,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 32] = [
+    pub const ALL: [EventKind; 34] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -114,6 +120,8 @@ impl EventKind {
         EventKind::AccessRequest,
         EventKind::AccessApprove,
         EventKind::AccessDeny,
+        EventKind::ReviewHeld,
+        EventKind::ReviewDecided,
         EventKind::SessionEnd,
     ];
 
@@ -150,6 +158,8 @@ impl EventKind {
             EventKind::AccessRequest => "access.request",
             EventKind::AccessApprove => "access.approve",
             EventKind::AccessDeny => "access.deny",
+            EventKind::ReviewHeld => "review.held",
+            EventKind::ReviewDecided => "review.decided",
             EventKind::SessionEnd => "session.end",
         }
     }

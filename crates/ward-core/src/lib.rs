@@ -1,6 +1,7 @@
 //! Shared types of Ward: identities, sessions, events, configuration and time.
 
 pub mod auth;
+pub mod duration;
 pub mod event;
 pub mod fs;
 pub mod identity;
@@ -9,6 +10,7 @@ pub mod payload;
 pub mod session;
 pub mod timestamp;
 
+pub use duration::ConfigDuration;
 pub use event::EventKind;
 pub use identity::Identity;
 pub use session::{Outcome, Protocol, SessionId};

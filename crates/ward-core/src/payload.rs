@@ -533,6 +533,41 @@ pub struct AccessReviewed {
     pub until: Option<String>,
 }
 
+/// `review.held`: a guardrail holds a step of this session for an approver's review.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ReviewHeld {
+    /// The review's id (an access request of kind `step`).
+    pub request: String,
+    pub resource: String,
+    /// The guardrail's name.
+    pub rule: String,
+    /// What it matched: `drop`, `delete_without_where`, `pattern`, …
+    pub reason: String,
+    /// The statement, command or tool call held (masked).
+    pub text: String,
+    /// The groups whose members review it.
+    pub approvers: Vec<String>,
+    /// How long it is held at most.
+    pub timeout_seconds: u64,
+}
+
+/// `review.decided`: what became of a held step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ReviewDecided {
+    pub request: String,
+    /// `allowed` (it runs next), `rejected`, or `timed out`.
+    pub verdict: String,
+    /// The reviewer, when one decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The reviewer's comment (masked).
+    pub comment: String,
+    /// How long the step waited, in milliseconds.
+    pub waited_ms: u64,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -609,6 +644,10 @@ pub enum Payload {
     AccessApprove(AccessReviewed),
     #[serde(rename = "access.deny")]
     AccessDeny(AccessReviewed),
+    #[serde(rename = "review.held")]
+    ReviewHeld(ReviewHeld),
+    #[serde(rename = "review.decided")]
+    ReviewDecided(ReviewDecided),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -648,6 +687,8 @@ impl Payload {
             Payload::AccessRequest(_) => EventKind::AccessRequest,
             Payload::AccessApprove(_) => EventKind::AccessApprove,
             Payload::AccessDeny(_) => EventKind::AccessDeny,
+            Payload::ReviewHeld(_) => EventKind::ReviewHeld,
+            Payload::ReviewDecided(_) => EventKind::ReviewDecided,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -387,13 +387,14 @@ impl Session<'_> {
                 target: target.clone(),
                 max_message: gw.limits.max_message,
             });
-            let sides = relay::state(
+            let mut sides = relay::state(
                 admitted.client_masker,
                 admitted.guardrails,
                 fast_path,
                 lookup,
                 columns,
             );
+            sides.0.set_reviewer(admitted.reviewer);
             self.relay(upstream, &rec, sides, admitted.terminable).await
         };
         gw.unregister_cancel(key);

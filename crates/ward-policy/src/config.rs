@@ -1,6 +1,7 @@
 //! The `[[guardrails]]` table as written in Ward's config.
 
 use serde::Deserialize;
+use ward_core::ConfigDuration;
 
 use crate::StatementKind;
 
@@ -25,6 +26,26 @@ pub struct GuardrailConfig {
     /// What happens to text the SQL parser cannot parse, for a rule with `deny` kinds.
     #[serde(default)]
     pub unparsed: Unparsed,
+    /// What happens to what the rule matches: refused, or held for an approver's review.
+    #[serde(default)]
+    pub action: Action,
+    /// With `action = "review"`: the groups whose members allow or reject a held step.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// With `action = "review"`: how long a step is held at most (default 5 minutes); then it
+    /// is rejected.
+    pub review_timeout: Option<ConfigDuration>,
+}
+
+/// What a rule does with what it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Refused at once.
+    #[default]
+    Deny,
+    /// Held while its session waits, until an approver allows or rejects it.
+    Review,
 }
 
 /// What a rule with statement kinds does with text it cannot parse (so cannot check).

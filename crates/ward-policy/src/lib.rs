@@ -2,14 +2,17 @@
 //!
 //! A rule applies to sessions by resource and by grantee (group or user); it denies statements of
 //! given kinds (found by parsing the SQL with `sqlparser`, PostgreSQL dialect) and statements whose
-//! text matches a pattern. See docs/config.md, `[[guardrails]]`.
+//! text matches a pattern, or, with `action = "review"`, holds them for an approver's review.
+//! Rules that deny are checked before rules that review: a step one rule forbids is never
+//! offered for review. See docs/config.md, `[[guardrails]]`.
 
 mod config;
 mod kind;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-pub use config::{GuardrailConfig, Unparsed};
+pub use config::{Action, GuardrailConfig, Unparsed};
 pub use kind::StatementKind;
 
 /// Why the guardrails of a configuration cannot be used.
@@ -33,7 +36,20 @@ struct Rule {
     deny: Vec<StatementKind>,
     pattern: Option<regex::bytes::Regex>,
     unparsed: Unparsed,
+    review: Option<Review>,
 }
+
+/// How a step a review rule matched is reviewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The groups whose members allow or reject it.
+    pub approvers: Vec<String>,
+    /// How long it is held at most.
+    pub timeout: Duration,
+}
+
+/// How long a step is held for review when the rule does not say.
+pub const DEFAULT_REVIEW_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Rule {
     fn applies(&self, resource: &str, subject: &str, groups: &[String]) -> bool {
@@ -90,6 +106,39 @@ impl Guardrails {
                 ),
                 None => None,
             };
+            let review = match c.action {
+                Action::Deny if !c.approvers.is_empty() || c.review_timeout.is_some() => {
+                    let key = if c.approvers.is_empty() {
+                        "review_timeout"
+                    } else {
+                        "approvers"
+                    };
+                    return Err(invalid(
+                        key,
+                        "has no effect without `action = \"review\"`".to_owned(),
+                    ));
+                }
+                Action::Deny => None,
+                Action::Review => {
+                    if c.approvers.is_empty() || c.approvers.iter().any(String::is_empty) {
+                        return Err(invalid(
+                            "approvers",
+                            "`action = \"review\"` needs the groups that review, like `approvers = [\"dba\"]`".to_owned(),
+                        ));
+                    }
+                    let timeout = c.review_timeout.map_or(DEFAULT_REVIEW_TIMEOUT, |d| d.0);
+                    if timeout.is_zero() {
+                        return Err(invalid(
+                            "review_timeout",
+                            "must be longer than zero".to_owned(),
+                        ));
+                    }
+                    Some(Review {
+                        approvers: c.approvers.clone(),
+                        timeout,
+                    })
+                }
+            };
             rules.push(Arc::new(Rule {
                 name: c.name.clone(),
                 resources: c.resources.clone(),
@@ -98,8 +147,11 @@ impl Guardrails {
                 deny: c.deny.clone(),
                 pattern,
                 unparsed: c.unparsed,
+                review,
             }));
         }
+        // Rules that deny come first: a step one of them forbids is never offered for review.
+        rules.sort_by_key(|r| r.review.is_some());
         Ok(Self { rules })
     }
 
@@ -141,12 +193,14 @@ pub enum Reason {
     Unparsed { error: String },
 }
 
-/// A statement a guardrail denies.
+/// A statement a guardrail denies, or holds for review.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
     /// The rule's name.
     pub rule: String,
     pub reason: Reason,
+    /// Set when the rule reviews instead of denying: the step waits for an approver.
+    pub review: Option<Review>,
 }
 
 impl Denial {
@@ -203,6 +257,7 @@ impl SessionGuardrails {
             .map(|rule| Denial {
                 rule: rule.name.clone(),
                 reason: Reason::Pattern,
+                review: rule.review.clone(),
             })
     }
 
@@ -228,6 +283,7 @@ impl SessionGuardrails {
             Some(Denial {
                 rule: rule.name.clone(),
                 reason,
+                review: rule.review.clone(),
             })
         })
     }
@@ -241,6 +297,7 @@ impl SessionGuardrails {
                 Some(Denial {
                     rule: rule.name.clone(),
                     reason,
+                    review: rule.review.clone(),
                 })
             };
             if rule.pattern.as_ref().is_some_and(|p| p.is_match(text)) {

@@ -2,13 +2,17 @@
 
 use super::*;
 
-fn rules(toml_rules: &str) -> Guardrails {
+fn configs(toml_rules: &str) -> Vec<GuardrailConfig> {
     #[derive(serde::Deserialize)]
     struct File {
         guardrails: Vec<GuardrailConfig>,
     }
     let file: File = toml::from_str(toml_rules).expect("toml");
-    Guardrails::compile(&file.guardrails).expect("compiles")
+    file.guardrails
+}
+
+fn rules(toml_rules: &str) -> Guardrails {
+    Guardrails::compile(&configs(toml_rules)).expect("compiles")
 }
 
 fn session(g: &Guardrails) -> SessionGuardrails {
@@ -153,8 +157,7 @@ fn bad_rules_are_refused_with_their_index_and_key() {
         guardrails: Vec<GuardrailConfig>,
     }
     let err = |text: &str| {
-        let file: File = toml::from_str(text).expect("toml");
-        Guardrails::compile(&file.guardrails)
+        Guardrails::compile(&configs(text))
             .expect_err("invalid")
             .to_string()
     };
@@ -172,7 +175,17 @@ fn bad_rules_are_refused_with_their_index_and_key() {
         ),
         "guardrails[1].name: guardrail `x` is defined twice"
     );
+    assert_eq!(
+        err("[[guardrails]]\nname = \"r\"\ndeny = [\"drop\"]\naction = \"review\"\n"),
+        "guardrails[0].approvers: `action = \"review\"` needs the groups that review, like `approvers = [\"dba\"]`"
+    );
+    assert_eq!(
+        err("[[guardrails]]\nname = \"r\"\ndeny = [\"drop\"]\napprovers = [\"dba\"]\n"),
+        "guardrails[0].approvers: has no effect without `action = \"review\"`"
+    );
+
     let unknown = toml::from_str::<File>("[[guardrails]]\nname = \"x\"\ndeny = [\"dropp\"]\n")
+        .map(|f| f.guardrails.len())
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
@@ -283,5 +296,40 @@ fn changing_how_strings_lex_is_unparsed() {
     assert_eq!(
         denied(&session(&lenient), "SET standard_conforming_strings = off"),
         None
+    );
+}
+
+#[test]
+fn a_rule_that_denies_wins_over_one_that_reviews_and_review_needs_approvers() {
+    let g = rules(
+        r#"
+[[guardrails]]
+name = "review-deletes"
+deny = ["delete_without_where", "drop"]
+action = "review"
+approvers = ["dba"]
+review_timeout = "90s"
+
+[[guardrails]]
+name = "no-drops"
+deny = ["drop"]
+"#,
+    );
+    let s = session(&g);
+    let held = s.check(b"DELETE FROM t").expect("matched");
+    assert_eq!(held.rule, "review-deletes");
+    assert_eq!(
+        held.review,
+        Some(Review {
+            approvers: vec!["dba".into()],
+            timeout: Duration::from_secs(90),
+        })
+    );
+    let denied = s.check(b"DROP TABLE t").expect("matched");
+    assert_eq!((denied.rule.as_str(), denied.review), ("no-drops", None));
+    assert_eq!(
+        s.check_command(b"DROP TABLE t").map(|d| d.rule),
+        None,
+        "no pattern, no command rule"
     );
 }

@@ -355,6 +355,7 @@ impl Connection {
                         rec,
                         masker: admitted.record_masker,
                         guardrails: admitted.guardrails,
+                        reviewer: admitted.reviewer,
                         grant: admitted.grant,
                         bytes_up: AtomicU64::new(0),
                         bytes_down: AtomicU64::new(0),

@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub rec: SessionRecorder,
     pub masker: Masker,
     pub guardrails: Option<SessionGuardrails>,
+    /// Holds the exec commands a review rule matches until an approver decides.
+    pub reviewer: ward_admit::Reviewer,
     pub grant: Grant,
     /// Bytes from the client and to it, for `session.end`.
     pub bytes_up: AtomicU64,
@@ -212,20 +214,44 @@ async fn record_files(rec: &SessionRecorder, events: Vec<FileEvent>) {
     }
 }
 
-/// A guardrail's refusal of `command`: recorded, and what the client is told.
-async fn denied(shared: &Shared, command: &[u8]) -> Option<String> {
+/// A guardrail's refusal of `command`: recorded, and what the client is told. A command a
+/// review rule matches waits for an approver when it is an exec request (`hold`), and runs when
+/// allowed; a line typed or piped into a shell cannot wait (the host has the channel), so a
+/// review rule refuses it.
+async fn denied(shared: &Shared, command: &[u8], hold: bool) -> Option<String> {
     let denial = shared.guardrails.as_ref()?.check_command(command)?;
+    let message = match &denial.review {
+        Some(_) if hold => {
+            let text = String::from_utf8_lossy(command);
+            let step = (text.as_ref(), "the command");
+            let refused = denial.command_message();
+            match shared
+                .reviewer
+                .decide(&denial, step, refused, &shared.rec)
+                .await
+            {
+                Ok(()) => return None,
+                Err(why) => format!("Ward: {why}"),
+            }
+        }
+        Some(_) => format!(
+            "Ward: command refused by guardrail \"{}\": it needs a review, which only a command run as `ssh HOST 'COMMAND'` can wait for; it was not run",
+            denial.rule
+        ),
+        None => denial.command_message(),
+    };
     let payload = PolicyDenied {
         rule: Some(denial.rule.clone()),
         reason: Some(denial.code().to_owned()),
         command: Some(String::from_utf8_lossy(command).into_owned()),
+        message: Some(message.clone()),
         ..PolicyDenied::default()
     };
     shared
         .rec
         .record(MaskedJson::from(Payload::PolicyDenied(payload)))
         .await;
-    Some(denial.command_message())
+    Some(message)
 }
 
 /// Relays one session channel.
@@ -273,7 +299,7 @@ pub(crate) async fn session(
                                 let (entered, decided) = t.input(&data);
                                 record_lines(rec, decided).await;
                                 for (at, line) in entered {
-                                    if let Some(message) = denied(&shared, &line).await {
+                                    if let Some(message) = denied(&shared, &line, false).await {
                                         // The typed line never runs: Ctrl-C instead of Enter.
                                         forward = data[..at].into();
                                         cancel = Some(message);
@@ -291,7 +317,7 @@ pub(crate) async fn session(
                                     let (send, refused) = lines.feed(&data, allowed);
                                     forward = send.into();
                                     if let Some(line) = refused {
-                                        end_input = denied(&shared, &line).await;
+                                        end_input = denied(&shared, &line, false).await;
                                     }
                                 }
                             }
@@ -384,7 +410,7 @@ pub(crate) async fn session(
                     };
                     rec.record(MaskedJson::from(Payload::ExecCommand(exec)))
                         .await;
-                    if let Some(message) = denied(&shared, &command).await {
+                    if let Some(message) = denied(&shared, &command, true).await {
                         let _ = to_client
                             .extended_data(1, format!("{message}\r\n").as_bytes())
                             .await;
@@ -427,7 +453,7 @@ pub(crate) async fn session(
                     let (rest, refused) = lines.finish(allowed);
                     let mut sent = to_host.data(&rest[..]).await;
                     if let Some(line) = refused
-                        && let Some(message) = denied(&shared, &line).await
+                        && let Some(message) = denied(&shared, &line, false).await
                     {
                         let _ = to_client
                             .extended_data(1, format!("{message}\r\n").as_bytes())

@@ -1,8 +1,10 @@
 //! Access requests (`ward request`): a person asks for access that a grant gives only with
 //! approval; approvers approve or deny; an approved request opens the grant for its requester
-//! for its window, on every Ward of the store. Each request and each review is recorded as an
-//! event in its author's own session (`access.request`, `access.approve`, `access.deny`);
-//! these tables carry the state between processes and link the events.
+//! for its window, on every Ward of the store. A step a guardrail holds for review is a request
+//! too (kind `step`), reviewed the same way, whose approval lets that one step run. Each
+//! request, hold and review is recorded as an event in its author's own session
+//! (`access.request`, `review.held`, `access.approve`, `access.deny`); these tables carry the
+//! state between processes and link the events.
 
 use ward_core::{SessionId, Timestamp};
 
@@ -14,6 +16,24 @@ pub const PENDING_TTL_SECONDS: i64 = 24 * 3600;
 
 const NANOS: i64 = 1_000_000_000;
 
+/// What is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Access to a resource for a window (a grant with `requires_approval`).
+    Access,
+    /// One statement, command or tool call a guardrail holds (`action = "review"`).
+    Step,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Access => "access",
+            RequestKind::Step => "step",
+        }
+    }
+}
+
 /// What a request is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestState {
@@ -22,7 +42,8 @@ pub enum RequestState {
     /// Approved, and its window is open.
     Approved,
     Denied,
-    /// Approved once and its window closed, or never decided within a day.
+    /// Approved once and its window closed, or never decided in time (a day; a step, its
+    /// rule's `review_timeout`).
     Expired,
 }
 
@@ -47,18 +68,21 @@ impl RequestState {
 #[derive(Debug, Clone)]
 pub struct AccessRequest {
     pub id: String,
+    pub kind: RequestKind,
+    /// A step's guardrail.
+    pub rule: Option<String>,
     pub requester: String,
     pub resource: String,
-    /// Why, as the requester gave it (masked).
+    /// Why, as the requester gave it; for a step, the step itself (masked).
     pub reason: String,
-    /// The window asked for, from approval.
+    /// The window asked for, from approval; for a step, how long it is held at most.
     pub seconds: i64,
     /// The groups whose members may approve it.
     pub approvers: Vec<String>,
     /// How many approvals it needs.
     pub approvals: i64,
     pub requested_at: Timestamp,
-    /// The requester's session that recorded `access.request`.
+    /// The requester's session that recorded `access.request` (a step: `review.held`).
     pub session: SessionId,
     pub state: RequestState,
     pub decided_at: Option<Timestamp>,
@@ -81,6 +105,10 @@ pub struct Review {
 
 /// A new request, as [`Store::create_request`] takes it.
 pub struct NewRequest<'a> {
+    /// Given for a step (its session recorded it already); made up for access.
+    pub id: Option<&'a str>,
+    pub kind: RequestKind,
+    pub rule: Option<&'a str>,
     pub requester: &'a str,
     pub resource: &'a str,
     pub reason: &'a str,
@@ -88,6 +116,8 @@ pub struct NewRequest<'a> {
     pub approvers: &'a [String],
     pub approvals: u32,
     pub session: SessionId,
+    /// When it was asked for (a step: when its session began to wait).
+    pub requested_at: Timestamp,
 }
 
 /// Which requests [`Store::access_requests`] lists.
@@ -101,7 +131,7 @@ pub struct RequestFilter<'a> {
 }
 
 const COLUMNS: &str = "id, requester, resource, reason, seconds, approvers, approvals, \
-     requested_at, session_id, state, decided_at, expires_at";
+     requested_at, session_id, state, decided_at, expires_at, kind, rule";
 
 impl AccessRequest {
     fn from_row(r: &Row, now: Timestamp) -> Result<Self, StoreError> {
@@ -109,22 +139,32 @@ impl AccessRequest {
             .map_err(|e| StoreError::Corrupt(format!("access request approvers: {e}")))?;
         let requested_at = Timestamp(r.int(7)?);
         let expires_at = r.opt_int(11)?.map(Timestamp);
+        let seconds = r.int(4)?;
+        let kind = match r.text(12)?.as_str() {
+            "access" => RequestKind::Access,
+            "step" => RequestKind::Step,
+            other => return Err(StoreError::Corrupt(format!("access request kind {other}"))),
+        };
+        let pending_for = match kind {
+            RequestKind::Access => PENDING_TTL_SECONDS,
+            RequestKind::Step => seconds,
+        };
         let state = match r.text(9)?.as_str() {
             "approved" if expires_at.is_some_and(|t| t.0 <= now.0) => RequestState::Expired,
             "approved" => RequestState::Approved,
             "denied" => RequestState::Denied,
-            "pending" if requested_at.0 + PENDING_TTL_SECONDS * NANOS <= now.0 => {
-                RequestState::Expired
-            }
+            "pending" if requested_at.0 + pending_for * NANOS <= now.0 => RequestState::Expired,
             "pending" => RequestState::Pending,
             other => return Err(StoreError::Corrupt(format!("access request state {other}"))),
         };
         Ok(Self {
             id: r.text(0)?,
+            kind,
+            rule: r.opt_text(13)?,
             requester: r.text(1)?,
             resource: r.text(2)?,
             reason: r.text(3)?,
-            seconds: r.int(4)?,
+            seconds,
             approvers,
             approvals: r.int(6)?,
             requested_at,
@@ -186,12 +226,15 @@ fn new_id() -> Result<String, StoreError> {
 impl Store {
     /// Records a new pending request; returns it.
     pub fn create_request(&mut self, new: &NewRequest<'_>) -> Result<AccessRequest, StoreError> {
-        let id = new_id()?;
+        let id = match new.id {
+            Some(id) => id.to_owned(),
+            None => new_id()?,
+        };
         let approvers =
             serde_json::to_string(new.approvers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.db.execute(
             &format!(
-                "INSERT INTO access_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', NULL, NULL)"
+                "INSERT INTO access_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', NULL, NULL, ?10, ?11)"
             ),
             &params![
                 id.as_str(),
@@ -201,8 +244,10 @@ impl Store {
                 new.seconds,
                 approvers.as_str(),
                 i64::from(new.approvals),
-                Timestamp::now().0,
-                new.session.0.as_bytes().as_slice()
+                new.requested_at.0,
+                new.session.0.as_bytes().as_slice(),
+                new.kind.as_str(),
+                new.rule
             ],
         )?;
         read(&mut self.db, &id, Timestamp::now())
@@ -252,7 +297,7 @@ impl Store {
         let ids: Vec<String> = self
             .db
             .query(
-                "SELECT id FROM access_requests WHERE state = 'approved' AND expires_at > ?1",
+                "SELECT id FROM access_requests WHERE kind = 'access' AND state = 'approved' AND expires_at > ?1",
                 &params![now.0],
             )?
             .iter()
@@ -262,7 +307,7 @@ impl Store {
     }
 
     /// Records `review` of request `id`: a denial ends the request, and the approval that
-    /// completes the count needed opens its window from now. Refused (a conflict) when the
+    /// completes the count needed opens its window from now (a step: lets it run). Refused (a conflict) when the
     /// request is not pending or the reviewer reviewed it already. Returns the request after it.
     pub fn review_request(
         &mut self,
@@ -303,9 +348,11 @@ impl Store {
                     &params![id, now.0],
                 )?;
             } else if approvals >= request.approvals {
+                let until = (request.kind == RequestKind::Access)
+                    .then_some(now.0 + request.seconds * NANOS);
                 db.execute(
                     "UPDATE access_requests SET state = 'approved', decided_at = ?2, expires_at = ?3 WHERE id = ?1",
-                    &params![id, now.0, now.0 + request.seconds * NANOS],
+                    &params![id, now.0, until],
                 )?;
             }
             read(db, id, now)

@@ -198,12 +198,15 @@ CREATE TABLE terminations (
 CREATE INDEX terminations_requested_at ON terminations (requested_at);
 "#;
 
-/// Migration 7: access requests (`ward request`) and their reviews. A request's state changes
-/// (pending, then approved or denied); each request and review is evidence as an event in its
-/// author's session, and these rows only carry the state between processes.
+/// Migration 7: access requests (`ward request`) and steps held for review (kind `step`), and
+/// their reviews. A request's state changes (pending, then approved or denied); each request,
+/// hold and review is evidence as an event in its author's session, and these rows only carry
+/// the state between processes.
 const V7: &str = r#"
 CREATE TABLE access_requests (
     id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    rule         TEXT,
     requester    TEXT NOT NULL,
     resource     TEXT NOT NULL,
     reason       TEXT NOT NULL,

@@ -1,6 +1,7 @@
 //! Access requests under `/api/v1/requests`: a person asks for access that a grant gives only
 //! with approval (`requires_approval`), and members of the grant's approver groups approve or
-//! deny it, never their own. Each request and each review is recorded in its author's web
+//! deny it, never their own. Steps a guardrail holds for review (`action = "review"`) are listed
+//! and reviewed here too (kind `step`); the Ward serving their session creates them. Each request and each review is recorded in its author's web
 //! session (`access.request`, `access.approve`, `access.deny`), masked like the resource's
 //! record; the Ward serving a session reads approved requests from the store within half a
 //! second, on every replica.
@@ -18,7 +19,7 @@ use ward_config::ConfigDuration;
 use ward_core::payload::{AccessRequested, AccessReviewed, Payload};
 use ward_mask::MaskReport;
 use ward_store::PremaskedJson;
-use ward_store::requests::{self as store, RequestFilter, RequestState};
+use ward_store::requests::{self as store, RequestFilter, RequestKind, RequestState};
 
 use super::api::Viewer;
 use super::model::ErrorBody;
@@ -37,11 +38,16 @@ pub fn routes() -> Router<Arc<Web>> {
 pub struct AccessRequest {
     /// Twelve hex digits.
     pub id: String,
+    /// `access` (to a resource, for a window) or `step` (one statement, command or tool call a
+    /// guardrail holds while its session waits).
+    pub kind: String,
+    /// A step's guardrail.
+    pub rule: Option<String>,
     pub requester: String,
     pub resource: String,
-    /// Masked.
+    /// Why (masked); for a step, the step itself.
     pub reason: String,
-    /// The window asked for, in seconds from approval.
+    /// The window asked for, in seconds from approval; for a step, how long it is held at most.
     pub seconds: i64,
     /// The groups whose members may approve it.
     pub approvers: Vec<String>,
@@ -49,7 +55,7 @@ pub struct AccessRequest {
     pub approvals: i64,
     /// RFC 3339.
     pub requested_at: String,
-    /// The requester's session that recorded the request.
+    /// The requester's session that recorded the request (a step: where it waits).
     pub session: String,
     /// `pending`, `approved` (its window is open), `denied`, `expired`.
     pub state: String,
@@ -134,6 +140,8 @@ impl Viewer {
         AccessRequest {
             may_review,
             id: r.id,
+            kind: r.kind.as_str().to_owned(),
+            rule: r.rule,
             requester: r.requester,
             resource: r.resource,
             reason: r.reason,
@@ -265,7 +273,10 @@ pub(super) async fn create_request(
         };
         s.access_requests(&mine)
     })?;
-    if let Some(open) = pending.iter().find(|r| r.resource == name) {
+    if let Some(open) = pending
+        .iter()
+        .find(|r| r.kind == RequestKind::Access && r.resource == name)
+    {
         return Err(error(
             StatusCode::CONFLICT,
             "pending",
@@ -274,6 +285,9 @@ pub(super) async fn create_request(
     }
     let (reason, found) = web.masked(name, reason);
     let new = store::NewRequest {
+        id: None,
+        kind: RequestKind::Access,
+        rule: None,
         requester: subject,
         resource: name,
         reason: &reason,
@@ -281,6 +295,7 @@ pub(super) async fn create_request(
         approvers: &grant.approvers,
         approvals: grant.approvals,
         session: viewer.record.id(),
+        requested_at: ward_core::Timestamp::now(),
     };
     let request = web.with_store(|s| s.create_request(&new))?;
     let event = Payload::AccessRequest(AccessRequested {

@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::{Approval, Control, Live, Runtime, Termination};
+use ward_admit::{Approval, Control, Live, Runtime, Termination, Verdict};
 use ward_config::Config;
 use ward_core::Timestamp;
 use ward_mask::{Masking, TokenKey};
 use ward_pg::upstream::Compiled;
+use ward_store::requests::{NewRequest, RequestKind, RequestState};
 use ward_store::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 
 use ward_auth::credentials::Credentials;
@@ -268,6 +269,10 @@ impl ControlStore {
                 })
                 .collect(),
         );
+        if let Err(e) = review_steps(db, control) {
+            self.store = None;
+            return Err(e.into());
+        }
         let now = Timestamp::now();
         let ended = control.terminate(|open| {
             if let Some(approval) = open.approval.as_ref().filter(|a| a.until.0 <= now.0) {
@@ -310,6 +315,45 @@ impl ControlStore {
             }
         }
     }
+}
+
+/// Writes the steps held for review in this process to the store, where approvers find them,
+/// and ends the wait of those decided.
+fn review_steps(db: &mut Store, control: &Control) -> Result<(), ward_store::StoreError> {
+    for step in control.unstored_steps() {
+        let new = NewRequest {
+            id: Some(&step.id),
+            kind: RequestKind::Step,
+            rule: Some(&step.rule),
+            requester: &step.requester,
+            resource: &step.resource,
+            reason: &step.text,
+            seconds: step.timeout.as_secs().max(1) as i64,
+            approvers: &step.approvers,
+            approvals: 1,
+            session: step.session,
+            requested_at: step.held_at,
+        };
+        db.create_request(&new)?;
+    }
+    for id in control.held_steps() {
+        let request = match db.access_request(&id) {
+            Ok(request) => request,
+            // Held just now: the next read finds it.
+            Err(ward_store::StoreError::NoSuchRequest(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let review = request.reviews.last();
+        let by = review.map_or_else(String::new, |r| r.reviewer.clone());
+        let comment = review.map_or_else(String::new, |r| r.comment.clone());
+        match request.state {
+            RequestState::Approved => control.decide_step(&id, Verdict::Allowed { by, comment }),
+            RequestState::Denied => control.decide_step(&id, Verdict::Rejected { by, comment }),
+            RequestState::Expired => control.decide_step(&id, Verdict::TimedOut),
+            RequestState::Pending => {}
+        }
+    }
+    Ok(())
 }
 
 /// The sections of the configuration a reload cannot change: what the listeners, the store,

@@ -1,6 +1,6 @@
 //! Webhooks (`[[webhooks]]`): as an access is refused, a guardrail refuses a statement or a
-//! command, a session is ended from outside, or access is asked for, approved or denied, Ward
-//! posts it to each webhook that wants it.
+//! command, a session is ended from outside, access is asked for, approved or denied, or a step
+//! waits for review, Ward posts it to each webhook that wants it.
 //! What is sent comes from the record as committed, so it is masked like the record. Sending
 //! never holds up a session: the recorder hands over events without waiting, and each post is
 //! retried with backoff on its own task. docs/config.md describes the body and the signature.
@@ -45,6 +45,7 @@ pub fn start(config: &Config, location: &Location) -> anyhow::Result<Option<Noti
             EventKind::AccessRequest,
             EventKind::AccessApprove,
             EventKind::AccessDeny,
+            EventKind::ReviewHeld,
         ],
         to,
     }))
@@ -190,6 +191,21 @@ fn about(notice: &Notice, session: &Value) -> Option<About> {
                     .as_array()
                     .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", group "))
                     .unwrap_or_default()
+            ),
+            request,
+        },
+        EventKind::ReviewHeld => About {
+            event: "review.waiting",
+            text: format!(
+                "{user} waits on {}: guardrail {} holds this for review by group {} (at most {}s): {}",
+                s(&p["resource"]),
+                s(&p["rule"]),
+                p["approvers"]
+                    .as_array()
+                    .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", group "))
+                    .unwrap_or_default(),
+                p["timeout_seconds"].as_u64().unwrap_or(0),
+                s(&p["text"])
             ),
             request,
         },

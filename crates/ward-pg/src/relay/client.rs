@@ -7,6 +7,10 @@
 //! session's real transaction status; the other direction puts the ErrorResponse (42501) before
 //! it. After a denied Parse the client's messages are dropped up to its Sync, which is forwarded
 //! and answered the same way: what PostgreSQL itself does after an error in the extended protocol.
+//!
+//! A statement a review rule matches is held: this direction waits (the other goes on relaying
+//! what the server still sends) until an approver allows it, and it goes on as if never held,
+//! or rejects it, or its time runs out, and it is refused like a denied one.
 
 use super::*;
 
@@ -42,6 +46,8 @@ pub struct ClientSide {
     /// The names of functions called by OID, looked up in the catalog.
     pub(super) functions: HashMap<u32, Arc<str>>,
     pub(super) lookup: Option<Lookup>,
+    /// Holds the statements a review rule matches (none: they are refused).
+    pub(super) reviewer: Option<ward_admit::Reviewer>,
 }
 
 /// Functions whose names a session remembers at most (a client calling ever new OIDs makes
@@ -76,14 +82,29 @@ pub(super) enum Divert {
 }
 
 impl ClientSide {
-    /// Checks `text` against the guardrails; when a rule denies it, records the attempt (the
-    /// statement as `db.query`, then `policy.denied`), queues the client's ErrorResponse and
-    /// returns true.
+    /// Lets the statements a review rule matches wait for an approver instead of being refused.
+    pub fn set_reviewer(&mut self, reviewer: ward_admit::Reviewer) {
+        self.reviewer = Some(reviewer);
+    }
+
+    /// Checks `text` against the guardrails; when a rule denies it (or holds it for review, and
+    /// it is not allowed), records the attempt (the statement as `db.query`, then
+    /// `policy.denied`), queues the client's ErrorResponse and returns true.
     async fn denied(&mut self, text: &[u8], statement: Option<&[u8]>, rec: &impl Sink) -> bool {
         let Some(denial) = self.guardrails.as_ref().and_then(|g| g.check(text)) else {
             return false;
         };
-        let message = denial.message();
+        let message = match &self.reviewer {
+            Some(reviewer) => {
+                let held = String::from_utf8_lossy(text);
+                let step = (held.as_ref(), "the statement");
+                match reviewer.decide(&denial, step, denial.message(), rec).await {
+                    Ok(()) => return false,
+                    Err(message) => message,
+                }
+            }
+            None => denial.message(),
+        };
         rec.record(record::Query {
             text: Bytes::copy_from_slice(text),
             statement: statement.map(Bytes::copy_from_slice),

@@ -155,6 +155,7 @@ pub fn state(
         fast_path,
         functions: HashMap::new(),
         lookup: lookup.clone(),
+        reviewer: None,
     };
     let server = ServerSide {
         pending: rx,

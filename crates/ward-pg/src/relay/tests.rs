@@ -191,6 +191,9 @@ fn no_drops() -> Option<SessionGuardrails> {
         deny: vec![StatementKind::Drop],
         pattern: None,
         unparsed: Default::default(),
+        action: Default::default(),
+        approvers: Vec::new(),
+        review_timeout: None,
     };
     Guardrails::compile(&[rule])
         .expect("compiles")

@@ -246,12 +246,21 @@ async fn exec(
         ..ExecCommand::default()
     };
     rec.record(recorded(Payload::ExecCommand(event))).await;
-    if let Some(denial) = admitted
+    let denial = admitted
         .guardrails
         .as_ref()
-        .and_then(|g| g.check_command(command.as_bytes()))
+        .and_then(|g| g.check_command(command.as_bytes()));
+    if let Some(denial) = denial
+        && let Err(message) = admitted
+            .reviewer
+            .decide(
+                &denial,
+                (command, "the command"),
+                denial.command_message(),
+                rec,
+            )
+            .await
     {
-        let message = denial.command_message();
         let denied = PolicyDenied {
             rule: Some(denial.rule.clone()),
             reason: Some(denial.code().to_owned()),
@@ -334,12 +343,16 @@ async fn query(
         ..DbQuery::default()
     };
     rec.record(recorded(Payload::DbQuery(query_event))).await;
-    if let Some(denial) = admitted
+    let denial = admitted
         .guardrails
         .as_ref()
-        .and_then(|g| g.check(sql.as_bytes()))
+        .and_then(|g| g.check(sql.as_bytes()));
+    if let Some(denial) = denial
+        && let Err(message) = admitted
+            .reviewer
+            .decide(&denial, (sql, "the statement"), denial.message(), rec)
+            .await
     {
-        let message = denial.message();
         let denied = PolicyDenied {
             rule: Some(denial.rule.clone()),
             reason: Some(denial.code().to_owned()),

@@ -113,8 +113,9 @@ fn approved_count(request: &Value) -> usize {
 /// One line per request.
 fn line(r: &Value) -> String {
     format!(
-        "{}  {:<8}  {:<12}  {:<12}  {:>4}  {}/{}  {}",
+        "{}  {:<6}  {:<8}  {:<12}  {:<12}  {:>4}  {}/{}  {}",
         text(&r["id"]),
+        text(&r["kind"]),
         text(&r["state"]),
         inline(text(&r["requester"])),
         inline(text(&r["resource"])),
@@ -128,6 +129,10 @@ fn line(r: &Value) -> String {
 /// A request in full, with its reviews.
 fn show(r: &Value, out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(out, "request   {}", text(&r["id"]))?;
+    writeln!(out, "kind      {}", text(&r["kind"]))?;
+    if let Some(rule) = r["rule"].as_str() {
+        writeln!(out, "rule      {}", inline(rule))?;
+    }
     writeln!(out, "state     {}", text(&r["state"]))?;
     writeln!(out, "requester {}", inline(text(&r["requester"])))?;
     writeln!(out, "resource  {}", inline(text(&r["resource"])))?;
@@ -249,7 +254,7 @@ pub async fn list(state: Option<&str>, out: &mut impl Write) -> anyhow::Result<(
     }
     writeln!(
         out,
-        "ID            STATE     REQUESTER     RESOURCE      FOR   OK   REASON"
+        "ID            KIND    STATE     REQUESTER     RESOURCE      FOR   OK   REASON (A STEP: WHAT IT IS)"
     )?;
     for r in &requests {
         writeln!(out, "{}", line(r))?;

@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 use ward_testkit::{ClusterOptions, Postgres, Psql, Ward, free_port, of_kind, psql, success};
 
 /// A person at their own terminal: a Ward home with a saved token.
-struct Person {
+pub struct Person {
     home: PathBuf,
 }
 
 impl Person {
-    fn new(ward: &Ward, user: &str, groups: &[&str]) -> Self {
+    pub fn new(ward: &Ward, user: &str, groups: &[&str]) -> Self {
         let issued = success(&ward.cli(&["tokens", "issue", user, "--ttl", "1h"]));
         let token = issued
             .split_whitespace()
@@ -36,7 +36,7 @@ impl Person {
         Self { home }
     }
 
-    fn ward(&self, ward: &Ward, args: &[&str]) -> Output {
+    pub fn ward(&self, ward: &Ward, args: &[&str]) -> Output {
         ward.command()
             .env("WARD_HOME", &self.home)
             .args(args)

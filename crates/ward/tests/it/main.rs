@@ -27,6 +27,7 @@ mod pg_robustness;
 mod pg_store;
 mod reasons;
 mod reload;
+mod reviews;
 mod saml;
 mod ssh;
 mod ssh_clients;

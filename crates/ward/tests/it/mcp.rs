@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 use ward_testkit::{ClusterOptions, Postgres, Ward, free_port, success};
 
-fn agent_py() -> PathBuf {
+pub fn agent_py() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/mcp-client/agent.py")
 }
 
@@ -34,7 +34,7 @@ fn agent(ward: &Ward, args: &[&str], plan: &Value) -> (Output, Vec<Value>) {
 }
 
 /// A service account in `group`, and its key.
-fn service_account(ward: &Ward, name: &str, group: &str) -> String {
+pub fn service_account(ward: &Ward, name: &str, group: &str) -> String {
     let created = success(&ward.cli(&["service-accounts", "create", name, "--groups", group]));
     created
         .lines()

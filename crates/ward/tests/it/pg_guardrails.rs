@@ -496,6 +496,9 @@ fn ward_policy_kinds(sql: &str) -> Option<String> {
         deny: vec![ward_policy::StatementKind::Drop],
         pattern: None,
         unparsed: ward_policy::Unparsed::Deny,
+        action: Default::default(),
+        approvers: Vec::new(),
+        review_timeout: None,
     }];
     let compiled = ward_policy::Guardrails::compile(&rules).expect("compiles");
     let session = compiled

@@ -552,10 +552,13 @@ fn credentials(b: Backend) {
 /// decision; a denial ends a request; approved ones are open until their window ends.
 fn access_requests(b: Backend) {
     use ward_store::StoreError;
-    use ward_store::requests::{NewRequest, RequestFilter, RequestState, Review};
+    use ward_store::requests::{NewRequest, RequestFilter, RequestKind, RequestState, Review};
     let mut store = b.store();
     let approvers = vec!["dba".to_owned()];
     let new = |resource| NewRequest {
+        id: None,
+        kind: RequestKind::Access,
+        rule: None,
         requester: "alice",
         resource,
         reason: "INC-1",
@@ -563,6 +566,7 @@ fn access_requests(b: Backend) {
         approvers: &approvers,
         approvals: 2,
         session: SessionId::new(),
+        requested_at: Timestamp::now(),
     };
     let review = |who: &str, approved| Review {
         reviewer: who.into(),
@@ -621,10 +625,46 @@ fn access_requests(b: Backend) {
         store.access_request("000000000000"),
         Err(StoreError::NoSuchRequest(_))
     ));
+    // A step held for review: its id is its session's; approved, it has no window; pending
+    // past its timeout, it expired.
+    let step = |id| NewRequest {
+        id: Some(id),
+        kind: RequestKind::Step,
+        rule: Some("review-deletes"),
+        reason: "DELETE FROM orders",
+        approvals: 1,
+        ..new("shop")
+    };
+    let held = store.create_request(&step("0123456789ab")).expect("step");
+    assert_eq!(
+        (held.kind, held.rule.as_deref()),
+        (RequestKind::Step, Some("review-deletes"))
+    );
+    let allowed = store
+        .review_request("0123456789ab", &review("dana", true))
+        .expect("allow");
+    assert_eq!(
+        (allowed.state, allowed.expires_at),
+        (RequestState::Approved, None)
+    );
+    store.create_request(&step("ba9876543210")).expect("step");
+    assert_eq!(
+        store.open_approvals().expect("open").len(),
+        1,
+        "steps open no grant"
+    );
     std::thread::sleep(Duration::from_millis(2100));
     assert!(store.open_approvals().expect("open").is_empty());
     let ended = store.access_request(&shop.id).expect("read");
     assert_eq!(ended.state, RequestState::Expired, "its window closed");
+    let unreviewed = store.access_request("ba9876543210").expect("read");
+    assert_eq!(
+        unreviewed.state,
+        RequestState::Expired,
+        "held past its timeout"
+    );
+    let still = store.access_request("0123456789ab").expect("read");
+    assert_eq!(still.state, RequestState::Approved);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
