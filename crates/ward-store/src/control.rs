@@ -1,6 +1,7 @@
 //! What lets one Ward end another's sessions: users disabled (`ward users disable`), whom every
-//! Ward of the store refuses and whose open sessions it ends, and sessions someone asked to end
-//! (`ward sessions terminate`), which the Ward serving each ends. Each Ward reads both every
+//! Ward of the store refuses and whose open sessions it ends, sessions someone asked to end
+//! (`ward sessions terminate`), which the Ward serving each ends, and Ward credentials revoked,
+//! whose sessions end. Each Ward reads both every
 //! half second; the ending itself is recorded in the session's own chain.
 
 use serde::Serialize;
@@ -92,6 +93,22 @@ impl Store {
             &params![session.0.as_bytes().as_slice(), Timestamp::now().0, by, reason],
         )?;
         Ok(session)
+    }
+
+    /// The Ward credentials (tokens, service-account keys) revoked at or after `since`: each
+    /// one's id and who revoked it.
+    pub fn revocations_since(
+        &mut self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.db
+            .query(
+                "SELECT credential_id, revoked_by FROM credential_revocations WHERE revoked_at >= ?1",
+                &params![since.0],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
     }
 
     /// The terminations asked for at or after `since`.

@@ -211,9 +211,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// How often each Ward reads the disabled users and the terminations asked for from the
-/// store: a user disabled by `ward users disable` is refused, and their open sessions ended, and
-/// a session `ward sessions terminate` names is ended, by every Ward of the store within this.
+/// How often each Ward reads what controls sessions from the store: a user disabled by `ward
+/// users disable` is refused, and their open sessions ended; a session `ward sessions
+/// terminate` names, or one whose Ward credential was revoked, is ended; an approved access
+/// request opens its grant, and its sessions end with its window; held steps are stored and
+/// their decisions read. Every Ward of the store does each within this.
 const CONTROL_POLL: Duration = Duration::from_millis(500);
 
 /// Terminations asked for up to this long before this process started are read too (clocks of
@@ -237,8 +239,9 @@ impl ControlStore {
         }
     }
 
-    /// Reads the disabled users into `control`, and ends their open sessions and those someone
-    /// asked to end.
+    /// Reads the disabled users and the approvals in force into `control`; ends the open
+    /// sessions of disabled users, of revoked credentials, past their approval's window, and
+    /// those someone asked to end; stores held steps and reads their decisions.
     fn read(&mut self, control: &Control) -> anyhow::Result<()> {
         let db = match &mut self.store {
             Some(db) => db,
@@ -246,9 +249,10 @@ impl ControlStore {
         };
         let read = db.disabled_users().and_then(|d| {
             let asked = db.terminations_since(self.since)?;
-            Ok((d, asked, db.open_approvals()?))
+            let revoked = db.revocations_since(self.since)?;
+            Ok((d, asked, revoked, db.open_approvals()?))
         });
-        let (disabled, asked, approvals) = match read {
+        let (disabled, asked, revoked, approvals) = match read {
             Ok(read) => read,
             Err(e) => {
                 self.store = None;
@@ -291,6 +295,13 @@ impl ControlStore {
                     reason: t.reason.clone(),
                 });
             }
+            let used = open.identity.credential.as_deref();
+            if let Some((id, by)) = revoked.iter().find(|(id, _)| Some(id.as_str()) == used) {
+                return Some(Termination {
+                    by: by.clone(),
+                    reason: format!("credential {id} revoked"),
+                });
+            }
             let d = disabled.iter().find(|d| d.name == open.identity.subject)?;
             Some(Termination {
                 by: d.by.clone(),
@@ -311,7 +322,7 @@ impl ControlStore {
                 _ = stop.changed() => return,
             }
             if let Err(e) = tokio::task::block_in_place(|| self.read(&control)) {
-                tracing::warn!(error = %e, "could not read the disabled users and terminations; trying again");
+                tracing::warn!(error = %e, "could not read what controls sessions (disabled users, terminations, revocations, approvals, reviews); trying again");
             }
         }
     }

@@ -179,3 +179,45 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("alice is not disabled"));
 }
+
+#[test]
+fn revoking_a_token_ends_the_sessions_it_opened() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    let ward = Ward::builder(crate::WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("ward");
+    // Each token, and its id (`token t_… for alice …`).
+    let issue = || {
+        let out = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
+        let word = |prefix: &str| {
+            out.split_whitespace()
+                .find(|w| w.starts_with(prefix))
+                .expect("printed")
+                .to_owned()
+        };
+        (word("ward_t_"), word("t_"))
+    };
+    let ((first, id), (second, _)) = (issue(), issue());
+    let open = |token: &str| Psql::open(&ward.url_with("alice", token, "shop", "require"));
+    let mut revoked = open(&first);
+    let mut kept = open(&second);
+    assert_eq!(revoked.ask("SELECT 'one';"), "one");
+    assert_eq!(kept.ask("SELECT 'two';"), "two");
+    success(&ward.cli(&["tokens", "revoke", "--id", &id]));
+    let ended = terminated(&ward, "postgres");
+    let stderr = revoked.finish("SELECT 'after';");
+    assert!(
+        stderr.contains(&format!("credential {id} revoked")),
+        "{stderr}"
+    );
+    let events = ward.events(ended["id"].as_str().expect("id"));
+    assert_eq!(
+        of_kind(&events, "session.terminated")[0]["payload"]["reason"],
+        format!("credential {id} revoked").as_str()
+    );
+    // The session of the other token goes on.
+    assert_eq!(kept.ask("SELECT 'still here';"), "still here");
+}
