@@ -47,6 +47,13 @@ fn held_steps_run_when_allowed_fail_when_rejected_or_unanswered() {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     pg.sql("CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2); ALTER TABLE t OWNER TO app")
         .expect("table");
+    let hook_port = ward_testkit::free_port().expect("port");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", hook_port)).expect("receiver");
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let got = got.clone();
+        std::thread::spawn(move || crate::webhooks::receive(listener, got));
+    }
     let (_sshd, ward, ssh_port) = ssh_gateway(crate::WARD, |b, sshd| {
         b.user("alice", &["dev"])
             .user("dana", &["dba"])
@@ -56,15 +63,17 @@ fn held_steps_run_when_allowed_fail_when_rejected_or_unanswered() {
             .postgres_resource("shop", &pg)
             .ssh_resource("web1", sshd)
             .web(ward_testkit::free_port().expect("port"))
-            .config(
-                "[[guardrails]]\nname = \"review-deletes\"\ndeny = [\"delete_without_where\"]\n\
+            .auth("public_url = \"https://ward.example.com\"")
+            .config(&format!(
+                "[[webhooks]]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nevents = [\"review.waiting\"]\n\n\
+                 [[guardrails]]\nname = \"review-deletes\"\ndeny = [\"delete_without_where\"]\n\
                  action = \"review\"\napprovers = [\"dba\"]\nreview_timeout = \"30s\"\n\n\
                  [[guardrails]]\nname = \"review-truncates\"\ndeny = [\"truncate\"]\n\
                  action = \"review\"\napprovers = [\"dba\"]\nreview_timeout = \"2s\"\n\n\
                  [[guardrails]]\nname = \"review-restarts\"\npattern = \"^echo restart\"\n\
                  action = \"review\"\napprovers = [\"dba\"]\nreview_timeout = \"30s\"\n\n\
-                 [[guardrails]]\nname = \"no-drops\"\npattern = \"(?i)drop table\"\n",
-            )
+                 [[guardrails]]\nname = \"no-drops\"\npattern = \"(?i)drop table\"\n"
+            ))
     });
     let (alice, dana) = (
         Person::new(&ward, "alice", &["dev"]),
@@ -189,6 +198,32 @@ fn held_steps_run_when_allowed_fail_when_rejected_or_unanswered() {
         .collect();
     assert_eq!(verdicts, ["allowed", "rejected", "timed out", "allowed"]);
     success(&ward.cli(&["verify"]));
+    // Approvers were told of each held step, with a link to review it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let hooks: Vec<Value> = got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect();
+        if let Some(first) = hooks.iter().find(|h| h["detail"]["request"] == id.as_str()) {
+            assert_eq!(first["event"], "review.waiting");
+            assert_eq!(
+                first["link"],
+                format!("https://ward.example.com/requests/{id}").as_str()
+            );
+            let text = first["text"].as_str().unwrap_or_default();
+            assert!(
+                text.contains("guardrail review-deletes holds this for review by group dba")
+                    && text.contains("DELETE FROM t"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "webhooks: {hooks:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // An agent's query waits for review like a person's statement.
     let key = crate::mcp::service_account(&ward, "cleanup-bot", "agents");
