@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, Session, WardEvent } from '../api';
-import { fmtBytes, fmtOffset, fmtSeconds, fmtTime, fmtUs, isMasked } from '../format';
+import { fmtBytes, fmtDuration, fmtOffset, fmtSeconds, fmtTime, fmtUs, isMasked } from '../format';
 import { VirtualList } from './VirtualList';
 import { ResultTable } from './ResultTable';
 import { LockIcon } from './Bits';
@@ -279,6 +279,63 @@ function EventBody({
           <RequestLink id={p.request} /> of {p.requester} for {p.resource}
           {p.comment && <span class="muted"> — “{p.comment}”</span>}
           {p.until && <span class="muted"> · open until {fmtTime(p.until)}</span>}
+        </div>
+      );
+    }
+    case 'review.held': {
+      const p = ev.payload;
+      return (
+        <div class="ti-line held" role="note" data-testid="review-held">
+          <span class="badge badge-held">held</span> held for review by group {p.approvers.join(' or group ') || '?'}{' '}
+          (guardrail {p.rule}, up to {fmtSeconds(p.timeout_seconds)}): <code class="held-text">{p.text}</code>
+          <span class="muted small">
+            {' '}
+            · matched {p.reason} · request <RequestLink id={p.request} />
+          </span>
+        </div>
+      );
+    }
+    case 'review.decided': {
+      const p = ev.payload;
+      const waited = fmtDuration(p.waited_ms);
+      const comment = p.comment && <span>: “{p.comment}”</span>;
+      const line =
+        p.verdict === 'allowed' ? (
+          <>
+            <strong>✔ allowed</strong>
+            {p.by && <> by {p.by}</>} after {waited}
+            {comment}
+          </>
+        ) : p.verdict === 'rejected' ? (
+          <>
+            <strong>✖ rejected</strong>
+            {p.by && <> by {p.by}</>}
+            {comment}
+          </>
+        ) : p.verdict === 'timed out' ? (
+          <>
+            <strong>✖ no reviewer decided in time</strong> <span class="muted">(waited {waited})</span>
+          </>
+        ) : (
+          <>
+            <strong>{p.verdict}</strong>
+            {p.by && <> by {p.by}</>}
+            {comment}
+          </>
+        );
+      return (
+        <div
+          class={`ti-line ${p.verdict === 'allowed' ? 'good' : 'bad denied'}`}
+          role="note"
+          data-testid="review-decided"
+          data-verdict={p.verdict}
+          title={`waited ${waited}`}
+        >
+          <span class="ti-kind">review</span> {line}
+          <span class="muted small">
+            {' '}
+            · request <RequestLink id={p.request} />
+          </span>
         </div>
       );
     }

@@ -3,12 +3,51 @@ import { AccessRequest, api, ApiError, Review } from '../api';
 import { linkClick } from '../router';
 import { fmtTime } from '../format';
 
-/** `pending`, `approved` (its window is open), `denied`, `expired`. */
+/** `pending`, `approved` (its window is open; a step: allowed to run), `denied`, `expired`. */
 export function StateBadge({ state }: { state: string }) {
   return (
     <span class={`badge badge-${state}`} data-testid="request-state" data-state={state}>
       {state}
     </span>
+  );
+}
+
+/** A step is a statement, command or tool call a guardrail (`action = "review"`) holds while its session waits. */
+export function isStep(r: AccessRequest): boolean {
+  return r.kind === 'step';
+}
+
+/** `access` (to a resource, for a window) or `step` (held for review). */
+export function KindBadge({ kind }: { kind: string }) {
+  return (
+    <span class={`badge badge-kind-${kind}`} data-testid="request-kind" data-kind={kind}>
+      {kind === 'step' ? 'held step' : 'access'}
+    </span>
+  );
+}
+
+/** What the state of a held step means for its session. */
+export function stepOutcome(state: string): string {
+  switch (state) {
+    case 'pending':
+      return 'its session waits';
+    case 'approved':
+      return 'allowed to run';
+    case 'denied':
+      return 'rejected';
+    case 'expired':
+      return 'nobody decided in time';
+    default:
+      return state;
+  }
+}
+
+/** The statement, command or tool call held (masked), monospace. */
+export function HeldText({ text }: { text: string }) {
+  return (
+    <code class="held-text" data-testid="held-text">
+      {text}
+    </code>
   );
 }
 

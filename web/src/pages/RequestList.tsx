@@ -2,7 +2,18 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { AccessRequest, api, ApiError, Me } from '../api';
 import { Loc, linkClick, navigate } from '../router';
 import { fmtSeconds, fmtTime } from '../format';
-import { ApprovalCount, RequestLink, ReviewControls, ReviewList, StateBadge } from '../components/Requests';
+import {
+  ApprovalCount,
+  HeldText,
+  isStep,
+  KindBadge,
+  RequestLink,
+  ReviewControls,
+  ReviewList,
+  SessionLink,
+  StateBadge,
+  stepOutcome,
+} from '../components/Requests';
 
 const STATES = ['pending', 'approved', 'denied', 'expired'];
 
@@ -117,7 +128,10 @@ export function RequestListPage({ loc, me }: { loc: Loc; me: Me }) {
     <section class="page" aria-labelledby="requests-title">
       <div class="page-head">
         <h1 id="requests-title">Access requests</h1>
-        <span class="muted">{me.auditor ? 'All requests' : 'Your requests, and those your groups approve'}</span>
+        <span class="muted">
+          {me.auditor ? 'All requests' : 'Your requests, and those your groups approve'}: access to a resource for a
+          while, and steps a guardrail holds for review
+        </span>
       </div>
       <RequestForm onCreated={() => setReads((n) => n + 1)} />
 
@@ -154,9 +168,10 @@ export function RequestListPage({ loc, me }: { loc: Loc; me: Me }) {
         <thead>
           <tr>
             <th>Requested</th>
+            <th>Kind</th>
             <th>Requester</th>
             <th>Resource</th>
-            <th>Reason</th>
+            <th>Reason / held step</th>
             <th>For</th>
             <th>State</th>
             <th>Approvals</th>
@@ -165,41 +180,75 @@ export function RequestListPage({ loc, me }: { loc: Loc; me: Me }) {
           </tr>
         </thead>
         <tbody>
-          {requests.map((r) => (
-            <tr key={r.id} data-testid="request-row" data-request-id={r.id} data-state={r.state} data-requester={r.requester}>
-              <td class="nowrap">
-                <a href={`/requests/${encodeURIComponent(r.id)}`} onClick={linkClick} title={r.requested_at}>
-                  {fmtTime(r.requested_at)}
-                </a>
-              </td>
-              <td>{r.requester}</td>
-              <td>{r.resource}</td>
-              <td class="reason-cell">{r.reason}</td>
-              <td class="nowrap" title={`${r.seconds} s from approval`}>
-                {fmtSeconds(r.seconds)}
-              </td>
-              <td>
-                <StateBadge state={r.state} />
-                {r.state === 'approved' && r.expires_at && (
-                  <div class="muted small" title={r.expires_at}>
-                    until {fmtTime(r.expires_at)}
-                  </div>
+          {requests.map((r) => {
+            const step = isStep(r);
+            return (
+              <tr
+                key={r.id}
+                data-testid="request-row"
+                data-request-id={r.id}
+                data-kind={r.kind}
+                data-state={r.state}
+                data-requester={r.requester}
+              >
+                <td class="nowrap">
+                  <a href={`/requests/${encodeURIComponent(r.id)}`} onClick={linkClick} title={r.requested_at}>
+                    {fmtTime(r.requested_at)}
+                  </a>
+                </td>
+                <td class="nowrap">
+                  <KindBadge kind={r.kind} />
+                </td>
+                <td>
+                  {r.requester}
+                  {step && (
+                    <div class="small">
+                      <SessionLink id={r.session} label={r.state === 'pending' ? 'session (waiting)' : 'session'} />
+                    </div>
+                  )}
+                </td>
+                <td>{r.resource}</td>
+                {step ? (
+                  <td class="reason-cell">
+                    <div class="muted small">held by guardrail {r.rule ?? '?'}:</div>
+                    <HeldText text={r.reason} />
+                  </td>
+                ) : (
+                  <td class="reason-cell">{r.reason}</td>
                 )}
-              </td>
-              <td class="num">
-                <ApprovalCount request={r} />
-              </td>
-              <td>
-                <ReviewList reviews={r.reviews} />
-              </td>
-              {reviewable && <td>{r.may_review && <ReviewControls request={r} onDone={replace} />}</td>}
-            </tr>
-          ))}
+                {step ? (
+                  <td class="nowrap" title={`held ${r.seconds} s at most while its session waits`}>
+                    held up to {fmtSeconds(r.seconds)}
+                  </td>
+                ) : (
+                  <td class="nowrap" title={`${r.seconds} s from approval`}>
+                    {fmtSeconds(r.seconds)}
+                  </td>
+                )}
+                <td>
+                  <StateBadge state={r.state} />
+                  {step && <div class="muted small">{stepOutcome(r.state)}</div>}
+                  {!step && r.state === 'approved' && r.expires_at && (
+                    <div class="muted small" title={r.expires_at}>
+                      until {fmtTime(r.expires_at)}
+                    </div>
+                  )}
+                </td>
+                <td class="num">
+                  <ApprovalCount request={r} />
+                </td>
+                <td>
+                  <ReviewList reviews={r.reviews} />
+                </td>
+                {reviewable && <td>{r.may_review && <ReviewControls request={r} onDone={replace} />}</td>}
+              </tr>
+            );
+          })}
         </tbody>
       </table>
       {!loading && !error && requests.length === 0 && (
         <p class="empty" data-testid="empty">
-          {state ? `No ${state} requests.` : 'No access requests yet.'}
+          {state ? `No ${state} requests.` : 'No requests yet.'}
         </p>
       )}
       <div class="list-foot">{loading && <span aria-live="polite">Loading…</span>}</div>
