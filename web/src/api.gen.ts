@@ -944,6 +944,10 @@ export interface components {
             payload: components["schemas"]["ReviewDecided"];
         } | {
             /** @enum {string} */
+            kind: "scim.change";
+            payload: components["schemas"]["ScimChange"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -1115,6 +1119,44 @@ export interface components {
              * @default 0
              */
             timeout_seconds: number;
+        };
+        /**
+         * @description `scim.change`: an identity provider created, replaced, patched or deleted a user or a
+         *     group through SCIM.
+         */
+        ScimChange: {
+            /**
+             * @description A user's `active` after the change.
+             * @default null
+             */
+            active: boolean | null;
+            /**
+             * @description What Ward did about it: `user disabled`, `user enabled`.
+             * @default null
+             */
+            effect: string | null;
+            /** @default  */
+            id: string;
+            /**
+             * @description A group's members (user names) after the change.
+             * @default null
+             */
+            members: string[] | null;
+            /**
+             * @description The user's name, or the group's.
+             * @default
+             */
+            name: string;
+            /**
+             * @description `create`, `replace`, `patch`, `delete`.
+             * @default
+             */
+            op: string;
+            /**
+             * @description `User` or `Group`.
+             * @default
+             */
+            resource_type: string;
         };
         /** @description Part of a snippet; `mark` for the matched words. */
         Segment: {

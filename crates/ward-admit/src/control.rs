@@ -66,6 +66,9 @@ pub struct Control {
     approvals: RwLock<HashMap<(String, String), Approval>>,
     /// Steps held for review.
     pub(crate) held: crate::review::Held,
+    /// The groups of the users an identity provider manages through SCIM, by user: these, not
+    /// the groups their credentials carry, are their groups.
+    managed_groups: RwLock<HashMap<String, Vec<String>>>,
 }
 
 /// An admitted session's link to [`Control`]: it learns when the session is terminated, and
@@ -137,6 +140,34 @@ impl Control {
     /// The users disabled now (from the store, which every Ward of it reads).
     pub fn set_disabled(&self, subjects: HashSet<String>) {
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = subjects;
+    }
+
+    /// Gives `identity` its groups of now when an identity provider manages them (SCIM).
+    pub fn current_groups(&self, identity: &mut Identity) {
+        let managed = self
+            .managed_groups
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(groups) = managed.get(&identity.subject) {
+            identity.groups.clone_from(groups);
+        }
+    }
+
+    /// The groups of `subject` when an identity provider manages them (SCIM).
+    pub fn managed_groups(&self, subject: &str) -> Option<Vec<String>> {
+        let managed = self
+            .managed_groups
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        managed.get(subject).cloned()
+    }
+
+    /// The groups of the users an identity provider manages (from the store), by user.
+    pub fn set_managed_groups(&self, groups: HashMap<String, Vec<String>>) {
+        *self
+            .managed_groups
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = groups;
     }
 
     /// The approval in force now that lets `subject` reach `resource`, if any.

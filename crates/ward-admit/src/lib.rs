@@ -304,7 +304,7 @@ impl Runtime {
     /// is recorded too (a session record of its own is then ended as `denied`).
     pub async fn admit(&self, request: Request<'_>) -> Result<Admitted, Refused> {
         let Request {
-            identity,
+            mut identity,
             resource: name,
             kind,
             record,
@@ -312,6 +312,8 @@ impl Runtime {
             reason,
             reason_how,
         } = request;
+        // An identity provider that manages the user's groups (SCIM) says what they are now.
+        self.control.current_groups(&mut identity);
         let resource = self.config.resource(name).filter(|r| r.kind == kind);
         let record_masker = self.masker(resource.map_or("default", |r| r.record_profile()));
         let (recorder, own) = match record {

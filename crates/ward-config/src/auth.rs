@@ -30,6 +30,14 @@ pub struct Auth {
     /// SAML 2.0 identity providers whose users may log in (`ward login --saml`).
     #[serde(default)]
     pub saml: Vec<SamlIdp>,
+    /// Name of an environment variable holding the bearer token an identity provider's SCIM
+    /// client presents at `/scim/v2` (provisioning and deprovisioning users and groups).
+    pub scim_token_env: Option<String>,
+    /// File holding that token. Without either, `/scim/v2` is off.
+    pub scim_token_file: Option<PathBuf>,
+    /// The SCIM token, resolved at load time.
+    #[serde(skip)]
+    pub scim_token: Option<Secret>,
 }
 
 impl Auth {
@@ -46,6 +54,9 @@ impl Default for Auth {
             public_url: None,
             oidc: Vec::new(),
             saml: Vec::new(),
+            scim_token_env: None,
+            scim_token_file: None,
+            scim_token: None,
         }
     }
 }
@@ -184,11 +195,35 @@ impl Config {
         for s in &mut self.auth.saml {
             fix(&mut s.idp_metadata_file);
         }
+        self.auth.scim_token_file.as_mut().map(fix);
     }
 
     pub(super) fn validate_auth(&mut self) -> Result<(), ConfigError> {
         if self.auth.token_ttl.0 < Duration::from_secs(60) {
             return Err(self.invalid("auth.token_ttl", "must be at least 1m"));
+        }
+        self.auth.scim_token = self.read_secret(
+            &self.auth.scim_token_env,
+            &self.auth.scim_token_file,
+            "auth.scim_token_env",
+            "auth.scim_token_file",
+        )?;
+        if self.auth.scim_token.is_some() && self.listen.web.is_none() {
+            return Err(self.invalid(
+                "auth.scim_token_file",
+                "SCIM is served on the web listener: set [listen] web",
+            ));
+        }
+        if self
+            .auth
+            .scim_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err(self.invalid(
+                "auth.scim_token_file",
+                "the SCIM token must be at least 16 characters",
+            ));
         }
         if let Some(url) = &self.auth.public_url
             && !url.starts_with("https://")

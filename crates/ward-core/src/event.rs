@@ -83,12 +83,15 @@ pub enum EventKind {
     /// What became of a step held for review: allowed (it runs next), rejected, or timed out.
     #[serde(rename = "review.decided")]
     ReviewDecided,
+    /// An identity provider changed a user or a group through SCIM.
+    #[serde(rename = "scim.change")]
+    ScimChange,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 34] = [
+    pub const ALL: [EventKind; 35] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -122,6 +125,7 @@ impl EventKind {
         EventKind::AccessDeny,
         EventKind::ReviewHeld,
         EventKind::ReviewDecided,
+        EventKind::ScimChange,
         EventKind::SessionEnd,
     ];
 
@@ -160,6 +164,7 @@ impl EventKind {
             EventKind::AccessDeny => "access.deny",
             EventKind::ReviewHeld => "review.held",
             EventKind::ReviewDecided => "review.decided",
+            EventKind::ScimChange => "scim.change",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -568,6 +568,29 @@ pub struct ReviewDecided {
     pub waited_ms: u64,
 }
 
+/// `scim.change`: an identity provider created, replaced, patched or deleted a user or a
+/// group through SCIM.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ScimChange {
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// `create`, `replace`, `patch`, `delete`.
+    pub op: String,
+    pub id: String,
+    /// The user's name, or the group's.
+    pub name: String,
+    /// A user's `active` after the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// A group's members (user names) after the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
+    /// What Ward did about it: `user disabled`, `user enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+}
+
 /// `session.end`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -648,6 +671,8 @@ pub enum Payload {
     ReviewHeld(ReviewHeld),
     #[serde(rename = "review.decided")]
     ReviewDecided(ReviewDecided),
+    #[serde(rename = "scim.change")]
+    ScimChange(ScimChange),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -689,6 +714,7 @@ impl Payload {
             Payload::AccessDeny(_) => EventKind::AccessDeny,
             Payload::ReviewHeld(_) => EventKind::ReviewHeld,
             Payload::ReviewDecided(_) => EventKind::ReviewDecided,
+            Payload::ScimChange(_) => EventKind::ScimChange,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -18,6 +18,7 @@ pub mod query;
 pub mod recorder;
 pub mod requests;
 mod schema;
+pub mod scim;
 mod signer;
 pub mod store;
 pub mod users;

@@ -215,9 +215,9 @@ fn read(db: &mut Db, id: &str, now: Timestamp) -> Result<AccessRequest, StoreErr
     Ok(request)
 }
 
-/// A new request id: twelve hex digits.
-fn new_id() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 6];
+/// A new random id of `n` bytes, in hex (a request's: six, twelve hex digits).
+pub(crate) fn new_id(n: usize) -> Result<String, StoreError> {
+    let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
     Ok(hex::encode(bytes))
@@ -228,7 +228,7 @@ impl Store {
     pub fn create_request(&mut self, new: &NewRequest<'_>) -> Result<AccessRequest, StoreError> {
         let id = match new.id {
             Some(id) => id.to_owned(),
-            None => new_id()?,
+            None => new_id(6)?,
         };
         let approvers =
             serde_json::to_string(new.approvers).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -4,8 +4,8 @@
 //! session's event count and head are read from its events. Triggers refuse UPDATE and DELETE
 //! (and TRUNCATE on PostgreSQL) on them; only `ward prune` lifts the delete triggers, inside its
 //! own transaction. On PostgreSQL, Ward's runtime role is granted SELECT and INSERT only (and
-//! UPDATE on `users` and `access_requests`, DELETE on `user_keys` and `disabled_users`, none of
-//! them evidence), by
+//! UPDATE on `users`, `access_requests` and the `scim_` tables, DELETE on `user_keys`,
+//! `disabled_users` and the `scim_` tables, none of them evidence), by
 //! `ward store migrate`.
 
 use crate::db::{Db, params};
@@ -232,9 +232,37 @@ CREATE TABLE access_reviews (
 );
 "#;
 
+/// Migration 8: users and groups an identity provider pushes through SCIM (`/scim/v2`): each
+/// resource as last written, and group memberships. A user made inactive or deleted is also
+/// disabled (`disabled_users`); Ward reads the memberships as the groups of SCIM users.
+const V8: &str = r#"
+CREATE TABLE scim_users (
+    id         TEXT PRIMARY KEY,
+    user_name  TEXT NOT NULL UNIQUE,
+    active     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE scim_groups (
+    id           TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL UNIQUE,
+    body         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+
+CREATE TABLE scim_members (
+    group_id TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 7] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 8] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
@@ -242,6 +270,7 @@ const MIGRATIONS: [(i64, &str, Option<&str>); 7] = [
     (5, V5, None),
     (6, V6, None),
     (7, V7, None),
+    (8, V8, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -265,7 +294,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

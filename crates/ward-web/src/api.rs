@@ -256,10 +256,11 @@ impl Web {
     /// `Set-Cookie` value and what `/api/v1/me` answers.
     pub(super) async fn sign_in(
         &self,
-        identity: Identity,
+        mut identity: Identity,
         peer: std::net::SocketAddr,
     ) -> Result<(HeaderValue, Me), ApiError> {
         self.refuse_disabled(&identity.subject)?;
+        self.runtime().control.current_groups(&mut identity);
         let auditor = identity
             .groups
             .iter()

@@ -10,6 +10,7 @@ mod mcp;
 mod model;
 mod openapi;
 mod requests;
+mod scim;
 mod ui;
 
 use std::net::SocketAddr;
@@ -148,6 +149,7 @@ impl Web {
             .merge(login::routes())
             .merge(api::routes())
             .merge(requests::routes())
+            .merge(scim::routes())
             .merge(mcp::routes())
             .fallback(ui::serve)
             .with_state(self)

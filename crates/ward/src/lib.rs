@@ -2,6 +2,7 @@
 //! server and the recorder together) and the demo.
 
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod serve;
 pub mod tls;

@@ -7,12 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use ward_admit::{Approval, Control, Live, Runtime, Termination, Verdict};
+use ward_admit::{Control, Live, Runtime, Termination};
 use ward_config::Config;
-use ward_core::Timestamp;
 use ward_mask::{Masking, TokenKey};
 use ward_pg::upstream::Compiled;
-use ward_store::requests::{NewRequest, RequestKind, RequestState};
 use ward_store::{KeySource, Location, Recorder, RecorderOptions, Store, StoreTls};
 
 use ward_auth::credentials::Credentials;
@@ -75,8 +73,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let source = config.source.display().to_string();
     let control = Arc::new(Control::default());
     // Disabled users are refused from the first connection on.
-    let mut control_store = ControlStore::new(location.clone());
-    tokio::task::block_in_place(|| control_store.read(&control))?;
+    let mut control_store = crate::control::ControlStore::new(location.clone());
+    tokio::task::block_in_place(|| control_store.read(&control, None))?;
     let (runtime, compiled) = compile(&config, &recorder, &control)?;
     let compiled = Arc::new(Live::new(Arc::new(compiled)));
     let runtime = Arc::new(Live::new(runtime));
@@ -89,7 +87,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Credentials::open(&location, oidc.clone())
     })?);
     let (stop, stopped) = watch::channel(false);
-    tokio::spawn(control_store.watch(control.clone(), stopped.clone()));
+    tokio::spawn(control_store.watch(control.clone(), runtime.clone(), stopped.clone()));
     let mut gateways = Vec::new();
     let mut postgres = None;
     if let Some(addr) = config.listen.postgres {
@@ -211,162 +209,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// How often each Ward reads what controls sessions from the store: a user disabled by `ward
-/// users disable` is refused, and their open sessions ended; a session `ward sessions
-/// terminate` names, or one whose Ward credential was revoked, is ended; an approved access
-/// request opens its grant, and its sessions end with its window; held steps are stored and
-/// their decisions read. Every Ward of the store does each within this.
-const CONTROL_POLL: Duration = Duration::from_millis(500);
-
-/// Terminations asked for up to this long before this process started are read too (clocks of
-/// replicas differ); older ones name sessions of earlier processes, long ended.
-const CLOCK_SKEW: i64 = 60_000_000_000;
-
-/// Where this Ward reads what ends sessions from outside them.
-struct ControlStore {
-    location: Location,
-    /// Opened on first use, and again after a failure.
-    store: Option<Store>,
-    since: Timestamp,
-}
-
-impl ControlStore {
-    fn new(location: Location) -> Self {
-        Self {
-            location,
-            store: None,
-            since: Timestamp(Timestamp::now().0 - CLOCK_SKEW),
-        }
-    }
-
-    /// Reads the disabled users and the approvals in force into `control`; ends the open
-    /// sessions of disabled users, of revoked credentials, past their approval's window, and
-    /// those someone asked to end; stores held steps and reads their decisions.
-    fn read(&mut self, control: &Control) -> anyhow::Result<()> {
-        let db = match &mut self.store {
-            Some(db) => db,
-            None => self.store.insert(Store::open(&self.location)?),
-        };
-        let read = db.disabled_users().and_then(|d| {
-            let asked = db.terminations_since(self.since)?;
-            let revoked = db.revocations_since(self.since)?;
-            Ok((d, asked, revoked, db.open_approvals()?))
-        });
-        let (disabled, asked, revoked, approvals) = match read {
-            Ok(read) => read,
-            Err(e) => {
-                self.store = None;
-                return Err(e.into());
-            }
-        };
-        control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
-        control.set_approvals(
-            approvals
-                .into_iter()
-                .filter_map(|r| {
-                    let approval = Approval {
-                        approved_by: r.approved_by(),
-                        until: r.expires_at?,
-                        request: r.id,
-                    };
-                    Some(((r.requester, r.resource), approval))
-                })
-                .collect(),
-        );
-        if let Err(e) = review_steps(db, control) {
-            self.store = None;
-            return Err(e.into());
-        }
-        let now = Timestamp::now();
-        let ended = control.terminate(|open| {
-            if let Some(approval) = open.approval.as_ref().filter(|a| a.until.0 <= now.0) {
-                return Some(Termination {
-                    by: "Ward".into(),
-                    reason: format!(
-                        "the window of access request {} ended at {}",
-                        approval.request,
-                        approval.until.to_rfc3339()
-                    ),
-                });
-            }
-            if let Some(t) = asked.iter().find(|t| t.session == open.session) {
-                return Some(Termination {
-                    by: t.by.clone(),
-                    reason: t.reason.clone(),
-                });
-            }
-            let used = open.identity.credential.as_deref();
-            if let Some((id, by)) = revoked.iter().find(|(id, _)| Some(id.as_str()) == used) {
-                return Some(Termination {
-                    by: by.clone(),
-                    reason: format!("credential {id} revoked"),
-                });
-            }
-            let d = disabled.iter().find(|d| d.name == open.identity.subject)?;
-            Some(Termination {
-                by: d.by.clone(),
-                reason: d.reason.clone(),
-            })
-        });
-        if ended > 0 {
-            tracing::info!(sessions = ended, "ended sessions from outside them");
-        }
-        Ok(())
-    }
-
-    /// Reads every [`CONTROL_POLL`] until Ward stops.
-    async fn watch(mut self, control: Arc<Control>, mut stop: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(CONTROL_POLL) => {}
-                _ = stop.changed() => return,
-            }
-            if let Err(e) = tokio::task::block_in_place(|| self.read(&control)) {
-                tracing::warn!(error = %e, "could not read what controls sessions (disabled users, terminations, revocations, approvals, reviews); trying again");
-            }
-        }
-    }
-}
-
-/// Writes the steps held for review in this process to the store, where approvers find them,
-/// and ends the wait of those decided.
-fn review_steps(db: &mut Store, control: &Control) -> Result<(), ward_store::StoreError> {
-    for step in control.unstored_steps() {
-        let new = NewRequest {
-            id: Some(&step.id),
-            kind: RequestKind::Step,
-            rule: Some(&step.rule),
-            requester: &step.requester,
-            resource: &step.resource,
-            reason: &step.text,
-            seconds: step.timeout.as_secs().max(1) as i64,
-            approvers: &step.approvers,
-            approvals: 1,
-            session: step.session,
-            requested_at: step.held_at,
-        };
-        db.create_request(&new)?;
-    }
-    for id in control.held_steps() {
-        let request = match db.access_request(&id) {
-            Ok(request) => request,
-            // Held just now: the next read finds it.
-            Err(ward_store::StoreError::NoSuchRequest(_)) => continue,
-            Err(e) => return Err(e),
-        };
-        let review = request.reviews.last();
-        let by = review.map_or_else(String::new, |r| r.reviewer.clone());
-        let comment = review.map_or_else(String::new, |r| r.comment.clone());
-        match request.state {
-            RequestState::Approved => control.decide_step(&id, Verdict::Allowed { by, comment }),
-            RequestState::Denied => control.decide_step(&id, Verdict::Rejected { by, comment }),
-            RequestState::Expired => control.decide_step(&id, Verdict::TimedOut),
-            RequestState::Pending => {}
-        }
-    }
-    Ok(())
-}
-
 /// The sections of the configuration a reload cannot change: what the listeners, the store,
 /// the recorder and the sign-in flows were built with at start.
 fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
@@ -415,14 +257,9 @@ impl Running {
         self.compiled.replace(Arc::new(compiled));
         self.runtime.replace(runtime);
         // Open sessions keep their admission, unless the new file no longer grants it.
-        let now = time::OffsetDateTime::now_utc();
         let ended = self.control.terminate(|open| {
             let (identity, resource) = (&open.identity, &open.resource);
-            let approved = open.approval.is_some();
-            let decision =
-                config.decide_grant(&identity.subject, &identity.groups, resource, now, approved);
-            let granted = matches!(decision, ward_config::GrantDecision::Allowed { .. });
-            (!granted).then(|| Termination {
+            (!crate::control::still_granted(&config, open, &identity.groups)).then(|| Termination {
                 by: "a configuration reload".into(),
                 reason: format!(
                     "no grant lets {} reach resource \"{resource}\" any more",

@@ -29,6 +29,7 @@ mod reasons;
 mod reload;
 mod reviews;
 mod saml;
+mod scim;
 mod ssh;
 mod ssh_clients;
 mod store_suite;
