@@ -5,6 +5,8 @@
 //   --auditor-user audrey --auditor-password PW2 --search TEXT \
 //   --masked-session ID --tampered-session ID --forbidden-session ID [--out e2e-output]
 //   [--terminal-session ID --terminal-text TEXT] [--live-session ID --terminate-reason TEXT]
+//   [--live-terminal-session ID --live-terminal-text TEXT --live-terminal-later-text TEXT
+//    [--live-terminal-signal FILE]]
 //   [--request-resource NAME --request-reason TEXT --request-duration 30m --approval-comment TEXT]
 //
 // The optional terminal step (both --terminal-* args together) replays an ssh session as the
@@ -13,7 +15,12 @@
 // when it is enabled; without the args the steps and their numbers are unchanged. The optional
 // terminate step (--live-session and --terminate-reason together) ends a live session as the
 // auditor, with the reason, and waits until its page says `terminated`; it runs after the
-// terminal step. The optional approval steps (the four --request-*/--approval-* args together)
+// terminal step. The optional live terminal steps (the three --live-terminal-* args together) run
+// before it, as the auditor: they open the ssh session ID while it is live, see the player's "Live"
+// indicator (following) and TEXT, but not yet the later text; then (after creating FILE, when
+// --live-terminal-signal is given: the session may wait for it before printing more) see the later
+// text appear without a reload; then see the session end (the player says so and the page's
+// badge is no longer live). The optional approval steps (the four --request-*/--approval-* args together)
 // run after own-sessions-only: the user asks for NAME on the Access requests page and sees the
 // request pending (with no Approve button: nobody reviews their own), signs out, the auditor
 // (who must be in the grant's approver group) opens /requests/ID directly, as a notification
@@ -26,6 +33,7 @@ import { chromium } from 'playwright-core';
 
 const REQUIRED = ['url', 'user', 'password', 'auditor-user', 'auditor-password', 'search', 'masked-session', 'tampered-session', 'forbidden-session'];
 const APPROVAL = ['request-resource', 'request-reason', 'request-duration', 'approval-comment'];
+const LIVE_TERMINAL = ['live-terminal-session', 'live-terminal-text', 'live-terminal-later-text'];
 const STEP_TIMEOUT = 15_000;
 
 function parseArgs(argv) {
@@ -44,6 +52,9 @@ function parseArgs(argv) {
   if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
   if (!o['terminal-session'] !== !o['terminal-text']) die('--terminal-session and --terminal-text must be given together');
   if (!o['live-session'] !== !o['terminate-reason']) die('--live-session and --terminate-reason must be given together');
+  const live = LIVE_TERMINAL.filter((k) => o[k]);
+  if (live.length && live.length !== LIVE_TERMINAL.length) die(`${LIVE_TERMINAL.map((k) => '--' + k).join(', ')} must be given together`);
+  if (o['live-terminal-signal'] && !live.length) die('--live-terminal-signal needs the other --live-terminal-* args');
   const approval = APPROVAL.filter((k) => o[k]);
   if (approval.length && approval.length !== APPROVAL.length) die(`${APPROVAL.map((k) => '--' + k).join(', ')} must be given together`);
   o.url = o.url.replace(/\/+$/, '');
@@ -54,7 +65,8 @@ function die(msg) {
   console.error(`error: ${msg}`);
   console.error(
     `usage: node e2e/run.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR] [--terminal-session ID --terminal-text TEXT]` +
-      ` [--live-session ID --terminate-reason TEXT] [${APPROVAL.map((k) => `--${k} V`).join(' ')}]`,
+      ` [--live-session ID --terminate-reason TEXT] [${LIVE_TERMINAL.map((k) => `--${k} V`).join(' ')} [--live-terminal-signal FILE]]` +
+      ` [${APPROVAL.map((k) => `--${k} V`).join(' ')}]`,
   );
   process.exit(1);
 }
@@ -298,7 +310,82 @@ if (opt['terminal-session']) {
   });
 }
 
-// 4c. optional: the auditor ends a live session
+// 4c. optional: the auditor follows a live ssh session's terminal as it happens
+if (opt['live-terminal-session']) {
+  const first = opt['live-terminal-text'];
+  const later = opt['live-terminal-later-text'];
+  const norm = (s) => s.replace(/\s+/g, ' ').trim();
+  // the visible rows only (the player's container also holds xterm's <style> elements)
+  const rowsText = async () => norm(await page.locator(`${tid('terminal-player')} .xterm-rows`).first().innerText().catch(() => ''));
+  const waitText = async (needle, timeout) => {
+    try {
+      await page.waitForFunction(
+        (n) => {
+          const el = document.querySelector('[data-testid="terminal-player"] .xterm-rows');
+          return !!el && (el.textContent || '').replace(/\s+/g, ' ').includes(n);
+        },
+        norm(needle),
+        { timeout },
+      );
+    } catch {
+      throw new Error(`the live terminal does not show ${JSON.stringify(needle)}; it ends with: ${JSON.stringify((await rowsText()).slice(-200))}`);
+    }
+  };
+  // set on the page once: still there later means the page was not reloaded
+  const token = `live-${Date.now()}`;
+  const sameDocument = async () =>
+    check((await page.evaluate(() => window.__wardLiveToken)) === token, 'the page was reloaded (it must update by itself)');
+  await step('live-terminal-follow', async () => {
+    await openSession(opt['live-terminal-session']);
+    await page.locator(tid('session-detail')).waitFor({ state: 'visible' });
+    await page.locator(`${tid('terminal-live')}, ${tid('terminal-error')}`).first().waitFor({ state: 'visible' });
+    const err = page.locator(tid('terminal-error'));
+    if (await err.count()) throw new Error(`terminal player failed to load: ${(await err.innerText()).trim()}`);
+    const live = page.locator(tid('terminal-live'));
+    const state = await live.getAttribute('data-state');
+    check(state === 'following', `the player of the live session is ${JSON.stringify(state)}, not following (is the session live?)`);
+    check((await live.innerText()).includes('Live'), 'the live indicator does not say Live');
+    check((await page.locator(`${tid('session-detail')} h1 .badge-live`).count()) === 1, 'the page does not show the session as live');
+    await page.locator(`${tid('terminal-follow')}[aria-pressed="true"]`).waitFor({ state: 'visible' });
+    await waitText(first, 10_000);
+    check(!(await rowsText()).includes(norm(later)), `${JSON.stringify(later)} is shown already: the session printed it before the player was opened`);
+    // pause following and resume it
+    await page.click(tid('terminal-follow'));
+    await page.locator(`${tid('terminal-live')}[data-state="paused"]`).waitFor({ state: 'visible' });
+    await page.locator(`${tid('terminal-follow')}[aria-pressed="false"]`).waitFor({ state: 'visible' });
+    await page.click(tid('terminal-follow'));
+    await page.locator(`${tid('terminal-live')}[data-state="following"]`).waitFor({ state: 'visible' });
+    await page.evaluate((t) => {
+      window.__wardLiveToken = t;
+    }, token);
+    console.log(`   live, following; ${JSON.stringify(first)} shown`);
+  });
+  await step('live-terminal-update', async () => {
+    if (opt['live-terminal-signal']) fs.writeFileSync(opt['live-terminal-signal'], 'go\n');
+    const since = Date.now();
+    await waitText(later, 12_000);
+    await sameDocument();
+    check((await rowsText()).includes(norm(first)), `${JSON.stringify(first)} is no longer shown`);
+    const state = await page.getAttribute(tid('terminal-live'), 'data-state');
+    console.log(`   ${JSON.stringify(later)} appeared after ${((Date.now() - since) / 1000).toFixed(1)} s, without a reload (player: ${state})`);
+  });
+  await step('live-terminal-ended', async () => {
+    await page.locator(`${tid('terminal-live')}[data-state="ended"]`).waitFor({ state: 'visible', timeout: 12_000 });
+    await page.locator(`${tid('session-detail')} h1 .badge-live`).waitFor({ state: 'detached', timeout: 5_000 });
+    await sameDocument();
+    check((await page.locator(tid('terminal-follow')).count()) === 0, 'the ended session still offers to follow it');
+    // now it plays like any recording: from the start, then to its end
+    await page.click(tid('terminal-play'));
+    await page.waitForTimeout(200);
+    await page.click(tid('terminal-seek-end'));
+    await waitText(later, 5_000);
+    const outcome = (await page.locator(`${tid('session-detail')} h1 .badge`).first().innerText()).trim();
+    const dur = await page.getAttribute(tid('terminal-player'), 'data-duration');
+    console.log(`   ended (${outcome}); ${dur} s recorded, plays to its end`);
+  });
+}
+
+// 4d. optional: the auditor ends a live session
 if (opt['live-session']) {
   await step('terminate-live-session', async () => {
     await openSession(opt['live-session']);

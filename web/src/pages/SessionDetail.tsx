@@ -1,5 +1,5 @@
 import { FunctionComponent } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, Me, Session, SessionDetail } from '../api';
 import { Loc, linkClick } from '../router';
 import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
@@ -8,18 +8,25 @@ import { DbTimeline } from '../components/DbTimeline';
 
 /**
  * Recording views: the first applicable one is shown, others are tabs. SSH sessions get the
- * terminal player (asciicast export) plus the raw event timeline as a second tab.
+ * terminal player (asciicast export; a live session followed as it happens) plus the raw event
+ * timeline as a second tab. A view that follows a live session calls `onEnded` when it sees the
+ * session end, and the page reads the session again.
  */
+interface ViewProps {
+  session: Session;
+  focusSeq?: number | null;
+  onEnded?: () => void;
+}
 interface RecordingView {
   id: string;
   label: string;
   applies: (s: Session) => boolean;
-  component: FunctionComponent<{ session: Session; focusSeq?: number | null }>;
+  component: FunctionComponent<ViewProps>;
 }
 
 /** The terminal player pulls in xterm.js (~330 kB): load it only when an ssh session is opened. */
-function TerminalView({ session }: { session: Session }) {
-  const [Player, setPlayer] = useState<FunctionComponent<{ session: Session }> | null>(null);
+function TerminalView({ session, onEnded }: ViewProps) {
+  const [Player, setPlayer] = useState<FunctionComponent<{ session: Session; onEnded?: () => void }> | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   useEffect(() => {
     let cancelled = false;
@@ -37,7 +44,7 @@ function TerminalView({ session }: { session: Session }) {
         Could not load the terminal player: {failed}
       </div>
     );
-  return Player ? <Player session={session} /> : <p class="muted">Loading player…</p>;
+  return Player ? <Player session={session} onEnded={onEnded} /> : <p class="muted">Loading player…</p>;
 }
 
 const VIEWS: RecordingView[] = [
@@ -100,18 +107,25 @@ export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: M
   const seqParam = loc.query.get('seq');
   const focusSeq = seqParam && /^\d+$/.test(seqParam) ? Number(seqParam) : null;
   const [viewId, setViewId] = useState<string | null>(null);
-  // Bumped to read the session again (after asking Ward to end it).
+  // Bumped to read the session again (after asking Ward to end it, or when a followed session ended).
   const [reads, setReads] = useState(0);
+  const shown = useRef<string | null>(null); // the id whose detail is shown
 
   useEffect(() => {
     let cancelled = false;
-    setDetail(null);
+    // Reading the same session again (it ended) keeps the page, and its player, as they are.
+    if (shown.current !== id) setDetail(null);
     setError(null);
     api
       .session(id)
-      .then((d) => !cancelled && setDetail(d))
+      .then((d) => {
+        if (cancelled) return;
+        shown.current = id;
+        setDetail(d);
+      })
       .catch((e: ApiError) => {
         if (cancelled) return;
+        shown.current = null;
         const message =
           e.status === 403
             ? 'You may not view this session: it is not allowed for your account.'
@@ -228,7 +242,7 @@ export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: M
         </div>
       )}
       <h2 class="view-title">{view.label}</h2>
-      <View session={s} focusSeq={focusSeq} />
+      <View key={s.id} session={s} focusSeq={focusSeq} onEnded={() => setReads((n) => n + 1)} />
     </section>
   );
 }

@@ -406,6 +406,28 @@ fn ui_end_to_end_in_chromium() {
         .and_then(|x| x["id"].as_str())
         .expect("the terminal session")
         .to_owned();
+    // A terminal session the auditor follows live in the browser: it prints a line, waits until
+    // the browser saw it (the e2e script creates `go`; at most two minutes), prints another
+    // (built by the shell, so the typed command line does not show it early) and ends soon after.
+    let go = s.ward.dir.join("live-terminal-go");
+    let script = format!(
+        "echo first-live-line\n\
+         i=0; while [ ! -e '{}' ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done\n\
+         L=line; echo second-live-$L\nsleep 2\nexit\n",
+        go.display()
+    );
+    let (dir, port) = (s.ward.dir.clone(), ssh_port);
+    let followed = std::thread::spawn(move || {
+        ssh_client(&dir, port, "audrey:web1", PASSWORD, &["-tt"], Some(&script))
+    });
+    let followed_id = s
+        .ward
+        .wait_for_session(|x| x["protocol"] == "ssh" && x["ended_at"].is_null())
+        .iter()
+        .find(|x| x["protocol"] == "ssh" && x["ended_at"].is_null())
+        .and_then(|x| x["id"].as_str())
+        .expect("the live terminal session")
+        .to_owned();
     // A second session for audrey, tampered with.
     success(&psql(&s.ward.url("audrey", "shop"), &["-c", "select 2"]));
     let sessions = s.ward.wait_sessions(4);
@@ -457,6 +479,11 @@ fn ui_end_to_end_in_chromium() {
         .args(["--terminal-text", "terminal says 42 hello"])
         .args(["--live-session", &live_id])
         .args(["--terminate-reason", "ended from the browser"])
+        .args(["--live-terminal-session", &followed_id])
+        .args(["--live-terminal-text", "first-live-line"])
+        .args(["--live-terminal-later-text", "second-live-line"])
+        .arg("--live-terminal-signal")
+        .arg(&go)
         .args(["--request-resource", "vault", "--request-duration", "30m"])
         .args(["--request-reason", "INC-4711 rebuild the ledger index"])
         .args(["--approval-comment", "ok for the incident"])
@@ -471,6 +498,14 @@ fn ui_end_to_end_in_chromium() {
         out_dir.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    // The followed session went on and ended by itself.
+    let followed = followed.join().expect("the followed ssh session");
+    let said = String::from_utf8_lossy(&followed.stdout);
+    assert!(
+        said.contains("first-live-line") && said.contains("second-live-line"),
+        "{said}{}",
+        String::from_utf8_lossy(&followed.stderr)
     );
     let stderr = live.finish("SELECT 'after';");
     assert!(
