@@ -41,7 +41,9 @@ if (config.keys_out) fs.writeFileSync(config.keys_out, JSON.stringify(jwks, null
 
 // ---------------------------------------------------------------- accounts
 
-const users = config.users ?? [];
+// Read again at each use: a test changes a user's groups, or removes the user, by rewriting
+// the config file (as an administrator would at a real provider).
+const users = () => JSON.parse(fs.readFileSync(process.argv[2], 'utf8')).users ?? [];
 
 function account(user) {
   return {
@@ -112,7 +114,7 @@ function createProvider(issuer) {
     clients,
     jwks,
     async findAccount(_ctx, sub) {
-      const user = users.find((u) => u.sub === sub);
+      const user = users().find((u) => u.sub === sub);
       return user && account(user);
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
@@ -239,7 +241,7 @@ function interactionRoutes(provider) {
       if (action === 'login') {
         if (prompt.name !== 'login') throw new Error(`expected login prompt, got ${prompt.name}`);
         const { username, password } = await readForm(ctx.req);
-        const user = users.find((u) => u.username === username && u.password === password);
+        const user = users().find((u) => u.username === username && u.password === password);
         if (!user) {
           ctx.status = 200;
           ctx.body = loginPage(uid, params, 'Invalid username or password.');

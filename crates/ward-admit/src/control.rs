@@ -69,6 +69,9 @@ pub struct Control {
     /// The groups of the users an identity provider manages through SCIM, by user: these, not
     /// the groups their credentials carry, are their groups.
     managed_groups: RwLock<HashMap<String, Vec<String>>>,
+    /// The groups an OIDC issuer gave when Ward last checked a login, by the Ward token issued
+    /// at it: these, not the groups of the login, are the token's groups.
+    login_groups: RwLock<HashMap<String, Vec<String>>>,
 }
 
 /// An admitted session's link to [`Control`]: it learns when the session is terminated, and
@@ -142,24 +145,27 @@ impl Control {
         *self.disabled.write().unwrap_or_else(|p| p.into_inner()) = subjects;
     }
 
-    /// Gives `identity` its groups of now when an identity provider manages them (SCIM).
+    /// Gives `identity` its groups of now when an identity provider says what they are: SCIM's
+    /// for its user, else the issuer's at the last check of its login.
     pub fn current_groups(&self, identity: &mut Identity) {
-        let managed = self
-            .managed_groups
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(groups) = managed.get(&identity.subject) {
-            identity.groups.clone_from(groups);
+        if let Some((groups, _)) = self.managed_groups(identity) {
+            identity.groups = groups;
         }
     }
 
-    /// The groups of `subject` when an identity provider manages them (SCIM).
-    pub fn managed_groups(&self, subject: &str) -> Option<Vec<String>> {
-        let managed = self
+    /// The groups of `identity` now, when an identity provider says what they are, and how it
+    /// said so: `SCIM`, or `login check`.
+    pub fn managed_groups(&self, identity: &Identity) -> Option<(Vec<String>, &'static str)> {
+        let scim = self
             .managed_groups
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        managed.get(subject).cloned()
+        if let Some(groups) = scim.get(&identity.subject) {
+            return Some((groups.clone(), "SCIM"));
+        }
+        let checked = self.login_groups.read().unwrap_or_else(|p| p.into_inner());
+        let groups = checked.get(identity.credential.as_ref()?)?;
+        Some((groups.clone(), "login check"))
     }
 
     /// The groups of the users an identity provider manages (from the store), by user.
@@ -168,6 +174,11 @@ impl Control {
             .managed_groups
             .write()
             .unwrap_or_else(|p| p.into_inner()) = groups;
+    }
+
+    /// The groups issuers gave at the last check of logins (from the store), by Ward token.
+    pub fn set_login_groups(&self, groups: HashMap<String, Vec<String>>) {
+        *self.login_groups.write().unwrap_or_else(|p| p.into_inner()) = groups;
     }
 
     /// The approval in force now that lets `subject` reach `resource`, if any.

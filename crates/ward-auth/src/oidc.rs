@@ -111,6 +111,10 @@ pub struct Discovery {
 pub struct TokenResponse {
     pub id_token: Option<String>,
     pub access_token: Option<String>,
+    /// Given when the client may refresh (the `refresh_token` grant, often `offline_access`).
+    pub refresh_token: Option<String>,
+    /// Seconds the access token lives.
+    pub expires_in: Option<u64>,
 }
 
 /// A device authorization (RFC 8628) started at the issuer.
@@ -412,6 +416,31 @@ impl Issuer {
             Ok(t) => Ok(t),
             Err((error, description)) => Err(self.refused(error, description)),
         }
+    }
+
+    /// Asks the issuer for fresh tokens with a login's refresh token: whether it still vouches
+    /// for the person, and with which claims. A refusal (`invalid_grant`: the person disabled,
+    /// the grant revoked) is [`OidcError::Refused`].
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, OidcError> {
+        let endpoint = self.discovery().await?.token_endpoint.clone();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        match self.token_request(&endpoint, &form).await? {
+            Ok(t) => Ok(t),
+            Err((error, description)) => Err(self.refused(error, description)),
+        }
+    }
+
+    /// How often a login of this issuer is checked again at most ([`Issuer::refresh`]).
+    pub fn recheck(&self) -> std::time::Duration {
+        self.config.recheck.0
+    }
+
+    /// The issuer's name in Ward's configuration.
+    pub fn name(&self) -> &str {
+        &self.config.name
     }
 
     /// Starts a device authorization.

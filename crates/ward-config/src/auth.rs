@@ -96,12 +96,20 @@ pub struct OidcIssuer {
     pub leeway: ConfigDuration,
     /// CA bundle for the issuer's TLS certificate; the system roots when absent.
     pub ca_file: Option<PathBuf>,
+    /// The longest time between two checks, with the refresh token of a login, that the issuer
+    /// still vouches for the person and with which groups (each check also happens when the
+    /// issuer's token expires, if sooner).
+    #[serde(default = "OidcIssuer::default_recheck")]
+    pub recheck: ConfigDuration,
     /// Resolved at load time from `client_secret_env` or `client_secret_file`.
     #[serde(skip)]
     pub client_secret: Option<Secret>,
 }
 
 impl OidcIssuer {
+    fn default_recheck() -> ConfigDuration {
+        ConfigDuration(Duration::from_secs(15 * 60))
+    }
     fn default_name() -> String {
         "oidc".into()
     }

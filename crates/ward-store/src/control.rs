@@ -21,6 +21,16 @@ pub struct Disabled {
     pub reason: String,
 }
 
+/// A login through an OIDC issuer, which Ward checks again with its refresh token.
+#[derive(Debug, Clone)]
+pub struct IdpLogin {
+    /// The Ward token issued at the login.
+    pub credential: String,
+    /// The issuer's name in the configuration.
+    pub issuer: String,
+    pub refresh_token: String,
+}
+
 /// A session someone asked to end.
 #[derive(Debug, Clone)]
 pub struct TerminationRequest {
@@ -108,6 +118,79 @@ impl Store {
             )?
             .iter()
             .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
+    }
+
+    /// Remembers a login's refresh token, to check with the issuer at `check_at`.
+    pub fn remember_login(
+        &mut self,
+        login: &IdpLogin,
+        check_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO idp_logins (credential_id, issuer, refresh_token, check_at, groups) VALUES (?1, ?2, ?3, ?4, NULL)",
+            &params![&login.credential, &login.issuer, &login.refresh_token, check_at.0],
+        )?;
+        Ok(())
+    }
+
+    /// The logins due for a check at `now` whose Ward token is still usable (others are
+    /// forgotten).
+    pub fn logins_due(&mut self, now: Timestamp) -> Result<Vec<IdpLogin>, StoreError> {
+        self.db.execute(
+            "DELETE FROM idp_logins WHERE credential_id IN (SELECT credential_id FROM credential_revocations)
+             OR credential_id IN (SELECT id FROM credentials WHERE expires_at <= ?1)",
+            &params![now.0],
+        )?;
+        self.db
+            .query(
+                "SELECT credential_id, issuer, refresh_token FROM idp_logins WHERE check_at <= ?1",
+                &params![now.0],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(IdpLogin {
+                    credential: r.text(0)?,
+                    issuer: r.text(1)?,
+                    refresh_token: r.text(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a check of `login`: its new refresh token, the groups the issuer gives now
+    /// (none: the check failed, the groups stay), and when to check next.
+    pub fn checked_login(
+        &mut self,
+        login: &IdpLogin,
+        groups: Option<&[String]>,
+        next: Timestamp,
+    ) -> Result<(), StoreError> {
+        let groups = groups
+            .map(|g| serde_json::to_string(g).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?;
+        self.db.execute(
+            "UPDATE idp_logins SET refresh_token = ?2, check_at = ?3, groups = COALESCE(?4, groups) WHERE credential_id = ?1",
+            &params![&login.credential, &login.refresh_token, next.0, groups.as_deref()],
+        )?;
+        Ok(())
+    }
+
+    /// The groups issuers gave at their last check, by Ward token, for the logins checked.
+    pub fn login_groups(
+        &mut self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+        self.db
+            .query(
+                "SELECT credential_id, groups FROM idp_logins WHERE groups IS NOT NULL",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let groups = serde_json::from_str(&r.text(1)?)
+                    .map_err(|e| StoreError::Corrupt(format!("login groups: {e}")))?;
+                Ok((r.text(0)?, groups))
+            })
             .collect()
     }
 

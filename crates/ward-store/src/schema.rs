@@ -234,7 +234,9 @@ CREATE TABLE access_reviews (
 
 /// Migration 8: users and groups an identity provider pushes through SCIM (`/scim/v2`): each
 /// resource as last written, and group memberships. A user made inactive or deleted is also
-/// disabled (`disabled_users`); Ward reads the memberships as the groups of SCIM users.
+/// disabled (`disabled_users`); Ward reads the memberships as the groups of SCIM users. And the
+/// logins through an OIDC issuer that Ward checks again with their refresh tokens: when next,
+/// and the groups the issuer gave at the last check.
 const V8: &str = r#"
 CREATE TABLE scim_users (
     id         TEXT PRIMARY KEY,
@@ -258,6 +260,15 @@ CREATE TABLE scim_members (
     user_id  TEXT NOT NULL,
     PRIMARY KEY (group_id, user_id)
 );
+
+CREATE TABLE idp_logins (
+    credential_id TEXT PRIMARY KEY,
+    issuer        TEXT NOT NULL,
+    refresh_token TEXT NOT NULL,
+    check_at      INTEGER NOT NULL,
+    groups        TEXT
+);
+CREATE INDEX idp_logins_check_at ON idp_logins (check_at);
 "#;
 
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not

@@ -170,7 +170,8 @@ impl Store {
             "GRANT SELECT, INSERT, UPDATE ON users TO {role};\nGRANT SELECT, INSERT, DELETE ON user_keys TO {role};\nGRANT SELECT, INSERT ON ssh_host_keys TO {role};\nGRANT SELECT, INSERT ON event_text TO {role};\n\
              GRANT SELECT, INSERT, DELETE ON disabled_users TO {role};\nGRANT SELECT, INSERT ON terminations TO {role};\n\
              GRANT SELECT, INSERT, UPDATE ON access_requests TO {role};\nGRANT SELECT, INSERT ON access_reviews TO {role};\n\
-             GRANT SELECT, INSERT, UPDATE, DELETE ON scim_users, scim_groups, scim_members TO {role};\n"
+             GRANT SELECT, INSERT, UPDATE, DELETE ON scim_users, scim_groups, scim_members TO {role};\n\
+             GRANT SELECT, INSERT, UPDATE, DELETE ON idp_logins TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

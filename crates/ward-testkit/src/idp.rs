@@ -176,6 +176,30 @@ impl Idp {
         })
     }
 
+    /// Changes `username`'s groups at the provider (`None`: removes the user), as an
+    /// administrator would: later logins and refreshes see the change.
+    pub fn set_groups(&self, username: &str, groups: Option<&[&str]>) {
+        let path = self.daemon.dir.join("idp.json");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading idp.json: {e}"));
+        let mut config: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("idp.json: {e}"));
+        if let Some(users) = config["users"].as_array_mut() {
+            match groups {
+                Some(groups) => {
+                    for u in users.iter_mut().filter(|u| u["username"] == username) {
+                        u["groups"] = json!(groups);
+                    }
+                }
+                None => users.retain(|u| u["username"] != username),
+            }
+        }
+        let tmp = path.with_extension("json.new");
+        std::fs::write(&tmp, config.to_string())
+            .unwrap_or_else(|e| panic!("writing idp.json: {e}"));
+        std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("replacing idp.json: {e}"));
+    }
+
     /// A token from `mint.mjs`: `key` is `RS256`, `ES256`, `EdDSA`, `foreign`, `none` or
     /// `hs256-with-public-key`.
     pub fn mint(&self, key: &str, header: Value, claims: Value) -> String {

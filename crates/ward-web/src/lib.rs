@@ -9,6 +9,7 @@ mod login;
 mod mcp;
 mod model;
 mod openapi;
+mod recheck;
 mod requests;
 mod scim;
 mod ui;
@@ -200,6 +201,7 @@ pub async fn serve(
     let mut tls = (*tls).clone();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    tokio::spawn(recheck::run(web.clone(), stop.clone()));
     let router = web.router();
     loop {
         let accepted = tokio::select! {

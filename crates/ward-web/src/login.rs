@@ -40,6 +40,7 @@ use ward_auth::oidc::{DevicePoll, Issuer};
 use ward_auth::saml::SamlProvider;
 use ward_auth::{Audience, Verified, secret};
 use ward_core::Timestamp;
+use ward_store::control::IdpLogin;
 use ward_store::credentials::{CredentialFilter, CredentialKind, NewCredential};
 
 use super::model::Info;
@@ -107,7 +108,27 @@ struct BrowserLogin {
 
 struct Finished {
     verified: Verified,
+    refresh: Option<Refresh>,
     client_challenge: String,
+}
+
+/// What lets Ward check a login again with its issuer: the refresh token the issuer gave, and
+/// how long its access token lives.
+#[derive(Clone)]
+struct Refresh {
+    issuer: Arc<Issuer>,
+    token: String,
+    expires_in: Option<u64>,
+}
+
+impl Refresh {
+    fn of(issuer: &Arc<Issuer>, tokens: &ward_auth::oidc::TokenResponse) -> Option<Self> {
+        Some(Self {
+            issuer: issuer.clone(),
+            token: tokens.refresh_token.clone()?,
+            expires_in: tokens.expires_in,
+        })
+    }
 }
 
 struct DeviceLogin {
@@ -337,7 +358,7 @@ async fn saml_acs(
     let verified =
         tokio::task::spawn_blocking(move || provider.verify(&response, &request_id)).await;
     let verified = match verified {
-        Ok(Ok(v)) => Ok(v),
+        Ok(Ok(v)) => Ok((v, None)),
         Ok(Err(e)) => Err(("login_failed", e.to_string())),
         Err(e) => Err(("server_error", e.to_string())),
     };
@@ -381,7 +402,7 @@ async fn finish(
     web: &Web,
     login: &BrowserLogin,
     headers: &HeaderMap,
-    verified: Result<Verified, (&str, String)>,
+    verified: Result<(Verified, Option<Refresh>), (&str, String)>,
 ) -> Response {
     match &login.to {
         Return::Cli {
@@ -403,7 +424,7 @@ async fn finish(
                     ("state", client_state),
                 ])
             };
-            let verified = match verified {
+            let (verified, refresh) = match verified {
                 Ok(v) => v,
                 Err((error, description)) => return fail(error, &description),
             };
@@ -412,6 +433,7 @@ async fn finish(
             };
             let finished = Finished {
                 verified,
+                refresh,
                 client_challenge: client_challenge.clone(),
             };
             if let Err(e) = put(&web.logins.finished, code.clone(), finished) {
@@ -432,7 +454,7 @@ async fn finish(
                 return failed("this sign-in was started in another browser; start it again here");
             }
             let v = match verified {
-                Ok(v) => v,
+                Ok((v, _)) => v,
                 Err((_, description)) => return failed(&description),
             };
             let method = match login.upstream {
@@ -499,13 +521,15 @@ async fn callback(
             .exchange_code(code, &web.callback_url(), verifier)
             .await
             .map_err(|e| ("login_failed", e.to_string()))?;
+        let refresh = Refresh::of(issuer, &tokens);
         let id_token = tokens
             .id_token
             .ok_or(("login_failed", "the issuer returned no ID token".to_owned()))?;
-        issuer
+        let verified = issuer
             .validate(&id_token, Audience::ClientId, Some(nonce))
             .await
-            .map_err(|e| ("login_failed", format!("ID token rejected: {e}")))
+            .map_err(|e| ("login_failed", format!("ID token rejected: {e}")))?;
+        Ok((verified, refresh))
     }
     .await;
     finish(&web, &login, &headers, verified).await
@@ -522,7 +546,7 @@ async fn token(
     State(web): State<Arc<Web>>,
     Json(request): Json<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let verified = match request {
+    let (verified, refresh) = match request {
         TokenRequest::LoginCode { code, verifier } => {
             let finished = take(&web.logins.finished, &code).ok_or_else(|| {
                 bad_request("invalid_grant", "unknown, used or expired login code")
@@ -533,14 +557,14 @@ async fn token(
                     "the PKCE verifier does not match the login's challenge",
                 ));
             }
-            finished.verified
+            (finished.verified, finished.refresh)
         }
         TokenRequest::Device { device_id } => device_poll(&web, &device_id).await?,
     };
-    issue(&web, verified).map(Json)
+    issue(&web, verified, refresh).map(Json)
 }
 
-async fn device_poll(web: &Web, device_id: &str) -> Result<Verified, ApiError> {
+async fn device_poll(web: &Web, device_id: &str) -> Result<(Verified, Option<Refresh>), ApiError> {
     let login = {
         let map = web
             .logins
@@ -579,18 +603,22 @@ async fn device_poll(web: &Web, device_id: &str) -> Result<Verified, ApiError> {
         }
     };
     take(&web.logins.devices, device_id);
+    let refresh = Refresh::of(&login.issuer, &tokens);
     let id_token = tokens
         .id_token
         .ok_or_else(|| unavailable("the issuer returned no ID token"))?;
-    login
+    let verified = login
         .issuer
         .validate(&id_token, Audience::ClientId, None)
         .await
-        .map_err(|e| bad_request("login_failed", format!("ID token rejected: {e}")))
+        .map_err(|e| bad_request("login_failed", format!("ID token rejected: {e}")))?;
+    Ok((verified, refresh))
 }
 
-/// Issues a Ward token for a person the issuer vouched for.
-fn issue(web: &Web, v: Verified) -> Result<Value, ApiError> {
+/// Issues a Ward token for a person the issuer vouched for; with `refresh`, Ward checks with
+/// the issuer again when its token expires (at most every `recheck`) that it still vouches for
+/// the person, and with which groups (see `crate::recheck`).
+fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiError> {
     web.refuse_disabled(&v.username)?;
     let ttl = i64::try_from(web.runtime().config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(ttl));
@@ -603,11 +631,23 @@ fn issue(web: &Web, v: Verified) -> Result<Value, ApiError> {
         expires_at: Some(expires_at),
     };
     let (credential, token) = tokio::task::block_in_place(|| {
-        web.store
+        let mut store = web
+            .store
             .lock()
-            .map_err(|_| ApiError::internal("store lock poisoned"))?
-            .issue_credential(&new)
-            .map_err(ApiError::internal)
+            .map_err(|_| ApiError::internal("store lock poisoned"))?;
+        let (credential, token) = store.issue_credential(&new).map_err(ApiError::internal)?;
+        if let Some(r) = &refresh {
+            let login = IdpLogin {
+                credential: credential.id.clone(),
+                issuer: r.issuer.name().to_owned(),
+                refresh_token: r.token.clone(),
+            };
+            let check_at = crate::recheck::next_check(r.issuer.recheck(), r.expires_in);
+            store
+                .remember_login(&login, check_at)
+                .map_err(ApiError::internal)?;
+        }
+        Ok::<_, ApiError>((credential, token))
     })?;
     tracing::info!(user = %credential.subject, id = %credential.id, issuer = %credential.issuer, "issued a Ward token");
     Ok(json!({

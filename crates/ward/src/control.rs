@@ -1,7 +1,7 @@
 //! What controls sessions after admission, read from the store by every Ward of it: users
 //! disabled, sessions someone asked to end, credentials revoked, approved access requests and
 //! their windows, steps held for review and their decisions, and the groups an identity
-//! provider manages through SCIM.
+//! provider gives users (pushed through SCIM, or found when Ward checks a login again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,8 @@ impl ControlStore {
 
     /// Reads the disabled users, the approvals in force and the groups SCIM manages into
     /// `control`; ends the open sessions of disabled users, of revoked credentials, past their
-    /// approval's window, whose SCIM groups no longer grant them their resource under `config`,
+    /// approval's window, whose groups of now (SCIM's, or an issuer's at the last check of the
+    /// login) no longer grant them their resource under `config`,
     /// and those someone asked to end; stores held steps and reads their decisions.
     pub fn read(&mut self, control: &Control, config: Option<&Config>) -> anyhow::Result<()> {
         let db = match &mut self.store {
@@ -53,10 +54,10 @@ impl ControlStore {
         let read = db.disabled_users().and_then(|d| {
             let asked = db.terminations_since(self.since)?;
             let revoked = db.revocations_since(self.since)?;
-            let managed = db.scim_memberships()?;
+            let managed = (db.scim_memberships()?, db.login_groups()?);
             Ok((d, asked, revoked, managed, db.open_approvals()?))
         });
-        let (disabled, asked, revoked, managed, approvals) = match read {
+        let (disabled, asked, revoked, (managed, checked), approvals) = match read {
             Ok(read) => read,
             Err(e) => {
                 self.store = None;
@@ -65,6 +66,7 @@ impl ControlStore {
         };
         control.set_disabled(disabled.iter().map(|d| d.name.clone()).collect());
         control.set_managed_groups(managed);
+        control.set_login_groups(checked);
         control.set_approvals(
             approvals
                 .into_iter()
@@ -113,12 +115,12 @@ impl ControlStore {
                     reason: d.reason.clone(),
                 });
             }
-            let groups = control.managed_groups(&open.identity.subject)?;
+            let (groups, how) = control.managed_groups(&open.identity)?;
             if groups == open.identity.groups || still_granted(config?, open, &groups) {
                 return None;
             }
             Some(Termination {
-                by: "the identity provider (SCIM)".into(),
+                by: format!("the identity provider ({how})"),
                 reason: format!(
                     "{}'s groups changed (now: {}), and no grant lets them reach resource \"{}\" any more",
                     open.identity.subject,

@@ -56,7 +56,7 @@ fn setup(name: &str) -> Setup {
         .web(web_port)
         .file("oidc.secret", CLIENT_SECRET)
         .auth(&format!(
-            "token_ttl = \"1h\"\n\n[[auth.oidc]]\nname = \"corp\"\nissuer = \"{}\"\nclient_id = \"ward\"\nclient_secret_file = \"oidc.secret\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\nleeway = \"5s\"",
+            "token_ttl = \"1h\"\n\n[[auth.oidc]]\nname = \"corp\"\nissuer = \"{}\"\nclient_id = \"ward\"\nclient_secret_file = \"oidc.secret\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\nleeway = \"5s\"\nrecheck = \"1s\"",
             idp.issuer
         ))
         .start()
@@ -635,4 +635,92 @@ fn a_web_sign_in_finishes_only_in_the_browser_that_started_it() {
         "{:?}",
         s.ward.sessions()
     );
+}
+
+/// Waits until psql as alice with `token` succeeds (`ok`) or fails saying `why`.
+fn psql_turns(s: &Setup, token: &str, ok: bool, why: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = s.psql_as("alice", token);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() == ok && (ok || err.contains(why)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "psql: {err}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
+    let s = setup("recheck");
+    let (_, login) = s.browser_login("alice", ALICE_PW, &[]);
+    assert!(login.status.success(), "ward login: {}", text(&login));
+    let token = s.saved()["token"].as_str().expect("token").to_owned();
+    let mut open = ward_testkit::Psql::open(&s.ward.url_with("alice", &token, "shop", "require"));
+    assert_eq!(open.ask("SELECT 'through analysts';"), "through analysts");
+
+    // The provider takes alice out of analysts: at the next check of her login (her issuer's
+    // `recheck` is a second here), her open session ends and the token no longer reaches shop.
+    s.idp.set_groups("alice", Some(&["staff"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !s
+        .ward
+        .sessions()
+        .iter()
+        .any(|x| x["protocol"] == "postgres" && x["outcome"] == "terminated")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            s.ward.sessions()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = open.finish("SELECT 'after';");
+    assert!(
+        stderr.contains(
+            "terminated by the identity provider (login check): alice's groups changed (now: staff)"
+        ),
+        "{stderr}"
+    );
+    psql_turns(&s, &token, false, "has no grant for resource \"shop\"");
+
+    // Back in analysts, the same token reaches shop again.
+    s.idp.set_groups("alice", Some(&["analysts", "staff"]));
+    psql_turns(&s, &token, true, "");
+
+    // Removed at the provider, her refresh is refused: her Ward token is revoked, and the
+    // session it opened ends.
+    let mut open = ward_testkit::Psql::open(&s.ward.url_with("alice", &token, "shop", "require"));
+    assert_eq!(open.ask("SELECT 'back again';"), "back again");
+    s.idp.set_groups("alice", None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while s
+        .ward
+        .sessions()
+        .iter()
+        .filter(|x| x["protocol"] == "postgres" && x["outcome"] == "terminated")
+        .count()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            s.ward.sessions()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = open.finish("SELECT 'after';");
+    assert!(
+        stderr.contains("terminated by the identity provider corp (invalid_grant"),
+        "{stderr}"
+    );
+    psql_turns(&s, &token, false, "revoked");
+    let listed = success(
+        &s.ward
+            .cli(&["tokens", "list", "--user", "alice", "--all", "--json"]),
+    );
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert!(!listed[0]["revoked_at"].is_null(), "{listed}");
 }
