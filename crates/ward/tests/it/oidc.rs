@@ -637,6 +637,20 @@ fn a_web_sign_in_finishes_only_in_the_browser_that_started_it() {
     );
 }
 
+/// Waits until `n` PostgreSQL sessions have been ended from outside.
+fn terminated(s: &Setup, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let ended = |x: &&Value| x["protocol"] == "postgres" && x["outcome"] == "terminated";
+    while s.ward.sessions().iter().filter(ended).count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            s.ward.sessions()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits until psql as alice with `token` succeeds (`ok`) or fails saying `why`.
 fn psql_turns(s: &Setup, token: &str, ok: bool, why: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -663,20 +677,7 @@ fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
     // The provider takes alice out of analysts: at the next check of her login (her issuer's
     // `recheck` is a second here), her open session ends and the token no longer reaches shop.
     s.idp.set_groups("alice", Some(&["staff"]));
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !s
-        .ward
-        .sessions()
-        .iter()
-        .any(|x| x["protocol"] == "postgres" && x["outcome"] == "terminated")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            s.ward.sessions()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    terminated(&s, 1);
     let stderr = open.finish("SELECT 'after';");
     assert!(
         stderr.contains(
@@ -695,22 +696,7 @@ fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
     let mut open = ward_testkit::Psql::open(&s.ward.url_with("alice", &token, "shop", "require"));
     assert_eq!(open.ask("SELECT 'back again';"), "back again");
     s.idp.set_groups("alice", None);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while s
-        .ward
-        .sessions()
-        .iter()
-        .filter(|x| x["protocol"] == "postgres" && x["outcome"] == "terminated")
-        .count()
-        < 2
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            s.ward.sessions()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    terminated(&s, 2);
     let stderr = open.finish("SELECT 'after';");
     assert!(
         stderr.contains("terminated by the identity provider corp (invalid_grant"),
