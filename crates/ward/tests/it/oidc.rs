@@ -29,6 +29,12 @@ struct Setup {
 /// provider, granting `analysts` the resource `shop` and the client-credentials client `ward`
 /// too.
 fn setup(name: &str) -> Setup {
+    setup_with(name, None)
+}
+
+/// With `sshd`, Ward also serves SSH (on the returned port) with that host as resource `web1`,
+/// which analysts may reach.
+fn setup_with(name: &str, sshd: Option<(&mut ward_testkit::Sshd, u16)>) -> Setup {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     let web_port = free_port().expect("port");
     let callback = format!("https://127.0.0.1:{web_port}/auth/callback");
@@ -48,7 +54,14 @@ fn setup(name: &str) -> Setup {
         ],
     )
     .expect("OIDC provider");
-    let ward = Ward::builder(crate::WARD)
+    let mut builder = Ward::builder(crate::WARD);
+    if let Some((sshd, port)) = &sshd {
+        builder = builder
+            .ssh(*port)
+            .grant("analysts", "web1")
+            .ssh_resource("web1", sshd);
+    }
+    let ward = builder
         .postgres_resource("shop", &pg)
         .grant("analysts", "shop")
         .config("[[grants]]\nuser = \"ward\"\nresources = [\"shop\"]\n")
@@ -61,6 +74,10 @@ fn setup(name: &str) -> Setup {
         ))
         .start()
         .expect("ward");
+    if let Some((sshd, _)) = sshd {
+        sshd.start(&ward.dir.join("ssh_client_key.pub"))
+            .expect("sshd");
+    }
     let home = ward.dir.join(format!("home-{name}"));
     std::fs::create_dir_all(&home).expect("home");
     Setup {
@@ -667,12 +684,33 @@ fn psql_turns(s: &Setup, token: &str, ok: bool, why: &str) {
 
 #[test]
 fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
-    let s = setup("recheck");
+    let mut sshd = ward_testkit::Sshd::prepare().expect("sshd");
+    let ssh_port = free_port().expect("port");
+    let s = setup_with("recheck", Some((&mut sshd, ssh_port)));
     let (_, login) = s.browser_login("alice", ALICE_PW, &[]);
     assert!(login.status.success(), "ward login: {}", text(&login));
     let token = s.saved()["token"].as_str().expect("token").to_owned();
     let mut open = ward_testkit::Psql::open(&s.ward.url_with("alice", &token, "shop", "require"));
     assert_eq!(open.ask("SELECT 'through analysts';"), "through analysts");
+    // And on the host, with a certificate for her Ward token (`ward connect ssh`).
+    let host = {
+        let mut connect = s.ward_client(&[
+            "connect",
+            "ssh",
+            "web1",
+            "--",
+            "-o",
+            "BatchMode=yes",
+            "sleep 60",
+        ]);
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let out = connect.output().expect("ward connect ssh");
+            (out, started.elapsed())
+        })
+    };
+    s.ward
+        .wait_for_session(|x| x["protocol"] == "ssh" && x["ended_at"].is_null());
 
     // The provider takes alice out of analysts: at the next check of her login (her issuer's
     // `recheck` is a second here), her open session ends and the token no longer reaches shop.
@@ -685,6 +723,20 @@ fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
         ),
         "{stderr}"
     );
+    let (out, took) = host.join().expect("ssh");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        took < Duration::from_secs(30),
+        "ssh ended long before its command: {took:?}"
+    );
+    let ended = |x: &Value| x["protocol"] == "ssh" && !x["outcome"].is_null();
+    let ssh = s
+        .ward
+        .wait_for_session(ended)
+        .into_iter()
+        .find(ended)
+        .expect("ssh session");
+    assert_eq!(ssh["outcome"], "terminated", "{ssh}");
     psql_turns(&s, &token, false, "has no grant for resource \"shop\"");
 
     // Back in analysts, the same token reaches shop again.
