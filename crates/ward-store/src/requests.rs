@@ -194,12 +194,16 @@ fn read(db: &mut Db, id: &str, now: Timestamp) -> Result<AccessRequest, StoreErr
             &params![id],
         )?
         .ok_or_else(|| StoreError::NoSuchRequest(id.to_owned()))?;
-    let mut request = AccessRequest::from_row(&row, now)?;
+    with_reviews(db, AccessRequest::from_row(&row, now)?)
+}
+
+/// `request` with its reviews.
+fn with_reviews(db: &mut Db, mut request: AccessRequest) -> Result<AccessRequest, StoreError> {
     request.reviews = db
         .query(
             "SELECT reviewer, approved, comment, at, session_id FROM access_reviews
              WHERE request_id = ?1 ORDER BY at, reviewer",
-            &params![id],
+            &params![request.id.as_str()],
         )?
         .iter()
         .map(|r| {
@@ -283,7 +287,7 @@ impl Store {
             if filter.state.is_some_and(|s| s != request.state) {
                 continue;
             }
-            out.push(read(&mut self.db, &request.id, now)?);
+            out.push(with_reviews(&mut self.db, request)?);
             if out.len() >= limit {
                 break;
             }
@@ -294,16 +298,15 @@ impl Store {
     /// The requests approved whose window is open now, with their reviews.
     pub fn open_approvals(&mut self) -> Result<Vec<AccessRequest>, StoreError> {
         let now = Timestamp::now();
-        let ids: Vec<String> = self
-            .db
-            .query(
-                "SELECT id FROM access_requests WHERE kind = 'access' AND state = 'approved' AND expires_at > ?1",
-                &params![now.0],
-            )?
-            .iter()
-            .map(|r| r.text(0))
-            .collect::<Result<_, _>>()?;
-        ids.iter().map(|id| read(&mut self.db, id, now)).collect()
+        let rows = self.db.query(
+            &format!(
+                "SELECT {COLUMNS} FROM access_requests WHERE kind = 'access' AND state = 'approved' AND expires_at > ?1"
+            ),
+            &params![now.0],
+        )?;
+        rows.iter()
+            .map(|r| with_reviews(&mut self.db, AccessRequest::from_row(r, now)?))
+            .collect()
     }
 
     /// Records `review` of request `id`: a denial ends the request, and the approval that

@@ -172,26 +172,20 @@ impl Web {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, ward_store::StoreError>,
     ) -> Result<T, ApiError> {
-        tokio::task::block_in_place(|| {
-            let mut store = self
-                .store
-                .lock()
-                .map_err(|_| ApiError::internal("store lock poisoned"))?;
-            f(&mut store).map_err(|e| match e {
-                ward_store::StoreError::NoSuchSession(id) => ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!("no session {id}"),
-                ),
-                e @ (ward_store::StoreError::AmbiguousSession(_)
-                | ward_store::StoreError::NoSuchRequest(_)) => {
-                    ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-                }
-                ward_store::StoreError::Conflict(why) => {
-                    ApiError::new(StatusCode::CONFLICT, "conflict", why)
-                }
-                e => ApiError::internal(e),
-            })
+        self.store_blocking(f).map_err(|e| match e {
+            ward_store::StoreError::NoSuchSession(id) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no session {id}"),
+            ),
+            e @ (ward_store::StoreError::AmbiguousSession(_)
+            | ward_store::StoreError::NoSuchRequest(_)) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            ward_store::StoreError::Conflict(why) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", why)
+            }
+            e => ApiError::internal(e),
         })
     }
 

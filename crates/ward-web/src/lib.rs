@@ -132,6 +132,21 @@ impl Web {
         })
     }
 
+    /// Runs `f` on the store, off the async workers (it blocks). Every handler reaches the
+    /// store through this, and maps the error to its own protocol's.
+    pub(crate) fn store_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ward_store::StoreError>,
+    ) -> Result<T, ward_store::StoreError> {
+        tokio::task::block_in_place(|| {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| ward_store::StoreError::Unavailable("store lock poisoned".into()))?;
+            f(&mut store)
+        })
+    }
+
     /// The runtime in force now: a reload replaces it.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.live.current().runtime.clone()

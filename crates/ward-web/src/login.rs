@@ -630,25 +630,21 @@ fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiE
         method: "oidc".into(),
         expires_at: Some(expires_at),
     };
-    let (credential, token) = tokio::task::block_in_place(|| {
-        let mut store = web
-            .store
-            .lock()
-            .map_err(|_| ApiError::internal("store lock poisoned"))?;
-        let (credential, token) = store.issue_credential(&new).map_err(ApiError::internal)?;
-        if let Some(r) = &refresh {
-            let login = IdpLogin {
-                credential: credential.id.clone(),
-                issuer: r.issuer.name().to_owned(),
-                refresh_token: r.token.clone(),
-            };
-            let check_at = crate::recheck::next_check(r.issuer.recheck(), r.expires_in);
-            store
-                .remember_login(&login, check_at)
-                .map_err(ApiError::internal)?;
-        }
-        Ok::<_, ApiError>((credential, token))
-    })?;
+    let (credential, token) = web
+        .store_blocking(|store| {
+            let (credential, token) = store.issue_credential(&new)?;
+            if let Some(r) = &refresh {
+                let login = IdpLogin {
+                    credential: credential.id.clone(),
+                    issuer: r.issuer.name().to_owned(),
+                    refresh_token: r.token.clone(),
+                };
+                let check_at = crate::recheck::next_check(r.issuer.recheck(), r.expires_in);
+                store.remember_login(&login, check_at)?;
+            }
+            Ok((credential, token))
+        })
+        .map_err(ApiError::internal)?;
     tracing::info!(user = %credential.subject, id = %credential.id, issuer = %credential.issuer, "issued a Ward token");
     Ok(json!({
         "token": token,
@@ -745,15 +741,9 @@ async fn ssh_certificate(
     };
     let key = ward_ssh::SshPublicKey::from_openssh(request.public_key.trim())
         .map_err(|e| bad_request("bad_public_key", format!("public_key: {e}")))?;
-    let credential = tokio::task::block_in_place(|| {
-        let mut store = web
-            .store
-            .lock()
-            .map_err(|_| ApiError::internal("store lock poisoned"))?;
-        store
-            .credential_by_secret(token)
-            .map_err(ApiError::internal)
-    })?;
+    let credential = web
+        .store_blocking(|s| s.credential_by_secret(token))
+        .map_err(ApiError::internal)?;
     let now = Timestamp::now();
     let credential = match credential {
         Some(c) if c.kind == CredentialKind::Token => c,

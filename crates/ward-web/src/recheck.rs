@@ -86,7 +86,7 @@ impl Web {
 
     /// Checks every login due now.
     async fn recheck_due(&self) -> Result<(), ward_store::StoreError> {
-        let due = self.with_store_blocking(|s| s.logins_due(Timestamp::now()))?;
+        let due = self.store_blocking(|s| s.logins_due(Timestamp::now()))?;
         for login in due {
             let recheck = self
                 .oidc
@@ -103,7 +103,7 @@ impl Web {
                         ..login
                     };
                     let next = next_check(recheck, expires_in);
-                    self.with_store_blocking(|s| s.checked_login(&login, Some(&groups), next))?;
+                    self.store_blocking(|s| s.checked_login(&login, Some(&groups), next))?;
                 }
                 Checked::Refuses(why) => {
                     tracing::info!(credential = %login.credential, issuer = %login.issuer, %why, "the issuer no longer vouches for a login: its Ward token is revoked");
@@ -112,29 +112,16 @@ impl Web {
                         id: Some(&login.credential),
                         ..CredentialFilter::default()
                     };
-                    self.with_store_blocking(|s| s.revoke_credentials(&filter, &by).map(|_| ()))?;
+                    self.store_blocking(|s| s.revoke_credentials(&filter, &by).map(|_| ()))?;
                 }
                 Checked::Failed(why) => {
                     tracing::warn!(credential = %login.credential, issuer = %login.issuer, %why, "could not check a login with its issuer; trying again");
                     let next = next_check(RETRY, None);
-                    self.with_store_blocking(|s| s.checked_login(&login, None, next))?;
+                    self.store_blocking(|s| s.checked_login(&login, None, next))?;
                 }
             }
         }
         Ok(())
-    }
-
-    fn with_store_blocking<T>(
-        &self,
-        f: impl FnOnce(&mut ward_store::Store) -> Result<T, ward_store::StoreError>,
-    ) -> Result<T, ward_store::StoreError> {
-        tokio::task::block_in_place(|| {
-            let mut store = self
-                .store
-                .lock()
-                .map_err(|_| ward_store::StoreError::Unavailable("store lock poisoned".into()))?;
-            f(&mut store)
-        })
     }
 }
 

@@ -157,16 +157,7 @@ impl Web {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, ScimError> {
-        tokio::task::block_in_place(|| {
-            let mut store = self.store.lock().map_err(|_| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    None,
-                    "store lock poisoned",
-                )
-            })?;
-            f(&mut store).map_err(ScimError::from)
-        })
+        self.store_blocking(f).map_err(ScimError::from)
     }
 
     /// Records `change` in a session of the identity provider's own.

@@ -239,12 +239,7 @@ fn an_approved_request_opens_the_grant_for_its_window_then_ends_the_session() {
     // The approvers heard of it, with a link to review it.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let hooks: Vec<Value> = got
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.body).ok())
-            .collect();
+        let hooks = crate::webhooks::bodies(&got);
         let event = |name: &str| hooks.iter().find(|b| b["event"] == name).cloned();
         if let (Some(created), Some(done)) = (event("request.created"), event("request.approved")) {
             assert_eq!(

@@ -201,12 +201,7 @@ fn held_steps_run_when_allowed_fail_when_rejected_or_unanswered() {
     // Approvers were told of each held step, with a link to review it.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let hooks: Vec<Value> = got
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.body).ok())
-            .collect();
+        let hooks = crate::webhooks::bodies(&got);
         if let Some(first) = hooks.iter().find(|h| h["detail"]["request"] == id.as_str()) {
             assert_eq!(first["event"], "review.waiting");
             assert_eq!(

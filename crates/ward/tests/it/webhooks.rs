@@ -19,6 +19,15 @@ pub struct Received {
     pub body: String,
 }
 
+/// The JSON bodies received so far.
+pub fn bodies(got: &Mutex<Vec<Received>>) -> Vec<Value> {
+    got.lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect()
+}
+
 /// Takes requests on `listener` until the test ends; answers the first one 500, the rest 200.
 pub fn receive(listener: TcpListener, got: Arc<Mutex<Vec<Received>>>) {
     let mut first = true;
