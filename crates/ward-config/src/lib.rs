@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, SamlIdp, acceptable_url};
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
-pub use resources::{Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
+pub use resources::{HttpCredential, Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
 pub use size::ByteSize;
 pub use ward_core::ConfigDuration;
 pub use webhooks::{EVENTS as WEBHOOK_EVENTS, Webhook, WebhookFormat};
@@ -91,6 +91,8 @@ pub struct Listen {
     pub ssh: Option<SocketAddr>,
     /// HTTPS: `ward login`, the JSON API.
     pub web: Option<SocketAddr>,
+    /// HTTPS for `kind = "http"` resources (`https://HOST:PORT/RESOURCE/…`).
+    pub http: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -393,6 +395,99 @@ impl Config {
         }
     }
 
+    /// The keys of an HTTP resource (`url`, `credential`), which no other kind has; fills in
+    /// its `address`, `base_path` and TLS from `url`.
+    fn check_http_resource(&mut self, i: usize) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("resources[{i}].{field}");
+        let r = &self.resources[i];
+        if r.kind != ResourceKind::Http {
+            for (set, field) in [
+                (r.url.is_some(), "url"),
+                (r.credential.is_some(), "credential"),
+                (r.credential_header.is_some(), "credential_header"),
+            ] {
+                if set {
+                    return Err(self.invalid(key(field), "only an HTTP resource has it"));
+                }
+            }
+            return Ok(());
+        }
+        let Some(url) = &r.url else {
+            return Err(self.invalid(
+                key("url"),
+                "an HTTP resource needs the service's base URL, like `https://billing.internal/`",
+            ));
+        };
+        if !r.address.is_empty() {
+            return Err(self.invalid(key("address"), "an HTTP resource takes it from `url`"));
+        }
+        let (address, base_path) =
+            resources::split_url(url).map_err(|e| self.invalid(key("url"), e))?;
+        let https = r.https();
+        let tls = match (https, r.tls) {
+            (true, UpstreamTls::Disable) => UpstreamTls::VerifyFull,
+            (true, tls) => tls,
+            (false, UpstreamTls::Disable) => UpstreamTls::Disable,
+            (false, _) => {
+                return Err(self.invalid(key("tls"), "an http:// URL is plain HTTP; use https://"));
+            }
+        };
+        let secret = r.password_env.is_some() || r.password_file.is_some();
+        match (r.credential, secret) {
+            (Some(_), false) => {
+                return Err(self.invalid(
+                    key("credential"),
+                    "give the secret Ward presents with `password_file` or `password_env`",
+                ));
+            }
+            (None, true) => {
+                return Err(self.invalid(
+                    key("credential"),
+                    "say how Ward presents the secret: \"bearer\", \"basic\" or \"header\"",
+                ));
+            }
+            (Some(HttpCredential::Basic), _) if r.user.is_empty() => {
+                return Err(
+                    self.invalid(key("user"), "`credential = \"basic\"` needs the user name")
+                );
+            }
+            _ => {}
+        }
+        match (&r.credential, &r.credential_header) {
+            (Some(HttpCredential::Header), None) => {
+                return Err(self.invalid(
+                    key("credential_header"),
+                    "`credential = \"header\"` needs the header's name, like `X-Api-Key`",
+                ));
+            }
+            (Some(HttpCredential::Header), Some(name))
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+            {
+                return Err(self.invalid(
+                    key("credential_header"),
+                    format!("`{name}` is not a header name"),
+                ));
+            }
+            (Some(HttpCredential::Header), Some(_)) => {}
+            (_, Some(_)) => {
+                return Err(self.invalid(
+                    key("credential_header"),
+                    "has no effect without `credential = \"header\"`",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(slot) = self.resources.get_mut(i) {
+            slot.address = address;
+            slot.base_path = base_path;
+            slot.tls = tls;
+        }
+        Ok(())
+    }
+
     fn validate(&mut self) -> Result<(), ConfigError> {
         if self.store.url.is_some() && self.store.url_env.is_some() {
             return Err(self.invalid("store.url_env", "give `url` or `url_env`, not both"));
@@ -449,8 +544,16 @@ impl Config {
                         "an SSH resource needs the server's host key (a known_hosts line such as `ssh-ed25519 AAAA…`), or trust_on_first_use = true",
                     ));
                 }
+                ResourceKind::Postgres | ResourceKind::Ssh if r.user.is_empty() => {
+                    return Err(self.invalid(
+                        key("user"),
+                        "the role or account Ward logs in as upstream is needed",
+                    ));
+                }
                 _ => {}
             }
+            self.check_http_resource(i)?;
+            let r = &self.resources[i];
             if r.address
                 .rsplit_once(':')
                 .and_then(|(_, p)| p.parse::<u16>().ok())
@@ -509,7 +612,7 @@ impl Config {
                 return Err(self.invalid(
                     key("mask_client"),
                     format!(
-                        "masks what PostgreSQL clients receive; SSH resource `{ssh}` would show its clients unmasked output: give it a grant of its own without `mask_client`"
+                        "masks what PostgreSQL and HTTP clients receive; SSH resource `{ssh}` would show its clients unmasked output: give it a grant of its own without `mask_client`"
                     ),
                 ));
             }

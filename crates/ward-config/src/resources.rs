@@ -12,6 +12,20 @@ pub enum ResourceKind {
     Postgres,
     /// An SSH server (`ssh`, `scp`, `sftp` through Ward).
     Ssh,
+    /// An HTTP service (`curl`, SDKs and browsers through Ward's HTTP listener).
+    Http,
+}
+
+/// How Ward presents its credential to an HTTP resource (from `password_env`/`password_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpCredential {
+    /// `Authorization: Bearer SECRET`.
+    Bearer,
+    /// `Authorization: Basic` with `user` and the secret.
+    Basic,
+    /// The secret as the value of the header `credential_header` (`X-Api-Key`).
+    Header,
 }
 
 /// How Ward protects its connection to an upstream.
@@ -44,12 +58,22 @@ pub enum SshLogin {
 pub struct Resource {
     pub name: String,
     pub kind: ResourceKind,
-    /// `host:port` of the upstream server.
+    /// `host:port` of the upstream server (for an HTTP resource, taken from `url`).
+    #[serde(default)]
     pub address: String,
+    /// HTTP: the service's base URL (`https://billing.internal:8443/api`); a request for
+    /// `/RESOURCE/x` reaches its path followed by `/x`.
+    pub url: Option<String>,
+    /// HTTP: how Ward presents its credential upstream; none when absent.
+    pub credential: Option<HttpCredential>,
+    /// HTTP, with `credential = "header"`: the header's name.
+    pub credential_header: Option<String>,
     /// Database to open upstream (PostgreSQL).
     #[serde(default)]
     pub database: String,
-    /// Role (PostgreSQL) or account (SSH) Ward logs in as upstream.
+    /// Role (PostgreSQL) or account (SSH) Ward logs in as upstream; HTTP: the user name of
+    /// `credential = "basic"`.
+    #[serde(default)]
     pub user: String,
     /// SSH: the upstream's host public key as `known_hosts` holds it (`ssh-ed25519 AAAA…`);
     /// Ward refuses a server that presents another.
@@ -78,6 +102,9 @@ pub struct Resource {
     /// Resolved at load time from `password_env` or `password_file`.
     #[serde(skip)]
     pub password: Option<Secret>,
+    /// HTTP: the path of `url` (without a trailing `/`), resolved at load time.
+    #[serde(skip)]
+    pub base_path: String,
 }
 
 impl fmt::Debug for Resource {
@@ -98,6 +125,13 @@ impl Resource {
     /// The name of the masking profile for the record of this resource's sessions.
     pub fn record_profile(&self) -> &str {
         self.masking_profile.as_deref().unwrap_or("default")
+    }
+
+    /// Whether `url` names an HTTPS service.
+    pub fn https(&self) -> bool {
+        self.url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 
     /// The host part of `address`, for TLS server names.
@@ -126,4 +160,41 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(…)")
     }
+}
+
+/// An HTTP resource's `url` split: the `host:port` to connect to (the port from the scheme
+/// when absent) and the base path, without a trailing `/`.
+pub(crate) fn split_url(url: &str) -> Result<(String, String), String> {
+    let (rest, port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80)
+    } else {
+        return Err(format!("`{url}` is not an http:// or https:// URL"));
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if path.contains(['?', '#']) {
+        return Err(format!(
+            "`{url}` has a query or fragment; give the base URL only"
+        ));
+    }
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!(
+            "`{url}` needs a host, and no user or password (give those as the credential)"
+        ));
+    }
+    let has_port = match authority.rsplit_once(':') {
+        Some((host, p)) if !host.ends_with(':') && !p.contains(']') => {
+            p.parse::<u16>()
+                .map_err(|_| format!("`{url}` has a bad port `{p}`"))?;
+            true
+        }
+        _ => false,
+    };
+    let address = if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{port}")
+    };
+    Ok((address, path.trim_end_matches('/').to_owned()))
 }

@@ -36,7 +36,7 @@ fn mask_client_is_refused_for_an_ssh_resource() {
     let err = load(&format!("{GOOD}\n{ssh}\n{grant}")).expect_err("refused");
     assert_eq!(
         err.to_string(),
-        "/etc/ward/ward.toml: grants[1].mask_client: masks what PostgreSQL clients receive; SSH resource `web1` would show its clients unmasked output: give it a grant of its own without `mask_client`"
+        "/etc/ward/ward.toml: grants[1].mask_client: masks what PostgreSQL and HTTP clients receive; SSH resource `web1` would show its clients unmasked output: give it a grant of its own without `mask_client`"
     );
     let without = grant.replace(", \"web1\"", "");
     load(&format!("{GOOD}\n{ssh}\n{without}")).expect("a PostgreSQL resource may");
@@ -147,6 +147,91 @@ fn missing_password_env_is_refused() {
     let err = load(&text).expect_err("unset env");
     assert!(
         err.to_string().contains("resources[0].password_env"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_http_resource_takes_its_address_path_and_tls_from_its_url() {
+    let http = |keys: &str| {
+        load(&format!(
+            "{GOOD}\n[[resources]]\nname = \"api\"\nkind = \"http\"\n{keys}\n"
+        ))
+    };
+    let c = http("url = \"https://billing.internal/v1/\"").expect("valid");
+    let r = c.resource("api").expect("api");
+    assert_eq!(
+        (r.address.as_str(), r.base_path.as_str()),
+        ("billing.internal:443", "/v1")
+    );
+    assert_eq!(r.tls, UpstreamTls::VerifyFull);
+    let c = http("url = \"http://[::1]:8080\"").expect("valid");
+    let r = c.resource("api").expect("api");
+    assert_eq!(
+        (r.address.as_str(), r.base_path.as_str()),
+        ("[::1]:8080", "")
+    );
+    assert_eq!(r.tls, UpstreamTls::Disable);
+    let c = http("url = \"https://10.0.0.5:8443\"\ntls = \"require\"").expect("valid");
+    assert_eq!(c.resource("api").expect("api").tls, UpstreamTls::Require);
+
+    for (keys, problem) in [
+        (
+            "",
+            "resources[1].url: an HTTP resource needs the service's base URL",
+        ),
+        ("url = \"ftp://x/\"", "is not an http:// or https:// URL"),
+        ("url = \"https://u:p@x/\"", "no user or password"),
+        ("url = \"https://x/?a=1\"", "has a query or fragment"),
+        ("url = \"https://x:99999/\"", "has a bad port"),
+        (
+            "url = \"http://x/\"\ntls = \"require\"",
+            "resources[1].tls: an http:// URL is plain HTTP",
+        ),
+        (
+            "url = \"http://x/\"\naddress = \"x:80\"",
+            "resources[1].address: an HTTP resource takes it from `url`",
+        ),
+        (
+            "url = \"http://x/\"\ncredential = \"bearer\"",
+            "give the secret Ward presents",
+        ),
+        (
+            "url = \"http://x/\"\npassword_env = \"HOME\"",
+            "say how Ward presents the secret",
+        ),
+        (
+            "url = \"http://x/\"\npassword_env = \"HOME\"\ncredential = \"basic\"",
+            "resources[1].user: `credential = \"basic\"` needs the user name",
+        ),
+        (
+            "url = \"http://x/\"\npassword_env = \"HOME\"\ncredential = \"header\"",
+            "needs the header's name",
+        ),
+        (
+            "url = \"http://x/\"\npassword_env = \"HOME\"\ncredential = \"header\"\ncredential_header = \"X Key\"",
+            "`X Key` is not a header name",
+        ),
+        (
+            "url = \"http://x/\"\ncredential_header = \"X-Key\"",
+            "has no effect without `credential = \"header\"`",
+        ),
+    ] {
+        let err = http(keys).expect_err(keys).to_string();
+        assert!(err.contains(problem), "{keys}: {err}");
+    }
+    let err = load(&GOOD.replace("user = \"app\"", "url = \"http://x/\"\nuser = \"app\""))
+        .expect_err("url on postgres")
+        .to_string();
+    assert!(
+        err.contains("resources[0].url: only an HTTP resource has it"),
+        "{err}"
+    );
+    let err = load(&GOOD.replace("user = \"app\"", ""))
+        .expect_err("no user")
+        .to_string();
+    assert!(
+        err.contains("resources[0].user: the role or account"),
         "{err}"
     );
 }

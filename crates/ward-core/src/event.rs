@@ -86,12 +86,24 @@ pub enum EventKind {
     /// An identity provider changed a user or a group through SCIM.
     #[serde(rename = "scim.change")]
     ScimChange,
+    /// A request to an HTTP resource: method, path, query, headers without credentials.
+    #[serde(rename = "http.request")]
+    HttpRequest,
+    /// The head of an HTTP resource's answer: status and headers.
+    #[serde(rename = "http.response")]
+    HttpResponse,
+    /// A chunk of a request's or a response's body, masked, as it passed.
+    #[serde(rename = "http.body")]
+    HttpBody,
+    /// A WebSocket message relayed to or from an HTTP resource.
+    #[serde(rename = "http.websocket")]
+    HttpWebsocket,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 35] = [
+    pub const ALL: [EventKind; 39] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -126,6 +138,10 @@ impl EventKind {
         EventKind::ReviewHeld,
         EventKind::ReviewDecided,
         EventKind::ScimChange,
+        EventKind::HttpRequest,
+        EventKind::HttpResponse,
+        EventKind::HttpBody,
+        EventKind::HttpWebsocket,
         EventKind::SessionEnd,
     ];
 
@@ -165,6 +181,10 @@ impl EventKind {
             EventKind::ReviewHeld => "review.held",
             EventKind::ReviewDecided => "review.decided",
             EventKind::ScimChange => "scim.change",
+            EventKind::HttpRequest => "http.request",
+            EventKind::HttpResponse => "http.response",
+            EventKind::HttpBody => "http.body",
+            EventKind::HttpWebsocket => "http.websocket",
             EventKind::SessionEnd => "session.end",
         }
     }

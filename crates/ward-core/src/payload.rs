@@ -394,6 +394,61 @@ pub struct Terminal {
     pub resource: Option<String>,
 }
 
+/// `http.request`: a request to an HTTP resource as its client sent it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The path on the resource (after `/RESOURCE`).
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// The headers, without credentials (`authorization`, `cookie`, …: named in `removed`).
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+}
+
+/// `http.response`: the head of an HTTP resource's answer, or of Ward's own when the resource
+/// could not answer (`error`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// From the request to the response's head.
+    pub duration_ms: u64,
+    /// Why Ward answered instead of the resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `http.websocket`: one WebSocket message.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct HttpWebsocket {
+    /// `client` or `server`.
+    pub from: String,
+    /// `text`, `binary`, `close`, `ping`, `pong`.
+    pub opcode: String,
+    /// Masked text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// Masked bytes that are not text, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_b64: Option<String>,
+    /// The message's size.
+    pub bytes: u64,
+    /// Only the first `[recording] max_result_bytes` were stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    /// A close message's status code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+}
+
 /// `term.resize`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -673,6 +728,14 @@ pub enum Payload {
     ReviewDecided(ReviewDecided),
     #[serde(rename = "scim.change")]
     ScimChange(ScimChange),
+    #[serde(rename = "http.request")]
+    HttpRequest(HttpRequest),
+    #[serde(rename = "http.response")]
+    HttpResponse(HttpResponse),
+    #[serde(rename = "http.body")]
+    HttpBody(Terminal),
+    #[serde(rename = "http.websocket")]
+    HttpWebsocket(HttpWebsocket),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -715,6 +778,10 @@ impl Payload {
             Payload::ReviewHeld(_) => EventKind::ReviewHeld,
             Payload::ReviewDecided(_) => EventKind::ReviewDecided,
             Payload::ScimChange(_) => EventKind::ScimChange,
+            Payload::HttpRequest(_) => EventKind::HttpRequest,
+            Payload::HttpResponse(_) => EventKind::HttpResponse,
+            Payload::HttpBody(_) => EventKind::HttpBody,
+            Payload::HttpWebsocket(_) => EventKind::HttpWebsocket,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

@@ -46,6 +46,8 @@ pub enum Protocol {
     Web,
     /// An AI agent through Ward's MCP endpoint: its notes, queries and results.
     Mcp,
+    /// A client of an HTTP resource: its requests and the answers.
+    Http,
 }
 
 impl Protocol {
@@ -55,6 +57,7 @@ impl Protocol {
             Protocol::Ssh => "ssh",
             Protocol::Web => "web",
             Protocol::Mcp => "mcp",
+            Protocol::Http => "http",
         }
     }
 }

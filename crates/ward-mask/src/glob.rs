@@ -1,8 +1,9 @@
-//! Case-insensitive `*`/`?` globs for column names (`*password*`, `customers.email`, `*.ssn`).
+//! Case-insensitive `*`/`?` globs: column names (`*password*`, `customers.email`, `*.ssn`),
+//! HTTP paths (`/admin/*`).
 
 /// Whether `text` matches `pattern`, ignoring ASCII case. `*` matches any run (also empty), `?` one
 /// character.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
     let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
     // Iterative matcher with single-star backtracking: linear in practice, no recursion on long names.

@@ -64,6 +64,7 @@ pub use config::{
     ColumnRuleConfig, GroupRef, MaskingConfig, ProfileConfig, RuleConfig, ValidatorName,
 };
 pub use error::ConfigError;
+pub use glob::glob_match;
 pub use masker::{Masker, MissingRules};
 pub use replace::Replacement;
 pub use report::MaskReport;

@@ -21,8 +21,16 @@ pub struct GuardrailConfig {
     /// Statement kinds denied.
     #[serde(default)]
     pub deny: Vec<StatementKind>,
-    /// Statements whose text matches this regex are denied.
+    /// Statements whose text matches this regex are denied (HTTP: the request line,
+    /// `METHOD /path?query`).
     pub pattern: Option<String>,
+    /// HTTP: the methods the rule matches (`DELETE`); all when empty.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// HTTP: the paths the rule matches, as case-insensitive globs (`/admin/*`, where `*`
+    /// also matches `/`); all when empty.
+    #[serde(default)]
+    pub paths: Vec<String>,
     /// What happens to text the SQL parser cannot parse, for a rule with `deny` kinds.
     #[serde(default)]
     pub unparsed: Unparsed,

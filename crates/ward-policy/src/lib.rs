@@ -1,8 +1,10 @@
-//! Ward's statement policy: guardrails that deny SQL statements before they reach a database.
+//! Ward's statement policy: guardrails that deny SQL statements, commands and HTTP requests
+//! before they reach a resource.
 //!
 //! A rule applies to sessions by resource and by grantee (group or user); it denies statements of
 //! given kinds (found by parsing the SQL with `sqlparser`, PostgreSQL dialect) and statements whose
-//! text matches a pattern, or, with `action = "review"`, holds them for an approver's review.
+//! text matches a pattern, or, with `action = "review"`, holds them for an approver's review. A
+//! rule with `methods` or `paths` is for HTTP requests only.
 //! Rules that deny are checked before rules that review: a step one rule forbids is never
 //! offered for review. See docs/config.md, `[[guardrails]]`.
 
@@ -37,6 +39,9 @@ struct Rule {
     pattern: Option<regex::bytes::Regex>,
     unparsed: Unparsed,
     review: Option<Review>,
+    /// HTTP rules only (`methods`, `paths`), upper-cased methods.
+    methods: Vec<String>,
+    paths: Vec<String>,
 }
 
 /// How a step a review rule matched is reviewed.
@@ -52,6 +57,11 @@ pub struct Review {
 pub const DEFAULT_REVIEW_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Rule {
+    /// A rule for HTTP requests, which statements and commands never match.
+    fn http(&self) -> bool {
+        !self.methods.is_empty() || !self.paths.is_empty()
+    }
+
     fn applies(&self, resource: &str, subject: &str, groups: &[String]) -> bool {
         (self.resources.is_empty() || self.resources.iter().any(|r| r == resource))
             && self.group.as_ref().is_none_or(|g| groups.contains(g))
@@ -90,11 +100,31 @@ impl Guardrails {
                     "give `group` or `user`, not both".to_owned(),
                 ));
             }
-            if c.deny.is_empty() && c.pattern.is_none() {
+            let http = !c.methods.is_empty() || !c.paths.is_empty();
+            if c.deny.is_empty() && c.pattern.is_none() && !http {
                 return Err(invalid(
                     "deny",
-                    "the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both"
+                    "the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both (or, for HTTP, `methods` and `paths`)"
                         .to_owned(),
+                ));
+            }
+            if http && !c.deny.is_empty() {
+                return Err(invalid(
+                    "deny",
+                    "statement kinds do not apply to HTTP requests: give `methods` and `paths` in a rule of their own".to_owned(),
+                ));
+            }
+            if let Some(m) = c
+                .methods
+                .iter()
+                .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+            {
+                return Err(invalid("methods", format!("`{m}` is not an HTTP method")));
+            }
+            if let Some(p) = c.paths.iter().find(|p| !p.starts_with(['/', '*'])) {
+                return Err(invalid(
+                    "paths",
+                    format!("`{p}` is not a path: it starts with `/` (or `*`)"),
                 ));
             }
             let pattern = match &c.pattern {
@@ -148,6 +178,8 @@ impl Guardrails {
                 pattern,
                 unparsed: c.unparsed,
                 review,
+                methods: c.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+                paths: c.paths.clone(),
             }));
         }
         // Rules that deny come first: a step one of them forbids is never offered for review.
@@ -191,6 +223,8 @@ pub enum Reason {
     Pattern,
     /// The text cannot be parsed, and the rule denies what it cannot check.
     Unparsed { error: String },
+    /// An HTTP request matches the rule's methods and paths.
+    Request,
 }
 
 /// A statement a guardrail denies, or holds for review.
@@ -210,6 +244,7 @@ impl Denial {
             Reason::Kind { kind, .. } => kind.as_str(),
             Reason::Pattern => "pattern",
             Reason::Unparsed { .. } => "unparsed",
+            Reason::Request => "request",
         }
     }
 
@@ -217,6 +252,18 @@ impl Denial {
     pub fn command_message(&self) -> String {
         format!(
             "Ward: command denied by guardrail \"{}\": it matches the rule's pattern; it was not run",
+            self.rule
+        )
+    }
+
+    /// What an HTTP client reads when a request is denied.
+    pub fn request_message(&self) -> String {
+        let why = match self.reason {
+            Reason::Request => "its method and path match the rule",
+            _ => "it matches the rule's pattern",
+        };
+        format!(
+            "request denied by Ward guardrail \"{}\": {why}; it was not sent",
             self.rule
         )
     }
@@ -232,6 +279,7 @@ impl Denial {
             Reason::Unparsed { error } => format!(
                 "Ward cannot parse the statement ({error}), and the rule denies what it cannot check"
             ),
+            Reason::Request => "the request's method and path match the rule".to_owned(),
         };
         format!(
             "statement denied by Ward guardrail \"{}\": {why}; it was not run",
@@ -253,6 +301,7 @@ impl SessionGuardrails {
     pub fn check_command(&self, text: &[u8]) -> Option<Denial> {
         self.rules
             .iter()
+            .filter(|rule| !rule.http())
             .find(|rule| rule.pattern.as_ref().is_some_and(|p| p.is_match(text)))
             .map(|rule| Denial {
                 rule: rule.name.clone(),
@@ -265,34 +314,67 @@ impl SessionGuardrails {
     /// order, that denies the kind `function_call`, or whose pattern matches `name` (the
     /// function's name, or `function <OID>`).
     pub fn check_function_call(&self, name: &str) -> Option<Denial> {
-        self.rules.iter().find_map(|rule| {
-            let reason = if rule.deny.contains(&StatementKind::FunctionCall) {
-                Reason::Kind {
-                    kind: StatementKind::FunctionCall,
-                    statement: 1,
-                }
-            } else if rule
-                .pattern
-                .as_ref()
-                .is_some_and(|p| p.is_match(name.as_bytes()))
-            {
-                Reason::Pattern
-            } else {
-                return None;
-            };
-            Some(Denial {
+        self.rules
+            .iter()
+            .filter(|rule| !rule.http())
+            .find_map(|rule| {
+                let reason = if rule.deny.contains(&StatementKind::FunctionCall) {
+                    Reason::Kind {
+                        kind: StatementKind::FunctionCall,
+                        statement: 1,
+                    }
+                } else if rule
+                    .pattern
+                    .as_ref()
+                    .is_some_and(|p| p.is_match(name.as_bytes()))
+                {
+                    Reason::Pattern
+                } else {
+                    return None;
+                };
+                Some(Denial {
+                    rule: rule.name.clone(),
+                    reason,
+                    review: rule.review.clone(),
+                })
+            })
+    }
+
+    /// Checks an HTTP request: the first rule whose methods and paths (both, where given)
+    /// match it, and whose pattern matches its request line (`METHOD /path?query`) if it has
+    /// one; a rule with a pattern alone matches by its pattern.
+    pub fn check_http(&self, method: &str, path: &str, query: Option<&str>) -> Option<Denial> {
+        let line = match query {
+            Some(q) => format!("{method} {path}?{q}"),
+            None => format!("{method} {path}"),
+        };
+        self.rules
+            .iter()
+            .find(|rule| {
+                let pattern = rule.pattern.as_ref();
+                (rule.http() || pattern.is_some())
+                    && (rule.methods.is_empty()
+                        || rule.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+                    && (rule.paths.is_empty()
+                        || rule.paths.iter().any(|p| ward_mask::glob_match(p, path)))
+                    && pattern.is_none_or(|p| p.is_match(line.as_bytes()))
+            })
+            .map(|rule| Denial {
                 rule: rule.name.clone(),
-                reason,
+                reason: if rule.http() {
+                    Reason::Request
+                } else {
+                    Reason::Pattern
+                },
                 review: rule.review.clone(),
             })
-        })
     }
 
     /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
     /// order, that denies it says why. A multi-statement text is checked statement by statement.
     pub fn check(&self, text: &[u8]) -> Option<Denial> {
         let mut parsed = Parsed::NotYet;
-        for rule in &self.rules {
+        for rule in self.rules.iter().filter(|rule| !rule.http()) {
             let deny = |reason| {
                 Some(Denial {
                     rule: rule.name.clone(),

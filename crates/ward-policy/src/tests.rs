@@ -163,7 +163,7 @@ fn bad_rules_are_refused_with_their_index_and_key() {
     };
     assert_eq!(
         err("[[guardrails]]\nname = \"x\"\n"),
-        "guardrails[0].deny: the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both"
+        "guardrails[0].deny: the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both (or, for HTTP, `methods` and `paths`)"
     );
     assert!(
         err("[[guardrails]]\nname = \"x\"\npattern = \"(\"\n")
@@ -332,4 +332,81 @@ deny = ["drop"]
         None,
         "no pattern, no command rule"
     );
+}
+
+#[test]
+fn http_rules_match_methods_and_paths_and_never_statements() {
+    let g = rules(
+        r#"
+[[guardrails]]
+name = "no-deletes"
+methods = ["delete"]
+paths = ["/orders/*"]
+[[guardrails]]
+name = "no-admin"
+paths = ["/admin", "/admin/*"]
+[[guardrails]]
+name = "no-export"
+methods = ["GET"]
+pattern = "format=csv"
+[[guardrails]]
+name = "no-drop"
+pattern = "(?i)drop"
+"#,
+    );
+    let s = session(&g);
+    let rule = |method, path, query| s.check_http(method, path, query).map(|d| d.rule);
+    assert_eq!(
+        rule("DELETE", "/orders/7", None).as_deref(),
+        Some("no-deletes")
+    );
+    assert_eq!(rule("GET", "/orders/7", None), None);
+    assert_eq!(
+        rule("delete", "/ORDERS/7/items", None).as_deref(),
+        Some("no-deletes")
+    );
+    assert_eq!(rule("DELETE", "/customers/7", None), None);
+    assert_eq!(rule("GET", "/admin", None).as_deref(), Some("no-admin"));
+    assert_eq!(
+        rule("POST", "/admin/users/1", None).as_deref(),
+        Some("no-admin")
+    );
+    assert_eq!(rule("GET", "/administrator", None), None);
+    assert_eq!(
+        rule("GET", "/orders", Some("format=csv")).as_deref(),
+        Some("no-export")
+    );
+    assert_eq!(rule("POST", "/orders", Some("format=csv")), None);
+    // A pattern-only rule is matched against the request line too.
+    assert_eq!(
+        rule("POST", "/tables/drop", None).as_deref(),
+        Some("no-drop")
+    );
+    let d = s.check_http("DELETE", "/orders/7", None).expect("denied");
+    assert_eq!(d.code(), "request");
+    assert_eq!(
+        d.request_message(),
+        "request denied by Ward guardrail \"no-deletes\": its method and path match the rule; it was not sent"
+    );
+    // HTTP rules never match statements or commands.
+    assert_eq!(denied(&s, "DELETE FROM orders"), None);
+    assert_eq!(
+        s.check_command(b"curl -X DELETE /orders/7").map(|d| d.rule),
+        None
+    );
+    assert_eq!(denied(&s, "DROP TABLE t"), Some("pattern"));
+
+    for (toml, problem) in [
+        (
+            "methods = [\"DELETE\"]\ndeny = [\"drop\"]",
+            "statement kinds do not apply to HTTP",
+        ),
+        ("methods = [\"DEL ETE\"]", "`DEL ETE` is not an HTTP method"),
+        ("paths = [\"admin\"]", "`admin` is not a path"),
+    ] {
+        let err = Guardrails::compile(&configs(&format!("[[guardrails]]\nname = \"x\"\n{toml}\n")))
+            .expect_err(toml)
+            .to_string();
+        assert!(err.contains(problem), "{toml}: {err}");
+    }
 }

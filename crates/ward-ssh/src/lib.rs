@@ -9,7 +9,6 @@
 //! with every attempt. A person who authenticated but may not reach the resource (or whose host
 //! is down) is let in and then disconnected with the reason, so OpenSSH shows it.
 
-mod hash;
 pub mod keys;
 mod relay;
 mod stdin;

@@ -17,11 +17,11 @@ use ward_core::payload::{
     ExecCommand, ExecExit, FileOp, FileTransfer, NetForward, Payload, PolicyDenied, TermResize,
     Terminal,
 };
-use ward_mask::{Masker, StreamMasker};
+use ward_mask::Masker;
 use ward_policy::SessionGuardrails;
-use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
+use ward_store::stream::StreamRecord;
+use ward_store::{JsonBody, MaskedJson, SessionRecorder};
 
-use crate::hash::Hasher;
 use crate::transfer::{FileEvent, Scp, Sftp};
 use crate::typing::{TypedLine, Typing};
 
@@ -54,123 +54,20 @@ enum Mode {
     },
 }
 
-/// Which of a channel's streams an [`Output`] records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    Stdout,
-    Stderr,
-    /// What the client sends to a command without a terminal (`term.input`).
-    Stdin,
+/// The event of one chunk of a stream: stdout (the usual one, unnamed) and stderr are
+/// `term.output`, what the client sends to a command without a terminal `term.input`.
+fn stdout_chunk(chunk: Terminal) -> Payload {
+    Payload::TermOutput(chunk)
 }
 
-/// One stream (stdout, stderr, or stdin without a terminal) masked across its chunks.
-///
-/// A command without a terminal (`ssh host 'cat big.tar'`) is a bulk transfer in disguise: its
-/// stream is stored up to `[recording] max_result_bytes`, like a query's result, and past that
-/// counted and hashed (SHA-256), like a file scp moves. A terminal's output is always stored.
-struct Output {
-    masker: StreamMasker,
-    /// Masked bytes not yet recorded: an incomplete UTF-8 character at the end.
-    pending: Vec<u8>,
-    stream: Stream,
-    /// Bytes of the stream stored (or held to be stored) so far.
-    kept: u64,
-    /// Past the cap: how many bytes were not stored, and their SHA-256.
-    unstored: Option<(u64, Hasher)>,
+fn stderr_chunk(mut chunk: Terminal) -> Payload {
+    chunk.stream = Some("stderr".into());
+    Payload::TermOutput(chunk)
 }
 
-impl Output {
-    /// The event of `chunk`: `term.input` for stdin, else `term.output`, with its stream named
-    /// (stdout, the usual one, goes unnamed).
-    fn payload(&self, mut chunk: Terminal) -> Payload {
-        match self.stream {
-            Stream::Stdout => Payload::TermOutput(chunk),
-            Stream::Stderr => {
-                chunk.stream = Some("stderr".into());
-                Payload::TermOutput(chunk)
-            }
-            Stream::Stdin => {
-                chunk.stream = Some("stdin".into());
-                Payload::TermInput(chunk)
-            }
-        }
-    }
-
-    fn new(masker: &Masker, stream: Stream) -> Self {
-        Self {
-            masker: masker.stream(),
-            pending: Vec::new(),
-            stream,
-            kept: 0,
-            unstored: None,
-        }
-    }
-
-    /// Masks `data` (all of it with `end`) and records what is ready; with `cap`, stores at
-    /// most that many bytes of the stream.
-    async fn record(&mut self, rec: &SessionRecorder, data: &[u8], end: bool, cap: Option<u64>) {
-        let room = cap.map_or(data.len(), |c| {
-            usize::try_from(c.saturating_sub(self.kept)).unwrap_or(usize::MAX)
-        });
-        let (kept, rest) = data.split_at(room.min(data.len()));
-        self.kept += kept.len() as u64;
-        let crossed = !rest.is_empty() && self.unstored.is_none();
-        if !rest.is_empty() {
-            let (n, hash) = self.unstored.get_or_insert_with(|| (0, Hasher::new()));
-            *n += rest.len() as u64;
-            hash.update(rest);
-        }
-        self.masker.push_into(kept, &mut self.pending);
-        if end || crossed {
-            self.masker.finish_into(&mut self.pending);
-        }
-        let ready = if end || crossed {
-            self.pending.len()
-        } else {
-            match std::str::from_utf8(&self.pending) {
-                Ok(_) => self.pending.len(),
-                Err(e) if e.error_len().is_none() => e.valid_up_to(),
-                Err(_) => self.pending.len(),
-            }
-        };
-        if ready > 0 {
-            let chunk = terminal_data(&self.pending[..ready]);
-            self.pending.drain(..ready);
-            let (kind, out) = self.payload(chunk).into_parts();
-            let report = self.masker.take_report();
-            rec.record_sized(PremaskedJson(kind, out, report), ready)
-                .await;
-        }
-        if end && let Some((n, hash)) = self.unstored.take() {
-            let chunk = Terminal {
-                truncated: Some(true),
-                bytes_not_stored: Some(n),
-                sha256_not_stored: hash.finish().map(hex::encode),
-                ..Terminal::default()
-            };
-            rec.record(JsonBody::from(self.payload(chunk))).await;
-        }
-    }
-}
-
-/// A chunk of terminal output as recorded: `data`, the text, when it is text a terminal shows;
-/// else `data_b64`, the bytes in base64 (a binary stream would cost six JSON bytes per NUL).
-fn terminal_data(bytes: &[u8]) -> Terminal {
-    let shown =
-        |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x1b' | '\x07' | '\x08');
-    match std::str::from_utf8(bytes) {
-        Ok(text) if text.chars().all(shown) => Terminal {
-            data: Some(text.to_owned()),
-            ..Terminal::default()
-        },
-        _ => {
-            use base64::Engine as _;
-            Terminal {
-                data_b64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                ..Terminal::default()
-            }
-        }
-    }
+fn stdin_chunk(mut chunk: Terminal) -> Payload {
+    chunk.stream = Some("stdin".into());
+    Payload::TermInput(chunk)
 }
 
 async fn record_lines(rec: &SessionRecorder, lines: Vec<TypedLine>) {
@@ -270,7 +167,7 @@ pub(crate) async fn session(
     let up = async {
         // Without a terminal: what the client sends is recorded like output, and its lines
         // are checked before they go on ([`crate::stdin`]); after a denied one, nothing more.
-        let mut stdin = Output::new(&shared.masker, Stream::Stdin);
+        let mut stdin = StreamRecord::new(&shared.masker, stdin_chunk);
         let mut lines = crate::stdin::Lines::default();
         let mut stdin_ended = false;
         let allowed = |line: &[u8]| {
@@ -473,8 +370,8 @@ pub(crate) async fn session(
         let _ = to_host.close().await;
     };
     let down = async {
-        let mut stdout = Output::new(&shared.masker, Stream::Stdout);
-        let mut stderr = Output::new(&shared.masker, Stream::Stderr);
+        let mut stdout = StreamRecord::new(&shared.masker, stdout_chunk);
+        let mut stderr = StreamRecord::new(&shared.masker, stderr_chunk);
         while let Some(msg) = from_host.wait().await {
             let sent = match msg {
                 ChannelMsg::Data { data } => {

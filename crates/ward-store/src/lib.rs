@@ -21,6 +21,7 @@ mod schema;
 pub mod scim;
 mod signer;
 pub mod store;
+pub mod stream;
 pub mod users;
 pub mod verify;
 

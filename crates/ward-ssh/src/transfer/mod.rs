@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::hash::Hasher;
+use ward_store::stream::Hasher;
 
 /// The largest SFTP packet accepted. OpenSSH sends at most 256 KiB.
 const MAX_PACKET: usize = 1 << 20;

@@ -3,8 +3,8 @@
 use super::scp::*;
 use super::sftp::*;
 use super::*;
-use crate::hash::HASH_HERE;
 use sha2::{Digest, Sha256};
+use ward_store::stream::HASH_HERE;
 
 const READ: u32 = 0x1;
 const WRITE: u32 = SSH_FXF_WRITE;

@@ -152,11 +152,13 @@ fn list_resources(web: &Web, compiled: &Compiled, identity: &Identity) -> Value 
                 GrantDecision::Allowed { .. }
             )
         })
-        .map(|r| match r.kind {
+        // An HTTP resource has no tool: agents reach it through the HTTP listener.
+        .filter_map(|r| match r.kind {
             ResourceKind::Postgres => {
-                json!({ "name": r.name, "kind": "postgres", "database": r.database })
+                Some(json!({ "name": r.name, "kind": "postgres", "database": r.database }))
             }
-            ResourceKind::Ssh => json!({ "name": r.name, "kind": "ssh" }),
+            ResourceKind::Ssh => Some(json!({ "name": r.name, "kind": "ssh" })),
+            ResourceKind::Http => None,
         })
         .collect();
     let names: Vec<&str> = reachable

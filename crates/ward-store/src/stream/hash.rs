@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 /// Bytes of a stream hashed where they pass; past that, a thread of the stream's own hashes the
 /// rest, beside the relay instead of in it (SHA-256 is most of what relaying a large stream
 /// costs Ward, and the relay of one channel is one task).
-pub(crate) const HASH_HERE: u64 = 1 << 20;
+pub const HASH_HERE: u64 = 1 << 20;
 /// Chunks queued for a hashing thread before the relay waits for it.
 const HASH_QUEUE: usize = 16;
 /// Hashing threads at once, over every channel; streams past that are hashed where they pass.
@@ -16,7 +16,7 @@ const HASH_THREADS: usize = 16;
 static HASHING: AtomicUsize = AtomicUsize::new(0);
 
 /// SHA-256 of the bytes given to [`Hasher::update`], in order.
-pub(crate) struct Hasher {
+pub struct Hasher {
     /// Bytes hashed so far.
     hashed: u64,
     state: State,
@@ -30,15 +30,21 @@ enum State {
     },
 }
 
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Hasher {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             hashed: 0,
             state: State::Here(Sha256::new()),
         }
     }
 
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
+    pub fn update(&mut self, bytes: &[u8]) {
         self.hashed = self.hashed.saturating_add(bytes.len() as u64);
         match &mut self.state {
             State::Here(sha) => {
@@ -85,7 +91,7 @@ impl Hasher {
     }
 
     /// The SHA-256 of everything hashed; `None` if the hashing thread failed.
-    pub(crate) fn finish(self) -> Option<[u8; 32]> {
+    pub fn finish(self) -> Option<[u8; 32]> {
         match self.state {
             State::Here(sha) => Some(sha.finalize().into()),
             State::Thread { chunks, digest } => {
