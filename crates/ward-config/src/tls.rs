@@ -1,4 +1,4 @@
-//! Ward's TLS client side, for the hosts it connects to (PostgreSQL resources, a PostgreSQL
+//! Ward's TLS client side, for the hosts it connects to (resources, a PostgreSQL
 //! store): loading PEM roots, and the "encrypt but do not verify" mode (`tls = "require"`).
 
 use std::path::Path;
@@ -35,6 +35,20 @@ pub fn client_config(
                 .with_no_client_auth()
         }
     }))
+}
+
+/// The TLS client configuration for `resource` (none when its `tls` is `disable`), and the
+/// name its certificate must carry (`server_name`, else the host of its address).
+pub fn for_resource(
+    resource: &crate::Resource,
+) -> Result<Option<(rustls::ClientConfig, ServerName<'static>)>, String> {
+    let name = resource
+        .server_name
+        .clone()
+        .unwrap_or_else(|| resource.host().to_owned());
+    let server_name =
+        ServerName::try_from(name.clone()).map_err(|e| format!("server name `{name}`: {e}"))?;
+    Ok(client_config(resource.tls, resource.ca_file.as_deref())?.map(|c| (c, server_name)))
 }
 
 /// Reads every certificate in a PEM file into a root store.

@@ -285,15 +285,6 @@ fn reframe(out: &mut Vec<u8>, tag: u8, body: &BytesMut) {
 pub fn tls_connector(
     resource: &Resource,
 ) -> Result<Option<(TlsConnector, ServerName<'static>)>, String> {
-    let name = resource
-        .server_name
-        .clone()
-        .unwrap_or_else(|| resource.host().to_owned());
-    let server_name =
-        ServerName::try_from(name.clone()).map_err(|e| format!("server name `{name}`: {e}"))?;
-    let Some(config) = ward_config::tls::client_config(resource.tls, resource.ca_file.as_deref())?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((TlsConnector::from(Arc::new(config)), server_name)))
+    Ok(ward_config::tls::for_resource(resource)?
+        .map(|(config, name)| (TlsConnector::from(Arc::new(config)), name)))
 }

@@ -25,6 +25,7 @@ pub struct WardBuilder {
     auth: String,
     web: Option<u16>,
     ssh: Option<u16>,
+    http: bool,
 }
 
 impl WardBuilder {
@@ -129,6 +130,21 @@ impl WardBuilder {
         self
     }
 
+    /// Serve HTTP resources (`[listen] http`) on a free port.
+    pub fn http(mut self) -> Self {
+        self.http = true;
+        self
+    }
+
+    /// An HTTP resource `name` for `url`, with more keys for its table (`credential = …`).
+    pub fn http_resource(mut self, name: &str, url: &str, keys: &str) -> Self {
+        let _ = write!(
+            self.resources,
+            "\n[[resources]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"{url}\"\n{keys}\n"
+        );
+        self
+    }
+
     /// Serve SSH (`[listen] ssh`) on `port`.
     pub fn ssh(mut self, port: u16) -> Self {
         self.ssh = Some(port);
@@ -171,6 +187,10 @@ impl WardBuilder {
         if let Some(p) = self.ssh {
             web.push_str(&format!("ssh = \"127.0.0.1:{p}\"\n"));
         }
+        let http_port = if self.http { Some(free_port()?) } else { None };
+        if let Some(p) = http_port {
+            web.push_str(&format!("http = \"127.0.0.1:{p}\"\n"));
+        }
         let config = format!(
             "[listen]\npostgres = \"127.0.0.1:{port}\"\n{web}\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n{}\n{}\n{}\n{}\n{}",
             self.store,
@@ -190,6 +210,7 @@ impl WardBuilder {
             port,
             web_port,
             ssh_port: self.ssh,
+            http_port,
             child: None,
         };
         for (name, groups) in &self.users {
@@ -226,6 +247,8 @@ pub struct Ward {
     pub web_port: Option<u16>,
     /// The SSH port, when [`WardBuilder::ssh`] asked for one.
     pub ssh_port: Option<u16>,
+    /// The port of HTTP resources, when [`WardBuilder::http`] asked for it.
+    pub http_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -244,6 +267,7 @@ impl Ward {
             auth: String::new(),
             web: None,
             ssh: None,
+            http: false,
         }
     }
 
@@ -261,7 +285,11 @@ impl Ward {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             let up = |port| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up(self.port) && self.web_port.is_none_or(up) && self.ssh_port.is_none_or(up) {
+            if up(self.port)
+                && self.web_port.is_none_or(up)
+                && self.ssh_port.is_none_or(up)
+                && self.http_port.is_none_or(up)
+            {
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
@@ -279,6 +307,14 @@ impl Ward {
     /// `https://127.0.0.1:PORT` of the web listener.
     pub fn web_url(&self) -> String {
         format!("https://127.0.0.1:{}", self.web_port.unwrap_or_default())
+    }
+
+    /// `https://127.0.0.1:PORT/RESOURCE` on the listener of HTTP resources.
+    pub fn http_url(&self, resource: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}/{resource}",
+            self.http_port.unwrap_or_default()
+        )
     }
 
     /// Ward's TLS certificate (self-signed on first start), for clients to trust.
@@ -339,7 +375,7 @@ impl Ward {
             .unwrap_or_else(|e| panic!("running ward {args:?}: {e}"))
     }
 
-    fn cli_with_input(&self, args: &[&str], input: &str) -> anyhow::Result<Output> {
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> anyhow::Result<Output> {
         let mut child = Command::new(&self.bin)
             .args(args)
             .arg("--config")

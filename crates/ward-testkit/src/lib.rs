@@ -10,6 +10,7 @@
 
 mod attacker;
 mod gateway;
+mod http_peer;
 mod idp;
 mod postgres;
 mod saml;
@@ -17,6 +18,7 @@ mod sshd;
 
 pub use attacker::sqlite_without_triggers;
 pub use gateway::{Psql, Ward, WardBuilder, of_kind, psql, run, success};
+pub use http_peer::HttpPeer;
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;

@@ -22,11 +22,14 @@ pub struct Running {
     /// The SSH host key's fingerprint, and where Ward's SSH client key's public half is.
     pub ssh_keys: Option<(String, std::path::PathBuf)>,
     pub web: Option<std::net::SocketAddr>,
+    /// The listener of HTTP resources.
+    pub http: Option<std::net::SocketAddr>,
     pub fingerprint: String,
     stop: watch::Sender<bool>,
     recorder: Recorder,
     recorder_thread: std::thread::JoinHandle<()>,
     gateways: Vec<Arc<ward_pg::Gateway>>,
+    http_gateway: Option<Arc<ward_http::Gateway>>,
     web_state: Option<Arc<ward_web::Web>>,
     /// The configuration in force, and where each gateway reads what it was compiled into.
     config: Arc<Config>,
@@ -161,6 +164,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ssh = Some(listener.local_addr()?);
         tokio::spawn(Arc::new(gw).serve(listener));
     }
+    let (mut http, mut http_gateway) = (None, None);
+    if let Some(addr) = config.listen.http {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for HTTP resources on {addr}"))?;
+        let gw = Arc::new(ward_http::Gateway::new(
+            runtime.clone(),
+            authenticator.clone(),
+            tls.clone(),
+            stopped.clone(),
+        ));
+        http = Some(listener.local_addr()?);
+        tokio::spawn(gw.clone().serve(listener));
+        http_gateway = Some(gw);
+    }
     let mut web = None;
     let mut web_state = None;
     if let Some(addr) = config.listen.web {
@@ -195,11 +213,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ssh,
         ssh_keys,
         web,
+        http,
         fingerprint,
         stop,
         recorder,
         recorder_thread,
         gateways,
+        http_gateway,
         web_state,
         ssh_login: ssh_login.is_some(),
         config,
@@ -283,7 +303,12 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for _ in 0..100 {
-            if self.gateways.iter().all(|g| g.active_sessions() == 0) {
+            if self.gateways.iter().all(|g| g.active_sessions() == 0)
+                && self
+                    .http_gateway
+                    .as_ref()
+                    .is_none_or(|g| g.active_connections() == 0)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -443,6 +468,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     if let Some(addr) = running.web {
         println!("HTTPS listener on {addr}");
+    }
+    if let Some(addr) = running.http {
+        println!("HTTP resources listener on {addr} (https://{addr}/RESOURCE/)");
     }
     while signals.next().await == Caught::Hangup {
         match tokio::task::block_in_place(|| running.reload()) {

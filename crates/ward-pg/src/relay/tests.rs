@@ -194,6 +194,8 @@ fn no_drops() -> Option<SessionGuardrails> {
         action: Default::default(),
         approvers: Vec::new(),
         review_timeout: None,
+        methods: Vec::new(),
+        paths: Vec::new(),
     };
     Guardrails::compile(&[rule])
         .expect("compiles")

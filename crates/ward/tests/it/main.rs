@@ -11,6 +11,7 @@ mod bundle_python;
 mod demo;
 mod durability;
 mod evidence;
+mod http;
 mod mcp;
 mod offboarding;
 mod oidc;

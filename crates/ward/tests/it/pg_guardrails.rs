@@ -499,6 +499,8 @@ fn ward_policy_kinds(sql: &str) -> Option<String> {
         action: Default::default(),
         approvers: Vec::new(),
         review_timeout: None,
+        methods: Vec::new(),
+        paths: Vec::new(),
     }];
     let compiled = ward_policy::Guardrails::compile(&rules).expect("compiles");
     let session = compiled

@@ -1,0 +1,872 @@
+//! One client connection: its requests, the sessions they belong to, and their relay.
+//!
+//! A session is one identity on one resource over one client connection: the first request
+//! with a credential admits it, and the next requests with the same credential join it. Each
+//! request is recorded (`http.request`), checked against the guardrails, sent upstream with
+//! Ward's credential for the resource, and its answer recorded (`http.response`, then the
+//! bodies as `http.body` chunks as they pass). A WebSocket upgrade is relayed and recorded
+//! message by message (`http.websocket`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+use ward_admit::{Admitted, Reason, Record, Termination};
+use ward_config::{ResourceKind, Secret};
+use ward_core::auth::Authenticator as _;
+use ward_core::payload::{
+    Auth, HttpRequest, HttpResponse, HttpWebsocket, Payload, PolicyDenied, SessionError, Terminal,
+};
+use ward_core::{Identity, Outcome, Protocol};
+use ward_mask::{MaskReport, Masker};
+use ward_store::stream::StreamRecord;
+use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
+
+use crate::Gateway;
+use crate::body::{Aborted, Feed, Piped};
+use crate::headers;
+use crate::ws::{Frames, Message, Opcode};
+
+/// How long a client may take to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the credential of an open session is checked again (a revoked token, a disabled
+/// user, an expired password stop being let in).
+const RECHECK: Duration = Duration::from_secs(60);
+/// How long open connections get to finish when Ward stops.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves one connection until it closes (or Ward stops), then ends its sessions.
+pub(crate) async fn serve<S>(gw: Arc<Gateway>, stream: S, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Arc::new(Conn {
+        gw: gw.clone(),
+        peer,
+        sessions: Mutex::new(HashMap::new()),
+        relays: std::sync::Mutex::new(Vec::new()),
+    });
+    let service = {
+        let conn = conn.clone();
+        hyper::service::service_fn(move |req| {
+            let conn = conn.clone();
+            async move { Ok::<_, Infallible>(conn.handle(req).await) }
+        })
+    };
+    let serving = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(serving);
+    let mut stop = gw.shutdown.clone();
+    tokio::select! {
+        served = serving.as_mut() => {
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "HTTP: connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            serving.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN, serving).await;
+        }
+    }
+    conn.end().await;
+}
+
+/// A resource's name and a credential's digest.
+type SessionKey = (String, [u8; 32]);
+
+/// A client connection's state.
+struct Conn {
+    gw: Arc<Gateway>,
+    peer: SocketAddr,
+    /// Its sessions, by resource and credential.
+    sessions: Mutex<HashMap<SessionKey, Arc<Session>>>,
+    /// WebSocket relays of this connection, which its sessions outlive.
+    relays: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// How a client proved who it is.
+struct Credential {
+    how: &'static str,
+    /// The user name of Basic authentication.
+    user: Option<String>,
+    secret: String,
+}
+
+impl Credential {
+    /// The credential a request carries for Ward, if any.
+    fn of(headers: &hyper::HeaderMap) -> Option<Self> {
+        use base64::Engine as _;
+        let auth = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if let Some((scheme, value)) = auth.and_then(|a| a.trim().split_once(' ')) {
+            let value = value.trim();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(Self {
+                    how: "bearer",
+                    user: None,
+                    secret: value.to_owned(),
+                });
+            }
+            if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .ok()?;
+                let (user, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+                return Some(Self {
+                    how: "basic",
+                    user: Some(user.to_owned()),
+                    secret: secret.to_owned(),
+                });
+            }
+        }
+        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok())?;
+        Some(Self {
+            how: "x-api-key",
+            user: None,
+            secret: key.trim().to_owned(),
+        })
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        let mut sha = Sha256::new();
+        sha.update(self.user.as_deref().unwrap_or_default());
+        sha.update([0]);
+        sha.update(&self.secret);
+        sha.finalize().into()
+    }
+}
+
+/// Ward's own answer: JSON an SDK shows (`error.message`, as OpenAI's and Anthropic's APIs
+/// shape errors) and curl prints.
+fn ward_error(status: StatusCode, code: &str, message: &str) -> Response<Piped> {
+    let body = json!({
+        "type": "error",
+        "error": { "type": code, "code": code, "message": message },
+    });
+    let mut response = Response::new(Piped::full(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(code) {
+        headers.insert("x-ward-error", v);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ward\""),
+        );
+    }
+    response
+}
+
+/// `/RESOURCE/rest` split: the resource's name and the path on it.
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.strip_prefix('/')?;
+    let (name, rest) = match path.find('/') {
+        Some(i) => (&path[..i], &path[i..]),
+        None => (path, ""),
+    };
+    (!name.is_empty()).then_some((name, rest))
+}
+
+fn is_websocket(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+impl Conn {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Piped> {
+        let path = req.uri().path().to_owned();
+        let Some((name, rest)) = split_path(&path) else {
+            return ward_error(
+                StatusCode::NOT_FOUND,
+                "no_resource",
+                "Ward's HTTP listener serves each HTTP resource under /RESOURCE/: name one",
+            );
+        };
+        let Some(credential) = Credential::of(req.headers()) else {
+            return ward_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "give Ward a credential: a Ward token (ward login) or a service-account key as `Authorization: Bearer KEY`, or a Ward user's password as Basic authentication",
+            );
+        };
+        let session = match self.session(name, &credential, req.headers()).await {
+            Ok(s) => s,
+            Err(response) => return response,
+        };
+        session.forward(&self, req, rest.to_owned()).await
+    }
+
+    /// The session of this credential on resource `name`: the open one, or a new one if the
+    /// identity is admitted.
+    async fn session(
+        &self,
+        name: &str,
+        credential: &Credential,
+        headers: &hyper::HeaderMap,
+    ) -> Result<Arc<Session>, Response<Piped>> {
+        let key = (name.to_owned(), credential.digest());
+        let mut sessions = self.sessions.lock().await;
+        let open = sessions
+            .get(&key)
+            .filter(|s| s.termination().is_none())
+            .cloned();
+        if let Some(s) = &open
+            && s.checked
+                .lock()
+                .map(|c| c.elapsed() < RECHECK)
+                .unwrap_or(false)
+        {
+            return Ok(s.clone());
+        }
+        let runtime = self.gw.runtime.current();
+        let proven = match (credential.how, &credential.user) {
+            ("basic", Some(user)) => {
+                self.gw
+                    .credentials
+                    .authenticate(user, &credential.secret, self.peer.ip())
+                    .await
+            }
+            _ => self.gw.credentials.bearer(&credential.secret).await,
+        };
+        let identity = match proven {
+            Ok(identity) => identity,
+            Err(e) => {
+                let claimed = credential.user.as_deref().unwrap_or(credential.how);
+                if let Some(s) = sessions.remove(&key) {
+                    s.end().await;
+                } else {
+                    let auth = Auth::not_ok(credential.how, claimed, "failed", e.to_string());
+                    runtime
+                        .login_failed(
+                            Identity::unauthenticated(claimed),
+                            name,
+                            self.start(auth, None),
+                        )
+                        .await;
+                }
+                return Err(ward_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    &format!("Ward refused the credential: {e}"),
+                ));
+            }
+        };
+        if let Some(s) = open {
+            if let Ok(mut checked) = s.checked.lock() {
+                *checked = Instant::now();
+            }
+            return Ok(s);
+        }
+        let reason = headers
+            .get(headers::REASON)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let auth = Auth::ok(&identity).with("credential_in", credential.how);
+        let request = ward_admit::Request {
+            identity,
+            resource: name,
+            kind: ResourceKind::Http,
+            record: Record::Start(Box::new(self.start(auth, reason.clone()))),
+            check: None,
+            reason: reason.as_deref(),
+            reason_how: "send the header `X-Ward-Reason: TICKET-123`",
+        };
+        let admitted = match runtime.admit(request).await {
+            Ok(a) => a,
+            Err(refused) => {
+                let (status, code) = match refused.reason {
+                    Reason::NoSuchResource => (StatusCode::NOT_FOUND, "no_resource"),
+                    Reason::NotGranted => (StatusCode::FORBIDDEN, "not_granted"),
+                    Reason::Disabled => (StatusCode::FORBIDDEN, "user_disabled"),
+                    Reason::StoreUnavailable => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+                    }
+                };
+                return Err(ward_error(status, code, &refused.message));
+            }
+        };
+        let cap = runtime.config.recording.max_result_bytes.0;
+        let session = Arc::new(Session::new(admitted, cap));
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+
+    fn start(&self, auth: Auth, reason: Option<String>) -> ward_admit::Start {
+        ward_admit::Start {
+            protocol: Protocol::Http,
+            client_addr: self.peer.to_string(),
+            parameters: BTreeMap::new(),
+            reason,
+            auth,
+        }
+    }
+
+    /// The connection closed: its WebSocket relays finish, then its sessions end.
+    async fn end(&self) {
+        let relays: Vec<JoinHandle<()>> = self
+            .relays
+            .lock()
+            .map(|mut r| r.drain(..).collect())
+            .unwrap_or_default();
+        for relay in relays {
+            let _ = relay.await;
+        }
+        let sessions: Vec<Arc<Session>> =
+            self.sessions.lock().await.drain().map(|(_, s)| s).collect();
+        for s in sessions {
+            s.end().await;
+        }
+    }
+}
+
+/// One identity's session on one resource.
+struct Session {
+    rec: SessionRecorder,
+    resource: ward_config::Resource,
+    upstream_user: String,
+    upstream_password: Option<Secret>,
+    guardrails: Option<ward_policy::SessionGuardrails>,
+    reviewer: ward_admit::Reviewer,
+    record_masker: Masker,
+    client_masker: Option<Masker>,
+    /// Bytes of each body stored at most (`[recording] max_result_bytes`).
+    cap: u64,
+    /// The connection to the resource, opened at the first request.
+    upstream: Mutex<Option<SendRequest<Piped>>>,
+    /// Set when the session is terminated from outside it.
+    terminated: watch::Receiver<Option<Arc<Termination>>>,
+    /// Waits for the termination (and holds the session's place among the open ones).
+    watcher: JoinHandle<()>,
+    checked: std::sync::Mutex<Instant>,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
+}
+
+/// Resolves once the session is terminated.
+async fn terminated(ended: &mut watch::Receiver<Option<Arc<Termination>>>) {
+    let _ = ended.wait_for(Option::is_some).await;
+}
+
+fn request_chunk(mut chunk: Terminal) -> Payload {
+    chunk.stream = Some("request".into());
+    Payload::HttpBody(chunk)
+}
+
+fn response_chunk(mut chunk: Terminal) -> Payload {
+    chunk.stream = Some("response".into());
+    Payload::HttpBody(chunk)
+}
+
+impl Session {
+    fn new(admitted: Admitted, cap: u64) -> Self {
+        let Admitted {
+            resource,
+            upstream_user,
+            upstream_password,
+            guardrails,
+            record_masker,
+            client_masker,
+            recorder: rec,
+            mut terminable,
+            reviewer,
+            ..
+        } = admitted;
+        let (tx, terminated) = watch::channel(None);
+        // Admission's link to the session, moved into the task that waits on it: dropped
+        // (the session no longer open) when the task is aborted at the session's end.
+        let watcher = {
+            let rec = rec.clone();
+            tokio::spawn(async move {
+                let termination = terminable.terminated().await;
+                rec.record(termination.event()).await;
+                let _ = tx.send(Some(termination));
+                std::future::pending::<()>().await;
+            })
+        };
+        Self {
+            rec,
+            resource,
+            upstream_user,
+            upstream_password,
+            guardrails,
+            reviewer,
+            record_masker,
+            client_masker,
+            cap,
+            upstream: Mutex::new(None),
+            terminated,
+            watcher,
+            checked: std::sync::Mutex::new(Instant::now()),
+            bytes_up: AtomicU64::new(0),
+            bytes_down: AtomicU64::new(0),
+        }
+    }
+
+    fn termination(&self) -> Option<Arc<Termination>> {
+        self.terminated.borrow().clone()
+    }
+
+    async fn end(&self) {
+        self.watcher.abort();
+        let outcome = if self.termination().is_some() {
+            Outcome::Terminated
+        } else {
+            Outcome::Ok
+        };
+        self.rec
+            .end(
+                outcome,
+                self.bytes_up.load(Ordering::Relaxed),
+                self.bytes_down.load(Ordering::Relaxed),
+            )
+            .await;
+    }
+
+    async fn deny(&self, status: StatusCode, code: &str, denied: PolicyDenied) -> Response<Piped> {
+        let message = denied.message.clone().unwrap_or_default();
+        self.rec
+            .record(JsonBody::from(Payload::PolicyDenied(denied)))
+            .await;
+        ward_error(status, code, &message)
+    }
+
+    /// Records `req`, checks it, sends it upstream, and relays the answer.
+    async fn forward(
+        self: Arc<Self>,
+        conn: &Arc<Conn>,
+        mut req: Request<Incoming>,
+        rest: String,
+    ) -> Response<Piped> {
+        if let Some(t) = self.termination() {
+            let mut response = ward_error(StatusCode::FORBIDDEN, "terminated", &t.to_string());
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        let method = req.method().as_str().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        let (recorded, removed) = headers::recorded(req.headers());
+        self.rec
+            .record(MaskedJson::from(Payload::HttpRequest(HttpRequest {
+                method: method.clone(),
+                path: rest.clone(),
+                query: query.clone(),
+                headers: recorded,
+                removed,
+            })))
+            .await;
+        let line = match &query {
+            Some(q) => format!("{method} {rest}?{q}"),
+            None => format!("{method} {rest}"),
+        };
+        let denial = self
+            .guardrails
+            .as_ref()
+            .and_then(|g| g.check_http(&method, &rest, query.as_deref()));
+        if let Some(denial) = denial {
+            let refused = denial.request_message();
+            let decided = self
+                .reviewer
+                .decide(&denial, (&line, "the request"), refused, &self.rec)
+                .await;
+            if let Err(message) = decided {
+                let denied = PolicyDenied {
+                    rule: Some(denial.rule.clone()),
+                    reason: Some(denial.code().to_owned()),
+                    protocol: Some("http".into()),
+                    message: Some(message),
+                    command: Some(line),
+                    ..PolicyDenied::default()
+                };
+                return self.deny(StatusCode::FORBIDDEN, "denied", denied).await;
+            }
+        }
+        let websocket = is_websocket(req.headers());
+        if websocket && self.client_masker.is_some() {
+            let denied = PolicyDenied {
+                protocol: Some("http".into()),
+                refused: Some("websocket".into()),
+                message: Some("this grant masks what its clients receive (mask_client), which Ward does not do for WebSocket messages: the upgrade is refused".into()),
+                command: Some(line),
+                ..PolicyDenied::default()
+            };
+            return self.deny(StatusCode::FORBIDDEN, "denied", denied).await;
+        }
+        let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
+        let (parts, incoming) = req.into_parts();
+        let (upstream_req, feed) = match self.upstream_request(parts, &rest, query.as_deref(), conn)
+        {
+            Ok(r) => r,
+            Err(e) => return ward_error(StatusCode::BAD_REQUEST, "bad_request", &e),
+        };
+        tokio::spawn(self.clone().pump_request(incoming, feed));
+        let started = Instant::now();
+        let mut response = match self.send(upstream_req).await {
+            Ok(r) => r,
+            Err(e) => return self.unreachable(e, started).await,
+        };
+        let (recorded, removed) = headers::recorded(response.headers());
+        let status = response.status();
+        let content_encoding = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.eq_ignore_ascii_case("identity"))
+            .map(str::to_owned);
+        self.rec
+            .record(MaskedJson::from(Payload::HttpResponse(HttpResponse {
+                status: status.as_u16(),
+                headers: recorded,
+                removed,
+                duration_ms: started.elapsed().as_millis() as u64,
+                error: None,
+            })))
+            .await;
+        if let (Some(encoding), Some(_)) = (&content_encoding, &self.client_masker) {
+            let message = format!(
+                "resource \"{}\" answered with an encoded ({encoding}) body, which Ward cannot mask for this grant (mask_client)",
+                self.resource.name
+            );
+            return ward_error(StatusCode::BAD_GATEWAY, "unmaskable", &message);
+        }
+        let mut headers = std::mem::take(response.headers_mut());
+        headers::strip_hop_by_hop(&mut headers);
+        if self.client_masker.is_some() {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        if let Some(location) = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| headers::location_through_ward(l, &self.resource))
+            .and_then(|l| HeaderValue::from_str(&l).ok())
+        {
+            headers.insert(header::LOCATION, location);
+        }
+        if let Some(client_upgrade) = client_upgrade
+            && status == StatusCode::SWITCHING_PROTOCOLS
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            let relay = tokio::spawn(
+                self.clone()
+                    .relay_websocket(client_upgrade, upstream_upgrade),
+            );
+            if let Ok(mut relays) = conn.relays.lock() {
+                relays.push(relay);
+            }
+            let mut answer = Response::new(Piped::empty());
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            return answer;
+        }
+        let (feed, body) = Piped::channel();
+        tokio::spawn(self.clone().pump_response(
+            response.into_body(),
+            feed,
+            content_encoding.is_some(),
+        ));
+        let mut answer = Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        answer
+    }
+
+    /// The request as it goes upstream: Ward's credentials in place of the client's, the
+    /// hop's own headers dropped, bodies unencoded (so Ward can mask them).
+    fn upstream_request(
+        &self,
+        parts: hyper::http::request::Parts,
+        rest: &str,
+        query: Option<&str>,
+        conn: &Conn,
+    ) -> Result<(Request<Piped>, Feed), String> {
+        let resource = &self.resource;
+        let websocket = is_websocket(&parts.headers);
+        let mut headers = parts.headers;
+        headers::strip_hop_by_hop(&mut headers);
+        headers::strip_ward_cookies(&mut headers);
+        for name in [
+            header::AUTHORIZATION.as_str(),
+            "x-api-key",
+            headers::REASON,
+            "sec-websocket-extensions",
+            "forwarded",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "x-forwarded-prefix",
+        ] {
+            headers.remove(name);
+        }
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        if let Some(host) = headers::upstream_host(resource) {
+            headers.insert(header::HOST, host);
+        }
+        if websocket {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        if let Ok(v) = HeaderValue::from_str(&conn.peer.ip().to_string()) {
+            headers.insert("x-forwarded-for", v);
+        }
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        if let Ok(v) = HeaderValue::from_str(&format!("/{}", resource.name)) {
+            headers.insert("x-forwarded-prefix", v);
+        }
+        let secret = self.upstream_password.as_ref();
+        headers::inject_credential(&mut headers, resource, &self.upstream_user, secret);
+        let mut path = format!("{}{rest}", resource.base_path);
+        if path.is_empty() {
+            path.push('/');
+        }
+        if let Some(q) = query {
+            path.push('?');
+            path.push_str(q);
+        }
+        let uri = path
+            .parse()
+            .map_err(|e| format!("the path `{path}` cannot go upstream: {e}"))?;
+        let (feed, body) = Piped::channel();
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok((request, feed))
+    }
+
+    /// Sends `req` on the session's connection to the resource, opening it if needed.
+    async fn send(&self, req: Request<Piped>) -> Result<Response<Incoming>, String> {
+        let mut upstream = self.upstream.lock().await;
+        let usable = match upstream.as_mut() {
+            Some(sender) => sender.ready().await.is_ok(),
+            None => false,
+        };
+        if !usable {
+            *upstream = Some(crate::upstream::connect(&self.resource).await?);
+        }
+        let Some(sender) = upstream.as_mut() else {
+            return Err("no connection".into());
+        };
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let sent = sender.send_request(req);
+        drop(upstream);
+        sent.await.map_err(|e| e.to_string())
+    }
+
+    /// The resource could not answer: recorded, and a 502 for the client.
+    async fn unreachable(&self, error: String, started: Instant) -> Response<Piped> {
+        let name = &self.resource.name;
+        let message = format!("Ward could not reach resource \"{name}\": {error}");
+        self.rec
+            .record(JsonBody::from(Payload::HttpResponse(HttpResponse {
+                status: StatusCode::BAD_GATEWAY.as_u16(),
+                duration_ms: started.elapsed().as_millis() as u64,
+                error: Some(message.clone()),
+                ..HttpResponse::default()
+            })))
+            .await;
+        ward_error(StatusCode::BAD_GATEWAY, "upstream", &message)
+    }
+
+    /// Relays the client's body upstream, recording it as it passes.
+    async fn pump_request(self: Arc<Self>, mut incoming: Incoming, feed: Feed) {
+        let mut stream = StreamRecord::new(&self.record_masker, request_chunk);
+        while let Some(frame) = incoming.frame().await {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = feed.send(Err(Aborted(e.to_string()))).await;
+                    break;
+                }
+            };
+            if let Some(data) = frame.data_ref() {
+                self.bytes_up
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                stream.record(&self.rec, data, false, Some(self.cap)).await;
+            }
+            if feed.send(Ok(frame)).await.is_err() {
+                break;
+            }
+        }
+        stream.record(&self.rec, &[], true, None).await;
+    }
+
+    /// Relays the resource's body to the client, recording it first (an encoded body, which
+    /// cannot be masked, is counted and hashed, not stored) and masking it for the client
+    /// when the grant says `mask_client`.
+    async fn pump_response(self: Arc<Self>, mut incoming: Incoming, feed: Feed, encoded: bool) {
+        let mut stream = StreamRecord::new(&self.record_masker, response_chunk);
+        let cap = if encoded { 0 } else { self.cap };
+        let mut client = self.client_masker.as_ref().map(Masker::stream);
+        let mut ended = self.terminated.clone();
+        loop {
+            let frame = tokio::select! {
+                frame = incoming.frame() => frame,
+                _ = terminated(&mut ended) => {
+                    let _ = feed.send(Err(Aborted("the session was terminated".into()))).await;
+                    break;
+                }
+            };
+            let Some(frame) = frame else {
+                if let Some(m) = client.as_mut() {
+                    let rest = m.finish();
+                    if !rest.is_empty() {
+                        let _ = feed.send(Ok(Frame::data(Bytes::from(rest)))).await;
+                    }
+                }
+                break;
+            };
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = feed.send(Err(Aborted(e.to_string()))).await;
+                    break;
+                }
+            };
+            let frame = match frame.into_data() {
+                Ok(data) => {
+                    self.bytes_down
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    stream.record(&self.rec, &data, false, Some(cap)).await;
+                    if !self.rec.may_release().await {
+                        let _ = feed
+                            .send(Err(Aborted("the audit store cannot be written".into())))
+                            .await;
+                        break;
+                    }
+                    match client.as_mut() {
+                        Some(m) => Frame::data(Bytes::from(m.push(&data))),
+                        None => Frame::data(data),
+                    }
+                }
+                Err(trailers) => trailers,
+            };
+            if feed.send(Ok(frame)).await.is_err() {
+                break;
+            }
+        }
+        stream.record(&self.rec, &[], true, None).await;
+    }
+
+    /// Relays an upgraded WebSocket connection, recording each message as it passes.
+    async fn relay_websocket(
+        self: Arc<Self>,
+        client: hyper::upgrade::OnUpgrade,
+        upstream: hyper::upgrade::OnUpgrade,
+    ) {
+        let (client, upstream) = match tokio::join!(client, upstream) {
+            (Ok(c), Ok(u)) => (TokioIo::new(c), TokioIo::new(u)),
+            _ => return,
+        };
+        let (mut client_rx, mut client_tx) = tokio::io::split(client);
+        let (mut up_rx, mut up_tx) = tokio::io::split(upstream);
+        let cap = usize::try_from(self.cap).unwrap_or(usize::MAX);
+        let (mut from_client, mut from_server) = (Frames::new(true, cap), Frames::new(false, cap));
+        let (mut client_buf, mut up_buf) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
+        let mut ended = self.terminated.clone();
+        let mut messages = Vec::new();
+        loop {
+            let (read, from) = tokio::select! {
+                n = client_rx.read(&mut client_buf) => (n, true),
+                n = up_rx.read(&mut up_buf) => (n, false),
+                _ = terminated(&mut ended) => break,
+            };
+            let n = match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (bytes, frames) = if from {
+                self.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
+                (&client_buf[..n], &mut from_client)
+            } else {
+                self.bytes_down.fetch_add(n as u64, Ordering::Relaxed);
+                (&up_buf[..n], &mut from_server)
+            };
+            if let Err(e) = frames.push(bytes, &mut messages) {
+                let side = if from { "client" } else { "resource" };
+                let error = SessionError {
+                    severity: "ERROR".into(),
+                    message: format!(
+                        "the {side} sent a WebSocket frame Ward cannot read ({e}): the connection is closed"
+                    ),
+                    resource: None,
+                };
+                self.rec
+                    .record(JsonBody::from(Payload::SessionError(error)))
+                    .await;
+                break;
+            }
+            for m in messages.drain(..) {
+                self.record_message(m, from).await;
+            }
+            let written = if from {
+                up_tx.write_all(bytes).await
+            } else {
+                client_tx.write_all(bytes).await
+            };
+            if written.is_err() {
+                break;
+            }
+        }
+        let _ = client_tx.shutdown().await;
+        let _ = up_tx.shutdown().await;
+    }
+
+    async fn record_message(&self, m: Message, from_client: bool) {
+        let mut report = MaskReport::new();
+        let (code, data) = match m.opcode {
+            Opcode::Close if m.data.len() >= 2 => (
+                Some(u16::from_be_bytes([m.data[0], m.data[1]])),
+                &m.data[2..],
+            ),
+            _ => (None, &m.data[..]),
+        };
+        let masked = self.record_masker.mask(data, &mut report);
+        let chunk = ward_store::stream::terminal_data(&masked);
+        let message = HttpWebsocket {
+            from: if from_client { "client" } else { "server" }.into(),
+            opcode: m.opcode.as_str().into(),
+            data: chunk.data,
+            data_b64: chunk.data_b64,
+            bytes: m.bytes,
+            truncated: m.truncated.then_some(true),
+            code,
+        };
+        let (kind, value) = Payload::HttpWebsocket(message).into_parts();
+        self.rec
+            .record_sized(PremaskedJson(kind, value, report), masked.len())
+            .await;
+    }
+}
