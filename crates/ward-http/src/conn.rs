@@ -43,6 +43,12 @@ use crate::body::{Aborted, Feed, Piped};
 use crate::headers;
 use crate::ws::{Frames, Message, Opcode};
 
+/// The path on a resource where a browser posts the token Ward's web UI gave it
+/// (`/api/v1/resources/NAME/open`); never sent upstream.
+const LAUNCH: &str = "/.ward/launch";
+/// The cookie that carries that token, for the resource's path only.
+const APP_COOKIE: &str = "ward_app";
+
 /// How long a client may take to send a request's head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the credential of an open session is checked again (a revoked token, a disabled
@@ -139,11 +145,23 @@ impl Credential {
                 });
             }
         }
-        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok())?;
+        if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            return Some(Self {
+                how: "x-api-key",
+                user: None,
+                secret: key.trim().to_owned(),
+            });
+        }
+        let cookie = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(APP_COOKIE)?.strip_prefix('='))?;
         Some(Self {
-            how: "x-api-key",
+            how: "cookie",
             user: None,
-            secret: key.trim().to_owned(),
+            secret: cookie.to_owned(),
         })
     }
 
@@ -209,6 +227,9 @@ impl Conn {
                 "Ward's HTTP listener serves each HTTP resource under /RESOURCE/: name one",
             );
         };
+        if rest == LAUNCH {
+            return self.launch(name, req).await;
+        }
         let Some(credential) = Credential::of(req.headers()) else {
             return ward_error(
                 StatusCode::UNAUTHORIZED,
@@ -221,6 +242,60 @@ impl Conn {
             Err(response) => return response,
         };
         session.forward(&self, req, rest.to_owned()).await
+    }
+
+    /// A browser posts the token the web UI issued (form field `token`): with a cookie for
+    /// the resource's path it goes on to the resource, through Ward.
+    async fn launch(&self, name: &str, req: Request<Incoming>) -> Response<Piped> {
+        if req.method() != hyper::Method::POST {
+            return ward_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "launch",
+                "open the resource from Ward's web UI",
+            );
+        }
+        let form = match http_body_util::Limited::new(req.into_body(), 8 << 10)
+            .collect()
+            .await
+        {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                return ward_error(StatusCode::BAD_REQUEST, "launch", "the form is too large");
+            }
+        };
+        let token = form
+            .split(|b| *b == b'&')
+            .find_map(|pair| pair.strip_prefix(b"token="))
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or_default()
+            .to_owned();
+        if let Err(e) = self.gw.credentials.bearer(&token).await {
+            let runtime = self.gw.runtime.current();
+            let auth = Auth::not_ok("cookie", "web launch", "failed", e.to_string());
+            let claimed = Identity::unauthenticated("web launch");
+            runtime
+                .login_failed(claimed, name, self.start(auth, None))
+                .await;
+            return ward_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                &format!(
+                    "Ward refused the credential: {e}; open the resource from Ward's web UI again"
+                ),
+            );
+        }
+        let mut response = Response::new(Piped::empty());
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        let cookie = format!("{APP_COOKIE}={token}; Path=/{name}/; HttpOnly; Secure; SameSite=Lax");
+        let headers = response.headers_mut();
+        if let (Ok(cookie), Ok(location)) = (
+            HeaderValue::from_str(&cookie),
+            HeaderValue::from_str(&format!("/{name}/")),
+        ) {
+            headers.insert(header::SET_COOKIE, cookie);
+            headers.insert(header::LOCATION, location);
+        }
+        response
     }
 
     /// The session of this credential on resource `name`: the open one, or a new one if the
@@ -259,6 +334,7 @@ impl Conn {
             Ok(identity) => identity,
             Err(e) => {
                 let claimed = credential.user.as_deref().unwrap_or(credential.how);
+                let cookie = credential.how == "cookie";
                 if let Some(s) = sessions.remove(&key) {
                     s.end().await;
                 } else {
@@ -271,11 +347,19 @@ impl Conn {
                         )
                         .await;
                 }
-                return Err(ward_error(
+                let mut response = ward_error(
                     StatusCode::UNAUTHORIZED,
                     "unauthenticated",
                     &format!("Ward refused the credential: {e}"),
-                ));
+                );
+                if cookie {
+                    // A browser's sign-in ended: forget it.
+                    let gone = format!("{APP_COOKIE}=; Path=/{name}/; Max-Age=0; HttpOnly; Secure");
+                    if let Ok(v) = HeaderValue::from_str(&gone) {
+                        response.headers_mut().insert(header::SET_COOKIE, v);
+                    }
+                }
+                return Err(response);
             }
         };
         if let Some(s) = open {

@@ -58,7 +58,7 @@ pub(super) struct Viewer {
     pub(super) identity: Identity,
     pub(super) auditor: bool,
     csrf: String,
-    expires: Instant,
+    pub(super) expires: Instant,
     /// The viewer's own recorded session.
     pub(super) record: SessionRecorder,
 }

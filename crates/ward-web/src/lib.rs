@@ -11,6 +11,7 @@ mod model;
 mod openapi;
 mod recheck;
 mod requests;
+mod resources;
 mod scim;
 mod ui;
 
@@ -165,6 +166,7 @@ impl Web {
             .merge(login::routes())
             .merge(api::routes())
             .merge(requests::routes())
+            .merge(resources::routes())
             .merge(scim::routes())
             .merge(mcp::routes())
             .fallback(ui::serve)

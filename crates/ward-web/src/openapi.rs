@@ -29,6 +29,8 @@ use super::model::{
         super::requests::request_detail,
         super::requests::approve_request,
         super::requests::deny_request,
+        super::resources::list_resources,
+        super::resources::open_resource,
         super::api::ready,
         super::login::info,
     ),
@@ -50,7 +52,10 @@ use super::model::{
         super::requests::Review,
         super::requests::RequestList,
         super::requests::NewRequest,
-        super::requests::ReviewBody
+        super::requests::ReviewBody,
+        super::resources::ResourceEntry,
+        super::resources::ResourceList,
+        super::resources::Launch
     ))
 )]
 struct ApiDoc;

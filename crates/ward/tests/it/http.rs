@@ -511,3 +511,300 @@ fn python_requests_and_websockets_go_through_ward_recorded_message_by_message() 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_mask_client_grant_masks_what_the_client_receives_and_refuses_websockets() {
+    let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
+    let grant = "[[grants]]\ngroup = \"support\"\nresources = [\"api\"]\nmask_client = true\n";
+    let ward = ward_for(&peer, grant);
+    success(
+        &ward
+            .cli_with_input(
+                &[
+                    "users",
+                    "add",
+                    "sam",
+                    "--groups",
+                    "support",
+                    "--password-stdin",
+                ],
+                PASSWORD,
+            )
+            .expect("sam"),
+    );
+    let sam = format!("sam:{PASSWORD}");
+    let base = ward.http_url("api");
+    let out = curl(&ward, &["-i", "-u", &sam, &format!("{base}/secret")]);
+    let text = body(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.contains("4111 1111 1111 1111"), "{text}");
+    assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+    assert!(text.contains("card "), "{text}");
+    // Masking changes the length: the body is chunked, not the service's content-length.
+    assert!(
+        !text.to_ascii_lowercase().contains("content-length"),
+        "{text}"
+    );
+    // A big body masked on the way, intact in length where nothing matched.
+    let out = curl(&ward, &["-u", &sam, &format!("{base}/big?bytes=300000")]);
+    assert_eq!(out.stdout.len(), 300_000);
+    // An encoded body cannot be masked: refused, not passed.
+    let out = curl(&ward, &["-u", &sam, &format!("{base}/gzip")]);
+    assert!(
+        body(&out).contains("\"code\":\"unmaskable\""),
+        "{}",
+        body(&out)
+    );
+    // A WebSocket cannot be masked message by message here: the upgrade is refused.
+    let out = curl(
+        &ward,
+        &[
+            "-i",
+            "-u",
+            &sam,
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            &format!("{base}/ws"),
+        ],
+    );
+    let text = body(&out);
+    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    assert!(text.contains("mask_client"), "{text}");
+}
+
+#[test]
+fn a_revoked_token_ends_its_streaming_session_and_a_dead_service_is_a_recorded_502() {
+    let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        ward_testkit::free_port().expect("port")
+    );
+    let ward = Ward::builder(crate::WARD)
+        .http()
+        .file("api.token", UPSTREAM_TOKEN)
+        .http_resource(
+            "api",
+            &peer.url(),
+            "credential = \"bearer\"\npassword_file = \"api.token\"",
+        )
+        .http_resource("gone", &dead, "")
+        .user("alice", &["dev"])
+        .grant("dev", "api")
+        .grant("dev", "gone")
+        .start()
+        .expect("ward");
+    let issued = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
+    let word = |prefix: &str| {
+        issued
+            .split_whitespace()
+            .find(|w| w.starts_with(prefix))
+            .expect("printed")
+            .to_owned()
+    };
+    let (token, id) = (word("ward_t_"), word("t_"));
+    let bearer = format!("Authorization: Bearer {token}");
+
+    let out = curl(
+        &ward,
+        &["-i", "-H", &bearer, &format!("{}/x", ward.http_url("gone"))],
+    );
+    let text = body(&out);
+    assert!(text.starts_with("HTTP/1.1 502"), "{text}");
+    assert!(
+        text.contains("Ward could not reach resource \\\"gone\\\""),
+        "{text}"
+    );
+
+    // A stream of 60 lines over 12 s, cut when the token is revoked.
+    let started = std::time::Instant::now();
+    let streaming = {
+        let (ca, url, bearer) = (
+            ward.ca_cert(),
+            format!("{}/stream?n=60&delay=200", ward.http_url("api")),
+            bearer.clone(),
+        );
+        std::thread::spawn(move || {
+            Command::new("curl")
+                .args(["-sS", "--max-time", "30", "--cacert"])
+                .arg(ca)
+                .args(["-H", &bearer, &url])
+                .output()
+                .expect("curl")
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    success(&ward.cli(&["tokens", "revoke", "--id", &id]));
+    let out = streaming.join().expect("curl thread");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the stream was not cut"
+    );
+    let text = body(&out);
+    assert!(
+        text.contains("line 1\n") && !text.contains("line 60"),
+        "{text}"
+    );
+
+    let sessions = http_sessions(&ward, 2);
+    let (_, gone) = sessions
+        .iter()
+        .find(|(s, _)| s["resource"] == "gone")
+        .expect("gone");
+    let failed = &of_kind(gone, "http.response")[0]["payload"];
+    assert_eq!(failed["status"], 502);
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot connect")),
+        "{failed}"
+    );
+    let (cut, events) = sessions
+        .iter()
+        .find(|(s, _)| s["resource"] == "api")
+        .expect("api");
+    assert_eq!(cut["outcome"], "terminated");
+    assert_eq!(
+        of_kind(events, "session.terminated")[0]["payload"]["reason"],
+        format!("credential {id} revoked").as_str()
+    );
+    // The revoked token is refused from then on.
+    let out = curl(
+        &ward,
+        &["-H", &bearer, &format!("{}/echo", ward.http_url("api"))],
+    );
+    assert!(
+        body(&out).contains("\"code\":\"unauthenticated\""),
+        "{}",
+        body(&out)
+    );
+}
+
+#[test]
+fn a_browser_launch_sets_a_cookie_for_the_resource_that_ward_takes_off_the_request() {
+    let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
+    let web_port = ward_testkit::free_port().expect("port");
+    let ward = Ward::builder(crate::WARD)
+        .web(web_port)
+        .http()
+        .file("api.token", UPSTREAM_TOKEN)
+        .http_resource(
+            "api",
+            &peer.url(),
+            "credential = \"bearer\"\npassword_file = \"api.token\"",
+        )
+        .user("alice", &["dev"])
+        .grant("dev", "api")
+        .start()
+        .expect("ward");
+    let jar = ward.dir.join("cookies.txt");
+    let jar = jar.to_str().expect("path");
+    let login = format!("{{\"username\":\"alice\",\"password\":\"{PASSWORD}\"}}");
+    let out = curl(
+        &ward,
+        &[
+            "-c",
+            jar,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &login,
+            &format!("{}/api/v1/login", ward.web_url()),
+        ],
+    );
+    let me: Value = serde_json::from_str(&body(&out)).expect("login json");
+    let csrf = format!("X-CSRF-Token: {}", me["csrf"].as_str().expect("csrf"));
+    let out = curl(
+        &ward,
+        &["-b", jar, &format!("{}/api/v1/resources", ward.web_url())],
+    );
+    let listed: Value = serde_json::from_str(&body(&out)).expect("json");
+    assert_eq!(listed["resources"][0]["url"], ward.http_url("api"));
+    let out = curl(
+        &ward,
+        &[
+            "-b",
+            jar,
+            "-H",
+            &csrf,
+            "-X",
+            "POST",
+            &format!("{}/api/v1/resources/api/open", ward.web_url()),
+        ],
+    );
+    let launch: Value = serde_json::from_str(&body(&out)).expect("json");
+    let token = launch["token"].as_str().expect("token");
+    assert_eq!(
+        launch["launch"],
+        format!("{}/.ward/launch", ward.http_url("api"))
+    );
+    let apps = ward.dir.join("app-cookies.txt");
+    let apps = apps.to_str().expect("path");
+    let out = curl(
+        &ward,
+        &[
+            "-i",
+            "-c",
+            apps,
+            "-d",
+            &format!("token={token}"),
+            launch["launch"].as_str().expect("url"),
+        ],
+    );
+    let text = body(&out);
+    assert!(text.starts_with("HTTP/1.1 303"), "{text}");
+    assert!(text.contains("location: /api/"), "{text}");
+    assert!(
+        text.contains("Path=/api/; HttpOnly; Secure; SameSite=Lax"),
+        "{text}"
+    );
+    let out = curl(
+        &ward,
+        &[
+            "-b",
+            apps,
+            "-H",
+            "Cookie: theme=dark",
+            &format!("{}/echo/page", ward.http_url("api")),
+        ],
+    );
+    let echo: Value = serde_json::from_str(&body(&out)).expect("echo json");
+    assert_eq!(echo["auth"], "bearer");
+    assert!(
+        !echo["headers"]["cookie"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ward_app"),
+        "{echo}"
+    );
+    // A forged launch is refused and recorded.
+    let out = curl(
+        &ward,
+        &[
+            "-d",
+            "token=ward_t_forged",
+            launch["launch"].as_str().expect("url"),
+        ],
+    );
+    assert!(
+        body(&out).contains("\"code\":\"unauthenticated\""),
+        "{}",
+        body(&out)
+    );
+    let sessions = http_sessions(&ward, 2);
+    let ok = sessions
+        .iter()
+        .find(|(s, _)| s["outcome"] == "ok")
+        .expect("the browser's session");
+    assert_eq!(
+        of_kind(&ok.1, "auth")[0]["payload"]["credential_in"],
+        "cookie"
+    );
+    assert!(!serde_json::to_string(&ok.1).expect("json").contains(token));
+    assert!(sessions.iter().any(|(s, _)| s["outcome"] == "denied"));
+}
