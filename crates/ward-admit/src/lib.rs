@@ -206,6 +206,16 @@ impl Runtime {
         control: Arc<Control>,
     ) -> Result<Self, String> {
         let guardrails = Guardrails::compile(&config.guardrails).map_err(|e| e.to_string())?;
+        // A prompt rule names masking rules: each must exist, or it would never refuse.
+        let known: Vec<&str> = masking.default_profile().rule_names().collect();
+        for (index, rule) in config.guardrails.iter().enumerate() {
+            if let Some(unknown) = rule.secrets.iter().find(|s| !known.contains(&s.as_str())) {
+                return Err(format!(
+                    "guardrails[{index}].secrets: no masking rule `{unknown}` (rules: {})",
+                    known.join(", ")
+                ));
+            }
+        }
         Ok(Self {
             config,
             masking,

@@ -38,6 +38,10 @@ pub struct Grant {
     /// The masking profile for these clients when `mask_client` is on; the resource's
     /// `masking_profile` when absent.
     pub client_profile: Option<String>,
+    /// AI model resources (`api`): mask what the client sends in its prompts before the
+    /// provider sees it, with the resource's profile (as the record is masked).
+    #[serde(default)]
+    pub mask_upstream: bool,
     /// SSH: let these clients forward local ports (`ssh -L`, `-W`) through the host; every
     /// forwarded connection is recorded. Refused when false.
     #[serde(default)]

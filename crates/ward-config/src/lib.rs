@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, SamlIdp, acceptable_url};
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
-pub use resources::{HttpCredential, Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
+pub use resources::{AiApi, HttpCredential, Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
 pub use size::ByteSize;
 pub use ward_core::ConfigDuration;
 pub use webhooks::{EVENTS as WEBHOOK_EVENTS, Webhook, WebhookFormat};
@@ -405,6 +405,7 @@ impl Config {
                 (r.url.is_some(), "url"),
                 (r.credential.is_some(), "credential"),
                 (r.credential_header.is_some(), "credential_header"),
+                (r.api.is_some(), "api"),
             ] {
                 if set {
                     return Err(self.invalid(key(field), "only an HTTP resource has it"));
@@ -599,6 +600,19 @@ impl Config {
                 return Err(self.invalid(
                     key("client_profile"),
                     "has no effect without `mask_client = true`",
+                ));
+            }
+            if g.mask_upstream
+                && let Some(other) = g
+                    .resources
+                    .iter()
+                    .find(|r| self.resource(r).is_none_or(|r| r.api.is_none()))
+            {
+                return Err(self.invalid(
+                    key("mask_upstream"),
+                    format!(
+                        "masks prompts to AI model APIs; resource `{other}` is not one (an HTTP resource with `api`): give it a grant of its own"
+                    ),
                 ));
             }
             // What an SSH client receives is a terminal's stream, which Ward records masked but

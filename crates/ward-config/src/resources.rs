@@ -16,6 +16,16 @@ pub enum ResourceKind {
     Http,
 }
 
+/// The AI model API an HTTP resource speaks, which Ward reads: prompts and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AiApi {
+    /// OpenAI-compatible: `…/chat/completions` and `…/responses`.
+    Openai,
+    /// Anthropic: `…/messages`.
+    Anthropic,
+}
+
 /// How Ward presents its credential to an HTTP resource (from `password_env`/`password_file`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +78,8 @@ pub struct Resource {
     pub credential: Option<HttpCredential>,
     /// HTTP, with `credential = "header"`: the header's name.
     pub credential_header: Option<String>,
+    /// HTTP: the AI model API the service speaks; Ward then records prompts and answers.
+    pub api: Option<AiApi>,
     /// Database to open upstream (PostgreSQL).
     #[serde(default)]
     pub database: String,

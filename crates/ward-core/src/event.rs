@@ -98,12 +98,18 @@ pub enum EventKind {
     /// A WebSocket message relayed to or from an HTTP resource.
     #[serde(rename = "http.websocket")]
     HttpWebsocket,
+    /// What a client asked an AI model (an HTTP resource with `api`): the messages, masked.
+    #[serde(rename = "ai.prompt")]
+    AiPrompt,
+    /// What the model answered, reassembled from its stream: text, proposed tool calls, usage.
+    #[serde(rename = "ai.completion")]
+    AiCompletion,
     #[serde(rename = "session.end")]
     SessionEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 39] = [
+    pub const ALL: [EventKind; 41] = [
         EventKind::SessionStart,
         EventKind::Auth,
         EventKind::PolicyDecision,
@@ -142,6 +148,8 @@ impl EventKind {
         EventKind::HttpResponse,
         EventKind::HttpBody,
         EventKind::HttpWebsocket,
+        EventKind::AiPrompt,
+        EventKind::AiCompletion,
         EventKind::SessionEnd,
     ];
 
@@ -185,6 +193,8 @@ impl EventKind {
             EventKind::HttpResponse => "http.response",
             EventKind::HttpBody => "http.body",
             EventKind::HttpWebsocket => "http.websocket",
+            EventKind::AiPrompt => "ai.prompt",
+            EventKind::AiCompletion => "ai.completion",
             EventKind::SessionEnd => "session.end",
         }
     }

@@ -449,6 +449,70 @@ pub struct HttpWebsocket {
     pub code: Option<u16>,
 }
 
+/// `ai.prompt`: a request to an AI model API, as the model's conversation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AiPrompt {
+    /// `openai-chat`, `openai-responses`, `anthropic-messages`.
+    pub api: String,
+    pub model: String,
+    pub stream: bool,
+    /// The conversation sent, oldest first (the system prompt, if any, first), masked.
+    pub messages: Vec<AiMessage>,
+    /// The tools offered to the model, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Masked before the provider saw it too (the grant's `mask_upstream`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub masked_upstream: bool,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AiMessage {
+    /// `system`, `user`, `assistant`, `tool`.
+    pub role: String,
+    /// Its text, masked.
+    pub text: String,
+    /// An assistant message's tool calls, or a tool result's call id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<AiToolCall>,
+}
+
+/// A tool call a model proposed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AiToolCall {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    /// Its arguments as the model wrote them (JSON text), masked.
+    pub arguments: String,
+}
+
+/// `ai.completion`: a model's answer, whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AiCompletion {
+    pub api: String,
+    pub model: String,
+    /// The answer's text, masked.
+    pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<AiToolCall>,
+    /// `stop`, `tool_calls`, `end_turn`, `tool_use`, … as the provider said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// The answer could not be read whole (cut off, not JSON): what was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
+}
+
 /// `term.resize`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -736,6 +800,10 @@ pub enum Payload {
     HttpBody(Terminal),
     #[serde(rename = "http.websocket")]
     HttpWebsocket(HttpWebsocket),
+    #[serde(rename = "ai.prompt")]
+    AiPrompt(AiPrompt),
+    #[serde(rename = "ai.completion")]
+    AiCompletion(AiCompletion),
     #[serde(rename = "session.end")]
     SessionEnd(SessionEnd),
 }
@@ -782,6 +850,8 @@ impl Payload {
             Payload::HttpResponse(_) => EventKind::HttpResponse,
             Payload::HttpBody(_) => EventKind::HttpBody,
             Payload::HttpWebsocket(_) => EventKind::HttpWebsocket,
+            Payload::AiPrompt(_) => EventKind::AiPrompt,
+            Payload::AiCompletion(_) => EventKind::AiCompletion,
             Payload::SessionEnd(_) => EventKind::SessionEnd,
         }
     }

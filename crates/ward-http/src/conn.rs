@@ -39,6 +39,7 @@ use ward_store::stream::StreamRecord;
 use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 
 use crate::Gateway;
+use crate::ai;
 use crate::body::{Aborted, Feed, Piped};
 use crate::headers;
 use crate::ws::{Frames, Message, Opcode};
@@ -308,10 +309,16 @@ impl Conn {
     ) -> Result<Arc<Session>, Response<Piped>> {
         let key = (name.to_owned(), credential.digest());
         let mut sessions = self.sessions.lock().await;
-        let open = sessions
+        // A session ended from outside ends here; the credential may open a new one.
+        if let Some(ended) = sessions
             .get(&key)
-            .filter(|s| s.termination().is_none())
-            .cloned();
+            .filter(|s| s.termination().is_some())
+            .cloned()
+        {
+            sessions.remove(&key);
+            ended.end().await;
+        }
+        let open = sessions.get(&key).cloned();
         if let Some(s) = &open
             && s.checked
                 .lock()
@@ -396,8 +403,9 @@ impl Conn {
                 return Err(ward_error(status, code, &refused.message));
             }
         };
-        let cap = runtime.config.recording.max_result_bytes.0;
-        let session = Arc::new(Session::new(admitted, cap));
+        let recording = &runtime.config.recording;
+        let limits = (recording.max_result_bytes.0, recording.max_message_bytes.0);
+        let session = Arc::new(Session::new(admitted, limits));
         sessions.insert(key, session.clone());
         Ok(session)
     }
@@ -440,8 +448,12 @@ struct Session {
     reviewer: ward_admit::Reviewer,
     record_masker: Masker,
     client_masker: Option<Masker>,
+    /// Prompts to an AI model are masked before the provider sees them.
+    mask_upstream: bool,
     /// Bytes of each body stored at most (`[recording] max_result_bytes`).
     cap: u64,
+    /// Bytes of a prompt or an answer read whole at most (`[recording] max_message_bytes`).
+    max_message: u64,
     /// The connection to the resource, opened at the first request.
     upstream: Mutex<Option<SendRequest<Piped>>>,
     /// Set when the session is terminated from outside it.
@@ -469,8 +481,11 @@ fn response_chunk(mut chunk: Terminal) -> Payload {
 }
 
 impl Session {
-    fn new(admitted: Admitted, cap: u64) -> Self {
+    /// `limits`: bytes of each body stored, and of a prompt or answer read whole, at most.
+    fn new(admitted: Admitted, limits: (u64, u64)) -> Self {
+        let (cap, max_message) = limits;
         let Admitted {
+            grant,
             resource,
             upstream_user,
             upstream_password,
@@ -503,7 +518,9 @@ impl Session {
             reviewer,
             record_masker,
             client_masker,
+            mask_upstream: grant.mask_upstream,
             cap,
+            max_message,
             upstream: Mutex::new(None),
             terminated,
             watcher,
@@ -606,12 +623,40 @@ impl Session {
         }
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
         let (parts, incoming) = req.into_parts();
-        let (upstream_req, feed) = match self.upstream_request(parts, &rest, query.as_deref(), conn)
-        {
-            Ok(r) => r,
-            Err(e) => return ward_error(StatusCode::BAD_REQUEST, "bad_request", &e),
+        let ai = self
+            .resource
+            .api
+            .and_then(|api| ai::Endpoint::of(api, &parts.method, &rest));
+        // A prompt is read whole (to record it, check it and maybe mask it); any other body
+        // streams upstream as it comes.
+        let (prompt, streamed) = match ai {
+            Some(endpoint) => match self.read_prompt(endpoint, incoming, &line).await {
+                Ok(body) => (Some(body), None),
+                Err(refused) => return refused,
+            },
+            None => (None, Some(incoming)),
         };
-        tokio::spawn(self.clone().pump_request(incoming, feed));
+        let (mut upstream_req, feed) =
+            match self.upstream_request(parts, &rest, query.as_deref(), conn) {
+                Ok(r) => r,
+                Err(e) => return ward_error(StatusCode::BAD_REQUEST, "bad_request", &e),
+            };
+        match (prompt, streamed) {
+            (Some(body), _) => {
+                upstream_req
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                if !body.is_empty() {
+                    let _ = feed.try_send(Ok(Frame::data(body)));
+                }
+                // The body ends here.
+                drop(feed);
+            }
+            (None, Some(incoming)) => {
+                tokio::spawn(self.clone().pump_request(incoming, feed));
+            }
+            (None, None) => {}
+        }
         let started = Instant::now();
         let mut response = match self.send(upstream_req).await {
             Ok(r) => r,
@@ -672,11 +717,21 @@ impl Session {
             *answer.headers_mut() = headers;
             return answer;
         }
+        let sse = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        // An encoded answer cannot be read: its body is hashed, not stored, and no completion.
+        let answer = ai.filter(|_| content_encoding.is_none()).map(|endpoint| {
+            let limit = usize::try_from(self.max_message).unwrap_or(usize::MAX);
+            (ai::Answer::new(endpoint, sse, limit), status.is_success())
+        });
         let (feed, body) = Piped::channel();
         tokio::spawn(self.clone().pump_response(
             response.into_body(),
             feed,
             content_encoding.is_some(),
+            answer,
         ));
         let mut answer = Response::new(body);
         *answer.status_mut() = status;
@@ -784,6 +839,79 @@ impl Session {
         ward_error(StatusCode::BAD_GATEWAY, "upstream", &message)
     }
 
+    /// Reads a prompt to an AI model whole: records its body and its conversation
+    /// (`ai.prompt`), refuses it when it carries a secret a guardrail names, and masks it for
+    /// the provider when the grant says `mask_upstream`. The body to send upstream.
+    async fn read_prompt(
+        &self,
+        endpoint: ai::Endpoint,
+        incoming: Incoming,
+        line: &str,
+    ) -> Result<Bytes, Response<Piped>> {
+        let limit = usize::try_from(self.max_message).unwrap_or(usize::MAX);
+        let bytes = match http_body_util::Limited::new(incoming, limit)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                let message = format!(
+                    "the prompt could not be read whole (at most [recording] max_message_bytes = {limit} bytes): {e}"
+                );
+                return Err(ward_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    &message,
+                ));
+            }
+        };
+        self.bytes_up
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let mut stream = StreamRecord::new(&self.record_masker, request_chunk);
+        stream.record(&self.rec, &bytes, true, Some(self.cap)).await;
+        let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            // Not JSON: the provider answers it; the body is recorded.
+            return Ok(bytes);
+        };
+        let mut prompt = ai::prompt(endpoint, &body);
+        let mut found = MaskReport::new();
+        for m in &prompt.messages {
+            self.record_masker.mask_str(&m.text, &mut found);
+            for call in &m.tool_calls {
+                self.record_masker.mask_str(&call.arguments, &mut found);
+            }
+        }
+        let denial = self
+            .guardrails
+            .as_ref()
+            .and_then(|g| g.check_prompt(|rule| found.count(rule)));
+        if let Some(denial) = denial {
+            self.rec
+                .record(MaskedJson::from(Payload::AiPrompt(prompt)))
+                .await;
+            let denied = PolicyDenied {
+                rule: Some(denial.rule.clone()),
+                reason: Some(denial.code().to_owned()),
+                protocol: Some("http".into()),
+                message: Some(denial.request_message()),
+                command: Some(line.to_owned()),
+                ..PolicyDenied::default()
+            };
+            return Err(self.deny(StatusCode::FORBIDDEN, "denied", denied).await);
+        }
+        let sent = if self.mask_upstream {
+            ai::mask_request(&mut body, &self.record_masker, &mut MaskReport::new());
+            prompt.masked_upstream = true;
+            Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        } else {
+            bytes
+        };
+        self.rec
+            .record(MaskedJson::from(Payload::AiPrompt(prompt)))
+            .await;
+        Ok(sent)
+    }
+
     /// Relays the client's body upstream, recording it as it passes.
     async fn pump_request(self: Arc<Self>, mut incoming: Incoming, feed: Feed) {
         let mut stream = StreamRecord::new(&self.record_masker, request_chunk);
@@ -810,7 +938,13 @@ impl Session {
     /// Relays the resource's body to the client, recording it first (an encoded body, which
     /// cannot be masked, is counted and hashed, not stored) and masking it for the client
     /// when the grant says `mask_client`.
-    async fn pump_response(self: Arc<Self>, mut incoming: Incoming, feed: Feed, encoded: bool) {
+    async fn pump_response(
+        self: Arc<Self>,
+        mut incoming: Incoming,
+        feed: Feed,
+        encoded: bool,
+        mut answer: Option<(ai::Answer, bool)>,
+    ) {
         let mut stream = StreamRecord::new(&self.record_masker, response_chunk);
         let cap = if encoded { 0 } else { self.cap };
         let mut client = self.client_masker.as_ref().map(Masker::stream);
@@ -844,6 +978,9 @@ impl Session {
                     self.bytes_down
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
                     stream.record(&self.rec, &data, false, Some(cap)).await;
+                    if let Some((a, _)) = answer.as_mut() {
+                        a.push(&data);
+                    }
                     if !self.rec.may_release().await {
                         let _ = feed
                             .send(Err(Aborted("the audit store cannot be written".into())))
@@ -862,6 +999,11 @@ impl Session {
             }
         }
         stream.record(&self.rec, &[], true, None).await;
+        if let Some(completion) = answer.and_then(|(a, ok)| a.finish(ok)) {
+            self.rec
+                .record(MaskedJson::from(Payload::AiCompletion(completion)))
+                .await;
+        }
     }
 
     /// Relays an upgraded WebSocket connection, recording each message as it passes.

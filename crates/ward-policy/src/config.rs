@@ -24,6 +24,10 @@ pub struct GuardrailConfig {
     /// Statements whose text matches this regex are denied (HTTP: the request line,
     /// `METHOD /path?query`).
     pub pattern: Option<String>,
+    /// AI model resources: prompts in which these masking rules find something (`url_password`,
+    /// `aws_access_key`) are refused before the provider sees them.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// HTTP: the methods the rule matches (`DELETE`); all when empty.
     #[serde(default)]
     pub methods: Vec<String>,

@@ -42,6 +42,8 @@ struct Rule {
     /// HTTP rules only (`methods`, `paths`), upper-cased methods.
     methods: Vec<String>,
     paths: Vec<String>,
+    /// Prompt rules only: masking rules whose finds refuse a prompt.
+    secrets: Vec<String>,
 }
 
 /// How a step a review rule matched is reviewed.
@@ -60,6 +62,16 @@ impl Rule {
     /// A rule for HTTP requests, which statements and commands never match.
     fn http(&self) -> bool {
         !self.methods.is_empty() || !self.paths.is_empty()
+    }
+
+    /// A rule for the prompts of AI model resources only.
+    fn prompts(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
+    /// A rule for statements and commands.
+    fn statements(&self) -> bool {
+        !self.http() && !self.prompts()
     }
 
     fn applies(&self, resource: &str, subject: &str, groups: &[String]) -> bool {
@@ -101,7 +113,21 @@ impl Guardrails {
                 ));
             }
             let http = !c.methods.is_empty() || !c.paths.is_empty();
-            if c.deny.is_empty() && c.pattern.is_none() && !http {
+            if !c.secrets.is_empty() {
+                if http || !c.deny.is_empty() || c.pattern.is_some() {
+                    return Err(invalid(
+                        "secrets",
+                        "a rule with `secrets` is for prompts to AI models only: give `deny`, `pattern`, `methods` and `paths` in rules of their own".to_owned(),
+                    ));
+                }
+                if c.action == Action::Review {
+                    return Err(invalid(
+                        "action",
+                        "a prompt carrying a secret is refused, not reviewed (the reviewer would see the secret)".to_owned(),
+                    ));
+                }
+            }
+            if c.deny.is_empty() && c.pattern.is_none() && !http && c.secrets.is_empty() {
                 return Err(invalid(
                     "deny",
                     "the rule denies nothing: give statement kinds in `deny`, a `pattern`, or both (or, for HTTP, `methods` and `paths`)"
@@ -180,6 +206,7 @@ impl Guardrails {
                 review,
                 methods: c.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
                 paths: c.paths.clone(),
+                secrets: c.secrets.clone(),
             }));
         }
         // Rules that deny come first: a step one of them forbids is never offered for review.
@@ -225,6 +252,8 @@ pub enum Reason {
     Unparsed { error: String },
     /// An HTTP request matches the rule's methods and paths.
     Request,
+    /// A prompt carries a secret of a kind the rule names (a masking rule's name).
+    Secret { kind: String },
 }
 
 /// A statement a guardrail denies, or holds for review.
@@ -245,6 +274,7 @@ impl Denial {
             Reason::Pattern => "pattern",
             Reason::Unparsed { .. } => "unparsed",
             Reason::Request => "request",
+            Reason::Secret { .. } => "secret",
         }
     }
 
@@ -258,9 +288,12 @@ impl Denial {
 
     /// What an HTTP client reads when a request is denied.
     pub fn request_message(&self) -> String {
-        let why = match self.reason {
-            Reason::Request => "its method and path match the rule",
-            _ => "it matches the rule's pattern",
+        let why = match &self.reason {
+            Reason::Request => "its method and path match the rule".to_owned(),
+            Reason::Secret { kind } => {
+                format!("the prompt carries a secret ({kind}); remove it and ask again")
+            }
+            _ => "it matches the rule's pattern".to_owned(),
         };
         format!(
             "request denied by Ward guardrail \"{}\": {why}; it was not sent",
@@ -280,6 +313,7 @@ impl Denial {
                 "Ward cannot parse the statement ({error}), and the rule denies what it cannot check"
             ),
             Reason::Request => "the request's method and path match the rule".to_owned(),
+            Reason::Secret { kind } => format!("it carries a secret ({kind})"),
         };
         format!(
             "statement denied by Ward guardrail \"{}\": {why}; it was not run",
@@ -301,7 +335,7 @@ impl SessionGuardrails {
     pub fn check_command(&self, text: &[u8]) -> Option<Denial> {
         self.rules
             .iter()
-            .filter(|rule| !rule.http())
+            .filter(|rule| rule.statements())
             .find(|rule| rule.pattern.as_ref().is_some_and(|p| p.is_match(text)))
             .map(|rule| Denial {
                 rule: rule.name.clone(),
@@ -316,7 +350,7 @@ impl SessionGuardrails {
     pub fn check_function_call(&self, name: &str) -> Option<Denial> {
         self.rules
             .iter()
-            .filter(|rule| !rule.http())
+            .filter(|rule| rule.statements())
             .find_map(|rule| {
                 let reason = if rule.deny.contains(&StatementKind::FunctionCall) {
                     Reason::Kind {
@@ -350,6 +384,7 @@ impl SessionGuardrails {
         };
         self.rules
             .iter()
+            .filter(|rule| !rule.prompts())
             .find(|rule| {
                 let pattern = rule.pattern.as_ref();
                 (rule.http() || pattern.is_some())
@@ -370,11 +405,29 @@ impl SessionGuardrails {
             })
     }
 
+    /// Checks a prompt to an AI model by what masking found in it (`found`: the matches of a
+    /// masking rule): the first rule naming one of them.
+    pub fn check_prompt(&self, found: impl Fn(&str) -> u64) -> Option<Denial> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.prompts())
+            .find_map(|rule| {
+                let secret = rule.secrets.iter().find(|s| found(s) > 0)?;
+                Some(Denial {
+                    rule: rule.name.clone(),
+                    reason: Reason::Secret {
+                        kind: secret.clone(),
+                    },
+                    review: None,
+                })
+            })
+    }
+
     /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
     /// order, that denies it says why. A multi-statement text is checked statement by statement.
     pub fn check(&self, text: &[u8]) -> Option<Denial> {
         let mut parsed = Parsed::NotYet;
-        for rule in self.rules.iter().filter(|rule| !rule.http()) {
+        for rule in self.rules.iter().filter(|rule| rule.statements()) {
             let deny = |reason| {
                 Some(Denial {
                     rule: rule.name.clone(),

@@ -196,6 +196,7 @@ fn no_drops() -> Option<SessionGuardrails> {
         review_timeout: None,
         methods: Vec::new(),
         paths: Vec::new(),
+        secrets: Vec::new(),
     };
     Guardrails::compile(&[rule])
         .expect("compiles")

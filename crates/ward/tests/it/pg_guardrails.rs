@@ -501,6 +501,7 @@ fn ward_policy_kinds(sql: &str) -> Option<String> {
         review_timeout: None,
         methods: Vec::new(),
         paths: Vec::new(),
+        secrets: Vec::new(),
     }];
     let compiled = ward_policy::Guardrails::compile(&rules).expect("compiles");
     let session = compiled

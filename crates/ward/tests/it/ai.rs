@@ -1,0 +1,209 @@
+//! AI model APIs behind Ward: the official OpenAI and Anthropic Python SDKs reach a stand-in
+//! provider (tools/model-peer) through an HTTP resource with `api`, with a Ward token as their
+//! API key. The record holds each conversation (`ai.prompt`) and each answer reassembled from
+//! its stream (`ai.completion`), masked; a grant can mask prompts before the provider sees
+//! them, and a guardrail refuses prompts that carry secrets.
+
+use std::process::Command;
+
+use serde_json::Value;
+use ward_testkit::{HttpPeer, Ward, of_kind, success};
+
+/// The provider's key: only Ward knows it.
+const PROVIDER_KEY: &str = "sk-provider-only-0a1b2c";
+/// The password the contractor pastes into the chat (tools/http-client/client.py).
+const PASTED_PASSWORD: &str = "Sup3rSecret";
+
+fn ward_for(model: &HttpPeer, extra: &str) -> Ward {
+    let users = |b: ward_testkit::WardBuilder| b.user("alice", &["dev"]).user("sam", &["support"]);
+    users(Ward::builder(crate::WARD))
+        .http()
+        .file("provider.key", PROVIDER_KEY)
+        .http_resource(
+            "assistant",
+            &model.url(),
+            "api = \"openai\"\ncredential = \"bearer\"\npassword_file = \"provider.key\"",
+        )
+        .http_resource(
+            "claude",
+            &model.url(),
+            "api = \"anthropic\"\ncredential = \"header\"\ncredential_header = \"x-api-key\"\npassword_file = \"provider.key\"",
+        )
+        .grant("dev", "assistant")
+        .grant("dev", "claude")
+        .config(extra)
+        .start()
+        .expect("ward")
+}
+
+fn token(ward: &Ward, user: &str) -> String {
+    let issued = success(&ward.cli(&["tokens", "issue", user, "--ttl", "1h"]));
+    issued
+        .split_whitespace()
+        .find(|w| w.starts_with("ward_t_"))
+        .expect("a token")
+        .to_owned()
+}
+
+fn sdk(ward: &Ward, mode: &str, resource: &str, token: &str) -> Value {
+    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
+    let out = Command::new(tools.join(".venv/bin/python"))
+        .arg(tools.join("client.py"))
+        .args([mode, &ward.http_url(resource), token])
+        .arg(ward.ca_cert())
+        .output()
+        .expect("the http client's venv (./x setup makes it)");
+    serde_json::from_str(success(&out).trim()).expect("json")
+}
+
+/// What the provider received: each request's body.
+fn provider_saw(model: &HttpPeer) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", &format!("{}/_peer/requests", model.url())])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The events of `user`'s ended sessions on `resource`, in order.
+fn recorded(ward: &Ward, user: &str, resource: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let sessions: Vec<Value> = ward
+            .sessions()
+            .into_iter()
+            .filter(|s| s["user"] == user && s["resource"] == resource)
+            .collect();
+        let ended = !sessions.is_empty() && sessions.iter().all(|s| !s["outcome"].is_null());
+        if ended || std::time::Instant::now() > deadline {
+            return sessions
+                .iter()
+                .flat_map(|s| ward.events(s["id"].as_str().expect("id")))
+                .collect();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_openai_sdk_through_ward_records_prompts_and_whole_answers_with_the_pasted_password_masked() {
+    let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
+    let ward = ward_for(&model, "");
+    let token = token(&ward, "alice");
+    let got = sdk(&ward, "openai", "assistant", &token);
+    // The SDK got what the provider answered, through Ward.
+    assert_eq!(got["tool_call"]["name"], "run_sql");
+    let args: Value =
+        serde_json::from_str(got["tool_call"]["arguments"].as_str().expect("args")).expect("json");
+    assert_eq!(args["sql"], "ALTER TABLE orders ADD COLUMN note text;");
+    assert!(got["usage"].as_u64().is_some_and(|n| n > 0));
+    assert!(
+        got["streamed"]
+            .as_str()
+            .is_some_and(|t| t.contains("SELECT count(*) FROM orders WHERE status = 'open';")),
+        "{got}"
+    );
+    assert_eq!(got["responses"], "You said: hello from responses");
+    // Without mask_upstream the provider got the prompt as the client sent it, with Ward's
+    // key, not the Ward token.
+    let seen = provider_saw(&model);
+    assert!(seen.contains(PASTED_PASSWORD), "{seen}");
+    assert!(
+        seen.contains(PROVIDER_KEY) && !seen.contains(&token),
+        "{seen}"
+    );
+
+    let events = recorded(&ward, "alice", "assistant");
+    let all = serde_json::to_string(&events).expect("json");
+    for secret in [PASTED_PASSWORD, PROVIDER_KEY, &token] {
+        assert!(!all.contains(secret), "{secret} is in the record");
+    }
+    let prompts = of_kind(&events, "ai.prompt");
+    assert_eq!(prompts.len(), 3, "{all}");
+    let first = &prompts[0]["payload"];
+    assert_eq!(
+        (first["api"].as_str(), first["model"].as_str()),
+        (Some("openai-chat"), Some("gpt-test"))
+    );
+    assert_eq!(first["tools"], serde_json::json!(["run_sql"]));
+    assert_eq!(first["messages"][0]["role"], "system");
+    let pasted = first["messages"][1]["text"].as_str().expect("text");
+    assert!(
+        pasted.starts_with("Our database is postgres://app:")
+            && pasted.ends_with("plan the migration"),
+        "{pasted}"
+    );
+    assert_eq!(prompts[1]["payload"]["stream"], true);
+    assert_eq!(prompts[2]["payload"]["api"], "openai-responses");
+    let completions = of_kind(&events, "ai.completion");
+    assert_eq!(completions.len(), 3, "{all}");
+    let proposed = &completions[0]["payload"];
+    assert_eq!(proposed["tool_calls"][0]["name"], "run_sql");
+    assert_eq!(proposed["finish_reason"], "tool_calls");
+    assert!(proposed["input_tokens"].as_u64().is_some_and(|n| n > 0));
+    // The streamed answer is recorded whole, as the client assembled it.
+    assert_eq!(completions[1]["payload"]["text"], got["streamed"]);
+    assert_eq!(completions[2]["payload"]["text"], got["responses"]);
+    assert!(!of_kind(&events, "mask.applied").is_empty());
+    success(&ward.cli(&["verify"]));
+}
+
+#[test]
+fn the_anthropic_sdk_through_ward_with_prompts_masked_for_the_provider_and_secrets_refused() {
+    let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
+    let rules = "[[grants]]\ngroup = \"support\"\nresources = [\"claude\"]\nmask_upstream = true\n\n[[guardrails]]\nname = \"no-cloud-keys\"\nresources = [\"claude\"]\nsecrets = [\"aws_access_key\"]\n";
+    let ward = ward_for(&model, rules);
+    let token = token(&ward, "sam");
+    let got = sdk(&ward, "anthropic", "claude", &token);
+    assert_eq!(got["tool_use"][0]["name"], "run_sql", "{got}");
+    assert_eq!(
+        got["tool_use"][0]["input"]["sql"],
+        "ALTER TABLE orders ADD COLUMN note text;"
+    );
+    // The guardrail refused the prompt with the key, as an error the SDK raised.
+    assert_eq!(got["refused"]["status"], 403, "{got}");
+    let message = got["refused"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("no-cloud-keys") && message.contains("aws_access_key"),
+        "{message}"
+    );
+    // mask_upstream: the provider never saw the pasted password, nor the refused key.
+    let seen = provider_saw(&model);
+    assert!(!seen.contains(PASTED_PASSWORD), "{seen}");
+    assert!(!seen.contains("AKIAIOSFODNN7EXAMPLE"), "{seen}");
+    assert!(seen.contains("Our database is postgres://app:"), "{seen}");
+    // ... so the model's answer, which repeats the prompt, carries it masked too.
+    assert!(
+        !got["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(PASTED_PASSWORD),
+        "{got}"
+    );
+
+    let events = recorded(&ward, "sam", "claude");
+    let all = serde_json::to_string(&events).expect("json");
+    assert!(
+        !all.contains(PASTED_PASSWORD) && !all.contains("AKIAIOSFODNN7EXAMPLE"),
+        "{all}"
+    );
+    let prompts = of_kind(&events, "ai.prompt");
+    assert_eq!(prompts.len(), 2, "{all}");
+    assert_eq!(prompts[0]["payload"]["masked_upstream"], true);
+    assert_eq!(prompts[0]["payload"]["api"], "anthropic-messages");
+    let denied = of_kind(&events, "policy.denied");
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["payload"]["rule"], "no-cloud-keys");
+    assert_eq!(denied[0]["payload"]["reason"], "secret");
+    let completions = of_kind(&events, "ai.completion");
+    assert_eq!(
+        completions.len(),
+        1,
+        "the refused prompt got no answer: {all}"
+    );
+    assert_eq!(completions[0]["payload"]["finish_reason"], "tool_use");
+    assert_eq!(
+        completions[0]["payload"]["tool_calls"][0]["name"],
+        "run_sql"
+    );
+}
