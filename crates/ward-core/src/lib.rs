@@ -1,5 +1,6 @@
 //! Shared types of Ward: identities, sessions, events, configuration and time.
 
+pub mod activity;
 pub mod auth;
 pub mod duration;
 pub mod event;

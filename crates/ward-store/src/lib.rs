@@ -1,6 +1,7 @@
 //! Ward's audit store: the SQLite backend, hash-chained events, the recorder task that writes
 //! them with group commit, signed checkpoints, verification and export bundles.
 
+pub mod activity;
 mod body;
 pub mod bundle;
 pub mod chain;

@@ -265,7 +265,7 @@ impl Store {
 pub const PAGE_BYTES: usize = 8 << 20;
 
 /// `seq, at, kind, payload, compressed, hash` as an event, and its payload's size.
-fn event_row(mut r: Row) -> Result<(EventRow, usize), StoreError> {
+pub(crate) fn event_row(mut r: Row) -> Result<(EventRow, usize), StoreError> {
     let stored = r.take_bytes(3)?;
     let payload = crate::payload::decode(&stored, r.int(4)? != 0).unwrap_or(stored);
     let size = payload.len();

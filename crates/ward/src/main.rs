@@ -55,6 +55,18 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// One person's sessions as one timeline: AI conversations, statements and commands in time
+    /// order, each statement or command linked to the assistant's proposal it matches.
+    Activity {
+        user: String,
+        /// From this time (RFC 3339) or this long ago (`24h`, `7d`); default 24h.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Print a session's statements, results and errors in order; play a terminal session.
     Replay {
         id: String,
@@ -561,6 +573,15 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 ..SessionFilter::default()
             };
             cli::sessions::list(&mut open_store(&config)?, &filter, json, &mut out)?;
+        }
+        Command::Activity {
+            user,
+            since,
+            json,
+            config,
+        } => {
+            let since = cli::activity::since(&since)?;
+            cli::activity::show(&mut open_store(&config)?, &user, since, json, &mut out)?;
         }
         Command::Sessions {
             command: SessionsCommand::Show { id, json, config },

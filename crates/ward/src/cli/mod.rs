@@ -1,6 +1,7 @@
 //! The commands besides serving: sessions, replay, verify, export, keys, prune, store, users,
 //! mask, login, access requests, credentials and the MCP bridge.
 
+pub mod activity;
 pub mod credentials;
 pub mod export;
 pub mod keys;

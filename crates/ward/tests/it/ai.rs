@@ -207,3 +207,100 @@ fn the_anthropic_sdk_through_ward_with_prompts_masked_for_the_provider_and_secre
         "run_sql"
     );
 }
+
+#[test]
+fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_timeline() {
+    use ward_testkit::{ClusterOptions, Postgres, psql};
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql("CREATE TABLE orders (id int, status text); ALTER TABLE orders OWNER TO app")
+        .expect("table");
+    let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
+    let ward = Ward::builder(crate::WARD)
+        .http()
+        .postgres_resource("shop", &pg)
+        .file("provider.key", PROVIDER_KEY)
+        .http_resource(
+            "assistant",
+            &model.url(),
+            "api = \"openai\"\ncredential = \"bearer\"\npassword_file = \"provider.key\"",
+        )
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .grant("dev", "assistant")
+        .start()
+        .expect("ward");
+    let token = token(&ward, "alice");
+    // The assistant proposes an ALTER (a tool call) and a SELECT (a code block) ...
+    let got = sdk(&ward, "openai", "assistant", &token);
+    assert_eq!(got["tool_call"]["name"], "run_sql");
+    // ... which alice then runs, typed her own way, with one statement of her own.
+    let out = psql(
+        &ward.url("alice", "shop"),
+        &[
+            "-c",
+            "select COUNT(*) from orders\n  where status = 'open'",
+            "-c",
+            "ALTER TABLE orders ADD COLUMN note text",
+            "-c",
+            "SELECT 42",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = recorded(&ward, "alice", "shop");
+
+    let json = success(&ward.cli(&["activity", "alice", "--since", "1h", "--json"]));
+    let items: Vec<Value> = serde_json::from_str(&json).expect("json");
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    let first_query = kinds
+        .iter()
+        .position(|k| *k == "db.query")
+        .expect("a query");
+    let last_answer = kinds
+        .iter()
+        .rposition(|k| *k == "ai.completion")
+        .expect("an answer");
+    assert!(last_answer < first_query, "in time order: {kinds:?}");
+    let queries: Vec<&Value> = items.iter().filter(|i| i["kind"] == "db.query").collect();
+    let linked: Vec<(&str, Option<&str>)> = queries
+        .iter()
+        .map(|q| {
+            (
+                q["summary"].as_str().unwrap_or(""),
+                q["proposed_by"]["text"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        linked,
+        [
+            (
+                "select COUNT(*) from orders where status = 'open'",
+                Some("SELECT count(*) FROM orders WHERE status = 'open';")
+            ),
+            (
+                "ALTER TABLE orders ADD COLUMN note text",
+                Some("ALTER TABLE orders ADD COLUMN note text;")
+            ),
+            ("SELECT 42", None),
+        ]
+    );
+    let by = &queries[1]["proposed_by"];
+    assert_eq!(by["resource"], "assistant");
+    let answer = items
+        .iter()
+        .find(|i| i["session"] == by["session"] && i["seq"] == by["seq"])
+        .expect("the proposing answer is on the timeline");
+    assert_eq!(answer["kind"], "ai.completion");
+    // The text form says where each statement was proposed.
+    let text = success(&ward.cli(&["activity", "alice"]));
+    assert!(text.contains("↳ proposed at "), "{text}");
+    assert!(
+        text.contains("asked gpt-test: Our database is postgres://app:"),
+        "{text}"
+    );
+    assert!(!text.contains(PASTED_PASSWORD), "{text}");
+}
