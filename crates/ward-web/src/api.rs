@@ -78,7 +78,7 @@ impl Viewer {
         self.auditor || session.user == self.identity.subject
     }
 
-    async fn viewed(&self, session: &str, what: &str) {
+    pub(super) async fn viewed(&self, session: &str, what: &str) {
         let view = UiView {
             session: session.to_owned(),
             what: what.to_owned(),

@@ -2,6 +2,7 @@
 //! sign-in flows, the JSON API with the web UI, and the MCP endpoint for agents, served with
 //! Ward's TLS certificate.
 
+mod activity;
 mod api;
 pub mod asciicast;
 mod download;
@@ -166,6 +167,7 @@ impl Web {
             .merge(login::routes())
             .merge(api::routes())
             .merge(requests::routes())
+            .merge(activity::routes())
             .merge(resources::routes())
             .merge(scim::routes())
             .merge(mcp::routes())

@@ -30,6 +30,7 @@ use super::model::{
         super::requests::approve_request,
         super::requests::deny_request,
         super::resources::list_resources,
+        super::activity::activity,
         super::resources::open_resource,
         super::api::ready,
         super::login::info,
@@ -55,7 +56,10 @@ use super::model::{
         super::requests::ReviewBody,
         super::resources::ResourceEntry,
         super::resources::ResourceList,
-        super::resources::Launch
+        super::resources::Launch,
+        super::activity::Activity,
+        ward_core::activity::ActivityItem,
+        ward_core::activity::Proposal
     ))
 )]
 struct ApiDoc;
