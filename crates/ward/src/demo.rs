@@ -53,6 +53,7 @@ pub struct Ports {
     pub postgres: Option<u16>,
     pub web: Option<u16>,
     pub ssh: Option<u16>,
+    pub http: Option<u16>,
 }
 
 fn port_or_free(usual: u16) -> anyhow::Result<u16> {
@@ -96,15 +97,33 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         Ok(sshd) => (Some(sshd), String::new()),
         Err(e) => (None, format!("(no SSH resource: {e:#})\n")),
     };
-    lifecycle::record_children(&dir, &cluster, sshd.as_ref())?;
+    // With Node.js, a stand-in AI model provider is the third: an assistant whose
+    // conversations Ward records.
+    let model_key = random_token(16)?;
+    let (model, no_model) = match ward_local::model::ModelPeer::start(&model_key) {
+        Ok(model) => (Some(model), String::new()),
+        Err(e) => (None, format!("(no assistant resource: {e:#})\n")),
+    };
+    lifecycle::record_children(&dir, &cluster, sshd.as_ref(), model.as_ref())?;
     let ssh_port = ports.ssh.map_or_else(|| port_or_free(2222), Ok)?;
     let ssh_listen = match &sshd {
         Some(_) => format!("ssh = \"127.0.0.1:{ssh_port}\"        # OpenSSH clients"),
         None => String::new(),
     };
-    let mut text = demo_config(port, web_port, &ssh_listen, &cluster.address());
+    let http_port = ports.http.map_or_else(|| port_or_free(8444), Ok)?;
+    let mut listen = ssh_listen;
+    if model.is_some() {
+        listen.push_str(&format!(
+            "\nhttp = \"127.0.0.1:{http_port}\"       # HTTP resources (HTTPS): the assistant"
+        ));
+    }
+    let mut text = demo_config(port, web_port, &listen, &cluster.address());
     if let Some(sshd) = &sshd {
         text.push_str(&demo_ssh_config(ssh_port, sshd)?);
+    }
+    if let Some(model) = &model {
+        write_private(&dir.join("assistant.key"), model_key.as_bytes())?;
+        text.push_str(&demo_assistant_config(&model.address));
     }
     let config_path = dir.join("ward.toml");
     std::fs::write(&config_path, text)
@@ -135,13 +154,26 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
             method: "admin".into(),
             expires_at: None,
         };
-        store.issue_credential(&new)?.1
+        let agent_key = store.issue_credential(&new)?.1;
+        // The demo user's Ward token, as `ward login` would give it: the assistant's API key.
+        let token = ward_store::credentials::NewCredential {
+            kind: ward_store::credentials::CredentialKind::Token,
+            subject: "demo".into(),
+            groups: vec!["dev".into()],
+            issuer: "local".into(),
+            method: "admin".into(),
+            expires_at: Some(ward_core::Timestamp(
+                ward_core::Timestamp::now().0 + 8 * 3_600_000_000_000,
+            )),
+        };
+        (agent_key, store.issue_credential(&token)?.1)
     };
+    let (agent_key, demo_token) = agent_key;
     let mut signals = crate::serve::Signals::catch();
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
     let ward = program();
-    let mut banner = no_sshd;
+    let mut banner = no_sshd + &no_model;
     let mut line = |text: String| {
         banner.push_str(&text);
         banner.push('\n');
@@ -176,6 +208,25 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         if let Some((fingerprint, _)) = &running.ssh_keys {
             line(format!("  (Ward's host key: {fingerprint})"));
         }
+        line(String::new());
+    }
+    if let (Some(_), Some(http)) = (&model, running.http) {
+        line(
+            "An AI assistant through Ward (resource assistant, a stand-in model; OpenAI's API):"
+                .into(),
+        );
+        line(format!(
+            "  curl --cacert {} -H 'Authorization: Bearer {demo_token}' https://127.0.0.1:{}/assistant/v1/chat/completions -d '{{\"model\":\"demo\",\"messages\":[{{\"role\":\"user\",\"content\":\"propose sql for the open orders\"}}]}}'",
+            dir.join("tls/cert.pem").display(),
+            http.port()
+        ));
+        line(format!(
+            "  (OpenAI SDKs: base_url https://127.0.0.1:{}/assistant/v1, api_key the token above)",
+            http.port()
+        ));
+        line(format!(
+            "  then: {ward} activity demo --config {cfg}   (the conversation next to what ran)"
+        ));
         line(String::new());
     }
     line("Find and read every session in the web UI (self-signed certificate):".into());
@@ -214,6 +265,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     running.shutdown().await;
     drop(cluster);
     drop(sshd);
+    drop(model);
     lifecycle::forget_children(&dir);
     shown.context("stdout was closed before the demo could say how to connect; stopped")
 }
@@ -286,6 +338,26 @@ ssh_env = ["LANG", "LC_*"]
         address = sshd.address(),
         host_key = sshd.host_key,
     ))
+}
+
+/// The `assistant` resource (the demo's model stand-in, speaking OpenAI's API) and its grant.
+fn demo_assistant_config(address: &str) -> String {
+    format!(
+        r#"
+# The demo's AI assistant: a stand-in model provider behind Ward's HTTP listener.
+[[resources]]
+name = "assistant"
+kind = "http"
+url = "http://{address}"
+api = "openai"
+credential = "bearer"
+password_file = "assistant.key"   # the provider's key: users never see it
+
+[[grants]]
+group = "dev"
+resources = ["assistant"]
+"#
+    )
 }
 
 fn demo_config(port: u16, web_port: u16, ssh_listen: &str, upstream: &str) -> String {

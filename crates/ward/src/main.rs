@@ -44,6 +44,9 @@ enum Command {
         /// SSH listener port (default 2222, or a free one).
         #[arg(long)]
         ssh_port: Option<u16>,
+        /// HTTP resources' listener port (default 8444, or a free one).
+        #[arg(long)]
+        http_port: Option<u16>,
     },
     /// Manage local users.
     Users {
@@ -481,11 +484,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             port,
             web_port,
             ssh_port,
+            http_port,
         } => {
             let ports = ward::demo::Ports {
                 postgres: port,
                 web: web_port,
                 ssh: ssh_port,
+                http: http_port,
             };
             runtime()?.block_on(ward::demo::run(&dir, ports))?
         }

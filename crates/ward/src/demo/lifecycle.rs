@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use ward_local::model::ModelPeer;
 use ward_local::pgcluster::PgCluster;
 use ward_local::sshd::Sshd;
 
@@ -59,13 +60,21 @@ fn children_file(dir: &Path) -> PathBuf {
 }
 
 /// Notes the processes this demo started (and their directories), for [`stop_leftovers`].
-pub fn record_children(dir: &Path, cluster: &PgCluster, sshd: Option<&Sshd>) -> anyhow::Result<()> {
+pub fn record_children(
+    dir: &Path,
+    cluster: &PgCluster,
+    sshd: Option<&Sshd>,
+    model: Option<&ModelPeer>,
+) -> anyhow::Result<()> {
     let mut lines = String::new();
     if let Some(pid) = cluster.pid() {
         lines.push_str(&format!("postgres {pid} {}\n", cluster.root.display()));
     }
     if let Some((pid, sshd)) = sshd.and_then(|s| Some((s.pid()?, s))) {
         lines.push_str(&format!("sshd {pid} {}\n", sshd.dir.display()));
+    }
+    if let Some((pid, model)) = model.and_then(|m| Some((m.pid()?, m))) {
+        lines.push_str(&format!("node {pid} {}\n", model.dir.display()));
     }
     let path = children_file(dir);
     std::fs::write(&path, lines).with_context(|| format!("writing {}", path.display()))
@@ -97,10 +106,11 @@ pub fn stop_leftovers(dir: &Path) {
         // Only the demo's own temporary directories, never whatever a edited file names.
         let path = Path::new(path);
         let ours = path.starts_with(std::env::temp_dir())
-            && path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("ward-pg-") || n.starts_with("ward-sshd-"));
+            && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                ["ward-pg-", "ward-sshd-", "ward-model-"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            });
         if ours {
             let _ = std::fs::remove_dir_all(path);
         }

@@ -56,6 +56,8 @@ impl Demo {
             .arg(port(free_port().expect("port")))
             .arg("--ssh-port")
             .arg(port(free_port().expect("port")))
+            .arg("--http-port")
+            .arg(port(free_port().expect("port")))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -111,12 +113,14 @@ impl Drop for Demo {
     }
 }
 
-/// The processes a demo with this pid started: its PostgreSQL cluster and its sshd, found by
-/// the directories they run from (`/tmp/ward-pg-PID-…`, `/tmp/ward-sshd-PID-…`).
+/// The processes a demo with this pid started: its PostgreSQL cluster, its sshd and its model
+/// stand-in, found by the directories they run from (`/tmp/ward-pg-PID-…`, `/tmp/ward-sshd-PID-…`,
+/// `/tmp/ward-model-PID-…`).
 fn processes_of(demo_pid: u32) -> Vec<(u32, String)> {
     let marks = [
         format!("/ward-pg-{demo_pid}-"),
         format!("/ward-sshd-{demo_pid}-"),
+        format!("/ward-model-{demo_pid}-"),
     ];
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
@@ -175,6 +179,10 @@ fn ends_leaving_nothing(name: &str, env: &[(&str, &str)], stop: &str) -> (ExitSt
             "{running:?}"
         );
     }
+    assert!(
+        running.iter().any(|(_, cmd)| cmd.contains("server.mjs")),
+        "the model stand-in (node) runs too: {running:?}"
+    );
     let ended = match stop {
         "" => demo.wait(),
         signal => {
@@ -354,7 +362,17 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let mcp_line = demo.line("endpoint https://");
     let ui_line = demo.line("https://127.0.0.1:");
     let ssh_line = demo.line("ssh -p ");
+    let curl_line = demo.line("curl --cacert ");
     let psql_line = psql_line.unwrap_or_else(|| panic!("no psql line in:\n{printed}"));
+    // The printed curl line asks the assistant through Ward, as pasted.
+    let curl_line = curl_line.unwrap_or_else(|| panic!("no assistant line in:\n{printed}"));
+    let answer = run("sh", &["-c", &format!("{curl_line} -sS")]);
+    let answer: serde_json::Value = serde_json::from_slice(&answer.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&answer.stderr)));
+    let said = answer["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.contains("SELECT count(*) FROM orders"), "{answer}");
     // The printed `ward sessions list` line works as printed, from anywhere: it names this
     // binary (not on PATH here) and the config by absolute paths.
     let list_line = printed
@@ -493,9 +511,26 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let ssh = usize::from(std::path::Path::new("/usr/sbin/sshd").exists());
     assert_eq!(
         sessions.len(),
-        5 + ssh,
-        "three psql sessions, the auditor's sign-in, the agent's session (and the ssh one)"
+        6 + ssh,
+        "three psql sessions, the auditor's sign-in, the agent's session, the assistant's (and the ssh one)"
     );
+    let asked = sessions
+        .iter()
+        .find(|s| s["resource"] == "assistant")
+        .expect("the assistant's session");
+    let events = run(
+        WARD,
+        &[
+            "sessions",
+            "show",
+            asked["id"].as_str().expect("id"),
+            "--json",
+            "--config",
+            config.to_str().expect("path"),
+        ],
+    );
+    let events = String::from_utf8_lossy(&events.stdout);
+    assert!(events.contains("\"ai.completion\""), "{events}");
     assert_eq!(
         sessions.iter().filter(|s| s["protocol"] == "mcp").count(),
         1
