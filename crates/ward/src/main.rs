@@ -118,7 +118,16 @@ enum Command {
     },
     /// Write one session, its checkpoints, proofs and public keys to a self-contained file.
     Export {
-        id: String,
+        /// The session to export.
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        id: Option<String>,
+        /// Instead: a person's whole timeline (`ward activity`), as a directory `--out` of
+        /// one bundle per session and `timeline.json`.
+        #[arg(long)]
+        user: Option<String>,
+        /// With --user: from this time (RFC 3339) or this long ago (`24h`).
+        #[arg(long, default_value = "24h", requires = "user")]
+        since: String,
         #[arg(long)]
         out: PathBuf,
         /// `bundle` (self-contained, verifiable offline) or `asciicast` (a terminal session,
@@ -645,11 +654,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Export {
             id,
+            user,
+            since,
             out: file,
             format,
             config,
         } => {
             let mut store = open_store(&config)?;
+            let id = match (id, user) {
+                (_, Some(user)) => {
+                    anyhow::ensure!(format == "bundle", "--user exports bundles only");
+                    let since = cli::activity::since(&since)?;
+                    cli::export::export_timeline(&mut store, &user, since, &file, &mut out)?;
+                    return Ok(true);
+                }
+                (Some(id), None) => id,
+                (None, None) => anyhow::bail!("give a session id, or --user"),
+            };
             if format == "asciicast" {
                 cli::export::export_asciicast(&mut store, &id, &file, &mut out)?;
             } else {

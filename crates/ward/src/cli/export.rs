@@ -1,5 +1,6 @@
 //! `ward export ID --out FILE`: one self-contained, offline-verifiable file per session, or
-//! (`--format asciicast`) a terminal session for asciinema.
+//! (`--format asciicast`) a terminal session for asciinema; `ward export --user USER --out DIR`:
+//! a person's timeline, as the bundles of its sessions and the timeline that points into them.
 
 use std::io::Write;
 use std::path::Path;
@@ -31,6 +32,59 @@ pub fn export(
         out,
         "verify it anywhere with: ward verify --bundle {} --key <public key>",
         path.display()
+    )?;
+    Ok(())
+}
+
+/// `ward export --user USER --since … --out DIR`: `DIR/SESSION.json`, the bundle of each
+/// session on the person's timeline, and `DIR/timeline.json` (`ward.timeline.v1`): the timeline
+/// as `ward activity --json` shows it, each step naming its session and event, so that every
+/// step can be checked in its bundle.
+pub fn export_timeline(
+    store: &mut Store,
+    user: &str,
+    since: ward_core::Timestamp,
+    dir: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let items = store.activity(user, since, None)?;
+    let mut sessions: Vec<String> = Vec::new();
+    for item in &items {
+        if !sessions.contains(&item.session) {
+            sessions.push(item.session.clone());
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for id in &sessions {
+        let sid = store.resolve_session(id)?;
+        let path = dir.join(format!("{id}.json"));
+        let mut file = create(&path)?;
+        store
+            .write_bundle(sid, &mut file)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let timeline = serde_json::json!({
+        "format": "ward.timeline.v1",
+        "user": user,
+        "since": since.to_rfc3339(),
+        "exported_at": ward_core::Timestamp::now().to_rfc3339(),
+        "sessions": sessions,
+        "items": items,
+    });
+    let path = dir.join("timeline.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&timeline)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(
+        out,
+        "wrote {}: {} steps of {user} in {} session bundle(s)",
+        dir.display(),
+        items.len(),
+        sessions.len()
+    )?;
+    writeln!(
+        out,
+        "verify each anywhere with: ward verify --bundle {}/SESSION.json --key <public key>",
+        dir.display()
     )?;
     Ok(())
 }

@@ -215,7 +215,7 @@ fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_t
     pg.sql("CREATE TABLE orders (id int, status text); ALTER TABLE orders OWNER TO app")
         .expect("table");
     let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
-    let ward = Ward::builder(crate::WARD)
+    let mut ward = Ward::builder(crate::WARD)
         .http()
         .postgres_resource("shop", &pg)
         .file("provider.key", PROVIDER_KEY)
@@ -303,4 +303,45 @@ fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_t
         "{text}"
     );
     assert!(!text.contains(PASTED_PASSWORD), "{text}");
+
+    // The whole timeline leaves as one bundle per session, each verifiable offline.
+    ward.stop();
+    let dir = ward.dir.join("alice-timeline");
+    let dir_arg = dir.to_str().expect("path");
+    success(&ward.cli(&[
+        "export", "--user", "alice", "--since", "1h", "--out", dir_arg,
+    ]));
+    let exported: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("timeline.json")).expect("timeline"))
+            .expect("json");
+    assert_eq!(exported["format"], "ward.timeline.v1");
+    assert_eq!(
+        exported["items"].as_array().map(Vec::len),
+        Some(items.len())
+    );
+    let keys: Value =
+        serde_json::from_str(&success(&ward.cli(&["keys", "show", "--json"]))).expect("keys");
+    let key = keys["public_key"].as_str().expect("key");
+    let mut resources = Vec::new();
+    for id in exported["sessions"].as_array().expect("sessions") {
+        let bundle = dir.join(format!("{}.json", id.as_str().expect("id")));
+        let parsed: Value =
+            serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("json");
+        resources.push(
+            parsed["session"]["resource"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        );
+        success(&ward.cli(&[
+            "verify",
+            "--bundle",
+            bundle.to_str().expect("path"),
+            "--key",
+            key,
+        ]));
+    }
+    resources.sort_unstable();
+    resources.dedup();
+    assert_eq!(resources, ["assistant", "shop"]);
 }
