@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A person's timeline since a time. */
+        get: operations["activity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/info": {
         parameters: {
             query?: never;
@@ -147,6 +164,40 @@ export interface paths {
          *     groups, not its requester).
          */
         post: operations["deny_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resources the viewer's grants name, with where to reach each HTTP resource. */
+        get: operations["list_resources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/resources/{name}/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Opens an HTTP resource in the browser: a Ward token for the viewer, and where to post it. */
+        post: operations["open_resource"];
         delete?: never;
         options?: never;
         head?: never;
@@ -379,10 +430,128 @@ export interface components {
              */
             until: string | null;
         };
+        Activity: {
+            /** @description Oldest first. */
+            items: components["schemas"]["ActivityItem"][];
+            /** @description RFC 3339. */
+            since: string;
+            user: string;
+        };
+        /** @description One step of a person's activity. */
+        ActivityItem: {
+            /** @description RFC 3339. */
+            at: string;
+            /** @description The event's kind (`ai.prompt`, `ai.completion`, `db.query`, `exec.command`, …). */
+            kind: string;
+            /** @description An assistant's answer: the statements and commands it proposed. */
+            proposals?: string[];
+            proposed_by?: components["schemas"]["Proposal"] | null;
+            protocol: string;
+            resource: string;
+            /**
+             * Format: int64
+             * @description The event's place in its session's chain.
+             */
+            seq: number;
+            session: string;
+            /** @description One line saying what happened (masked, as recorded). */
+            summary: string;
+        };
         /** @description `agent.note`: an AI agent's stated intent. */
         AgentNote: {
             /** @default  */
             text: string;
+        };
+        /** @description `ai.completion`: a model's answer, whole. */
+        AiCompletion: {
+            /** @default  */
+            api: string;
+            /**
+             * @description `stop`, `tool_calls`, `end_turn`, `tool_use`, … as the provider said.
+             * @default null
+             */
+            finish_reason: string | null;
+            /**
+             * @description The answer could not be read whole (cut off, not JSON): what was read.
+             * @default null
+             */
+            incomplete: string | null;
+            /**
+             * Format: int64
+             * @default null
+             */
+            input_tokens: number | null;
+            /** @default  */
+            model: string;
+            /**
+             * Format: int64
+             * @default null
+             */
+            output_tokens: number | null;
+            /**
+             * @description The answer's text, masked.
+             * @default
+             */
+            text: string;
+            /** @default [] */
+            tool_calls: components["schemas"]["AiToolCall"][];
+        };
+        /** @description One message of a conversation. */
+        AiMessage: {
+            /**
+             * @description `system`, `user`, `assistant`, `tool`.
+             * @default
+             */
+            role: string;
+            /**
+             * @description Its text, masked.
+             * @default
+             */
+            text: string;
+            /**
+             * @description An assistant message's tool calls, or a tool result's call id.
+             * @default []
+             */
+            tool_calls: components["schemas"]["AiToolCall"][];
+        };
+        /** @description `ai.prompt`: a request to an AI model API, as the model's conversation. */
+        AiPrompt: {
+            /**
+             * @description `openai-chat`, `openai-responses`, `anthropic-messages`.
+             * @default
+             */
+            api: string;
+            /**
+             * @description Masked before the provider saw it too (the grant's `mask_upstream`).
+             * @default false
+             */
+            masked_upstream: boolean;
+            /**
+             * @description The conversation sent, oldest first (the system prompt, if any, first), masked.
+             * @default []
+             */
+            messages: components["schemas"]["AiMessage"][];
+            /** @default  */
+            model: string;
+            /** @default false */
+            stream: boolean;
+            /**
+             * @description The tools offered to the model, by name.
+             * @default []
+             */
+            tools: string[];
+        };
+        /** @description A tool call a model proposed. */
+        AiToolCall: {
+            /**
+             * @description Its arguments as the model wrote them (JSON text), masked.
+             * @default
+             */
+            arguments: string;
+            /** @default null */
+            id: string | null;
+            /** @default  */
+            name: string;
         };
         /** @description The approved access request a session was let in by. */
         ApprovalRef: {
@@ -699,6 +868,95 @@ export interface components {
             /** @default null */
             user: string | null;
         };
+        /** @description `http.request`: a request to an HTTP resource as its client sent it. */
+        HttpRequest: {
+            /**
+             * @description The headers, without credentials (`authorization`, `cookie`, …: named in `removed`).
+             * @default {}
+             */
+            headers: {
+                [key: string]: string;
+            };
+            /** @default  */
+            method: string;
+            /**
+             * @description The path on the resource (after `/RESOURCE`).
+             * @default
+             */
+            path: string;
+            /** @default null */
+            query: string | null;
+            /** @default [] */
+            removed: string[];
+        };
+        /**
+         * @description `http.response`: the head of an HTTP resource's answer, or of Ward's own when the resource
+         *     could not answer (`error`).
+         */
+        HttpResponse: {
+            /**
+             * Format: int64
+             * @description From the request to the response's head.
+             * @default 0
+             */
+            duration_ms: number;
+            /**
+             * @description Why Ward answered instead of the resource.
+             * @default null
+             */
+            error: string | null;
+            /** @default {} */
+            headers: {
+                [key: string]: string;
+            };
+            /** @default [] */
+            removed: string[];
+            /**
+             * Format: int32
+             * @default 0
+             */
+            status: number;
+        };
+        /** @description `http.websocket`: one WebSocket message. */
+        HttpWebsocket: {
+            /**
+             * Format: int64
+             * @description The message's size.
+             * @default 0
+             */
+            bytes: number;
+            /**
+             * Format: int32
+             * @description A close message's status code.
+             * @default null
+             */
+            code: number | null;
+            /**
+             * @description Masked text.
+             * @default null
+             */
+            data: string | null;
+            /**
+             * @description Masked bytes that are not text, base64.
+             * @default null
+             */
+            data_b64: string | null;
+            /**
+             * @description `client` or `server`.
+             * @default
+             */
+            from: string;
+            /**
+             * @description `text`, `binary`, `close`, `ping`, `pong`.
+             * @default
+             */
+            opcode: string;
+            /**
+             * @description Only the first `[recording] max_result_bytes` were stored.
+             * @default null
+             */
+            truncated: boolean | null;
+        };
         /** @description An identity as Ward authenticated it. */
         Identity: {
             /**
@@ -736,6 +994,18 @@ export interface components {
              *     `pruned`, `orphaned`.
              */
             status: string;
+        };
+        /** @description How a browser signs in to an HTTP resource. */
+        Launch: {
+            /** @description RFC 3339. */
+            expires_at: string;
+            /**
+             * @description Where the browser posts `token` (a form field): the HTTP listener sets a cookie for the
+             *     resource and sends the browser on to it.
+             */
+            launch: string;
+            /** @description A Ward token for the viewer, valid no longer than their sign-in. */
+            token: string;
         };
         LoginBody: {
             /** @description A local user's password, or a Ward token. */
@@ -948,6 +1218,30 @@ export interface components {
             payload: components["schemas"]["ScimChange"];
         } | {
             /** @enum {string} */
+            kind: "http.request";
+            payload: components["schemas"]["HttpRequest"];
+        } | {
+            /** @enum {string} */
+            kind: "http.response";
+            payload: components["schemas"]["HttpResponse"];
+        } | {
+            /** @enum {string} */
+            kind: "http.body";
+            payload: components["schemas"]["Terminal"];
+        } | {
+            /** @enum {string} */
+            kind: "http.websocket";
+            payload: components["schemas"]["HttpWebsocket"];
+        } | {
+            /** @enum {string} */
+            kind: "ai.prompt";
+            payload: components["schemas"]["AiPrompt"];
+        } | {
+            /** @enum {string} */
+            kind: "ai.completion";
+            payload: components["schemas"]["AiCompletion"];
+        } | {
+            /** @enum {string} */
             kind: "session.end";
             payload: components["schemas"]["SessionEnd"];
         };
@@ -1029,8 +1323,32 @@ export interface components {
              */
             statement: number | null;
         };
+        /** @description Where a statement or command was proposed. */
+        Proposal: {
+            /** @description RFC 3339. */
+            at: string;
+            resource: string;
+            /** Format: int64 */
+            seq: number;
+            session: string;
+            /** @description The proposal as the assistant wrote it. */
+            text: string;
+        };
         RequestList: {
             requests: components["schemas"]["AccessRequest"][];
+        };
+        /** @description A resource a grant names the viewer for. */
+        ResourceEntry: {
+            /** @description `postgres`, `ssh` or `http`. */
+            kind: string;
+            name: string;
+            /** @description Every grant of it needs an approved access request first. */
+            requires_approval: boolean;
+            /** @description HTTP: where a client reaches it through Ward. */
+            url?: string | null;
+        };
+        ResourceList: {
+            resources: components["schemas"]["ResourceEntry"][];
         };
         /** @description A result column. */
         ResultColumn: {
@@ -1358,6 +1676,54 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    activity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Whose activity (default: the viewer's own). */
+                user: string | null;
+                /** @description From this long ago (`24h`, `7d`) or this RFC 3339 time; default `24h`. */
+                since: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Activity"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     info: {
         parameters: {
             query?: never;
@@ -1752,6 +2118,82 @@ export interface operations {
             };
             /** @description decided already, or reviewed by this approver */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_resources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_resource: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the `csrf` of the sign-in */
+                "X-CSRF-Token": string;
+            };
+            path: {
+                /** @description an HTTP resource */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Launch"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

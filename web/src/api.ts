@@ -24,6 +24,11 @@ export type AccessRequest = Schemas['AccessRequest'];
 export type Review = Schemas['Review'];
 export type RequestList = Schemas['RequestList'];
 export type NewRequest = Schemas['NewRequest'];
+/** A resource the viewer's grants name; an HTTP one with the URL it is reached at through Ward. */
+export type Resource = Schemas['ResourceEntry'];
+export type ResourceList = Schemas['ResourceList'];
+/** A Ward token for opening an HTTP resource in the browser, and where to post it. */
+export type Launch = Schemas['Launch'];
 
 export class ApiError extends Error {
   constructor(
@@ -152,4 +157,12 @@ export const api = {
     request<AccessRequest>('POST', `/api/v1/requests/${encodeURIComponent(id)}/${approve ? 'approve' : 'deny'}`, {
       comment: comment || null,
     }),
+  resources: () => request<ResourceList>('GET', '/api/v1/resources'),
+  /** Issues a token for the viewer to post (form field `token`) to the resource's `launch` URL. */
+  openResource: (name: string) => request<Launch>('POST', `/api/v1/resources/${encodeURIComponent(name)}/open`),
+  /**
+   * Where a form posts that token (field `token`) in a new tab: Ward's page that posts it on to
+   * `launch` on the HTTP listener (an HTML page, not JSON).
+   */
+  launchPage: (name: string) => `/api/v1/resources/${encodeURIComponent(name)}/launch`,
 };

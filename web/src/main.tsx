@@ -7,6 +7,7 @@ import { SessionListPage } from './pages/SessionList';
 import { SessionDetailPage } from './pages/SessionDetail';
 import { RequestListPage } from './pages/RequestList';
 import { RequestDetailPage } from './pages/RequestDetail';
+import { ResourceListPage } from './pages/ResourceList';
 import './styles.css';
 
 type AuthState = { status: 'loading' } | { status: 'anon'; reason?: string } | { status: 'in'; me: Me };
@@ -73,6 +74,7 @@ function App() {
   if (m) page = <SessionDetailPage key={m[1]} id={decodeURIComponent(m[1])} loc={loc} me={me} />;
   else if (r) page = <RequestDetailPage key={r[1]} id={decodeURIComponent(r[1])} />;
   else if (loc.path === '/requests' || loc.path === '/requests/') page = <RequestListPage loc={loc} me={me} />;
+  else if (loc.path === '/resources' || loc.path === '/resources/') page = <ResourceListPage me={me} />;
   else if (loc.path === '/sessions' || loc.path === '/' || loc.path === '/login') page = <SessionListPage loc={loc} me={me} />;
   else
     page = (
@@ -90,6 +92,14 @@ function App() {
         <nav aria-label="Main">
           <a href="/sessions" onClick={linkClick} aria-current={loc.path.startsWith('/sessions') ? 'page' : undefined}>
             Sessions
+          </a>
+          <a
+            href="/resources"
+            onClick={linkClick}
+            data-testid="nav-resources"
+            aria-current={loc.path.startsWith('/resources') ? 'page' : undefined}
+          >
+            Resources
           </a>
           <a
             href="/requests"

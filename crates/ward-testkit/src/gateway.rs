@@ -309,6 +309,16 @@ impl Ward {
         format!("https://127.0.0.1:{}", self.web_port.unwrap_or_default())
     }
 
+    /// A Ward token for `user`, valid an hour (`ward tokens issue`).
+    pub fn token(&self, user: &str) -> String {
+        let issued = success(&self.cli(&["tokens", "issue", user, "--ttl", "1h"]));
+        issued
+            .split_whitespace()
+            .find(|w| w.starts_with("ward_t_"))
+            .expect("ward tokens issue prints a token")
+            .to_owned()
+    }
+
     /// `https://127.0.0.1:PORT/RESOURCE` on the listener of HTTP resources.
     pub fn http_url(&self, resource: &str) -> String {
         format!(

@@ -1,13 +1,11 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, Session, WardEvent } from '../api';
+import { useMemo, useState } from 'preact/hooks';
+import { Session, WardEvent } from '../api';
 import { fmtBytes, fmtDuration, fmtOffset, fmtSeconds, fmtTime, fmtUs, isMasked } from '../format';
 import { VirtualList } from './VirtualList';
 import { ResultTable } from './ResultTable';
 import { LockIcon } from './Bits';
 import { RequestLink } from './Requests';
-
-const PAGE = 200;
-const LIVE_POLL_MS = 3000;
+import { TimelineFoot, useEventPages } from './EventPages';
 
 /**
  * Database-session timeline: one row per recorded event, statements with their
@@ -15,55 +13,10 @@ const LIVE_POLL_MS = 3000;
  * as the user scrolls towards the end.
  */
 export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?: number | null }) {
-  const [events, setEvents] = useState<WardEvent[]>([]);
-  const [nextAfter, setNextAfter] = useState<number | null>(0);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const pages = useEventPages(session, focusSeq);
+  const { events, nextAfter, lastSeq, loadMore } = pages;
   const [expanded, setExpanded] = useState<Set<number>>(() => new Set());
-  const [pages, setPages] = useState<Map<number, number>>(() => new Map());
-  const loadingRef = useRef(false);
-  const lastSeq = events.length ? events[events.length - 1].seq : 0;
-
-  const loadMore = useCallback(
-    async (after: number) => {
-      if (loadingRef.current) return;
-      loadingRef.current = true;
-      setLoading(true);
-      try {
-        const r = await api.events(session.id, after, PAGE);
-        setEvents((prev) => {
-          const last = prev.length ? prev[prev.length - 1].seq : 0;
-          const fresh = r.events.filter((e) => e.seq > last);
-          return fresh.length ? prev.concat(fresh) : prev;
-        });
-        setNextAfter(r.next_after_seq ?? null);
-        setError(null);
-      } catch (e) {
-        setError((e as ApiError).message);
-      } finally {
-        loadingRef.current = false;
-        setLoading(false);
-      }
-    },
-    [session.id],
-  );
-
-  useEffect(() => {
-    loadMore(0);
-  }, [loadMore]);
-
-  // Deep link to a statement (?seq=N, e.g. from a search match): fetch pages until it is loaded.
-  useEffect(() => {
-    if (focusSeq == null || loading || error) return;
-    if (lastSeq < focusSeq + 100 && nextAfter != null) loadMore(nextAfter);
-  }, [focusSeq, lastSeq, nextAfter, loading, error]);
-
-  // Live session: once at the end, poll for new events.
-  useEffect(() => {
-    if (!session.live || nextAfter != null || error) return;
-    const t = setInterval(() => loadMore(lastSeq), LIVE_POLL_MS);
-    return () => clearInterval(t);
-  }, [session.live, nextAfter, lastSeq, error]);
+  const [resultPages, setResultPages] = useState<Map<number, number>>(() => new Map());
 
   const masks = useMemo(() => {
     const m = new Map<number, string[]>();
@@ -95,32 +48,11 @@ export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?:
     });
 
   const onRange = (_first: number, last: number) => {
-    if (nextAfter != null && !loadingRef.current && last >= events.length - 40) loadMore(nextAfter);
+    // (loadMore reads one page at a time: a call while one is read does nothing)
+    if (nextAfter != null && last >= events.length - 40) loadMore(nextAfter);
   };
 
-  const footer = (
-    <div class="timeline-foot" aria-live="polite">
-      {loading && 'Loading events…'}
-      {!loading && error && (
-        <span class="err">
-          {error}{' '}
-          <button type="button" class="btn btn-small" onClick={() => loadMore(nextAfter ?? lastSeq)}>
-            Retry
-          </button>
-        </span>
-      )}
-      {!loading && !error && nextAfter != null && (
-        <button type="button" class="btn btn-small" onClick={() => loadMore(nextAfter)}>
-          Load more events
-        </button>
-      )}
-      {!loading && !error && nextAfter == null && (
-        <span class="muted">
-          {session.live ? 'Live — waiting for new events…' : `End of recording · ${events.length.toLocaleString()} events`}
-        </span>
-      )}
-    </div>
-  );
+  const footer = <TimelineFoot pages={pages} session={session} count={events.length} />;
 
   return (
     <div class="timeline-wrap">
@@ -144,8 +76,8 @@ export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?:
             masked={masks.get(e.seq)}
             expanded={expanded.has(e.seq)}
             onToggle={() => toggle(e.seq)}
-            page={pages.get(e.seq) ?? 0}
-            onPage={(p) => setPages((prev) => new Map(prev).set(e.seq, p))}
+            page={resultPages.get(e.seq) ?? 0}
+            onPage={(p) => setResultPages((prev) => new Map(prev).set(e.seq, p))}
             focused={focusSeq === e.seq}
           />
         )}
@@ -201,7 +133,8 @@ function TimelineItem({
   );
 }
 
-function EventBody({
+/** One event as the timeline shows it; the HTTP timeline shows the events around its requests with it. */
+export function EventBody({
   ev,
   expanded,
   onToggle,
@@ -234,6 +167,12 @@ function EventBody({
         <div class={`ti-line ${p.result && p.result !== 'ok' && p.result !== 'success' ? 'bad' : ''}`}>
           <span class="ti-kind">auth</span> {p.method} {p.user} → <strong>{String(p.result ?? '')}</strong>
           {p.reason && <span class="muted"> ({p.reason})</span>}
+          {typeof p.credential_in === 'string' && (
+            <span class="muted" data-testid="credential-in">
+              {' '}
+              · credential in {p.credential_in}
+            </span>
+          )}
         </div>
       );
     }

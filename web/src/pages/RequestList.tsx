@@ -18,8 +18,8 @@ import {
 const STATES = ['pending', 'approved', 'denied', 'expired'];
 
 /** Asks for access to a resource whose grant needs approval; shows the new request, or why not. */
-function RequestForm({ onCreated }: { onCreated: () => void }) {
-  const [resource, setResource] = useState('');
+function RequestForm({ resource: initial, onCreated }: { resource: string; onCreated: () => void }) {
+  const [resource, setResource] = useState(initial);
   const [reason, setReason] = useState('');
   const [duration, setDuration] = useState('1h');
   const [busy, setBusy] = useState(false);
@@ -133,7 +133,8 @@ export function RequestListPage({ loc, me }: { loc: Loc; me: Me }) {
           while, and steps a guardrail holds for review
         </span>
       </div>
-      <RequestForm onCreated={() => setReads((n) => n + 1)} />
+      {/* `?resource=NAME`: the Resources page's "needs approval" link fills it in. */}
+      <RequestForm resource={loc.query.get('resource') ?? ''} onCreated={() => setReads((n) => n + 1)} />
 
       <div class="filters" role="search" aria-label="Filter requests">
         <div class="filter-row">

@@ -5,12 +5,14 @@ import { Loc, linkClick } from '../router';
 import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
 import { IntegrityBadge, OutcomeBadge, PageStatus } from '../components/Bits';
 import { DbTimeline } from '../components/DbTimeline';
+import { HttpTimeline } from '../components/HttpTimeline';
 
 /**
  * Recording views: the first applicable one is shown, others are tabs. SSH sessions get the
  * terminal player (asciicast export; a live session followed as it happens) plus the raw event
- * timeline as a second tab. A view that follows a live session calls `onEnded` when it sees the
- * session end, and the page reads the session again.
+ * timeline as a second tab; HTTP sessions get their requests (HttpTimeline), plus the raw event
+ * timeline. A view that follows a live session calls `onEnded` when it sees the session end, and
+ * the page reads the session again.
  */
 interface ViewProps {
   session: Session;
@@ -49,8 +51,19 @@ function TerminalView({ session, onEnded }: ViewProps) {
 
 const VIEWS: RecordingView[] = [
   { id: 'term', label: 'Terminal', applies: (s) => s.protocol === 'ssh', component: TerminalView },
-  { id: 'db', label: 'Database timeline', applies: (s) => s.protocol !== 'ssh', component: DbTimeline },
-  { id: 'events', label: 'Event timeline', applies: (s) => s.protocol === 'ssh', component: DbTimeline },
+  { id: 'http', label: 'HTTP timeline', applies: (s) => s.protocol === 'http', component: HttpTimeline },
+  {
+    id: 'db',
+    label: 'Database timeline',
+    applies: (s) => s.protocol !== 'ssh' && s.protocol !== 'http',
+    component: DbTimeline,
+  },
+  {
+    id: 'events',
+    label: 'Event timeline',
+    applies: (s) => s.protocol === 'ssh' || s.protocol === 'http',
+    component: DbTimeline,
+  },
 ];
 
 /** An auditor ends a live session; its client is told the reason. */

@@ -235,6 +235,7 @@ export function SessionListPage({ loc, me }: { loc: Loc; me: Me }) {
             data-testid="session-row"
             data-session-id={s.id}
             data-user={s.user}
+            data-protocol={s.protocol}
             data-live={String(s.live)}
             onClick={(e) => {
               if ((e.target as HTMLElement).closest('a')) return;

@@ -36,15 +36,6 @@ fn ward_for(model: &HttpPeer, extra: &str) -> Ward {
         .expect("ward")
 }
 
-fn token(ward: &Ward, user: &str) -> String {
-    let issued = success(&ward.cli(&["tokens", "issue", user, "--ttl", "1h"]));
-    issued
-        .split_whitespace()
-        .find(|w| w.starts_with("ward_t_"))
-        .expect("a token")
-        .to_owned()
-}
-
 fn sdk(ward: &Ward, mode: &str, resource: &str, token: &str) -> Value {
     let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
     let out = Command::new(tools.join(".venv/bin/python"))
@@ -89,7 +80,7 @@ fn recorded(ward: &Ward, user: &str, resource: &str) -> Vec<Value> {
 fn the_openai_sdk_through_ward_records_prompts_and_whole_answers_with_the_pasted_password_masked() {
     let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
     let ward = ward_for(&model, "");
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     let got = sdk(&ward, "openai", "assistant", &token);
     // The SDK got what the provider answered, through Ward.
     assert_eq!(got["tool_call"]["name"], "run_sql");
@@ -153,7 +144,7 @@ fn the_anthropic_sdk_through_ward_with_prompts_masked_for_the_provider_and_secre
     let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
     let rules = "[[grants]]\ngroup = \"support\"\nresources = [\"claude\"]\nmask_upstream = true\n\n[[guardrails]]\nname = \"no-cloud-keys\"\nresources = [\"claude\"]\nsecrets = [\"aws_access_key\"]\n";
     let ward = ward_for(&model, rules);
-    let token = token(&ward, "sam");
+    let token = ward.token("sam");
     let got = sdk(&ward, "anthropic", "claude", &token);
     assert_eq!(got["tool_use"][0]["name"], "run_sql", "{got}");
     assert_eq!(
@@ -229,7 +220,7 @@ fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_t
         .grant("dev", "assistant")
         .start()
         .expect("ward");
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     // The assistant proposes an ALTER (a tool call) and a SELECT (a code block) ...
     let got = sdk(&ward, "openai", "assistant", &token);
     assert_eq!(got["tool_call"]["name"], "run_sql");

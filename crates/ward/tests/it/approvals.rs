@@ -20,11 +20,7 @@ pub struct Person {
 
 impl Person {
     pub fn new(ward: &Ward, user: &str, groups: &[&str]) -> Self {
-        let issued = success(&ward.cli(&["tokens", "issue", user, "--ttl", "1h"]));
-        let token = issued
-            .split_whitespace()
-            .find(|w| w.starts_with("ward_t_"))
-            .expect("a token");
+        let token = ward.token(user);
         let home = ward.dir.join(format!("home-{user}"));
         std::fs::create_dir_all(&home).expect("home");
         let saved = json!({

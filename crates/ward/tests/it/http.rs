@@ -6,14 +6,14 @@
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use ward_testkit::{HttpPeer, PASSWORD, Ward, of_kind, success};
+use ward_testkit::{HttpPeer, PASSWORD, Ward, WardBuilder, of_kind, success};
 
 /// The upstream service's own credential: only Ward knows it.
 const UPSTREAM_TOKEN: &str = "upstream-only-secret-7f3a";
 
-/// A Ward with HTTP resource `api` in front of `peer` (Ward presents `UPSTREAM_TOKEN` as a
-/// bearer token), alice in `dev`, and `keys` more lines of config.
-fn ward_for(peer: &HttpPeer, extra: &str) -> Ward {
+/// A Ward serving HTTP resource `api` in front of `peer` (Ward presents `UPSTREAM_TOKEN` as a
+/// bearer token), alice in `dev`.
+fn api_ward(peer: &HttpPeer) -> WardBuilder {
     Ward::builder(crate::WARD)
         .http()
         .file("api.token", UPSTREAM_TOKEN)
@@ -24,18 +24,11 @@ fn ward_for(peer: &HttpPeer, extra: &str) -> Ward {
         )
         .user("alice", &["dev"])
         .grant("dev", "api")
-        .config(extra)
-        .start()
-        .expect("ward")
 }
 
-fn token(ward: &Ward, user: &str) -> String {
-    let issued = success(&ward.cli(&["tokens", "issue", user, "--ttl", "1h"]));
-    issued
-        .split_whitespace()
-        .find(|w| w.starts_with("ward_t_"))
-        .expect("a token")
-        .to_owned()
+/// [`api_ward`] with `extra` lines of config, started.
+fn ward_for(peer: &HttpPeer, extra: &str) -> Ward {
+    api_ward(peer).config(extra).start().expect("ward")
 }
 
 /// curl with Ward's CA, `args` and the URLs (one connection for all of them).
@@ -87,7 +80,7 @@ fn bodies(events: &[Value], stream: &str) -> String {
 fn curl_reaches_the_service_with_wards_credential_and_every_exchange_is_recorded_masked() {
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     let ward = ward_for(&peer, "");
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     let base = ward.http_url("api");
     let bearer = format!("Authorization: Bearer {token}");
 
@@ -252,7 +245,7 @@ fn curl_reaches_the_service_with_wards_credential_and_every_exchange_is_recorded
 fn every_way_to_prove_who_you_are_and_every_refusal_is_answered_and_recorded() {
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     let ward = ward_for(&peer, "");
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     let base = ward.http_url("api");
     let status = |args: &[&str]| {
         let out = curl(
@@ -365,7 +358,7 @@ fn guardrails_deny_methods_and_paths_and_the_client_reads_which_rule() {
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     let rules = "[[guardrails]]\nname = \"no-order-deletes\"\nresources = [\"api\"]\nmethods = [\"DELETE\"]\npaths = [\"/echo/orders/*\"]\n";
     let ward = ward_for(&peer, rules);
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     let base = ward.http_url("api");
     let bearer = format!("Authorization: Bearer {token}");
     let out = curl(
@@ -422,7 +415,7 @@ fn python_requests_and_websockets_go_through_ward_recorded_message_by_message() 
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     let rules = "[[guardrails]]\nname = \"no-order-deletes\"\nmethods = [\"DELETE\"]\npaths = [\"/echo/orders/*\"]\n";
     let ward = ward_for(&peer, rules);
-    let token = token(&ward, "alice");
+    let token = ward.token("alice");
     let client = |mode: &str| {
         let tools =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
@@ -585,17 +578,8 @@ fn a_revoked_token_ends_its_streaming_session_and_a_dead_service_is_a_recorded_5
         "http://127.0.0.1:{}",
         ward_testkit::free_port().expect("port")
     );
-    let ward = Ward::builder(crate::WARD)
-        .http()
-        .file("api.token", UPSTREAM_TOKEN)
-        .http_resource(
-            "api",
-            &peer.url(),
-            "credential = \"bearer\"\npassword_file = \"api.token\"",
-        )
+    let ward = api_ward(&peer)
         .http_resource("gone", &dead, "")
-        .user("alice", &["dev"])
-        .grant("dev", "api")
         .grant("dev", "gone")
         .start()
         .expect("ward");
@@ -689,19 +673,7 @@ fn a_revoked_token_ends_its_streaming_session_and_a_dead_service_is_a_recorded_5
 fn a_browser_launch_sets_a_cookie_for_the_resource_that_ward_takes_off_the_request() {
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     let web_port = ward_testkit::free_port().expect("port");
-    let ward = Ward::builder(crate::WARD)
-        .web(web_port)
-        .http()
-        .file("api.token", UPSTREAM_TOKEN)
-        .http_resource(
-            "api",
-            &peer.url(),
-            "credential = \"bearer\"\npassword_file = \"api.token\"",
-        )
-        .user("alice", &["dev"])
-        .grant("dev", "api")
-        .start()
-        .expect("ward");
+    let ward = api_ward(&peer).web(web_port).start().expect("ward");
     let jar = ward.dir.join("cookies.txt");
     let jar = jar.to_str().expect("path");
     let login = format!("{{\"username\":\"alice\",\"password\":\"{PASSWORD}\"}}");

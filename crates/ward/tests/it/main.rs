@@ -13,6 +13,7 @@ mod demo;
 mod durability;
 mod evidence;
 mod http;
+mod http_browser;
 mod mcp;
 mod offboarding;
 mod oidc;

@@ -41,12 +41,7 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
             .postgres_resource("shop", &pg)
             .ssh_resource("web1", sshd)
     });
-    let token = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
-    let token = token
-        .split_whitespace()
-        .find(|w| w.starts_with("ward_t_"))
-        .expect("a token")
-        .to_owned();
+    let token = ward.token("alice");
 
     // alice, in psql, inside a transaction that has written a row.
     let mut session = Psql::open(&ward.url("alice", "shop"));

@@ -159,12 +159,7 @@ fn keys_and_certificates_log_in_and_refusals_say_why() {
     assert_eq!(failed["payload"]["severity"], "FATAL", "{failed}");
 
     // `ward connect ssh` with a saved Ward token: a certificate, a config snippet, a login.
-    let token_out = success(&ward.cli(&["tokens", "issue", "alice", "--ttl", "1h"]));
-    let token = token_out
-        .split_whitespace()
-        .find(|w| w.starts_with("ward_t_"))
-        .expect("a token")
-        .to_owned();
+    let token = ward.token("alice");
     let home = ward.dir.join("home");
     std::fs::create_dir_all(&home).expect("home");
     let save = |token: &str| {
