@@ -255,6 +255,21 @@ impl Conn {
                 "open the resource from Ward's web UI",
             );
         }
+        // The cookie's path is the resource's name: only a name the configuration gives.
+        let known = self
+            .gw
+            .runtime
+            .current()
+            .config
+            .resource(name)
+            .is_some_and(|r| r.kind == ResourceKind::Http);
+        if !known {
+            return ward_error(
+                StatusCode::NOT_FOUND,
+                "no_resource",
+                "Ward serves no HTTP resource of that name",
+            );
+        }
         let form = match http_body_util::Limited::new(req.into_body(), 8 << 10)
             .collect()
             .await
@@ -341,7 +356,8 @@ impl Conn {
             Ok(identity) => identity,
             Err(e) => {
                 let claimed = credential.user.as_deref().unwrap_or(credential.how);
-                let cookie = credential.how == "cookie";
+                // The cookie's path is the resource's name: only a name the configuration gives.
+                let cookie = credential.how == "cookie" && runtime.config.resource(name).is_some();
                 if let Some(s) = sessions.remove(&key) {
                     s.end().await;
                 } else {
