@@ -363,7 +363,7 @@ pub struct ExecExit {
     pub resource: Option<String>,
 }
 
-/// `term.output` and `term.input`.
+/// `term.output` and `term.input`; `http.body` too (a chunk of a stream, alike).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Terminal {
@@ -373,7 +373,7 @@ pub struct Terminal {
     /// Masked bytes that are not terminal text, base64.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_b64: Option<String>,
-    /// `stdout`, `stderr`, `stdin`.
+    /// `stdout` (when absent), `stderr`, `stdin`; for `http.body`, `request` or `response`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
     /// Past the cap: bytes counted and hashed, not stored.

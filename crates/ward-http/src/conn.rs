@@ -721,10 +721,12 @@ impl Session {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-            let relay = tokio::spawn(
-                self.clone()
-                    .relay_websocket(client_upgrade, upstream_upgrade),
-            );
+            let stop = conn.gw.shutdown.clone();
+            let relay = tokio::spawn(self.clone().relay_websocket(
+                client_upgrade,
+                upstream_upgrade,
+                stop,
+            ));
             if let Ok(mut relays) = conn.relays.lock() {
                 relays.push(relay);
             }
@@ -1027,6 +1029,7 @@ impl Session {
         self: Arc<Self>,
         client: hyper::upgrade::OnUpgrade,
         upstream: hyper::upgrade::OnUpgrade,
+        mut stop: watch::Receiver<bool>,
     ) {
         let (client, upstream) = match tokio::join!(client, upstream) {
             (Ok(c), Ok(u)) => (TokioIo::new(c), TokioIo::new(u)),
@@ -1044,6 +1047,8 @@ impl Session {
                 n = client_rx.read(&mut client_buf) => (n, true),
                 n = up_rx.read(&mut up_buf) => (n, false),
                 _ = terminated(&mut ended) => break,
+                // Ward stops: the connection ends, and its session with it.
+                _ = stop.changed() => break,
             };
             let n = match read {
                 Ok(0) | Err(_) => break,
