@@ -15,103 +15,15 @@
 // (the token the UI posted, for the caller to check that no record holds it).
 //
 // Each step prints `ok STEP` and saves OUT/NN-step.png; on failure `FAIL STEP: reason`, a
-// screenshot OUT/NN-step-FAILED.png, exit status 1. Drives the system Chromium
+// screenshot OUT/NN-step-FAILED.png, exit status 1 (e2e/common.mjs). Drives the system Chromium
 // (/usr/bin/chromium, or CHROMIUM_PATH) with playwright-core; never downloads a browser.
-import fs from 'node:fs';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { check, launch, parseArgs, tid } from './common.mjs';
 
 const REQUIRED = ['url', 'user', 'password', 'auditor-user', 'auditor-password', 'resource'];
-const STEP_TIMEOUT = 15_000;
 
-function parseArgs(argv) {
-  const o = { out: 'e2e-http-output' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) die(`unexpected argument: ${a}`);
-    const eq = a.indexOf('=');
-    if (eq > 0) o[a.slice(2, eq)] = a.slice(eq + 1);
-    else {
-      if (i + 1 >= argv.length) die(`missing value for ${a}`);
-      o[a.slice(2)] = argv[++i];
-    }
-  }
-  const missing = REQUIRED.filter((k) => !o[k]);
-  if (missing.length) die(`missing required argument(s): ${missing.map((m) => '--' + m).join(' ')}`);
-  o.url = o.url.replace(/\/+$/, '');
-  return o;
-}
-
-function die(msg) {
-  console.error(`error: ${msg}`);
-  console.error(`usage: node e2e/http.mjs ${REQUIRED.map((k) => `--${k} V`).join(' ')} [--out DIR]`);
-  process.exit(1);
-}
-
-const opt = parseArgs(process.argv.slice(2));
-fs.mkdirSync(opt.out, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-});
-const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 } });
-const page = await context.newPage();
-const consoleErrors = [];
-function watch(p, label) {
-  p.setDefaultTimeout(STEP_TIMEOUT);
-  p.setDefaultNavigationTimeout(STEP_TIMEOUT);
-  p.on('console', (m) => m.type() === 'error' && !/status of 401/.test(m.text()) && consoleErrors.push(`${label}: ${m.text()}`));
-  p.on('pageerror', (e) => consoleErrors.push(`${label}: pageerror: ${e.message}`));
-}
-watch(page, 'ui');
-// The page a step's screenshot shows: the resource's tab while the step looks at it.
-let shown = page;
-
-let n = 0;
-async function step(name, fn) {
-  n++;
-  const file = path.join(opt.out, `${String(n).padStart(2, '0')}-${name}.png`);
-  let timer;
-  try {
-    await Promise.race([
-      fn(),
-      new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out after ${STEP_TIMEOUT / 1000}s`)), STEP_TIMEOUT))),
-    ]);
-    clearTimeout(timer);
-    await shown.screenshot({ path: file, fullPage: false });
-    console.log(`ok ${name}`);
-  } catch (e) {
-    clearTimeout(timer);
-    const failFile = file.replace(/\.png$/, '-FAILED.png');
-    await shown.screenshot({ path: failFile, fullPage: false }).catch(() => {});
-    console.error(`FAIL ${name}: ${e.message.split('\n')[0]}`);
-    console.error(`  page: ${shown.url()}`);
-    console.error(`  screenshot: ${failFile}`);
-    if (consoleErrors.length) console.error(`  browser console errors:\n    ${consoleErrors.slice(-5).join('\n    ')}`);
-    await browser.close().catch(() => {});
-    process.exit(1);
-  }
-}
-
-const tid = (id) => `[data-testid="${id}"]`;
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function login(user, password) {
-  await page.locator(tid('login-username')).waitFor({ state: 'visible' });
-  await page.fill(tid('login-username'), user);
-  await page.fill(tid('login-password'), password);
-  await page.click(tid('login-submit'));
-  await page.locator(tid('logout')).waitFor({ state: 'visible' });
-}
-
-async function logout() {
-  await page.click(tid('logout'));
-  await page.locator(tid('login-username')).waitFor({ state: 'visible' });
-}
+const opt = parseArgs('http.mjs', REQUIRED, { out: 'e2e-http-output' });
+const ui = await launch(opt.out);
+const { context, page, watch, step, login, logout } = ui;
 
 async function resourcesLoaded() {
   await page.waitForFunction(() => {
@@ -169,7 +81,7 @@ await step('open-resource', async () => {
   console.log(`launch-token ${launch.token}`);
   app = tab;
   watch(app, 'resource tab');
-  shown = app;
+  ui.show(app);
   await app.waitForLoadState('load');
   // the launch answers 303 to /RESOURCE/, where the echo answers with JSON
   await app.waitForURL((u) => new URL(u).pathname === `/${opt.resource}/`);
@@ -188,7 +100,7 @@ await step('open-resource', async () => {
 });
 
 await step('opened-notice', async () => {
-  shown = page;
+  ui.show(page);
   await page.bringToFront();
   await resourceRow().locator(tid('resource-opened')).waitFor({ state: 'visible' });
   check((await resourceRow().locator(tid('resource-error')).count()) === 0, 'the resources page shows an error');
@@ -253,5 +165,5 @@ await step('logout', async () => {
   await logout();
 });
 
-await browser.close();
+await ui.close();
 console.log(`all steps passed; screenshots in ${opt.out}`);

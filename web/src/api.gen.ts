@@ -1605,7 +1605,7 @@ export interface components {
             /** @default null */
             term: string | null;
         };
-        /** @description `term.output` and `term.input`. */
+        /** @description `term.output` and `term.input`; `http.body` too (a chunk of a stream, alike). */
         Terminal: {
             /**
              * Format: int64
@@ -1639,7 +1639,7 @@ export interface components {
             /** @default null */
             sha256_not_stored: string | null;
             /**
-             * @description `stdout`, `stderr`, `stdin`.
+             * @description `stdout` (when absent), `stderr`, `stdin`; for `http.body`, `request` or `response`.
              * @default null
              */
             stream: string | null;
@@ -1678,14 +1678,14 @@ export type $defs = Record<string, never>;
 export interface operations {
     activity: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Whose activity (default: the viewer's own). */
-                user: string | null;
+                user?: string;
                 /** @description From this long ago (`24h`, `7d`) or this RFC 3339 time; default `24h`. */
-                since: string | null;
+                since?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;

@@ -29,6 +29,11 @@ export type Resource = Schemas['ResourceEntry'];
 export type ResourceList = Schemas['ResourceList'];
 /** A Ward token for opening an HTTP resource in the browser, and where to post it. */
 export type Launch = Schemas['Launch'];
+/** A person's timeline across their sessions (`GET /api/v1/activity`), oldest first. */
+export type Activity = Schemas['Activity'];
+export type ActivityItem = Schemas['ActivityItem'];
+/** Where a statement or command that ran was proposed: an assistant's answer. */
+export type Proposal = Schemas['Proposal'];
 
 export class ApiError extends Error {
   constructor(
@@ -165,4 +170,11 @@ export const api = {
    * `launch` on the HTTP listener (an HTML page, not JSON).
    */
   launchPage: (name: string) => `/api/v1/resources/${encodeURIComponent(name)}/launch`,
+  /** `user` (default: the viewer) since `since` (`24h`, `7d`, or an RFC 3339 time; default 24h). */
+  activity: (user: string, since: string) => {
+    const qs = new URLSearchParams();
+    if (user) qs.set('user', user);
+    if (since) qs.set('since', since);
+    return request<Activity>('GET', `/api/v1/activity?${qs.toString()}`);
+  },
 };

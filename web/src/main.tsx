@@ -8,6 +8,7 @@ import { SessionDetailPage } from './pages/SessionDetail';
 import { RequestListPage } from './pages/RequestList';
 import { RequestDetailPage } from './pages/RequestDetail';
 import { ResourceListPage } from './pages/ResourceList';
+import { ActivityPage } from './pages/Activity';
 import './styles.css';
 
 type AuthState = { status: 'loading' } | { status: 'anon'; reason?: string } | { status: 'in'; me: Me };
@@ -75,6 +76,7 @@ function App() {
   else if (r) page = <RequestDetailPage key={r[1]} id={decodeURIComponent(r[1])} />;
   else if (loc.path === '/requests' || loc.path === '/requests/') page = <RequestListPage loc={loc} me={me} />;
   else if (loc.path === '/resources' || loc.path === '/resources/') page = <ResourceListPage me={me} />;
+  else if (loc.path === '/activity' || loc.path === '/activity/') page = <ActivityPage loc={loc} me={me} />;
   else if (loc.path === '/sessions' || loc.path === '/' || loc.path === '/login') page = <SessionListPage loc={loc} me={me} />;
   else
     page = (
@@ -92,6 +94,14 @@ function App() {
         <nav aria-label="Main">
           <a href="/sessions" onClick={linkClick} aria-current={loc.path.startsWith('/sessions') ? 'page' : undefined}>
             Sessions
+          </a>
+          <a
+            href="/activity"
+            onClick={linkClick}
+            data-testid="nav-activity"
+            aria-current={loc.path.startsWith('/activity') ? 'page' : undefined}
+          >
+            Activity
           </a>
           <a
             href="/resources"

@@ -22,6 +22,7 @@ pub fn routes() -> Router<Arc<Web>> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ActivityQuery {
     /// Whose activity (default: the viewer's own).
     user: Option<String>,

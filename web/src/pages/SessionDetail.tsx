@@ -6,6 +6,7 @@ import { durationMs, fmtBytes, fmtDuration, fmtTime } from '../format';
 import { IntegrityBadge, OutcomeBadge, PageStatus } from '../components/Bits';
 import { DbTimeline } from '../components/DbTimeline';
 import { HttpTimeline } from '../components/HttpTimeline';
+import { activityAnchor, activityUrl } from './Activity';
 
 /**
  * Recording views: the first applicable one is shown, others are tabs. SSH sessions get the
@@ -65,6 +66,12 @@ const VIEWS: RecordingView[] = [
     component: DbTimeline,
   },
 ];
+
+/** RFC 3339 an hour before `iso` (or `24h` when it cannot be read). */
+function hourBefore(iso: string): string {
+  const t = Date.parse(iso);
+  return isNaN(t) ? '24h' : new Date(t - 3600_000).toISOString();
+}
 
 /** An auditor ends a live session; its client is told the reason. */
 function TerminateButton({ session, onDone }: { session: Session; onDone: () => void }) {
@@ -178,6 +185,18 @@ export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: M
             {s.user} → {s.resource} <OutcomeBadge outcome={s.outcome} live={s.live} />
           </h1>
           <div class="muted small mono">{s.id}</div>
+          {(me.auditor || s.user === me.user) && (
+            // The person's timeline from an hour before this session (when an assistant may have
+            // proposed what ran in it), at its start.
+            <a
+              class="small"
+              href={activityUrl(s.user, hourBefore(s.started_at), me, activityAnchor(s.id, 0))}
+              onClick={linkClick}
+              data-testid="session-activity"
+            >
+              Activity of {s.user}
+            </a>
+          )}
         </div>
         <div class="detail-actions">
           <IntegrityBadge integrity={detail.integrity} />

@@ -6,6 +6,7 @@
 /// The `ward` binary under test.
 pub const WARD: &str = env!("CARGO_BIN_EXE_ward");
 
+mod activity_browser;
 mod ai;
 mod approvals;
 mod bundle_python;
