@@ -20,6 +20,8 @@ pub struct Credentials {
     oidc: Arc<Oidc>,
     /// Failed password logins on every listener.
     throttle: LoginThrottle,
+    /// The DPoP proofs seen lately (each is good once).
+    seen: crate::dpop::Seen,
 }
 
 impl Credentials {
@@ -29,6 +31,7 @@ impl Credentials {
             store: Arc::new(Mutex::new(Store::open(location)?)),
             oidc,
             throttle: LoginThrottle::default(),
+            seen: crate::dpop::Seen::default(),
         })
     }
 
@@ -45,25 +48,55 @@ impl Credentials {
             method: "bearer token",
             reason: "not a Ward token or service-account key".into(),
         })?;
-        self.ward_credential(kind, None, secret).await
+        self.ward_credential(kind, None, secret, None).await
     }
 
-    /// Checks a Ward credential; with `user`, it must have been issued to that user.
+    /// Like [`Credentials::bearer`], with the DPoP proof the request carried: a credential
+    /// bound to a key is accepted only with a valid proof made with that key (RFC 9449).
+    pub async fn bearer_proven(
+        &self,
+        secret: &str,
+        proof: &crate::dpop::Proof,
+    ) -> Result<Identity, AuthError> {
+        let kind = CredentialKind::of_secret(secret).ok_or(AuthError::Rejected {
+            method: "DPoP token",
+            reason: "not a Ward token or service-account key".into(),
+        })?;
+        self.ward_credential(kind, None, secret, Some(proof)).await
+    }
+
+    /// Checks a Ward credential; with `user`, it must have been issued to that user. A
+    /// credential bound to a key (DPoP) needs `proof`, which is checked against it.
     async fn ward_credential(
         &self,
         kind: CredentialKind,
         user: Option<&str>,
         secret: &str,
+        proof: Option<&crate::dpop::Proof>,
     ) -> Result<Identity, AuthError> {
         let method = match kind {
             CredentialKind::Token => "Ward token",
             CredentialKind::ServiceAccount => "service-account key",
         };
-        let secret = secret.to_owned();
+        let owned = secret.to_owned();
         let found = self
-            .with_store(move |store| store.credential_by_secret(&secret))
+            .with_store(move |store| store.credential_by_secret(&owned))
             .await?;
-        usable(method, found, user).map(identity)
+        let credential = usable(method, found, user)?;
+        let rejected = |reason: String| AuthError::Rejected { method, reason };
+        match (&credential.key, proof) {
+            (Some(_), None) => {
+                return Err(rejected(
+                    "it is bound to a key (DPoP): it is accepted only as `Authorization: DPoP` with a proof signed by that key".into(),
+                ));
+            }
+            (Some(jkt), Some(proof)) => {
+                let now = Timestamp::now().0 / 1_000_000_000;
+                crate::dpop::check(proof, secret, jkt, now, &self.seen).map_err(rejected)?;
+            }
+            (None, _) => {}
+        }
+        Ok(identity(credential))
     }
 
     /// Runs `f` on the store, off the async threads.
@@ -85,7 +118,7 @@ impl Credentials {
     /// Checks what a client gave as its password, without counting failures.
     async fn check_secret(&self, user: &str, secret: &str) -> Result<Identity, AuthError> {
         if let Some(kind) = CredentialKind::of_secret(secret) {
-            return self.ward_credential(kind, Some(user), secret).await;
+            return self.ward_credential(kind, Some(user), secret, None).await;
         }
         if crate::oidc::looks_like_jwt(secret) {
             if self.oidc.is_empty() {

@@ -3,6 +3,7 @@
 //! provider, and the small secrets they need.
 
 pub mod credentials;
+pub mod dpop;
 pub mod oidc;
 pub mod saml;
 pub mod secret;

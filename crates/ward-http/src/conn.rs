@@ -34,7 +34,7 @@ use ward_core::payload::{
     Auth, HttpRequest, HttpResponse, HttpWebsocket, Payload, PolicyDenied, SessionError, Terminal,
 };
 use ward_core::{Identity, Outcome, Protocol};
-use ward_mask::{MaskReport, Masker};
+use ward_mask::{MaskReport, Masker, StreamMasker};
 use ward_store::stream::StreamRecord;
 use ward_store::{JsonBody, MaskedJson, PremaskedJson, SessionRecorder};
 
@@ -116,6 +116,8 @@ struct Credential {
     /// The user name of Basic authentication.
     user: Option<String>,
     secret: String,
+    /// With `Authorization: DPoP`: the `DPoP` header's proof (RFC 9449).
+    proof: Option<String>,
 }
 
 impl Credential {
@@ -132,6 +134,16 @@ impl Credential {
                     how: "bearer",
                     user: None,
                     secret: value.to_owned(),
+                    proof: None,
+                });
+            }
+            if scheme.eq_ignore_ascii_case("dpop") {
+                let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
+                return Some(Self {
+                    how: "dpop",
+                    user: None,
+                    secret: value.to_owned(),
+                    proof: Some(proof.unwrap_or_default().to_owned()),
                 });
             }
             if scheme.eq_ignore_ascii_case("basic") {
@@ -143,6 +155,7 @@ impl Credential {
                     how: "basic",
                     user: Some(user.to_owned()),
                     secret: secret.to_owned(),
+                    proof: None,
                 });
             }
         }
@@ -151,6 +164,7 @@ impl Credential {
                 how: "x-api-key",
                 user: None,
                 secret: key.trim().to_owned(),
+                proof: None,
             });
         }
         let cookie = headers
@@ -163,11 +177,16 @@ impl Credential {
             how: "cookie",
             user: None,
             secret: cookie.to_owned(),
+            proof: None,
         })
     }
 
+    /// What the connection's sessions are kept by: the secret, and how it was given (a token
+    /// proven with DPoP never shares a session with the same token given without a proof).
     fn digest(&self) -> [u8; 32] {
         let mut sha = Sha256::new();
+        sha.update(self.how);
+        sha.update([0]);
         sha.update(self.user.as_deref().unwrap_or_default());
         sha.update([0]);
         sha.update(&self.secret);
@@ -238,7 +257,22 @@ impl Conn {
                 "give Ward a credential: a Ward token (ward login) or a service-account key as `Authorization: Bearer KEY`, or a Ward user's password as Basic authentication",
             );
         };
-        let session = match self.session(name, &credential, req.headers()).await {
+        // A DPoP proof is made for this request: its method and its URL as the client used it.
+        let proof = credential.proof.as_ref().map(|jwt| ward_auth::dpop::Proof {
+            jwt: jwt.clone(),
+            method: req.method().as_str().to_owned(),
+            url: format!(
+                "https://{}{path}",
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+            ),
+        });
+        let session = match self
+            .session(name, &credential, proof.as_ref(), req.headers())
+            .await
+        {
             Ok(s) => s,
             Err(response) => return response,
         };
@@ -320,6 +354,7 @@ impl Conn {
         &self,
         name: &str,
         credential: &Credential,
+        proof: Option<&ward_auth::dpop::Proof>,
         headers: &hyper::HeaderMap,
     ) -> Result<Arc<Session>, Response<Piped>> {
         let key = (name.to_owned(), credential.digest());
@@ -334,7 +369,9 @@ impl Conn {
             ended.end().await;
         }
         let open = sessions.get(&key).cloned();
+        // A bound credential proves itself on every request; others at most every RECHECK.
         if let Some(s) = &open
+            && proof.is_none()
             && s.checked
                 .lock()
                 .map(|c| c.elapsed() < RECHECK)
@@ -344,6 +381,12 @@ impl Conn {
         }
         let runtime = self.gw.runtime.current();
         let proven = match (credential.how, &credential.user) {
+            (_, _) if let Some(proof) = proof => {
+                self.gw
+                    .credentials
+                    .bearer_proven(&credential.secret, proof)
+                    .await
+            }
             ("basic", Some(user)) => {
                 self.gw
                     .credentials
@@ -358,7 +401,14 @@ impl Conn {
                 let claimed = credential.user.as_deref().unwrap_or(credential.how);
                 // The cookie's path is the resource's name: only a name the configuration gives.
                 let cookie = credential.how == "cookie" && runtime.config.resource(name).is_some();
-                if let Some(s) = sessions.remove(&key) {
+                // A session whose credential stopped working ends; a request whose DPoP proof
+                // failed is refused on its own and leaves the session to its good proofs.
+                let open = if proof.is_some() {
+                    None
+                } else {
+                    sessions.remove(&key)
+                };
+                if let Some(s) = open {
                     s.end().await;
                 } else {
                     let auth = Auth::not_ok(credential.how, claimed, "failed", e.to_string());
@@ -470,6 +520,9 @@ struct Session {
     cap: u64,
     /// Bytes of a prompt or an answer read whole at most (`[recording] max_message_bytes`).
     max_message: u64,
+    /// Stream maskers of bodies recorded to their end, for the next bodies (making one costs
+    /// its automata's caches).
+    maskers: std::sync::Mutex<Vec<StreamMasker>>,
     /// The connection to the resource, opened at the first request.
     upstream: Mutex<Option<SendRequest<Piped>>>,
     /// Set when the session is terminated from outside it.
@@ -537,12 +590,29 @@ impl Session {
             mask_upstream: grant.mask_upstream,
             cap,
             max_message,
+            maskers: std::sync::Mutex::new(Vec::new()),
             upstream: Mutex::new(None),
             terminated,
             watcher,
             checked: std::sync::Mutex::new(Instant::now()),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+        }
+    }
+
+    /// A stream recorder for a body, with a masker of an earlier body when there is one.
+    fn body_record(&self, payload: fn(Terminal) -> Payload) -> StreamRecord {
+        let reused = self.maskers.lock().ok().and_then(|mut m| m.pop());
+        match reused {
+            Some(masker) => StreamRecord::with(masker, payload),
+            None => StreamRecord::new(&self.record_masker, payload),
+        }
+    }
+
+    /// A body recorded to its end gives its masker back.
+    fn body_done(&self, stream: StreamRecord) {
+        if let Ok(mut m) = self.maskers.lock() {
+            m.push(stream.into_masker());
         }
     }
 
@@ -774,6 +844,7 @@ impl Session {
         for name in [
             header::AUTHORIZATION.as_str(),
             "x-api-key",
+            "dpop",
             headers::REASON,
             "sec-websocket-extensions",
             "forwarded",
@@ -885,8 +956,9 @@ impl Session {
         };
         self.bytes_up
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let mut stream = StreamRecord::new(&self.record_masker, request_chunk);
+        let mut stream = self.body_record(request_chunk);
         stream.record(&self.rec, &bytes, true, Some(self.cap)).await;
+        self.body_done(stream);
         let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             // Not JSON: the provider answers it; the body is recorded.
             return Ok(bytes);
@@ -932,7 +1004,8 @@ impl Session {
 
     /// Relays the client's body upstream, recording it as it passes.
     async fn pump_request(self: Arc<Self>, mut incoming: Incoming, feed: Feed) {
-        let mut stream = StreamRecord::new(&self.record_masker, request_chunk);
+        // Made at the first byte: most requests have no body.
+        let mut stream: Option<StreamRecord> = None;
         while let Some(frame) = incoming.frame().await {
             let frame = match frame {
                 Ok(f) => f,
@@ -941,16 +1014,20 @@ impl Session {
                     break;
                 }
             };
-            if let Some(data) = frame.data_ref() {
+            if let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) {
                 self.bytes_up
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
+                let stream = stream.get_or_insert_with(|| self.body_record(request_chunk));
                 stream.record(&self.rec, data, false, Some(self.cap)).await;
             }
             if feed.send(Ok(frame)).await.is_err() {
                 break;
             }
         }
-        stream.record(&self.rec, &[], true, None).await;
+        if let Some(mut stream) = stream {
+            stream.record(&self.rec, &[], true, None).await;
+            self.body_done(stream);
+        }
     }
 
     /// Relays the resource's body to the client, recording it first (an encoded body, which
@@ -963,7 +1040,7 @@ impl Session {
         encoded: bool,
         mut answer: Option<(ai::Answer, bool)>,
     ) {
-        let mut stream = StreamRecord::new(&self.record_masker, response_chunk);
+        let mut stream = self.body_record(response_chunk);
         let cap = if encoded { 0 } else { self.cap };
         let mut client = self.client_masker.as_ref().map(Masker::stream);
         let mut ended = self.terminated.clone();
@@ -1017,6 +1094,7 @@ impl Session {
             }
         }
         stream.record(&self.rec, &[], true, None).await;
+        self.body_done(stream);
         if let Some(completion) = answer.and_then(|(a, ok)| a.finish(ok)) {
             self.rec
                 .record(MaskedJson::from(Payload::AiCompletion(completion)))

@@ -34,7 +34,8 @@ fn is_credential(name: &str) -> bool {
         "sec-websocket-accept",
         "sec-websocket-version",
     ];
-    !PLAIN.contains(&name) && WORDS.iter().any(|w| name.contains(w))
+    // A DPoP proof stands for its credential on one request.
+    name == "dpop" || (!PLAIN.contains(&name) && WORDS.iter().any(|w| name.contains(w)))
 }
 
 /// The headers of a request or response as recorded: every header but credentials, whose

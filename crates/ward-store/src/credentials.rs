@@ -70,6 +70,9 @@ pub struct NewCredential {
     pub method: String,
     /// `None`: valid until revoked.
     pub expires_at: Option<Timestamp>,
+    /// The thumbprint of the key the credential is bound to (DPoP): then it is accepted only
+    /// with a proof signed by that key.
+    pub key: Option<String>,
 }
 
 /// A stored credential (never its secret).
@@ -87,6 +90,9 @@ pub struct Credential {
     pub expires_at: Option<Timestamp>,
     #[serde(serialize_with = "opt_rfc3339")]
     pub revoked_at: Option<Timestamp>,
+    /// The thumbprint of the key it is bound to (DPoP), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 pub(crate) fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -123,8 +129,9 @@ pub struct CredentialFilter<'a> {
     pub usable_only: bool,
 }
 
-const COLUMNS: &str = "c.id, c.kind, c.subject, c.groups, c.issuer, c.method, c.created_at, c.expires_at, r.revoked_at \
-     FROM credentials c LEFT JOIN credential_revocations r ON r.credential_id = c.id";
+const COLUMNS: &str = "c.id, c.kind, c.subject, c.groups, c.issuer, c.method, c.created_at, c.expires_at, r.revoked_at, k.jkt \
+     FROM credentials c LEFT JOIN credential_revocations r ON r.credential_id = c.id \
+     LEFT JOIN credential_keys k ON k.credential_id = c.id";
 
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
@@ -165,6 +172,12 @@ impl Store {
                 new.expires_at.map(|t| t.0),
             ],
         )?;
+        if let Some(jkt) = &new.key {
+            self.db.execute(
+                "INSERT INTO credential_keys (credential_id, jkt) VALUES (?1, ?2)",
+                &params![&id, jkt],
+            )?;
+        }
         let credential = Credential {
             id,
             kind: new.kind,
@@ -175,6 +188,7 @@ impl Store {
             created_at,
             expires_at: new.expires_at,
             revoked_at: None,
+            key: new.key.clone(),
         };
         Ok((credential, secret))
     }
@@ -266,5 +280,6 @@ fn credential(r: &Row) -> Result<Credential, StoreError> {
         created_at: Timestamp(r.int(6)?),
         expires_at: r.opt_int(7)?.map(Timestamp),
         revoked_at: r.opt_int(8)?.map(Timestamp),
+        key: r.opt_text(9)?,
     })
 }

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 
 /// The insert-only tables (the audit evidence and the credentials), which the append-only
 /// triggers guard.
-pub const AUDIT_TABLES: [&str; 10] = [
+pub const AUDIT_TABLES: [&str; 11] = [
     "sessions",
     "session_ends",
     "events",
@@ -24,6 +24,7 @@ pub const AUDIT_TABLES: [&str; 10] = [
     "pruned_sessions",
     "credentials",
     "credential_revocations",
+    "credential_keys",
 ];
 
 /// Migration 1, written in SQLite's dialect; [`dialect`] gives PostgreSQL's.
@@ -271,9 +272,18 @@ CREATE TABLE idp_logins (
 CREATE INDEX idp_logins_check_at ON idp_logins (check_at);
 "#;
 
+/// Migration 9: the keys credentials are bound to (DPoP, RFC 9449): a bound credential is
+/// accepted only with a proof signed by the key of this thumbprint (RFC 7638, SHA-256).
+const V9: &str = r#"
+CREATE TABLE credential_keys (
+    credential_id TEXT PRIMARY KEY,
+    jkt           TEXT NOT NULL
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 8] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 9] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
@@ -282,6 +292,7 @@ const MIGRATIONS: [(i64, &str, Option<&str>); 8] = [
     (6, V6, None),
     (7, V7, None),
     (8, V8, None),
+    (9, V9, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -305,7 +316,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 8;
+pub const LATEST: i64 = 9;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

@@ -629,6 +629,7 @@ fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiE
         issuer: v.issuer,
         method: "oidc".into(),
         expires_at: Some(expires_at),
+        key: None,
     };
     let (credential, token) = web
         .store_blocking(|store| {

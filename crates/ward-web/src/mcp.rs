@@ -108,12 +108,36 @@ async fn no_stream() -> Response {
 }
 
 impl Web {
-    async fn agent_identity(&self, headers: &HeaderMap) -> Result<Identity, String> {
-        let key = headers
+    /// The agent a request (of `method`) comes from: a key or token as `Authorization: Bearer`,
+    /// or, bound to a key, as `Authorization: DPoP` with its proof (RFC 9449).
+    async fn agent_identity(&self, headers: &HeaderMap, method: &str) -> Result<Identity, String> {
+        let auth = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or("give a service-account key or a Ward token as `Authorization: Bearer KEY`")?;
+            .unwrap_or_default();
+        if let Some(key) = auth.strip_prefix("DPoP ") {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            let proof = ward_auth::dpop::Proof {
+                jwt: headers
+                    .get("dpop")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+                method: method.to_owned(),
+                url: format!("https://{host}/mcp"),
+            };
+            return self
+                .credentials
+                .bearer_proven(key.trim(), &proof)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let key = auth
+            .strip_prefix("Bearer ")
+            .ok_or("give a service-account key or a Ward token as `Authorization: Bearer KEY` (or, bound to a key, `Authorization: DPoP KEY` with a DPoP proof)")?;
         self.credentials
             .bearer(key.trim())
             .await
@@ -136,10 +160,30 @@ async fn handle(
     Json(message): Json<Value>,
 ) -> Response {
     let id = message.get("id").cloned().unwrap_or(Value::Null);
-    let identity = match web.agent_identity(&headers).await {
+    let identity = match web.agent_identity(&headers, "POST").await {
         Ok(i) => i,
         Err(why) => {
             tracing::info!(%why, "MCP request refused");
+            // Recorded like any refused login: a session of its own, ended `denied`.
+            let how = if headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.starts_with("DPoP "))
+            {
+                "dpop"
+            } else {
+                "bearer"
+            };
+            let start = ward_admit::Start {
+                protocol: Protocol::Mcp,
+                client_addr: peer.0.to_string(),
+                parameters: Default::default(),
+                reason: None,
+                auth: ward_core::payload::Auth::not_ok(how, how, "failed", why.clone()),
+            };
+            web.runtime()
+                .login_failed(Identity::unauthenticated(how), "mcp", start)
+                .await;
             return http_error(StatusCode::UNAUTHORIZED, &id, -32001, &why);
         }
     };
@@ -299,7 +343,7 @@ async fn end_when_terminated(
 }
 
 async fn close(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let Ok(identity) = web.agent_identity(&headers).await else {
+    let Ok(identity) = web.agent_identity(&headers, "DELETE").await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let Some(session) = web.agent_session(&headers, &identity) else {

@@ -178,6 +178,7 @@ pub(super) async fn open_resource(
         issuer: identity.issuer.clone(),
         method: "web".into(),
         expires_at: Some(expires_at),
+        key: None,
     };
     let (credential, token) = web
         .store_blocking(|store| store.issue_credential(&new))

@@ -153,6 +153,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
             issuer: "local".into(),
             method: "admin".into(),
             expires_at: None,
+            key: None,
         };
         let agent_key = store.issue_credential(&new)?.1;
         // The demo user's Ward token, as `ward login` would give it: the assistant's API key.
@@ -165,6 +166,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
             expires_at: Some(ward_core::Timestamp(
                 ward_core::Timestamp::now().0 + 8 * 3_600_000_000_000,
             )),
+            key: None,
         };
         (agent_key, store.issue_credential(&token)?.1)
     };

@@ -294,6 +294,10 @@ enum TokensCommand {
         /// How long it is valid, e.g. `30m` or `8h`.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// Bind it to the key of this JWK SHA-256 thumbprint (DPoP, RFC 9449): it is then
+        /// accepted only with a proof signed by that key, never as a bearer token or password.
+        #[arg(long)]
+        dpop_jkt: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -317,6 +321,9 @@ enum ServiceAccountsCommand {
         /// Comma-separated groups.
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
+        /// Bind its key to the key of this JWK SHA-256 thumbprint (DPoP, RFC 9449).
+        #[arg(long)]
+        dpop_jkt: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -782,6 +789,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     user,
                     groups,
                     ttl,
+                    dpop_jkt,
                     config,
                 },
         } => {
@@ -791,7 +799,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 &mut open_store(&config)?,
                 &user,
                 groups,
-                ttl.0,
+                (ttl.0, dpop_jkt),
                 &mut out,
             )?;
         }
@@ -816,12 +824,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 ServiceAccountsCommand::Create {
                     name,
                     groups,
+                    dpop_jkt,
                     config,
                 },
         } => cli::credentials::create_service_account(
             &mut open_store(&config)?,
             &name,
-            &groups,
+            (&groups, dpop_jkt),
             &mut out,
         )?,
         Command::ServiceAccounts {

@@ -29,13 +29,24 @@ pub struct StreamRecord {
 
 impl StreamRecord {
     pub fn new(masker: &Masker, payload: fn(Terminal) -> Payload) -> Self {
+        Self::with(masker.stream(), payload)
+    }
+
+    /// A stream masked by `masker`, a [`StreamMasker`] done with an earlier stream: making one
+    /// costs its automata's caches, which a relay of many short streams (HTTP bodies) reuses.
+    pub fn with(masker: StreamMasker, payload: fn(Terminal) -> Payload) -> Self {
         Self {
-            masker: masker.stream(),
+            masker,
             pending: Vec::new(),
             payload,
             kept: 0,
             unstored: None,
         }
+    }
+
+    /// The stream's masker, for the next stream, once this one was recorded to its end.
+    pub fn into_masker(self) -> StreamMasker {
+        self.masker
     }
 
     /// Bytes of the stream seen so far, stored or not.

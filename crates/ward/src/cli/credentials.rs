@@ -62,9 +62,10 @@ pub fn issue_token(
     store: &mut Store,
     user: &str,
     groups: Option<Vec<String>>,
-    ttl: std::time::Duration,
+    (ttl, key): (std::time::Duration, Option<String>),
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    check_thumbprint(key.as_deref())?;
     if user.is_empty() || user.contains(char::is_whitespace) {
         bail!("user name `{user}` must be non-empty and contain no spaces");
     }
@@ -85,11 +86,17 @@ pub fn issue_token(
         expires_at: Some(ward_core::Timestamp(
             ward_core::Timestamp::now().0.saturating_add(ttl),
         )),
+        key,
     };
     let (c, token) = store.issue_credential(&new)?;
+    let bound = c
+        .key
+        .as_ref()
+        .map(|k| format!(", bound to key {k} (DPoP)"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "token {} for {user} (groups: {}) until {}; shown only now:",
+        "token {} for {user} (groups: {}) until {}{bound}; shown only now:",
         c.id,
         c.groups.join(", "),
         c.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default()
@@ -125,9 +132,10 @@ pub fn revoke_tokens(
 pub fn create_service_account(
     store: &mut Store,
     name: &str,
-    groups: &[String],
+    (groups, jkt): (&[String], Option<String>),
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    check_thumbprint(jkt.as_deref())?;
     if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ':') {
         bail!("service account name `{name}` must be non-empty, without spaces or `:`");
     }
@@ -158,6 +166,7 @@ pub fn create_service_account(
         issuer: "local".into(),
         method: "admin".into(),
         expires_at: None,
+        key: jkt,
     };
     let (c, key) = store.issue_credential(&new)?;
     writeln!(
@@ -220,4 +229,17 @@ fn admin() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
     format!("admin:{user}")
+}
+
+/// A JWK SHA-256 thumbprint (43 base64url characters), if one is given.
+fn check_thumbprint(jkt: Option<&str>) -> anyhow::Result<()> {
+    if let Some(jkt) = jkt
+        && (jkt.len() != 43
+            || !jkt
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        bail!("--dpop-jkt `{jkt}` is not a JWK SHA-256 thumbprint (43 base64url characters)");
+    }
+    Ok(())
 }

@@ -211,9 +211,18 @@ fn an_agent_over_streamable_http_is_policed_masked_and_recorded() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(lines.first().map(|l| l["status"].clone()), Some(json!(401)));
 
-    // One MCP session, one Ward session: notes, queries, results and denials in order.
-    let sessions = s.ward.wait_sessions(1);
-    let mcp: Vec<&Value> = sessions.iter().filter(|x| x["protocol"] == "mcp").collect();
+    // One MCP session, one Ward session: notes, queries, results and denials in order. The
+    // bad key is a session of its own, refused.
+    let sessions = s.ward.wait_sessions(2);
+    let refused: Vec<&Value> = sessions
+        .iter()
+        .filter(|x| x["protocol"] == "mcp" && x["outcome"] == "denied")
+        .collect();
+    assert_eq!(refused.len(), 1, "{sessions:?}");
+    let mcp: Vec<&Value> = sessions
+        .iter()
+        .filter(|x| x["protocol"] == "mcp" && x["outcome"] != "denied")
+        .collect();
     assert_eq!(mcp.len(), 1, "{sessions:?}");
     let id = mcp[0]["id"].as_str().expect("id");
     assert_eq!(mcp[0]["user"], "report-bot");

@@ -418,6 +418,7 @@ fn credentials(b: Backend) {
         issuer: "https://idp.example.com".into(),
         method: "oidc".into(),
         expires_at,
+        key: None,
     };
     let (alice, secret) = store
         .issue_credential(&token("alice", Some(in_an_hour)))
@@ -437,6 +438,7 @@ fn credentials(b: Backend) {
             issuer: "local".into(),
             method: "admin".into(),
             expires_at: None,
+            key: None,
         })
         .expect("issue");
     let now = Timestamp::now();
