@@ -143,7 +143,8 @@ impl Store {
         };
         let sessions = self.sessions(&filter)?;
         let mut steps: Vec<(ActivityItem, Vec<String>)> = Vec::new();
-        for s in &sessions {
+        // Sessions that reach resources; a viewer's web sign-in only looks at others.
+        for s in sessions.iter().filter(|s| s.protocol != "web") {
             let Ok(id) = s.id.parse::<SessionId>() else {
                 continue;
             };
