@@ -39,7 +39,7 @@ impl Backend {
         let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
         let (admin, url) = pg.audit_store("audit").expect("store database");
         let applied = Store::migrate_postgres(&admin, None, "audit_ward").expect("migrate");
-        assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
         // Migrating again is a no-op.
         assert!(
             Store::migrate_postgres(&admin, None, "audit_ward")
@@ -438,9 +438,19 @@ fn credentials(b: Backend) {
             issuer: "local".into(),
             method: "admin".into(),
             expires_at: None,
-            key: None,
+            key: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
         })
         .expect("issue");
+    // A key bound to a DPoP key says so when found.
+    let bound = store
+        .credential_by_secret(&key)
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(
+        bound.key.as_deref(),
+        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+    );
+    assert_eq!(bot.key, bound.key);
     let now = Timestamp::now();
     let found = store
         .credential_by_secret(&secret)
@@ -449,6 +459,7 @@ fn credentials(b: Backend) {
     assert_eq!(found.subject, "alice");
     assert_eq!(found.groups, ["dev"]);
     assert!(found.unusable(now).is_none());
+    assert!(found.key.is_none());
     let old = store
         .credential_by_secret(&expired)
         .expect("lookup")
