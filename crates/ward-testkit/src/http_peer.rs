@@ -46,3 +46,46 @@ impl HttpPeer {
         format!("http://{}", self.address)
     }
 }
+
+/// Runs `tools/http-client/client.py MODE URL TOKEN CA` against `ward`'s resource `resource`
+/// (Python requests, websockets, the OpenAI and Anthropic SDKs; `./x setup` makes its venv):
+/// the JSON line it prints.
+pub fn python_client(
+    ward: &crate::Ward,
+    mode: &str,
+    resource: &str,
+    token: &str,
+) -> serde_json::Value {
+    let tools = tools("http-client");
+    let out = Command::new(tools.join(".venv/bin/python"))
+        .arg(tools.join("client.py"))
+        .args([mode, &ward.http_url(resource), token])
+        .arg(ward.ca_cert())
+        .output()
+        .expect("the http client's venv (./x setup makes it)");
+    serde_json::from_str(crate::success(&out).trim()).expect("client.py prints JSON")
+}
+
+/// The Chromium end-to-end script `web/e2e/NAME`, when Chromium, the script and the built UI
+/// are there (`.ci/run` installs and builds them, and there their absence fails the test);
+/// `None`, said on stderr, when they are not.
+pub fn chromium_e2e(name: &str) -> Option<std::path::PathBuf> {
+    let web = web_dir();
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    let runner = web.join("e2e").join(name);
+    let built = web.join("dist/index.html");
+    if std::env::var_os("CI").is_some() {
+        assert!(chromium.exists(), "CI must install chromium");
+        assert!(built.exists(), "CI must build the UI (web/dist)");
+    }
+    if !chromium.exists() || !runner.exists() || !built.exists() {
+        eprintln!("skipped: chromium, web/e2e/{name} or web/dist missing");
+        return None;
+    }
+    Some(runner)
+}
+
+/// `web/` in the source tree (the web UI, its build and its end-to-end scripts).
+pub fn web_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
+}

@@ -4,113 +4,30 @@
 //! question (with the pasted password masked), the answer with its proposals as code, and the
 //! statement that ran linked to the answer that proposed it; the link highlights that answer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ward_testkit::{ClusterOptions, HttpPeer, PASSWORD, Postgres, Ward, free_port, psql, success};
+use ward_testkit::{PASSWORD, free_port, success};
 
-/// The provider's key: only Ward knows it.
-const PROVIDER_KEY: &str = "sk-provider-only-0a1b2c";
 /// The password alice pastes into the chat (tools/http-client/client.py).
 const PASTED_PASSWORD: &str = "Sup3rSecret";
 /// What the assistant proposes (a tool call), and what alice runs of it.
 const PROPOSED: &str = "ALTER TABLE orders ADD COLUMN note text;";
 const RAN: &str = "ALTER TABLE orders ADD COLUMN note text";
 
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
-
-/// The official SDK of `mode` through Ward (`tools/http-client/client.py`), as in `ai.rs`.
-fn sdk(ward: &Ward, mode: &str, resource: &str, token: &str) -> Value {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
-    let out = Command::new(tools.join(".venv/bin/python"))
-        .arg(tools.join("client.py"))
-        .args([mode, &ward.http_url(resource), token])
-        .arg(ward.ca_cert())
-        .output()
-        .expect("the http client's venv (./x setup makes it)");
-    serde_json::from_str(success(&out).trim()).expect("json")
-}
-
-/// Waits until `user`'s sessions on each of `resources` have all ended.
-fn all_ended(ward: &Ward, user: &str, resources: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let sessions: Vec<Value> = ward
-            .sessions()
-            .into_iter()
-            .filter(|s| s["user"] == user)
-            .collect();
-        let done = resources.iter().all(|r| {
-            let on: Vec<&Value> = sessions.iter().filter(|s| s["resource"] == *r).collect();
-            !on.is_empty() && on.iter().all(|s| !s["outcome"].is_null())
-        });
-        if done || Instant::now() > deadline {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn an_auditor_sees_a_statement_linked_to_the_assistants_proposal_on_the_activity_page() {
-    let chromium = Path::new("/usr/bin/chromium");
-    let runner = web_dir().join("e2e/activity.mjs");
-    let built = web_dir().join("dist/index.html");
-    if std::env::var_os("CI").is_some() {
-        assert!(chromium.exists(), "CI must install chromium");
-        assert!(built.exists(), "CI must build the UI (web/dist)");
-    }
-    if !chromium.exists() || !runner.exists() || !built.exists() {
-        eprintln!("skipped: chromium, web/e2e/activity.mjs or web/dist missing");
+    let Some(runner) = ward_testkit::chromium_e2e("activity.mjs") else {
         return;
-    }
-    // The scene of ai.rs's a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_timeline,
-    // with a web listener and an auditor.
-    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
-    pg.sql("CREATE TABLE orders (id int, status text); ALTER TABLE orders OWNER TO app")
-        .expect("table");
-    let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
-    let ward = Ward::builder(crate::WARD)
-        .web(free_port().expect("port"))
-        .http()
-        .postgres_resource("shop", &pg)
-        .file("provider.key", PROVIDER_KEY)
-        .http_resource(
-            "assistant",
-            &model.url(),
-            "api = \"openai\"\ncredential = \"bearer\"\npassword_file = \"provider.key\"",
-        )
-        .user("alice", &["dev"])
-        .user("audrey", &["auditors"])
-        .grant("dev", "shop")
-        .grant("dev", "assistant")
-        .config("[web]\nauditor_groups = [\"auditors\"]")
-        .start()
-        .expect("ward");
-    let token = ward.token("alice");
-    let got = sdk(&ward, "openai", "assistant", &token);
-    assert_eq!(got["tool_call"]["name"], "run_sql", "{got}");
-    let out = psql(
-        &ward.url("alice", "shop"),
-        &[
-            "-c",
-            "select COUNT(*) from orders\n  where status = 'open'",
-            "-c",
-            RAN,
-            "-c",
-            "SELECT 42",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    all_ended(&ward, "alice", &["assistant", "shop"]);
+    };
+    // ai.rs's scene, with a web listener and an auditor.
+    let scene = crate::ai::proposed_then_ran(|b| {
+        b.web(free_port().expect("port"))
+            .user("audrey", &["auditors"])
+            .config("[web]\nauditor_groups = [\"auditors\"]")
+    });
+    let ward = &scene.ward;
 
     let out_dir = std::env::var_os("WARD_E2E_OUT")
         .map(PathBuf::from)
@@ -126,7 +43,7 @@ fn an_auditor_sees_a_statement_linked_to_the_assistants_proposal_on_the_activity
         .args(["--statement", RAN])
         .arg("--out")
         .arg(&out_dir)
-        .current_dir(web_dir())
+        .current_dir(ward_testkit::web_dir())
         .output()
         .expect("node e2e/activity.mjs");
     let said = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use ward_testkit::{HttpPeer, Ward, of_kind, success};
+use ward_testkit::{HttpPeer, Ward, of_kind, python_client, success};
 
 /// The provider's key: only Ward knows it.
 const PROVIDER_KEY: &str = "sk-provider-only-0a1b2c";
@@ -34,17 +34,6 @@ fn ward_for(model: &HttpPeer, extra: &str) -> Ward {
         .config(extra)
         .start()
         .expect("ward")
-}
-
-fn sdk(ward: &Ward, mode: &str, resource: &str, token: &str) -> Value {
-    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
-    let out = Command::new(tools.join(".venv/bin/python"))
-        .arg(tools.join("client.py"))
-        .args([mode, &ward.http_url(resource), token])
-        .arg(ward.ca_cert())
-        .output()
-        .expect("the http client's venv (./x setup makes it)");
-    serde_json::from_str(success(&out).trim()).expect("json")
 }
 
 /// What the provider received: each request's body.
@@ -81,7 +70,7 @@ fn the_openai_sdk_through_ward_records_prompts_and_whole_answers_with_the_pasted
     let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
     let ward = ward_for(&model, "");
     let token = ward.token("alice");
-    let got = sdk(&ward, "openai", "assistant", &token);
+    let got = python_client(&ward, "openai", "assistant", &token);
     // The SDK got what the provider answered, through Ward.
     assert_eq!(got["tool_call"]["name"], "run_sql");
     let args: Value =
@@ -145,7 +134,7 @@ fn the_anthropic_sdk_through_ward_with_prompts_masked_for_the_provider_and_secre
     let rules = "[[grants]]\ngroup = \"support\"\nresources = [\"claude\"]\nmask_upstream = true\n\n[[guardrails]]\nname = \"no-cloud-keys\"\nresources = [\"claude\"]\nsecrets = [\"aws_access_key\"]\n";
     let ward = ward_for(&model, rules);
     let token = ward.token("sam");
-    let got = sdk(&ward, "anthropic", "claude", &token);
+    let got = python_client(&ward, "anthropic", "claude", &token);
     assert_eq!(got["tool_use"][0]["name"], "run_sql", "{got}");
     assert_eq!(
         got["tool_use"][0]["input"]["sql"],
@@ -199,14 +188,26 @@ fn the_anthropic_sdk_through_ward_with_prompts_masked_for_the_provider_and_secre
     );
 }
 
-#[test]
-fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_timeline() {
+/// A person who asks the assistant and then runs in psql what it proposed: the servers, and
+/// the Ward (built with `more`) that recorded it all, its sessions ended.
+pub(crate) struct Scene {
+    pub _pg: ward_testkit::Postgres,
+    pub _model: HttpPeer,
+    pub ward: Ward,
+}
+
+/// alice asks the assistant (the official OpenAI SDK) about a migration; it proposes an ALTER
+/// (a tool call) and a SELECT (a code block), which she then runs in psql, typed her own way,
+/// with one statement of her own.
+pub(crate) fn proposed_then_ran(
+    more: impl FnOnce(ward_testkit::WardBuilder) -> ward_testkit::WardBuilder,
+) -> Scene {
     use ward_testkit::{ClusterOptions, Postgres, psql};
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     pg.sql("CREATE TABLE orders (id int, status text); ALTER TABLE orders OWNER TO app")
         .expect("table");
     let model = HttpPeer::model(PROVIDER_KEY).expect("model peer");
-    let mut ward = Ward::builder(crate::WARD)
+    let builder = Ward::builder(crate::WARD)
         .http()
         .postgres_resource("shop", &pg)
         .file("provider.key", PROVIDER_KEY)
@@ -217,14 +218,11 @@ fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_t
         )
         .user("alice", &["dev"])
         .grant("dev", "shop")
-        .grant("dev", "assistant")
-        .start()
-        .expect("ward");
+        .grant("dev", "assistant");
+    let ward = more(builder).start().expect("ward");
     let token = ward.token("alice");
-    // The assistant proposes an ALTER (a tool call) and a SELECT (a code block) ...
-    let got = sdk(&ward, "openai", "assistant", &token);
+    let got = python_client(&ward, "openai", "assistant", &token);
     assert_eq!(got["tool_call"]["name"], "run_sql");
-    // ... which alice then runs, typed her own way, with one statement of her own.
     let out = psql(
         &ward.url("alice", "shop"),
         &[
@@ -241,8 +239,18 @@ fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_t
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = recorded(&ward, "alice", "assistant");
     let _ = recorded(&ward, "alice", "shop");
+    Scene {
+        _pg: pg,
+        _model: model,
+        ward,
+    }
+}
 
+#[test]
+fn a_statement_run_in_psql_is_linked_to_the_assistants_proposal_on_the_persons_timeline() {
+    let Scene { mut ward, .. } = proposed_then_ran(|b| b);
     let json = success(&ward.cli(&["activity", "alice", "--since", "1h", "--json"]));
     let items: Vec<Value> = serde_json::from_str(&json).expect("json");
     let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();

@@ -416,18 +416,7 @@ fn python_requests_and_websockets_go_through_ward_recorded_message_by_message() 
     let rules = "[[guardrails]]\nname = \"no-order-deletes\"\nmethods = [\"DELETE\"]\npaths = [\"/echo/orders/*\"]\n";
     let ward = ward_for(&peer, rules);
     let token = ward.token("alice");
-    let client = |mode: &str| {
-        let tools =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
-        let out = Command::new(tools.join(".venv/bin/python"))
-            .arg(tools.join("client.py"))
-            .args([mode, &ward.http_url("api"), &token])
-            .arg(ward.ca_cert())
-            .output()
-            .expect("the http client's venv (./x setup makes it)");
-        let text = success(&out);
-        serde_json::from_str::<Value>(text.trim()).expect("json")
-    };
+    let client = |mode: &str| ward_testkit::python_client(&ward, mode, "api", &token);
     let got = client("requests");
     assert_eq!(got["echo"]["query"], "x=1");
     assert_eq!(

@@ -4,7 +4,7 @@
 //! without Ward's cookie; the session it records shows in the UI's HTTP timeline, to its user
 //! and to an auditor, and holds neither credential.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -13,10 +13,6 @@ use ward_testkit::{HttpPeer, PASSWORD, Ward, free_port, of_kind};
 
 /// The service's own credential: only Ward knows it (and the service echoes it back).
 const UPSTREAM_TOKEN: &str = "upstream-only-secret-b81e";
-
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
 
 /// `user`'s sessions of protocol `http` with their events, once some are recorded and all of
 /// them have ended (the browser closed its connections).
@@ -44,17 +40,9 @@ fn ended_http_sessions(ward: &Ward, user: &str) -> Vec<(Value, Vec<Value>)> {
 
 #[test]
 fn a_browser_opens_an_http_resource_from_the_ui_and_its_session_shows_in_the_timeline() {
-    let chromium = Path::new("/usr/bin/chromium");
-    let runner = web_dir().join("e2e/http.mjs");
-    let built = web_dir().join("dist/index.html");
-    if std::env::var_os("CI").is_some() {
-        assert!(chromium.exists(), "CI must install chromium");
-        assert!(built.exists(), "CI must build the UI (web/dist)");
-    }
-    if !chromium.exists() || !runner.exists() || !built.exists() {
-        eprintln!("skipped: chromium, web/e2e/http.mjs or web/dist missing");
+    let Some(runner) = ward_testkit::chromium_e2e("http.mjs") else {
         return;
-    }
+    };
     let peer = HttpPeer::start(Some(UPSTREAM_TOKEN)).expect("http peer");
     // The resource is the service's /echo: its root answers with the request the service got.
     let ward = Ward::builder(crate::WARD)
@@ -84,7 +72,7 @@ fn a_browser_opens_an_http_resource_from_the_ui_and_its_session_shows_in_the_tim
         .args(["--resource", "api"])
         .arg("--out")
         .arg(&out_dir)
-        .current_dir(web_dir())
+        .current_dir(ward_testkit::web_dir())
         .output()
         .expect("node e2e/http.mjs");
     let said = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -3,7 +3,7 @@
 //! (green, then red after tampering), its events page by page, export, and that every view is
 //! itself recorded. Then, when Chromium is installed, the UI end to end (`web/e2e/run.mjs`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -362,25 +362,13 @@ fn sign_in_access_search_integrity_and_recorded_views() {
     assert!(page.as_str().unwrap_or_default().contains("<"), "{page}");
 }
 
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
-
 /// The UI in headless Chromium, when the browser and the built UI are there (`.ci/run`
 /// installs and builds both).
 #[test]
 fn ui_end_to_end_in_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    let runner = web_dir().join("e2e/run.mjs");
-    let built = web_dir().join("dist/index.html");
-    if std::env::var_os("CI").is_some() {
-        assert!(chromium.exists(), "CI must install chromium");
-        assert!(built.exists(), "CI must build the UI (web/dist)");
-    }
-    if !chromium.exists() || !runner.exists() || !built.exists() {
-        eprintln!("skipped: chromium, web/e2e/run.mjs or web/dist missing");
+    let Some(runner) = ward_testkit::chromium_e2e("run.mjs") else {
         return;
-    }
+    };
     let mut sshd = Sshd::prepare().expect("sshd");
     let ssh_port = free_port().expect("port");
     let s = setup_with(Some((&mut sshd, ssh_port)));
@@ -489,7 +477,7 @@ fn ui_end_to_end_in_chromium() {
         .args(["--approval-comment", "ok for the incident"])
         .arg("--out")
         .arg(&out_dir)
-        .current_dir(web_dir())
+        .current_dir(ward_testkit::web_dir())
         .output()
         .expect("node e2e/run.mjs");
     assert!(
