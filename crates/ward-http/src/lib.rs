@@ -9,7 +9,7 @@
 //! session), checks each request against the guardrails, and sends it upstream with the
 //! resource's own credential, which the client never sees (docs/http.md).
 
-mod ai;
+pub mod ai;
 mod body;
 mod conn;
 mod headers;
