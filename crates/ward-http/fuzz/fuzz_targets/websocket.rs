@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for m in out {
-        assert!(m.data.len() <= cap.max(125), "{} bytes kept of cap {cap}", m.data.len());
+        assert!(
+            m.data.len() <= cap.max(125),
+            "{} bytes kept of cap {cap}",
+            m.data.len()
+        );
         assert!(m.data.len() as u64 <= m.bytes);
         assert_eq!(m.truncated, (m.data.len() as u64) < m.bytes);
     }
