@@ -276,7 +276,13 @@ impl Conn {
             Ok(s) => s,
             Err(response) => return response,
         };
-        session.forward(&self, req, rest.to_owned()).await
+        // What the guardrails check, the record says and the service gets: one path.
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            headers::normalise_path(rest)
+        };
+        session.forward(&self, req, rest).await
     }
 
     /// A browser posts the token the web UI issued (form field `token`): with a cookie for
@@ -674,10 +680,11 @@ impl Session {
             Some(q) => format!("{method} {rest}?{q}"),
             None => format!("{method} {rest}"),
         };
-        let denial = self
-            .guardrails
-            .as_ref()
-            .and_then(|g| g.check_http(&method, &rest, query.as_deref()));
+        // Checked as sent, and fully decoded: a service may decode `%2F` too.
+        let denial = self.guardrails.as_ref().and_then(|g| {
+            g.check_http(&method, &rest, query.as_deref())
+                .or_else(|| g.check_http(&method, &headers::fully_decoded(&rest), query.as_deref()))
+        });
         if let Some(denial) = denial {
             let refused = denial.request_message();
             let decided = self

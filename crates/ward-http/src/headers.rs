@@ -234,3 +234,98 @@ mod tests {
         assert_eq!(upstream_host(r).expect("host"), "10.0.0.1:8080");
     }
 }
+
+/// A request's path as Ward checks it and sends it on: percent-escapes of unreserved
+/// characters decoded (`%61` is `a`), empty segments dropped (`//`), `.` and `..` resolved.
+/// A service that would read `/x/../admin` or `/%61dmin` as `/admin` gets `/admin`, which the
+/// guardrails saw.
+pub fn normalise_path(raw: &str) -> String {
+    let mut decoded = String::with_capacity(raw.len());
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| raw.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
+        match escaped {
+            Some(b) => {
+                decoded.push(char::from(b));
+                i += 3;
+            }
+            None => {
+                let len = raw[i..].chars().next().map_or(1, char::len_utf8);
+                decoded.push_str(&raw[i..i + len]);
+                i += len;
+            }
+        }
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let trailing = decoded.ends_with('/') && !segments.is_empty();
+    let mut path = format!("/{}", segments.join("/"));
+    if trailing {
+        path.push('/');
+    }
+    path
+}
+
+/// A normalised path with every percent-escape decoded (`%2F` too), for the guardrails only: a
+/// service may decode more than Ward forwards decoded.
+pub fn fully_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    normalise_path(&String::from_utf8_lossy(&out))
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_checked_and_sent_as_a_service_would_read_them() {
+        for (raw, sent) in [
+            ("/admin/users", "/admin/users"),
+            ("/x/../admin", "/admin"),
+            ("//admin//users/", "/admin/users/"),
+            ("/./admin/./x", "/admin/x"),
+            ("/%61dmin/%7Eme", "/admin/~me"),
+            ("/../../admin", "/admin"),
+            ("/a%2Fb", "/a%2Fb"),
+            ("/caf%C3%A9", "/caf%C3%A9"),
+            ("/", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(normalise_path(raw), sent, "{raw}");
+        }
+        assert_eq!(fully_decoded("/x%2F..%2Fadmin"), "/admin");
+        // Decoded twice, even: a service that decodes twice is caught too.
+        assert_eq!(fully_decoded("/%2561dmin"), "/admin");
+    }
+}

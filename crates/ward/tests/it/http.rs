@@ -378,6 +378,31 @@ fn guardrails_deny_methods_and_paths_and_the_client_reads_which_rule() {
         text.contains("request denied by Ward guardrail \\\"no-order-deletes\\\": its method and path match the rule; it was not sent"),
         "{text}"
     );
+    // The same path spelled as a service would still read it is the same path.
+    for disguised in [
+        "/echo/x/../orders/7",
+        "/echo//orders/7",
+        "/echo/%6Frders/7",
+        "/echo/orders%2F7",
+    ] {
+        let out = curl(
+            &ward,
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--path-as-is",
+                "-H",
+                &bearer,
+                "-X",
+                "DELETE",
+                &format!("{base}{disguised}"),
+            ],
+        );
+        assert_eq!(body(&out), "403", "{disguised}");
+    }
     let out = curl(
         &ward,
         &[
@@ -394,14 +419,34 @@ fn guardrails_deny_methods_and_paths_and_the_client_reads_which_rule() {
         body(&out)
     );
 
-    let sessions = http_sessions(&ward, 2);
+    let sessions = http_sessions(&ward, 6);
     let denied: Vec<Value> = sessions
         .iter()
         .flat_map(|(_, events)| of_kind(events, "policy.denied").into_iter().cloned())
         .collect();
-    assert_eq!(denied.len(), 1, "{denied:?}");
-    assert_eq!(denied[0]["payload"]["rule"], "no-order-deletes");
-    assert_eq!(denied[0]["payload"]["command"], "DELETE /echo/orders/7");
+    assert_eq!(denied.len(), 5, "{denied:?}");
+    assert!(
+        denied
+            .iter()
+            .all(|d| d["payload"]["rule"] == "no-order-deletes")
+    );
+    // Recorded as sent on: the normalised path.
+    let commands: Vec<&str> = denied
+        .iter()
+        .filter_map(|d| d["payload"]["command"].as_str())
+        .collect();
+    assert!(commands.contains(&"DELETE /echo/orders/7"), "{commands:?}");
+    assert!(
+        commands.contains(&"DELETE /echo/orders%2F7"),
+        "{commands:?}"
+    );
+    assert_eq!(
+        commands
+            .iter()
+            .filter(|c| **c == "DELETE /echo/orders/7")
+            .count(),
+        4
+    );
     // The denied request never reached the service: no response was recorded for it.
     let (_, events) = sessions
         .iter()
