@@ -15,6 +15,7 @@ mod durability;
 mod evidence;
 mod http;
 mod http_browser;
+mod http_sign_in;
 mod mcp;
 mod offboarding;
 mod oidc;
