@@ -5,6 +5,20 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The start of a timeline as people write it: a duration back from now (`24h`, `7d`), or an
+/// RFC 3339 time; `None` when it is neither.
+pub fn since(text: &str) -> Option<crate::Timestamp> {
+    match crate::ConfigDuration::parse(text) {
+        Some(back) => {
+            let back = i64::try_from(back.0.as_nanos()).unwrap_or(i64::MAX);
+            Some(crate::Timestamp(
+                crate::Timestamp::now().0.saturating_sub(back),
+            ))
+        }
+        None => crate::Timestamp::parse_rfc3339(text).ok(),
+    }
+}
+
 /// How long after a proposal a matching statement or command is linked to it.
 pub const LINK_WINDOW_SECS: i64 = 3600;
 

@@ -240,27 +240,7 @@ mod tests {
 /// A service that would read `/x/../admin` or `/%61dmin` as `/admin` gets `/admin`, which the
 /// guardrails saw.
 pub fn normalise_path(raw: &str) -> String {
-    let mut decoded = String::with_capacity(raw.len());
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| raw.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
-        match escaped {
-            Some(b) => {
-                decoded.push(char::from(b));
-                i += 3;
-            }
-            None => {
-                let len = raw[i..].chars().next().map_or(1, char::len_utf8);
-                decoded.push_str(&raw[i..i + len]);
-                i += len;
-            }
-        }
-    }
+    let decoded = percent_decode(raw, |b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
         match segment {
@@ -282,14 +262,21 @@ pub fn normalise_path(raw: &str) -> String {
 /// A normalised path with every percent-escape decoded (`%2F` too), for the guardrails only: a
 /// service may decode more than Ward forwards decoded.
 pub fn fully_decoded(path: &str) -> String {
-    let bytes = path.as_bytes();
+    normalise_path(&percent_decode(path, |_| true))
+}
+
+/// `raw` with the percent-escapes of the bytes `decode` takes decoded (the others kept); bytes
+/// that are not UTF-8 once decoded are replaced.
+fn percent_decode(raw: &str, decode: impl Fn(u8) -> bool) -> String {
+    let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         let escaped = (bytes[i] == b'%')
-            .then(|| path.get(i + 1..i + 3))
+            .then(|| raw.get(i + 1..i + 3))
             .flatten()
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .filter(|b| decode(*b));
         match escaped {
             Some(b) => {
                 out.push(b);
@@ -301,7 +288,7 @@ pub fn fully_decoded(path: &str) -> String {
             }
         }
     }
-    normalise_path(&String::from_utf8_lossy(&out))
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use ward_core::activity::ActivityItem;
-use ward_core::{ConfigDuration, Timestamp};
 
 use super::model::ErrorBody;
 use super::{ApiError, Web};
@@ -58,19 +57,13 @@ pub(super) async fn activity(
         ));
     }
     let text = q.since.as_deref().unwrap_or("24h");
-    let since = match ConfigDuration::parse(text) {
-        Some(back) => {
-            let back = i64::try_from(back.0.as_nanos()).unwrap_or(i64::MAX);
-            Timestamp(Timestamp::now().0.saturating_sub(back))
-        }
-        None => Timestamp::parse_rfc3339(text).map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("since `{text}` is neither a duration (24h) nor an RFC 3339 time"),
-            )
-        })?,
-    };
+    let since = ward_core::activity::since(text).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("since `{text}` is neither a duration (24h) nor an RFC 3339 time"),
+        )
+    })?;
     let items = web.with_store(|s| s.activity(&user, since, None))?;
     viewer.viewed("", &format!("activity of {user}")).await;
     Ok(Json(Activity {

@@ -5,18 +5,14 @@
 use std::io::Write;
 
 use anyhow::Context;
-use ward_core::{ConfigDuration, Timestamp};
+use ward_core::Timestamp;
 use ward_store::Store;
 
 use super::shown::inline;
 
 /// `--since` as a time: an RFC 3339 time, or a duration back from now (`24h`, `7d`).
 pub fn since(text: &str) -> anyhow::Result<Timestamp> {
-    if let Some(back) = ConfigDuration::parse(text) {
-        let back = i64::try_from(back.0.as_nanos()).unwrap_or(i64::MAX);
-        return Ok(Timestamp(Timestamp::now().0.saturating_sub(back)));
-    }
-    Timestamp::parse_rfc3339(text).with_context(|| {
+    ward_core::activity::since(text).with_context(|| {
         format!("--since `{text}` is neither a duration (24h) nor an RFC 3339 time")
     })
 }
