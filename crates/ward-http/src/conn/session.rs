@@ -467,17 +467,18 @@ impl Session {
             return Ok(bytes);
         };
         let mut prompt = ai::prompt(endpoint, &body);
-        let mut found = MaskReport::new();
-        for m in &prompt.messages {
-            self.record_masker.mask_str(&m.text, &mut found);
-            for call in &m.tool_calls {
-                self.record_masker.mask_str(&call.arguments, &mut found);
+        // What masking finds in the conversation, for the rules that refuse secrets: only
+        // when guardrails apply (the record is masked on the recorder thread anyway).
+        let denial = self.guardrails.as_ref().and_then(|g| {
+            let mut found = MaskReport::new();
+            for m in &prompt.messages {
+                self.record_masker.mask_str(&m.text, &mut found);
+                for call in &m.tool_calls {
+                    self.record_masker.mask_str(&call.arguments, &mut found);
+                }
             }
-        }
-        let denial = self
-            .guardrails
-            .as_ref()
-            .and_then(|g| g.check_prompt(|rule| found.count(rule)));
+            g.check_prompt(|rule| found.count(rule))
+        });
         if let Some(denial) = denial {
             self.rec
                 .record(MaskedJson::from(Payload::AiPrompt(prompt)))
