@@ -413,6 +413,40 @@ impl Ward {
         v
     }
 
+    /// `ward sessions list --live --json` with `args` added, once it lists a session `keep`
+    /// accepts. A session's start is committed by the recorder shortly after its client is
+    /// served, so a test that has just run a query waits for it here (10 s at most).
+    pub fn live_sessions(
+        &self,
+        args: &[&str],
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let args: Vec<&str> = ["sessions", "list", "--live", "--json"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.cli(&args);
+            assert!(
+                out.status.success(),
+                "sessions list --live: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let listed: Vec<serde_json::Value> =
+                serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if listed.iter().any(&keep) {
+                return listed.into_iter().filter(keep).collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no live session came: {listed:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The events of a session (`ward sessions show ID --json`).
     pub fn events(&self, id: &str) -> Vec<serde_json::Value> {
         let out = self.cli(&["sessions", "show", id, "--json"]);

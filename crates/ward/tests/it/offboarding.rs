@@ -106,8 +106,7 @@ fn disabling_a_user_ends_their_psql_transaction_and_ssh_session_and_refuses_them
     // bob's session is untouched.
     assert_eq!(bob.ask("SELECT 'bob still here';"), "bob still here");
     // An administrator ends bob's session by its id.
-    let live = success(&ward.cli(&["sessions", "list", "--live", "--json", "--user", "bob"]));
-    let live: serde_json::Value = serde_json::from_str(&live).expect("json");
+    let live = ward.live_sessions(&["--user", "bob"], |_| true);
     let bobs = live[0]["id"]
         .as_str()
         .expect("bob's live session")

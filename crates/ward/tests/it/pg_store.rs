@@ -111,8 +111,7 @@ fn two_wards_share_one_postgres_store() {
     // there is refused by b.
     let mut open = Psql::open(&b.url("carol", "bench"));
     assert_eq!(open.ask("SELECT 'on b';"), "on b");
-    let live = success(&a.cli(&["sessions", "list", "--live", "--json"]));
-    let live: serde_json::Value = serde_json::from_str(&live).expect("json");
+    let live = a.live_sessions(&[], |_| true);
     let id = live[0]["id"].as_str().expect("the session on b").to_owned();
     success(&a.cli(&["sessions", "terminate", &id, "--reason", "asked on a"]));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -594,17 +594,11 @@ fn an_auditor_ends_a_live_session_and_both_records_say_so() {
     let s = setup();
     let mut live = Psql::open(&s.ward.url("alice", "shop"));
     assert_eq!(live.ask("SELECT 'working';"), "working");
-    let listed = success(&s.ward.cli(&["sessions", "list", "--live", "--json"]));
-    let listed: Value = serde_json::from_str(&listed).expect("json");
-    let listed = listed.as_array().expect("sessions");
-    let open: Vec<&Value> = listed
-        .iter()
-        .filter(|x| x["protocol"] == "postgres")
-        .collect();
+    let open = s.ward.live_sessions(&[], |x| x["protocol"] == "postgres");
     assert_eq!(
         open.len(),
         1,
-        "only the open psql session is live: {listed:?}"
+        "only the open psql session is live: {open:?}"
     );
     let id = open[0]["id"].as_str().expect("id").to_owned();
 

@@ -127,8 +127,7 @@ fn refusals_guardrails_and_terminations_reach_webhooks_signed_masked_and_retried
     assert!(!denied.status.success());
     let mut open = Psql::open(&ward.url("alice", "shop"));
     assert_eq!(open.ask("SELECT 'here';"), "here");
-    let live = success(&ward.cli(&["sessions", "list", "--live", "--json"]));
-    let live: Value = serde_json::from_str(&live).expect("json");
+    let live = ward.live_sessions(&[], |_| true);
     let id = live[0]["id"].as_str().expect("the open session").to_owned();
     success(&ward.cli(&["sessions", "terminate", &id, "--reason", "incident 7"]));
 
