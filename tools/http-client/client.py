@@ -5,7 +5,8 @@
     client.py openai    BASE_URL TOKEN CA_FILE   # the official OpenAI SDK (tools/model-peer)
     client.py anthropic BASE_URL TOKEN CA_FILE   # the official Anthropic SDK (tools/model-peer)
 
-BASE_URL is Ward's URL of the resource (https://127.0.0.1:PORT/RESOURCE). Each mode runs a
+BASE_URL is Ward's URL of the resource (https://127.0.0.1:PORT/RESOURCE), or a loopback
+proxy's (http://127.0.0.1:PORT). Each mode runs a
 fixed exchange against tools/http-peer (or tools/model-peer) and prints what came back as one
 JSON line. The SDKs get the Ward token as their API key.
 """
@@ -37,8 +38,9 @@ def with_requests(base, token, ca):
 def with_websockets(base, token, ca):
     from websockets.sync.client import connect
 
-    ctx = ssl.create_default_context(cafile=ca)
-    url = base.replace("https://", "wss://") + "/ws"
+    # Plain ws:// to a loopback proxy such as `ward connect http`.
+    ctx = ssl.create_default_context(cafile=ca) if base.startswith("https://") else None
+    url = base.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
     got = []
     with connect(url, ssl=ctx, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         for message in ["hello", "secret", b"\x00\x01binary"]:

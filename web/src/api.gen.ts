@@ -975,6 +975,8 @@ export interface components {
         };
         /** @description What the server offers to sign in with besides a password. */
         Info: {
+            /** @description Ward's listener for HTTP resources, `host:port`. */
+            http?: string | null;
             /** @description OpenID Connect issuers (`/auth/web/login?issuer=NAME`, `ward login --issuer NAME`). */
             issuers: string[];
             /** @description Ward's PostgreSQL listener, `host:port`. */

@@ -65,6 +65,33 @@ impl Credentials {
         self.ward_credential(kind, None, secret, Some(proof)).await
     }
 
+    /// The Ward token a request to the API carries (`Authorization: Bearer`, or `DPoP` with
+    /// `proof`), checked as [`Credentials::bearer_proven`] checks it.
+    pub async fn ward_token(
+        &self,
+        secret: &str,
+        proof: Option<&crate::dpop::Proof>,
+    ) -> Result<Credential, AuthError> {
+        if CredentialKind::of_secret(secret) != Some(CredentialKind::Token) {
+            return Err(AuthError::Rejected {
+                method: "Ward token",
+                reason: "not a Ward token: run `ward login`".into(),
+            });
+        }
+        self.proven(CredentialKind::Token, None, secret, proof)
+            .await
+    }
+
+    /// The thumbprint of the key a proof for a new credential is signed with (RFC 9449,
+    /// section 5): the key the credential is to be bound to.
+    pub fn key_to_bind(&self, proof: &crate::dpop::Proof) -> Result<String, AuthError> {
+        let now = Timestamp::now().0 / 1_000_000_000;
+        crate::dpop::check_new(proof, now, &self.seen).map_err(|reason| AuthError::Rejected {
+            method: "DPoP proof",
+            reason,
+        })
+    }
+
     /// Checks a Ward credential; with `user`, it must have been issued to that user. A
     /// credential bound to a key (DPoP) needs `proof`, which is checked against it.
     async fn ward_credential(
@@ -74,6 +101,16 @@ impl Credentials {
         secret: &str,
         proof: Option<&crate::dpop::Proof>,
     ) -> Result<Identity, AuthError> {
+        Ok(identity(self.proven(kind, user, secret, proof).await?))
+    }
+
+    async fn proven(
+        &self,
+        kind: CredentialKind,
+        user: Option<&str>,
+        secret: &str,
+        proof: Option<&crate::dpop::Proof>,
+    ) -> Result<Credential, AuthError> {
         let method = match kind {
             CredentialKind::Token => "Ward token",
             CredentialKind::ServiceAccount => "service-account key",
@@ -96,7 +133,7 @@ impl Credentials {
             }
             (None, _) => {}
         }
-        Ok(identity(credential))
+        Ok(credential)
     }
 
     /// Runs `f` on the store, off the async threads.

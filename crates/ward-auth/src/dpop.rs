@@ -29,6 +29,18 @@ pub struct Proof {
     pub url: String,
 }
 
+impl Proof {
+    /// The proof in a request's `DPoP` header (empty when absent) for `method` on `path` of
+    /// the HTTPS origin the client named in its `Host` header.
+    pub fn of_request(dpop: Option<&str>, method: &str, host: &str, path: &str) -> Self {
+        Self {
+            jwt: dpop.unwrap_or_default().to_owned(),
+            method: method.to_owned(),
+            url: format!("https://{host}{path}"),
+        }
+    }
+}
+
 /// The `jti`s of proofs seen lately, by key, with when they may be forgotten.
 #[derive(Default)]
 pub struct Seen(Mutex<HashMap<(String, String), i64>>);
@@ -91,6 +103,28 @@ fn comparable(url: &str) -> String {
 /// Checks `proof` for a credential (`secret`) bound to the key of thumbprint `jkt`, at `now`
 /// (seconds since the epoch); why not, for the client and the record.
 pub fn check(proof: &Proof, secret: &str, jkt: &str, now: i64, seen: &Seen) -> Result<(), String> {
+    let signer = verify(proof, Some(secret), now, seen)?;
+    if signer != jkt {
+        return Err(
+            "the DPoP proof is signed by another key than the one the credential is bound to"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks `proof` as a request for a new credential bound to its key (RFC 9449, section 5):
+/// the thumbprint of the key to bind it to.
+pub fn check_new(proof: &Proof, now: i64, seen: &Seen) -> Result<String, String> {
+    verify(proof, None, now, seen)
+}
+
+/// Checks `proof` (for `secret`, when it goes with one) and returns the thumbprint of the key
+/// that signed it.
+fn verify(proof: &Proof, secret: Option<&str>, now: i64, seen: &Seen) -> Result<String, String> {
+    if proof.jwt.is_empty() {
+        return Err("the request has no `DPoP` proof header".into());
+    }
     let header_part = proof.jwt.split('.').next().unwrap_or_default();
     let header: Value = URL_SAFE_NO_PAD
         .decode(header_part)
@@ -116,12 +150,7 @@ pub fn check(proof: &Proof, secret: &str, jkt: &str, now: i64, seen: &Seen) -> R
     if jwk.get("d").is_some() {
         return Err("the DPoP proof carries a private key".into());
     }
-    if thumbprint(jwk)? != jkt {
-        return Err(
-            "the DPoP proof is signed by another key than the one the credential is bound to"
-                .into(),
-        );
-    }
+    let jkt = thumbprint(jwk)?;
     let key: jsonwebtoken::jwk::Jwk =
         serde_json::from_value(jwk.clone()).map_err(|e| format!("the DPoP proof's key: {e}"))?;
     let key = DecodingKey::from_jwk(&key).map_err(|e| format!("the DPoP proof's key: {e}"))?;
@@ -154,18 +183,97 @@ pub fn check(proof: &Proof, secret: &str, jkt: &str, now: i64, seen: &Seen) -> R
             now - iat
         ));
     }
-    let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()));
-    if claims["ath"].as_str() != Some(ath.as_str()) {
-        return Err("the DPoP proof is for another credential (`ath`)".into());
+    if let Some(secret) = secret {
+        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()));
+        if claims["ath"].as_str() != Some(ath.as_str()) {
+            return Err("the DPoP proof is for another credential (`ath`)".into());
+        }
     }
     let jti = claims["jti"]
         .as_str()
         .filter(|j| !j.is_empty() && j.len() <= 256);
     let jti = jti.ok_or("the DPoP proof has no usable `jti`")?;
-    if !seen.first(jkt, jti, now, iat + 2 * WINDOW_SECS)? {
+    if !seen.first(&jkt, jti, now, iat + 2 * WINDOW_SECS)? {
         return Err("the DPoP proof was used before (`jti` replayed)".into());
     }
-    Ok(())
+    Ok(jkt)
+}
+
+/// A client's DPoP key (Ed25519), as `ward login --dpop` keeps it: it makes the proofs that go
+/// with a credential bound to it.
+pub struct Key(ed25519_dalek::SigningKey);
+
+impl Key {
+    /// A new random key.
+    pub fn generate() -> Result<Self, String> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+        Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    }
+
+    /// The key kept as [`Key::secret`] gave it.
+    pub fn from_secret(secret: &str) -> Result<Self, String> {
+        let seed: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(secret.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("the DPoP key is not 32 bytes in base64url")?;
+        Ok(Self(ed25519_dalek::SigningKey::from_bytes(&seed)))
+    }
+
+    /// The private key, in base64url, for a file only its owner reads.
+    pub fn secret(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.to_bytes())
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": URL_SAFE_NO_PAD.encode(self.0.verifying_key().to_bytes()),
+        })
+    }
+
+    /// The public key's thumbprint, which a credential is bound to.
+    pub fn thumbprint(&self) -> String {
+        thumbprint(&self.jwk()).unwrap_or_default()
+    }
+
+    /// A proof for one request of `method` on `url`, with the credential it goes with (none
+    /// when asking for a new one).
+    pub fn proof(
+        &self,
+        method: &str,
+        url: &str,
+        credential: Option<&str>,
+    ) -> Result<String, String> {
+        use ed25519_dalek::Signer as _;
+        let header = serde_json::json!({ "typ": "dpop+jwt", "alg": "EdDSA", "jwk": self.jwk() });
+        let mut claims = serde_json::json!({
+            "jti": crate::secret::random(16).map_err(|e| e.to_string())?,
+            "htm": method,
+            "htu": comparable(url),
+            "iat": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        });
+        if let Some(credential) = credential {
+            claims["ath"] = URL_SAFE_NO_PAD
+                .encode(Sha256::digest(credential.as_bytes()))
+                .into();
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self.0.sign(input.as_bytes());
+        Ok(format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +305,57 @@ mod tests {
         assert_ne!(
             comparable("https://ward/api/x"),
             comparable("https://ward/api/X")
+        );
+    }
+
+    #[test]
+    fn wards_own_proofs_verify_once_and_only_for_their_request() {
+        let key = Key::generate().expect("key");
+        let again = Key::from_secret(&key.secret()).expect("kept key");
+        assert_eq!(again.thumbprint(), key.thumbprint());
+        let (seen, url) = (Seen::default(), "https://ward:8444/api/x");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or_default())
+            .unwrap_or_default();
+        let proof = |method: &str, credential| Proof {
+            jwt: key.proof(method, url, credential).expect("proof"),
+            method: "GET".into(),
+            url: format!("{url}?q=1"),
+        };
+        let new = proof("GET", None);
+        assert_eq!(check_new(&new, now, &seen), Ok(key.thumbprint()));
+        assert!(check_new(&new, now, &seen).is_err_and(|e| e.contains("used before")));
+        let bound = proof("GET", Some("ward_t_x"));
+        assert_eq!(
+            check(&bound, "ward_t_x", &key.thumbprint(), now, &seen),
+            Ok(())
+        );
+        let other = Key::generate().expect("key");
+        let copied = proof("GET", Some("ward_t_x"));
+        assert!(
+            check(&copied, "ward_t_x", &other.thumbprint(), now, &seen)
+                .is_err_and(|e| e.contains("another key"))
+        );
+        assert!(
+            check(
+                &proof("POST", Some("ward_t_x")),
+                "ward_t_x",
+                &key.thumbprint(),
+                now,
+                &seen
+            )
+            .is_err_and(|e| e.contains("another method"))
+        );
+        assert!(
+            check(
+                &proof("GET", Some("ward_t_y")),
+                "ward_t_x",
+                &key.thumbprint(),
+                now,
+                &seen
+            )
+            .is_err_and(|e| e.contains("`ath`"))
         );
     }
 

@@ -199,7 +199,7 @@ impl Credential {
 
 /// Ward's own answer: JSON an SDK shows (`error.message`, as OpenAI's and Anthropic's APIs
 /// shape errors) and curl prints.
-fn ward_error(status: StatusCode, code: &str, message: &str) -> Response<Piped> {
+pub(crate) fn ward_error(status: StatusCode, code: &str, message: &str) -> Response<Piped> {
     let body = json!({
         "type": "error",
         "error": { "type": code, "code": code, "message": message },
@@ -261,16 +261,16 @@ impl Conn {
             );
         };
         // A DPoP proof is made for this request: its method and its URL as the client used it.
-        let proof = credential.proof.as_ref().map(|jwt| ward_auth::dpop::Proof {
-            jwt: jwt.clone(),
-            method: req.method().as_str().to_owned(),
-            url: format!(
-                "https://{}{path}",
+        let proof = credential.proof.as_deref().map(|jwt| {
+            ward_auth::dpop::Proof::of_request(
+                Some(jwt),
+                req.method().as_str(),
                 req.headers()
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
-                    .unwrap_or_default()
-            ),
+                    .unwrap_or_default(),
+                &path,
+            )
         });
         let session = match self
             .session(name, &credential, proof.as_ref(), req.headers())

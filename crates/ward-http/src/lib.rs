@@ -13,6 +13,7 @@ pub mod ai;
 mod body;
 mod conn;
 mod headers;
+pub mod local;
 mod upstream;
 pub mod ws;
 

@@ -214,13 +214,31 @@ impl Web {
 pub(super) async fn login(
     State(web): State<Arc<Web>>,
     axum::Extension(peer): axum::Extension<super::Peer>,
+    headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let identity = match web
-        .credentials
-        .authenticate(&body.username, &body.password, peer.0.ip())
-        .await
-    {
+    // A Ward token bound to a key (DPoP) comes with a proof made for this request.
+    let signed_in = match headers.get("dpop") {
+        None => {
+            web.credentials
+                .authenticate(&body.username, &body.password, peer.0.ip())
+                .await
+        }
+        Some(_) => {
+            let proof = super::dpop_proof(&headers, "POST", "/api/v1/login");
+            web.credentials
+                .bearer_proven(&body.password, &proof)
+                .await
+                .and_then(|identity| match identity.subject == body.username {
+                    true => Ok(identity),
+                    false => Err(AuthError::Rejected {
+                        method: "DPoP token",
+                        reason: format!("it was issued to another user than `{}`", body.username),
+                    }),
+                })
+        }
+    };
+    let identity = match signed_in {
         Ok(identity) => identity,
         Err(AuthError::LockedOut(locked)) => {
             tracing::info!(user = %body.username, %locked, "web sign-in refused");

@@ -48,6 +48,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
+/// The DPoP proof a request of `method` to `path` carries, for the URL the client addressed.
+fn dpop_proof(headers: &axum::http::HeaderMap, method: &str, path: &str) -> ward_auth::dpop::Proof {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    ward_auth::dpop::Proof::of_request(
+        text("dpop"),
+        method,
+        text(axum::http::header::HOST.as_str()).unwrap_or_default(),
+        path,
+    )
+}
+
 /// Where the web listener's handlers get what they share from.
 pub struct Parts {
     /// The runtime and the PostgreSQL targets (for agents' queries), shared with the
@@ -66,6 +77,8 @@ pub struct Parts {
     /// The SSH listener and Ward's host key (a `known_hosts` key), as `ward connect ssh`
     /// learns them.
     pub ssh: Option<(SocketAddr, String)>,
+    /// The listener for HTTP resources, as `ward login` tells clients.
+    pub http: Option<SocketAddr>,
 }
 
 /// What the handlers share.
@@ -86,6 +99,8 @@ pub struct Web {
     pub location: Location,
     /// The PostgreSQL listener, as `ward login` tells clients.
     pub postgres: Option<SocketAddr>,
+    /// The listener for HTTP resources, as `ward login` tells clients.
+    pub http: Option<SocketAddr>,
     /// `{public_url}/auth/callback` is where issuers send browsers back.
     pub public_url: String,
     logins: login::Pending,
@@ -103,6 +118,7 @@ impl Web {
             ssh_login,
             ssh_user_ca,
             ssh,
+            http,
         } = parts;
         let runtime = live.current().runtime.clone();
         let config = &runtime.config;
@@ -129,6 +145,7 @@ impl Web {
             store: Mutex::new(store),
             location,
             postgres,
+            http,
             public_url,
             logins: login::Pending::default(),
         })

@@ -41,7 +41,7 @@ use ward_auth::saml::SamlProvider;
 use ward_auth::{Audience, Verified, secret};
 use ward_core::Timestamp;
 use ward_store::control::IdpLogin;
-use ward_store::credentials::{CredentialFilter, CredentialKind, NewCredential};
+use ward_store::credentials::{Credential, CredentialFilter, CredentialKind, NewCredential};
 
 use super::model::Info;
 use super::{ApiError, Web};
@@ -66,10 +66,10 @@ pub fn routes() -> Router<Arc<Web>> {
         .route("/auth/web/login", get(web_start))
         .route("/auth/web/saml", get(web_saml_start))
         .route("/api/v1/info", get(info))
-        .route("/api/v1/auth/token", post(token))
+        .route(TOKEN_PATH, post(token))
         .route("/api/v1/auth/device", post(device))
-        .route("/api/v1/auth/revoke", post(revoke))
-        .route("/api/v1/auth/ssh-certificate", post(ssh_certificate))
+        .route(REVOKE_PATH, post(revoke))
+        .route(SSH_CERTIFICATE_PATH, post(ssh_certificate))
 }
 
 /// Who the browser was sent to, and what to check its answer against.
@@ -542,10 +542,30 @@ enum TokenRequest {
     Device { device_id: String },
 }
 
+/// Where Ward's tokens are issued; a `DPoP` proof for it asks for a token bound to its key.
+const TOKEN_PATH: &str = "/api/v1/auth/token";
+/// Where a Ward token is revoked (`ward tokens revoke`, logging out).
+const REVOKE_PATH: &str = "/api/v1/auth/revoke";
+/// Where a Ward token gets an SSH certificate (`ward connect ssh`).
+const SSH_CERTIFICATE_PATH: &str = "/api/v1/auth/ssh-certificate";
+
 async fn token(
     State(web): State<Arc<Web>>,
+    headers: HeaderMap,
     Json(request): Json<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    // The proof is checked before the login code or device login is used up.
+    let key = match headers.get("dpop") {
+        None => None,
+        Some(_) => {
+            let proof = super::dpop_proof(&headers, "POST", TOKEN_PATH);
+            let jkt = web
+                .credentials
+                .key_to_bind(&proof)
+                .map_err(|e| bad_request("invalid_dpop_proof", e.to_string()))?;
+            Some(jkt)
+        }
+    };
     let (verified, refresh) = match request {
         TokenRequest::LoginCode { code, verifier } => {
             let finished = take(&web.logins.finished, &code).ok_or_else(|| {
@@ -561,7 +581,7 @@ async fn token(
         }
         TokenRequest::Device { device_id } => device_poll(&web, &device_id).await?,
     };
-    issue(&web, verified, refresh).map(Json)
+    issue(&web, verified, refresh, key).map(Json)
 }
 
 async fn device_poll(web: &Web, device_id: &str) -> Result<(Verified, Option<Refresh>), ApiError> {
@@ -617,8 +637,14 @@ async fn device_poll(web: &Web, device_id: &str) -> Result<(Verified, Option<Ref
 
 /// Issues a Ward token for a person the issuer vouched for; with `refresh`, Ward checks with
 /// the issuer again when its token expires (at most every `recheck`) that it still vouches for
-/// the person, and with which groups (see `crate::recheck`).
-fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiError> {
+/// the person, and with which groups (see `crate::recheck`). With `key`, the token is bound to
+/// that key (DPoP).
+fn issue(
+    web: &Web,
+    v: Verified,
+    refresh: Option<Refresh>,
+    key: Option<String>,
+) -> Result<Value, ApiError> {
     web.refuse_disabled(&v.username)?;
     let ttl = i64::try_from(web.runtime().config.auth.token_ttl.0.as_nanos()).unwrap_or(i64::MAX);
     let expires_at = Timestamp(Timestamp::now().0.saturating_add(ttl));
@@ -629,7 +655,7 @@ fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiE
         issuer: v.issuer,
         method: "oidc".into(),
         expires_at: Some(expires_at),
-        key: None,
+        key,
     };
     let (credential, token) = web
         .store_blocking(|store| {
@@ -646,15 +672,18 @@ fn issue(web: &Web, v: Verified, refresh: Option<Refresh>) -> Result<Value, ApiE
             Ok((credential, token))
         })
         .map_err(ApiError::internal)?;
-    tracing::info!(user = %credential.subject, id = %credential.id, issuer = %credential.issuer, "issued a Ward token");
+    tracing::info!(user = %credential.subject, id = %credential.id, issuer = %credential.issuer, bound = credential.key.is_some(), "issued a Ward token");
     Ok(json!({
         "token": token,
+        "token_type": if credential.key.is_some() { "DPoP" } else { "Bearer" },
+        "dpop_jkt": credential.key,
         "id": credential.id,
         "user": credential.subject,
         "groups": credential.groups,
         "issuer": credential.issuer,
         "expires_at": expires_at.to_rfc3339(),
         "postgres": web.postgres.map(|a| a.to_string()),
+        "http": web.http.map(|a| a.to_string()),
     }))
 }
 
@@ -700,20 +729,44 @@ pub(super) async fn info(State(web): State<Arc<Web>>) -> Json<Info> {
         saml: web.saml.names(),
         postgres: web.postgres.map(|a| a.to_string()),
         ssh: web.ssh.as_ref().map(|(a, _)| a.to_string()),
+        http: web.http.map(|a| a.to_string()),
     })
 }
 
-/// The bearer token of a request, or what to do about its absence.
-fn bearer<'a>(headers: &'a HeaderMap, what: &str) -> Result<&'a str, ApiError> {
-    headers
+/// The Ward token a POST to `path` carries, as `Authorization: Bearer TOKEN` or, bound to a
+/// key, as `Authorization: DPoP TOKEN` with a proof for this request; checked, or why not.
+async fn ward_token(
+    web: &Web,
+    headers: &HeaderMap,
+    path: &str,
+    what: &str,
+) -> Result<Credential, ApiError> {
+    let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
+        .unwrap_or_default();
+    let (token, proof) = match (auth.strip_prefix("Bearer "), auth.strip_prefix("DPoP ")) {
+        (Some(token), _) => (token, None),
+        (_, Some(token)) => (token, Some(super::dpop_proof(headers, "POST", path))),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                format!(
+                    "give the Ward token {what} as `Authorization: Bearer TOKEN` (or, bound to a key, `Authorization: DPoP TOKEN` with a proof)"
+                ),
+            ));
+        }
+    };
+    web.credentials
+        .ward_token(token.trim(), proof.as_ref())
+        .await
+        .map_err(|e| {
+            tracing::warn!(path, error = %e, "refused a Ward token");
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                format!("give the Ward token {what} as `Authorization: Bearer TOKEN`"),
+                format!("{e}: run `ward login`"),
             )
         })
 }
@@ -732,7 +785,6 @@ async fn ssh_certificate(
     headers: HeaderMap,
     Json(request): Json<SshCertificateRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let token = bearer(&headers, "to certify")?;
     let (Some(ca), Some((ssh, host_key))) = (&web.ssh_user_ca, &web.ssh) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -742,27 +794,8 @@ async fn ssh_certificate(
     };
     let key = ward_ssh::SshPublicKey::from_openssh(request.public_key.trim())
         .map_err(|e| bad_request("bad_public_key", format!("public_key: {e}")))?;
-    let credential = web
-        .store_blocking(|s| s.credential_by_secret(token))
-        .map_err(ApiError::internal)?;
+    let credential = ward_token(&web, &headers, SSH_CERTIFICATE_PATH, "to certify").await?;
     let now = Timestamp::now();
-    let credential = match credential {
-        Some(c) if c.kind == CredentialKind::Token => c,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "not a Ward token: run `ward login`",
-            ));
-        }
-    };
-    if let Some(why) = credential.unusable(now) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            format!("the Ward token is unusable: {why}: run `ward login`"),
-        ));
-    }
     let from = now.unix_seconds();
     let ttl = web.runtime().config.auth.token_ttl.0.as_secs();
     let until = credential
@@ -790,30 +823,14 @@ async fn ssh_certificate(
 
 /// Revokes the Ward token given as the bearer token (logging out).
 async fn revoke(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let token = bearer(&headers, "to revoke")?;
-    let revoked = tokio::task::block_in_place(|| {
-        let mut store = web
-            .store
-            .lock()
-            .map_err(|_| ApiError::internal("store lock poisoned"))?;
-        let Some(c) = store
-            .credential_by_secret(token)
-            .map_err(ApiError::internal)?
-        else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "unknown token",
-            ));
-        };
-        let filter = CredentialFilter {
-            id: Some(&c.id),
-            ..CredentialFilter::default()
-        };
-        store
-            .revoke_credentials(&filter, &c.subject)
-            .map_err(ApiError::internal)
-    })?;
+    let c = ward_token(&web, &headers, REVOKE_PATH, "to revoke").await?;
+    let filter = CredentialFilter {
+        id: Some(&c.id),
+        ..CredentialFilter::default()
+    };
+    let revoked = web
+        .store_blocking(|store| store.revoke_credentials(&filter, &c.subject))
+        .map_err(ApiError::internal)?;
     Ok(Json(
         json!({ "revoked": revoked.iter().map(|c| &c.id).collect::<Vec<_>>() }),
     ))

@@ -116,19 +116,7 @@ impl Web {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if let Some(key) = auth.strip_prefix("DPoP ") {
-            let host = headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default();
-            let proof = ward_auth::dpop::Proof {
-                jwt: headers
-                    .get("dpop")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned(),
-                method: method.to_owned(),
-                url: format!("https://{host}/mcp"),
-            };
+            let proof = crate::dpop_proof(headers, method, "/mcp");
             return self
                 .credentials
                 .bearer_proven(key.trim(), &proof)

@@ -51,6 +51,8 @@ pub struct Info {
     pub postgres: Option<String>,
     /// Ward's SSH listener, `host:port`.
     pub ssh: Option<String>,
+    /// Ward's listener for HTTP resources, `host:port`.
+    pub http: Option<String>,
 }
 
 /// A recorded session.

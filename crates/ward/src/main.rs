@@ -480,6 +480,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             print_config,
             &mut out,
         ))?,
+        Command::Connect {
+            command: ConnectCommand::Http { resource, port },
+        } => runtime()?.block_on(cli::http::connect_http(&resource, port, &mut out))?,
         Command::Request {
             resource,
             reason,

@@ -197,6 +197,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             ssh_login: ssh_login.clone(),
             ssh_user_ca: ssh_user_ca.clone(),
             ssh: ssh.zip(ssh_host_key),
+            http,
         };
         let state = Arc::new(ward_web::Web::new(parts, bound)?);
         web_state = Some(state.clone());

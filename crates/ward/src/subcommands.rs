@@ -44,6 +44,15 @@ pub(crate) enum ConnectCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Serve an HTTP resource at http://127.0.0.1:PORT/ for curl, SDKs and browsers, each
+    /// request sent on through Ward with your Ward token (signed with your key after `ward
+    /// login --dpop`).
+    Http {
+        resource: String,
+        /// The loopback port (default: a free one, printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use ward_auth::dpop::Key;
 use ward_auth::secret;
 use ward_core::Timestamp;
+
+/// Where the server issues tokens.
+const TOKEN_PATH: &str = "/api/v1/auth/token";
 
 /// How long `ward login` waits for the browser to come back.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -29,6 +33,12 @@ pub struct Saved {
     pub expires_at: String,
     /// Ward's PostgreSQL listener, `host:port`.
     pub postgres: Option<String>,
+    /// Ward's listener for HTTP resources, `host:port`.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// The key the token is bound to (`ward login --dpop`), in base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<String>,
 }
 
 impl Saved {
@@ -85,8 +95,41 @@ impl Saved {
         Ok(saved)
     }
 
+    /// The key the token is bound to (DPoP), if it is.
+    pub fn key(&self) -> anyhow::Result<Option<Key>> {
+        self.dpop_key
+            .as_deref()
+            .map(Key::from_secret)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", Saved::path().unwrap_or_default().display()))
+    }
+
+    /// `request` (of `method` to `url`) with the token: `Authorization: Bearer`, or, bound to a
+    /// key, `Authorization: DPoP` with a proof made for this request.
+    pub fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        Ok(match self.key()? {
+            None => request.bearer_auth(&self.token),
+            Some(key) => {
+                let proof = key
+                    .proof(method, url, Some(&self.token))
+                    .map_err(|e| anyhow::anyhow!("making a DPoP proof: {e}"))?;
+                request
+                    .header(
+                        reqwest::header::AUTHORIZATION,
+                        format!("DPoP {}", self.token),
+                    )
+                    .header("dpop", proof)
+            }
+        })
+    }
+
     /// The host name (or address) of the saved server.
-    fn server_host(&self) -> anyhow::Result<String> {
+    pub fn server_host(&self) -> anyhow::Result<String> {
         reqwest::Url::parse(&self.server)
             .ok()
             .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
@@ -95,6 +138,11 @@ impl Saved {
 
     /// The libpq environment that connects a PostgreSQL client through Ward with this token.
     pub fn pg_env(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
+        if self.dpop_key.is_some() {
+            bail!(
+                "your Ward token is bound to a key (ward login --dpop), and a PostgreSQL client cannot prove it holds the key: run `ward login` without --dpop for psql"
+            );
+        }
         let Some(addr) = &self.postgres else {
             bail!("the Ward server at {} serves no PostgreSQL", self.server);
         };
@@ -146,6 +194,11 @@ pub struct LoginOptions {
     /// the saved token has expired).
     #[arg(long)]
     pub print_env: bool,
+    /// Bind the token to a key kept next to it (DPoP, RFC 9449): Ward then accepts it only
+    /// with a proof made with that key, so a copy of the token alone is refused. For the API,
+    /// `ward mcp`, `ward connect ssh` and `ward connect http`; not a PostgreSQL password.
+    #[arg(long, conflicts_with = "print_env")]
+    pub dpop: bool,
 }
 
 /// `ward login`: logs in through the server's identity provider and saves a Ward token.
@@ -167,9 +220,15 @@ pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Resul
         return print_env(&p, out);
     }
     let http = ward_auth::oidc::http_client(ca_cert.as_deref())?;
+    let key = if options.dpop {
+        Some(Key::generate().map_err(|e| anyhow::anyhow!("making a DPoP key: {e}"))?)
+    } else {
+        None
+    };
     let client = Client {
         http,
         server: server.clone(),
+        key,
     };
     let issued = if options.device {
         client.device_login(options.issuer.as_deref()).await?
@@ -194,10 +253,17 @@ pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Resul
         issuer: text("issuer").unwrap_or_default(),
         expires_at: text("expires_at").unwrap_or_default(),
         postgres: text("postgres"),
+        http: text("http"),
+        dpop_key: client.key.as_ref().map(Key::secret),
     };
+    if let Some(key) = &client.key
+        && text("dpop_jkt") != Some(key.thumbprint())
+    {
+        bail!("the server did not bind the token to this client's key (DPoP)");
+    }
     let path = saved.save()?;
     eprintln!(
-        "Logged in as {} (groups: {}) until {}.\nToken {} saved in {}.",
+        "Logged in as {} (groups: {}) until {}.\nToken {}{} saved in {}.",
         saved.user,
         if saved.groups.is_empty() {
             "none".to_owned()
@@ -206,6 +272,11 @@ pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Resul
         },
         saved.expires_at,
         saved.id,
+        client
+            .key
+            .as_ref()
+            .map(|k| format!(", bound to key {} (DPoP),", k.thumbprint()))
+            .unwrap_or_default(),
         path.display()
     );
     if options.print_env {
@@ -264,9 +335,8 @@ pub async fn connect_ssh(
     let key = ward_ssh::keys::load_or_create(&key_path, &format!("ward {}", saved.user))?;
     let http = ward_auth::oidc::http_client(saved.ca_cert.as_deref())?;
     let url = format!("{}/api/v1/auth/ssh-certificate", saved.server);
-    let response = http
-        .post(&url)
-        .bearer_auth(&saved.token)
+    let response = saved
+        .authorize(http.post(&url), "POST", &url)?
         .json(&json!({ "public_key": key.public_key().to_openssh()? }))
         .send()
         .await
@@ -343,14 +413,10 @@ pub async fn connect_ssh(
 /// it.
 pub async fn revoke_own(out: &mut impl Write) -> anyhow::Result<()> {
     let saved = Saved::load()?;
-    let client = Client {
-        http: ward_auth::oidc::http_client(saved.ca_cert.as_deref())?,
-        server: saved.server.clone(),
-    };
-    let response = client
-        .http
-        .post(format!("{}/api/v1/auth/revoke", saved.server))
-        .bearer_auth(&saved.token)
+    let http = ward_auth::oidc::http_client(saved.ca_cert.as_deref())?;
+    let url = format!("{}/api/v1/auth/revoke", saved.server);
+    let response = saved
+        .authorize(http.post(&url), "POST", &url)?
         .send()
         .await
         .with_context(|| format!("reaching {}", saved.server))?;
@@ -378,6 +444,8 @@ pub(crate) fn api_message(body: &Value) -> String {
 struct Client {
     http: reqwest::Client,
     server: String,
+    /// The key to bind the new token to (DPoP).
+    key: Option<Key>,
 }
 
 impl Client {
@@ -388,10 +456,16 @@ impl Client {
         body: &Value,
     ) -> anyhow::Result<Result<Value, (String, String)>> {
         let url = format!("{}{path}", self.server);
-        let response = self
-            .http
-            .post(&url)
-            .json(body)
+        let mut request = self.http.post(&url).json(body);
+        if let Some(key) = &self.key
+            && path == TOKEN_PATH
+        {
+            let proof = key
+                .proof("POST", &url, None)
+                .map_err(|e| anyhow::anyhow!("making a DPoP proof: {e}"))?;
+            request = request.header("dpop", proof);
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("reaching {url}"))?;
@@ -450,7 +524,7 @@ impl Client {
         }
         let code = callback.get("code").context("the callback has no code")?;
         let body = json!({ "grant_type": "login_code", "code": code, "verifier": verifier });
-        self.post("/api/v1/auth/token", &body)
+        self.post(TOKEN_PATH, &body)
             .await?
             .map_err(|(_, message)| anyhow::anyhow!("login failed: {message}"))
     }
@@ -482,7 +556,7 @@ impl Client {
         let poll = json!({ "grant_type": "device", "device_id": text("device_id") });
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_secs(interval)).await;
-            match self.post("/api/v1/auth/token", &poll).await? {
+            match self.post(TOKEN_PATH, &poll).await? {
                 Ok(issued) => return Ok(issued),
                 Err((code, _)) if code == "authorization_pending" => {}
                 Err((code, _)) if code == "slow_down" => interval += 5,

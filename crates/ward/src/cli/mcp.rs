@@ -35,12 +35,15 @@ pub async fn bridge(options: BridgeOptions) -> anyhow::Result<()> {
         .server
         .or_else(|| saved.as_ref().map(|s| s.server.clone()))
         .context("give the Ward server with --server URL (or run `ward login` first)")?;
-    let key = options
-        .key
-        .or_else(|| saved.as_ref().map(|s| s.token.clone()))
-        .context(
-            "give a service-account key with --key or WARD_MCP_KEY (or run `ward login` first)",
-        )?;
+    // A service-account key given here goes as a bearer token; else the saved token, as
+    // `ward login` kept it (with a proof per request when it is bound to a key).
+    let key = match (options.key, saved.as_ref()) {
+        (Some(key), _) => Holder::Key(key),
+        (None, Some(saved)) => Holder::Saved(saved),
+        (None, None) => anyhow::bail!(
+            "give a service-account key with --key or WARD_MCP_KEY (or run `ward login` first)"
+        ),
+    };
     let ca = options
         .ca_cert
         .or_else(|| saved.as_ref().and_then(|s| s.ca_cert.clone()));
@@ -71,9 +74,8 @@ pub async fn bridge(options: BridgeOptions) -> anyhow::Result<()> {
             }
         };
         let id = message.get("id").cloned();
-        let mut request = http
-            .post(&url)
-            .bearer_auth(&key)
+        let mut request = key
+            .authorize(http.post(&url), "POST", &url)?
             .header("accept", "application/json, text/event-stream")
             .json(&message);
         if let Some(s) = &session {
@@ -116,14 +118,35 @@ pub async fn bridge(options: BridgeOptions) -> anyhow::Result<()> {
         }
     }
     if let Some(s) = session {
-        let _ = http
-            .delete(&url)
-            .bearer_auth(&key)
+        let _ = key
+            .authorize(http.delete(&url), "DELETE", &url)?
             .header("mcp-session-id", s)
             .send()
             .await;
     }
     Ok(())
+}
+
+/// What the bridge proves itself with.
+enum Holder<'a> {
+    /// A service-account key, as a bearer token.
+    Key(String),
+    /// The token `ward login` saved.
+    Saved(&'a Saved),
+}
+
+impl Holder<'_> {
+    fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &str,
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
+        match self {
+            Self::Key(key) => Ok(request.bearer_auth(key)),
+            Self::Saved(saved) => saved.authorize(request, method, url),
+        }
+    }
 }
 
 async fn write_line(out: &mut tokio::io::Stdout, value: &Value) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod credentials;
 pub mod export;
+pub mod http;
 pub mod keys;
 pub mod login;
 pub mod mask;

@@ -28,9 +28,17 @@ impl Api {
         let saved = Saved::usable()?;
         let http = ward_auth::oidc::http_client(saved.ca_cert.as_deref())?;
         let url = format!("{}/api/v1/login", saved.server);
-        let response = http
+        let mut request = http
             .post(&url)
-            .json(&json!({ "username": saved.user, "password": saved.token }))
+            .json(&json!({ "username": saved.user, "password": saved.token }));
+        // A token bound to a key signs in with a proof made with it.
+        if let Some(key) = saved.key()? {
+            let proof = key
+                .proof("POST", &url, Some(&saved.token))
+                .map_err(|e| anyhow::anyhow!("making a DPoP proof: {e}"))?;
+            request = request.header("dpop", proof);
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("reaching {url}"))?;

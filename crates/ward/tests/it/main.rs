@@ -11,6 +11,7 @@ mod ai;
 mod approvals;
 mod bundle_python;
 mod demo;
+mod dpop_login;
 mod durability;
 mod evidence;
 mod http;

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use ward_testkit::{
-    CLIENT_SECRET, ClusterOptions, Idp, IdpUser, PASSWORD, Postgres, Ward, browser, free_port,
-    success,
+    CLIENT_SECRET, ClusterOptions, Idp, IdpUser, PASSWORD, Postgres, Ward, WardBuilder, browser,
+    free_port, success,
 };
 
-const ALICE_PW: &str = "alice-idp-password";
+pub(crate) const ALICE_PW: &str = "alice-idp-password";
 
-struct Setup {
-    ward: Ward,
+pub(crate) struct Setup {
+    pub(crate) ward: Ward,
     idp: Idp,
     _pg: Postgres,
     home: PathBuf,
@@ -29,12 +29,16 @@ struct Setup {
 /// provider, granting `analysts` the resource `shop` and the client-credentials client `ward`
 /// too.
 fn setup(name: &str) -> Setup {
-    setup_with(name, None)
+    setup_with(name, None, |b| b)
 }
 
 /// With `sshd`, Ward also serves SSH (on the returned port) with that host as resource `web1`,
-/// which analysts may reach.
-fn setup_with(name: &str, sshd: Option<(&mut ward_testkit::Sshd, u16)>) -> Setup {
+/// which analysts may reach; `extra` adds to Ward's configuration.
+pub(crate) fn setup_with(
+    name: &str,
+    sshd: Option<(&mut ward_testkit::Sshd, u16)>,
+    extra: impl FnOnce(WardBuilder) -> WardBuilder,
+) -> Setup {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     let web_port = free_port().expect("port");
     let callback = format!("https://127.0.0.1:{web_port}/auth/callback");
@@ -61,7 +65,7 @@ fn setup_with(name: &str, sshd: Option<(&mut ward_testkit::Sshd, u16)>) -> Setup
             .grant("analysts", "web1")
             .ssh_resource("web1", sshd);
     }
-    let ward = builder
+    let ward = extra(builder)
         .postgres_resource("shop", &pg)
         .grant("analysts", "shop")
         .config("[[grants]]\nuser = \"ward\"\nresources = [\"shop\"]\n")
@@ -91,13 +95,13 @@ fn setup_with(name: &str, sshd: Option<(&mut ward_testkit::Sshd, u16)>) -> Setup
 
 impl Setup {
     /// `ward ARGS` as the client would run it, with its own credentials directory.
-    fn ward_client(&self, args: &[&str]) -> Command {
+    pub(crate) fn ward_client(&self, args: &[&str]) -> Command {
         let mut c = self.ward.command();
         c.args(args).env("WARD_HOME", &self.home);
         c
     }
 
-    fn saved(&self) -> Value {
+    pub(crate) fn saved(&self) -> Value {
         let text =
             std::fs::read_to_string(self.home.join("credentials.json")).expect("credentials");
         serde_json::from_str(&text).expect("credentials JSON")
@@ -105,11 +109,23 @@ impl Setup {
 
     /// `ward login` with the browser flow, the scripted browser logging in as `user`.
     fn browser_login(&self, user: &str, password: &str, extra: &[&str]) -> (Output, Output) {
+        self.browser_login_with(user, password, extra, &[])
+    }
+
+    /// [`Setup::browser_login`] with `flags` for `ward login`.
+    pub(crate) fn browser_login_with(
+        &self,
+        user: &str,
+        password: &str,
+        extra: &[&str],
+        flags: &[&str],
+    ) -> (Output, Output) {
         let server = self.ward.web_url();
         let ca = self.ward.ca_cert();
         let mut login = self
             .ward_client(&["login", "--server", &server, "--no-browser", "--ca-cert"])
             .arg(&ca)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -182,7 +198,7 @@ impl Setup {
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -686,7 +702,7 @@ fn psql_turns(s: &Setup, token: &str, ok: bool, why: &str) {
 fn ward_checks_a_login_again_and_follows_the_providers_groups_and_disabling() {
     let mut sshd = ward_testkit::Sshd::prepare().expect("sshd");
     let ssh_port = free_port().expect("port");
-    let s = setup_with("recheck", Some((&mut sshd, ssh_port)));
+    let s = setup_with("recheck", Some((&mut sshd, ssh_port)), |b| b);
     let (_, login) = s.browser_login("alice", ALICE_PW, &[]);
     assert!(login.status.success(), "ward login: {}", text(&login));
     let token = s.saved()["token"].as_str().expect("token").to_owned();
