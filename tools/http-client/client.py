@@ -4,6 +4,7 @@
     client.py websocket BASE_URL TOKEN CA_FILE   # the websockets library
     client.py openai    BASE_URL TOKEN CA_FILE   # the official OpenAI SDK (tools/model-peer)
     client.py anthropic BASE_URL TOKEN CA_FILE   # the official Anthropic SDK (tools/model-peer)
+    client.py prometheus URL - -                  # Prometheus's own parser, on Ward's /metrics
 
 BASE_URL is Ward's URL of the resource (https://127.0.0.1:PORT/RESOURCE), or a loopback
 proxy's (http://127.0.0.1:PORT). Each mode runs a
@@ -103,10 +104,31 @@ def with_anthropic(base, token, ca):
     return got
 
 
+def with_prometheus(url, _token, _ca):
+    """Every sample of the page at URL, as the official Python client's parser reads it."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    s = requests.Session()
+    s.trust_env = False
+    r = s.get(url, timeout=10)
+    r.raise_for_status()
+    return {
+        "content_type": r.headers.get("content-type"),
+        "families": {
+            f.name: {"type": f.type, "help": f.documentation,
+                     "samples": [{"name": x.name, "labels": x.labels, "value": x.value}
+                                 for x in f.samples]}
+            for f in text_string_to_metric_families(r.text)
+        },
+    }
+
+
 def main():
     mode, base, token, ca = sys.argv[1:5]
     run = {"requests": with_requests, "websocket": with_websockets,
-           "openai": with_openai, "anthropic": with_anthropic}[mode]
+           "openai": with_openai, "anthropic": with_anthropic,
+           "prometheus": with_prometheus}[mode]
     print(json.dumps(run(base, token, ca)))
 
 

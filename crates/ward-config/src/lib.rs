@@ -93,6 +93,8 @@ pub struct Listen {
     pub web: Option<SocketAddr>,
     /// HTTPS for `kind = "http"` resources (`https://HOST:PORT/RESOURCE/…`).
     pub http: Option<SocketAddr>,
+    /// Plain HTTP for Prometheus (`/metrics`) and liveness (`/healthz`).
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

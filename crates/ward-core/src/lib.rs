@@ -7,6 +7,7 @@ pub mod event;
 pub mod fs;
 pub mod identity;
 pub mod login_throttle;
+pub mod metrics;
 pub mod payload;
 pub mod session;
 pub mod timestamp;

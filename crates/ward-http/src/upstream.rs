@@ -18,7 +18,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens a connection to `resource`; what went wrong, for the client, when it cannot.
 pub async fn connect(resource: &Resource) -> Result<SendRequest<Piped>, String> {
-    open(&resource.address, ward_config::tls::for_resource(resource)?).await
+    let tls = ward_config::tls::for_resource(resource)?;
+    ward_core::metrics::connecting("http", open(&resource.address, tls)).await
 }
 
 /// Opens an HTTP/1.1 connection to `address`, with TLS as `tls` says (a configuration and the

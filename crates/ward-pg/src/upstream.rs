@@ -141,9 +141,12 @@ impl Target {
         let timeout = |_| UpstreamError::Timeout {
             address: r.address.clone(),
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, self.login(client_params, max_message))
-            .await
-            .map_err(timeout)?
+        let login = async {
+            tokio::time::timeout(CONNECT_TIMEOUT, self.login(client_params, max_message))
+                .await
+                .map_err(timeout)?
+        };
+        ward_core::metrics::connecting("postgres", login).await
     }
 
     /// Opens a raw connection (TLS if configured) without logging in: for cancel requests.

@@ -55,6 +55,15 @@ pub(crate) async fn connect(
     login: &HostLogin,
     session: SessionId,
 ) -> Result<russh::client::Handle<Upstream>, String> {
+    ward_core::metrics::connecting("ssh", log_in(target, user, login, session)).await
+}
+
+async fn log_in(
+    target: &Resource,
+    user: &str,
+    login: &HostLogin,
+    session: SessionId,
+) -> Result<russh::client::Handle<Upstream>, String> {
     let expected = match &target.host_key {
         Some(pinned) => Some(
             PublicKey::from_openssh(pinned)

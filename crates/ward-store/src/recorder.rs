@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use ward_config::Durability;
+use ward_core::metrics;
 use ward_core::payload::{self, Payload};
-use ward_core::{Identity, Outcome, Protocol, SessionId, Timestamp};
+use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
 use crate::body::{EventBody, JsonBody, StartBody};
 use crate::chain::{self, Hash};
@@ -176,6 +177,7 @@ impl Recorder {
             signer,
             node: options.node,
             dirty: HashSet::new(),
+            protocols: HashMap::new(),
             interval: options.checkpoint_interval,
             due: Instant::now() + options.checkpoint_interval,
             notify: options.notify,
@@ -205,6 +207,16 @@ impl Recorder {
             },
             handle,
         ))
+    }
+
+    /// Tells how many messages wait in the recorder's queue, without keeping the recorder
+    /// running (0 once it has stopped).
+    pub fn queue_depth(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let tx = self.tx.downgrade();
+        move || {
+            tx.upgrade()
+                .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+        }
     }
 
     /// False while the store cannot be written; new sessions should be refused.
@@ -350,6 +362,8 @@ struct Writer {
     node: String,
     /// Sessions whose heads advanced since the last checkpoint.
     dirty: HashSet<SessionId>,
+    /// The protocol of each session open in this process, for its metrics.
+    protocols: HashMap<SessionId, Protocol>,
     interval: Duration,
     /// When the next periodic checkpoint is due.
     due: Instant,
@@ -427,6 +441,7 @@ impl Writer {
                     break;
                 }
                 Err(e) => {
+                    metrics::add(metrics::STORE_ERRORS, &[], 1.0);
                     // Nothing of the failed transaction happened: the chain heads were only
                     // advanced in a copy. Tell those waiting, then retry the same batch.
                     for w in waiters.drain(..) {
@@ -469,9 +484,13 @@ impl Writer {
         if checkpoint_due {
             self.signer.refresh(&mut self.store.db);
         }
+        let began = Instant::now();
         for msg in batch.iter() {
-            if let Msg::Start(start, _, Some(masker)) = msg {
-                self.session_maskers.insert(start.id, masker.clone());
+            if let Msg::Start(start, _, masker) = msg {
+                if let Some(masker) = masker {
+                    self.session_maskers.insert(start.id, masker.clone());
+                }
+                self.protocols.insert(start.id, start.protocol);
             }
         }
         let Writer {
@@ -483,8 +502,10 @@ impl Writer {
             node,
             dirty,
             notify,
+            protocols,
             ..
         } = self;
+        let mut tally = Tally::default();
         let mut heads: HashMap<SessionId, Head> = HashMap::new();
         let mut ended: HashSet<SessionId> = HashSet::new();
         let mut notices = Vec::new();
@@ -492,6 +513,7 @@ impl Writer {
             let mut rows: Vec<EventRow> = Vec::with_capacity(batch.len() + 8);
             let push = |rows: &mut Vec<EventRow>,
                             heads: &mut HashMap<SessionId, Head>,
+                            masked: &mut MaskReport,
                             id: SessionId,
                             at: Timestamp,
                             body: &dyn EventBody|
@@ -509,7 +531,7 @@ impl Writer {
                     });
                 }
                 let masker = session_maskers.get(&id).unwrap_or(masker);
-                append(rows, heads, masker, id, at, body)
+                append(rows, heads, (masker, masked), id, at, body)
             };
             for msg in batch.iter() {
                 match msg {
@@ -537,10 +559,10 @@ impl Writer {
                             },
                         );
                         let body = StartBody(start.payload());
-                        push(&mut rows, &mut heads, start.id, *at, &body)?;
+                        push(&mut rows, &mut heads, &mut tally.masked, start.id, *at, &body)?;
                     }
                     Msg::Event { id, at, body, .. } => {
-                        push(&mut rows, &mut heads, *id, *at, &**body)?
+                        push(&mut rows, &mut heads, &mut tally.masked, *id, *at, &**body)?
                     }
                     Msg::End {
                         id,
@@ -555,18 +577,23 @@ impl Writer {
                             bytes_down: *bytes_down,
                         };
                         let body = JsonBody::from(Payload::SessionEnd(end));
-                        push(&mut rows, &mut heads, *id, *at, &body)?;
+                        push(&mut rows, &mut heads, &mut tally.masked, *id, *at, &body)?;
                         db.execute(
                             "INSERT INTO session_ends (session_id, ended_at, outcome, bytes_up, bytes_down) VALUES (?1, ?2, ?3, ?4, ?5)",
                             &params![id.0.as_bytes().as_slice(), at.0, outcome.as_str(), i64_of(*bytes_up), i64_of(*bytes_down)],
                         )?;
                         ended.insert(*id);
+                        tally.ended.push((*id, *outcome, *bytes_up, *bytes_down));
                     }
                     Msg::Flush(_) | Msg::Checkpoint(_) => {}
                 }
             }
             if let Some(notify) = notify.as_ref() {
                 notices.extend(rows.iter().filter_map(|r| notice(r, &notify.kinds)));
+            }
+            tally.events = rows.len();
+            for r in rows.iter().filter(|r| r.kind == EventKind::PolicyDenied.as_str()) {
+                tally.refused.push(SessionId(uuid::Uuid::from_bytes(r.session)));
             }
             db.insert_events(rows)?;
             if checkpoint_due {
@@ -599,6 +626,7 @@ impl Writer {
                 }
             }
         }
+        tally.publish(protocols, batch, began.elapsed());
         // Committed: adopt the new heads.
         for (id, head) in heads {
             if ended.contains(&id) {
@@ -640,10 +668,74 @@ impl Writer {
     }
 }
 
+/// What one committed batch adds to the metrics.
+#[derive(Default)]
+struct Tally {
+    events: usize,
+    /// Values masked in the record, by rule.
+    masked: MaskReport,
+    /// Sessions that ended: outcome and bytes up and down.
+    ended: Vec<(SessionId, Outcome, u64, u64)>,
+    /// The session of each step a guardrail refused.
+    refused: Vec<SessionId>,
+}
+
+impl Tally {
+    /// Adds a committed batch to the metrics; sessions left open by an earlier run (whose
+    /// protocol this process never learned) count only as events.
+    fn publish(self, protocols: &mut HashMap<SessionId, Protocol>, batch: &[Msg], took: Duration) {
+        use ward_core::metrics::{self, *};
+        if self.events == 0 {
+            return;
+        }
+        metrics::observe(RECORDER_COMMIT, &[], took);
+        metrics::add(EVENTS, &[], self.events as f64);
+        for (rule, n) in self.masked.iter() {
+            metrics::add(MASKED, &[("rule", rule)], n as f64);
+        }
+        for msg in batch {
+            if let Msg::Start(start, ..) = msg {
+                metrics::add(
+                    SESSIONS_ACTIVE,
+                    &[("protocol", start.protocol.as_str())],
+                    1.0,
+                );
+            }
+        }
+        for id in self.refused {
+            if let Some(p) = protocols.get(&id) {
+                let labels = [("protocol", p.as_str()), ("what", "guardrail")];
+                metrics::add(DENIALS, &labels, 1.0);
+            }
+        }
+        for (id, outcome, up, down) in self.ended {
+            let Some(protocol) = protocols.remove(&id) else {
+                continue;
+            };
+            let p = protocol.as_str();
+            metrics::add(SESSIONS_ACTIVE, &[("protocol", p)], -1.0);
+            metrics::add(
+                SESSIONS,
+                &[("protocol", p), ("outcome", outcome.as_str())],
+                1.0,
+            );
+            if outcome == Outcome::Denied {
+                metrics::add(DENIALS, &[("protocol", p), ("what", "access")], 1.0);
+            }
+            metrics::add(BYTES, &[("protocol", p), ("direction", "up")], up as f64);
+            metrics::add(
+                BYTES,
+                &[("protocol", p), ("direction", "down")],
+                down as f64,
+            );
+        }
+    }
+}
+
 fn append(
     rows: &mut Vec<EventRow>,
     heads: &mut HashMap<SessionId, Head>,
-    masker: &Masker,
+    (masker, masked): (&Masker, &mut MaskReport),
     id: SessionId,
     at: Timestamp,
     body: &dyn EventBody,
@@ -657,6 +749,7 @@ fn append(
     let mut writer = PayloadWriter::new();
     let mut report = MaskReport::new();
     body.write_payload(&mut writer, masker, &mut report);
+    masked.merge(&report);
     let payload = writer
         .finish()
         .map_err(|e| StoreError::Corrupt(format!("encoding a {kind} payload: {e}")))?;
@@ -692,7 +785,7 @@ fn append(
         append(
             rows,
             heads,
-            masker,
+            (masker, masked),
             id,
             at,
             &JsonBody::from(Payload::MaskApplied(applied)),

@@ -26,6 +26,7 @@ pub struct WardBuilder {
     web: Option<u16>,
     ssh: Option<u16>,
     http: bool,
+    metrics: bool,
 }
 
 impl WardBuilder {
@@ -136,6 +137,12 @@ impl WardBuilder {
         self
     }
 
+    /// Serve metrics (`[listen] metrics`) on a free port.
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
     /// An HTTP resource `name` for `url`, with more keys for its table (`credential = …`).
     pub fn http_resource(mut self, name: &str, url: &str, keys: &str) -> Self {
         let _ = write!(
@@ -191,6 +198,14 @@ impl WardBuilder {
         if let Some(p) = http_port {
             web.push_str(&format!("http = \"127.0.0.1:{p}\"\n"));
         }
+        let metrics_port = if self.metrics {
+            Some(free_port()?)
+        } else {
+            None
+        };
+        if let Some(p) = metrics_port {
+            web.push_str(&format!("metrics = \"127.0.0.1:{p}\"\n"));
+        }
         let config = format!(
             "[listen]\npostgres = \"127.0.0.1:{port}\"\n{web}\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n{}\n{}\n{}\n{}\n{}",
             self.store,
@@ -211,6 +226,7 @@ impl WardBuilder {
             web_port,
             ssh_port: self.ssh,
             http_port,
+            metrics_port,
             child: None,
         };
         for (name, groups) in &self.users {
@@ -249,6 +265,8 @@ pub struct Ward {
     pub ssh_port: Option<u16>,
     /// The port of HTTP resources, when [`WardBuilder::http`] asked for it.
     pub http_port: Option<u16>,
+    /// The metrics port, when [`WardBuilder::metrics`] asked for one.
+    pub metrics_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -268,6 +286,7 @@ impl Ward {
             web: None,
             ssh: None,
             http: false,
+            metrics: false,
         }
     }
 
@@ -289,6 +308,7 @@ impl Ward {
                 && self.web_port.is_none_or(up)
                 && self.ssh_port.is_none_or(up)
                 && self.http_port.is_none_or(up)
+                && self.metrics_port.is_none_or(up)
             {
                 return Ok(());
             }
@@ -324,6 +344,14 @@ impl Ward {
         format!(
             "https://127.0.0.1:{}/{resource}",
             self.http_port.unwrap_or_default()
+        )
+    }
+
+    /// `http://127.0.0.1:PORT/metrics` on the metrics listener.
+    pub fn metrics_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/metrics",
+            self.metrics_port.unwrap_or_default()
         )
     }
 

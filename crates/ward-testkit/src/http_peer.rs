@@ -56,11 +56,21 @@ pub fn python_client(
     resource: &str,
     token: &str,
 ) -> serde_json::Value {
+    python_client_at(mode, &ward.http_url(resource), token, &ward.ca_cert())
+}
+
+/// `tools/http-client/client.py MODE URL TOKEN CA` for any URL: the JSON line it prints.
+pub fn python_client_at(
+    mode: &str,
+    url: &str,
+    token: &str,
+    ca: &std::path::Path,
+) -> serde_json::Value {
     let tools = tools("http-client");
     let out = Command::new(tools.join(".venv/bin/python"))
         .arg(tools.join("client.py"))
-        .args([mode, &ward.http_url(resource), token])
-        .arg(ward.ca_cert())
+        .args([mode, url, token])
+        .arg(ca)
         .output()
         .expect("the http client's venv (./x setup makes it)");
     serde_json::from_str(crate::success(&out).trim()).expect("client.py prints JSON")

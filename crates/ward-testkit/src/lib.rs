@@ -18,7 +18,7 @@ mod sshd;
 
 pub use attacker::sqlite_without_triggers;
 pub use gateway::{Psql, Ward, WardBuilder, of_kind, psql, run, success};
-pub use http_peer::{HttpPeer, chromium_e2e, python_client, web_dir};
+pub use http_peer::{HttpPeer, chromium_e2e, python_client, python_client_at, web_dir};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;

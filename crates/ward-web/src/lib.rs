@@ -8,6 +8,7 @@ pub mod asciicast;
 mod download;
 mod login;
 mod mcp;
+pub mod metrics;
 mod model;
 mod openapi;
 mod recheck;

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod control;
 pub mod demo;
+pub mod reload;
 pub mod serve;
 pub mod tls;
 pub mod webhooks;

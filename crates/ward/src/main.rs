@@ -36,6 +36,9 @@ struct ConfigArg {
 enum Command {
     /// Run the gateway.
     Serve(ConfigArg),
+    /// Make the running `ward serve` of this configuration re-read it (as SIGHUP does), and
+    /// print what changed or why it was refused (exit 1: the configuration in force stays).
+    Reload(ConfigArg),
     /// Run a throwaway PostgreSQL and Ward in front of it, with a demo user.
     Demo {
         /// Where the config, store and TLS files go.
@@ -229,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let config = Config::load(&arg.config)?;
             runtime()?.block_on(ward::serve::run(config))?;
         }
+        Command::Reload(arg) => return ward::reload::reload(&arg.config, &mut out),
         Command::Demo {
             dir,
             port,
@@ -606,8 +610,9 @@ fn return_large_buffers() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_buffers() {}
 
-/// Log lines go to stderr, coloured only on a terminal; the demo's go to `ward.log` in its
-/// directory, so that what it prints on screen is only how to connect.
+/// Log lines go to stderr: coloured text on a terminal, else one JSON object per line (for log
+/// collectors; `WARD_LOG_FORMAT=json|text` chooses). The demo's go to `ward.log` in its
+/// directory as text, so that what it prints on screen is only how to connect.
 fn init_logging(command: &Command) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let logs = tracing_subscriber::fmt().with_env_filter(
@@ -626,9 +631,24 @@ fn init_logging(command: &Command) -> anyhow::Result<()> {
             .with_writer(std::sync::Mutex::new(file))
             .init();
     } else {
-        logs.with_ansi(std::io::stderr().is_terminal())
-            .with_writer(std::io::stderr)
-            .init();
+        let terminal = std::io::stderr().is_terminal();
+        let json = match std::env::var("WARD_LOG_FORMAT").as_deref() {
+            Ok("json") => true,
+            Ok("text") => false,
+            Ok(other) if !other.is_empty() => {
+                anyhow::bail!("WARD_LOG_FORMAT is `{other}`: give `json` or `text`")
+            }
+            _ => !terminal,
+        };
+        let logs = logs.with_writer(std::io::stderr);
+        if json {
+            logs.json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .init();
+        } else {
+            logs.with_ansi(terminal).init();
+        }
     }
     Ok(())
 }

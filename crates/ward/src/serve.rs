@@ -24,6 +24,8 @@ pub struct Running {
     pub web: Option<std::net::SocketAddr>,
     /// The listener of HTTP resources.
     pub http: Option<std::net::SocketAddr>,
+    /// The metrics listener (plain HTTP).
+    pub metrics: Option<std::net::SocketAddr>,
     pub fingerprint: String,
     stop: watch::Sender<bool>,
     recorder: Recorder,
@@ -179,6 +181,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(gw.clone().serve(listener));
         http_gateway = Some(gw);
     }
+    let mut metrics = None;
+    if let Some(addr) = config.listen.metrics {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for metrics on {addr}"))?;
+        metrics = Some(listener.local_addr()?);
+        tokio::spawn(ward_web::metrics::serve(
+            listener,
+            recorder.queue_depth(),
+            stopped.clone(),
+        ));
+    }
     let mut web = None;
     let mut web_state = None;
     if let Some(addr) = config.listen.web {
@@ -215,6 +229,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         ssh_keys,
         web,
         http,
+        metrics,
         fingerprint,
         stop,
         recorder,
@@ -473,13 +488,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = running.http {
         println!("HTTP resources listener on {addr} (https://{addr}/RESOURCE/)");
     }
+    if let Some(addr) = running.metrics {
+        println!("metrics listener on {addr} (http://{addr}/metrics)");
+    }
+    let files = crate::reload::Files::of(&running.config);
+    files.claim()?;
+    let mut generation = 0;
     while signals.next().await == Caught::Hangup {
-        match tokio::task::block_in_place(|| running.reload()) {
+        let reloaded = tokio::task::block_in_place(|| running.reload());
+        match &reloaded {
             Ok(summary) => println!("reloaded {}: {summary}", source.display()),
             Err(e) => println!("reload failed, the configuration in force is unchanged: {e:#}"),
         }
+        generation += 1;
+        files.report(generation, &reloaded);
     }
     println!("shutting down");
     running.shutdown().await;
+    files.release();
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use ward_testkit::{HttpPeer, free_port, of_kind, success};
+use ward_testkit::{HttpPeer, free_port, of_kind, python_client_at, success};
 
 use crate::http::UPSTREAM_TOKEN;
 use crate::oidc::{ALICE_PW, setup_with, text};
@@ -93,14 +93,7 @@ fn a_dpop_login_keeps_its_key_and_a_copy_of_its_token_alone_is_refused_everywher
     );
     assert_eq!(status, 200, "{said}");
     // A WebSocket goes through too (the websockets library, to ws:// on the proxy).
-    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/http-client");
-    let ws = Command::new(tools.join(".venv/bin/python"))
-        .arg(tools.join("client.py"))
-        .args(["websocket", &local, "not-a-token"])
-        .arg(&ca)
-        .output()
-        .expect("the http client's venv (./x setup makes it)");
-    let ws: Value = serde_json::from_str(success(&ws).trim()).expect("JSON");
+    let ws = python_client_at("websocket", &local, "not-a-token", &ca);
     assert_eq!(ws["replies"][0], "echo: hello", "{ws}");
 
     // The token copied out of the file, without its key, is refused by the HTTP listener…

@@ -20,6 +20,7 @@ mod http_sign_in;
 mod mcp;
 mod offboarding;
 mod oidc;
+mod operations;
 mod pg_access;
 mod pg_drivers;
 mod pg_grants;

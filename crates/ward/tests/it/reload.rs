@@ -117,14 +117,28 @@ fn sighup_puts_new_grants_guardrails_and_resources_in_force_for_new_sessions() {
         run(&ward, "shop", "SELECT 1").is_err(),
         "the ops grant is still in force"
     );
+    // `ward reload` checks the file before it signals the server.
+    let out = ward.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("the configuration was not sent to the running Ward"),
+        "{said}"
+    );
 
-    // Nor does one that also changes what only a restart applies.
+    // Nor does one that also changes what only a restart applies; `ward reload` prints the
+    // server's refusal and exits 1.
     edit(&ward, |c| {
         c.replace("\n[[grants\n", "")
             .replace("[listen]\n", "[listen]\nweb = \"127.0.0.1:1\"\n")
     });
-    let said = ward.reload();
-    assert!(said.starts_with("reload failed"), "{said}");
+    let out = ward.cli(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.starts_with("refused, the configuration in force is unchanged"),
+        "{said}"
+    );
     assert!(
         said.contains("[listen] changed, which only a restart applies"),
         "{said}"
@@ -133,6 +147,13 @@ fn sighup_puts_new_grants_guardrails_and_resources_in_force_for_new_sessions() {
         run(&ward, "shop", "SELECT 1").is_err(),
         "the ops grant is still in force"
     );
+    // Without that change, `ward reload` puts the file in force.
+    edit(&ward, |c| c.replace("web = \"127.0.0.1:1\"\n", ""));
+    let out = ward.cli(&["reload"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.starts_with("reloaded"), "{said}");
+    assert_eq!(run(&ward, "shop", "SELECT 1"), Ok("1".into()));
 
     let sessions = ward.sessions();
     let outcomes = |o: &str| sessions.iter().filter(|s| s["outcome"] == o).count();

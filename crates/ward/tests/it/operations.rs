@@ -1,0 +1,162 @@
+//! Running Ward: the Prometheus metrics listener, read with Prometheus's own Python parser, and
+//! JSON log lines when its output is not a terminal.
+
+use serde_json::Value;
+use ward_testkit::{ClusterOptions, Postgres, Ward, psql, python_client_at};
+
+use crate::WARD;
+
+/// The value of the sample `name` whose labels include `labels`, if there is one.
+fn sample(metrics: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics["families"][family]["samples"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .and_then(|s| s["value"].as_f64())
+}
+
+#[test]
+fn metrics_count_sessions_refusals_masking_and_the_recorder_and_logs_are_json() {
+    let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
+    pg.sql(
+        "CREATE TABLE cards (n text); INSERT INTO cards VALUES ('4111 1111 1111 1111'); \
+         ALTER TABLE cards OWNER TO app",
+    )
+    .expect("table");
+    let ward = Ward::builder(WARD)
+        .postgres_resource("shop", &pg)
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config("[[guardrails]]\nname = \"no-drops\"\ndeny = [\"drop\"]\n")
+        .metrics()
+        .start()
+        .expect("ward");
+
+    let ok = psql(&ward.url("alice", "shop"), &["-c", "SELECT n FROM cards"]);
+    assert!(ok.status.success());
+    let refused = psql(
+        &ward.url_with("alice", "wrong", "shop", "require"),
+        &["-c", "SELECT 1"],
+    );
+    assert!(!refused.status.success());
+    let guarded = psql(&ward.url("alice", "shop"), &["-c", "DROP TABLE cards"]);
+    assert!(!guarded.status.success());
+    ward.wait_sessions(3);
+
+    let url = ward.metrics_url();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let m = python_client_at("prometheus", &url, "-", std::path::Path::new("-"));
+        let settled = sample(
+            &m,
+            "ward_sessions_active",
+            "ward_sessions_active",
+            &[("protocol", "postgres")],
+        ) == Some(0.0);
+        if settled || std::time::Instant::now() > deadline {
+            break m;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        metrics["content_type"], "text/plain; version=0.0.4",
+        "{metrics}"
+    );
+    let pg = [("protocol", "postgres")];
+    let get = |family: &str, name: &str, labels: &[(&str, &str)]| {
+        sample(&metrics, family, name, labels)
+            .unwrap_or_else(|| panic!("{name} {labels:?}: {metrics:#}"))
+    };
+    assert_eq!(
+        get(
+            "ward_sessions",
+            "ward_sessions_total",
+            &[("protocol", "postgres"), ("outcome", "ok")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        get(
+            "ward_sessions",
+            "ward_sessions_total",
+            &[("outcome", "denied")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get("ward_denials", "ward_denials_total", &[("what", "access")]),
+        1.0
+    );
+    assert_eq!(
+        get(
+            "ward_denials",
+            "ward_denials_total",
+            &[("what", "guardrail")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            "ward_masked_values",
+            "ward_masked_values_total",
+            &[("rule", "card")]
+        ),
+        1.0
+    );
+    assert!(
+        get(
+            "ward_bytes_relayed",
+            "ward_bytes_relayed_total",
+            &[("protocol", "postgres"), ("direction", "down")]
+        ) > 0.0
+    );
+    assert_eq!(
+        get(
+            "ward_upstream_connect_seconds",
+            "ward_upstream_connect_seconds_count",
+            &pg
+        ),
+        2.0,
+        "the refused login never reached PostgreSQL"
+    );
+    assert!(
+        get(
+            "ward_recorder_commit_seconds",
+            "ward_recorder_commit_seconds_count",
+            &[]
+        ) >= 1.0
+    );
+    let events = get("ward_events", "ward_events_total", &[]);
+    let recorded: usize = ward
+        .sessions()
+        .iter()
+        .map(|s| ward.events(s["id"].as_str().expect("id")).len())
+        .sum();
+    assert_eq!(events, recorded as f64, "every committed event is counted");
+    assert_eq!(
+        get(
+            "ward_recorder_queue_depth",
+            "ward_recorder_queue_depth",
+            &[]
+        ),
+        0.0
+    );
+    assert_eq!(
+        metrics["families"]["ward_recorder_commit_seconds"]["type"],
+        "histogram"
+    );
+
+    // Its output is a file here, not a terminal: one JSON object per line.
+    let log = ward.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO"
+            && l["message"].is_string()
+            && l["timestamp"].is_string()),
+        "{log}"
+    );
+}
