@@ -7,6 +7,7 @@ mod auth;
 mod grants;
 mod profiles;
 mod resources;
+mod siem;
 mod size;
 pub mod tls;
 mod webhooks;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 pub use auth::{Auth, JWT_ALGORITHMS, OidcIssuer, SamlIdp, acceptable_url};
 pub use grants::{Grant, GrantDecision, Grantee, Refusal, decide};
 pub use resources::{AiApi, HttpCredential, Resource, ResourceKind, Secret, SshLogin, UpstreamTls};
+pub use siem::{Siem, SiemKind, SiemStart};
 pub use size::ByteSize;
 pub use ward_core::ConfigDuration;
 pub use webhooks::{EVENTS as WEBHOOK_EVENTS, Webhook, WebhookFormat};
@@ -77,6 +79,9 @@ pub struct Config {
     /// Where notifications go (see docs/config.md).
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// Streams of every committed event to SIEMs (see docs/operations.md).
+    #[serde(default)]
+    pub siem: Vec<Siem>,
     /// The file this configuration was read from (set by [`Config::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -345,6 +350,7 @@ impl Config {
         }
         self.resolve_auth_paths(&fix);
         self.resolve_webhook_paths(&fix);
+        self.resolve_siem_paths(&fix);
     }
 
     fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -661,6 +667,7 @@ impl Config {
         self.validate_guardrails(&names)?;
         self.validate_auth()?;
         self.validate_webhooks()?;
+        self.validate_siem()?;
         self.validate_profile_names()
     }
 

@@ -60,6 +60,16 @@ pub const FAMILIES: &[(&str, Type, &str)] = &[
         Type::Counter,
         "Failed attempts to write to the audit store (each is retried).",
     ),
+    (
+        SIEM_EVENTS,
+        Type::Counter,
+        "Events a SIEM stream delivered, by stream.",
+    ),
+    (
+        SIEM_ERRORS,
+        Type::Counter,
+        "Failed deliveries of a SIEM stream's batch (each is retried), by stream.",
+    ),
 ];
 
 pub const SESSIONS: &str = "ward_sessions_total";
@@ -72,6 +82,8 @@ pub const RECORDER_QUEUE: &str = "ward_recorder_queue_depth";
 pub const RECORDER_COMMIT: &str = "ward_recorder_commit_seconds";
 pub const EVENTS: &str = "ward_events_total";
 pub const STORE_ERRORS: &str = "ward_store_errors_total";
+pub const SIEM_EVENTS: &str = "ward_siem_events_total";
+pub const SIEM_ERRORS: &str = "ward_siem_errors_total";
 
 /// A metric's Prometheus type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub mod recorder;
 pub mod requests;
 mod schema;
 pub mod scim;
+pub mod siem;
 mod signer;
 pub mod store;
 pub mod stream;

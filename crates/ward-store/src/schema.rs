@@ -4,7 +4,7 @@
 //! session's event count and head are read from its events. Triggers refuse UPDATE and DELETE
 //! (and TRUNCATE on PostgreSQL) on them; only `ward prune` lifts the delete triggers, inside its
 //! own transaction. On PostgreSQL, Ward's runtime role is granted SELECT and INSERT only (and
-//! UPDATE on `users`, `access_requests` and the `scim_` tables, DELETE on `user_keys`,
+//! UPDATE on `users`, `access_requests`, `siem_cursors` and the `scim_` tables, DELETE on `user_keys`,
 //! `disabled_users` and the `scim_` tables, none of them evidence), by
 //! `ward store migrate`.
 
@@ -281,9 +281,23 @@ CREATE TABLE credential_keys (
 );
 "#;
 
+/// Migration 10: where each SIEM stream has got to (`[[siem]]`): the position after the last
+/// event it delivered (a checkpoint, a leaf of it, an event of that leaf's session), and which
+/// Ward sends it (one at a time, by lease). Not evidence: it moves forward as events go out.
+const V10: &str = r#"
+CREATE TABLE siem_cursors (
+    name        TEXT PRIMARY KEY,
+    checkpoint  INTEGER NOT NULL,
+    leaf        INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    holder      TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+"#;
+
 /// The migrations, oldest first: SQLite's text, and PostgreSQL's where [`dialect`] is not
 /// enough.
-const MIGRATIONS: [(i64, &str, Option<&str>); 9] = [
+const MIGRATIONS: [(i64, &str, Option<&str>); 10] = [
     (1, V1, None),
     (2, V2, None),
     (3, V3, Some(V3_POSTGRES)),
@@ -293,6 +307,7 @@ const MIGRATIONS: [(i64, &str, Option<&str>); 9] = [
     (7, V7, None),
     (8, V8, None),
     (9, V9, None),
+    (10, V10, None),
 ];
 
 /// A migration in `db`'s dialect. The schema uses only what both share, except the column
@@ -316,7 +331,7 @@ BEGIN
 END $$;
 "#;
 
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 /// The triggers that keep the audit tables append-only, in `db`'s dialect.
 pub fn triggers(db: &Db) -> String {

@@ -171,7 +171,8 @@ impl Store {
              GRANT SELECT, INSERT, DELETE ON disabled_users TO {role};\nGRANT SELECT, INSERT ON terminations TO {role};\n\
              GRANT SELECT, INSERT, UPDATE ON access_requests TO {role};\nGRANT SELECT, INSERT ON access_reviews TO {role};\n\
              GRANT SELECT, INSERT, UPDATE, DELETE ON scim_users, scim_groups, scim_members TO {role};\n\
-             GRANT SELECT, INSERT, UPDATE, DELETE ON idp_logins TO {role};\n"
+             GRANT SELECT, INSERT, UPDATE, DELETE ON idp_logins TO {role};\n\
+             GRANT SELECT, INSERT, UPDATE ON siem_cursors TO {role};\n"
         ));
         db.batch(&grants)?;
         Ok(applied)

@@ -28,13 +28,17 @@ impl HttpPeer {
     }
 
     fn spawn(tool: &str, args: Option<[&str; 2]>) -> anyhow::Result<Self> {
-        let dir = Daemon::dir(tool)?;
         let mut command = Command::new("node");
         command
             .arg(tools(tool).join("server.mjs"))
             .args(["--port", "0"])
             .args(args.into_iter().flatten());
-        let (daemon, address) = Daemon::spawn(command, dir)?;
+        Self::run(tool, command)
+    }
+
+    /// Runs `command`, a peer of `tools/TOOL` that prints `ready ADDRESS` once it serves.
+    pub(crate) fn run(tool: &str, command: Command) -> anyhow::Result<Self> {
+        let (daemon, address) = Daemon::spawn(command, Daemon::dir(tool)?)?;
         Ok(Self {
             _daemon: daemon,
             address,

@@ -14,6 +14,7 @@ mod http_peer;
 mod idp;
 mod postgres;
 mod saml;
+mod siem;
 mod sshd;
 
 pub use attacker::sqlite_without_triggers;
@@ -22,6 +23,7 @@ pub use http_peer::{HttpPeer, chromium_e2e, python_client, python_client_at, web
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
+pub use siem::{Rsyslog, SiemPeer};
 pub use sshd::{keygen, openssh, ssh_client, ssh_gateway};
 pub use ward_local::pgcluster::{ClusterOptions, HostAuth, free_port};
 pub use ward_local::sshd::Sshd;

@@ -6,6 +6,7 @@ pub mod control;
 pub mod demo;
 pub mod reload;
 pub mod serve;
+pub mod siem;
 pub mod tls;
 pub mod webhooks;
 

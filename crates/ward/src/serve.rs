@@ -92,6 +92,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Credentials::open(&location, oidc.clone())
     })?);
     let (stop, stopped) = watch::channel(false);
+    crate::siem::start(&config, &location, &node_name(&config), &stopped)?;
     tokio::spawn(control_store.watch(control.clone(), runtime.clone(), stopped.clone()));
     let mut gateways = Vec::new();
     let mut postgres = None;
@@ -258,6 +259,7 @@ fn fixed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[retention]", old.retention != new.retention),
         ("[evidence]", old.evidence != new.evidence),
         ("[[webhooks]]", old.webhooks != new.webhooks),
+        ("[[siem]]", old.siem != new.siem),
     ];
     changed
         .into_iter()

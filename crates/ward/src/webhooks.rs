@@ -312,7 +312,7 @@ impl Post {
 }
 
 /// `v1=` and the hex HMAC-SHA256, keyed with the webhook's secret, of `TIMESTAMP.BODY`.
-fn signature(secret: &str, at: u64, body: &str) -> String {
+pub(crate) fn signature(secret: &str, at: u64, body: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(format!("{at}.{body}").as_bytes());

@@ -37,6 +37,7 @@ mod reload;
 mod reviews;
 mod saml;
 mod scim;
+mod siem;
 mod ssh;
 mod ssh_clients;
 mod store_suite;

@@ -2,7 +2,8 @@
 //! balancer would: their concurrent sessions all land in one store with valid chains and one
 //! linear chain of signed checkpoints. The store's server takes TLS connections only, and Ward
 //! checks its certificate. A session one replica serves is ended by a request made through the
-//! other, and a user disabled through one is refused by the other.
+//! other, and a user disabled through one is refused by the other. Their SIEM stream is sent
+//! by one of them at a time.
 
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ fn two_wards_share_one_postgres_store() {
     let shared = std::env::temp_dir().join(format!("ward-shared-{}", std::process::id()));
     std::fs::create_dir_all(&shared).expect("dir");
     let key = shared.join("signing.key");
+    // Both replicas stream every event to one webhook; one of them at a time holds the stream.
+    let siem = ward_testkit::SiemPeer::start(0).expect("siem peer");
     // The resource's CA file (`bench-ca.pem`, the cluster's certificate) serves the store too.
     let with_store = |node: &str, store: &str| {
         Ward::builder(WARD)
@@ -29,7 +32,11 @@ fn two_wards_share_one_postgres_store() {
             .user("carol", &["dev"])
             .grant("dev", "bench")
             .store(&format!("node = \"{node}\"\n{store}"))
-            .config(&format!("[evidence]\nsigning_key = \"{}\"", key.display()))
+            .config(&format!(
+                "[evidence]\nsigning_key = \"{}\"\n\n[[siem]]\nname = \"lake\"\nkind = \"webhook\"\nurl = \"{}/hook\"\nbatch = 50\nstart = \"beginning\"\n",
+                key.display(),
+                siem.url()
+            ))
     };
     let replica = |node: &str| {
         with_store(
@@ -106,6 +113,30 @@ fn two_wards_share_one_postgres_store() {
     let verify = a.cli(&["verify", "--key", &public]);
     let text = success(&verify);
     assert!(text.contains("11 session(s): 11 verified"), "{text}");
+    // The stream holds every event once (give or take a batch), whichever replica sent it.
+    let store = crate::siem::events_by_session(&a);
+    let total: usize = store.values().map(Vec::len).sum();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = crate::siem::received(
+            siem.received("hook")
+                .into_iter()
+                .map(|r| r["event"].clone()),
+        );
+        let whole =
+            crate::siem::covers(&got, &store).and_then(|()| match got.len() <= total + 50 {
+                true => Ok(()),
+                false => Err(format!(
+                    "{} events sent for {total}: both replicas sent",
+                    got.len()
+                )),
+            });
+        match whole {
+            Ok(()) => break,
+            Err(why) => assert!(std::time::Instant::now() < deadline, "{why}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // A session served by b is ended by a request made through a's store, and a user disabled
     // there is refused by b.
