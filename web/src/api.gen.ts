@@ -310,7 +310,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether the store answers. */
+        /** Whether this Ward can serve: the store answers and the recorder is writing to it. */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -2495,6 +2495,14 @@ export interface operations {
                 content?: never;
             };
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -219,6 +219,12 @@ impl Recorder {
         }
     }
 
+    /// Tells [`Recorder::is_healthy`] without keeping the recorder running.
+    pub fn health(&self) -> impl Fn() -> bool + Send + Sync + Clone + 'static {
+        let healthy = self.healthy.clone();
+        move || healthy.load(Ordering::Relaxed)
+    }
+
     /// False while the store cannot be written; new sessions should be refused.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)

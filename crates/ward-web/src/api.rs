@@ -364,11 +364,18 @@ pub(super) async fn me(
     Ok(Json(web.viewer(&headers)?.me()))
 }
 
-/// Whether the store answers.
+/// Whether this Ward can serve: the store answers and the recorder is writing to it.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "ready"), (status = 500, body = ErrorBody)))]
+    responses((status = 200, description = "ready"), (status = 500, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(super) async fn ready(State(web): State<Arc<Web>>) -> Result<&'static str, ApiError> {
     web.with_store(|s| s.version().map(|_| ()))?;
+    if !web.runtime().recorder.is_healthy() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unwritable",
+            "the recorder cannot write to the audit store; new sessions are refused",
+        ));
+    }
     Ok("ready")
 }
 

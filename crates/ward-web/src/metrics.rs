@@ -1,23 +1,62 @@
 //! The metrics listener (`[listen] metrics`): plain HTTP for Prometheus's scraper, which
-//! reads `/metrics`, and for liveness checks on `/healthz`. It serves nothing else, so it can
-//! be reachable from the monitoring network without exposing the API.
+//! reads `/metrics`, and for probes: `/healthz` (the process answers) and `/readyz` (the store
+//! answers and the recorder writes to it). It serves nothing else, so it can be reachable from
+//! the monitoring network without exposing the API.
+
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use ward_store::{Location, Recorder, Store};
 
-/// Serves `listener` until `stop` turns true; `queue_depth` tells the recorder's queue.
-pub async fn serve(
+/// Serves `listener` until `stop` turns true, for the recorder `recorder` of the store at
+/// `location`.
+/// What it holds of the recorder does not keep it running.
+pub fn serve(
     listener: TcpListener,
-    queue_depth: impl Fn() -> usize + Send + Sync + 'static,
+    (recorder, location): (&Recorder, Location),
     mut stop: watch::Receiver<bool>,
-) {
-    let queue_depth = std::sync::Arc::new(queue_depth);
+) -> impl Future<Output = ()> + Send + 'static {
+    let queue_depth = Arc::new(recorder.queue_depth());
+    let healthy = recorder.health();
+    let store: Arc<Mutex<Option<Store>>> = Arc::default();
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let (store, location, healthy) = (store.clone(), location.clone(), healthy.clone());
+                async move {
+                    let answers = tokio::task::spawn_blocking(move || {
+                        let mut store = store.lock().ok()?;
+                        if store.is_none() {
+                            *store = Store::open(&location).ok();
+                        }
+                        let answered = store.as_mut()?.version().is_ok();
+                        if !answered {
+                            *store = None; // opened afresh next time
+                        }
+                        Some(answered)
+                    })
+                    .await;
+                    match (answers, healthy()) {
+                        (Ok(Some(true)), true) => (StatusCode::OK, "ready"),
+                        (Ok(Some(true)), false) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the recorder cannot write to the audit store",
+                        ),
+                        _ => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the audit store does not answer",
+                        ),
+                    }
+                }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -36,10 +75,12 @@ pub async fn serve(
     let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(stopped)
-        .await
-    {
-        tracing::warn!(error = %e, "the metrics listener stopped");
+    async move {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::warn!(error = %e, "the metrics listener stopped");
+        }
     }
 }

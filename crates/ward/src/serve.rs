@@ -190,7 +190,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         metrics = Some(listener.local_addr()?);
         tokio::spawn(ward_web::metrics::serve(
             listener,
-            recorder.queue_depth(),
+            (&recorder, location.clone()),
             stopped.clone(),
         ));
     }

@@ -146,6 +146,16 @@ fn metrics_count_sessions_refusals_masking_and_the_recorder_and_logs_are_json() 
         "histogram"
     );
 
+    // The probes beside it: the process answers, and the store answers and is written to.
+    for (path, want) in [("healthz", "ok"), ("readyz", "ready")] {
+        let url = url.replace("/metrics", &format!("/{path}"));
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--fail-with-body", &url])
+            .output()
+            .expect("curl");
+        assert_eq!(ward_testkit::success(&out), want, "{path}");
+    }
+
     // Its output is a file here, not a terminal: one JSON object per line.
     let log = ward.log();
     let lines: Vec<Value> = log
