@@ -172,6 +172,10 @@ pub struct Tls {
     pub cert: PathBuf,
     #[serde(default = "Tls::default_key")]
     pub key: PathBuf,
+    /// More names for a generated certificate, besides `localhost`, `127.0.0.1` and `::1`
+    /// (the names clients reach Ward by: `ward.example.com`, a Compose service's name).
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 impl Tls {
@@ -188,6 +192,7 @@ impl Default for Tls {
         Self {
             cert: Self::default_cert(),
             key: Self::default_key(),
+            names: Vec::new(),
         }
     }
 }

@@ -588,6 +588,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Keys {
             command: KeysCommand::Rotate { config },
         } => cli::keys::rotate(&Config::load(&config.config)?, &mut out)?,
+        Command::Keys {
+            command: KeysCommand::Init { config },
+        } => cli::keys::init(&Config::load(&config.config)?, &mut out)?,
     }
     Ok(true)
 }

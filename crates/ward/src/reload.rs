@@ -33,10 +33,16 @@ pub struct Outcome {
 }
 
 impl Files {
+    /// In `$WARD_RUN_DIR` when set (a writable directory when the store's is not, as in a
+    /// container whose keys come from a read-only volume), else next to the store.
     pub fn of(config: &Config) -> Self {
+        let at = |name: &str| match std::env::var_os("WARD_RUN_DIR") {
+            Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir).join(name),
+            _ => config.store.path.with_file_name(name),
+        };
         Self {
-            pid: config.store.path.with_file_name("ward.pid"),
-            status: config.store.path.with_file_name("ward.reload.json"),
+            pid: at("ward.pid"),
+            status: at("ward.reload.json"),
         }
     }
 

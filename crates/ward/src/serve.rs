@@ -111,31 +111,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         gateways.push(gw);
     }
     // How Ward logs in to hosts: for the SSH listener, and for agents' `exec` on SSH resources.
-    let key_path = |name: &str| config.store.path.with_file_name(name);
     let has_ssh_resources = config
         .resources
         .iter()
         .any(|r| r.kind == ward_config::ResourceKind::Ssh);
     let ssh_login = if config.listen.ssh.is_some() || has_ssh_resources {
         Some(ward_ssh::HostLogin {
-            key: Arc::new(ward_ssh::keys::load_or_create(
-                &key_path("ssh_client_key"),
-                "ward",
-            )?),
-            ca: Arc::new(ward_ssh::keys::load_or_create(
-                &key_path("ssh_upstream_ca"),
-                "ward upstream CA",
-            )?),
+            key: Arc::new(SshKey::Client.load(&config)?),
+            ca: Arc::new(SshKey::UpstreamCa.load(&config)?),
             store: authenticator.store(),
         })
     } else {
         None
     };
     let ssh_user_ca = if config.listen.ssh.is_some() {
-        Some(Arc::new(ward_ssh::keys::load_or_create(
-            &key_path("ssh_user_ca"),
-            "ward user CA",
-        )?))
+        Some(Arc::new(SshKey::UserCa.load(&config)?))
     } else {
         None
     };
@@ -146,11 +136,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening for SSH on {addr}"))?;
-        let host_key = ward_ssh::keys::load_or_create(&key_path("ssh_host_key"), "ward host key")?;
+        let host_key = SshKey::Host.load(&config)?;
         ssh_host_key = Some(host_key.public_key().to_openssh()?);
         ssh_keys = Some((
             ward_ssh::keys::fingerprint(host_key.public_key()),
-            key_path("ssh_client_key.pub"),
+            SshKey::Client.path(&config).with_extension("pub"),
         ));
         let keys = ward_ssh::Keys {
             host: host_key,
@@ -342,6 +332,45 @@ impl Running {
     }
 }
 
+/// Ward's SSH keys, kept next to the store and made on first use.
+#[derive(Debug, Clone, Copy)]
+pub enum SshKey {
+    /// Ward logs in to hosts with it (its public half goes in their `authorized_keys`).
+    Client,
+    /// Signs the per-session certificates Ward logs in to hosts with (`login = "certificate"`).
+    UpstreamCa,
+    /// Signs people's certificates (`ward connect ssh`).
+    UserCa,
+    /// The SSH listener's host key.
+    Host,
+}
+
+impl SshKey {
+    pub const ALL: [SshKey; 4] = [Self::Client, Self::UpstreamCa, Self::UserCa, Self::Host];
+
+    /// Its file, and the comment a new key gets.
+    fn file(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Client => ("ssh_client_key", "ward"),
+            Self::UpstreamCa => ("ssh_upstream_ca", "ward upstream CA"),
+            Self::UserCa => ("ssh_user_ca", "ward user CA"),
+            Self::Host => ("ssh_host_key", "ward host key"),
+        }
+    }
+
+    pub fn path(self, config: &Config) -> std::path::PathBuf {
+        config.store.path.with_file_name(self.file().0)
+    }
+
+    /// The key, made (with its `.pub` file) when missing.
+    pub fn load(self, config: &Config) -> anyhow::Result<ward_ssh::SshKey> {
+        Ok(ward_ssh::keys::load_or_create(
+            &self.path(config),
+            self.file().1,
+        )?)
+    }
+}
+
 /// The maskers every recorded payload goes through: the `[masking]` rules, with keyed tokens
 /// derived from a secret kept next to the store (`mask.key`, created on first start, mode 0600).
 pub fn masking(config: &Config) -> anyhow::Result<Masking> {
@@ -494,7 +523,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("metrics listener on {addr} (http://{addr}/metrics)");
     }
     let files = crate::reload::Files::of(&running.config);
-    files.claim()?;
+    if let Err(e) = files.claim() {
+        tracing::warn!(error = %format!("{e:#}"), "`ward reload` cannot reach this process (SIGHUP still reloads); set WARD_RUN_DIR to a writable directory");
+    }
     let mut generation = 0;
     while signals.next().await == Caught::Hangup {
         let reloaded = tokio::task::block_in_place(|| running.reload());

@@ -168,6 +168,12 @@ pub(crate) enum KeysCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Make every key Ward makes on first start (signing, masking, TLS, SSH) that does not
+    /// exist yet, and print their public halves; replicas must share them.
+    Init {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,7 +1,6 @@
 //! Ward's server certificate: loaded from the configured files, or generated (self-signed) and
 //! saved there on first start.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -15,7 +14,7 @@ use ward_core::fs::write_private;
 pub fn server_config(tls: &Tls) -> anyhow::Result<(Arc<rustls::ServerConfig>, String)> {
     match (tls.cert.exists(), tls.key.exists()) {
         (true, true) => {}
-        (false, false) => generate(&tls.cert, &tls.key)?,
+        (false, false) => generate(tls)?,
         (true, false) => bail!(
             "TLS certificate {} exists but its key {} does not",
             tls.cert.display(),
@@ -58,12 +57,14 @@ pub fn fingerprint(der: &[u8]) -> String {
     format!("SHA256:{}", hex.join(":"))
 }
 
-fn generate(cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
-    let names = vec![
+fn generate(tls: &Tls) -> anyhow::Result<()> {
+    let (cert_path, key_path) = (tls.cert.as_path(), tls.key.as_path());
+    let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
+    names.extend(tls.names.iter().cloned());
     let cert = rcgen::generate_simple_self_signed(names)
         .context("generating a self-signed certificate")?;
     for p in [cert_path, key_path] {

@@ -1,4 +1,5 @@
-//! `ward keys show | rotate`: the checkpoint signing keys.
+//! `ward keys show | rotate | init`: the checkpoint signing keys, and every key Ward makes on
+//! first start.
 
 use std::io::Write;
 
@@ -10,6 +11,37 @@ use ward_store::KeySource;
 use ward_store::keys::{self, SigningKey};
 
 use crate::serve::{key_source, open_store};
+
+/// `ward keys init`: makes every key Ward would make on its first start (the checkpoint
+/// signing key, the masking key, the TLS certificate, the SSH keys), keeping those that exist,
+/// and prints their public halves: for replicas that must share them, and for a Kubernetes
+/// Secret or a Compose volume to hold them.
+pub fn init(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    let signing = key_source(config).load()?;
+    writeln!(out, "checkpoint signing key: {}", signing.public())?;
+    crate::serve::masking(config)?;
+    writeln!(
+        out,
+        "masking key: {}",
+        config.store.path.with_file_name("mask.key").display()
+    )?;
+    let (_, fingerprint) = crate::tls::server_config(&config.tls)?;
+    writeln!(
+        out,
+        "TLS certificate: {} ({fingerprint})",
+        config.tls.cert.display()
+    )?;
+    for which in crate::serve::SshKey::ALL {
+        let key = which.load(config)?;
+        writeln!(
+            out,
+            "SSH {which:?} key: {} ({})",
+            which.path(config).display(),
+            key.public_key().to_openssh()?
+        )?;
+    }
+    Ok(())
+}
 
 /// Prints the current public key, its fingerprint, and every key the store knows.
 pub fn show(config: &Config, json: bool, out: &mut impl Write) -> anyhow::Result<()> {

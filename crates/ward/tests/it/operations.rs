@@ -170,3 +170,56 @@ fn metrics_count_sessions_refusals_masking_and_the_recorder_and_logs_are_json() 
         "{log}"
     );
 }
+
+#[test]
+fn keys_init_makes_every_key_once_for_replicas_to_share() {
+    let dir = std::env::temp_dir().join(format!("ward-keys-init-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).expect("dir");
+    let config = dir.join("ward.toml");
+    std::fs::write(
+        &config,
+        "[store]\npath = \"data/ward.db\"\n\n[tls]\ncert = \"data/tls/cert.pem\"\nkey = \"data/tls/key.pem\"\nnames = [\"ward\", \"ward-1\"]\n",
+    )
+    .expect("config");
+    let init = || {
+        let out = std::process::Command::new(WARD)
+            .args(["keys", "init", "--config"])
+            .arg(&config)
+            .output()
+            .expect("ward keys init");
+        ward_testkit::success(&out)
+    };
+    let first = init();
+    for file in [
+        "signing.key",
+        "mask.key",
+        "tls/key.pem",
+        "ssh_client_key",
+        "ssh_upstream_ca",
+        "ssh_user_ca",
+        "ssh_host_key",
+    ] {
+        let meta = std::fs::metadata(dir.join("data").join(file)).expect(file);
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(meta.permissions().mode() & 0o077, 0, "{file} is private");
+    }
+    assert!(
+        first.contains("checkpoint signing key: ed25519:"),
+        "{first}"
+    );
+    assert!(first.contains("SSH Host key:"), "{first}");
+    // Run again, it keeps what exists.
+    assert_eq!(init(), first);
+    // The generated certificate names what the configuration asked for.
+    let cert = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(dir.join("data/tls/cert.pem"))
+        .output()
+        .expect("openssl");
+    let names = ward_testkit::success(&cert);
+    assert!(
+        names.contains("DNS:ward-1") && names.contains("DNS:localhost"),
+        "{names}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
