@@ -485,8 +485,10 @@ impl Session<'_> {
                     "Ward cannot write its audit record, so this session is ended: nothing unrecorded may pass".to_owned(),
                 )),
             ),
+            // Cut short by Ward stopping (a rolling upgrade, a pod going away): the record
+            // says so, and the client was told.
             None => (
-                Outcome::Error,
+                Outcome::Incomplete,
                 Some((sqlstate::ADMIN_SHUTDOWN, "Ward is shutting down".to_owned())),
             ),
         };

@@ -704,6 +704,7 @@ const RELAYS_FINISH: std::time::Duration = std::time::Duration::from_secs(10);
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(live) = self.live.take() {
+            let stopping = self.gw.shutdown.clone();
             tokio::spawn(async move {
                 // Closing the host's side ends every relay; each records what it still holds
                 // (the last output, an unfinished transfer) before the session's end.
@@ -720,6 +721,9 @@ impl Drop for Connection {
                 let down = live.shared.bytes_down.load(Ordering::Relaxed);
                 let outcome = if live.shared.terminated.load(Ordering::Relaxed) {
                     Outcome::Terminated
+                } else if *stopping.borrow() {
+                    // Cut short by Ward stopping.
+                    Outcome::Incomplete
                 } else {
                     Outcome::Ok
                 };
