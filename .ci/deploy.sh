@@ -15,7 +15,7 @@ base=docker.io/library/debian:bookworm-slim
 
 log "podman, debootstrap and podman-compose"
 want=()
-for p in podman runc debootstrap golang-github-containernetworking-plugin-dnsname; do
+for p in podman runc catatonit debootstrap golang-github-containernetworking-plugin-dnsname; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want+=("$p")
 done
 if [ "${#want[@]}" -gt 0 ]; then
@@ -72,5 +72,5 @@ cleanup
 log "compose up"
 started=$(date +%s)
 "${compose[@]}" up -d --build >/tmp/ward-compose-up.log 2>&1 || { cat /tmp/ward-compose-up.log; exit 1; }
-tools/deploy-check/.venv/bin/python .ci/deploy_check.py
+HELM="$helm_dir/helm" tools/deploy-check/.venv/bin/python .ci/deploy_check.py
 echo "deploy stage: $(($(date +%s) - started)) s after compose up"
