@@ -53,14 +53,37 @@ impl Rsyslog {
     /// receives becomes one line `VERSION|APP|MSGID|MSG` of [`Rsyslog::lines`], from rsyslog's
     /// own parse of RFC 5424.
     pub fn start() -> anyhow::Result<Self> {
+        Self::spawn(None)
+    }
+
+    /// Like [`Rsyslog::start`], over TLS (RFC 5425) with the PEM certificate and key `tls`.
+    pub fn start_tls(tls: (&str, &str)) -> anyhow::Result<Self> {
+        Self::spawn(Some(tls))
+    }
+
+    fn spawn(tls: Option<(&str, &str)>) -> anyhow::Result<Self> {
         let dir = Daemon::dir("rsyslog")?;
         let port = free_port()?;
         let conf = dir.join("rsyslog.conf");
+        let (global, driver) = match tls {
+            None => (String::new(), String::new()),
+            Some((cert, key)) => {
+                std::fs::write(dir.join("cert.pem"), cert)?;
+                std::fs::write(dir.join("key.pem"), key)?;
+                (
+                    format!(
+                        " defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{d}/cert.pem\" defaultNetstreamDriverCertFile=\"{d}/cert.pem\" defaultNetstreamDriverKeyFile=\"{d}/key.pem\"",
+                        d = dir.display()
+                    ),
+                    " streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\"".to_owned(),
+                )
+            }
+        };
         std::fs::write(
             &conf,
             format!(
-                "global(workDirectory=\"{dir}\" maxMessageSize=\"4m\")\n\
-                 module(load=\"imtcp\")\n\
+                "global(workDirectory=\"{dir}\" maxMessageSize=\"4m\"{global})\n\
+                 module(load=\"imtcp\"{driver})\n\
                  template(name=\"parsed\" type=\"string\" string=\"%protocol-version%|%app-name%|%msgid%|%msg%\\n\")\n\
                  ruleset(name=\"ward\") {{ action(type=\"omfile\" file=\"{dir}/received.log\" template=\"parsed\") }}\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"ward\")\n",

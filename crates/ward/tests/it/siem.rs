@@ -1,4 +1,4 @@
-//! The SIEM stream: every committed event reaches rsyslog (RFC 5424 over TCP), an OTLP/HTTP
+//! The SIEM stream: every committed event reaches rsyslog (RFC 5424 over TCP and TLS), an OTLP/HTTP
 //! logs endpoint read with OpenTelemetry's own definitions, and a webhook, at least once and in
 //! order per session, across a crash of Ward.
 
@@ -82,19 +82,24 @@ pub(crate) fn events_by_session(ward: &Ward) -> HashMap<String, Vec<(i64, String
 fn every_committed_event_reaches_syslog_otlp_and_a_webhook_in_order_across_a_crash() {
     let pg = Postgres::start(&ClusterOptions::default()).expect("postgres");
     let rsyslog = Rsyslog::start().expect("rsyslog");
+    let (cert, key) = ward_testkit::tls_pair();
+    let rsyslog_tls = Rsyslog::start_tls((&cert, &key)).expect("rsyslog over TLS");
     let peer = SiemPeer::start(2).expect("siem peer");
     let mut ward = Ward::builder(WARD)
         .postgres_resource("shop", &pg)
         .user("alice", &["dev"])
         .grant("dev", "shop")
         .file("siem.secret", "hook-secret\n")
+        .file("syslog-ca.pem", &cert)
         .config(&format!(
             "[evidence]\ncheckpoint_interval = \"200ms\"\n\n\
              [[guardrails]]\nname = \"no-drops\"\ndeny = [\"drop\"]\n\n\
              [[siem]]\nname = \"rsyslog\"\nkind = \"syslog\"\nurl = \"tcp://127.0.0.1:{}\"\nbatch = 5\nstart = \"beginning\"\n\n\
+             [[siem]]\nname = \"rsyslog-tls\"\nkind = \"syslog\"\nurl = \"tls://127.0.0.1:{tls_port}\"\nca_file = \"syslog-ca.pem\"\nbatch = 5\nstart = \"beginning\"\n\n\
              [[siem]]\nname = \"otel\"\nkind = \"otlp\"\nurl = \"{url}/v1/logs\"\nbatch = 7\nstart = \"beginning\"\n\n\
              [[siem]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}/hook\"\nsecret_file = \"siem.secret\"\nbatch = 5\nstart = \"beginning\"\n",
             rsyslog.port,
+            tls_port = rsyslog_tls.port,
             url = peer.url()
         ))
         .start()
@@ -122,7 +127,7 @@ fn every_committed_event_reaches_syslog_otlp_and_a_webhook_in_order_across_a_cra
     let store = events_by_session(&ward);
     assert!(store.len() >= 6, "{store:?}");
 
-    let syslog = || {
+    let syslog = |rsyslog: &Rsyslog| {
         received(rsyslog.lines().iter().map(|l| {
             let mut parts = l.splitn(4, '|');
             let (version, app, msgid, msg) = (
@@ -162,7 +167,8 @@ fn every_committed_event_reaches_syslog_otlp_and_a_webhook_in_order_across_a_cra
         // Each sink got everything; after the crash, at most the batch in flight came again
         // (the restart went on from the cursor, not from the start).
         let done = [
-            ("syslog", syslog(), 5),
+            ("syslog", syslog(&rsyslog), 5),
+            ("syslog over TLS", syslog(&rsyslog_tls), 5),
             ("otlp", otlp(), 7),
             ("webhook", hook(), 5),
         ]
