@@ -24,6 +24,8 @@ use ward_core::metrics;
 use ward_core::payload::{self, Payload};
 use ward_core::{EventKind, Identity, Outcome, Protocol, SessionId, Timestamp};
 
+mod tally;
+
 use crate::body::{EventBody, JsonBody, StartBody};
 use crate::chain::{self, Hash};
 use crate::checkpoint::{self, Leaf, i64_of};
@@ -32,6 +34,7 @@ use crate::notify::{Notify, notice};
 use crate::payload::PayloadWriter;
 use crate::signer::{KeySource, Signer};
 use crate::store::{Location, Store, StoreError};
+use tally::Tally;
 use ward_mask::{MaskReport, Masker};
 
 /// What is known when a session starts.
@@ -671,70 +674,6 @@ impl Writer {
             self.write(&mut batch)?;
         }
         Ok(n)
-    }
-}
-
-/// What one committed batch adds to the metrics.
-#[derive(Default)]
-struct Tally {
-    events: usize,
-    /// Values masked in the record, by rule.
-    masked: MaskReport,
-    /// Sessions that ended: outcome and bytes up and down.
-    ended: Vec<(SessionId, Outcome, u64, u64)>,
-    /// The session of each step a guardrail refused.
-    refused: Vec<SessionId>,
-}
-
-impl Tally {
-    /// Adds a committed batch to the metrics; sessions left open by an earlier run (whose
-    /// protocol this process never learned) count only as events.
-    fn publish(self, protocols: &mut HashMap<SessionId, Protocol>, batch: &[Msg], took: Duration) {
-        use ward_core::metrics::{self, *};
-        if self.events == 0 {
-            return;
-        }
-        metrics::observe(RECORDER_COMMIT, &[], took);
-        metrics::add(EVENTS, &[], self.events as f64);
-        for (rule, n) in self.masked.iter() {
-            metrics::add(MASKED, &[("rule", rule)], n as f64);
-        }
-        for msg in batch {
-            if let Msg::Start(start, ..) = msg {
-                metrics::add(
-                    SESSIONS_ACTIVE,
-                    &[("protocol", start.protocol.as_str())],
-                    1.0,
-                );
-            }
-        }
-        for id in self.refused {
-            if let Some(p) = protocols.get(&id) {
-                let labels = [("protocol", p.as_str()), ("what", "guardrail")];
-                metrics::add(DENIALS, &labels, 1.0);
-            }
-        }
-        for (id, outcome, up, down) in self.ended {
-            let Some(protocol) = protocols.remove(&id) else {
-                continue;
-            };
-            let p = protocol.as_str();
-            metrics::add(SESSIONS_ACTIVE, &[("protocol", p)], -1.0);
-            metrics::add(
-                SESSIONS,
-                &[("protocol", p), ("outcome", outcome.as_str())],
-                1.0,
-            );
-            if outcome == Outcome::Denied {
-                metrics::add(DENIALS, &[("protocol", p), ("what", "access")], 1.0);
-            }
-            metrics::add(BYTES, &[("protocol", p), ("direction", "up")], up as f64);
-            metrics::add(
-                BYTES,
-                &[("protocol", p), ("direction", "down")],
-                down as f64,
-            );
-        }
     }
 }
 
