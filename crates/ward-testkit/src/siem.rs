@@ -117,13 +117,12 @@ impl Rsyslog {
         std::fs::read_to_string(self.dir.join("rsyslogd.log")).unwrap_or_default()
     }
 
-    /// The messages received so far, as rsyslog parsed them.
+    /// The messages received so far, as rsyslog parsed them: whole lines only, not one it is
+    /// still writing.
     pub fn lines(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("received.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        let text = std::fs::read_to_string(self.dir.join("received.log")).unwrap_or_default();
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        whole.lines().map(str::to_owned).collect()
     }
 }
 
