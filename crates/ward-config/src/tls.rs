@@ -51,6 +51,19 @@ pub fn for_resource(
     Ok(client_config(resource.tls, resource.ca_file.as_deref())?.map(|c| (c, server_name)))
 }
 
+/// A client configuration that checks a server's chain against `ca_file` (the system roots
+/// when absent), and the name `host` that its certificate must carry.
+pub fn verify_full(
+    host: &str,
+    ca_file: Option<&Path>,
+) -> Result<(rustls::ClientConfig, ServerName<'static>), String> {
+    let config = client_config(UpstreamTls::VerifyFull, ca_file)?
+        .ok_or("verify-full always has a TLS configuration")?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("`{host}` is not a server name: {e}"))?;
+    Ok((config, name))
+}
+
 /// Reads every certificate in a PEM file into a root store.
 pub fn load_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();

@@ -60,6 +60,24 @@ fn dpop_proof(headers: &axum::http::HeaderMap, method: &str, path: &str) -> ward
     )
 }
 
+/// The credential a request of `method` to `path` carries: `Authorization: Bearer KEY`, or
+/// `Authorization: DPoP KEY` with the proof of its `DPoP` header.
+fn presented<'a>(
+    headers: &'a axum::http::HeaderMap,
+    method: &str,
+    path: &str,
+) -> Option<(&'a str, Option<ward_auth::dpop::Proof>)> {
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    match (auth.strip_prefix("Bearer "), auth.strip_prefix("DPoP ")) {
+        (Some(key), _) => Some((key.trim(), None)),
+        (_, Some(key)) => Some((key.trim(), Some(dpop_proof(headers, method, path)))),
+        _ => None,
+    }
+}
+
 /// Where the web listener's handlers get what they share from.
 pub struct Parts {
     /// The runtime and the PostgreSQL targets (for agents' queries), shared with the

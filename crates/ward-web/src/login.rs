@@ -741,25 +741,17 @@ async fn ward_token(
     path: &str,
     what: &str,
 ) -> Result<Credential, ApiError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let (token, proof) = match (auth.strip_prefix("Bearer "), auth.strip_prefix("DPoP ")) {
-        (Some(token), _) => (token, None),
-        (_, Some(token)) => (token, Some(super::dpop_proof(headers, "POST", path))),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                format!(
-                    "give the Ward token {what} as `Authorization: Bearer TOKEN` (or, bound to a key, `Authorization: DPoP TOKEN` with a proof)"
-                ),
-            ));
-        }
+    let Some((token, proof)) = super::presented(headers, "POST", path) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!(
+                "give the Ward token {what} as `Authorization: Bearer TOKEN` (or, bound to a key, `Authorization: DPoP TOKEN` with a proof)"
+            ),
+        ));
     };
     web.credentials
-        .ward_token(token.trim(), proof.as_ref())
+        .ward_token(token, proof.as_ref())
         .await
         .map_err(|e| {
             tracing::warn!(path, error = %e, "refused a Ward token");

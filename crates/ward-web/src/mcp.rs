@@ -111,25 +111,13 @@ impl Web {
     /// The agent a request (of `method`) comes from: a key or token as `Authorization: Bearer`,
     /// or, bound to a key, as `Authorization: DPoP` with its proof (RFC 9449).
     async fn agent_identity(&self, headers: &HeaderMap, method: &str) -> Result<Identity, String> {
-        let auth = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if let Some(key) = auth.strip_prefix("DPoP ") {
-            let proof = crate::dpop_proof(headers, method, "/mcp");
-            return self
-                .credentials
-                .bearer_proven(key.trim(), &proof)
-                .await
-                .map_err(|e| e.to_string());
-        }
-        let key = auth
-            .strip_prefix("Bearer ")
+        let (key, proof) = crate::presented(headers, method, "/mcp")
             .ok_or("give a service-account key or a Ward token as `Authorization: Bearer KEY` (or, bound to a key, `Authorization: DPoP KEY` with a DPoP proof)")?;
-        self.credentials
-            .bearer(key.trim())
-            .await
-            .map_err(|e| e.to_string())
+        match &proof {
+            Some(proof) => self.credentials.bearer_proven(key, proof).await,
+            None => self.credentials.bearer(key).await,
+        }
+        .map_err(|e| e.to_string())
     }
 
     fn agent_session(&self, headers: &HeaderMap, identity: &Identity) -> Option<Arc<AgentSession>> {

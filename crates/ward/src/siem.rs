@@ -207,22 +207,14 @@ impl Sink {
                     _ => json!({ "stream": config.name, "events": events }),
                 }
                 .to_string();
-                let mut request = client
-                    .post(&config.url)
-                    .timeout(TIMEOUT)
-                    .header("content-type", "application/json")
-                    .header("x-ward-delivery", id);
-                if let Some(secret) = &config.secret {
-                    let at = Timestamp::now().unix_seconds();
-                    request = request.header("x-ward-timestamp", at.to_string()).header(
-                        "x-ward-signature",
-                        crate::webhooks::signature(secret.expose(), at, &body),
-                    );
-                }
-                let response = request.body(body).send().await?;
-                let status = response.status();
-                anyhow::ensure!(status.is_success(), "{} answered HTTP {status}", config.url);
-                Ok(())
+                crate::webhooks::post_signed(
+                    client,
+                    &config.url,
+                    (id, config.secret.as_ref()),
+                    body,
+                )
+                .await
+                .map_err(|why| anyhow::anyhow!("{}: {why}", config.url))
             }
         }
     }
@@ -252,14 +244,8 @@ impl Syslog {
                 .map_or(address.as_str(), |(h, _)| h)
                 .trim_matches(['[', ']'])
                 .to_owned();
-            let client = ward_config::tls::client_config(
-                ward_config::UpstreamTls::VerifyFull,
-                config.ca_file.as_deref(),
-            )
-            .map_err(|e| anyhow::anyhow!("siem `{}`: {e}", config.name))?
-            .context("no TLS configuration")?;
-            let name = rustls::pki_types::ServerName::try_from(host)
-                .with_context(|| format!("siem `{}`: {}", config.name, config.url))?;
+            let (client, name) = ward_config::tls::verify_full(&host, config.ca_file.as_deref())
+                .map_err(|e| anyhow::anyhow!("siem `{}`: {e}", config.name))?;
             Some((Arc::new(client), name))
         } else {
             None

@@ -284,35 +284,42 @@ impl Post {
     }
 
     async fn attempt(&self) -> Result<(), String> {
-        let mut request = self
-            .client
-            .post(&self.hook.url)
-            .timeout(TIMEOUT)
-            .header("content-type", "application/json")
-            .header("x-ward-delivery", &self.id);
-        if let Some(secret) = &self.hook.secret {
-            let at = ward_core::Timestamp::now().unix_seconds();
-            request = request.header("x-ward-timestamp", at.to_string()).header(
-                "x-ward-signature",
-                signature(secret.expose(), at, &self.body),
-            );
-        }
-        let response = request
-            .body(self.body.clone())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("HTTP {status}"))
-        }
+        let delivery = (self.id.as_str(), self.hook.secret.as_ref());
+        post_signed(&self.client, &self.hook.url, delivery, self.body.clone()).await
+    }
+}
+
+/// Posts the JSON `body` to `url` as delivery `id` (the same on a retry), signed with `secret`
+/// when there is one (`X-Ward-Timestamp`, `X-Ward-Signature`): whether the receiver took it
+/// (a 2xx answer), or why not.
+pub(crate) async fn post_signed(
+    client: &reqwest::Client,
+    url: &str,
+    (id, secret): (&str, Option<&ward_config::Secret>),
+    body: String,
+) -> Result<(), String> {
+    let mut request = client
+        .post(url)
+        .timeout(TIMEOUT)
+        .header("content-type", "application/json")
+        .header("x-ward-delivery", id);
+    if let Some(secret) = secret {
+        let at = ward_core::Timestamp::now().unix_seconds();
+        request = request
+            .header("x-ward-timestamp", at.to_string())
+            .header("x-ward-signature", signature(secret.expose(), at, &body));
+    }
+    let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {status}"))
     }
 }
 
 /// `v1=` and the hex HMAC-SHA256, keyed with the webhook's secret, of `TIMESTAMP.BODY`.
-pub(crate) fn signature(secret: &str, at: u64, body: &str) -> String {
+fn signature(secret: &str, at: u64, body: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(format!("{at}.{body}").as_bytes());

@@ -6,9 +6,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use rustls::pki_types::ServerName;
 use tokio::net::TcpListener;
-use ward_config::UpstreamTls;
 
 use super::login::Saved;
 
@@ -30,11 +28,8 @@ pub async fn connect_http(resource: &str, port: u16, out: &mut impl Write) -> an
         true => format!("[{host}]:{ward_port}"),
         false => format!("{host}:{ward_port}"),
     };
-    let tls = ward_config::tls::client_config(UpstreamTls::VerifyFull, saved.ca_cert.as_deref())
-        .map_err(|e| anyhow::anyhow!("trusting Ward's certificate: {e}"))?
-        .context("no TLS configuration")?;
-    let server_name = ServerName::try_from(host.clone())
-        .with_context(|| format!("`{host}` is not a server name"))?;
+    let (tls, server_name) = ward_config::tls::verify_full(&host, saved.ca_cert.as_deref())
+        .map_err(|e| anyhow::anyhow!("trusting Ward's certificate: {e}"))?;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("listening on 127.0.0.1:{port}"))?;
