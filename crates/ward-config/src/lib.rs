@@ -344,7 +344,9 @@ impl Config {
                         "an SSH resource needs the server's host key (a known_hosts line such as `ssh-ed25519 AAAA…`), or trust_on_first_use = true",
                     ));
                 }
-                ResourceKind::Postgres | ResourceKind::Ssh if r.user.is_empty() => {
+                ResourceKind::Postgres | ResourceKind::Mysql | ResourceKind::Ssh
+                    if r.user.is_empty() =>
+                {
                     return Err(self.invalid(
                         key("user"),
                         "the role or account Ward logs in as upstream is needed",

@@ -10,6 +10,8 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 pub enum ResourceKind {
     Postgres,
+    /// A MySQL or MariaDB server (`mysql`, `mariadb` and drivers through Ward's MySQL listener).
+    Mysql,
     /// An SSH server (`ssh`, `scp`, `sftp` through Ward).
     Ssh,
     /// An HTTP service (`curl`, SDKs and browsers through Ward's HTTP listener).
@@ -80,7 +82,8 @@ pub struct Resource {
     pub credential_header: Option<String>,
     /// HTTP: the AI model API the service speaks; Ward then records prompts and answers.
     pub api: Option<AiApi>,
-    /// Database to open upstream (PostgreSQL).
+    /// Database to open upstream (PostgreSQL); MySQL: the schema to select at login (none
+    /// when empty).
     #[serde(default)]
     pub database: String,
     /// Role (PostgreSQL) or account (SSH) Ward logs in as upstream; HTTP: the user name of

@@ -13,6 +13,8 @@ use crate::{ByteSize, ConfigDuration, UpstreamTls};
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub postgres: Option<SocketAddr>,
+    /// MySQL and MariaDB clients (`mysql -h HOST -P PORT -u USER -D RESOURCE --ssl`).
+    pub mysql: Option<SocketAddr>,
     /// SSH clients (`ssh -p PORT user:resource@host`).
     pub ssh: Option<SocketAddr>,
     /// HTTPS: `ward login`, the JSON API.

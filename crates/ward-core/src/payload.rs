@@ -158,7 +158,7 @@ pub struct PolicyDenied {
     /// Which statement of a multi-statement query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<u64>,
-    /// `simple`, `extended`, `fast-path`, `mcp`.
+    /// `simple`, `extended`, `fast-path`, `mcp`; MySQL: `query`, `command`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     /// What the client was told.

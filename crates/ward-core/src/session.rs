@@ -41,6 +41,8 @@ impl FromStr for SessionId {
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Postgres,
+    /// MySQL and MariaDB.
+    Mysql,
     Ssh,
     /// Ward's own web UI and API: a signed-in viewer, whose views of sessions are recorded.
     Web,
@@ -54,6 +56,7 @@ impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Postgres => "postgres",
+            Protocol::Mysql => "mysql",
             Protocol::Ssh => "ssh",
             Protocol::Web => "web",
             Protocol::Mcp => "mcp",

@@ -11,7 +11,6 @@ pub mod relay;
 pub mod scram;
 mod session;
 pub mod startup_params;
-pub mod stream;
 pub mod upstream;
 pub mod wire;
 

@@ -20,8 +20,8 @@ use crate::codec::{ProtocolError, encode, frame, frontend};
 use crate::gateway::Gateway;
 use crate::relay::{self, RelayEnd};
 use crate::startup_params;
-use crate::stream::Stream;
 use crate::wire::{MessageReader, WireError, send};
+use ward_net::Stream;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest password message Ward reads before a client is authenticated: room for any

@@ -17,8 +17,8 @@ use crate::catalog::Catalog;
 use crate::codec::backend::{self, Authentication};
 use crate::codec::{ProtocolError, encode, frame};
 use crate::scram::{ScramClient, ScramError, md5_password};
-use crate::stream::Stream;
 use crate::wire::{MessageReader, WireError, send};
+use ward_net::Stream;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,7 +1,7 @@
 //! Reading whole messages from a socket during the handshakes (before the relay takes over).
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::codec::ProtocolError;
 use crate::codec::frame::{self, Next};
@@ -82,8 +82,4 @@ impl MessageReader {
     }
 }
 
-/// Writes `bytes` and flushes.
-pub async fn send<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> std::io::Result<()> {
-    s.write_all(bytes).await?;
-    s.flush().await
-}
+pub use ward_net::send;

@@ -22,13 +22,18 @@ pub enum StatementKind {
     /// A fast-path function call (PostgreSQL's FunctionCall message, behind libpq's
     /// large-object API), which no SQL text describes.
     FunctionCall,
-    /// `COPY … TO 'file'` / `COPY … FROM 'file'`: a file on the database server.
+    /// `COPY … TO 'file'` / `COPY … FROM 'file'` (PostgreSQL), `SELECT … INTO OUTFILE` /
+    /// `DUMPFILE` and `LOAD DATA INFILE` without `LOCAL` (MySQL): a file on the database server.
     CopyFile,
     /// `MERGE … WHEN … THEN DELETE`.
     MergeDelete,
     /// Code whose body Ward does not check when it is defined: `DO` blocks, and `CREATE
     /// FUNCTION` / `CREATE PROCEDURE` (the body runs when it is called).
     Code,
+    /// `GRANT` of privileges or roles.
+    Grant,
+    /// `CREATE USER` / `CREATE ROLE`.
+    CreateUser,
 }
 
 impl StatementKind {
@@ -44,6 +49,8 @@ impl StatementKind {
             StatementKind::CopyFile => "copy_file",
             StatementKind::MergeDelete => "merge_delete",
             StatementKind::Code => "code",
+            StatementKind::Grant => "grant",
+            StatementKind::CreateUser => "create_user",
         }
     }
 
@@ -57,9 +64,13 @@ impl StatementKind {
             StatementKind::UpdateWithoutWhere => "an UPDATE without WHERE",
             StatementKind::CopyProgram => "a COPY with PROGRAM",
             StatementKind::FunctionCall => "a fast-path function call",
-            StatementKind::CopyFile => "a COPY to or from a file on the server",
+            StatementKind::CopyFile => {
+                "a COPY, SELECT … INTO OUTFILE or LOAD DATA to or from a file on the server"
+            }
             StatementKind::MergeDelete => "a MERGE that deletes rows",
             StatementKind::Code => "a DO block or a function or procedure definition",
+            StatementKind::Grant => "a GRANT",
+            StatementKind::CreateUser => "a CREATE USER or CREATE ROLE",
         }
     }
 }
@@ -116,6 +127,9 @@ pub(crate) fn kinds_of(statement: &Statement, out: &mut Vec<StatementKind>) {
         Statement::CreateFunction(_) | Statement::CreateProcedure { .. } => {
             out.push(StatementKind::Code)
         }
+        Statement::Grant(_) => out.push(StatementKind::Grant),
+        Statement::CreateUser(_) | Statement::CreateRole(_) => out.push(StatementKind::CreateUser),
+        Statement::LoadData { local: false, .. } => out.push(StatementKind::CopyFile),
         Statement::Explain {
             statement,
             analyze,
@@ -163,12 +177,13 @@ fn is_false(word: &str) -> bool {
 /// Kinds found in the text itself when it cannot be parsed (the parser knows no `DO`, and no
 /// procedural bodies): a statement that starts `DO`, or `CREATE [OR REPLACE] FUNCTION` or
 /// `PROCEDURE`.
-pub(crate) fn lexical_kinds(sql: &str, out: &mut Vec<StatementKind>) {
+pub(crate) fn lexical_kinds(sql: &str, dialect: Dialect, out: &mut Vec<StatementKind>) {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+    let Ok(tokens) = Tokenizer::new(dialect.parser().as_ref(), sql).tokenize() else {
         return;
     };
+    // The word before this one, for `INTO OUTFILE` anywhere in a statement.
+    let mut previous = String::new();
     // The first words of the statement being read (up to four).
     let mut words: Vec<String> = Vec::new();
     let mut reading = true;
@@ -180,14 +195,69 @@ pub(crate) fn lexical_kinds(sql: &str, out: &mut Vec<StatementKind>) {
                 reading = true;
                 continue;
             }
-            Token::Word(w) if reading && words.len() < 4 => {
-                words.push(w.value.to_ascii_lowercase())
+            Token::Word(w) => {
+                let word = w.value.to_ascii_lowercase();
+                if dialect == Dialect::Mysql
+                    && previous == "into"
+                    && (word == "outfile" || word == "dumpfile")
+                {
+                    out.push(StatementKind::CopyFile);
+                }
+                if reading && words.len() < 4 {
+                    words.push(word.clone());
+                } else {
+                    reading = false;
+                }
+                previous = word;
             }
-            _ => reading = false,
+            _ => {
+                reading = false;
+                previous.clear();
+            }
         }
         if reading && starts_code(&words) {
             out.push(StatementKind::Code);
             reading = false;
+        }
+        if reading && dialect == Dialect::Mysql {
+            match words.as_slice() {
+                [grant] if grant == "grant" => out.push(StatementKind::Grant),
+                [create, who] if create == "create" && (who == "user" || who == "role") => {
+                    out.push(StatementKind::CreateUser)
+                }
+                [load, data, infile] if load == "load" && data == "data" && infile == "infile" => {
+                    out.push(StatementKind::CopyFile)
+                }
+                _ => continue,
+            }
+            reading = false;
+        }
+    }
+}
+
+/// The SQL a guardrail reads statements as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    /// MySQL and MariaDB: backticks, `#` comments, backslash escapes in strings.
+    Mysql,
+}
+
+impl Dialect {
+    pub(crate) fn parser(self) -> Box<dyn sqlparser::dialect::Dialect> {
+        match self {
+            Dialect::Postgres => Box::new(sqlparser::dialect::PostgreSqlDialect {}),
+            Dialect::Mysql => Box::new(sqlparser::dialect::MySqlDialect {}),
+        }
+    }
+
+    /// Settings that change how string literals lex: after one is set, what Ward parses and
+    /// what the server runs can differ.
+    pub(crate) fn lexing_settings(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Postgres => &["standard_conforming_strings", "backslash_quote"],
+            // `sql_mode` turns on ANSI_QUOTES and NO_BACKSLASH_ESCAPES.
+            Dialect::Mysql => &["sql_mode"],
         }
     }
 }

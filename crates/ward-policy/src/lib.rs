@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{Action, GuardrailConfig, Unparsed};
-pub use kind::StatementKind;
+pub use kind::{Dialect, StatementKind};
 
 /// Why the guardrails of a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -426,6 +426,11 @@ impl SessionGuardrails {
     /// Checks one query text (a simple Query, or a Parse's statement): the first rule, in config
     /// order, that denies it says why. A multi-statement text is checked statement by statement.
     pub fn check(&self, text: &[u8]) -> Option<Denial> {
+        self.check_sql(text, Dialect::Postgres)
+    }
+
+    /// Like [`SessionGuardrails::check`], reading the text as `dialect`.
+    pub fn check_sql(&self, text: &[u8], dialect: Dialect) -> Option<Denial> {
         let mut parsed = Parsed::NotYet;
         for rule in self.rules.iter().filter(|rule| rule.statements()) {
             let deny = |reason| {
@@ -442,12 +447,12 @@ impl SessionGuardrails {
                 continue;
             }
             if matches!(parsed, Parsed::NotYet) {
-                parsed = parse(text);
+                parsed = parse(text, dialect);
             }
             match &parsed {
                 Parsed::Failed(error) => {
                     let mut kinds = Vec::new();
-                    kind::lexical_kinds(&String::from_utf8_lossy(text), &mut kinds);
+                    kind::lexical_kinds(&String::from_utf8_lossy(text), dialect, &mut kinds);
                     if let Some(kind) = kinds.into_iter().find(|k| rule.deny.contains(k)) {
                         return deny(Reason::Kind { kind, statement: 1 });
                     }
@@ -458,10 +463,13 @@ impl SessionGuardrails {
                     }
                 }
                 Parsed::Statements(_)
-                    if rule.unparsed == Unparsed::Deny && changes_lexing(text) =>
+                    if rule.unparsed == Unparsed::Deny && changes_lexing(text, dialect) =>
                 {
                     return deny(Reason::Unparsed {
-                        error: "it changes how PostgreSQL reads string literals (standard_conforming_strings, backslash_quote), and Ward would read what follows differently".into(),
+                        error: format!(
+                            "it changes how the server reads string literals ({}), and Ward would read what follows differently",
+                            dialect.lexing_settings().join(", ")
+                        ),
                     });
                 }
                 Parsed::Statements(statements) => {
@@ -485,21 +493,18 @@ impl SessionGuardrails {
 
 /// Whether the text names a setting that changes how string literals lex: after it, what Ward
 /// parses and what PostgreSQL runs can differ (`SET`, `set_config`, `ALTER … SET` alike).
-fn changes_lexing(text: &[u8]) -> bool {
-    ["standard_conforming_strings", "backslash_quote"]
-        .iter()
-        .any(|name| {
-            text.windows(name.len())
-                .any(|w| w.eq_ignore_ascii_case(name.as_bytes()))
-        })
+fn changes_lexing(text: &[u8], dialect: Dialect) -> bool {
+    dialect.lexing_settings().iter().any(|name| {
+        text.windows(name.len())
+            .any(|w| w.eq_ignore_ascii_case(name.as_bytes()))
+    })
 }
 
-fn parse(text: &[u8]) -> Parsed {
+fn parse(text: &[u8], dialect: Dialect) -> Parsed {
     let Ok(sql) = std::str::from_utf8(text) else {
         return Parsed::Failed("the text is not UTF-8".to_owned());
     };
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    match sqlparser::parser::Parser::parse_sql(&dialect, sql) {
+    match sqlparser::parser::Parser::parse_sql(dialect.parser().as_ref(), sql) {
         Ok(statements) => Parsed::Statements(statements),
         Err(e) => Parsed::Failed(e.to_string()),
     }

@@ -14,11 +14,11 @@ use crate::{PASSWORD, Postgres};
 
 pub struct WardBuilder {
     bin: PathBuf,
-    resources: String,
+    pub(crate) resources: String,
     grants: String,
     users: Vec<(String, Vec<String>)>,
     extra: String,
-    extra_files: Vec<(String, String)>,
+    pub(crate) extra_files: Vec<(String, String)>,
     recording: String,
     store: String,
     plaintext_loopback: bool,
@@ -27,6 +27,7 @@ pub struct WardBuilder {
     ssh: Option<u16>,
     http: bool,
     metrics: bool,
+    mysql: bool,
 }
 
 impl WardBuilder {
@@ -137,6 +138,12 @@ impl WardBuilder {
         self
     }
 
+    /// Serve MySQL clients (`[listen] mysql`) on a free port.
+    pub fn mysql(mut self) -> Self {
+        self.mysql = true;
+        self
+    }
+
     /// Serve metrics (`[listen] metrics`) on a free port.
     pub fn metrics(mut self) -> Self {
         self.metrics = true;
@@ -206,6 +213,10 @@ impl WardBuilder {
         if let Some(p) = metrics_port {
             web.push_str(&format!("metrics = \"127.0.0.1:{p}\"\n"));
         }
+        let mysql_port = if self.mysql { Some(free_port()?) } else { None };
+        if let Some(p) = mysql_port {
+            web.push_str(&format!("mysql = \"127.0.0.1:{p}\"\n"));
+        }
         let config = format!(
             "[listen]\npostgres = \"127.0.0.1:{port}\"\n{web}\n[store]\n{}\n\n[auth]\nallow_plaintext_loopback = {}\n{}\n{}\n{}\n{}\n{}",
             self.store,
@@ -227,6 +238,7 @@ impl WardBuilder {
             ssh_port: self.ssh,
             http_port,
             metrics_port,
+            mysql_port,
             child: None,
         };
         for (name, groups) in &self.users {
@@ -267,6 +279,8 @@ pub struct Ward {
     pub http_port: Option<u16>,
     /// The metrics port, when [`WardBuilder::metrics`] asked for one.
     pub metrics_port: Option<u16>,
+    /// The MySQL port, when [`WardBuilder::mysql`] asked for one.
+    pub mysql_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -287,6 +301,7 @@ impl Ward {
             ssh: None,
             http: false,
             metrics: false,
+            mysql: false,
         }
     }
 
@@ -309,6 +324,7 @@ impl Ward {
                 && self.ssh_port.is_none_or(up)
                 && self.http_port.is_none_or(up)
                 && self.metrics_port.is_none_or(up)
+                && self.mysql_port.is_none_or(up)
             {
                 return Ok(());
             }

@@ -1,5 +1,6 @@
-//! The test harness: real PostgreSQL clusters (`initdb`/`pg_ctl`) and real `ward serve`
-//! processes on free loopback ports, and the real clients (`psql`, `pgbench`) to drive them.
+//! The test harness: real PostgreSQL clusters (`initdb`/`pg_ctl`), MariaDB servers and real
+//! `ward serve` processes on free loopback ports, and the real clients (`psql`, `pgbench`,
+//! `mariadb`) to drive them.
 //!
 //! ```no_run
 //! # use ward_testkit::*;
@@ -12,6 +13,7 @@ mod attacker;
 mod gateway;
 mod http_peer;
 mod idp;
+mod mariadb;
 mod postgres;
 mod saml;
 mod siem;
@@ -21,10 +23,12 @@ pub use attacker::sqlite_without_triggers;
 pub use gateway::{Psql, Ward, WardBuilder, of_kind, psql, run, success};
 pub use http_peer::{HttpPeer, chromium_e2e, python_client, python_client_at, web_dir};
 pub use idp::{CLIENT_ID, CLIENT_SECRET, Idp, IdpUser, browser};
+pub use mariadb::{Mariadb, mysql};
 pub use postgres::{Postgres, tls_pair};
 pub use saml::SamlIdp;
 pub use siem::{Rsyslog, SiemPeer};
 pub use sshd::{keygen, openssh, ssh_client, ssh_gateway};
+pub use ward_local::mariadb::MariaDbOptions;
 pub use ward_local::pgcluster::{ClusterOptions, HostAuth, free_port};
 pub use ward_local::sshd::Sshd;
 

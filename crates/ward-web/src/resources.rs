@@ -65,6 +65,7 @@ pub struct Launch {
 fn kind(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Postgres => "postgres",
+        ResourceKind::Mysql => "mysql",
         ResourceKind::Ssh => "ssh",
         ResourceKind::Http => "http",
     }

@@ -18,6 +18,7 @@ use ward_auth::credentials::Credentials;
 /// A running gateway: its bound addresses and the handle that stops it.
 pub struct Running {
     pub postgres: Option<std::net::SocketAddr>,
+    pub mysql: Option<std::net::SocketAddr>,
     pub ssh: Option<std::net::SocketAddr>,
     /// The SSH host key's fingerprint, and where Ward's SSH client key's public half is.
     pub ssh_keys: Option<(String, std::path::PathBuf)>,
@@ -31,11 +32,13 @@ pub struct Running {
     recorder: Recorder,
     recorder_thread: std::thread::JoinHandle<()>,
     gateways: Vec<Arc<ward_pg::Gateway>>,
+    mysql_gateway: Option<Arc<ward_mysql::Gateway>>,
     http_gateway: Option<Arc<ward_http::Gateway>>,
     web_state: Option<Arc<ward_web::Web>>,
     /// The configuration in force, and where each gateway reads what it was compiled into.
     config: Arc<Config>,
     compiled: Arc<Live<Compiled>>,
+    mysql_compiled: Arc<Live<ward_mysql::upstream::Compiled>>,
     runtime: Arc<Live<Runtime>>,
     control: Arc<Control>,
     /// Ward holds SSH keys to log in to hosts (there is an SSH listener or SSH resource).
@@ -47,7 +50,7 @@ fn compile(
     config: &Arc<Config>,
     recorder: &Recorder,
     control: &Arc<Control>,
-) -> anyhow::Result<(Arc<Runtime>, Compiled)> {
+) -> anyhow::Result<(Arc<Runtime>, Compiled, ward_mysql::upstream::Compiled)> {
     let source = config.source.display().to_string();
     let masking = masking(config)?;
     config.check_record_profiles(&masking)?;
@@ -55,7 +58,9 @@ fn compile(
         .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     let runtime = Arc::new(runtime);
     let compiled = Compiled::new(runtime.clone()).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
-    Ok((runtime, compiled))
+    let mysql = ward_mysql::upstream::Compiled::new(runtime.clone())
+        .map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    Ok((runtime, compiled, mysql))
 }
 
 /// Starts every configured listener.
@@ -80,8 +85,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Disabled users are refused from the first connection on.
     let mut control_store = crate::control::ControlStore::new(location.clone());
     tokio::task::block_in_place(|| control_store.read(&control, None))?;
-    let (runtime, compiled) = compile(&config, &recorder, &control)?;
+    let (runtime, compiled, mysql_compiled) = compile(&config, &recorder, &control)?;
     let compiled = Arc::new(Live::new(Arc::new(compiled)));
+    let mysql_compiled = Arc::new(Live::new(Arc::new(mysql_compiled)));
     let runtime = Arc::new(Live::new(runtime));
     let (tls, fingerprint) = crate::tls::server_config(&config.tls)?;
     let oidc = Arc::new(
@@ -109,6 +115,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         postgres = Some(listener.local_addr()?);
         tokio::spawn(gw.clone().serve(listener));
         gateways.push(gw);
+    }
+    let (mut mysql, mut mysql_gateway) = (None, None);
+    if let Some(addr) = config.listen.mysql {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for MySQL on {addr}"))?;
+        let gw = Arc::new(ward_mysql::Gateway::new(
+            mysql_compiled.clone(),
+            tls.clone(),
+            authenticator.clone(),
+            stopped.clone(),
+        ));
+        mysql = Some(listener.local_addr()?);
+        tokio::spawn(gw.clone().serve(listener));
+        mysql_gateway = Some(gw);
     }
     // How Ward logs in to hosts: for the SSH listener, and for agents' `exec` on SSH resources.
     let has_ssh_resources = config
@@ -216,6 +237,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     Ok(Running {
         postgres,
+        mysql,
         ssh,
         ssh_keys,
         web,
@@ -226,11 +248,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         recorder,
         recorder_thread,
         gateways,
+        mysql_gateway,
         http_gateway,
         web_state,
         ssh_login: ssh_login.is_some(),
         config,
         compiled,
+        mysql_compiled,
         runtime,
         control,
     })
@@ -281,8 +305,9 @@ impl Running {
             );
         }
         let config = Arc::new(config);
-        let (runtime, compiled) = compile(&config, &self.recorder, &self.control)?;
+        let (runtime, compiled, mysql) = compile(&config, &self.recorder, &self.control)?;
         self.compiled.replace(Arc::new(compiled));
+        self.mysql_compiled.replace(Arc::new(mysql));
         self.runtime.replace(runtime);
         // Open sessions keep their admission, unless the new file no longer grants it.
         let ended = self.control.terminate(|open| {
@@ -312,6 +337,10 @@ impl Running {
         let _ = self.stop.send(true);
         for _ in 0..100 {
             if self.gateways.iter().all(|g| g.active_sessions() == 0)
+                && self
+                    .mysql_gateway
+                    .as_ref()
+                    .is_none_or(|g| g.active_sessions() == 0)
                 && self
                     .http_gateway
                     .as_ref()

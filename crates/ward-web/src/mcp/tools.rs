@@ -152,13 +152,14 @@ fn list_resources(web: &Web, compiled: &Compiled, identity: &Identity) -> Value 
                 GrantDecision::Allowed { .. }
             )
         })
-        // An HTTP resource has no tool: agents reach it through the HTTP listener.
+        // An HTTP resource has no tool: agents reach it through the HTTP listener. A MySQL
+        // resource has none yet: agents reach it through the MySQL listener.
         .filter_map(|r| match r.kind {
             ResourceKind::Postgres => {
                 Some(json!({ "name": r.name, "kind": "postgres", "database": r.database }))
             }
             ResourceKind::Ssh => Some(json!({ "name": r.name, "kind": "ssh" })),
-            ResourceKind::Http => None,
+            ResourceKind::Http | ResourceKind::Mysql => None,
         })
         .collect();
     let names: Vec<&str> = reachable

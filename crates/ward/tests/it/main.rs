@@ -18,6 +18,7 @@ mod http;
 mod http_browser;
 mod http_sign_in;
 mod mcp;
+mod mysql;
 mod offboarding;
 mod oidc;
 mod operations;

@@ -1,0 +1,273 @@
+//! The events a MySQL session records. They hold the packets' bytes as they came (zero-copy
+//! slices) and are decoded and masked on the recorder thread, off the relay's path, into the
+//! payload types every reader shares ([`ward_core::payload`]).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+use ward_core::EventKind;
+use ward_core::payload::{DbComplete, DbMessage, DbQuery, DbResult, PolicyDenied, ResultColumn};
+use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
+use ward_store::EventBody;
+
+use crate::codec::response::{self, Column};
+
+fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
+    // The recorder's payload writer reports its own failures when it is finished.
+    let _ = serde_json::to_writer(out, v);
+}
+
+fn text_of(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn masked(b: &[u8], mask: &Masker, report: &mut MaskReport) -> String {
+    mask.mask_str(&text_of(b), report).into_owned()
+}
+
+/// Whether a column of this type (`MYSQL_TYPE_*`) shows only numbers, dates and times, whose
+/// text no value detector could take for a secret. `BIGINT` and `DECIMAL` are not among them:
+/// a card number fits in either.
+pub fn cannot_hold_secrets(type_code: u8) -> bool {
+    matches!(type_code, 1..=7 | 9..=13)
+}
+
+/// How a result's column is matched by the masking profile's column rules: by its name, and by
+/// its table and name in that table when the server says (MySQL's column definitions do).
+pub fn masking_ref(c: &Column) -> ColumnRef<'_> {
+    if c.org_table.is_empty() {
+        ColumnRef::new(None, &c.name)
+    } else {
+        let source = if c.org_name.is_empty() {
+            &c.name
+        } else {
+            &c.org_name
+        };
+        ColumnRef::of_table(&c.name, &c.org_table, source)
+    }
+}
+
+/// Masks one cell of column `i` as recorded or as sent to a `mask_client` client.
+pub fn mask_cell<'a>(
+    plan: &CellPlan,
+    columns: &[Column],
+    i: usize,
+    cell: &'a [u8],
+    report: &mut MaskReport,
+) -> Cow<'a, [u8]> {
+    let ty = columns.get(i).map_or(0xfd, |c| c.type_code);
+    if cannot_hold_secrets(ty) && plan.column_rule(i).is_none() {
+        return Cow::Borrowed(cell);
+    }
+    plan.mask_cell(i, cell, report)
+}
+
+/// `db.query`: a statement the client sent (COM_QUERY), or `USE db` for COM_INIT_DB.
+pub struct Query {
+    pub text: Bytes,
+}
+
+impl EventBody for Query {
+    fn kind(&self) -> EventKind {
+        EventKind::DbQuery
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        write(
+            out,
+            &DbQuery {
+                text: masked(&self.text, mask, report),
+                ..DbQuery::default()
+            },
+        );
+    }
+}
+
+/// How a statement ended, as `db.complete` says it (or the `tag` of its `db.result`).
+pub struct Complete {
+    pub affected_rows: u64,
+    pub warnings: u16,
+    pub duration_us: u64,
+}
+
+impl Complete {
+    fn tag(&self) -> String {
+        let rows = if self.affected_rows == 1 {
+            "row"
+        } else {
+            "rows"
+        };
+        let mut tag = format!("OK, {} {rows} affected", self.affected_rows);
+        if self.warnings > 0 {
+            tag.push_str(&format!(", {} warnings", self.warnings));
+        }
+        tag
+    }
+}
+
+impl EventBody for Complete {
+    fn kind(&self) -> EventKind {
+        EventKind::DbComplete
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, _mask: &Masker, _report: &mut MaskReport) {
+        write(
+            out,
+            &DbComplete {
+                tag: Some(self.tag()),
+                duration_us: self.duration_us,
+                suspended: false,
+            },
+        );
+    }
+}
+
+/// `db.result`: one result set's columns and rows (the first ones, up to the size cap).
+pub struct ResultSet {
+    pub columns: Vec<Column>,
+    /// The kept rows' payloads (text protocol).
+    pub rows: Vec<Bytes>,
+    pub row_count: u64,
+    pub truncated: bool,
+    /// The end of the rows, when they ended: a result and its end are one event.
+    pub completion: Option<Complete>,
+}
+
+impl EventBody for ResultSet {
+    fn kind(&self) -> EventKind {
+        EventKind::DbResult
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        /// The kept rows, decoded and masked as they are written.
+        struct Rows<'a, 'r> {
+            rows: &'a [Bytes],
+            columns: &'a [Column],
+            plan: CellPlan,
+            report: RefCell<&'r mut MaskReport>,
+        }
+        impl Serialize for Rows<'_, '_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+                let mut report = self.report.borrow_mut();
+                for row in self.rows {
+                    let cells: Vec<Option<String>> = match response::text_row(row) {
+                        Ok(cells) => cells
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, c)| {
+                                c.map(|c| {
+                                    let cell =
+                                        mask_cell(&self.plan, self.columns, i, c, &mut report);
+                                    text_of(&cell).into_owned()
+                                })
+                            })
+                            .collect(),
+                        Err(_) => vec![Some(hex(row))],
+                    };
+                    seq.serialize_element(&cells)?;
+                }
+                seq.end()
+            }
+        }
+        let refs: Vec<ColumnRef<'_>> = self.columns.iter().map(masking_ref).collect();
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| ResultColumn {
+                name: c.name.clone(),
+                type_oid: u32::from(c.type_code),
+            })
+            .collect();
+        write(
+            out,
+            &DbResult {
+                columns,
+                rows: Rows {
+                    rows: &self.rows,
+                    columns: &self.columns,
+                    plan: mask.plan_columns(&refs),
+                    report: RefCell::new(report),
+                },
+                row_count: self.row_count,
+                truncated: self.truncated,
+                tag: self.completion.as_ref().map(Complete::tag),
+                duration_us: self.completion.as_ref().map(|c| c.duration_us),
+                suspended: false,
+                resource: None,
+            },
+        );
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `db.error`: an ERR packet from the server, or one Ward sent.
+pub struct ServerError(pub Bytes);
+
+impl EventBody for ServerError {
+    fn kind(&self) -> EventKind {
+        EventKind::DbError
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        let message = match response::err(&self.0) {
+            Ok(e) => DbMessage {
+                severity: Some("ERROR".into()),
+                code: Some(text_of(e.sqlstate).into_owned()),
+                message: masked(e.message, mask, report),
+                other: BTreeMap::from([("error_code".to_owned(), e.code.into())]),
+                ..DbMessage::default()
+            },
+            Err(_) => DbMessage {
+                message: hex(&self.0),
+                ..DbMessage::default()
+            },
+        };
+        write(out, &message);
+    }
+}
+
+/// `policy.denied`: a statement or command Ward refused; it did not reach the resource.
+pub struct Denied {
+    /// The guardrail, or `None` for what Ward itself refuses (a command it does not relay).
+    pub rule: Option<String>,
+    /// `drop`, `truncate`, …, `pattern`, `unparsed`, or `command`.
+    pub reason: &'static str,
+    /// For a statement kind: which statement of a multi-statement query (1-based).
+    pub statement: Option<usize>,
+    /// What the client was told; it can quote the statement, so it is masked.
+    pub message: String,
+    /// `query` (COM_QUERY) or `command` (another command refused whole).
+    pub protocol: &'static str,
+    /// A command refused, by name (`COM_CHANGE_USER`).
+    pub command: Option<&'static str>,
+}
+
+impl EventBody for Denied {
+    fn kind(&self) -> EventKind {
+        EventKind::PolicyDenied
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        write(
+            out,
+            &PolicyDenied {
+                rule: self.rule.clone(),
+                reason: Some(self.reason.into()),
+                statement: self.statement.map(|n| n as u64),
+                protocol: Some(self.protocol.into()),
+                message: Some(mask.mask_str(&self.message, report).into_owned()),
+                command: self.command.map(str::to_owned),
+                ..PolicyDenied::default()
+            },
+        );
+    }
+}

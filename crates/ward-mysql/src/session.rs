@@ -1,0 +1,430 @@
+//! One client connection: Ward's greeting, TLS, the login (the Ward password or token, taken
+//! through `caching_sha2_password`'s full authentication, so only over TLS), admission, the
+//! upstream login, then the relay; every outcome recorded.
+//!
+//! The client names its Ward user as the user name and the resource as the database
+//! (`mysql -u alice -D shop`), like the PostgreSQL gateway's `user` and `dbname`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use ward_admit::Reason;
+use ward_config::ResourceKind;
+use ward_core::auth::AuthError;
+use ward_core::payload::Auth;
+use ward_core::{Identity, Outcome, Protocol};
+use ward_net::Stream;
+
+use crate::codec::handshake::{self, ClientHello, Greeting, Login};
+use crate::codec::{ProtocolError, caps, packet, response, status};
+use crate::gateway::Gateway;
+use crate::relay::{self, RelayEnd};
+use crate::scramble;
+use crate::upstream::ClientTerms;
+use crate::wire::{PacketReader, WireError, send};
+
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest packet Ward reads before a client is authenticated: room for any token an
+/// identity provider issues, and far below the relay's packet limit.
+const MAX_LOGIN_PACKET: usize = 64 * 1024;
+/// The version Ward's greeting gives: clients choose features by it, and every server Ward
+/// relays to (MySQL 8, MariaDB 10.2 and later) has what a MySQL 8.0 client expects.
+const SERVER_VERSION: &[u8] = b"8.0.40-Ward";
+
+/// Error numbers and SQLSTATEs Ward answers with (MySQL's own, so clients explain them).
+pub(crate) mod errors {
+    pub type Code = (u16, &'static str);
+    pub const CON_COUNT: Code = (1040, "08004");
+    pub const HANDSHAKE: Code = (1043, "08S01");
+    pub const DB_ACCESS_DENIED: Code = (1044, "42000");
+    pub const ACCESS_DENIED: Code = (1045, "28000");
+    pub const BAD_DB: Code = (1049, "42000");
+    pub const SERVER_SHUTDOWN: Code = (1053, "08S01");
+    pub const UNKNOWN_COM: Code = (1047, "08S01");
+    pub const NET_PACKET_TOO_LARGE: Code = (1153, "08S01");
+    pub const SPECIFIC_ACCESS_DENIED: Code = (1227, "42000");
+    pub const NOT_SUPPORTED_YET: Code = (1235, "42000");
+    pub const CONNECTION_KILLED: Code = (1927, "70100");
+    pub const DISK_FULL: Code = (1021, "HY000");
+    pub const UPSTREAM: Code = (2013, "HY000");
+    pub const MALFORMED: Code = (1835, "HY000");
+}
+
+/// Appends an ERR packet.
+pub(crate) fn err_packet(out: &mut Vec<u8>, seq: u8, (code, state): errors::Code, message: &str) {
+    packet::build(out, seq, |p| response::encode_err(p, code, state, message));
+}
+
+/// Sends an ERR packet and closes.
+pub(crate) async fn refuse<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    seq: u8,
+    code: errors::Code,
+    message: &str,
+) {
+    let mut out = Vec::new();
+    err_packet(&mut out, seq, code, message);
+    let _ = send(stream, &out).await;
+    let _ = stream.shutdown().await;
+}
+
+/// 20 printable bytes: a scramble has no NUL (the greeting ends it with one).
+fn nonce() -> Vec<u8> {
+    let mut raw = [0u8; 20];
+    let _ = getrandom::fill(&mut raw);
+    raw.iter().map(|b| 0x21 + b % 0x5e).collect()
+}
+
+/// How a MySQL client gives the reason a grant requires.
+const REASON_HOW: &str = "give one as the connection attribute `ward_reason` (for the mysql command-line client: ward connect mysql RESOURCE --reason TICKET-123)";
+
+/// Runs one connection. `unauthenticated` is its handshake slot, given back once the client
+/// is authenticated or refused.
+pub(crate) async fn run(
+    gw: &Gateway,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    unauthenticated: OwnedSemaphorePermit,
+) {
+    let mut s = Session {
+        gw,
+        stream: Stream::Plain(tcp),
+        reader: PacketReader::new(gw.limits.max_message),
+        peer,
+        scramble: nonce(),
+        seq: 0,
+        login: Login::default(),
+        unauthenticated: Some(unauthenticated),
+    };
+    let login = tokio::time::timeout(LOGIN_TIMEOUT, s.handshake()).await;
+    let password = match login {
+        Ok(Ok(password)) => password,
+        Ok(Err(Failed::Told)) => return,
+        Ok(Err(Failed::Wire(e))) => {
+            tracing::info!(%peer, error = %e, "connection refused during login");
+            if let WireError::Protocol(e) = e {
+                let code = match e {
+                    ProtocolError::TooLong { .. } => errors::NET_PACKET_TOO_LARGE,
+                    _ => errors::HANDSHAKE,
+                };
+                let msg = format!("invalid login packet: {e}");
+                refuse(&mut s.stream, s.seq, code, &msg).await;
+            }
+            return;
+        }
+        Err(_) => {
+            let msg = "the login took too long";
+            refuse(&mut s.stream, s.seq, errors::HANDSHAKE, msg).await;
+            return;
+        }
+    };
+    s.authenticate_and_relay(password).await;
+}
+
+/// Why the login ended early.
+enum Failed {
+    /// The client was told (and the attempt recorded) already.
+    Told,
+    Wire(WireError),
+}
+
+impl From<WireError> for Failed {
+    fn from(e: WireError) -> Self {
+        Self::Wire(e)
+    }
+}
+
+impl From<ProtocolError> for Failed {
+    fn from(e: ProtocolError) -> Self {
+        Self::Wire(WireError::Protocol(e))
+    }
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Self::Wire(WireError::Io(e))
+    }
+}
+
+struct Session<'g> {
+    gw: &'g Gateway,
+    stream: Stream,
+    reader: PacketReader,
+    peer: SocketAddr,
+    scramble: Vec<u8>,
+    /// The sequence number of the next packet Ward sends.
+    seq: u8,
+    login: Login,
+    unauthenticated: Option<OwnedSemaphorePermit>,
+}
+
+impl Session<'_> {
+    fn user(&self) -> String {
+        String::from_utf8_lossy(&self.login.user).into_owned()
+    }
+
+    fn resource(&self) -> String {
+        String::from_utf8_lossy(self.login.database.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    /// The connection attribute `name`, as text.
+    fn attribute(&self, name: &str) -> Option<String> {
+        self.login
+            .attributes
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// Sends one packet of Ward's in the login exchange.
+    async fn say(&mut self, payload: &[u8]) -> Result<(), Failed> {
+        let mut out = Vec::new();
+        self.seq = packet::write(&mut out, self.seq, payload);
+        send(&mut self.stream, &out).await?;
+        Ok(())
+    }
+
+    /// Reads the client's next login packet.
+    async fn hear(&mut self) -> Result<Vec<u8>, Failed> {
+        let p = self
+            .reader
+            .next_within(&mut self.stream, MAX_LOGIN_PACKET)
+            .await?;
+        if p.seq != self.seq {
+            return Err(ProtocolError::Sequence {
+                expected: self.seq,
+                got: p.seq,
+            }
+            .into());
+        }
+        self.seq = p.next_seq();
+        Ok(p.payload().into_owned())
+    }
+
+    /// Greets, negotiates TLS, reads the login and obtains the password.
+    async fn handshake(&mut self) -> Result<String, Failed> {
+        let greeting = Greeting {
+            server_version: SERVER_VERSION.to_vec(),
+            connection_id: 1,
+            scramble: self.scramble.clone(),
+            capabilities: caps::WARD,
+            charset: crate::codec::UTF8MB4_GENERAL_CI,
+            status: status::AUTOCOMMIT,
+            auth_plugin: scramble::CACHING_SHA2.to_vec(),
+        };
+        let mut payload = Vec::new();
+        greeting.encode(&mut payload);
+        self.say(&payload).await?;
+        let mut hello = handshake::client_hello(&self.hear().await?)?;
+        if let ClientHello::Ssl { .. } = hello {
+            // Bytes sent before the TLS handshake would be trusted as if encrypted: refuse.
+            if !self.reader.buf.is_empty() {
+                return Err(crate::codec::malformed("SSLRequest").into());
+            }
+            let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Taken) else {
+                return Err(crate::codec::malformed("SSLRequest").into());
+            };
+            self.stream = Stream::Server(Box::new(self.gw.acceptor.accept(tcp).await?));
+            hello = handshake::client_hello(&self.hear().await?)?;
+        }
+        let ClientHello::Login(login) = hello else {
+            return Err(crate::codec::malformed("handshake response").into());
+        };
+        self.login = *login;
+        let tls = self.stream.is_tls();
+        let loopback = self.peer.ip().is_loopback();
+        let compiled = self.gw.live.current();
+        if tls {
+            // The password itself, which `caching_sha2_password` sends once the server says it
+            // has no cached hash: the client's plugin is switched to it first if needed.
+            if self.login.auth_plugin.as_deref() != Some(scramble::CACHING_SHA2) {
+                let mut switch = Vec::new();
+                handshake::auth_switch(&mut switch, scramble::CACHING_SHA2, &self.scramble);
+                self.say(&switch).await?;
+                self.hear().await?;
+            }
+            self.say(&[0x01, scramble::PERFORM_FULL_AUTH]).await?;
+        } else if loopback && compiled.runtime.config.auth.allow_plaintext_loopback {
+            let mut switch = Vec::new();
+            handshake::auth_switch(&mut switch, scramble::CLEAR, b"");
+            self.say(&switch).await?;
+        } else {
+            let auth = Auth::not_ok("password", &self.user(), "refused", "TLS required".into());
+            let msg = "Ward accepts passwords only over TLS: connect with --ssl (mysql --ssl-mode=REQUIRED)";
+            self.deny(auth, errors::ACCESS_DENIED, msg).await;
+            return Err(Failed::Told);
+        }
+        let answer = self.hear().await?;
+        if answer.first() == Some(&scramble::REQUEST_PUBLIC_KEY) && answer.len() == 1 {
+            let msg = "Ward takes the password only over TLS, not RSA-encrypted";
+            let auth = Auth::not_ok("password", &self.user(), "refused", msg.into());
+            self.deny(auth, errors::ACCESS_DENIED, msg).await;
+            return Err(Failed::Told);
+        }
+        let password = answer.strip_suffix(&[0]).unwrap_or(&answer);
+        String::from_utf8(password.to_vec()).map_err(|_| crate::codec::malformed("password").into())
+    }
+
+    /// The beginning of this connection's record, with its `auth` event.
+    fn start(&self, auth: Auth) -> ward_admit::Start {
+        let mut parameters = BTreeMap::from([
+            ("user".to_owned(), self.user()),
+            ("database".to_owned(), self.resource()),
+        ]);
+        for (k, v) in self.login.attributes.iter().take(32) {
+            let k = String::from_utf8_lossy(k).chars().take(64).collect();
+            let v = String::from_utf8_lossy(v).chars().take(256).collect();
+            parameters.entry(k).or_insert(v);
+        }
+        ward_admit::Start {
+            protocol: Protocol::Mysql,
+            client_addr: self.peer.to_string(),
+            parameters,
+            reason: self.attribute("ward_reason"),
+            auth,
+        }
+    }
+
+    /// Records a client whose identity was not proven, and tells it why.
+    async fn deny(&mut self, auth: Auth, code: errors::Code, message: &str) {
+        let identity = Identity::unauthenticated(&self.user());
+        let start = self.start(auth);
+        let runtime = self.gw.live.current().runtime.clone();
+        runtime
+            .login_failed(identity, &self.resource(), start)
+            .await;
+        refuse(&mut self.stream, self.seq, code, message).await;
+    }
+
+    async fn authenticate_and_relay(&mut self, password: String) {
+        let gw = self.gw;
+        let user = self.user();
+        let compiled = gw.live.current();
+        let authenticated = gw
+            .authenticator
+            .authenticate(&user, &password, self.peer.ip())
+            .await;
+        self.unauthenticated = None;
+        let identity = match authenticated {
+            Ok(identity) => identity,
+            Err(e) => {
+                let auth = Auth::not_ok(e.method(), &user, "failed", e.to_string());
+                let msg = match &e {
+                    AuthError::BadCredentials => {
+                        format!("Access denied for user '{user}' (Ward password or token)")
+                    }
+                    e => format!("Access denied for user '{user}': {e}"),
+                };
+                self.deny(auth, errors::ACCESS_DENIED, &msg).await;
+                return;
+            }
+        };
+        let auth = Auth::ok(&identity).with("tls", self.stream.is_tls());
+        let resource = self.resource();
+        let reason = self.attribute("ward_reason");
+        let request = ward_admit::Request {
+            identity,
+            resource: &resource,
+            kind: ResourceKind::Mysql,
+            record: ward_admit::Record::Start(Box::new(self.start(auth))),
+            check: None,
+            reason: reason.as_deref(),
+            reason_how: REASON_HOW,
+        };
+        let admitted = match compiled.runtime.admit(request).await {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                let (code, message) = match refused.reason {
+                    Reason::NoSuchResource => (
+                        errors::BAD_DB,
+                        format!(
+                            "{}: give the resource's name as the database (mysql -D RESOURCE)",
+                            refused.message
+                        ),
+                    ),
+                    Reason::NotGranted => (errors::DB_ACCESS_DENIED, refused.message),
+                    Reason::StoreUnavailable => (errors::DISK_FULL, refused.message),
+                    Reason::Disabled => (errors::ACCESS_DENIED, refused.message),
+                };
+                refuse(&mut self.stream, self.seq, code, &message).await;
+                return;
+            }
+        };
+        let rec = admitted.recorder.clone();
+        let Some(target) = compiled.targets.get(&resource) else {
+            let msg = format!("Ward has no upstream for resource \"{resource}\"");
+            self.fail_recorded(&rec, errors::UPSTREAM, &msg).await;
+            rec.end(Outcome::Error, 0, 0).await;
+            return;
+        };
+        let terms = ClientTerms {
+            capabilities: self.login.capabilities,
+            max_packet: self.login.max_packet,
+            charset: self.login.charset,
+            attributes: &self.login.attributes,
+        };
+        let upstream = match target
+            .connect(
+                &admitted.upstream_user,
+                admitted.upstream_password.as_ref(),
+                &terms,
+                gw.limits.max_message,
+            )
+            .await
+        {
+            Ok(u) => u,
+            Err(e) => {
+                let msg = format!("Ward could not open resource \"{resource}\": {e}");
+                self.fail_recorded(&rec, errors::UPSTREAM, &msg).await;
+                rec.end(Outcome::Error, 0, 0).await;
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        packet::write(&mut out, self.seq, &upstream.ok);
+        let (outcome, up, down) = if let Err(e) = send(&mut self.stream, &out).await {
+            tracing::info!(peer = %self.peer, error = %e, "client left during login");
+            (Outcome::Ok, 0, 0)
+        } else {
+            let client = std::mem::replace(&mut self.stream, Stream::Taken);
+            let client_buf = std::mem::take(&mut self.reader.buf);
+            let capabilities = self.login.capabilities;
+            let sides = relay::Sides {
+                client,
+                client_buf,
+                upstream,
+                capabilities,
+            };
+            let end = relay::run(sides, &rec, admitted, gw.limits, gw.shutdown.clone()).await;
+            let outcome = match &end.why {
+                RelayEnd::ClientClosed => Outcome::Ok,
+                RelayEnd::ClientIo(e) => {
+                    tracing::info!(peer = %self.peer, error = %e, "client connection lost");
+                    Outcome::Error
+                }
+                RelayEnd::Terminated => Outcome::Terminated,
+                RelayEnd::Shutdown => Outcome::Incomplete,
+                _ => Outcome::Error,
+            };
+            (outcome, end.up, end.down)
+        };
+        rec.end(outcome, up, down).await;
+    }
+
+    /// Tells the client of a failure after admission, and records it as a `db.error`.
+    async fn fail_recorded(
+        &mut self,
+        rec: &ward_store::SessionRecorder,
+        code: errors::Code,
+        message: &str,
+    ) {
+        let mut payload = Vec::new();
+        response::encode_err(&mut payload, code.0, code.1, message);
+        rec.record(crate::record::ServerError(payload.into())).await;
+        refuse(&mut self.stream, self.seq, code, message).await;
+    }
+}

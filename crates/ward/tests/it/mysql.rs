@@ -1,0 +1,196 @@
+//! The mariadb command-line client through Ward's MySQL listener, against a real MariaDB:
+//! the login (Ward password over TLS, Ward's own credential upstream), statements, results,
+//! errors and refusals recorded.
+
+use ward_testkit::{Mariadb, PASSWORD, Ward, mysql, of_kind};
+
+use crate::WARD;
+
+/// Runs `sql` through Ward as `user` on `resource` with the mariadb client (TLS on, the
+/// server's certificate checked against Ward's CA), with `extra` options.
+fn through(
+    ward: &Ward,
+    user: &str,
+    resource: &str,
+    sql: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let port = ward.mysql_port.expect("mysql listener").to_string();
+    let ca = ward.ca_cert();
+    let ca = format!("--ssl-ca={}", ca.display());
+    let password = format!("-p{PASSWORD}");
+    let mut args = vec![
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        user,
+        &password,
+        "-D",
+        resource,
+        "--ssl",
+        &ca,
+        "--batch",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-e", sql]);
+    mysql(&args)
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "mariadb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mariadb_client_session_is_recorded() {
+    let db = Mariadb::start(true).expect("mariadb");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .mysql_resource("shop_ed", &db, "app_ed")
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .grant("dev", "shop_ed")
+        .start()
+        .expect("ward");
+
+    let sql = "CREATE TABLE items (id int PRIMARY KEY, name text, card varchar(32)); \
+               INSERT INTO items VALUES (1, 'apple', '4111 1111 1111 1111'), (2, NULL, NULL); \
+               SELECT id, name, card FROM items ORDER BY id; \
+               SELECT current_user(); \
+               SELECT 1 AS a; SELECT 'two' AS b";
+    let text = stdout(&through(&ward, "alice", "shop", sql, &[]));
+    // The client sees the server's answers unchanged (no mask_client grant).
+    assert!(text.contains("apple\t4111 1111 1111 1111"), "{text}");
+    assert!(
+        text.contains("app@127.0.0.1"),
+        "Ward's upstream account: {text}"
+    );
+    assert!(text.contains("two"), "{text}");
+
+    // An error reaches the client with its number and SQLSTATE.
+    let out = through(&ward, "alice", "shop", "SELECT * FROM no_such_table", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR 1146 (42S02)") && err.contains("no_such_table"),
+        "{err}"
+    );
+
+    // MariaDB's ed25519 upstream login.
+    let text = stdout(&through(
+        &ward,
+        "alice",
+        "shop_ed",
+        "SELECT current_user()",
+        &[],
+    ));
+    assert!(text.contains("app_ed@127.0.0.1"), "{text}");
+
+    let sessions = ward.wait_sessions(3);
+    let s = sessions
+        .iter()
+        .find(|s| s["outcome"] == "ok" && s["resource"] == "shop")
+        .expect("the first session");
+    assert_eq!(s["protocol"], "mysql");
+    assert_eq!(s["user"], "alice");
+    let events = ward.events(s["id"].as_str().expect("id"));
+    let queries: Vec<&str> = of_kind(&events, "db.query")
+        .iter()
+        .filter_map(|e| e["payload"]["text"].as_str())
+        .collect();
+    assert!(
+        queries.iter().any(|q| q.starts_with("CREATE TABLE items")),
+        "{queries:?}"
+    );
+    let results = of_kind(&events, "db.result");
+    let rows = results
+        .iter()
+        .find(|r| r["payload"]["columns"][2]["name"] == "card")
+        .expect("the items result");
+    assert_eq!(rows["payload"]["row_count"], 2);
+    assert_eq!(rows["payload"]["rows"][0][0], "1");
+    assert_eq!(rows["payload"]["rows"][1][1], serde_json::Value::Null);
+    // The card number is masked in the record.
+    let card = rows["payload"]["rows"][0][2].as_str().expect("card");
+    assert!(!card.contains("4111 1111 1111 1111"), "{card}");
+    let complete = of_kind(&events, "db.complete");
+    assert!(
+        complete
+            .iter()
+            .any(|c| c["payload"]["tag"] == "OK, 2 rows affected"),
+        "{complete:?}"
+    );
+
+    let verify = ward.cli(&["verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
+
+#[test]
+fn logins_without_tls_or_with_a_wrong_password_are_refused_and_recorded() {
+    let db = Mariadb::start(false).expect("mariadb");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("ward");
+    let port = ward.mysql_port.expect("port").to_string();
+    let password = format!("-p{PASSWORD}");
+    let out = mysql(&[
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "alice",
+        &password,
+        "-D",
+        "shop",
+        "--skip-ssl",
+        "-e",
+        "select 1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("only over TLS"),
+        "{err}"
+    );
+    let out = mysql(&[
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        "alice",
+        "-pwrong",
+        "-D",
+        "shop",
+        "--ssl",
+        "-e",
+        "select 1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ERROR 1045 (28000)"), "{err}");
+    let out = through(&ward, "alice", "nope", "select 1", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR 1049") && err.contains("resources you may reach: shop"),
+        "{err}"
+    );
+    let sessions = ward.wait_sessions(3);
+    assert!(
+        sessions.iter().all(|s| s["outcome"] == "denied"),
+        "{sessions:?}"
+    );
+}
