@@ -26,7 +26,7 @@ pub struct SessionStart {
     pub id: String,
     pub identity: Option<Identity>,
     pub resource: String,
-    /// `postgres`, `ssh`, `web`, `mcp`.
+    /// `postgres`, `mysql`, `ssh`, `http`, `web`, `mcp`.
     pub protocol: String,
     pub client_addr: String,
     /// What the client asked for before it was admitted (PostgreSQL's startup parameters),
@@ -195,6 +195,7 @@ pub struct DbQuery {
 #[serde(default)]
 pub struct ResultColumn {
     pub name: String,
+    /// PostgreSQL: the type's OID; MySQL: the column's type code (`MYSQL_TYPE_*`).
     pub type_oid: u32,
 }
 
@@ -258,7 +259,8 @@ pub struct DbMessage {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    /// The other fields the server sent (`position`, `where`, `schema`, …).
+    /// The other fields the server sent (`position`, `where`, `schema`, …); MySQL:
+    /// `error_code`, the server's error number (`1146`).
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod gateway;
+mod prepared;
 pub mod record;
 mod relay;
 pub mod results;

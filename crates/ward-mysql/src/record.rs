@@ -15,6 +15,7 @@ use ward_core::payload::{DbComplete, DbMessage, DbQuery, DbResult, PolicyDenied,
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_store::EventBody;
 
+use crate::codec::binary;
 use crate::codec::response::{self, Column};
 
 fn write<T: Serialize>(out: &mut dyn Write, v: &T) {
@@ -67,9 +68,34 @@ pub fn mask_cell<'a>(
     plan.mask_cell(i, cell, report)
 }
 
-/// `db.query`: a statement the client sent (COM_QUERY), or `USE db` for COM_INIT_DB.
+/// `db.query`: a statement the client sent (COM_QUERY), an execution of a prepared one
+/// (COM_STMT_EXECUTE, with its parameters), or `USE db` for COM_INIT_DB.
 pub struct Query {
     pub text: Bytes,
+    /// The prepared statement's id.
+    pub statement: Option<u32>,
+    /// The parameters of an execution (`None` for NULL).
+    pub params: Option<Vec<Option<Param>>>,
+}
+
+impl Query {
+    /// A statement's text alone.
+    pub fn text(text: Bytes) -> Self {
+        Self {
+            text,
+            statement: None,
+            params: None,
+        }
+    }
+}
+
+/// A parameter of an execution, as text.
+pub struct Param {
+    pub text: String,
+    /// A number, date or time, which no value detector could take for a secret.
+    pub numeric: bool,
+    /// Long data cut at the cap.
+    pub truncated: bool,
 }
 
 impl EventBody for Query {
@@ -78,11 +104,31 @@ impl EventBody for Query {
     }
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        let params = self.params.as_ref().map(|params| {
+            params
+                .iter()
+                .map(|p| {
+                    p.as_ref().map(|p| {
+                        let mut text = if p.numeric {
+                            p.text.clone()
+                        } else {
+                            mask.mask_str(&p.text, report).into_owned()
+                        };
+                        if p.truncated {
+                            text.push('…');
+                        }
+                        text
+                    })
+                })
+                .collect()
+        });
         write(
             out,
             &DbQuery {
                 text: masked(&self.text, mask, report),
-                ..DbQuery::default()
+                statement: self.statement.map(|s| s.to_string()),
+                params,
+                resource: None,
             },
         );
     }
@@ -130,7 +176,9 @@ impl EventBody for Complete {
 /// `db.result`: one result set's columns and rows (the first ones, up to the size cap).
 pub struct ResultSet {
     pub columns: Vec<Column>,
-    /// The kept rows' payloads (text protocol).
+    /// The rows are binary (a prepared statement's), not text.
+    pub binary: bool,
+    /// The kept rows' payloads.
     pub rows: Vec<Bytes>,
     pub row_count: u64,
     pub truncated: bool,
@@ -147,6 +195,7 @@ impl EventBody for ResultSet {
         /// The kept rows, decoded and masked as they are written.
         struct Rows<'a, 'r> {
             rows: &'a [Bytes],
+            binary: bool,
             columns: &'a [Column],
             plan: CellPlan,
             report: RefCell<&'r mut MaskReport>,
@@ -155,15 +204,34 @@ impl EventBody for ResultSet {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let mut seq = s.serialize_seq(Some(self.rows.len()))?;
                 let mut report = self.report.borrow_mut();
+                let types: Vec<u8> = self.columns.iter().map(|c| c.type_code).collect();
                 for row in self.rows {
-                    let cells: Vec<Option<String>> = match response::text_row(row) {
+                    let cells = if self.binary {
+                        binary::row(row, &types)
+                    } else {
+                        response::text_row(row)
+                    };
+                    let cells: Vec<Option<String>> = match cells {
                         Ok(cells) => cells
                             .into_iter()
                             .enumerate()
                             .map(|(i, c)| {
                                 c.map(|c| {
-                                    let cell =
-                                        mask_cell(&self.plan, self.columns, i, c, &mut report);
+                                    let shown = match self.columns.get(i) {
+                                        Some(col) if self.binary => binary::render(
+                                            col.type_code,
+                                            col.flags & binary::UNSIGNED_FLAG != 0,
+                                            c,
+                                        ),
+                                        _ => text_of(c),
+                                    };
+                                    let cell = mask_cell(
+                                        &self.plan,
+                                        self.columns,
+                                        i,
+                                        shown.as_bytes(),
+                                        &mut report,
+                                    );
                                     text_of(&cell).into_owned()
                                 })
                             })
@@ -190,6 +258,7 @@ impl EventBody for ResultSet {
                 columns,
                 rows: Rows {
                     rows: &self.rows,
+                    binary: self.binary,
                     columns: &self.columns,
                     plan: mask.plan_columns(&refs),
                     report: RefCell::new(report),

@@ -1,6 +1,7 @@
 //! Following a command's response packet by packet, sans IO: where a result set's columns,
 //! rows and end are, when the response is over, and whether more results follow.
 
+use crate::codec::binary::{self, PrepareOk};
 use crate::codec::response::{self, Column};
 use crate::codec::{ProtocolError, caps, malformed, status};
 
@@ -28,6 +29,11 @@ pub enum Seen {
     LocalInfile,
     /// A packet of a command whose answer Ward does not read (COM_STATISTICS' text).
     Opaque,
+    /// COM_STMT_PREPARE's answer: the statement, then its parameters' and columns' definitions.
+    Prepared(PrepareOk),
+    /// A parameter's definition, or the EOF after the parameters or columns of a prepared
+    /// statement.
+    Definition,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,15 @@ enum Phase {
     },
     ColumnsEof,
     Rows,
+    /// After COM_STMT_PREPARE_OK: the definitions of the parameters, their EOF, the
+    /// definitions of the columns, their EOF (each EOF only when there are definitions before
+    /// it and not with `CLIENT_DEPRECATE_EOF`).
+    Definitions {
+        params: u16,
+        params_eof: bool,
+        columns: u16,
+        columns_eof: bool,
+    },
     Done,
 }
 
@@ -53,6 +68,8 @@ pub enum Shape {
     FieldList,
     /// One packet of text (COM_STATISTICS).
     Text,
+    /// COM_STMT_PREPARE: its OK and definitions, or an ERR.
+    Prepare,
 }
 
 /// Where a response stands.
@@ -112,6 +129,18 @@ impl Response {
                 Ok(Seen::Err)
             }
             Phase::First => match head {
+                Some(0x00) if self.shape == Shape::Prepare => {
+                    let ok = binary::prepare_ok(payload)?;
+                    let eofs = !self.deprecate_eof();
+                    self.phase = Phase::Definitions {
+                        params: ok.params,
+                        params_eof: eofs && ok.params > 0,
+                        columns: ok.columns,
+                        columns_eof: eofs && ok.columns > 0,
+                    };
+                    self.settle();
+                    Ok(Seen::Prepared(ok))
+                }
                 Some(0x00) => {
                     let ok = response::ok(payload, self.capabilities)?;
                     self.after(ok.status);
@@ -140,6 +169,39 @@ impl Response {
                 }
                 _ => Err(malformed("response")),
             },
+            Phase::Definitions {
+                mut params,
+                mut params_eof,
+                mut columns,
+                mut columns_eof,
+            } => {
+                let seen = if params > 0 {
+                    response::column(payload)?;
+                    params -= 1;
+                    Seen::Definition
+                } else if params_eof || columns == 0 {
+                    if !response::is_eof(payload) {
+                        return Err(malformed("EOF"));
+                    }
+                    if params_eof {
+                        params_eof = false;
+                    } else {
+                        columns_eof = false;
+                    }
+                    Seen::Definition
+                } else {
+                    columns -= 1;
+                    Seen::Column(Box::new(response::column(payload)?))
+                };
+                self.phase = Phase::Definitions {
+                    params,
+                    params_eof,
+                    columns,
+                    columns_eof,
+                };
+                self.settle();
+                Ok(seen)
+            }
             Phase::Columns { left } => {
                 let column = response::column(payload)?;
                 self.phase = match left.saturating_sub(1) {
@@ -174,6 +236,19 @@ impl Response {
                 Ok(Seen::Column(Box::new(response::column(payload)?)))
             }
             Phase::Rows => Ok(Seen::Row),
+        }
+    }
+
+    /// Ends the definitions of a prepared statement once none is left to read.
+    fn settle(&mut self) {
+        if let Phase::Definitions {
+            params: 0,
+            params_eof: false,
+            columns: 0,
+            columns_eof: false,
+        } = self.phase
+        {
+            self.phase = Phase::Done;
         }
     }
 
@@ -233,6 +308,38 @@ mod tests {
         assert!(matches!(r.step(b"\xff\x15\x04#HY000boom"), Ok(Seen::Err)));
         assert!(r.done());
         assert!(r.step(&[0]).is_err());
+    }
+
+    #[test]
+    fn prepare_answers_with_and_without_eof() {
+        // 2 parameters, 1 column.
+        let ok = [0, 9, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0];
+        let eof = [0xfe, 0, 0, 2, 0];
+        for (caps, packets) in [
+            (caps::WARD, 4),
+            (caps::WARD & !caps::DEPRECATE_EOF, 6),
+        ] {
+            let mut r = Response::new(Shape::Prepare, caps);
+            assert!(matches!(r.step(&ok), Ok(Seen::Prepared(p)) if p.statement == 9));
+            let mut columns = 0;
+            for i in 1..packets {
+                assert!(!r.done(), "{i}");
+                let p = if caps & caps::DEPRECATE_EOF == 0 && (i == 3 || i == 5) {
+                    eof.to_vec()
+                } else {
+                    column_def("x")
+                };
+                if let Seen::Column(_) = r.step(&p).expect("step") {
+                    columns += 1;
+                }
+            }
+            assert!(r.done());
+            assert_eq!(columns, 1);
+        }
+        // No parameters and no columns: done at once.
+        let mut r = Response::new(Shape::Prepare, caps::WARD & !caps::DEPRECATE_EOF);
+        r.step(&[0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).expect("ok");
+        assert!(r.done());
     }
 
     #[test]

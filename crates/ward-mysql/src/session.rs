@@ -31,9 +31,11 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest packet Ward reads before a client is authenticated: room for any token an
 /// identity provider issues, and far below the relay's packet limit.
 const MAX_LOGIN_PACKET: usize = 64 * 1024;
-/// The version Ward's greeting gives: clients choose features by it, and every server Ward
-/// relays to (MySQL 8, MariaDB 10.2 and later) has what a MySQL 8.0 client expects.
-const SERVER_VERSION: &[u8] = b"8.0.40-Ward";
+/// The version Ward's greeting gives, before it knows which server the client reaches. Drivers
+/// choose features by it: a MySQL 8 version makes some (Connector/Python) ask for MySQL 8's
+/// `utf8mb4_0900_ai_ci` collation, which MariaDB lacks; what they do for 5.7 every server Ward
+/// relays to (MySQL 5.7 and 8, MariaDB 10.2 and later) understands.
+const SERVER_VERSION: &[u8] = b"5.7.99-Ward";
 
 /// Error numbers and SQLSTATEs Ward answers with (MySQL's own, so clients explain them).
 pub(crate) mod errors {
@@ -205,6 +207,34 @@ impl Session<'_> {
         Ok(p.payload().into_owned())
     }
 
+    /// Reads the client's first packet without reading past it: after an SSLRequest the
+    /// client's TLS handshake follows at once, and belongs to TLS.
+    async fn hear_exactly(&mut self) -> Result<Vec<u8>, Failed> {
+        use tokio::io::AsyncReadExt;
+        let mut header = [0u8; packet::HEADER];
+        self.stream.read_exact(&mut header).await?;
+        let [a, b, c, seq] = header;
+        let len = u32::from_le_bytes([a, b, c, 0]) as usize;
+        if len > MAX_LOGIN_PACKET {
+            return Err(ProtocolError::TooLong {
+                len,
+                max: MAX_LOGIN_PACKET,
+            }
+            .into());
+        }
+        if seq != self.seq {
+            return Err(ProtocolError::Sequence {
+                expected: self.seq,
+                got: seq,
+            }
+            .into());
+        }
+        let mut payload = vec![0u8; len];
+        self.stream.read_exact(&mut payload).await?;
+        self.seq = seq.wrapping_add(1);
+        Ok(payload)
+    }
+
     /// Greets, negotiates TLS, reads the login and obtains the password.
     async fn handshake(&mut self) -> Result<String, Failed> {
         let greeting = Greeting {
@@ -219,12 +249,10 @@ impl Session<'_> {
         let mut payload = Vec::new();
         greeting.encode(&mut payload);
         self.say(&payload).await?;
-        let mut hello = handshake::client_hello(&self.hear().await?)?;
+        let mut hello = handshake::client_hello(&self.hear_exactly().await?)?;
         if let ClientHello::Ssl { .. } = hello {
-            // Bytes sent before the TLS handshake would be trusted as if encrypted: refuse.
-            if !self.reader.buf.is_empty() {
-                return Err(crate::codec::malformed("SSLRequest").into());
-            }
+            // The client starts TLS at once, without an answer: nothing after the SSLRequest
+            // was read, so the TLS handshake gets every byte of it.
             let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Taken) else {
                 return Err(crate::codec::malformed("SSLRequest").into());
             };

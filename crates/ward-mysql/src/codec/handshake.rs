@@ -252,7 +252,7 @@ mod tests {
 
     fn sample_greeting() -> Greeting {
         Greeting {
-            server_version: b"8.0.40-Ward".to_vec(),
+            server_version: b"5.7.99-Ward".to_vec(),
             connection_id: 42,
             scramble: b"abcdefghijklmnopqrst".to_vec(),
             capabilities: caps::WARD,

@@ -5,6 +5,7 @@
 //! that is not complete yet as `Ok(None)`.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+pub mod binary;
 pub mod command;
 pub mod handshake;
 pub mod packet;

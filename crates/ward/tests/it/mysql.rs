@@ -8,7 +8,7 @@ use crate::WARD;
 
 /// Runs `sql` through Ward as `user` on `resource` with the mariadb client (TLS on, the
 /// server's certificate checked against Ward's CA), with `extra` options.
-fn through(
+pub(crate) fn through(
     ward: &Ward,
     user: &str,
     resource: &str,
@@ -38,7 +38,7 @@ fn through(
     mysql(&args)
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub(crate) fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "mariadb failed: {}",

@@ -1,0 +1,118 @@
+//! Guardrails and client masking on MySQL sessions, with the real mariadb client against a
+//! real MariaDB: denied statements get ERR 1227 naming the rule, are recorded and never run;
+//! a `mask_client` grant's client sees masked cells.
+
+use ward_testkit::{Mariadb, Ward, of_kind};
+
+use crate::WARD;
+use crate::mysql::{stdout, through};
+
+const RULES: &str = r#"
+[[guardrails]]
+name = "no-destruction"
+resources = ["shop"]
+deny = ["drop", "truncate", "delete_without_where", "update_without_where", "grant", "create_user", "copy_file"]
+
+[[guardrails]]
+name = "no-mysql-schema"
+group = "dev"
+pattern = "(?i)mysql\\.user"
+"#;
+
+#[test]
+fn guardrails_deny_in_mysqls_dialect() {
+    let db = Mariadb::start(false).expect("mariadb");
+    db.sql(
+        "CREATE TABLE app.items (id int PRIMARY KEY, name text); \
+         INSERT INTO app.items VALUES (1, 'apple'), (2, 'pear'), (3, 'plum')",
+    )
+    .expect("seed");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config(RULES)
+        .start()
+        .expect("ward");
+    let denied = [
+        ("DROP TABLE items", "drop"),
+        ("drop table `items`", "drop"),
+        ("TRUNCATE items", "truncate"),
+        ("DELETE FROM items", "delete_without_where"),
+        ("UPDATE items SET name = 'x'", "update_without_where"),
+        ("SELECT 1; DROP TABLE items", "drop"),
+        ("GRANT ALL ON *.* TO 'app'@'%'", "grant"),
+        ("CREATE USER 'eve'@'%' IDENTIFIED BY 'x'", "create_user"),
+        ("SELECT * FROM items INTO OUTFILE '/tmp/items.txt'", "copy_file"),
+        ("SELECT name FROM items INTO DUMPFILE '/tmp/one.bin'", "copy_file"),
+        ("LOAD DATA INFILE '/etc/passwd' INTO TABLE items", "copy_file"),
+        ("SELECT user FROM mysql.user", "pattern"),
+    ];
+    for (sql, _) in denied {
+        let out = through(&ward, "alice", "shop", sql, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("ERROR 1227 (42000)"),
+            "{sql}: {err}"
+        );
+    }
+    // Allowed statements run, and nothing denied ran.
+    let ok = stdout(&through(
+        &ward,
+        "alice",
+        "shop",
+        "DELETE FROM items WHERE id = 3; SELECT count(*) FROM items",
+        &[],
+    ));
+    assert!(ok.contains('2'), "{ok}");
+    assert_eq!(db.sql("SELECT count(*) FROM app.items").expect("count").trim(), "2");
+    let sessions = ward.wait_sessions(denied.len() + 1);
+    let mut reasons = Vec::new();
+    for s in &sessions {
+        let events = ward.events(s["id"].as_str().expect("id"));
+        for d in of_kind(&events, "policy.denied") {
+            assert_eq!(d["payload"]["protocol"], "query");
+            reasons.push(d["payload"]["reason"].as_str().unwrap_or("").to_owned());
+        }
+    }
+    for (sql, reason) in denied {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{sql}: {reason} not in {reasons:?}"
+        );
+    }
+    assert_eq!(reasons.len(), denied.len(), "{reasons:?}");
+}
+
+#[test]
+fn mask_client_masks_what_the_client_sees() {
+    const CARD: &str = "4111 1111 1111 1111";
+    let db = Mariadb::start(true).expect("mariadb");
+    db.sql(&format!(
+        "CREATE TABLE app.customers (id int, email text, card varchar(32), api_password bigint); \
+         INSERT INTO app.customers VALUES (1, 'ada@example.com', '{CARD}', 4111111111111111)"
+    ))
+    .expect("seed");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .user("sam", &["support"])
+        .user("dev", &["dev"])
+        .config(
+            "[[grants]]\ngroup = \"support\"\nresources = [\"shop\"]\nmask_client = true\n\n[[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\n\n[[masking.columns]]\ncolumn = \"*password*\"\n",
+        )
+        .start()
+        .expect("ward");
+    let sql = "SELECT id, email, card, api_password FROM customers";
+    let masked = stdout(&through(&ward, "sam", "shop", sql, &["--skip-column-names"]));
+    assert_eq!(
+        masked.trim(),
+        "1\t[REDACTED:email]\t[REDACTED:card]\t[REDACTED:*password*]"
+    );
+    let plain = stdout(&through(&ward, "dev", "shop", sql, &["--skip-column-names"]));
+    assert_eq!(
+        plain.trim(),
+        format!("1\tada@example.com\t{CARD}\t4111111111111111")
+    );
+}
