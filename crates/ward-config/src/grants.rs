@@ -62,6 +62,11 @@ pub struct Grant {
     /// masked for the client reliably.
     #[serde(default = "yes")]
     pub fast_path: bool,
+    /// MySQL: allow `LOAD DATA LOCAL INFILE`, which sends a file from the client's machine to
+    /// the server; its contents are recorded (masked, capped) as `db.copy`. Refused when false
+    /// (the default).
+    #[serde(default)]
+    pub local_infile: bool,
     /// Each access needs a reason (a ticket reference, free text) from the client: PostgreSQL
     /// `-c ward.reason=…` in its options, SSH `user:resource:reason`, MCP a `reason` argument.
     /// It is recorded (masked) in `session.start` and `policy.decision`, and searchable.

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use ward_core::EventKind;
-use ward_core::payload::{DbComplete, DbMessage, DbQuery, DbResult, PolicyDenied, ResultColumn};
+use ward_core::payload::{
+    DbComplete, DbCopy, DbMessage, DbQuery, DbResult, PolicyDenied, ResultColumn,
+};
 use ward_mask::{CellPlan, ColumnRef, MaskReport, Masker};
 use ward_store::EventBody;
 
@@ -276,6 +278,33 @@ impl EventBody for ResultSet {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `db.copy`: a file the client sent for `LOAD DATA LOCAL INFILE` (the first bytes, up to the
+/// size cap).
+pub struct Copy {
+    pub data: Vec<u8>,
+    /// The true size.
+    pub bytes: u64,
+}
+
+impl EventBody for Copy {
+    fn kind(&self) -> EventKind {
+        EventKind::DbCopy
+    }
+
+    fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
+        write(
+            out,
+            &DbCopy {
+                direction: "in".into(),
+                data: Some(masked(&self.data, mask, report)),
+                bytes: self.bytes,
+                truncated: self.bytes > self.data.len() as u64,
+                failed: false,
+            },
+        );
+    }
 }
 
 /// `db.error`: an ERR packet from the server, or one Ward sent.

@@ -315,10 +315,7 @@ mod tests {
         // 2 parameters, 1 column.
         let ok = [0, 9, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0];
         let eof = [0xfe, 0, 0, 2, 0];
-        for (caps, packets) in [
-            (caps::WARD, 4),
-            (caps::WARD & !caps::DEPRECATE_EOF, 6),
-        ] {
+        for (caps, packets) in [(caps::WARD, 4), (caps::WARD & !caps::DEPRECATE_EOF, 6)] {
             let mut r = Response::new(Shape::Prepare, caps);
             assert!(matches!(r.step(&ok), Ok(Seen::Prepared(p)) if p.statement == 9));
             let mut columns = 0;

@@ -50,6 +50,7 @@ pub(crate) mod errors {
     pub const NET_PACKET_TOO_LARGE: Code = (1153, "08S01");
     pub const SPECIFIC_ACCESS_DENIED: Code = (1227, "42000");
     pub const NOT_SUPPORTED_YET: Code = (1235, "42000");
+    pub const NOT_ALLOWED_COMMAND: Code = (1148, "42000");
     pub const CONNECTION_KILLED: Code = (1927, "70100");
     pub const DISK_FULL: Code = (1021, "HY000");
     pub const UPSTREAM: Code = (2013, "HY000");
@@ -394,6 +395,7 @@ impl Session<'_> {
             max_packet: self.login.max_packet,
             charset: self.login.charset,
             attributes: &self.login.attributes,
+            local_infile: admitted.grant.local_infile,
         };
         let upstream = match target
             .connect(

@@ -111,6 +111,8 @@ pub struct ClientTerms<'a> {
     pub max_packet: u32,
     pub charset: u8,
     pub attributes: &'a [(Vec<u8>, Vec<u8>)],
+    /// The grant allows `LOAD DATA LOCAL INFILE`.
+    pub local_infile: bool,
 }
 
 /// A logged-in upstream connection, ready for commands.
@@ -176,6 +178,9 @@ impl Target {
         let mut flags = (terms.capabilities & caps::WARD | handshake_flags)
             & !(caps::SSL | caps::COMPRESS | caps::LOCAL_FILES | caps::CONNECT_WITH_DB)
             & (greeting.capabilities | caps::LONG_PASSWORD);
+        if terms.local_infile {
+            flags |= terms.capabilities & caps::LOCAL_FILES;
+        }
         let schema = &self.resource.database;
         if !schema.is_empty() {
             flags |= caps::CONNECT_WITH_DB;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{Action, GuardrailConfig, Unparsed};
-pub use kind::{Dialect, StatementKind};
+pub use kind::{Dialect, StatementKind, loads_local_file};
 
 /// Why the guardrails of a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

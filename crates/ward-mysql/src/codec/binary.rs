@@ -159,7 +159,10 @@ pub fn row<'a>(payload: &'a [u8], columns: &[u8]) -> Result<Vec<Option<&'a [u8]>
     let mut cells = Vec::with_capacity(columns.len());
     for (i, &ty) in columns.iter().enumerate() {
         let bit = i + 2;
-        if nulls.get(bit / 8).is_some_and(|b| b & (1 << (bit % 8)) != 0) {
+        if nulls
+            .get(bit / 8)
+            .is_some_and(|b| b & (1 << (bit % 8)) != 0)
+        {
             cells.push(None);
         } else {
             cells.push(Some(value(&mut r, ty, what)?));
@@ -273,7 +276,10 @@ fn time(v: &[u8]) -> String {
         r.u8().unwrap_or(0),
     );
     let hours = u64::from(days) * 24 + u64::from(h);
-    let mut out = format!("{}{hours:02}:{m:02}:{s:02}", if negative { "-" } else { "" });
+    let mut out = format!(
+        "{}{hours:02}:{m:02}:{s:02}",
+        if negative { "-" } else { "" }
+    );
     if let Ok(us) = r.u32() {
         out.push_str(&format!(".{us:06}"));
     }
@@ -299,7 +305,10 @@ mod tests {
         assert_eq!(e.values[1], None);
         assert_eq!(e.values[2], Some(&b"hello"[..]));
         let types = e.types.clone().expect("types");
-        assert_eq!(render(types[0].0, types[0].1, e.values[0].unwrap_or_default()), "42");
+        assert_eq!(
+            render(types[0].0, types[0].1, e.values[0].unwrap_or_default()),
+            "42"
+        );
         // Cut anywhere, an error, never a panic.
         for cut in 0..body.len() {
             assert!(execute(body.get(..cut).unwrap_or_default(), 3, &[], |_| false).is_err());
@@ -309,7 +318,14 @@ mod tests {
         again.extend_from_slice(&1i64.to_le_bytes());
         again.extend_from_slice(b"\x01a\x01b");
         let e = execute(&again, 3, &types, |_| false).expect("parses");
-        assert_eq!(e.values, vec![Some(&1i64.to_le_bytes()[..]), Some(&b"a"[..]), Some(&b"b"[..])]);
+        assert_eq!(
+            e.values,
+            vec![
+                Some(&1i64.to_le_bytes()[..]),
+                Some(&b"a"[..]),
+                Some(&b"b"[..])
+            ]
+        );
     }
 
     #[test]
@@ -322,8 +338,12 @@ mod tests {
         payload.extend_from_slice(&[7, 0xe8, 0x07, 12, 8, 13, 5, 9]);
         let cells = row(&payload, &cols).expect("row");
         assert_eq!(cells[3], None);
-        assert_eq!(render(cols[2], false, cells[2].unwrap_or_default()), "2024-12-08 13:05:09");
-        let owned: Vec<Option<Cow<'_, [u8]>>> = cells.iter().map(|c| c.map(Cow::Borrowed)).collect();
+        assert_eq!(
+            render(cols[2], false, cells[2].unwrap_or_default()),
+            "2024-12-08 13:05:09"
+        );
+        let owned: Vec<Option<Cow<'_, [u8]>>> =
+            cells.iter().map(|c| c.map(Cow::Borrowed)).collect();
         let mut out = Vec::new();
         encode_row(&mut out, &cols, &owned);
         assert_eq!(out, payload);
@@ -334,7 +354,10 @@ mod tests {
 
     #[test]
     fn times_and_unsigned() {
-        assert_eq!(render(types::TIME, false, &[8, 1, 1, 0, 0, 0, 2, 3, 4]), "-26:03:04");
+        assert_eq!(
+            render(types::TIME, false, &[8, 1, 1, 0, 0, 0, 2, 3, 4]),
+            "-26:03:04"
+        );
         assert_eq!(render(types::TINY, true, &[255]), "255");
         assert_eq!(render(types::TINY, false, &[255]), "-1");
         assert_eq!(render(types::DATE, false, &[0]), "0000-00-00");

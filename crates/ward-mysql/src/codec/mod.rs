@@ -54,10 +54,12 @@ pub mod caps {
     pub const SESSION_TRACK: u32 = 1 << 23;
     pub const DEPRECATE_EOF: u32 = 1 << 24;
 
-    /// What Ward offers clients. Not compression (Ward reads every packet), not `LOCAL INFILE`
-    /// (refused), and nothing a MariaDB or MySQL server may lack: every flag here changes the
-    /// wire format only in ways both kinds of server support, so Ward relays packets unchanged.
+    /// What Ward offers clients. Not compression (Ward reads every packet), and nothing a
+    /// MariaDB or MySQL server may lack: every flag here changes the wire format only in ways
+    /// both kinds of server support, so Ward relays packets unchanged. `LOCAL INFILE` reaches
+    /// the server only when the grant allows it.
     pub const WARD: u32 = LONG_PASSWORD
+        | LOCAL_FILES
         | FOUND_ROWS
         | LONG_FLAG
         | CONNECT_WITH_DB

@@ -16,6 +16,7 @@ use crate::codec::reader::put_lenenc_str;
 use crate::codec::{binary, malformed, response};
 use crate::record::{self, Complete, Query, ResultSet, ServerError};
 use crate::results::{Response, Seen, Shape};
+use crate::wire::{PacketReader, WireError};
 
 /// What the command was, for reading its answer.
 pub(super) enum Context {
@@ -28,19 +29,36 @@ pub(super) enum Context {
     Prepare(Bytes),
 }
 
+/// Both connections, as an answer uses them.
+pub(super) struct Io<'a, CR, CW, UR, UW> {
+    pub creader: &'a mut PacketReader,
+    pub cr: &'a mut CR,
+    pub cw: &'a mut CW,
+    pub ur: &'a mut UR,
+    pub uw: &'a mut UW,
+}
+
 impl<R: Sink> Relay<'_, R> {
     /// Reads the answer to a command and passes it on, recording what it holds.
-    pub(super) async fn answer<UR, CW>(
+    pub(super) async fn answer<CR, CW, UR, UW>(
         &mut self,
         shape: Shape,
         context: &mut Context,
-        ur: &mut UR,
-        cw: &mut CW,
+        io: Io<'_, CR, CW, UR, UW>,
     ) -> Result<(), RelayEnd>
     where
-        UR: AsyncRead + Unpin,
+        CR: AsyncRead + Unpin,
         CW: AsyncWrite + Unpin,
+        UR: AsyncRead + Unpin,
+        UW: AsyncWrite + Unpin,
     {
+        let Io {
+            creader,
+            cr,
+            cw,
+            ur,
+            uw,
+        } = io;
         let started = Instant::now();
         let mut response = Response::new(shape, self.capabilities);
         let mut result: Option<Building> = None;
@@ -116,8 +134,17 @@ impl<R: Sink> Relay<'_, R> {
                             self.rec.record(b.finish(Some(complete))).await;
                         }
                     }
+                    Seen::LocalInfile if self.local_infile => {
+                        // The client gets the request now, and its file goes to the server.
+                        out.extend_from_slice(&wire);
+                        self.release(&mut out, cw).await?;
+                        self.send_file(creader, cr, uw).await?;
+                        response.expect_result();
+                        continue;
+                    }
                     Seen::LocalInfile => {
-                        // Ward never offers the server LOCAL INFILE, so it cannot ask.
+                        // Without the grant Ward never offers the server LOCAL INFILE, so it
+                        // cannot ask.
                         let what = "LOCAL INFILE request";
                         return Err(RelayEnd::UpstreamProtocol(malformed(what)));
                     }
@@ -135,15 +162,7 @@ impl<R: Sink> Relay<'_, R> {
                     None => out.extend_from_slice(&wire),
                 }
             }
-            if !out.is_empty() {
-                // Fail closed: what the store cannot keep does not reach the client.
-                if !self.rec.may_release().await {
-                    return Err(RelayEnd::StoreUnavailable);
-                }
-                cw.write_all(&out).await.map_err(RelayEnd::ClientIo)?;
-                cw.flush().await.map_err(RelayEnd::ClientIo)?;
-                out.clear();
-            }
+            self.release(&mut out, cw).await?;
             if response.done() {
                 return Ok(());
             }
@@ -158,6 +177,69 @@ impl<R: Sink> Relay<'_, R> {
                 Err(e) => return Err(RelayEnd::UpstreamIo(e)),
             }
         }
+    }
+}
+
+impl<R: Sink> Relay<'_, R> {
+    /// Sends what `out` holds to the client, once what it shows may be released.
+    async fn release<CW: AsyncWrite + Unpin>(
+        &self,
+        out: &mut Vec<u8>,
+        cw: &mut CW,
+    ) -> Result<(), RelayEnd> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        // Fail closed: what the store cannot keep does not reach the client.
+        if !self.rec.may_release().await {
+            return Err(RelayEnd::StoreUnavailable);
+        }
+        cw.write_all(out).await.map_err(RelayEnd::ClientIo)?;
+        cw.flush().await.map_err(RelayEnd::ClientIo)?;
+        out.clear();
+        Ok(())
+    }
+
+    /// Relays the file of `LOAD DATA LOCAL INFILE` from the client to the server, up to its
+    /// empty last packet, and records it (`db.copy`, capped).
+    async fn send_file<CR, UW>(
+        &mut self,
+        creader: &mut PacketReader,
+        cr: &mut CR,
+        uw: &mut UW,
+    ) -> Result<(), RelayEnd>
+    where
+        CR: AsyncRead + Unpin,
+        UW: AsyncWrite + Unpin,
+    {
+        let mut copy = record::Copy {
+            data: Vec::new(),
+            bytes: 0,
+        };
+        loop {
+            let p = match creader.next(cr).await {
+                Ok(p) => p,
+                Err(WireError::Closed) => return Err(RelayEnd::ClientClosed),
+                Err(WireError::Io(e)) => return Err(RelayEnd::ClientIo(e)),
+                Err(WireError::Protocol(e)) => return Err(RelayEnd::ClientProtocol(e)),
+            };
+            self.up += p.wire.len() as u64;
+            let payload = p.payload();
+            copy.bytes += payload.len() as u64;
+            let room = self.limits.max_result.saturating_sub(copy.data.len());
+            copy.data
+                .extend_from_slice(payload.get(..room.min(payload.len())).unwrap_or_default());
+            if !self.rec.store_healthy() {
+                return Err(RelayEnd::StoreUnavailable);
+            }
+            uw.write_all(&p.wire).await.map_err(RelayEnd::UpstreamIo)?;
+            if payload.is_empty() {
+                break;
+            }
+        }
+        uw.flush().await.map_err(RelayEnd::UpstreamIo)?;
+        self.rec.record(copy).await;
+        Ok(())
     }
 }
 

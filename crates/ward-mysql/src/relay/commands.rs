@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use ward_policy::Dialect;
+use ward_policy::{Dialect, loads_local_file};
 use ward_store::Sink;
 
 use super::answer::Context;
@@ -24,6 +24,8 @@ enum Handling {
     /// (none when the refusal was recorded already).
     Refuse(errors::Code, Option<&'static str>, String),
 }
+
+const NO_LOCAL_INFILE: &str = "Ward does not let this session send files from the client (LOAD DATA LOCAL INFILE): the grant needs local_infile = true";
 
 const NO_CURSORS: &str = "Ward does not relay server-side cursors (COM_STMT_EXECUTE with a cursor type): read the whole result instead (for example without useCursorFetch)";
 
@@ -97,8 +99,15 @@ impl<R: Sink> Relay<'_, R> {
                     if let Err(e) = ward_net::send(uw, &cmd.wire).await {
                         return RelayEnd::UpstreamIo(e);
                     }
+                    let io = super::answer::Io {
+                        creader: &mut *creader,
+                        cr: &mut *cr,
+                        cw: &mut *cw,
+                        ur: &mut *ur,
+                        uw: &mut *uw,
+                    };
                     if let Handling::Forward(shape, mut context) = handling
-                        && let Err(end) = self.answer(shape, &mut context, ur, cw).await
+                        && let Err(end) = self.answer(shape, &mut context, io).await
                     {
                         return end;
                     }
@@ -112,6 +121,10 @@ impl<R: Sink> Relay<'_, R> {
     async fn handle(&mut self, code: u8, body: &[u8]) -> Result<Handling, ProtocolError> {
         let text = || Bytes::copy_from_slice(body);
         Ok(match code {
+            command::QUERY if !self.local_infile && loads_local_file(body, Dialect::Mysql) => {
+                self.rec.record(Query::text(text())).await;
+                Handling::Refuse(errors::NOT_ALLOWED_COMMAND, Some("local_infile"), NO_LOCAL_INFILE.into())
+            }
             command::QUERY => match self.check(body).await {
                 Some(refusal) => Handling::Refuse(errors::SPECIFIC_ACCESS_DENIED, None, refusal),
                 None => {

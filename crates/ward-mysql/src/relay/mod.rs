@@ -90,6 +90,7 @@ pub(crate) async fn run(
         guardrails: admitted.guardrails,
         reviewer: admitted.reviewer,
         client_masker: admitted.client_masker,
+        local_infile: admitted.grant.local_infile,
         ubuf: upstream.reader.buf,
         statements: Statements::new(limits.max_result),
         up: 0,
@@ -172,6 +173,8 @@ struct Relay<'r, R> {
     guardrails: Option<SessionGuardrails>,
     reviewer: ward_admit::Reviewer,
     client_masker: Option<Masker>,
+    /// The grant allows `LOAD DATA LOCAL INFILE`.
+    local_infile: bool,
     /// The upstream's read buffer.
     ubuf: BytesMut,
     statements: Statements,

@@ -44,9 +44,18 @@ fn guardrails_deny_in_mysqls_dialect() {
         ("SELECT 1; DROP TABLE items", "drop"),
         ("GRANT ALL ON *.* TO 'app'@'%'", "grant"),
         ("CREATE USER 'eve'@'%' IDENTIFIED BY 'x'", "create_user"),
-        ("SELECT * FROM items INTO OUTFILE '/tmp/items.txt'", "copy_file"),
-        ("SELECT name FROM items INTO DUMPFILE '/tmp/one.bin'", "copy_file"),
-        ("LOAD DATA INFILE '/etc/passwd' INTO TABLE items", "copy_file"),
+        (
+            "SELECT * FROM items INTO OUTFILE '/tmp/items.txt'",
+            "copy_file",
+        ),
+        (
+            "SELECT name FROM items INTO DUMPFILE '/tmp/one.bin'",
+            "copy_file",
+        ),
+        (
+            "LOAD DATA INFILE '/etc/passwd' INTO TABLE items",
+            "copy_file",
+        ),
         ("SELECT user FROM mysql.user", "pattern"),
     ];
     for (sql, _) in denied {
@@ -66,7 +75,12 @@ fn guardrails_deny_in_mysqls_dialect() {
         &[],
     ));
     assert!(ok.contains('2'), "{ok}");
-    assert_eq!(db.sql("SELECT count(*) FROM app.items").expect("count").trim(), "2");
+    assert_eq!(
+        db.sql("SELECT count(*) FROM app.items")
+            .expect("count")
+            .trim(),
+        "2"
+    );
     let sessions = ward.wait_sessions(denied.len() + 1);
     let mut reasons = Vec::new();
     for s in &sessions {
@@ -105,14 +119,102 @@ fn mask_client_masks_what_the_client_sees() {
         .start()
         .expect("ward");
     let sql = "SELECT id, email, card, api_password FROM customers";
-    let masked = stdout(&through(&ward, "sam", "shop", sql, &["--skip-column-names"]));
+    let masked = stdout(&through(
+        &ward,
+        "sam",
+        "shop",
+        sql,
+        &["--skip-column-names"],
+    ));
     assert_eq!(
         masked.trim(),
         "1\t[REDACTED:email]\t[REDACTED:card]\t[REDACTED:*password*]"
     );
-    let plain = stdout(&through(&ward, "dev", "shop", sql, &["--skip-column-names"]));
+    let plain = stdout(&through(
+        &ward,
+        "dev",
+        "shop",
+        sql,
+        &["--skip-column-names"],
+    ));
     assert_eq!(
         plain.trim(),
         format!("1\tada@example.com\t{CARD}\t4111111111111111")
+    );
+}
+
+#[test]
+fn load_data_local_infile_needs_the_grant_and_is_recorded() {
+    let db = Mariadb::start(false).expect("mariadb");
+    db.sql("CREATE TABLE app.items (id int, name text); SET GLOBAL local_infile = 1")
+        .expect("seed");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .mysql_resource("loader", &db, "app")
+        .user("alice", &["dev"])
+        .grant("dev", "shop")
+        .config("[[grants]]\ngroup = \"dev\"\nresources = [\"loader\"]\nlocal_infile = true\n")
+        .start()
+        .expect("ward");
+    let file = ward.dir.join("items.tsv");
+    let contents = "1\tapple\n2\tcard 4111 1111 1111 1111\n";
+    std::fs::write(&file, contents).expect("file");
+    let sql = format!(
+        "LOAD DATA LOCAL INFILE '{}' INTO TABLE items",
+        file.display()
+    );
+    let out = through(&ward, "alice", "shop", &sql, &["--local-infile=1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR 1148 (42000)") && err.contains("local_infile = true"),
+        "{err}"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM app.items")
+            .expect("count")
+            .trim(),
+        "0"
+    );
+    stdout(&through(
+        &ward,
+        "alice",
+        "loader",
+        &sql,
+        &["--local-infile=1"],
+    ));
+    assert_eq!(
+        db.sql("SELECT count(*) FROM app.items")
+            .expect("count")
+            .trim(),
+        "2"
+    );
+
+    let sessions = ward.wait_sessions(2);
+    let refused = sessions
+        .iter()
+        .find(|s| s["resource"] == "shop")
+        .expect("shop");
+    let events = ward.events(refused["id"].as_str().expect("id"));
+    let denied = of_kind(&events, "policy.denied");
+    assert_eq!(denied[0]["payload"]["reason"], "local_infile");
+    let loaded = sessions
+        .iter()
+        .find(|s| s["resource"] == "loader")
+        .expect("loader");
+    let events = ward.events(loaded["id"].as_str().expect("id"));
+    let copy = of_kind(&events, "db.copy");
+    assert_eq!(copy.len(), 1, "{events:?}");
+    assert_eq!(copy[0]["payload"]["direction"], "in");
+    assert_eq!(copy[0]["payload"]["bytes"], contents.len());
+    let data = copy[0]["payload"]["data"].as_str().expect("data");
+    assert!(
+        data.contains("apple") && !data.contains("4111 1111"),
+        "{data}"
+    );
+    assert!(
+        of_kind(&events, "db.complete")
+            .iter()
+            .any(|c| c["payload"]["tag"] == "OK, 2 rows affected")
     );
 }
