@@ -158,6 +158,17 @@ impl Complete {
     }
 }
 
+impl Complete {
+    /// A result's end, as the mysql client says it: `2 rows in set`.
+    fn rows_tag(&self, rows: u64) -> String {
+        let mut tag = format!("{rows} {} in set", if rows == 1 { "row" } else { "rows" });
+        if self.warnings > 0 {
+            tag.push_str(&format!(", {} warnings", self.warnings));
+        }
+        tag
+    }
+}
+
 impl EventBody for Complete {
     fn kind(&self) -> EventKind {
         EventKind::DbComplete
@@ -267,7 +278,7 @@ impl EventBody for ResultSet {
                 },
                 row_count: self.row_count,
                 truncated: self.truncated,
-                tag: self.completion.as_ref().map(Complete::tag),
+                tag: self.completion.as_ref().map(|c| c.rows_tag(self.row_count)),
                 duration_us: self.completion.as_ref().map(|c| c.duration_us),
                 suspended: false,
                 resource: None,

@@ -235,38 +235,6 @@ pub(crate) fn lexical_kinds(sql: &str, dialect: Dialect, out: &mut Vec<Statement
     }
 }
 
-/// Whether a statement of `sql` sends a file from the client's machine to the server (MySQL's
-/// `LOAD DATA LOCAL INFILE`, `LOAD XML LOCAL INFILE`).
-pub fn loads_local_file(sql: &[u8], dialect: Dialect) -> bool {
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let sql = String::from_utf8_lossy(sql);
-    let Ok(tokens) = Tokenizer::new(dialect.parser().as_ref(), &sql).tokenize() else {
-        // What cannot be read is assumed to load a file: it is refused, not let through.
-        return true;
-    };
-    let mut words: Vec<String> = Vec::new();
-    for token in tokens {
-        match token {
-            Token::Whitespace(_) => {}
-            Token::SemiColon => words.clear(),
-            Token::Word(w) if words.len() < 3 => {
-                words.push(w.value.to_ascii_lowercase());
-                if let [load, kind, local] = words.as_slice()
-                    && load == "load"
-                    && (kind == "data" || kind == "xml")
-                    && local == "local"
-                {
-                    return true;
-                }
-            }
-            // Past the first words of a statement: nothing more to see until its end.
-            _ if words.len() < 3 => words.push(String::new()),
-            _ => {}
-        }
-    }
-    false
-}
-
 /// The SQL a guardrail reads statements as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {

@@ -10,12 +10,14 @@
 
 mod config;
 mod kind;
+mod mysql;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{Action, GuardrailConfig, Unparsed};
-pub use kind::{Dialect, StatementKind, loads_local_file};
+pub use kind::{Dialect, StatementKind};
+pub use mysql::{loads_local_file, open_executable_comments, statement_heads};
 
 /// Why the guardrails of a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -431,6 +433,14 @@ impl SessionGuardrails {
 
     /// Like [`SessionGuardrails::check`], reading the text as `dialect`.
     pub fn check_sql(&self, text: &[u8], dialect: Dialect) -> Option<Denial> {
+        // What MySQL runs of an executable comment is checked like the rest.
+        let opened;
+        let text = if dialect == Dialect::Mysql {
+            opened = open_executable_comments(text);
+            &*opened
+        } else {
+            text
+        };
         let mut parsed = Parsed::NotYet;
         for rule in self.rules.iter().filter(|rule| rule.statements()) {
             let deny = |reason| {

@@ -19,6 +19,7 @@ mod http_browser;
 mod http_sign_in;
 mod mcp;
 mod mysql;
+mod mysql_drivers;
 mod mysql_policy;
 mod offboarding;
 mod oidc;

@@ -114,6 +114,7 @@ fn mariadb_client_session_is_recorded() {
         .find(|r| r["payload"]["columns"][2]["name"] == "card")
         .expect("the items result");
     assert_eq!(rows["payload"]["row_count"], 2);
+    assert_eq!(rows["payload"]["tag"], "2 rows in set");
     assert_eq!(rows["payload"]["rows"][0][0], "1");
     assert_eq!(rows["payload"]["rows"][1][1], serde_json::Value::Null);
     // The card number is masked in the record.
