@@ -28,6 +28,8 @@ pub struct Gateway {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     pub(crate) limits: Limits,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Ward's connection ids, for `KILL`.
+    pub(crate) kills: Arc<crate::kill::Registry>,
     active: AtomicUsize,
     /// Connections not yet authenticated ([`MAX_UNAUTHENTICATED`]).
     unauthenticated: Arc<tokio::sync::Semaphore>,
@@ -54,6 +56,7 @@ impl Gateway {
             authenticator,
             limits,
             shutdown,
+            kills: Arc::default(),
             live,
             active: AtomicUsize::new(0),
             unauthenticated: Arc::new(tokio::sync::Semaphore::new(MAX_UNAUTHENTICATED)),

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod gateway;
+mod kill;
 mod prepared;
 pub mod record;
 mod relay;

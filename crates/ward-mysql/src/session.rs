@@ -20,8 +20,12 @@ use ward_core::{Identity, Outcome, Protocol};
 use ward_net::Stream;
 
 use crate::codec::handshake::{self, ClientHello, Greeting, Login};
-use crate::codec::{ProtocolError, caps, packet, response, status};
+use bytes::Bytes;
+use ward_store::SessionRecorder;
+
+use crate::codec::{ProtocolError, caps, command, packet, response, status};
 use crate::gateway::Gateway;
+use crate::record::Query;
 use crate::relay::{self, RelayEnd};
 use crate::scramble;
 use crate::upstream::ClientTerms;
@@ -51,6 +55,8 @@ pub(crate) mod errors {
     pub const SPECIFIC_ACCESS_DENIED: Code = (1227, "42000");
     pub const NOT_SUPPORTED_YET: Code = (1235, "42000");
     pub const NOT_ALLOWED_COMMAND: Code = (1148, "42000");
+    pub const NO_SUCH_THREAD: Code = (1094, "HY000");
+    pub const NO_DB: Code = (1046, "3D000");
     pub const CONNECTION_KILLED: Code = (1927, "70100");
     pub const DISK_FULL: Code = (1021, "HY000");
     pub const UPSTREAM: Code = (2013, "HY000");
@@ -102,6 +108,7 @@ pub(crate) async fn run(
         seq: 0,
         login: Login::default(),
         unauthenticated: Some(unauthenticated),
+        id: gw.kills.allocate(),
     };
     let login = tokio::time::timeout(LOGIN_TIMEOUT, s.handshake()).await;
     let password = match login {
@@ -163,6 +170,8 @@ struct Session<'g> {
     seq: u8,
     login: Login,
     unauthenticated: Option<OwnedSemaphorePermit>,
+    /// This connection's id, which `KILL` names.
+    id: crate::kill::Id,
 }
 
 impl Session<'_> {
@@ -240,7 +249,7 @@ impl Session<'_> {
     async fn handshake(&mut self) -> Result<String, Failed> {
         let greeting = Greeting {
             server_version: SERVER_VERSION.to_vec(),
-            connection_id: 1,
+            connection_id: self.id.id,
             scramble: self.scramble.clone(),
             capabilities: caps::WARD,
             charset: crate::codec::UTF8MB4_GENERAL_CI,
@@ -303,6 +312,8 @@ impl Session<'_> {
         let mut parameters = BTreeMap::from([
             ("user".to_owned(), self.user()),
             ("database".to_owned(), self.resource()),
+            // The id a `KILL` from the client's other connections names.
+            ("connection_id".to_owned(), self.id.id.to_string()),
         ]);
         for (k, v) in self.login.attributes.iter().take(32) {
             let k = String::from_utf8_lossy(k).chars().take(64).collect();
@@ -352,8 +363,21 @@ impl Session<'_> {
                 return;
             }
         };
+        let subject = identity.subject.clone();
         let auth = Auth::ok(&identity).with("tls", self.stream.is_tls());
         let resource = self.resource();
+        if resource.is_empty() {
+            // The mysql client's second connection for Ctrl-C names no database: it may only
+            // stop queries.
+            let names: Vec<String> = compiled
+                .runtime
+                .reachable(&identity, ResourceKind::Mysql)
+                .map(|r| r.name.clone())
+                .collect();
+            let rec = compiled.runtime.open(identity, "", self.start(auth)).await;
+            self.unchosen(&rec, subject, &names).await;
+            return;
+        }
         let reason = self.attribute("ward_reason");
         let request = ward_admit::Request {
             identity,
@@ -423,13 +447,33 @@ impl Session<'_> {
             let client = std::mem::replace(&mut self.stream, Stream::Taken);
             let client_buf = std::mem::take(&mut self.reader.buf);
             let capabilities = self.login.capabilities;
+            let killer = relay::Killer {
+                registry: gw.kills.clone(),
+                subject: subject.clone(),
+                from: self.peer.to_string(),
+                max_packet: self.login.max_packet,
+                charset: self.login.charset,
+            };
+            gw.kills.register(
+                &self.id,
+                crate::kill::Entry {
+                    subject,
+                    resource: resource.clone(),
+                    target: target.clone(),
+                    user: admitted.upstream_user.clone(),
+                    password: admitted.upstream_password.clone(),
+                    upstream_id: upstream.greeting.connection_id,
+                    recorder: rec.clone(),
+                },
+            );
             let sides = relay::Sides {
                 client,
                 client_buf,
                 upstream,
                 capabilities,
             };
-            let end = relay::run(sides, &rec, admitted, gw.limits, gw.shutdown.clone()).await;
+            let limits = gw.limits;
+            let end = relay::run(sides, killer, &rec, admitted, limits, gw.shutdown.clone()).await;
             let outcome = match &end.why {
                 RelayEnd::ClientClosed => Outcome::Ok,
                 RelayEnd::ClientIo(e) => {
@@ -443,6 +487,85 @@ impl Session<'_> {
             (outcome, end.up, end.down)
         };
         rec.end(outcome, up, down).await;
+    }
+
+    /// Serves a login that named no resource: it may stop its user's queries elsewhere
+    /// (`KILL QUERY id`), and everything else is refused with the resources it could name.
+    async fn unchosen(&mut self, rec: &SessionRecorder, subject: String, names: &[String]) {
+        let gw = self.gw;
+        let mut out = Vec::new();
+        packet::build(&mut out, self.seq, |p| {
+            response::encode_ok(p, 0, status::AUTOCOMMIT, 0)
+        });
+        let mut outcome = Outcome::Ok;
+        if send(&mut self.stream, &out).await.is_err() {
+            rec.end(outcome, 0, 0).await;
+            return;
+        }
+        let listed = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        };
+        let no_resource = format!(
+            "No resource chosen: connect with a resource's name as the database (mysql -D RESOURCE; resources you may reach: {listed}); this connection can only stop your queries (KILL QUERY id)"
+        );
+        let terms = ClientTerms {
+            capabilities: self.login.capabilities,
+            max_packet: self.login.max_packet,
+            charset: self.login.charset,
+            attributes: &[],
+            local_infile: false,
+        };
+        loop {
+            let cmd = match self.reader.next(&mut self.stream).await {
+                Ok(cmd) if cmd.seq == 0 => cmd,
+                Ok(_) | Err(WireError::Protocol(_)) => {
+                    outcome = Outcome::Error;
+                    break;
+                }
+                Err(_) => break,
+            };
+            let payload = cmd.payload();
+            let answer = match payload.split_first() {
+                Some((&command::QUIT, _)) => break,
+                Some((&command::PING, _)) => Ok(None),
+                Some((&command::QUERY, text)) => match crate::kill::classify(text) {
+                    Some(kill) => {
+                        rec.record(Query::text(Bytes::copy_from_slice(text))).await;
+                        let from = self.peer.to_string();
+                        let max = gw.limits.max_message;
+                        crate::kill::execute(&gw.kills, &subject, &from, kill, &terms, max)
+                            .await
+                            .map(Some)
+                            .map_err(|r| (r.code, r.message))
+                    }
+                    None => Err((errors::NO_DB, no_resource.clone())),
+                },
+                _ => Err((errors::NO_DB, no_resource.clone())),
+            };
+            let seq = cmd.next_seq();
+            let mut out = Vec::new();
+            match answer {
+                Ok(Some(payload)) => {
+                    packet::write(&mut out, seq, &payload);
+                }
+                Ok(None) => packet::build(&mut out, seq, |p| {
+                    response::encode_ok(p, 0, status::AUTOCOMMIT, 0)
+                }),
+                Err((code, message)) => {
+                    let mut payload = Vec::new();
+                    response::encode_err(&mut payload, code.0, code.1, &message);
+                    rec.record(crate::record::ServerError(payload.clone().into()))
+                        .await;
+                    packet::write(&mut out, seq, &payload);
+                }
+            }
+            if send(&mut self.stream, &out).await.is_err() {
+                break;
+            }
+        }
+        rec.end(outcome, 0, 0).await;
     }
 
     /// Tells the client of a failure after admission, and records it as a `db.error`.

@@ -8,10 +8,12 @@ use ward_store::Sink;
 
 use super::answer::Context;
 use super::{Relay, RelayEnd};
-use crate::codec::{ProtocolError, command, malformed};
+use crate::codec::{ProtocolError, command, malformed, packet};
+use crate::kill;
 use crate::record::{self, Query};
 use crate::results::Shape;
 use crate::session::{err_packet, errors};
+use crate::upstream::ClientTerms;
 use crate::wire::{PacketReader, WireError};
 
 /// What to do with a client's command.
@@ -20,6 +22,8 @@ enum Handling {
     Forward(Shape, Context),
     /// Forward it; it has no answer.
     Quiet,
+    /// Answered by Ward with this payload (OK or ERR).
+    Answered(Vec<u8>),
     /// Refused with this error and message; recorded as `policy.denied` with the reason
     /// (none when the refusal was recorded already).
     Refuse(errors::Code, Option<&'static str>, String),
@@ -91,6 +95,13 @@ impl<R: Sink> Relay<'_, R> {
                         return RelayEnd::ClientIo(e);
                     }
                 }
+                Handling::Answered(answer) => {
+                    let mut out = Vec::new();
+                    packet::write(&mut out, cmd.next_seq(), &answer);
+                    if let Err(e) = ward_net::send(cw, &out).await {
+                        return RelayEnd::ClientIo(e);
+                    }
+                }
                 Handling::Forward(..) | Handling::Quiet => {
                     // Fail closed: what the store cannot keep does not pass.
                     if !self.rec.store_healthy() {
@@ -121,6 +132,10 @@ impl<R: Sink> Relay<'_, R> {
     async fn handle(&mut self, code: u8, body: &[u8]) -> Result<Handling, ProtocolError> {
         let text = || Bytes::copy_from_slice(body);
         Ok(match code {
+            command::QUERY if let Some(kill) = kill::classify(body) => {
+                self.rec.record(Query::text(text())).await;
+                self.kill(kill).await
+            }
             command::QUERY if !self.local_infile && loads_local_file(body, Dialect::Mysql) => {
                 self.rec.record(Query::text(text())).await;
                 Handling::Refuse(errors::NOT_ALLOWED_COMMAND, Some("local_infile"), NO_LOCAL_INFILE.into())
@@ -188,6 +203,23 @@ impl<R: Sink> Relay<'_, R> {
                 format!("Ward does not relay {}", command::name(other)),
             ),
         })
+    }
+
+    /// Carries out a `KILL` of one of this user's connections, or refuses it.
+    async fn kill(&mut self, kill: kill::Kill) -> Handling {
+        let k = &self.killer;
+        let terms = ClientTerms {
+            capabilities: self.capabilities,
+            max_packet: k.max_packet,
+            charset: k.charset,
+            attributes: &[],
+            local_infile: false,
+        };
+        let max = self.limits.max_message;
+        match kill::execute(&k.registry, &k.subject, &k.from, kill, &terms, max).await {
+            Ok(answer) => Handling::Answered(answer),
+            Err(refused) => Handling::Refuse(refused.code, Some("kill"), refused.message),
+        }
     }
 
     /// Checks a statement's text against the guardrails: the message the client gets when it

@@ -18,9 +18,12 @@ use ward_net::Stream;
 use ward_policy::SessionGuardrails;
 use ward_store::SessionRecorder;
 
+use std::sync::Arc;
+
 use crate::codec::ProtocolError;
 use crate::codec::packet;
 use crate::gateway::Limits;
+use crate::kill::Registry;
 use crate::prepared::Statements;
 use crate::record::ServerError;
 use crate::session::{err_packet, errors};
@@ -64,10 +67,22 @@ pub(crate) struct Sides {
     pub capabilities: u32,
 }
 
+/// Who the session is, for the `KILL`s it sends.
+pub(crate) struct Killer {
+    pub registry: Arc<Registry>,
+    /// The Ward user.
+    pub subject: String,
+    /// The client's address, recorded with a cancel.
+    pub from: String,
+    pub max_packet: u32,
+    pub charset: u8,
+}
+
 /// Relays until either side ends, Ward stops or the session is terminated, and tells the
 /// client why when it can.
 pub(crate) async fn run(
     sides: Sides,
+    killer: Killer,
     rec: &SessionRecorder,
     admitted: Admitted,
     limits: Limits,
@@ -93,6 +108,7 @@ pub(crate) async fn run(
         local_infile: admitted.grant.local_infile,
         ubuf: upstream.reader.buf,
         statements: Statements::new(limits.max_result),
+        killer,
         up: 0,
         down: 0,
     };
@@ -178,6 +194,7 @@ struct Relay<'r, R> {
     /// The upstream's read buffer.
     ubuf: BytesMut,
     statements: Statements,
+    killer: Killer,
     up: u64,
     down: u64,
 }

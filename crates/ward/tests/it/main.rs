@@ -20,6 +20,7 @@ mod http_sign_in;
 mod mcp;
 mod mysql;
 mod mysql_drivers;
+mod mysql_kill;
 mod mysql_policy;
 mod offboarding;
 mod oidc;
