@@ -1303,7 +1303,7 @@ export interface components {
              */
             message: string | null;
             /**
-             * @description `simple`, `extended`, `fast-path`, `mcp`.
+             * @description `simple`, `extended`, `fast-path`, `mcp`; MySQL: `query`, `command`.
              * @default null
              */
             protocol: string | null;
@@ -1341,7 +1341,7 @@ export interface components {
         };
         /** @description A resource a grant names the viewer for. */
         ResourceEntry: {
-            /** @description `postgres`, `ssh` or `http`. */
+            /** @description `postgres`, `mysql`, `ssh` or `http`. */
             kind: string;
             name: string;
             /** @description Every grant of it needs an approved access request first. */
@@ -1358,6 +1358,7 @@ export interface components {
             name: string;
             /**
              * Format: int32
+             * @description PostgreSQL: the type's OID; MySQL: the column's type code (`MYSQL_TYPE_*`).
              * @default 0
              */
             type_oid: number;
@@ -1496,7 +1497,7 @@ export interface components {
             matches?: components["schemas"]["Match"][] | null;
             /** @description `ok`, `denied`, `error`, `incomplete`; none while live. */
             outcome?: string | null;
-            /** @description `postgres`, `web` (a sign-in to this UI), `mcp` (an AI agent). */
+            /** @description `postgres`, `mysql`, `ssh`, `http`, `web` (a sign-in to this UI), `mcp` (an AI agent). */
             protocol: string;
             resource: string;
             /** @description RFC 3339. */
@@ -1567,7 +1568,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description `postgres`, `ssh`, `web`, `mcp`.
+             * @description `postgres`, `mysql`, `ssh`, `http`, `web`, `mcp`.
              * @default
              */
             protocol: string;

@@ -171,7 +171,11 @@ mod tests {
     #[test]
     fn executable_comments_are_code() {
         let opened = open_executable_comments(b"SELECT 1 /*!50000 ; DROP TABLE t */");
-        let expected = format!("SELECT 1 {} ; DROP TABLE t {}", " ".repeat(8), " ".repeat(2));
+        let expected = format!(
+            "SELECT 1 {} ; DROP TABLE t {}",
+            " ".repeat(8),
+            " ".repeat(2)
+        );
         assert_eq!(&*opened, expected.as_bytes());
         let opened = open_executable_comments(b"/*M!100100 KILL 5 */");
         assert_eq!(String::from_utf8_lossy(&opened).trim(), "KILL 5");

@@ -62,7 +62,7 @@ pub struct Session {
     pub user: String,
     pub groups: Vec<String>,
     pub resource: String,
-    /// `postgres`, `web` (a sign-in to this UI), `mcp` (an AI agent).
+    /// `postgres`, `mysql`, `ssh`, `http`, `web` (a sign-in to this UI), `mcp` (an AI agent).
     pub protocol: String,
     pub client_addr: String,
     /// RFC 3339.

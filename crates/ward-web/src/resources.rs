@@ -37,7 +37,7 @@ pub fn routes() -> Router<Arc<Web>> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResourceEntry {
     pub name: String,
-    /// `postgres`, `ssh` or `http`.
+    /// `postgres`, `mysql`, `ssh` or `http`.
     pub kind: String,
     /// HTTP: where a client reaches it through Ward.
     pub url: Option<String>,

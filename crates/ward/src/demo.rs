@@ -1,5 +1,7 @@
-//! `ward demo`: a throwaway PostgreSQL with a small `shop` database, Ward in front of it with a
-//! SQLite store in `./ward-data`, a local user, and the exact command to connect.
+//! `ward demo`: a throwaway PostgreSQL with a small `shop` database (and, where they are
+//! installed, the same data in a throwaway MariaDB, an sshd and a stand-in AI model), Ward in
+//! front of them with a SQLite store in `./ward-data`, local users, and the exact commands to
+//! connect.
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use ward_core::fs::write_private;
 use ward_local::pgcluster::{ClusterOptions, PgCluster, free_port};
 
 pub mod lifecycle;
+mod mariadb;
 
 const SEED: &str = r#"
 CREATE TABLE customers (
@@ -51,6 +54,7 @@ pub fn random_token(bytes: usize) -> anyhow::Result<String> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ports {
     pub postgres: Option<u16>,
+    pub mysql: Option<u16>,
     pub web: Option<u16>,
     pub ssh: Option<u16>,
     pub http: Option<u16>,
@@ -65,15 +69,16 @@ fn port_or_free(usual: u16) -> anyhow::Result<u16> {
 
 /// Starts everything, prints how to connect, and runs until Ctrl-C, SIGTERM or SIGHUP.
 ///
-/// Nothing it starts outlives it: PostgreSQL and sshd are its children and end with it however
-/// it ends ([`ward_local::child`]); a second demo on the same directory is refused while one runs,
-/// and a demo finds and stops what an earlier one left behind ([`lifecycle`]).
+/// Nothing it starts outlives it: PostgreSQL, MariaDB, sshd and the model stand-in are its
+/// children and end with it however it ends ([`ward_local::child`]); a second demo on the same
+/// directory is refused while one runs, and a demo finds and stops what an earlier one left
+/// behind ([`lifecycle`]).
 pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize()?;
     let _lock = lifecycle::DemoLock::take(&dir)?;
     lifecycle::stop_leftovers(&dir);
-    show("Starting a throwaway PostgreSQL cluster…\n")?;
+    show("Starting throwaway PostgreSQL and MariaDB servers…\n")?;
     // On this (the main) thread, not a pooled one: the cluster ends when this thread does.
     let cluster = PgCluster::start(&ClusterOptions::default())?;
     let app_password = random_token(12)?;
@@ -91,20 +96,33 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     write_private(&dir.join("shop.pw"), app_password.as_bytes())?;
     let port = ports.postgres.map_or_else(|| port_or_free(6432), Ok)?;
     let web_port = ports.web.map_or_else(|| port_or_free(8443), Ok)?;
-    // With OpenSSH's sshd installed, a throwaway one is the second resource: it lets Ward's
+    // With MariaDB installed, the same shop in a throwaway one is the second resource, for MySQL
+    // clients. Started on this thread too, for the same reason.
+    let (mariadbd, no_mariadb) = match mariadb::start(&dir) {
+        Ok(server) => (Some(server), String::new()),
+        Err(e) => (None, format!("(no MySQL resource: {e:#})\n")),
+    };
+    // With OpenSSH's sshd installed, a throwaway one is the next resource: it lets Ward's
     // client key (made now, before Ward starts) log in as whoever runs the demo.
     let (sshd, no_sshd) = match demo_sshd(&dir) {
         Ok(sshd) => (Some(sshd), String::new()),
         Err(e) => (None, format!("(no SSH resource: {e:#})\n")),
     };
-    // With Node.js, a stand-in AI model provider is the third: an assistant whose
+    // With Node.js, a stand-in AI model provider is the last: an assistant whose
     // conversations Ward records.
     let model_key = random_token(16)?;
     let (model, no_model) = match ward_local::model::ModelPeer::start(&model_key) {
         Ok(model) => (Some(model), String::new()),
         Err(e) => (None, format!("(no assistant resource: {e:#})\n")),
     };
-    lifecycle::record_children(&dir, &cluster, sshd.as_ref(), model.as_ref())?;
+    lifecycle::record_children(
+        &dir,
+        &cluster,
+        mariadbd.as_ref(),
+        sshd.as_ref(),
+        model.as_ref(),
+    )?;
+    let mysql_port = ports.mysql.map_or_else(|| port_or_free(3307), Ok)?;
     let ssh_port = ports.ssh.map_or_else(|| port_or_free(2222), Ok)?;
     let ssh_listen = match &sshd {
         Some(_) => format!("ssh = \"127.0.0.1:{ssh_port}\"        # OpenSSH clients"),
@@ -112,12 +130,20 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     };
     let http_port = ports.http.map_or_else(|| port_or_free(8444), Ok)?;
     let mut listen = ssh_listen;
+    if mariadbd.is_some() {
+        listen.push_str(&format!(
+            "\nmysql = \"127.0.0.1:{mysql_port}\"      # MySQL and MariaDB clients (TLS)"
+        ));
+    }
     if model.is_some() {
         listen.push_str(&format!(
             "\nhttp = \"127.0.0.1:{http_port}\"       # HTTP resources (HTTPS): the assistant"
         ));
     }
     let mut text = demo_config(port, web_port, &listen, &cluster.address());
+    if let Some(server) = &mariadbd {
+        text.push_str(&mariadb::config(&server.address()));
+    }
     if let Some(sshd) = &sshd {
         text.push_str(&demo_ssh_config(ssh_port, sshd)?);
     }
@@ -175,7 +201,8 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     let running = crate::serve::start(config).await?;
     let cfg = config_path.display();
     let ward = program();
-    let mut banner = no_sshd + &no_model;
+    let ca = dir.join("tls/cert.pem");
+    let mut banner = no_mariadb + &no_sshd + &no_model;
     let mut line = |text: String| {
         banner.push_str(&text);
         banner.push('\n');
@@ -189,6 +216,12 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         "  PostgreSQL upstream: {} (database shop, throwaway)",
         cluster.address()
     ));
+    if let Some(server) = &mariadbd {
+        line(format!(
+            "  MariaDB upstream: {} (database shop, throwaway)",
+            server.address()
+        ));
+    }
     line(format!("  Ward store, config and log: {}", dir.display()));
     line(String::new());
     line("Connect through Ward (user demo, resource shop):".into());
@@ -196,10 +229,28 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         "  psql \"postgresql://demo:{password}@127.0.0.1:{port}/shop?sslmode=require\""
     ));
     line(String::new());
+    let mysql = mariadbd.as_ref().and(running.mysql);
+    if let Some(mysql) = mysql {
+        line(format!(
+            "The same shop in a throwaway MariaDB (resource {}):",
+            mariadb::RESOURCE
+        ));
+        line(format!(
+            "  {}",
+            mariadb::client_line("demo", &password, mysql.port(), &ca)
+        ));
+        line(String::new());
+    }
     line("The same data as user support, whose grant masks what the client sees:".into());
     line(format!(
         "  psql \"postgresql://support:{support_password}@127.0.0.1:{port}/shop?sslmode=require\""
     ));
+    if let Some(mysql) = mysql {
+        line(format!(
+            "  {}",
+            mariadb::client_line("support", &support_password, mysql.port(), &ca)
+        ));
+    }
     line(String::new());
     if let (Some(sshd), Some(ssh)) = (&sshd, running.ssh) {
         line(format!(
@@ -219,7 +270,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
         );
         line(format!(
             "  curl --cacert {} -H 'Authorization: Bearer {demo_token}' https://127.0.0.1:{}/assistant/v1/chat/completions -d '{{\"model\":\"demo\",\"messages\":[{{\"role\":\"user\",\"content\":\"propose sql for the open orders\"}}]}}'",
-            dir.join("tls/cert.pem").display(),
+            ca.display(),
             http.port()
         ));
         line(format!(
@@ -244,7 +295,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     line("  stdio, for local agents:".into());
     line(format!(
         "  WARD_MCP_KEY={agent_key} {ward} mcp --server https://127.0.0.1:{web_port} --ca-cert {}",
-        dir.join("tls/cert.pem").display()
+        ca.display()
     ));
     line(String::new());
     line("Then, in another terminal:".into());
@@ -253,7 +304,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     line(format!("  {ward} verify --config {cfg}"));
     line(String::new());
     line(format!(
-        "Ctrl-C stops Ward and PostgreSQL; the recordings stay in {}.",
+        "Ctrl-C stops Ward and the servers it started; the recordings stay in {}.",
         dir.display()
     ));
     let shown = show(&banner);
@@ -266,6 +317,7 @@ pub async fn run(dir: &Path, ports: Ports) -> anyhow::Result<()> {
     }
     running.shutdown().await;
     drop(cluster);
+    drop(mariadbd);
     drop(sshd);
     drop(model);
     lifecycle::forget_children(&dir);
@@ -324,7 +376,7 @@ fn demo_ssh_config(ssh_port: u16, sshd: &ward_local::sshd::Sshd) -> anyhow::Resu
         .context("who runs the demo (id -un)")?;
     Ok(format!(
         r#"
-# The demo's second resource: a throwaway OpenSSH sshd (ssh -p {ssh_port} demo:box@127.0.0.1).
+# The demo's SSH resource: a throwaway OpenSSH sshd (ssh -p {ssh_port} demo:box@127.0.0.1).
 [[resources]]
 name = "box"
 kind = "ssh"

@@ -39,7 +39,8 @@ enum Command {
     /// Make the running `ward serve` of this configuration re-read it (as SIGHUP does), and
     /// print what changed or why it was refused (exit 1: the configuration in force stays).
     Reload(ConfigArg),
-    /// Run a throwaway PostgreSQL and Ward in front of it, with a demo user.
+    /// Run a throwaway PostgreSQL (and MariaDB, sshd and AI model, where installed) and Ward in
+    /// front of them, with demo users.
     Demo {
         /// Where the config, store and TLS files go.
         #[arg(long, default_value = "ward-data")]
@@ -47,6 +48,9 @@ enum Command {
         /// PostgreSQL listener port (default 6432, or a free one).
         #[arg(long)]
         port: Option<u16>,
+        /// MySQL listener port (default 3307, or a free one).
+        #[arg(long)]
+        mysql_port: Option<u16>,
         /// Web UI port (default 8443, or a free one).
         #[arg(long)]
         web_port: Option<u16>,
@@ -236,12 +240,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Demo {
             dir,
             port,
+            mysql_port,
             web_port,
             ssh_port,
             http_port,
         } => {
             let ports = ward::demo::Ports {
                 postgres: port,
+                mysql: mysql_port,
                 web: web_port,
                 ssh: ssh_port,
                 http: http_port,

@@ -8,9 +8,10 @@ import { RequestLink } from './Requests';
 import { TimelineFoot, useEventPages } from './EventPages';
 
 /**
- * Database-session timeline: one row per recorded event, statements with their
- * results/completions/errors indented under them. Virtualized; pages are fetched
- * as the user scrolls towards the end.
+ * Database-session timeline (PostgreSQL and MySQL sessions alike: both record `db.query`,
+ * `db.result`, `db.complete` and `db.error`): one row per recorded event, statements with their
+ * results/completions/errors indented under them. Virtualized; pages are fetched as the user
+ * scrolls towards the end.
  */
 export function DbTimeline({ session, focusSeq }: { session: Session; focusSeq?: number | null }) {
   const pages = useEventPages(session, focusSeq);
@@ -127,7 +128,7 @@ function TimelineItem({
             <LockIcon /> masked: {masked.join(', ')}
           </span>
         )}
-        <EventBody ev={ev} expanded={expanded} onToggle={onToggle} page={page} onPage={onPage} />
+        <EventBody ev={ev} expanded={expanded} onToggle={onToggle} page={page} onPage={onPage} protocol={session.protocol} />
       </div>
     </div>
   );
@@ -140,12 +141,15 @@ export function EventBody({
   onToggle,
   page,
   onPage,
+  protocol,
 }: {
   ev: WardEvent;
   expanded: boolean;
   onToggle: () => void;
   page: number;
   onPage: (p: number) => void;
+  /** The session's protocol, where an event reads differently by protocol (result column types). */
+  protocol?: string;
 }) {
   switch (ev.kind) {
     case 'session.start': {
@@ -343,7 +347,12 @@ export function EventBody({
               </span>
             )}
           </div>
-          {expanded && (rows.length ? <ResultTable columns={cols} rows={rows} page={page} onPage={onPage} /> : <div class="muted small">No rows recorded.</div>)}
+          {expanded &&
+            (rows.length ? (
+              <ResultTable columns={cols} rows={rows} page={page} onPage={onPage} protocol={protocol} />
+            ) : (
+              <div class="muted small">No rows recorded.</div>
+            ))}
         </div>
       );
     }
@@ -358,11 +367,14 @@ export function EventBody({
     }
     case 'db.error': {
       const p = ev.payload;
+      // MySQL's error number, with the SQLSTATE after it as MySQL clients show them: ERROR 1146 (42S02).
+      const number = typeof p.error_code === 'number' ? p.error_code : null;
+      const code = number != null ? ` ${number}${p.code ? ` (${p.code})` : ''}` : p.code ? ` ${p.code}` : '';
       return (
-        <div class="ti-line bad" role="note">
+        <div class="ti-line bad" role="note" data-testid="db-error">
           <strong>
             {p.severity ?? 'ERROR'}
-            {p.code ? ` ${p.code}` : ''}:
+            {code}:
           </strong>{' '}
           {p.message}
           {p.detail && <div class="small">Detail: {p.detail}</div>}

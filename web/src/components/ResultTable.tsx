@@ -9,6 +9,45 @@ export interface Column {
 
 const PAGE = 50;
 
+/** MySQL's column types (`MYSQL_TYPE_*`), which a MySQL session's results record as `type_oid`. */
+const MYSQL_TYPES: Record<number, string> = {
+  0: 'DECIMAL',
+  1: 'TINYINT',
+  2: 'SMALLINT',
+  3: 'INT',
+  4: 'FLOAT',
+  5: 'DOUBLE',
+  6: 'NULL',
+  7: 'TIMESTAMP',
+  8: 'BIGINT',
+  9: 'MEDIUMINT',
+  10: 'DATE',
+  11: 'TIME',
+  12: 'DATETIME',
+  13: 'YEAR',
+  14: 'DATE',
+  15: 'VARCHAR',
+  16: 'BIT',
+  245: 'JSON',
+  246: 'DECIMAL',
+  247: 'ENUM',
+  248: 'SET',
+  249: 'TINYBLOB or TINYTEXT',
+  250: 'MEDIUMBLOB or MEDIUMTEXT',
+  251: 'LONGBLOB or LONGTEXT',
+  252: 'BLOB or TEXT',
+  253: 'VARCHAR or VARBINARY',
+  254: 'CHAR or BINARY',
+  255: 'GEOMETRY',
+};
+
+/** A column's type, as its header's tooltip says it: the session's protocol decides what the number is. */
+function typeTitle(c: Column, protocol?: string): string | undefined {
+  if (c.type_oid == null) return undefined;
+  if (protocol === 'mysql') return `MySQL type ${MYSQL_TYPES[c.type_oid] ?? c.type_oid}`;
+  return `type oid ${c.type_oid}`;
+}
+
 export function Cell({ value }: { value: string | null | undefined }) {
   if (value === null || value === undefined) return <td class="null">NULL</td>;
   if (isMasked(value))
@@ -27,11 +66,14 @@ export function ResultTable({
   rows,
   page,
   onPage,
+  protocol,
 }: {
   columns: Column[];
   rows: (string | null)[][];
   page?: number;
   onPage?: (p: number) => void;
+  /** The session's protocol (`postgres`, `mysql`, …): what the columns' type numbers mean. */
+  protocol?: string;
 }) {
   const [localPage, setLocalPage] = useState(0);
   const p = page ?? localPage;
@@ -49,7 +91,7 @@ export function ResultTable({
                 #
               </th>
               {columns.map((c, i) => (
-                <th key={i} scope="col" title={c.type_oid != null ? `type oid ${c.type_oid}` : undefined}>
+                <th key={i} scope="col" title={typeTitle(c, protocol)}>
                   {c.name}
                 </th>
               ))}

@@ -6,6 +6,7 @@ import { fmtTime } from '../format';
 /** How each kind is reached, for the resources without a URL. */
 const CLIENT: Record<string, string> = {
   postgres: 'a PostgreSQL client, through Ward',
+  mysql: 'a MySQL or MariaDB client over TLS, through Ward',
   ssh: 'an SSH client, through Ward',
 };
 

@@ -9,10 +9,12 @@ import { HttpTimeline } from '../components/HttpTimeline';
 import { activityAnchor, activityUrl } from './Activity';
 
 /**
- * Recording views: the first applicable one is shown, others are tabs. SSH sessions get the
- * terminal player (asciicast export; a live session followed as it happens) plus the raw event
- * timeline as a second tab; HTTP sessions get their requests (HttpTimeline), plus the raw event
- * timeline. A view that follows a live session calls `onEnded` when it sees the session end, and
+ * Recording views: the first applicable one is shown, others are tabs. Database sessions
+ * (PostgreSQL and MySQL clients, AI agents over MCP) get the database timeline: statements with
+ * their results, completions and errors. SSH sessions get the terminal player (asciicast export;
+ * a live session followed as it happens) plus the raw event timeline as a second tab; HTTP
+ * sessions get their requests (HttpTimeline), plus the raw event timeline; other sessions (a
+ * sign-in to this UI) the event timeline alone. A view that follows a live session calls `onEnded` when it sees the session end, and
  * the page reads the session again.
  */
 interface ViewProps {
@@ -50,19 +52,22 @@ function TerminalView({ session, onEnded }: ViewProps) {
   return Player ? <Player session={session} onEnded={onEnded} /> : <p class="muted">Loading player…</p>;
 }
 
+/** The protocols whose sessions are statements and results. */
+const DATABASE_PROTOCOLS = new Set(['postgres', 'mysql', 'mcp']);
+
 const VIEWS: RecordingView[] = [
   { id: 'term', label: 'Terminal', applies: (s) => s.protocol === 'ssh', component: TerminalView },
   { id: 'http', label: 'HTTP timeline', applies: (s) => s.protocol === 'http', component: HttpTimeline },
   {
     id: 'db',
     label: 'Database timeline',
-    applies: (s) => s.protocol !== 'ssh' && s.protocol !== 'http',
+    applies: (s) => DATABASE_PROTOCOLS.has(s.protocol),
     component: DbTimeline,
   },
   {
     id: 'events',
     label: 'Event timeline',
-    applies: (s) => s.protocol === 'ssh' || s.protocol === 'http',
+    applies: (s) => !DATABASE_PROTOCOLS.has(s.protocol),
     component: DbTimeline,
   },
 ];
@@ -273,7 +278,9 @@ export function SessionDetailPage({ id, loc, me }: { id: string; loc: Loc; me: M
           ))}
         </div>
       )}
-      <h2 class="view-title">{view.label}</h2>
+      <h2 class="view-title" data-testid="view-title" data-view={view.id}>
+        {view.label}
+      </h2>
       <View key={s.id} session={s} focusSeq={focusSeq} onEnded={() => setReads((n) => n + 1)} />
     </section>
   );

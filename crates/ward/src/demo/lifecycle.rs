@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use ward_local::mariadb::MariaDb;
 use ward_local::model::ModelPeer;
 use ward_local::pgcluster::PgCluster;
 use ward_local::sshd::Sshd;
@@ -63,12 +64,16 @@ fn children_file(dir: &Path) -> PathBuf {
 pub fn record_children(
     dir: &Path,
     cluster: &PgCluster,
+    mariadb: Option<&MariaDb>,
     sshd: Option<&Sshd>,
     model: Option<&ModelPeer>,
 ) -> anyhow::Result<()> {
     let mut lines = String::new();
     if let Some(pid) = cluster.pid() {
         lines.push_str(&format!("postgres {pid} {}\n", cluster.root.display()));
+    }
+    if let Some((pid, mariadb)) = mariadb.and_then(|m| Some((m.pid()?, m))) {
+        lines.push_str(&format!("mariadbd {pid} {}\n", mariadb.root.display()));
     }
     if let Some((pid, sshd)) = sshd.and_then(|s| Some((s.pid()?, s))) {
         lines.push_str(&format!("sshd {pid} {}\n", sshd.dir.display()));
@@ -107,7 +112,7 @@ pub fn stop_leftovers(dir: &Path) {
         let path = Path::new(path);
         let ours = path.starts_with(std::env::temp_dir())
             && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                ["ward-pg-", "ward-sshd-", "ward-model-"]
+                ["ward-pg-", "ward-mariadb-", "ward-sshd-", "ward-model-"]
                     .iter()
                     .any(|p| n.starts_with(p))
             });

@@ -1,6 +1,6 @@
-//! `ward demo` on this machine: it prints psql lines that work as printed, the support user
-//! sees the shop's card numbers and e-mail addresses masked, the store holds none of them in
-//! clear, and SIGTERM stops everything and leaves the recording behind. However the demo ends
+//! `ward demo` on this machine: it prints psql and mariadb lines that work as printed, the
+//! support user sees the shop's card numbers and e-mail addresses masked, the store holds none
+//! of them in clear, and SIGTERM stops everything and leaves the recording behind. However the demo ends
 //! (a signal, a closed stdout, a panic, `kill -9`), no process of its own is left running; a
 //! second demo on the same directory is refused; and the CLI finds the same files whichever
 //! way the config is named.
@@ -51,6 +51,8 @@ impl Demo {
         let port = |p: u16| p.to_string();
         let mut child = Command::new(WARD)
             .args(["demo", "--dir", dir.to_str().expect("path"), "--port"])
+            .arg(port(free_port().expect("port")))
+            .arg("--mysql-port")
             .arg(port(free_port().expect("port")))
             .arg("--web-port")
             .arg(port(free_port().expect("port")))
@@ -113,12 +115,18 @@ impl Drop for Demo {
     }
 }
 
-/// The processes a demo with this pid started: its PostgreSQL cluster, its sshd and its model
-/// stand-in, found by the directories they run from (`/tmp/ward-pg-PID-…`, `/tmp/ward-sshd-PID-…`,
-/// `/tmp/ward-model-PID-…`).
+/// Whether MariaDB's server is installed, so the demo has its MySQL resource.
+fn mariadb_installed() -> bool {
+    Path::new("/usr/sbin/mariadbd").exists()
+}
+
+/// The processes a demo with this pid started: its PostgreSQL cluster, its MariaDB, its sshd
+/// and its model stand-in, found by the directories they run from (`/tmp/ward-pg-PID-…`,
+/// `/tmp/ward-mariadb-PID-…`, `/tmp/ward-sshd-PID-…`, `/tmp/ward-model-PID-…`).
 fn processes_of(demo_pid: u32) -> Vec<(u32, String)> {
     let marks = [
         format!("/ward-pg-{demo_pid}-"),
+        format!("/ward-mariadb-{demo_pid}-"),
         format!("/ward-sshd-{demo_pid}-"),
         format!("/ward-model-{demo_pid}-"),
     ];
@@ -162,7 +170,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Starts a demo, checks that its PostgreSQL (and sshd) run, ends it with `stop`, and checks
+/// Starts a demo, checks that its PostgreSQL (and MariaDB and sshd) run, ends it with `stop`, and checks
 /// that they are gone. Returns the demo's exit status and stderr.
 fn ends_leaving_nothing(name: &str, env: &[(&str, &str)], stop: &str) -> (ExitStatus, String) {
     let dir = scratch(name);
@@ -173,6 +181,12 @@ fn ends_leaving_nothing(name: &str, env: &[(&str, &str)], stop: &str) -> (ExitSt
         running.iter().any(|(_, cmd)| cmd.contains("postgres")),
         "the scanner must see the demo's PostgreSQL while it runs: {running:?}"
     );
+    if mariadb_installed() {
+        assert!(
+            running.iter().any(|(_, cmd)| cmd.contains("mariadbd")),
+            "{running:?}"
+        );
+    }
     if Path::new("/usr/sbin/sshd").exists() {
         assert!(
             running.iter().any(|(_, cmd)| cmd.contains("sshd")),
@@ -216,24 +230,28 @@ fn kill_9_leaves_nothing_running_and_the_next_demo_clears_what_remains() {
     let demo = Demo::start(&dir, &[]);
     let pid = demo.child.id();
     let children = std::fs::read_to_string(dir.join("demo.children")).expect("demo.children");
-    let cluster_dir = children
-        .lines()
-        .find_map(|l| l.strip_prefix("postgres "))
-        .and_then(|l| l.split_once(' '))
-        .map(|(_, dir)| PathBuf::from(dir))
-        .expect("the cluster's directory");
+    let dir_of = |name: &str| {
+        children
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|l| l.split_once(' '))
+            .map(|(_, dir)| PathBuf::from(dir))
+    };
+    let cluster_dir = dir_of("postgres ").expect("the cluster's directory");
     assert!(cluster_dir.exists());
+    let mariadb_dir = dir_of("mariadbd ");
+    assert_eq!(mariadb_dir.is_some(), mariadb_installed(), "{children}");
     demo.signal("-KILL");
     let (status, _) = demo.wait();
     assert!(!status.success());
     assert_nothing_left(pid, "kill -9");
-    // Nothing ran Ward's clean-up: the cluster's files are still there, until the next demo.
+    // Nothing ran Ward's clean-up: the servers' files are still there, until the next demo.
     assert!(cluster_dir.exists());
+    assert!(mariadb_dir.as_ref().is_none_or(|d| d.exists()));
     let next = Demo::start(&dir, &[]);
-    assert!(
-        !cluster_dir.exists(),
-        "the next demo removes {cluster_dir:?}"
-    );
+    for left in std::iter::once(&cluster_dir).chain(&mariadb_dir) {
+        assert!(!left.exists(), "the next demo removes {left:?}");
+    }
     let next_pid = next.child.id();
     next.signal("-INT");
     let (status, stderr) = next.wait();
@@ -353,7 +371,7 @@ fn the_cli_finds_the_same_files_however_the_config_is_named() {
 }
 
 #[test]
-fn demo_prints_a_working_psql_line_and_stops_cleanly() {
+fn demo_prints_working_psql_and_mariadb_lines_and_stops_cleanly() {
     let dir = scratch("tour");
     let demo = Demo::start(&dir, &[]);
     let printed = demo.printed.clone();
@@ -450,6 +468,50 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
         String::from_utf8_lossy(&masked.stderr)
     );
 
+    // The printed mariadb lines reach the same shop in the demo's MariaDB, over TLS checked
+    // against Ward's certificate: demo sees it in clear, support masked.
+    let mysql_sessions = if mariadb_installed() {
+        let mariadb_line = |user: &str| {
+            printed
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("mariadb ") && l.contains(&format!(" -u {user} ")))
+                .unwrap_or_else(|| panic!("no mariadb line for {user} in:\n{printed}"))
+        };
+        let mariadb = |line: &str, sql: &str| {
+            // As pasted, but reading no option file (as psql's -X reads no .psqlrc).
+            let line = line.replacen("mariadb ", "mariadb --no-defaults ", 1);
+            let out = run(
+                "sh",
+                &[
+                    "-c",
+                    &format!("{line} --batch --skip-column-names -e \"{sql}\""),
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let demo_line = mariadb_line("demo");
+        assert!(demo_line.contains(" -D shop-mysql "), "{demo_line}");
+        assert_eq!(mariadb(demo_line, "SELECT count(*) FROM customers"), "8");
+        assert_eq!(
+            mariadb(demo_line, ada),
+            "ada@example.com\t4111 1111 1111 1111"
+        );
+        assert_eq!(
+            mariadb(mariadb_line("support"), ada),
+            "[REDACTED:email]\t**** **** **** 1111"
+        );
+        3
+    } else {
+        assert!(printed.contains("(no MySQL resource: "), "{printed}");
+        0
+    };
+
     // The web UI address and the auditor's sign-in, as printed.
     let ui_line = ui_line.unwrap_or_else(|| panic!("no web UI line in:\n{printed}"));
     let words: Vec<&str> = ui_line.split_whitespace().collect();
@@ -511,9 +573,49 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     let ssh = usize::from(std::path::Path::new("/usr/sbin/sshd").exists());
     assert_eq!(
         sessions.len(),
-        6 + ssh,
-        "three psql sessions, the auditor's sign-in, the agent's session, the assistant's (and the ssh one)"
+        6 + ssh + mysql_sessions,
+        "three psql sessions, the auditor's sign-in, the agent's session, the assistant's (and the ssh one, and three mariadb ones)"
     );
+    let show = |session: &serde_json::Value| {
+        let out = run(
+            WARD,
+            &[
+                "sessions",
+                "show",
+                session["id"].as_str().expect("id"),
+                "--json",
+                "--config",
+                config.to_str().expect("path"),
+            ],
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    if mysql_sessions > 0 {
+        // The record of the mariadb line's count: the statement and its result.
+        let counted = sessions
+            .iter()
+            .filter(|s| s["resource"] == "shop-mysql" && s["user"] == "demo")
+            .map(show)
+            .find(|shown| {
+                shown["events"].as_array().is_some_and(|events| {
+                    events.iter().any(|e| {
+                        e["kind"] == "db.query"
+                            && e["payload"]["text"] == "SELECT count(*) FROM customers"
+                    })
+                })
+            })
+            .unwrap_or_else(|| panic!("no recorded count in {sessions:?}"));
+        assert_eq!(counted["session"]["protocol"], "mysql", "{counted}");
+        let result = counted["events"]
+            .as_array()
+            .and_then(|events| events.iter().find(|e| e["kind"] == "db.result"))
+            .unwrap_or_else(|| panic!("no db.result in {counted}"));
+        assert_eq!(
+            result["payload"]["rows"],
+            serde_json::json!([["8"]]),
+            "{result}"
+        );
+    }
     let asked = sessions
         .iter()
         .find(|s| s["resource"] == "assistant")
@@ -545,7 +647,7 @@ fn demo_prints_a_working_psql_line_and_stops_cleanly() {
     );
     assert_eq!(
         sessions.iter().filter(|s| s["user"] == "support").count(),
-        1
+        1 + usize::from(mysql_sessions > 0)
     );
     // The raw store files hold no card number and no customer e-mail address, in any session.
     for file in ["ward.db", "ward.db-wal"] {

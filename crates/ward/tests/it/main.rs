@@ -10,6 +10,7 @@ mod activity_browser;
 mod ai;
 mod approvals;
 mod bundle_python;
+mod db_browser;
 mod demo;
 mod dpop_login;
 mod durability;
