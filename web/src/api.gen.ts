@@ -979,6 +979,8 @@ export interface components {
             http?: string | null;
             /** @description OpenID Connect issuers (`/auth/web/login?issuer=NAME`, `ward login --issuer NAME`). */
             issuers: string[];
+            /** @description Ward's MySQL listener, `host:port`. */
+            mysql?: string | null;
             /** @description Ward's PostgreSQL listener, `host:port`. */
             postgres?: string | null;
             /** @description SAML providers (`/auth/web/saml?issuer=NAME`, `ward login --saml`). */

@@ -89,7 +89,7 @@ fn nonce() -> Vec<u8> {
 }
 
 /// How a MySQL client gives the reason a grant requires.
-const REASON_HOW: &str = "give one as the connection attribute `ward_reason` (for the mysql command-line client: ward connect mysql RESOURCE --reason TICKET-123)";
+const REASON_HOW: &str = "give one after your user name (-u 'alice:TICKET-123'), or as the connection attribute ward_reason (ward connect mysql RESOURCE --reason TICKET-123 does it for the mysql client)";
 
 /// Runs one connection. `unauthenticated` is its handshake slot, given back once the client
 /// is authenticated or refused.
@@ -175,8 +175,19 @@ struct Session<'g> {
 }
 
 impl Session<'_> {
+    /// The Ward user: the user name up to a `:`, after which a reason may follow.
     fn user(&self) -> String {
-        String::from_utf8_lossy(&self.login.user).into_owned()
+        let name = String::from_utf8_lossy(&self.login.user);
+        name.split_once(':').map_or(&*name, |(u, _)| u).to_owned()
+    }
+
+    /// Why the person connects: after the user name's `:` (`alice:TICKET-123`), or the
+    /// connection attribute `ward_reason`.
+    fn reason(&self) -> Option<String> {
+        let name = String::from_utf8_lossy(&self.login.user);
+        name.split_once(':')
+            .map(|(_, r)| r.to_owned())
+            .or_else(|| self.attribute("ward_reason"))
     }
 
     fn resource(&self) -> String {
@@ -324,7 +335,7 @@ impl Session<'_> {
             protocol: Protocol::Mysql,
             client_addr: self.peer.to_string(),
             parameters,
-            reason: self.attribute("ward_reason"),
+            reason: self.reason(),
             auth,
         }
     }
@@ -378,7 +389,7 @@ impl Session<'_> {
             self.unchosen(&rec, subject, &names).await;
             return;
         }
-        let reason = self.attribute("ward_reason");
+        let reason = self.reason();
         let request = ward_admit::Request {
             identity,
             resource: &resource,

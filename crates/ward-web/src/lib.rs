@@ -89,6 +89,7 @@ pub struct Parts {
     /// Where the store is, for exports, which read it on connections of their own.
     pub location: Location,
     pub postgres: Option<SocketAddr>,
+    pub mysql: Option<SocketAddr>,
     /// How Ward logs in to SSH hosts, for agents' commands on SSH resources.
     pub ssh_login: Option<ward_ssh::HostLogin>,
     /// Signs people's SSH certificates (`POST /api/v1/auth/ssh-certificate`).
@@ -118,6 +119,8 @@ pub struct Web {
     pub location: Location,
     /// The PostgreSQL listener, as `ward login` tells clients.
     pub postgres: Option<SocketAddr>,
+    /// The MySQL listener, as `ward login` tells clients.
+    pub mysql: Option<SocketAddr>,
     /// The listener for HTTP resources, as `ward login` tells clients.
     pub http: Option<SocketAddr>,
     /// `{public_url}/auth/callback` is where issuers send browsers back.
@@ -134,6 +137,7 @@ impl Web {
             store,
             location,
             postgres,
+            mysql,
             ssh_login,
             ssh_user_ca,
             ssh,
@@ -164,6 +168,7 @@ impl Web {
             store: Mutex::new(store),
             location,
             postgres,
+            mysql,
             http,
             public_url,
             logins: login::Pending::default(),

@@ -683,6 +683,7 @@ fn issue(
         "issuer": credential.issuer,
         "expires_at": expires_at.to_rfc3339(),
         "postgres": web.postgres.map(|a| a.to_string()),
+        "mysql": web.mysql.map(|a| a.to_string()),
         "http": web.http.map(|a| a.to_string()),
     }))
 }
@@ -728,6 +729,7 @@ pub(super) async fn info(State(web): State<Arc<Web>>) -> Json<Info> {
         issuers: web.oidc.names(),
         saml: web.saml.names(),
         postgres: web.postgres.map(|a| a.to_string()),
+        mysql: web.mysql.map(|a| a.to_string()),
         ssh: web.ssh.as_ref().map(|(a, _)| a.to_string()),
         http: web.http.map(|a| a.to_string()),
     })

@@ -49,6 +49,8 @@ pub struct Info {
     pub saml: Vec<String>,
     /// Ward's PostgreSQL listener, `host:port`.
     pub postgres: Option<String>,
+    /// Ward's MySQL listener, `host:port`.
+    pub mysql: Option<String>,
     /// Ward's SSH listener, `host:port`.
     pub ssh: Option<String>,
     /// Ward's listener for HTTP resources, `host:port`.

@@ -478,6 +478,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => cli::login::connect_psql(&resource, reason.as_deref(), &args)?,
         Command::Connect {
             command:
+                ConnectCommand::Mysql {
+                    resource,
+                    reason,
+                    args,
+                },
+        } => cli::login::connect_mysql(&resource, reason.as_deref(), &args)?,
+        Command::Connect {
+            command:
                 ConnectCommand::Ssh {
                     resource,
                     print_config,

@@ -220,6 +220,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             store,
             location: location.clone(),
             postgres,
+            mysql,
             ssh_login: ssh_login.clone(),
             ssh_user_ca: ssh_user_ca.clone(),
             ssh: ssh.zip(ssh_host_key),

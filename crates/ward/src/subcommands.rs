@@ -30,6 +30,16 @@ pub(crate) enum ConnectCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// The mariadb (or mysql) client, with the resource as its database.
+    Mysql {
+        resource: String,
+        /// Why you connect (a ticket, a sentence): recorded, and required by some grants.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Arguments for the client, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// ssh to an SSH resource with a short-lived certificate for your Ward token; also writes
     /// an OpenSSH config snippet (host `ward-RESOURCE`) for ssh, scp and sftp.
     Ssh {

@@ -36,6 +36,9 @@ pub struct Saved {
     /// Ward's listener for HTTP resources, `host:port`.
     #[serde(default)]
     pub http: Option<String>,
+    /// Ward's MySQL listener, `host:port`.
+    #[serde(default)]
+    pub mysql: Option<String>,
     /// The key the token is bound to (`ward login --dpop`), in base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_key: Option<String>,
@@ -254,6 +257,7 @@ pub async fn login(options: LoginOptions, out: &mut impl Write) -> anyhow::Resul
         expires_at: text("expires_at").unwrap_or_default(),
         postgres: text("postgres"),
         http: text("http"),
+        mysql: text("mysql"),
         dpop_key: client.key.as_ref().map(Key::secret),
     };
     if let Some(key) = &client.key
@@ -312,6 +316,65 @@ pub fn connect_psql(resource: &str, reason: Option<&str>, args: &[String]) -> an
     }
     let error = command.exec();
     Err(anyhow::anyhow!("running psql: {error}"))
+}
+
+/// `ward connect mysql RESOURCE [-- ARGS]`: runs the mariadb (or mysql) client through Ward
+/// with the saved token, over TLS checked against Ward's CA when one was saved.
+pub fn connect_mysql(resource: &str, reason: Option<&str>, args: &[String]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let saved = Saved::usable()?;
+    if saved.dpop_key.is_some() {
+        bail!(
+            "your Ward token is bound to a key (ward login --dpop), and a MySQL client cannot prove it holds the key: run `ward login` without --dpop for mysql"
+        );
+    }
+    let Some(addr) = &saved.mysql else {
+        bail!("the Ward server at {} serves no MySQL", saved.server);
+    };
+    let port = addr
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_owned())
+        .context("the server gave no MySQL port")?;
+    let user = match reason {
+        Some(reason) => format!("{}:{reason}", saved.user),
+        None => saved.user.clone(),
+    };
+    let client = ["mariadb", "mysql"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("neither the mariadb nor the mysql client is installed")?;
+    let mut command = std::process::Command::new(client);
+    command.env("MYSQL_PWD", &saved.token).args([
+        "-h",
+        &saved.server_host()?,
+        "-P",
+        &port,
+        "-u",
+        &user,
+        "-D",
+        resource,
+    ]);
+    match &saved.ca_cert {
+        Some(ca) => command
+            .arg(format!("--ssl-ca={}", ca.display()))
+            .arg(if client == "mariadb" {
+                "--ssl-verify-server-cert"
+            } else {
+                "--ssl-mode=VERIFY_IDENTITY"
+            }),
+        None => command.arg(if client == "mariadb" {
+            "--ssl"
+        } else {
+            "--ssl-mode=REQUIRED"
+        }),
+    };
+    let error = command.args(args).exec();
+    Err(anyhow::anyhow!("running {client}: {error}"))
 }
 
 /// `ward connect ssh RESOURCE [-- ARGS]`: gets a short-lived SSH certificate for the saved

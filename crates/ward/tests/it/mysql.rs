@@ -195,3 +195,47 @@ fn logins_without_tls_or_with_a_wrong_password_are_refused_and_recorded() {
         "{sessions:?}"
     );
 }
+
+#[test]
+fn ward_connect_mysql_runs_the_client_with_the_token_and_a_reason() {
+    let db = Mariadb::start(false).expect("mariadb");
+    let s = crate::oidc::setup_with("mysql", None, |b| {
+        b.mysql().mysql_resource("shop_my", &db, "app").config(
+            "[[grants]]\ngroup = \"analysts\"\nresources = [\"shop_my\"]\nrequire_reason = true\n",
+        )
+    });
+    let (_, login) = s.browser_login_with("alice", crate::oidc::ALICE_PW, &[], &[]);
+    assert!(login.status.success(), "{}", crate::oidc::text(&login));
+    assert!(s.saved()["mysql"].as_str().is_some(), "{}", s.saved());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["connect", "mysql", "shop_my"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+            "select current_user()",
+        ]);
+        s.ward_client(&args).output().expect("ward connect mysql")
+    };
+    // The grant wants a reason, and says how to give one.
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("requires a reason") && err.contains("--reason"),
+        "{err}"
+    );
+    let out = run(&["--reason", "TICKET-9"]);
+    assert_eq!(stdout(&out).trim(), "app@127.0.0.1");
+    let sessions = s.ward.wait_sessions(2);
+    let ok = sessions
+        .iter()
+        .find(|x| x["outcome"] == "ok")
+        .expect("the session with a reason");
+    assert_eq!(ok["user"], "alice");
+    let events = s.ward.events(ok["id"].as_str().expect("id"));
+    assert_eq!(events[0]["payload"]["reason"], "TICKET-9");
+    let auth = of_kind(&events, "auth");
+    assert_eq!(auth[0]["payload"]["method"], "ward-token");
+}
