@@ -166,7 +166,7 @@ pub(crate) async fn execute(
         })))
         .await;
     let failed = |e: String| Refused {
-        code: errors::UPSTREAM,
+        code: errors::UPSTREAM_UNREACHABLE,
         message: format!(
             "Ward could not reach resource \"{}\" to stop the query: {e}",
             entry.resource

@@ -59,7 +59,11 @@ pub(crate) mod errors {
     pub const NO_DB: Code = (1046, "3D000");
     pub const CONNECTION_KILLED: Code = (1927, "70100");
     pub const DISK_FULL: Code = (1021, "HY000");
-    pub const UPSTREAM: Code = (2013, "HY000");
+    /// Ward could not open the resource (MySQL's "unable to connect to foreign data source";
+    /// never a client-side 2xxx number, which clients take for a broken packet).
+    pub const UPSTREAM_UNREACHABLE: Code = (1429, "HY000");
+    /// The resource's connection failed mid-session (a communication error, 08S01).
+    pub const UPSTREAM_LOST: Code = (1158, "08S01");
     pub const MALFORMED: Code = (1835, "HY000");
 }
 
@@ -421,7 +425,8 @@ impl Session<'_> {
         let rec = admitted.recorder.clone();
         let Some(target) = compiled.targets.get(&resource) else {
             let msg = format!("Ward has no upstream for resource \"{resource}\"");
-            self.fail_recorded(&rec, errors::UPSTREAM, &msg).await;
+            self.fail_recorded(&rec, errors::UPSTREAM_UNREACHABLE, &msg)
+                .await;
             rec.end(Outcome::Error, 0, 0).await;
             return;
         };
@@ -444,7 +449,8 @@ impl Session<'_> {
             Ok(u) => u,
             Err(e) => {
                 let msg = format!("Ward could not open resource \"{resource}\": {e}");
-                self.fail_recorded(&rec, errors::UPSTREAM, &msg).await;
+                self.fail_recorded(&rec, errors::UPSTREAM_UNREACHABLE, &msg)
+                    .await;
                 rec.end(Outcome::Error, 0, 0).await;
                 return;
             }

@@ -133,15 +133,15 @@ pub(crate) async fn run(
             format!("invalid packet from the client: {e}"),
         )),
         RelayEnd::UpstreamClosed => Some((
-            errors::UPSTREAM,
+            errors::UPSTREAM_LOST,
             "the server closed the connection".to_owned(),
         )),
         RelayEnd::UpstreamIo(e) => Some((
-            errors::UPSTREAM,
+            errors::UPSTREAM_LOST,
             format!("the connection to the server failed: {e}"),
         )),
         RelayEnd::UpstreamProtocol(e) => Some((
-            errors::UPSTREAM,
+            errors::UPSTREAM_LOST,
             format!("invalid packet from the server: {e}"),
         )),
         RelayEnd::StoreUnavailable => Some((

@@ -239,3 +239,65 @@ fn ward_connect_mysql_runs_the_client_with_the_token_and_a_reason() {
     let auth = of_kind(&events, "auth");
     assert_eq!(auth[0]["payload"]["method"], "ward-token");
 }
+
+/// Ward in front of Ward: the outer one logs in to the inner one's MySQL listener, which asks
+/// for `caching_sha2_password` and then the password itself, over TLS. MariaDB has no server
+/// side of that plugin, so this is where Ward's client side of it meets a real server: Ward's
+/// own, which the drivers' tests check against the drivers.
+#[test]
+fn caching_sha2_password_upstream_with_full_authentication_over_tls() {
+    let db = Mariadb::start(true).expect("mariadb");
+    let inner = Ward::builder(WARD)
+        .mysql()
+        .plaintext_loopback()
+        .mysql_resource("shop", &db, "app")
+        .user("relay", &["dev"])
+        .grant("dev", "shop")
+        .start()
+        .expect("inner ward");
+    let ca = std::fs::read_to_string(inner.ca_cert()).expect("inner CA");
+    let address = format!("127.0.0.1:{}", inner.mysql_port.expect("port"));
+    let outer = Ward::builder(WARD)
+        .mysql()
+        .file("inner-ca.pem", &ca)
+        .config(&format!(
+            "[[resources]]\nname = \"chained\"\nkind = \"mysql\"\naddress = \"{address}\"\ndatabase = \"shop\"\nuser = \"relay\"\npassword_file = \"app.pw\"\ntls = \"verify-full\"\nca_file = \"inner-ca.pem\"\n\n[[resources]]\nname = \"plain\"\nkind = \"mysql\"\naddress = \"{address}\"\ndatabase = \"shop\"\nuser = \"relay\"\npassword_file = \"app.pw\"\n\n[[grants]]\ngroup = \"dev\"\nresources = [\"chained\", \"plain\"]\n"
+        ))
+        .user("alice", &["dev"])
+        .start()
+        .expect("outer ward");
+    let text = stdout(&through(
+        &outer,
+        "alice",
+        "chained",
+        "SELECT current_user(); SELECT 'via two Wards' AS hop",
+        &[],
+    ));
+    assert!(
+        text.contains("app@127.0.0.1") && text.contains("via two Wards"),
+        "{text}"
+    );
+    // Without TLS the inner Ward asks for the password in clear (mysql_clear_password), and
+    // the outer one will not send it.
+    let out = through(&outer, "alice", "plain", "SELECT 1", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR 1429") && err.contains("only over TLS"),
+        "{err}"
+    );
+    let inner_sessions = inner.wait_sessions(1);
+    let s = inner_sessions
+        .iter()
+        .find(|s| s["outcome"] == "ok")
+        .expect("the inner session");
+    assert_eq!(s["user"], "relay");
+    let events = inner.events(s["id"].as_str().expect("id"));
+    assert_eq!(of_kind(&events, "auth")[0]["payload"]["tls"], true);
+    let queries = of_kind(&events, "db.query");
+    assert!(
+        queries
+            .iter()
+            .any(|q| q["payload"]["text"] == "SELECT 'via two Wards' AS hop"),
+        "{queries:?}"
+    );
+}
