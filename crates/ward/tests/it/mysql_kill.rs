@@ -1,6 +1,7 @@
-//! KILL through Ward: the mariadb client's Ctrl-C stops its own query (over its second
-//! connection, which names no database), and no one stops another user's query, whichever id
-//! they name.
+//! Stopping MySQL queries and sessions: KILL through Ward (the mariadb client's Ctrl-C stops
+//! its own query over its second connection, which names no database, and no one stops another
+//! user's query, whichever id they name), a session ended from outside, and a server that dies
+//! mid-query.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,8 +55,14 @@ fn wait_for_sleep(db: &Mariadb) {
 }
 
 fn setup() -> (Mariadb, Ward) {
+    setup_with(|b| b)
+}
+
+fn setup_with(
+    extra: impl FnOnce(ward_testkit::WardBuilder) -> ward_testkit::WardBuilder,
+) -> (Mariadb, Ward) {
     let db = Mariadb::start(false).expect("mariadb");
-    let ward = Ward::builder(WARD)
+    let ward = extra(Ward::builder(WARD))
         .mysql()
         .mysql_resource("shop", &db, "app")
         .user("alice", &["dev"])
@@ -158,4 +165,72 @@ fn no_one_stops_another_users_query() {
     );
     let out = child.wait_with_output().expect("wait");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ERROR 1317"));
+}
+
+#[test]
+fn a_terminated_session_tells_its_client_and_ends_terminated() {
+    let (db, ward) = setup();
+    let child = sleeper(&ward, "alice");
+    wait_for_sleep(&db);
+    let live = ward.live_sessions(&[], |s| s["user"] == "alice");
+    let id = live[0]["id"].as_str().expect("id").to_owned();
+    let out = ward.cli(&["sessions", "terminate", &id, "--reason", "end of shift"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Ward ended this session") || err.contains("ERROR 1927"),
+        "{err}"
+    );
+    let sessions =
+        ward.wait_for_session(|s| s["id"] == id.as_str() && s["outcome"] == "terminated");
+    let ended = sessions
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .expect("the session");
+    assert_eq!(ended["outcome"], "terminated");
+    // Closing the upstream connection stopped the query there too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = db
+            .sql("SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP%'")
+            .expect("processlist");
+        if n.trim() == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the query still runs upstream");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_server_that_dies_mid_query_ends_the_session_and_ward_serves_on() {
+    let (mut db, ward) = setup();
+    let child = sleeper(&ward, "alice");
+    wait_for_sleep(&db);
+    db.server.stop();
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("ERROR"), "{err}");
+    let sessions = ward.wait_sessions(1);
+    assert_eq!(sessions[0]["outcome"], "error", "{sessions:?}");
+    let events = ward.events(sessions[0]["id"].as_str().expect("id"));
+    assert!(!of_kind(&events, "db.error").is_empty(), "{events:?}");
+    // Ward itself serves on: the next login is refused with a clear error, and recorded.
+    let out = through(&ward, "bob", "shop", "SELECT 1", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ERROR 1429") && err.contains("could not open resource"),
+        "{err}"
+    );
+    let verify = ward.cli(&["verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
