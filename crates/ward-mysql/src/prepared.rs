@@ -67,6 +67,11 @@ impl Statements {
         Ok(())
     }
 
+    /// COM_RESET_CONNECTION: the server drops every prepared statement of the session.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
     /// COM_STMT_CLOSE.
     pub fn close(&mut self, body: &[u8]) -> Result<(), ProtocolError> {
         self.map.remove(&binary::statement_id(body)?);

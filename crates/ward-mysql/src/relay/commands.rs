@@ -186,6 +186,7 @@ impl<R: Sink> Relay<'_, R> {
             }
             command::PING | command::SET_OPTION => Handling::Forward(Shape::Single, Context::Text),
             command::RESET_CONNECTION => {
+                self.statements.clear();
                 let text = Bytes::from_static(b"COM_RESET_CONNECTION");
                 self.rec.record(Query::text(text)).await;
                 Handling::Forward(Shape::Single, Context::Text)

@@ -221,3 +221,84 @@ fn load_data_local_infile_needs_the_grant_and_is_recorded() {
             .any(|c| c["payload"]["tag"] == "OK, 2 rows affected")
     );
 }
+
+/// Rows of `SELECT … WHERE id = ?` through Ward with Node's mysql2 `execute`: a prepared
+/// statement, so binary rows.
+fn prepared_rows(ward: &Ward, user: &str, sql: &str) -> serde_json::Value {
+    let mysql2 = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools/mysql-clients/node_modules/mysql2/promise");
+    let script = "const mysql = require(process.argv[1]);
+(async () => {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: +process.env.PORT,
+    user: process.env.WUSER, password: process.env.PW, database: 'shop',
+    ssl: { ca: require('fs').readFileSync(process.env.CA) }, dateStrings: true });
+  const [rows] = await c.execute(process.env.SQL, [1]);
+  console.log(JSON.stringify(rows));
+  await c.end();
+})().catch((e) => { console.error(e); process.exit(1); });";
+    let out = std::process::Command::new("node")
+        .args(["-e", script])
+        .arg(mysql2)
+        .env("PORT", ward.mysql_port.expect("port").to_string())
+        .env("WUSER", user)
+        .env("PW", ward_testkit::PASSWORD)
+        .env("CA", ward.ca_cert())
+        .env("SQL", sql)
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("rows")
+}
+
+#[test]
+fn mask_client_masks_binary_rows_of_prepared_statements() {
+    const CARD: &str = "4111 1111 1111 1111";
+    let db = Mariadb::start(true).expect("mariadb");
+    db.sql(&format!(
+        "CREATE TABLE app.customers (id int, email text, card varchar(32), api_password bigint, seen datetime); \
+         INSERT INTO app.customers VALUES (1, 'ada@example.com', '{CARD}', 4111111111111111, '2026-12-08 10:11:12')"
+    ))
+    .expect("seed");
+    let ward = Ward::builder(WARD)
+        .mysql()
+        .mysql_resource("shop", &db, "app")
+        .user("sam", &["support"])
+        .user("dev", &["dev"])
+        .config(
+            "[[grants]]\ngroup = \"support\"\nresources = [\"shop\"]\nmask_client = true\n\n[[grants]]\ngroup = \"dev\"\nresources = [\"shop\"]\n\n[[masking.columns]]\ncolumn = \"*password*\"\n",
+        )
+        .start()
+        .expect("ward");
+    let sql = "SELECT id, email, card, api_password, seen FROM customers WHERE id = ?";
+    let masked = prepared_rows(&ward, "sam", sql);
+    assert_eq!(
+        masked,
+        serde_json::json!([{
+            "id": 1,
+            "email": "[REDACTED:email]",
+            "card": "[REDACTED:card]",
+            // A number a column rule masks has no room for the rule's text: withheld.
+            "api_password": null,
+            "seen": "2026-12-08 10:11:12"
+        }])
+    );
+    let plain = prepared_rows(&ward, "dev", sql);
+    assert_eq!(plain[0]["card"], CARD);
+    assert_eq!(plain[0]["api_password"], 4_111_111_111_111_111_u64);
+    // Both records are masked, with the binary cells read as text.
+    let sessions = ward.wait_sessions(2);
+    for s in &sessions {
+        let events = ward.events(s["id"].as_str().expect("id"));
+        let result = of_kind(&events, "db.result");
+        let row = &result[0]["payload"]["rows"][0];
+        assert_eq!(row[2], "[REDACTED:card]", "{row}");
+        assert_eq!(row[3], "[REDACTED:*password*]", "{row}");
+        assert_eq!(row[4], "2026-12-08 10:11:12", "{row}");
+        let query = of_kind(&events, "db.query");
+        assert_eq!(query[0]["payload"]["params"], serde_json::json!(["1"]));
+    }
+}
