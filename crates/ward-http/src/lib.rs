@@ -66,21 +66,8 @@ impl Gateway {
     /// Accepts connections until shutdown is signalled.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         let mut stop = self.shutdown.clone();
-        loop {
-            let accepted = tokio::select! {
-                r = listener.accept() => r,
-                _ = stop.changed() => return,
-            };
-            match accepted {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    tokio::spawn(self.clone().connection(tcp, peer));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "HTTP listener: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
+        while let Some((tcp, peer)) = ward_net::accept(&listener, &mut stop, "HTTP").await {
+            tokio::spawn(self.clone().connection(tcp, peer));
         }
     }
 

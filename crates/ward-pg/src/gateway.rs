@@ -72,25 +72,13 @@ impl Gateway {
     /// Accepts connections until shutdown is signalled.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         let mut shutdown = self.shutdown.clone();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let gw = self.clone();
-                        tokio::spawn(async move { gw.handle(tcp, peer).await });
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                },
-                _ = shutdown.changed() => break,
-            }
+        while let Some((tcp, peer)) = ward_net::accept(&listener, &mut shutdown, "PostgreSQL").await
+        {
+            tokio::spawn(self.clone().handle(tcp, peer));
         }
     }
 
     async fn handle(self: Arc<Self>, mut tcp: TcpStream, peer: SocketAddr) {
-        let _ = tcp.set_nodelay(true);
         let Ok(slot) = self.unauthenticated.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "refused: {MAX_UNAUTHENTICATED} connections are logging in already");
             let msg = "Ward has too many connections logging in right now; try again shortly";

@@ -101,27 +101,16 @@ impl Gateway {
     /// Accepts connections until shutdown is signalled.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         let mut stop = self.shutdown.clone();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((tcp, peer)) => {
-                        let Ok(slot) = self.handshakes.clone().try_acquire_owned() else {
-                            tracing::warn!(%peer, "refused: {MAX_HANDSHAKES} SSH connections are logging in already");
-                            // A line before the version string is allowed (RFC 4253, 4.2).
-                            let mut tcp = tcp;
-                            let line = b"Ward: too many connections are logging in right now; try again shortly\r\n";
-                            let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, line).await;
-                            continue;
-                        };
-                        tokio::spawn(self.clone().connection(tcp, peer, slot));
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "SSH accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                },
-                _ = stop.changed() => break,
-            }
+        while let Some((mut tcp, peer)) = ward_net::accept(&listener, &mut stop, "SSH").await {
+            let Ok(slot) = self.handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "refused: {MAX_HANDSHAKES} SSH connections are logging in already");
+                // A line before the version string is allowed (RFC 4253, 4.2).
+                let line =
+                    b"Ward: too many connections are logging in right now; try again shortly\r\n";
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, line).await;
+                continue;
+            };
+            tokio::spawn(self.clone().connection(tcp, peer, slot));
         }
     }
 
@@ -133,7 +122,6 @@ impl Gateway {
         peer: SocketAddr,
         slot: OwnedSemaphorePermit,
     ) {
-        let _ = tcp.set_nodelay(true);
         let (authenticated, in_time) = oneshot::channel();
         let (on_admit, admitted) = oneshot::channel();
         let handler = Connection {
