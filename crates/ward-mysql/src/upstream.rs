@@ -133,18 +133,22 @@ impl Target {
         terms: &ClientTerms<'_>,
         max_packet: usize,
     ) -> Result<Upstream, UpstreamError> {
-        let address = self.resource.address.clone();
-        let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address)).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
-            Err(_) => return Err(UpstreamError::Timeout { address }),
+        let connect = async {
+            let address = self.resource.address.clone();
+            let tcp =
+                match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address)).await {
+                    Ok(Ok(tcp)) => tcp,
+                    Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
+                    Err(_) => return Err(UpstreamError::Timeout { address }),
+                };
+            let _ = tcp.set_nodelay(true);
+            let login = self.login(tcp, user, password, terms, max_packet);
+            match tokio::time::timeout(CONNECT_TIMEOUT, login).await {
+                Ok(result) => result,
+                Err(_) => Err(UpstreamError::Timeout { address }),
+            }
         };
-        let _ = tcp.set_nodelay(true);
-        let login = self.login(tcp, user, password, terms, max_packet);
-        match tokio::time::timeout(CONNECT_TIMEOUT, login).await {
-            Ok(result) => result,
-            Err(_) => Err(UpstreamError::Timeout { address }),
-        }
+        ward_core::metrics::connecting("mysql", connect).await
     }
 
     async fn login(
