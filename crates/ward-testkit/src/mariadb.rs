@@ -75,6 +75,34 @@ impl crate::WardBuilder {
     }
 }
 
+impl crate::Ward {
+    /// Runs `sql` through this Ward's MySQL listener with the mariadb client, as `user` on
+    /// `resource` with [`crate::PASSWORD`], over TLS checked against Ward's CA, in batch mode,
+    /// with `extra` options.
+    pub fn mysql_client(&self, user: &str, resource: &str, sql: &str, extra: &[&str]) -> Output {
+        let port = self.mysql_port.expect("a MySQL listener").to_string();
+        let ca = format!("--ssl-ca={}", self.ca_cert().display());
+        let password = format!("-p{}", crate::PASSWORD);
+        let mut args = vec![
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            user,
+            &password,
+            "-D",
+            resource,
+            "--ssl",
+            &ca,
+            "--batch",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["-e", sql]);
+        mysql(&args)
+    }
+}
+
 /// Runs the `mariadb` command-line client as a person would, but reading no option files
 /// (`--no-defaults`, so `~/.my.cnf` and `/etc/mysql` cannot change a test), with `args`
 /// (`-h 127.0.0.1 -P PORT -u USER -pPASSWORD --ssl -e SQL`, …).

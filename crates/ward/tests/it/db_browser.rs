@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ward_testkit::{Mariadb, PASSWORD, Ward, free_port, mysql, of_kind};
+use ward_testkit::{Mariadb, PASSWORD, Ward, free_port, of_kind};
 
 use crate::WARD;
 
@@ -29,30 +29,12 @@ fn a_mysql_session_shows_its_statements_and_result_table_in_the_web_ui() {
         .expect("ward");
 
     // One session: statements, a result with a card number, and an error (which ends the batch).
-    let port = ward.mysql_port.expect("mysql listener").to_string();
-    let ca = format!("--ssl-ca={}", ward.ca_cert().display());
-    let password = format!("-p{PASSWORD}");
     let sql = format!(
         "CREATE TABLE items (id int PRIMARY KEY, name varchar(40), card varchar(32)); \
          INSERT INTO items VALUES (1, 'apple', '4111 1111 1111 1111'), (2, 'pear', NULL); \
          {STATEMENT}; SELECT * FROM no_such_table"
     );
-    let out = mysql(&[
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        "alice",
-        &password,
-        "-D",
-        "shop",
-        "--ssl",
-        &ca,
-        "--batch",
-        "-e",
-        &sql,
-    ]);
+    let out = ward.mysql_client("alice", "shop", &sql, &[]);
     let (said, err) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),

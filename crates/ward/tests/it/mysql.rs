@@ -6,38 +6,6 @@ use ward_testkit::{Mariadb, PASSWORD, Ward, mysql, of_kind};
 
 use crate::WARD;
 
-/// Runs `sql` through Ward as `user` on `resource` with the mariadb client (TLS on, the
-/// server's certificate checked against Ward's CA), with `extra` options.
-pub(crate) fn through(
-    ward: &Ward,
-    user: &str,
-    resource: &str,
-    sql: &str,
-    extra: &[&str],
-) -> std::process::Output {
-    let port = ward.mysql_port.expect("mysql listener").to_string();
-    let ca = ward.ca_cert();
-    let ca = format!("--ssl-ca={}", ca.display());
-    let password = format!("-p{PASSWORD}");
-    let mut args = vec![
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        user,
-        &password,
-        "-D",
-        resource,
-        "--ssl",
-        &ca,
-        "--batch",
-    ];
-    args.extend_from_slice(extra);
-    args.extend(["-e", sql]);
-    mysql(&args)
-}
-
 pub(crate) fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -65,7 +33,7 @@ fn mariadb_client_session_is_recorded() {
                SELECT id, name, card FROM items ORDER BY id; \
                SELECT current_user(); \
                SELECT 1 AS a; SELECT 'two' AS b";
-    let text = stdout(&through(&ward, "alice", "shop", sql, &[]));
+    let text = stdout(&ward.mysql_client("alice", "shop", sql, &[]));
     // The client sees the server's answers unchanged (no mask_client grant).
     assert!(text.contains("apple\t4111 1111 1111 1111"), "{text}");
     assert!(
@@ -75,7 +43,7 @@ fn mariadb_client_session_is_recorded() {
     assert!(text.contains("two"), "{text}");
 
     // An error reaches the client with its number and SQLSTATE.
-    let out = through(&ward, "alice", "shop", "SELECT * FROM no_such_table", &[]);
+    let out = ward.mysql_client("alice", "shop", "SELECT * FROM no_such_table", &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ERROR 1146 (42S02)") && err.contains("no_such_table"),
@@ -83,13 +51,7 @@ fn mariadb_client_session_is_recorded() {
     );
 
     // MariaDB's ed25519 upstream login.
-    let text = stdout(&through(
-        &ward,
-        "alice",
-        "shop_ed",
-        "SELECT current_user()",
-        &[],
-    ));
+    let text = stdout(&ward.mysql_client("alice", "shop_ed", "SELECT current_user()", &[]));
     assert!(text.contains("app_ed@127.0.0.1"), "{text}");
 
     let sessions = ward.wait_sessions(3);
@@ -183,7 +145,7 @@ fn logins_without_tls_or_with_a_wrong_password_are_refused_and_recorded() {
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ERROR 1045 (28000)"), "{err}");
-    let out = through(&ward, "alice", "nope", "select 1", &[]);
+    let out = ward.mysql_client("alice", "nope", "select 1", &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ERROR 1049") && err.contains("resources you may reach: shop"),
@@ -266,8 +228,7 @@ fn caching_sha2_password_upstream_with_full_authentication_over_tls() {
         .user("alice", &["dev"])
         .start()
         .expect("outer ward");
-    let text = stdout(&through(
-        &outer,
+    let text = stdout(&outer.mysql_client(
         "alice",
         "chained",
         "SELECT current_user(); SELECT 'via two Wards' AS hop",
@@ -279,7 +240,7 @@ fn caching_sha2_password_upstream_with_full_authentication_over_tls() {
     );
     // Without TLS the inner Ward asks for the password in clear (mysql_clear_password), and
     // the outer one will not send it.
-    let out = through(&outer, "alice", "plain", "SELECT 1", &[]);
+    let out = outer.mysql_client("alice", "plain", "SELECT 1", &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ERROR 1429") && err.contains("only over TLS"),

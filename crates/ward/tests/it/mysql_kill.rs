@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use ward_testkit::{Mariadb, PASSWORD, Ward, of_kind};
 
 use crate::WARD;
-use crate::mysql::through;
 
 /// A `SELECT SLEEP(30)` through Ward in the mariadb client, as a child process.
 fn sleeper(ward: &Ward, user: &str) -> std::process::Child {
@@ -131,7 +130,7 @@ fn no_one_stops_another_users_query() {
         .expect("id");
     for id in [ward_id.as_str(), upstream_id.trim()] {
         for sql in [format!("KILL QUERY {id}"), format!("KILL {id}")] {
-            let out = through(&ward, "bob", "shop", &sql, &[]);
+            let out = ward.mysql_client("bob", "shop", &sql, &[]);
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.contains("ERROR 1094"), "{sql}: {err}");
         }
@@ -142,7 +141,7 @@ fn no_one_stops_another_users_query() {
         format!("PREPARE k FROM 'KILL {}'", upstream_id.trim()),
         "KILL USER app".to_owned(),
     ] {
-        let out = through(&ward, "bob", "shop", &sql, &[]);
+        let out = ward.mysql_client("bob", "shop", &sql, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains("ERROR 1227") || err.contains("ERROR 1094"),
@@ -151,13 +150,7 @@ fn no_one_stops_another_users_query() {
     }
     // Alice's query is still running, and alice herself may stop it.
     assert!(child.try_wait().expect("wait").is_none());
-    let out = through(
-        &ward,
-        "alice",
-        "shop",
-        &format!("KILL QUERY {ward_id}"),
-        &[],
-    );
+    let out = ward.mysql_client("alice", "shop", &format!("KILL QUERY {ward_id}"), &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -221,7 +214,7 @@ fn a_server_that_dies_mid_query_ends_the_session_and_ward_serves_on() {
     let events = ward.events(sessions[0]["id"].as_str().expect("id"));
     assert!(!of_kind(&events, "db.error").is_empty(), "{events:?}");
     // Ward itself serves on: the next login is refused with a clear error, and recorded.
-    let out = through(&ward, "bob", "shop", "SELECT 1", &[]);
+    let out = ward.mysql_client("bob", "shop", "SELECT 1", &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ERROR 1429") && err.contains("could not open resource"),

@@ -5,7 +5,7 @@
 use ward_testkit::{Mariadb, Ward, of_kind};
 
 use crate::WARD;
-use crate::mysql::{stdout, through};
+use crate::mysql::stdout;
 
 const RULES: &str = r#"
 [[guardrails]]
@@ -62,7 +62,7 @@ fn guardrails_deny_in_mysqls_dialect() {
         ("SELECT user FROM mysql.user", "pattern"),
     ];
     for (sql, _) in denied {
-        let out = through(&ward, "alice", "shop", sql, &[]);
+        let out = ward.mysql_client("alice", "shop", sql, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success() && err.contains("ERROR 1227 (42000)"),
@@ -70,8 +70,7 @@ fn guardrails_deny_in_mysqls_dialect() {
         );
     }
     // Allowed statements run, and nothing denied ran.
-    let ok = stdout(&through(
-        &ward,
+    let ok = stdout(&ward.mysql_client(
         "alice",
         "shop",
         "DELETE FROM items WHERE id = 3; SELECT count(*) FROM items",
@@ -122,24 +121,12 @@ fn mask_client_masks_what_the_client_sees() {
         .start()
         .expect("ward");
     let sql = "SELECT id, email, card, api_password FROM customers";
-    let masked = stdout(&through(
-        &ward,
-        "sam",
-        "shop",
-        sql,
-        &["--skip-column-names"],
-    ));
+    let masked = stdout(&ward.mysql_client("sam", "shop", sql, &["--skip-column-names"]));
     assert_eq!(
         masked.trim(),
         "1\t[REDACTED:email]\t[REDACTED:card]\t[REDACTED:*password*]"
     );
-    let plain = stdout(&through(
-        &ward,
-        "dev",
-        "shop",
-        sql,
-        &["--skip-column-names"],
-    ));
+    let plain = stdout(&ward.mysql_client("dev", "shop", sql, &["--skip-column-names"]));
     assert_eq!(
         plain.trim(),
         format!("1\tada@example.com\t{CARD}\t4111111111111111")
@@ -167,7 +154,7 @@ fn load_data_local_infile_needs_the_grant_and_is_recorded() {
         "LOAD DATA LOCAL INFILE '{}' INTO TABLE items",
         file.display()
     );
-    let out = through(&ward, "alice", "shop", &sql, &["--local-infile=1"]);
+    let out = ward.mysql_client("alice", "shop", &sql, &["--local-infile=1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("ERROR 1148 (42000)") && err.contains("local_infile = true"),
@@ -179,13 +166,7 @@ fn load_data_local_infile_needs_the_grant_and_is_recorded() {
             .trim(),
         "0"
     );
-    stdout(&through(
-        &ward,
-        "alice",
-        "loader",
-        &sql,
-        &["--local-infile=1"],
-    ));
+    stdout(&ward.mysql_client("alice", "loader", &sql, &["--local-infile=1"]));
     assert_eq!(
         db.sql("SELECT count(*) FROM app.items")
             .expect("count")
