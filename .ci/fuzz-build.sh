@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the fuzz targets of ward-pg's wire codec (crates/ward-pg/fuzz), of the SSH gateway's
-# channel-data parsers (crates/ward-ssh/fuzz) and of the HTTP gateway's readers
-# (crates/ward-http/fuzz), and runs each one briefly from its seed corpus;
+# Builds the fuzz targets of ward-pg's and ward-mysql's wire codecs (crates/ward-pg/fuzz,
+# crates/ward-mysql/fuzz), of the SSH gateway's channel-data parsers (crates/ward-ssh/fuzz) and
+# of the HTTP gateway's readers (crates/ward-http/fuzz), and runs each one briefly from its seed
+# corpus;
 # exits non-zero if a target does not build or finds a crash.
 #
 # Stable Rust only. cargo-fuzz with `--sanitizer none` needs no nightly flag: its coverage
@@ -19,7 +20,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Crate directory, then its fuzz targets.
-suites=("ward-pg frontend backend" "ward-ssh transfer typing" "ward-http websocket ai_answer")
+suites=("ward-pg frontend backend" "ward-mysql mysql_client mysql_server" "ward-ssh transfer typing" "ward-http websocket ai_answer")
 seconds="${FUZZ_SECONDS:-20}"
 sanitizer="${FUZZ_SANITIZER:-none}"
 driver="${FUZZ_DRIVER:-cargo-fuzz}"

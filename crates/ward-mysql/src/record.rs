@@ -356,8 +356,8 @@ pub struct Denied {
     pub message: String,
     /// `query` (COM_QUERY) or `command` (another command refused whole).
     pub protocol: &'static str,
-    /// A command refused, by name (`COM_CHANGE_USER`).
-    pub command: Option<&'static str>,
+    /// A command refused, by name (`COM_CHANGE_USER`, or `command byte 0x99`).
+    pub command: Option<String>,
 }
 
 impl EventBody for Denied {
@@ -374,7 +374,7 @@ impl EventBody for Denied {
                 statement: self.statement.map(|n| n as u64),
                 protocol: Some(self.protocol.into()),
                 message: Some(mask.mask_str(&self.message, report).into_owned()),
-                command: self.command.map(str::to_owned),
+                command: self.command.clone(),
                 ..PolicyDenied::default()
             },
         );

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use ward_admit::Reason;
@@ -72,8 +72,9 @@ pub(crate) fn err_packet(out: &mut Vec<u8>, seq: u8, (code, state): errors::Code
     packet::build(out, seq, |p| response::encode_err(p, code, state, message));
 }
 
-/// Sends an ERR packet and closes.
-pub(crate) async fn refuse<S: AsyncWrite + Unpin>(
+/// Sends an ERR packet and closes, reading what the client still sends so that it gets to
+/// read the ERR ([`ward_net::close_gently`]).
+pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     seq: u8,
     code: errors::Code,
@@ -82,7 +83,8 @@ pub(crate) async fn refuse<S: AsyncWrite + Unpin>(
     let mut out = Vec::new();
     err_packet(&mut out, seq, code, message);
     let _ = send(stream, &out).await;
-    let _ = stream.shutdown().await;
+    let (mut r, mut w) = tokio::io::split(stream);
+    ward_net::close_gently(&mut r, &mut w).await;
 }
 
 /// 20 printable bytes: a scramble has no NUL (the greeting ends it with one).
@@ -215,15 +217,25 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Reads the client's next login packet.
+    /// Reads the client's next login packet. On a refused packet, the sequence number moves
+    /// past it, for the ERR that answers it.
     async fn hear(&mut self) -> Result<Vec<u8>, Failed> {
-        let p = self
+        let p = match self
             .reader
             .next_within(&mut self.stream, MAX_LOGIN_PACKET)
-            .await?;
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                self.seq = self.seq.wrapping_add(1);
+                return Err(e.into());
+            }
+        };
         if p.seq != self.seq {
+            let expected = self.seq;
+            self.seq = p.seq.wrapping_add(1);
             return Err(ProtocolError::Sequence {
-                expected: self.seq,
+                expected,
                 got: p.seq,
             }
             .into());
@@ -240,6 +252,8 @@ impl Session<'_> {
         self.stream.read_exact(&mut header).await?;
         let [a, b, c, seq] = header;
         let len = u32::from_le_bytes([a, b, c, 0]) as usize;
+        let expected = self.seq;
+        self.seq = seq.wrapping_add(1);
         if len > MAX_LOGIN_PACKET {
             return Err(ProtocolError::TooLong {
                 len,
@@ -247,16 +261,11 @@ impl Session<'_> {
             }
             .into());
         }
-        if seq != self.seq {
-            return Err(ProtocolError::Sequence {
-                expected: self.seq,
-                got: seq,
-            }
-            .into());
+        if seq != expected {
+            return Err(ProtocolError::Sequence { expected, got: seq }.into());
         }
         let mut payload = vec![0u8; len];
         self.stream.read_exact(&mut payload).await?;
-        self.seq = seq.wrapping_add(1);
         Ok(payload)
     }
 

@@ -83,7 +83,11 @@ impl PacketReader {
                 Next::NeedHeader => {}
             }
             if s.read_buf(&mut self.buf).await? == 0 {
-                return Err(WireError::Closed);
+                // Closed between packets is a goodbye; closed within one is not.
+                if self.buf.is_empty() {
+                    return Err(WireError::Closed);
+                }
+                return Err(WireError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
         }
     }

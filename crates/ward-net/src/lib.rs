@@ -8,6 +8,24 @@ pub use stream::Stream;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+/// After a last answer was written: closes the writing side, then reads and drops what the
+/// peer still sends (the rest of a packet that was refused, say) until it closes too, for at
+/// most two seconds. Closing a socket with unread bytes resets the connection, and the peer,
+/// still writing, would lose the answer.
+pub async fn close_gently<R, W>(reader: &mut R, writer: &mut W)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let _ = writer.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 16 * 1024];
+        while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+}
+
 /// Writes `bytes` and flushes.
 pub async fn send<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> std::io::Result<()> {
     s.write_all(bytes).await?;

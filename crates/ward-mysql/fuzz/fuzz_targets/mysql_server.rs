@@ -1,18 +1,18 @@
 //! Fuzz target: what a server sends, on arbitrary bytes — its greeting and authentication
 //! replies, each answer packet the relay reads (OK, ERR, EOF, column count, column definition,
-//! text and binary row, COM_STMT_PREPARE's OK), whole responses followed packet by packet by `results::Response` after framing at
-//! arbitrary read boundaries, and the `db.*` records built from them. Well-formed responses
-//! built from the input must be followed exactly.
+//! text and binary row, COM_STMT_PREPARE's OK), whole responses followed packet by packet by
+//! `results::Response` after framing at arbitrary read boundaries, and the `db.*` records built
+//! from them. Well-formed responses built from the input must be followed exactly.
 //!
 //! The input is a control byte, then the server's byte stream. The control byte's bits 0, 1 and
 //! 4 pick the first command's answer shape, bit 2 `CLIENT_DEPRECATE_EOF`, bit 3
 //! `CLIENT_SESSION_TRACK`, and the high bit a small packet limit (`ward_mysql_fuzz::limit`).
 #![no_main]
 
-use bytes::Bytes;
-use libfuzzer_sys::fuzz_target;
 use std::borrow::Cow;
 
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
 use ward_mysql::codec::binary::{self, types};
 use ward_mysql::codec::handshake::{self, AuthReply, Greeting};
 use ward_mysql::codec::reader::put_lenenc;

@@ -25,6 +25,14 @@ pub const SET_OPTION: u8 = 0x1b;
 pub const STMT_FETCH: u8 = 0x1c;
 pub const RESET_CONNECTION: u8 = 0x1f;
 
+/// The command's name as MySQL's documentation spells it, or its byte when it has none.
+pub fn describe(command: u8) -> String {
+    match name(command) {
+        "an unknown command" => format!("command byte 0x{command:02x}"),
+        known => known.to_owned(),
+    }
+}
+
 /// The command's name as MySQL's documentation spells it, for records and errors.
 pub fn name(command: u8) -> &'static str {
     match command {

@@ -137,6 +137,7 @@ impl<R: Sink> Relay<'_, R> {
                     Seen::LocalInfile if self.local_infile => {
                         // The client gets the request now, and its file goes to the server.
                         out.extend_from_slice(&wire);
+                        self.client_seq = 0;
                         self.release(&mut out, cw).await?;
                         self.send_file(creader, cr, uw).await?;
                         response.expect_result();
@@ -154,9 +155,10 @@ impl<R: Sink> Relay<'_, R> {
                     | Seen::Opaque
                     | Seen::Definition => {}
                 }
+                let seq = wire.get(3).copied().unwrap_or(0);
+                self.client_seq = seq.wrapping_add(1);
                 match masked_row {
                     Some(row) => {
-                        let seq = wire.get(3).copied().unwrap_or(0);
                         packet::write(&mut out, seq, &row);
                     }
                     None => out.extend_from_slice(&wire),

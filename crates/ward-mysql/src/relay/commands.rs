@@ -56,6 +56,7 @@ impl<R: Sink> Relay<'_, R> {
                 Err(WireError::Protocol(e)) => return RelayEnd::ClientProtocol(e),
             };
             self.up += cmd.wire.len() as u64;
+            self.client_seq = cmd.next_seq();
             if cmd.seq != 0 {
                 return RelayEnd::ClientProtocol(ProtocolError::Sequence {
                     expected: 0,
@@ -85,7 +86,7 @@ impl<R: Sink> Relay<'_, R> {
                                 statement: None,
                                 message: message.clone(),
                                 protocol: "command",
-                                command: Some(command::name(code)),
+                                command: Some(command::describe(code)),
                             })
                             .await;
                     }
@@ -94,6 +95,7 @@ impl<R: Sink> Relay<'_, R> {
                     if let Err(e) = ward_net::send(cw, &out).await {
                         return RelayEnd::ClientIo(e);
                     }
+                    self.client_seq = 0;
                 }
                 Handling::Answered(answer) => {
                     let mut out = Vec::new();
@@ -101,6 +103,7 @@ impl<R: Sink> Relay<'_, R> {
                     if let Err(e) = ward_net::send(cw, &out).await {
                         return RelayEnd::ClientIo(e);
                     }
+                    self.client_seq = 0;
                 }
                 Handling::Forward(..) | Handling::Quiet => {
                     // Fail closed: what the store cannot keep does not pass.
@@ -117,10 +120,11 @@ impl<R: Sink> Relay<'_, R> {
                         ur: &mut *ur,
                         uw: &mut *uw,
                     };
-                    if let Handling::Forward(shape, mut context) = handling
-                        && let Err(end) = self.answer(shape, &mut context, io).await
-                    {
-                        return end;
+                    if let Handling::Forward(shape, mut context) = handling {
+                        if let Err(end) = self.answer(shape, &mut context, io).await {
+                            return end;
+                        }
+                        self.client_seq = 0;
                     }
                 }
             }
@@ -201,7 +205,7 @@ impl<R: Sink> Relay<'_, R> {
             other => Handling::Refuse(
                 errors::UNKNOWN_COM,
                 Some("command"),
-                format!("Ward does not relay {}", command::name(other)),
+                format!("Ward does not relay {}", command::describe(other)),
             ),
         })
     }

@@ -10,7 +10,7 @@
 //! client; rows are kept for the record as slices of the read buffer, not copies.
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::watch;
 use ward_admit::Admitted;
 use ward_mask::Masker;
@@ -109,6 +109,7 @@ pub(crate) async fn run(
         ubuf: upstream.reader.buf,
         statements: Statements::new(limits.max_result),
         killer,
+        client_seq: 0,
         up: 0,
         down: 0,
     };
@@ -119,7 +120,8 @@ pub(crate) async fn run(
         why = terminable.terminated() => {
             rec.record(why.event()).await;
             let message = format!("Ward ended this session: {why}");
-            tell(&mut cw, errors::CONNECTION_KILLED, &message, None).await;
+            let seq = relay.client_seq;
+            tell((&mut cr, &mut cw), seq, (errors::CONNECTION_KILLED, &message), None).await;
             let _ = uw.shutdown().await;
             return Ended { why: RelayEnd::Terminated, up: relay.up, down: relay.down };
         }
@@ -128,6 +130,10 @@ pub(crate) async fn run(
     let _ = uw.shutdown().await;
     let told = match &why {
         RelayEnd::ClientClosed | RelayEnd::ClientIo(_) | RelayEnd::Terminated => None,
+        RelayEnd::ClientProtocol(e @ ProtocolError::TooLong { .. }) => Some((
+            errors::NET_PACKET_TOO_LARGE,
+            format!("packet from the client refused: {e}"),
+        )),
         RelayEnd::ClientProtocol(e) => Some((
             errors::MALFORMED,
             format!("invalid packet from the client: {e}"),
@@ -150,8 +156,14 @@ pub(crate) async fn run(
         )),
         RelayEnd::Shutdown => Some((errors::SERVER_SHUTDOWN, "Ward is shutting down".to_owned())),
     };
+    // A packet the client sent that Ward refused is answered in its sequence (the command's
+    // packet was 0); otherwise the client waits for packet `client_seq`.
+    let seq = match &why {
+        RelayEnd::ClientProtocol(_) => 1,
+        _ => relay.client_seq,
+    };
     match told {
-        Some((code, message)) => tell(&mut cw, code, &message, Some(rec)).await,
+        Some((code, message)) => tell((&mut cr, &mut cw), seq, (code, &message), Some(rec)).await,
         None => {
             let _ = cw.shutdown().await;
         }
@@ -163,23 +175,24 @@ pub(crate) async fn run(
     }
 }
 
-/// Sends an ERR the client did not ask for (as packet 0, which it reads as the answer to its
-/// next command) and closes; with `rec`, the error is recorded.
+/// Sends a last ERR as packet `seq` (0 when the client is between commands: it reads it as
+/// the answer to its next one) and closes, reading what the client still sends so that it gets
+/// to read the ERR; with `rec`, the error is recorded.
 async fn tell(
-    cw: &mut WriteHalf<Stream>,
-    code: errors::Code,
-    message: &str,
+    (cr, cw): (&mut ReadHalf<Stream>, &mut WriteHalf<Stream>),
+    seq: u8,
+    (code, message): (errors::Code, &str),
     rec: Option<&SessionRecorder>,
 ) {
     let mut out = Vec::new();
-    err_packet(&mut out, 0, code, message);
+    err_packet(&mut out, seq, code, message);
     if let Some(rec) = rec {
         let payload = out.get(packet::HEADER..).unwrap_or_default();
         rec.record(ServerError(Bytes::copy_from_slice(payload)))
             .await;
     }
     let _ = ward_net::send(cw, &out).await;
-    let _ = cw.shutdown().await;
+    ward_net::close_gently(cr, cw).await;
 }
 
 struct Relay<'r, R> {
@@ -195,6 +208,8 @@ struct Relay<'r, R> {
     ubuf: BytesMut,
     statements: Statements,
     killer: Killer,
+    /// The sequence number of the packet the client waits for: 0 between commands.
+    client_seq: u8,
     up: u64,
     down: u64,
 }

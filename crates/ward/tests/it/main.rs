@@ -23,6 +23,7 @@ mod mysql;
 mod mysql_drivers;
 mod mysql_kill;
 mod mysql_policy;
+mod mysql_robustness;
 mod offboarding;
 mod oidc;
 mod operations;
