@@ -18,6 +18,7 @@ mod evidence;
 mod http;
 mod http_browser;
 mod http_sign_in;
+mod kube_standin;
 mod mcp;
 mod mysql;
 mod mysql_drivers;
