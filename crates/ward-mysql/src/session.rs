@@ -117,6 +117,10 @@ pub(crate) async fn run(
         id: gw.kills.allocate(),
     };
     let login = tokio::time::timeout(LOGIN_TIMEOUT, s.handshake()).await;
+    if !matches!(login, Ok(Ok(_))) {
+        // Whatever follows is no longer logging in: the slot goes back.
+        s.unauthenticated = None;
+    }
     let password = match login {
         Ok(Ok(password)) => password,
         Ok(Err(Failed::Told)) => return,
@@ -361,6 +365,7 @@ impl Session<'_> {
         runtime
             .login_failed(identity, &self.resource(), start)
             .await;
+        self.unauthenticated = None;
         refuse(&mut self.stream, self.seq, code, message).await;
     }
 

@@ -8,22 +8,27 @@ pub use stream::Stream;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-/// After a last answer was written: closes the writing side, then reads and drops what the
-/// peer still sends (the rest of a packet that was refused, say) until it closes too, for at
-/// most two seconds. Closing a socket with unread bytes resets the connection, and the peer,
-/// still writing, would lose the answer.
+/// After a last answer that refuses what the peer is sending: closes the writing side, then
+/// reads and drops what the peer still sends (the rest of a refused packet) while it keeps
+/// coming, for at most two seconds in all. Closing a socket with unread bytes resets the
+/// connection, and the peer, still writing, would lose the answer. A peer that sends nothing
+/// for a quarter of a second is taken to be done.
 pub async fn close_gently<R, W>(reader: &mut R, writer: &mut W)
 where
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    use std::time::Duration;
     use tokio::io::AsyncReadExt;
     let _ = writer.shutdown().await;
     let drain = async {
         let mut sink = [0u8; 16 * 1024];
-        while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
+        let quiet = Duration::from_millis(250);
+        while matches!(tokio::time::timeout(quiet, reader.read(&mut sink)).await, Ok(Ok(n)) if n > 0)
+        {
+        }
     };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// Writes `bytes` and flushes.

@@ -71,6 +71,11 @@ pub(crate) async fn run(
             };
             if !matches!(e, WireError::Closed | WireError::Io(_)) {
                 fatal(&mut stream, code, &format!("invalid startup packet: {e}")).await;
+                // The client may still be sending what was refused: it reads the error first.
+                // That is no longer logging in: the slot goes back.
+                drop(unauthenticated);
+                let (mut r, mut w) = tokio::io::split(&mut stream);
+                ward_net::close_gently(&mut r, &mut w).await;
             }
             return;
         }
@@ -264,6 +269,9 @@ impl Session<'_> {
                 if let WireError::Protocol(e) = e {
                     let msg = format!("invalid password message: {e}");
                     fatal(&mut self.stream, sqlstate::PROTOCOL_VIOLATION, &msg).await;
+                    self.unauthenticated = None;
+                    let (mut r, mut w) = tokio::io::split(&mut self.stream);
+                    ward_net::close_gently(&mut r, &mut w).await;
                 }
                 return;
             }
@@ -493,7 +501,13 @@ impl Session<'_> {
             ),
         };
         match tell_client {
-            Some((code, message)) => fatal_recorded(&mut cw, code, &message, Some(rec)).await,
+            Some((code, message)) => {
+                fatal_recorded(&mut cw, code, &message, Some(rec)).await;
+                if let Some(RelayEnd::ClientProtocol(_)) = end {
+                    // The client may still be sending what was refused: it reads the error.
+                    ward_net::close_gently(&mut cr, &mut cw).await;
+                }
+            }
             None => {
                 let _ = cw.shutdown().await;
             }

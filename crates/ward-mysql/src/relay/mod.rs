@@ -121,7 +121,7 @@ pub(crate) async fn run(
             rec.record(why.event()).await;
             let message = format!("Ward ended this session: {why}");
             let seq = relay.client_seq;
-            tell((&mut cr, &mut cw), seq, (errors::CONNECTION_KILLED, &message), None).await;
+            tell((&mut cr, &mut cw), seq, (errors::CONNECTION_KILLED, &message), None, false).await;
             let _ = uw.shutdown().await;
             return Ended { why: RelayEnd::Terminated, up: relay.up, down: relay.down };
         }
@@ -163,7 +163,17 @@ pub(crate) async fn run(
         _ => relay.client_seq,
     };
     match told {
-        Some((code, message)) => tell((&mut cr, &mut cw), seq, (code, &message), Some(rec)).await,
+        Some((code, message)) => {
+            let refused_input = matches!(why, RelayEnd::ClientProtocol(_));
+            tell(
+                (&mut cr, &mut cw),
+                seq,
+                (code, &message),
+                Some(rec),
+                refused_input,
+            )
+            .await
+        }
         None => {
             let _ = cw.shutdown().await;
         }
@@ -176,13 +186,14 @@ pub(crate) async fn run(
 }
 
 /// Sends a last ERR as packet `seq` (0 when the client is between commands: it reads it as
-/// the answer to its next one) and closes, reading what the client still sends so that it gets
-/// to read the ERR; with `rec`, the error is recorded.
+/// the answer to its next one) and closes; after `refused_input`, reading what the client still
+/// sends so that it gets to read the ERR. With `rec`, the error is recorded.
 async fn tell(
     (cr, cw): (&mut ReadHalf<Stream>, &mut WriteHalf<Stream>),
     seq: u8,
     (code, message): (errors::Code, &str),
     rec: Option<&SessionRecorder>,
+    refused_input: bool,
 ) {
     let mut out = Vec::new();
     err_packet(&mut out, seq, code, message);
@@ -192,7 +203,12 @@ async fn tell(
             .await;
     }
     let _ = ward_net::send(cw, &out).await;
-    ward_net::close_gently(cr, cw).await;
+    if refused_input {
+        // The client may still be sending what was refused: it reads the ERR first.
+        ward_net::close_gently(cr, cw).await;
+    } else {
+        let _ = cw.shutdown().await;
+    }
 }
 
 struct Relay<'r, R> {
