@@ -186,13 +186,50 @@ impl EventBody for Complete {
     }
 }
 
+/// Rows kept for the record, copied out of the read buffer one after the other (each after
+/// its length as 4 bytes), so an event holds what it records and no buffer of the socket's.
+#[derive(Debug, Default)]
+pub struct Rows {
+    bytes: Vec<u8>,
+    count: usize,
+}
+
+impl Rows {
+    pub fn push(&mut self, row: &[u8]) {
+        self.bytes
+            .extend_from_slice(&(row.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(row);
+        self.count += 1;
+    }
+
+    /// The bytes kept, lengths included.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = self.bytes.as_slice();
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let row = tail.get(..len)?;
+            rest = tail.get(len..).unwrap_or_default();
+            Some(row)
+        })
+    }
+}
+
 /// `db.result`: one result set's columns and rows (the first ones, up to the size cap).
 pub struct ResultSet {
     pub columns: Vec<Column>,
     /// The rows are binary (a prepared statement's), not text.
     pub binary: bool,
-    /// The kept rows' payloads.
-    pub rows: Vec<Bytes>,
+    /// The kept rows' payloads, each after its length ([`Rows`]).
+    pub rows: Rows,
     pub row_count: u64,
     pub truncated: bool,
     /// The end of the rows, when they ended: a result and its end are one event.
@@ -206,19 +243,19 @@ impl EventBody for ResultSet {
 
     fn write_payload(&self, out: &mut dyn Write, mask: &Masker, report: &mut MaskReport) {
         /// The kept rows, decoded and masked as they are written.
-        struct Rows<'a, 'r> {
-            rows: &'a [Bytes],
+        struct Cells<'a, 'r> {
+            rows: &'a Rows,
             binary: bool,
             columns: &'a [Column],
             plan: CellPlan,
             report: RefCell<&'r mut MaskReport>,
         }
-        impl Serialize for Rows<'_, '_> {
+        impl Serialize for Cells<'_, '_> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+                let mut seq = s.serialize_seq(Some(self.rows.count))?;
                 let mut report = self.report.borrow_mut();
                 let types: Vec<u8> = self.columns.iter().map(|c| c.type_code).collect();
-                for row in self.rows {
+                for row in self.rows.iter() {
                     let cells = if self.binary {
                         binary::row(row, &types)
                     } else {
@@ -269,7 +306,7 @@ impl EventBody for ResultSet {
             out,
             &DbResult {
                 columns,
-                rows: Rows {
+                rows: Cells {
                     rows: &self.rows,
                     binary: self.binary,
                     columns: &self.columns,

@@ -101,7 +101,9 @@ impl<R: Sink> Relay<'_, R> {
                         if let Some(b) = result.take() {
                             self.rec.record(b.finish(None)).await;
                         }
-                        self.rec.record(ServerError(payload.clone())).await;
+                        // Copied: an event holds no buffer of the socket's.
+                        let error = Bytes::copy_from_slice(&payload);
+                        self.rec.record(ServerError(error)).await;
                     }
                     Seen::Prepared(ok) => {
                         if let Context::Prepare(text) = context {
@@ -254,8 +256,7 @@ struct Building {
     columns: Vec<response::Column>,
     /// Binary rows (a prepared statement's) rather than text ones.
     binary: bool,
-    rows: Vec<Bytes>,
-    kept: usize,
+    rows: record::Rows,
     row_count: u64,
     truncated: bool,
     /// The client's masking plan, made when the first row arrives.
@@ -267,8 +268,7 @@ impl Building {
         Self {
             columns: Vec::new(),
             binary,
-            rows: Vec::new(),
-            kept: 0,
+            rows: record::Rows::default(),
             row_count: 0,
             truncated: false,
             plan: None,
@@ -276,14 +276,13 @@ impl Building {
     }
 
     /// Counts a row, and keeps it while the result's record is under `cap` bytes.
-    fn row(&mut self, payload: &Bytes, cap: usize) {
+    fn row(&mut self, payload: &[u8], cap: usize) {
         self.row_count += 1;
-        if self.truncated || self.kept + payload.len() > cap {
+        if self.truncated || self.rows.len() + payload.len() > cap {
             self.truncated = true;
             return;
         }
-        self.kept += payload.len();
-        self.rows.push(payload.clone());
+        self.rows.push(payload);
     }
 
     /// The row as a `mask_client` client gets it, when masking changed it. In a binary row,
