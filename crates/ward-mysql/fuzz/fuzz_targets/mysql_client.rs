@@ -187,7 +187,7 @@ fn command(payload: &[u8], prepared: &mut Prepared) {
             statement: None,
             message: format!("Ward does not relay {name}"),
             protocol: "command",
-            command: Some(name),
+            command: Some(command::describe(code)),
         }),
     }
 }

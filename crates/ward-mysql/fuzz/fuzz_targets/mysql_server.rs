@@ -18,7 +18,7 @@ use ward_mysql::codec::handshake::{self, AuthReply, Greeting};
 use ward_mysql::codec::reader::put_lenenc;
 use ward_mysql::codec::response::{self, Column};
 use ward_mysql::codec::{ProtocolError, caps, packet, status};
-use ward_mysql::record::{Complete, ResultSet, ServerError};
+use ward_mysql::record::{Complete, ResultSet, Rows, ServerError};
 use ward_mysql::results::{Response, Seen, Shape};
 use ward_mysql_fuzz::{encode_column, encode_row};
 
@@ -222,7 +222,7 @@ fn answers(payload: &[u8], capabilities: u32) {
     // The raw bytes as rows of a result, as the record decodes them.
     ward_mysql_fuzz::record(&ResultSet {
         columns: response::column(payload).into_iter().collect(),
-        rows: vec![Bytes::copy_from_slice(payload)],
+        rows: one_row(payload),
         row_count: 1,
         truncated: false,
         completion: None,
@@ -273,7 +273,7 @@ fn binary_row(payload: &[u8]) {
         .collect();
     ward_mysql_fuzz::record(&ResultSet {
         columns,
-        rows: vec![Bytes::copy_from_slice(payload)],
+        rows: one_row(payload),
         row_count: 1,
         truncated: false,
         completion: None,
@@ -316,7 +316,7 @@ struct Followed {
     response: Response,
     expect: Expect,
     columns: Vec<Column>,
-    rows: Vec<Bytes>,
+    rows: Rows,
 }
 
 impl Followed {
@@ -331,7 +331,7 @@ impl Followed {
                 Expect::First
             },
             columns: Vec::new(),
-            rows: Vec::new(),
+            rows: Rows::default(),
         }
     }
 
@@ -472,7 +472,7 @@ impl Followed {
             (Expect::Rows, Seen::Row) => {
                 assert_eq!(self.shape, Shape::Results);
                 assert!(head != Some(0xfe), "an EOF read as a row");
-                self.rows.push(Bytes::copy_from_slice(payload));
+                self.rows.push(payload);
                 Expect::Rows
             }
             (Expect::Rows, Seen::RowsEnd { warnings }) => {
@@ -689,4 +689,11 @@ fn follow(shape: Shape, capabilities: u32, payloads: &[Vec<u8>], expected: &[&st
         );
     }
     assert!(followed.response.done(), "not done after {payloads:?}");
+}
+
+/// The raw bytes as the one row of a result.
+fn one_row(payload: &[u8]) -> Rows {
+    let mut rows = Rows::default();
+    rows.push(payload);
+    rows
 }
