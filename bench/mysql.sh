@@ -4,8 +4,9 @@
 #   - through Ward (client TLS to Ward, Ward to MariaDB over TLS verify-full, every statement,
 #     its parameters and result rows recorded, masked, to SQLite).
 # Runs oltp_point_select and oltp_read_only (server-side prepared statements, sysbench's
-# default) against each target in turn, and reports tps, qps, latency, the CPU Ward and MariaDB
-# use per transaction, and the store's bytes per transaction; then checks the record.
+# default) against each target in turn, and reports tps, qps, latency, the CPU Ward, MariaDB and
+# sysbench use per transaction, where the rest of the machine's CPU went, and the store's bytes
+# per transaction; then checks the record against sysbench's counts and runs `ward verify`.
 # See bench/README.md. Environment knobs:
 #   BENCH_SECONDS     sysbench --time per run (default 20)
 #   BENCH_THREADS     sysbench --threads (default 8)
@@ -288,18 +289,43 @@ stop_ward
 STORE0=$(store_bytes)
 
 # ---------------------------------------------------------------- runs
-RESULTS=$WORK/results.tsv # test target rc t0_ns t1_ns ward_ticks db_ticks busy_ticks total_ticks store_bytes ward_hwm_kb build_running
+RESULTS=$WORK/results.tsv # test target rc t0_ns t1_ns ward_ticks db_ticks store_bytes ward_hwm_kb build_running sysbench_cpu_s ward_pid ward_ticks_at_t1
 : >"$RESULTS"
 FAILURES=()
 DEADLINE=$((SECS + 60))
 CLK_TCK=$(getconf CLK_TCK)
 ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || true; } # utime + stime
-# All CPUs: busy (everything but idle and iowait) and total jiffies.
-cpu_all() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
+# A snapshot of where the machine's CPU went so far: /proc/stat's "cpu" line (all CPUs), and
+# utime + stime of every process, so the report can say what else ran during a run.
+cat >"$WORK/cpu_snap.py" <<'PY'
+import os, sys
+lines = []
+with open("/proc/stat") as f:
+    lines.append(f.readline().strip())
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        continue
+    rest = st[st.rindex(")") + 2:].split()
+    lines.append(f"{pid}\t{st[st.index('(') + 1:st.rindex(')')]}\t{int(rest[11]) + int(rest[12])}")
+with open(sys.argv[1], "w") as f:
+    f.write("\n".join(lines) + "\n")
+PY
+cpu_snap() { python3 "$WORK/cpu_snap.py" "$1"; }
+# CPU seconds of this shell's waited-for children so far (sysbench, its timeout and subshell), from
+# bash's `times` run in this shell itself (a subshell would start from zero).
+children_cpu() { # -> CHILD_CPU; call it directly, not in $(...)
+  times >"$WORK/times.out"
+  CHILD_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.3f", t }' "$WORK/times.out")
+}
 busy() { if pgrep -x rustc >/dev/null 2>&1 || pgrep -f 'cargo (build|test|clippy|run|nextest)|cargo-nextest' >/dev/null 2>&1; then echo yes; else echo no; fi; }
 
 run_sysbench() { # test target
-  local test=$1 t=$2 base=$WORK/run-$1-$2 rc=0 t0 t1 w0="" w1="" d0 d1 b0 c0 b1 c1 bz0 bz store="" hwm=""
+  local test=$1 t=$2 base=$WORK/run-$1-$2 rc=0 t0 t1 w0="" w1="" d0 d1 s0 s1 bz0 bz store="" hwm="" wpid="" we=""
   if [ "$t" = ward ]; then
     start_ward
     # One login first, so the run's logins find the password checked (Ward runs argon2id once per
@@ -308,15 +334,21 @@ run_sysbench() { # test target
     smoke ward "$WARD_PORT" benchuser "$WARD_PW" bench >/dev/null || die "warm-up login through Ward failed: $(cat "$WORK/smoke-ward.err")"
     echo 5 >"/proc/$WARD_PID/clear_refs" 2>/dev/null || true
     w0=$(ticks "$WARD_PID")
+    wpid=$WARD_PID
   fi
   bz0=$(busy)
-  d0=$(ticks "$DB_PID"); read -r b0 c0 < <(cpu_all)
+  cpu_snap "$base.cpu0"
+  d0=$(ticks "$DB_PID")
+  children_cpu; s0=$CHILD_CPU
   t0=$(date +%s%N)
   # A hard deadline, so a hang is reported instead of blocking (sysbench's --forced-shutdown is off).
   SB_TIMEOUT=$DEADLINE sb "$t" "$test" --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$THREADS" \
     --time="$SECS" --report-interval=0 --percentile=95 run >"$base.out" 2>"$base.err" || rc=$?
   t1=$(date +%s%N)
-  d1=$(ticks "$DB_PID"); read -r b1 c1 < <(cpu_all)
+  children_cpu; s1=$CHILD_CPU
+  d1=$(ticks "$DB_PID")
+  [ -n "$wpid" ] && we=$(ticks "$WARD_PID")
+  cpu_snap "$base.cpu1"
   if [ "$t" = ward ]; then
     sleep 1 # the recorder writes the last events after the client is done: count its CPU too
     w1=$(ticks "$WARD_PID")
@@ -332,9 +364,10 @@ run_sysbench() { # test target
   elif [ -s "$base.err" ]; then
     log "sysbench $test via $t stderr (not fatal):"; head -10 "$base.err" | sed 's/^/    /' >&2
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$test" "$t" "$rc" "$t0" "$t1" \
-    "$([ -n "$w0" ] && [ -n "$w1" ] && echo $((w1 - w0)))" "$((d1 - d0))" "$((b1 - b0))" "$((c1 - c0))" \
-    "$store" "$hwm" "$bz" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$test" "$t" "$rc" "$t0" "$t1" \
+    "$([ -n "$w0" ] && [ -n "$w1" ] && echo $((w1 - w0)))" "$((d1 - d0))" \
+    "$store" "$hwm" "$bz" "$(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.3f", b - a}')" "$wpid" \
+    "$([ -n "$we" ] && echo $((we - w0)))" >>"$RESULTS"
   log "$(printf '%-17s %-6s %s' "$test" "$t" "$(sed -n 's/^ *transactions: *\([0-9]*\) *(\([0-9.]*\) per sec.)/tx=\1 tps=\2/p' "$base.out")")"
 }
 
@@ -363,7 +396,7 @@ if [ "$GIT_COMMIT" != unknown ] && [ -n "$(cd "$ROOT" && GIT_OPTIONAL_LOCKS=0 gi
   GIT_COMMIT="$GIT_COMMIT+uncommitted changes"
 fi
 [ -n "${WARD_BIN:-}" ] && GIT_COMMIT="$GIT_COMMIT (WARD_BIN=$WARD_BIN, may differ)"
-export RESULTS WORK WARD_DB JSON SECS THREADS TABLES TABLE_SIZE MIN_RATIO STRICT DURABILITY CLK_TCK STORE0
+export DB_PID RESULTS WORK WARD_DB JSON SECS THREADS TABLES TABLE_SIZE MIN_RATIO STRICT DURABILITY CLK_TCK STORE0
 export GIT_COMMIT VERIFY_RC VERIFY_LINE WARD_EXIT WARD_WARNINGS DB_WARNINGS TLS_DIRECT TLS_WARD_UP
 export WARD_VERSION="$("$WARD" --version 2>/dev/null || echo unknown)"
 export DB_VERSION="$("$MARIADBD" --version 2>/dev/null | sed 's/^.*Ver //' | head -1)"
@@ -395,13 +428,50 @@ def parse_sysbench(path):
              lat_max_ms=num(r"^\s*max:\s+([\d.]+)"), lat_p95_ms=num(r"^\s*95th percentile:\s+([\d.]+)"))
     return r if r["transactions"] is not None else None
 
+def machine(base, wall_ns, ours, ours_s):
+    """Where all CPUs' time went during a run, in cores (CPU seconds per second of the run):
+    busy (user, nice, system, irq, softirq), steal (the hypervisor's), our processes (sysbench,
+    MariaDB, Ward), other processes alive at both ends of the run (the busiest named), and the
+    rest: processes that started or ended within the run, and kernel work (softirq) that a
+    tick found on an idle CPU, which this kernel's tick accounting charges to no process."""
+    def snap(path):
+        with open(path) as f:
+            head = f.readline().split()
+            procs = {}
+            for line in f:
+                pid, comm, t = line.rstrip("\n").split("\t")
+                procs[pid] = (comm, int(t))
+        return [int(x) for x in head[1:]], procs
+    try:
+        (c0, p0), (c1, p1) = snap(base + ".cpu0"), snap(base + ".cpu1")
+    except (OSError, ValueError):
+        return None
+    d = [b - a for a, b in zip(c0, c1)]
+    wall = wall_ns / 1e9
+    cores = lambda ticks: ticks / tck / wall
+    user, nice, system, idle, iowait, irq, softirq, steal = (d + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq
+    others = {}
+    for pid, (comm, t) in p1.items():
+        if pid in ours or pid not in p0 or p0[pid][0] != comm:
+            continue
+        if t - p0[pid][1] > 0:
+            others[comm] = others.get(comm, 0) + t - p0[pid][1]
+    other_ticks = sum(others.values())
+    top = sorted(others.items(), key=lambda kv: -kv[1])[:3]
+    return dict(cpus_busy=cores(busy), steal=cores(steal), softirq=cores(softirq), ours=ours_s / wall,
+                other_processes=cores(other_ticks), rest=cores(busy) - ours_s / wall - cores(other_ticks),
+                top_others={k: round(cores(v), 3) for k, v in top})
+
 rows = []
 with open(env["RESULTS"]) as f:
     for line in f:
-        test, target, rc, t0, t1, wt, dt, bt, ct, store, hwm, bz = line.rstrip("\n").split("\t")
+        test, target, rc, t0, t1, wt, dt, store, hwm, bz, sbt, wpid, wte = line.rstrip("\n").split("\t")
+        ward_s = int(wt) / tck if wt else None
         rows.append(dict(test=test, target=target, rc=int(rc), t0=int(t0), t1=int(t1),
-                         ward_cpu_s=int(wt) / tck if wt else None, mariadb_cpu_s=int(dt) / tck,
-                         machine_busy=(int(bt) / int(ct)) if int(ct) else None,
+                         ward_cpu_s=ward_s, mariadb_cpu_s=int(dt) / tck, sysbench_cpu_s=float(sbt),
+                         machine=machine(os.path.join(env["WORK"], f"run-{test}-{target}"), int(t1) - int(t0),
+                                         {env["DB_PID"], wpid}, float(sbt) + int(dt) / tck + (int(wte) / tck if wte else 0)),
                          store_bytes_after=int(store) if store else None,
                          ward_peak_rss_kb=int(hwm) if hwm else None, build_running=bz == "yes",
                          sysbench=parse_sysbench(os.path.join(env["WORK"], f"run-{test}-{target}.out"))))
@@ -489,18 +559,31 @@ for t in tests:
     verdict[t] = "PASS" if ratio is not None and ratio >= min_ratio else "MISS"
     print(f"| {t} | {f0(d)} | {f0(w)} | {f2(ratio)} | {verdict[t]} | {f0(sbv(t, 'direct', 'qps'))} | {f0(sbv(t, 'ward', 'qps'))} |")
 print()
-print("Latency per transaction (sysbench, ms), and CPU per transaction (utime + stime from /proc/PID/stat over the run, µs):")
+print("Latency per transaction (sysbench, ms); CPU per transaction (utime + stime over the run: Ward and MariaDB from /proc/PID/stat,"
+      " sysbench from bash's `times`, µs); where the machine's CPU went, in cores:")
 print()
-print("| test | target | avg ms | p95 ms | max ms | Ward CPU µs/tx | MariaDB CPU µs/tx | machine busy | store bytes/tx | build running |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| test | target | avg ms | p95 ms | max ms | Ward CPU µs/tx | MariaDB CPU µs/tx | sysbench CPU µs/tx | cores busy: all / these three / other processes / rest | steal | store bytes/tx | build running |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
 for r in rows:
     s = r["sysbench"] or {}
     tx = s.get("transactions")
     per = lambda v: f"{v / tx * 1e6:,.0f}" if v is not None and tx else "-"
     store = f"{r['store_bytes'] / tx:,.0f}" if r.get("store_bytes") is not None and tx else "-"
-    busy = f"{r['machine_busy'] * 100:.0f} %" if r["machine_busy"] is not None else "-"
+    m = r["machine"]
+    busy = f"{m['cpus_busy']:.2f} / {m['ours']:.2f} / {m['other_processes']:.2f} / {m['rest']:.2f}" if m else "-"
+    steal = f"{m['steal']:.2f}" if m else "-"
     print(f"| {r['test']} | {r['target']} | {f2(s.get('lat_avg_ms'))} | {f2(s.get('lat_p95_ms'))} | {f2(s.get('lat_max_ms'))}"
-          f" | {per(r['ward_cpu_s'])} | {per(r['mariadb_cpu_s'])} | {busy} | {store} | {'yes' if r['build_running'] else 'no'} |")
+          f" | {per(r['ward_cpu_s'])} | {per(r['mariadb_cpu_s'])} | {per(r['sysbench_cpu_s'])} | {busy}"
+          f" | {steal} | {store} | {'yes' if r['build_running'] else 'no'} |")
+print()
+print("(Cores busy: CPU seconds per second of the run, over both CPUs, from /proc/stat and every process's /proc/PID/stat."
+      " 'Rest' is kernel work a tick found on an otherwise idle CPU (softirq: loopback TCP) and processes that"
+      " started or ended during the run; the kernel's tick accounting charges the former to no process.)")
+for r in rows:
+    m = r["machine"]
+    if m and m["top_others"] and m["other_processes"] >= 0.05:
+        print(f"Other processes during {r['test']} via {r['target']}: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in m["top_others"].items()) + " cores")
 print()
 
 # The record against sysbench's counts. sysbench counts every statement it executes: "read" the
