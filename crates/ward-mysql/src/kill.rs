@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use ward_config::Secret;
 use ward_core::payload::{DbCancel, Payload};
 use ward_policy::{Dialect, statement_heads};
@@ -135,9 +134,45 @@ pub(crate) struct Refused {
     pub message: String,
 }
 
-/// Carries out `kill` for Ward user `subject`: the payload of the server's answer (OK, or its
-/// ERR) for the client.
-pub(crate) async fn execute(
+/// Who sends `KILL`s: a session admitted to a resource, or a login that named none.
+pub(crate) struct Killer {
+    pub registry: Arc<Registry>,
+    /// The Ward user.
+    pub subject: String,
+    /// The client's address, recorded with a cancel.
+    pub from: String,
+    /// What the client negotiated, which the upstream connection of a KILL carries on.
+    pub capabilities: u32,
+    pub max_packet: u32,
+    pub charset: u8,
+    /// The largest packet Ward reads.
+    pub max_message: usize,
+}
+
+impl Killer {
+    /// Carries out `kill`: the payload of the server's answer (OK, or its ERR) for the client.
+    pub async fn kill(&self, kill: Kill) -> Result<Vec<u8>, Refused> {
+        let terms = ClientTerms {
+            capabilities: self.capabilities,
+            max_packet: self.max_packet,
+            charset: self.charset,
+            attributes: &[],
+            local_infile: false,
+        };
+        execute(
+            &self.registry,
+            &self.subject,
+            &self.from,
+            kill,
+            &terms,
+            self.max_message,
+        )
+        .await
+    }
+}
+
+/// Carries out `kill` for Ward user `subject`.
+async fn execute(
     registry: &Registry,
     subject: &str,
     from: &str,
@@ -190,9 +225,9 @@ pub(crate) async fn execute(
         .next(&mut upstream.stream)
         .await
         .map_err(|e| failed(e.to_string()))?;
-    let answer = Bytes::from(answer.payload().into_owned());
+    let answer = answer.payload().into_owned();
     if response::is_ok(&answer) || response::is_err(&answer) {
-        Ok(answer.to_vec())
+        Ok(answer)
     } else {
         Err(failed("an answer that is neither OK nor ERR".into()))
     }

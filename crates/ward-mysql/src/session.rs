@@ -478,13 +478,7 @@ impl Session<'_> {
             let client = std::mem::replace(&mut self.stream, Stream::Taken);
             let client_buf = std::mem::take(&mut self.reader.buf);
             let capabilities = self.login.capabilities;
-            let killer = relay::Killer {
-                registry: gw.kills.clone(),
-                subject: subject.clone(),
-                from: self.peer.to_string(),
-                max_packet: self.login.max_packet,
-                charset: self.login.charset,
-            };
+            let killer = self.killer(subject.clone());
             gw.kills.register(
                 &self.id,
                 crate::kill::Entry {
@@ -520,10 +514,22 @@ impl Session<'_> {
         rec.end(outcome, up, down).await;
     }
 
+    /// Who this connection's `KILL`s come from.
+    fn killer(&self, subject: String) -> crate::kill::Killer {
+        crate::kill::Killer {
+            registry: self.gw.kills.clone(),
+            subject,
+            from: self.peer.to_string(),
+            capabilities: self.login.capabilities,
+            max_packet: self.login.max_packet,
+            charset: self.login.charset,
+            max_message: self.gw.limits.max_message,
+        }
+    }
+
     /// Serves a login that named no resource: it may stop its user's queries elsewhere
     /// (`KILL QUERY id`), and everything else is refused with the resources it could name.
     async fn unchosen(&mut self, rec: &SessionRecorder, subject: String, names: &[String]) {
-        let gw = self.gw;
         let mut out = Vec::new();
         packet::build(&mut out, self.seq, |p| {
             response::encode_ok(p, 0, status::AUTOCOMMIT, 0)
@@ -541,13 +547,7 @@ impl Session<'_> {
         let no_resource = format!(
             "No resource chosen: connect with a resource's name as the database (mysql -D RESOURCE; resources you may reach: {listed}); this connection can only stop your queries (KILL QUERY id)"
         );
-        let terms = ClientTerms {
-            capabilities: self.login.capabilities,
-            max_packet: self.login.max_packet,
-            charset: self.login.charset,
-            attributes: &[],
-            local_infile: false,
-        };
+        let killer = self.killer(subject);
         loop {
             let cmd = match self.reader.next(&mut self.stream).await {
                 Ok(cmd) if cmd.seq == 0 => cmd,
@@ -564,9 +564,8 @@ impl Session<'_> {
                 Some((&command::QUERY, text)) => match crate::kill::classify(text) {
                     Some(kill) => {
                         rec.record(Query::text(Bytes::copy_from_slice(text))).await;
-                        let from = self.peer.to_string();
-                        let max = gw.limits.max_message;
-                        crate::kill::execute(&gw.kills, &subject, &from, kill, &terms, max)
+                        killer
+                            .kill(kill)
                             .await
                             .map(Some)
                             .map_err(|r| (r.code, r.message))

@@ -13,7 +13,6 @@ use crate::kill;
 use crate::record::{self, Query};
 use crate::results::Shape;
 use crate::session::{err_packet, errors};
-use crate::upstream::ClientTerms;
 use crate::wire::{PacketReader, WireError};
 
 /// What to do with a client's command.
@@ -212,16 +211,7 @@ impl<R: Sink> Relay<'_, R> {
 
     /// Carries out a `KILL` of one of this user's connections, or refuses it.
     async fn kill(&mut self, kill: kill::Kill) -> Handling {
-        let k = &self.killer;
-        let terms = ClientTerms {
-            capabilities: self.capabilities,
-            max_packet: k.max_packet,
-            charset: k.charset,
-            attributes: &[],
-            local_infile: false,
-        };
-        let max = self.limits.max_message;
-        match kill::execute(&k.registry, &k.subject, &k.from, kill, &terms, max).await {
+        match self.killer.kill(kill).await {
             Ok(answer) => Handling::Answered(answer),
             Err(refused) => Handling::Refuse(refused.code, Some("kill"), refused.message),
         }

@@ -18,12 +18,10 @@ use ward_net::Stream;
 use ward_policy::SessionGuardrails;
 use ward_store::SessionRecorder;
 
-use std::sync::Arc;
-
 use crate::codec::ProtocolError;
 use crate::codec::packet;
 use crate::gateway::Limits;
-use crate::kill::Registry;
+use crate::kill::Killer;
 use crate::prepared::Statements;
 use crate::record::ServerError;
 use crate::session::{err_packet, errors};
@@ -65,17 +63,6 @@ pub(crate) struct Sides {
     pub upstream: Upstream,
     /// The capabilities the client negotiated (the same reached the server).
     pub capabilities: u32,
-}
-
-/// Who the session is, for the `KILL`s it sends.
-pub(crate) struct Killer {
-    pub registry: Arc<Registry>,
-    /// The Ward user.
-    pub subject: String,
-    /// The client's address, recorded with a cancel.
-    pub from: String,
-    pub max_packet: u32,
-    pub charset: u8,
 }
 
 /// Relays until either side ends, Ward stops or the session is terminated, and tells the
